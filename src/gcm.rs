@@ -1,0 +1,284 @@
+//! Incremental AES-GCM built from `aes` + `ctr` + `ghash`.
+//!
+//! RustCrypto's `aes-gcm` is one-shot only; S3 objects are streams. This type keeps a 16-byte
+//! GHASH carry so that any split of the input gives the same ciphertext and tag as the one-shot
+//! construction (checked against `aes-gcm` in the tests). Only 96-bit nonces are supported: every
+//! S3EC format uses them.
+
+use crate::error::{Error, Result};
+use aes::cipher::{
+    BlockCipherEncrypt, BlockSizeUser, InnerIvInit, StreamCipher, StreamCipherCoreWrapper,
+    StreamCipherSeek, array::Array, consts::U16,
+};
+use ctr::CtrCore;
+use ghash::{GHash, universal_hash::UniversalHash};
+use subtle::ConstantTimeEq;
+
+/// The most plaintext one key and nonce may protect: 2^39 − 256 bits = 2^36 − 32 bytes.
+pub const GCM_MAX_PLAINTEXT: u64 = (1 << 36) - 32;
+
+/// Bytes processed per CTR/GHASH step, so that data is still in L1 when GHASH reads it.
+const STRIDE: usize = 8 * 1024;
+
+type Ctr<C> = StreamCipherCoreWrapper<CtrCore<C, ctr::flavors::Ctr32BE>>;
+
+/// Incremental AES-GCM state over block cipher `C`.
+pub struct Gcm<C>
+where
+    C: BlockCipherEncrypt + BlockSizeUser<BlockSize = U16>,
+{
+    ctr: Ctr<C>,
+    ghash: GHash,
+    carry: [u8; 16],
+    carry_len: usize,
+    tag_mask: [u8; 16],
+    aad_len: u64,
+    ct_len: u64,
+}
+
+impl<C> Gcm<C>
+where
+    C: BlockCipherEncrypt + BlockSizeUser<BlockSize = U16>,
+{
+    /// Start a GCM computation with a 96-bit nonce and the whole additional data.
+    pub fn new(cipher: C, nonce: &[u8; 12], aad: &[u8]) -> Self {
+        let mut h = Array::<u8, U16>::default();
+        cipher.encrypt_block(&mut h);
+        let mut j0 = Array::<u8, U16>::default();
+        j0[..12].copy_from_slice(nonce);
+        j0[15] = 1;
+        let mut mask = j0;
+        cipher.encrypt_block(&mut mask);
+        let mut ctr_iv = j0;
+        ctr_iv[15] = 2;
+        let ctr = Ctr::<C>::from_core(CtrCore::inner_iv_init(cipher, &ctr_iv));
+        let mut ghash = GHash::new(&h);
+        ghash.update_padded(aad);
+        let mut tag_mask = [0u8; 16];
+        tag_mask.copy_from_slice(&mask);
+        zeroize::Zeroize::zeroize(&mut h[..]);
+        Gcm {
+            ctr,
+            ghash,
+            carry: [0; 16],
+            carry_len: 0,
+            tag_mask,
+            aad_len: aad.len() as u64,
+            ct_len: 0,
+        }
+    }
+
+    /// Bytes of ciphertext processed so far.
+    pub fn processed(&self) -> u64 {
+        self.ct_len
+    }
+
+    fn reserve(&mut self, n: usize) -> Result<()> {
+        let total = self
+            .ct_len
+            .checked_add(n as u64)
+            .ok_or(Error::MessageTooLong)?;
+        if total > GCM_MAX_PLAINTEXT {
+            return Err(Error::MessageTooLong);
+        }
+        Ok(())
+    }
+
+    /// Feed ciphertext to GHASH only.
+    fn absorb(&mut self, mut data: &[u8]) {
+        self.ct_len += data.len() as u64;
+        if self.carry_len > 0 {
+            let take = (16 - self.carry_len).min(data.len());
+            self.carry[self.carry_len..self.carry_len + take].copy_from_slice(&data[..take]);
+            self.carry_len += take;
+            data = &data[take..];
+            if self.carry_len < 16 {
+                return;
+            }
+            let block = Array::<u8, U16>::from(self.carry);
+            self.ghash.update(core::slice::from_ref(&block));
+            self.carry_len = 0;
+        }
+        let (blocks, rest) = Array::<u8, U16>::slice_as_chunks(data);
+        if !blocks.is_empty() {
+            self.ghash.update(blocks);
+        }
+        self.carry[..rest.len()].copy_from_slice(rest);
+        self.carry_len = rest.len();
+    }
+
+    /// Encrypt `input` into `output` (same length).
+    pub fn encrypt_b2b(&mut self, input: &[u8], output: &mut [u8]) -> Result<()> {
+        debug_assert_eq!(input.len(), output.len());
+        self.reserve(input.len())?;
+        for (i, o) in input.chunks(STRIDE).zip(output.chunks_mut(STRIDE)) {
+            self.ctr
+                .try_apply_keystream_b2b(i, o)
+                .map_err(|_| Error::MessageTooLong)?;
+            self.absorb(o);
+        }
+        Ok(())
+    }
+
+    /// Encrypt in place.
+    pub fn encrypt_in_place(&mut self, buf: &mut [u8]) -> Result<()> {
+        self.reserve(buf.len())?;
+        for c in buf.chunks_mut(STRIDE) {
+            self.ctr.apply_keystream(c);
+            self.absorb(c);
+        }
+        Ok(())
+    }
+
+    /// Decrypt `input` into `output` (same length), authenticating the ciphertext.
+    pub fn decrypt_b2b(&mut self, input: &[u8], output: &mut [u8]) -> Result<()> {
+        self.reserve(input.len())?;
+        for (i, o) in input.chunks(STRIDE).zip(output.chunks_mut(STRIDE)) {
+            self.absorb(i);
+            self.ctr
+                .try_apply_keystream_b2b(i, o)
+                .map_err(|_| Error::MessageTooLong)?;
+        }
+        Ok(())
+    }
+
+    /// Decrypt in place.
+    pub fn decrypt_in_place(&mut self, buf: &mut [u8]) -> Result<()> {
+        self.reserve(buf.len())?;
+        for c in buf.chunks_mut(STRIDE) {
+            self.absorb(c);
+            self.ctr.apply_keystream(c);
+        }
+        Ok(())
+    }
+
+    /// Authenticate ciphertext without decrypting it (pass one of verify-first).
+    pub(crate) fn authenticate_only(&mut self, ct: &[u8]) -> Result<()> {
+        self.reserve(ct.len())?;
+        self.absorb(ct);
+        Ok(())
+    }
+
+    /// Apply the CTR keystream only (pass two of verify-first, after the tag was verified).
+    pub(crate) fn keystream_only(&mut self, input: &[u8], output: &mut [u8]) {
+        let _ = self.ctr.try_apply_keystream_b2b(input, output);
+    }
+
+    /// The tag over everything absorbed so far.
+    pub fn tag(mut self) -> [u8; 16] {
+        if self.carry_len > 0 {
+            self.ghash.update_padded(&self.carry[..self.carry_len]);
+        }
+        let mut lens = Array::<u8, U16>::default();
+        lens[..8].copy_from_slice(&(self.aad_len * 8).to_be_bytes());
+        lens[8..].copy_from_slice(&(self.ct_len * 8).to_be_bytes());
+        self.ghash.update(core::slice::from_ref(&lens));
+        let s = self.ghash.clone().finalize();
+        let mut tag = [0u8; 16];
+        for i in 0..16 {
+            tag[i] = s[i] ^ self.tag_mask[i];
+        }
+        tag
+    }
+
+    /// Compare the tag with `expected` in constant time.
+    pub fn verify(self, expected: &[u8]) -> Result<()> {
+        let tag = self.tag();
+        if expected.len() == 16 && bool::from(tag.ct_eq(expected)) {
+            Ok(())
+        } else {
+            Err(Error::Authentication)
+        }
+    }
+}
+
+impl<C> core::fmt::Debug for Gcm<C>
+where
+    C: BlockCipherEncrypt + BlockSizeUser<BlockSize = U16>,
+{
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Gcm")
+            .field("processed", &self.ct_len)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<C> Drop for Gcm<C>
+where
+    C: BlockCipherEncrypt + BlockSizeUser<BlockSize = U16>,
+{
+    fn drop(&mut self) {
+        zeroize::Zeroize::zeroize(&mut self.carry);
+        zeroize::Zeroize::zeroize(&mut self.tag_mask);
+    }
+}
+
+/// AES-CTR positioned at a byte offset of a GCM body (counter `nonce ‖ be32(2 + offset/16)`),
+/// for ranged reads.
+pub(crate) struct GcmCtr {
+    ctr: Ctr<aes::Aes256>,
+}
+
+impl GcmCtr {
+    pub fn new(cipher: aes::Aes256, nonce: &[u8; 12], offset: u64) -> Result<Self> {
+        let mut iv = Array::<u8, U16>::default();
+        iv[..12].copy_from_slice(nonce);
+        iv[15] = 2;
+        let mut ctr = Ctr::<aes::Aes256>::from_core(CtrCore::inner_iv_init(cipher, &iv));
+        ctr.try_seek(offset).map_err(|_| Error::InvalidRange)?;
+        Ok(GcmCtr { ctr })
+    }
+    pub(crate) fn apply(&mut self, input: &[u8], output: &mut [u8]) -> Result<()> {
+        self.ctr
+            .try_apply_keystream_b2b(input, output)
+            .map_err(|_| Error::InvalidRange)
+    }
+}
+
+/// One-shot GCM seal into `out` = ciphertext ‖ tag (for key wraps).
+pub(crate) fn seal<C>(
+    cipher: C,
+    nonce: &[u8; 12],
+    aad: &[u8],
+    pt: &[u8],
+    out: &mut [u8],
+) -> Result<()>
+where
+    C: BlockCipherEncrypt + BlockSizeUser<BlockSize = U16>,
+{
+    if out.len() != pt.len() + 16 {
+        return Err(Error::BufferTooSmall {
+            required: pt.len() + 16,
+        });
+    }
+    let mut g = Gcm::new(cipher, nonce, aad);
+    let (c, t) = out.split_at_mut(pt.len());
+    g.encrypt_b2b(pt, c)?;
+    t.copy_from_slice(&g.tag());
+    Ok(())
+}
+
+/// One-shot GCM open of `ct ‖ tag` into `out` (for key unwraps). Writes nothing unless the tag
+/// verifies.
+pub(crate) fn open<C>(
+    cipher: C,
+    nonce: &[u8; 12],
+    aad: &[u8],
+    ct_tag: &[u8],
+    out: &mut [u8],
+) -> Result<()>
+where
+    C: BlockCipherEncrypt + BlockSizeUser<BlockSize = U16> + Clone,
+{
+    if ct_tag.len() < 16 || out.len() != ct_tag.len() - 16 {
+        return Err(Error::Authentication);
+    }
+    let (c, t) = ct_tag.split_at(ct_tag.len() - 16);
+    let mut g = Gcm::new(cipher.clone(), nonce, aad);
+    g.authenticate_only(c)?;
+    g.verify(t)?;
+    let mut g = Gcm::new(cipher, nonce, aad);
+    g.authenticate_only(c)?;
+    g.keystream_only(c, out);
+    Ok(())
+}

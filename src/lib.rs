@@ -1,0 +1,47 @@
+#![doc = include_str!("../README.md")]
+#![no_std]
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+#[cfg(feature = "alloc")]
+extern crate alloc;
+#[cfg(feature = "std")]
+extern crate std;
+
+mod commit;
+mod decrypt;
+mod encrypt;
+mod error;
+pub mod format;
+mod gcm;
+mod keys;
+mod keywrap;
+mod policy;
+mod text;
+
+pub use commit::{COMMIT_LEN, derive_v3};
+pub use decrypt::{
+    ByteRange, Decryptor, RangeHeader, RangePlan, RangedStream, ReleasePass, Stream, VerifyPass,
+};
+pub use encrypt::{
+    EncryptionMaterials, Encryptor, KmsGenerateDataKeyRequest, MAX_PART_SIZE, MAX_PARTS,
+    MIN_PART_SIZE, Part, PartPlan, ciphertext_len,
+};
+pub use error::{Error, ErrorClass, Result};
+pub use format::{ContentAlgorithm, Envelope, FormatVersion, Placement, WrapAlgorithm};
+pub use gcm::GCM_MAX_PLAINTEXT;
+pub use keys::{AesKey, DataKey};
+pub use keywrap::{EncryptionContext, JsonString, KeyRequest, KmsDecryptRequest};
+pub use policy::{CommitmentPolicy, DecryptPolicy, EncryptConfig, WriteSuite};
+pub use text::ARENA_CAPACITY;
+
+#[cfg(feature = "rsa")]
+pub use rsa;
+
+/// Incremental AES-256-GCM, exposed for differential testing and fuzzing only.
+#[cfg(any(fuzzing, feature = "hazmat-internals"))]
+#[doc(hidden)]
+pub mod internals {
+    pub use crate::gcm::Gcm;
+}
