@@ -1,0 +1,393 @@
+//! Runs every `s3ec-vector/1` case under `test-vectors/` (and every directory in
+//! `S3EC_EXTRA_VECTORS`, colon-separated) under several chunkings of the body, and for ranged
+//! cases through the ranged-read path. Prints one line per failing case and a final line
+//! `vectors: N passed, M failed`.
+#![cfg(all(feature = "std", feature = "rsa"))]
+
+use base64ct::{Base64, Encoding};
+use s3_encryption::rsa::pkcs1::DecodeRsaPrivateKey;
+use s3_encryption::rsa::pkcs8::DecodePrivateKey;
+use s3_encryption::{
+    AesKey, ByteRange, CommitmentPolicy, DataKey, DecryptPolicy, Envelope, Error, ErrorClass,
+    KeyRequest, RangePlan,
+};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+const KNOWN_OTHER_SCHEMAS: &[&str] = &["s3ec-metadata-kat/1", "s3ec-hkdf-kat/1"];
+
+fn collect(dir: &Path, out: &mut Vec<PathBuf>) {
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return;
+    };
+    let mut entries: Vec<_> = rd.flatten().map(|e| e.path()).collect();
+    entries.sort();
+    for p in entries {
+        if p.is_dir() {
+            if p.file_name().is_some_and(|n| n == "generators") {
+                continue;
+            }
+            collect(&p, out);
+        } else if p.extension().is_some_and(|e| e == "json") {
+            out.push(p);
+        }
+    }
+}
+
+#[derive(Debug)]
+enum Key {
+    Aes(AesKey),
+    Rsa(Box<s3_encryption::rsa::PrivateKey>),
+    Kms {
+        blob: Vec<u8>,
+        context: BTreeMap<String, String>,
+        plaintext: Vec<u8>,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum Expect {
+    Plain { len: u64, sha256: String },
+    Error(Vec<String>),
+}
+
+struct Case {
+    metadata: Vec<(String, String)>,
+    body: Vec<u8>,
+    instruction: Option<Vec<u8>>,
+    key: Key,
+    policy: DecryptPolicy,
+    caller_ec: Vec<(String, String)>,
+    range: Option<(u64, u64)>,
+    expect: Expect,
+}
+
+fn s(v: &Value, k: &str) -> Result<String, String> {
+    v.get(k)
+        .and_then(|x| x.as_str())
+        .map(str::to_owned)
+        .ok_or_else(|| format!("missing string {k}"))
+}
+
+fn map_of(v: &Value) -> Result<BTreeMap<String, String>, String> {
+    let o = v.as_object().ok_or("not an object")?;
+    o.iter()
+        .map(|(k, v)| Ok((k.clone(), v.as_str().ok_or("non-string value")?.to_owned())))
+        .collect()
+}
+
+fn load(path: &Path) -> Result<Option<Case>, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| e.to_string())?;
+    let v: Value = serde_json::from_str(&text).map_err(|e| format!("bad JSON: {e}"))?;
+    let schema = v.get("schema").and_then(|x| x.as_str()).unwrap_or("");
+    if KNOWN_OTHER_SCHEMAS.contains(&schema) {
+        return Ok(None);
+    }
+    if schema != "s3ec-vector/1" {
+        return Err(format!("unknown schema {schema:?}"));
+    }
+    let dir = path.parent().unwrap();
+    let obj = v.get("object").ok_or("no object")?;
+    let metadata: Vec<(String, String)> = map_of(obj.get("metadata").ok_or("no metadata")?)?
+        .into_iter()
+        .collect();
+    let body = std::fs::read(dir.join(s(obj, "body")?)).map_err(|e| format!("body: {e}"))?;
+    let instruction = match v.get("instruction_file") {
+        Some(Value::Null) | None => None,
+        Some(i) => Some(
+            std::fs::read(dir.join(s(i, "body")?)).map_err(|e| format!("instruction file: {e}"))?,
+        ),
+    };
+    let k = v.get("key").ok_or("no key")?;
+    let key = match s(k, "kind")?.as_str() {
+        "aes" => Key::Aes(
+            AesKey::from_slice(&Base64::decode_vec(&s(k, "key_b64")?).map_err(|_| "key_b64")?)
+                .map_err(|_| "aes key")?,
+        ),
+        "rsa" => {
+            let pem = s(k, "private_key_pem")?;
+            let key = s3_encryption::rsa::PrivateKey::from_pkcs8_pem(&pem)
+                .or_else(|_| s3_encryption::rsa::PrivateKey::from_pkcs1_pem(&pem))
+                .map_err(|e| format!("rsa pem: {e}"))?;
+            Key::Rsa(Box::new(key))
+        }
+        "kms" => Key::Kms {
+            blob: Base64::decode_vec(&s(k, "ciphertext_blob_b64")?).map_err(|_| "blob")?,
+            context: map_of(k.get("encryption_context").ok_or("no kms context")?)?,
+            plaintext: Base64::decode_vec(&s(k, "plaintext_b64")?).map_err(|_| "plaintext")?,
+        },
+        other => return Err(format!("unknown key kind {other}")),
+    };
+    let d = v.get("decrypt").ok_or("no decrypt")?;
+    let mut policy = DecryptPolicy::default();
+    policy.commitment_policy = match s(d, "commitment_policy")?.as_str() {
+        "REQUIRE_ENCRYPT_REQUIRE_DECRYPT" => CommitmentPolicy::RequireEncryptRequireDecrypt,
+        "REQUIRE_ENCRYPT_ALLOW_DECRYPT" => CommitmentPolicy::RequireEncryptAllowDecrypt,
+        "FORBID_ENCRYPT_ALLOW_DECRYPT" => CommitmentPolicy::ForbidEncryptAllowDecrypt,
+        p => return Err(format!("unknown policy {p}")),
+    };
+    policy.legacy_wrapping_algorithms = d
+        .get("legacy_wrapping_algorithms")
+        .and_then(Value::as_bool)
+        .unwrap_or(false);
+    policy.legacy_unauthenticated_modes = d
+        .get("legacy_unauthenticated_modes")
+        .and_then(Value::as_bool)
+        .unwrap_or(false);
+    let caller_ec = match d.get("encryption_context") {
+        Some(Value::Null) | None => vec![],
+        Some(m) => map_of(m)?.into_iter().collect(),
+    };
+    let range = match d.get("range") {
+        Some(Value::Array(a)) if a.len() == 2 => {
+            Some((a[0].as_u64().ok_or("range")?, a[1].as_u64().ok_or("range")?))
+        }
+        Some(Value::Null) | None => None,
+        _ => return Err("bad range".into()),
+    };
+    let e = v.get("expect").ok_or("no expect")?;
+    let expect = match e.get("error") {
+        Some(Value::String(c)) => Expect::Error(vec![c.clone()]),
+        Some(Value::Array(a)) => Expect::Error(
+            a.iter()
+                .filter_map(|x| x.as_str().map(str::to_owned))
+                .collect(),
+        ),
+        _ => Expect::Plain {
+            len: e
+                .get("plaintext_len")
+                .and_then(Value::as_u64)
+                .ok_or("plaintext_len")?,
+            sha256: s(e, "plaintext_sha256")?.to_lowercase(),
+        },
+    };
+    if let Expect::Error(c) = &expect {
+        if c.is_empty()
+            || c.iter()
+                .any(|x| !matches!(x.as_str(), "authentication" | "policy" | "format"))
+        {
+            return Err("unknown error class".into());
+        }
+    }
+    Ok(Some(Case {
+        metadata,
+        body,
+        instruction,
+        key,
+        policy,
+        caller_ec,
+        range,
+        expect,
+    }))
+}
+
+fn class_name(e: Error) -> &'static str {
+    match e.class() {
+        ErrorClass::Format => "format",
+        ErrorClass::Policy => "policy",
+        ErrorClass::Authentication => "authentication",
+        _ => "usage",
+    }
+}
+
+/// Split points for a chunking of `n` bytes.
+fn chunks(n: usize, how: &str, seed: u64) -> Vec<usize> {
+    match how {
+        "whole" => vec![n],
+        "1" => vec![1; n],
+        "17" => {
+            let mut v = vec![17; n / 17];
+            if n % 17 != 0 {
+                v.push(n % 17);
+            }
+            v
+        }
+        _ => {
+            // One random split (xorshift, seeded from the case path).
+            let mut x = seed | 1;
+            let mut v = vec![];
+            let mut left = n;
+            while left > 0 {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                let take = ((x % 5000) as usize + 1).min(left);
+                v.push(take);
+                left -= take;
+            }
+            v
+        }
+    }
+}
+
+fn data_key(case: &Case, env: &Envelope) -> Result<DataKey, Error> {
+    let ec: Vec<(&str, &str)> = case
+        .caller_ec
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    match (env.key_request(&ec)?, &case.key) {
+        (
+            KeyRequest::Kms(req),
+            Key::Kms {
+                blob,
+                context,
+                plaintext,
+            },
+        ) => {
+            let sent: BTreeMap<String, String> = req.encryption_context().into_iter().collect();
+            if req.ciphertext_blob != blob.as_slice() || &sent != context {
+                return Err(Error::Authentication); // what KMS answers (InvalidCiphertextException)
+            }
+            DataKey::from_slice(plaintext).map_err(|_| Error::Authentication)
+        }
+        (KeyRequest::Aes { .. } | KeyRequest::AesOrRsa, Key::Aes(k)) => env.unwrap_aes(k),
+        (KeyRequest::Rsa { .. } | KeyRequest::AesOrRsa, Key::Rsa(k)) => env.unwrap_rsa_os_rng(k),
+        _ => Err(Error::UnsupportedWrap),
+    }
+}
+
+fn run(case: &Case, how: &str, seed: u64) -> Result<Vec<u8>, Error> {
+    let meta = case.metadata.iter().map(|(k, v)| (k.as_str(), v.as_str()));
+    let env = Envelope::parse(meta, case.instruction.as_deref(), &case.policy)?;
+    let dk = data_key(case, &env)?;
+    let dec = env.decryptor(dk, &case.policy)?;
+    if let Some((a, b)) = case.range {
+        let plan = RangePlan::new(
+            ByteRange::Inclusive(a, b),
+            case.body.len() as u64,
+            env.content_algorithm(),
+        )?;
+        let fetched = &case.body[plan.fetch_first as usize..=plan.fetch_last as usize];
+        let mut r = dec.ranged_hazmat(&plan)?;
+        let mut out = vec![0u8; fetched.len()];
+        let mut n = 0;
+        let mut at = 0;
+        for c in chunks(fetched.len(), how, seed) {
+            n += r.update(&fetched[at..at + c], &mut out[n..])?;
+            at += c;
+        }
+        r.finish()?;
+        out.truncate(n);
+        return Ok(out);
+    }
+    if how == "whole" {
+        // The whole-object mode, and verify-first with one chunk below.
+        let mut out = vec![0u8; case.body.len()];
+        let n = dec.clone().decrypt_whole(&case.body, &mut out)?;
+        out.truncate(n);
+        let vf = verify_first(dec, &case.body, how, seed)?;
+        if vf != out {
+            panic!("whole-object and verify-first disagree");
+        }
+        return Ok(out);
+    }
+    verify_first(dec, &case.body, how, seed)
+}
+
+fn verify_first(
+    dec: s3_encryption::Decryptor,
+    body: &[u8],
+    how: &str,
+    seed: u64,
+) -> Result<Vec<u8>, Error> {
+    let splits = chunks(body.len(), how, seed);
+    let mut p1 = dec.verify_first()?;
+    let mut at = 0;
+    for &c in &splits {
+        p1.update(&body[at..at + c])?;
+        at += c;
+    }
+    let mut p2 = p1.finish()?;
+    let mut out = vec![0u8; body.len() + 16];
+    let mut n = 0;
+    at = 0;
+    for &c in &splits {
+        n += p2.update(&body[at..at + c], &mut out[n..])?;
+        at += c;
+    }
+    n += p2.finish(&mut out[n..])?;
+    out.truncate(n);
+    Ok(out)
+}
+
+#[test]
+fn vectors() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("test-vectors");
+    let mut files = vec![];
+    collect(&root, &mut files);
+    if let Ok(extra) = std::env::var("S3EC_EXTRA_VECTORS") {
+        for d in extra.split(':').filter(|d| !d.is_empty()) {
+            collect(Path::new(d), &mut files);
+        }
+    }
+    let (mut passed, mut failed) = (0u64, 0u64);
+    let mut by_dir: BTreeMap<String, (u64, u64)> = BTreeMap::new();
+    for f in &files {
+        let label = f.strip_prefix(&root).unwrap_or(f).display().to_string();
+        let dir = label.split('/').next().unwrap_or("").to_owned();
+        let case = match load(f) {
+            Ok(Some(c)) => c,
+            Ok(None) => continue,
+            Err(e) => {
+                println!("FAIL {label}: cannot load: {e}");
+                failed += 1;
+                by_dir.entry(dir).or_default().1 += 1;
+                continue;
+            }
+        };
+        let seed = label.bytes().fold(0xcbf29ce484222325u64, |h, b| {
+            (h ^ b as u64).wrapping_mul(0x100000001b3)
+        });
+        for how in ["whole", "1", "17", "random"] {
+            if how == "1" && case.body.len() > 70_000 {
+                // One-byte chunking of the 1 MiB cases costs minutes in debug builds; 17 and random
+                // splits still cover every boundary kind there.
+                continue;
+            }
+            let got = std::panic::catch_unwind(|| run(&case, how, seed));
+            let verdict = match (&got, &case.expect) {
+                (Err(_), _) => Err("panicked".to_string()),
+                (Ok(Ok(pt)), Expect::Plain { len, sha256 }) => {
+                    let h = hex::encode(Sha256::digest(pt));
+                    if pt.len() as u64 == *len && &h == sha256 {
+                        Ok(())
+                    } else {
+                        Err(format!("plaintext mismatch: got {} bytes {h}", pt.len()))
+                    }
+                }
+                (Ok(Ok(pt)), Expect::Error(c)) => {
+                    Err(format!("expected {c:?}, decrypted {} bytes", pt.len()))
+                }
+                (Ok(Err(e)), Expect::Plain { .. }) => Err(format!("expected plaintext, got {e:?}")),
+                (Ok(Err(e)), Expect::Error(c)) => {
+                    if c.iter().any(|x| x == class_name(*e)) {
+                        Ok(())
+                    } else {
+                        Err(format!("expected {c:?}, got {e:?} ({})", class_name(*e)))
+                    }
+                }
+            };
+            let entry = by_dir.entry(dir.clone()).or_default();
+            match verdict {
+                Ok(()) => {
+                    passed += 1;
+                    entry.0 += 1;
+                }
+                Err(why) => {
+                    failed += 1;
+                    entry.1 += 1;
+                    println!("FAIL {label} [{how}]: {why}");
+                }
+            }
+        }
+    }
+    for (d, (p, f)) in &by_dir {
+        println!("  {d}: {p} passed, {f} failed");
+    }
+    println!("vectors: {passed} passed, {failed} failed");
+    assert!(passed > 0, "no vectors ran");
+    assert_eq!(failed, 0, "{failed} vector cases failed");
+}
