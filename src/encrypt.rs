@@ -508,3 +508,48 @@ impl Placement {
         alloc::format!("{object_key}{}", keys::INSTRUCTION_SUFFIX)
     }
 }
+
+impl EncryptionMaterials {
+    /// The data key these materials wrap.
+    pub fn data_key(&self) -> &DataKey {
+        &self.data_key
+    }
+}
+
+impl Envelope {
+    /// Re-wrap this object's data key under new key material (key rotation without touching the
+    /// object): `materials` must wrap the same data key (unwrapped from this envelope) for the same
+    /// suite. For V3 the data key is checked against the stored key commitment, so the result still
+    /// verifies. The result has instruction-file placement; store
+    /// [`Envelope::write_instruction_file`] as the new instruction file.
+    pub fn rewrapped(&self, materials: EncryptionMaterials) -> Result<Envelope> {
+        let EncryptionMaterials { data_key, env: new } = materials;
+        if new.content != self.content || new.version != self.version {
+            return Err(Error::InvalidConfig);
+        }
+        if self.version == FormatVersion::V3 {
+            let ck = commit::commitment_v3(data_key.as_256()?, &self.message_id);
+            if !bool::from(subtle::ConstantTimeEq::ct_eq(&ck[..], &self.commitment[..])) {
+                return Err(Error::Authentication);
+            }
+        }
+        let mut out = self.clone();
+        let mut a = Arena::new();
+        let copy = |a: &mut Arena, from: &Envelope, s: Option<Span>| -> Result<Option<Span>> {
+            s.map(|s| a.push(from.arena.get(s))).transpose()
+        };
+        out.edk = a.push(new.arena.get(new.edk))?;
+        out.edk_b64 = a.push(new.arena.get(new.edk_b64))?;
+        out.matdesc = copy(&mut a, &new, new.matdesc)?;
+        out.context = copy(&mut a, &new, new.context)?;
+        out.iv_b64 = a.push(self.arena.get(self.iv_b64))?;
+        out.mid_b64 = a.push(self.arena.get(self.mid_b64))?;
+        out.commit_b64 = a.push(self.arena.get(self.commit_b64))?;
+        out.len_text = a.push(self.arena.get(self.len_text))?;
+        out.wrap = new.wrap;
+        out.cek = new.cek;
+        out.arena = a;
+        out.placement = Placement::InstructionFile;
+        Ok(out)
+    }
+}
