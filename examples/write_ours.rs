@@ -7,7 +7,9 @@
 use base64ct::{Base64, Encoding};
 use rand::{RngExt, SeedableRng, rngs::StdRng};
 use s3_encryption::rsa::pkcs8::{EncodePrivateKey, LineEnding};
-use s3_encryption::{AesKey, DataKey, EncryptConfig, EncryptionMaterials, Encryptor, PartPlan, Placement};
+use s3_encryption::{
+    AesKey, DataKey, EncryptConfig, EncryptionMaterials, Encryptor, PartPlan, Placement,
+};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use std::path::Path;
@@ -36,30 +38,72 @@ fn main() {
             ("aesgcm", Wrap::Aes(aes.clone())),
             ("rsaoaep", Wrap::Rsa(Box::new(rsa.clone()))),
             ("kmsctx", Wrap::Kms(vec![])),
-            ("kmsctx-ec", Wrap::Kms(vec![("department".into(), "finance".into()), ("note".into(), "a/b \"q\"".into())])),
+            (
+                "kmsctx-ec",
+                Wrap::Kms(vec![
+                    ("department".into(), "finance".into()),
+                    ("note".into(), "a/b \"q\"".into()),
+                ]),
+            ),
         ] {
-            for (place_name, placement) in [("meta", Placement::ObjectMetadata), ("instr", Placement::InstructionFile)] {
+            for (place_name, placement) in [
+                ("meta", Placement::ObjectMetadata),
+                ("instr", Placement::InstructionFile),
+            ] {
                 for size in [0usize, 1, 17, 4101, 1 << 20] {
                     let name = format!("{version}-{wrap_name}-{place_name}-{size:07}");
-                    write_case(dir, &name, config_of(placement), &wrap, size, None, &mut rng);
+                    write_case(
+                        dir,
+                        &name,
+                        config_of(placement),
+                        &wrap,
+                        size,
+                        None,
+                        &mut rng,
+                    );
                     count += 1;
                 }
             }
             // A multipart upload: the parts are consecutive slices of one stream.
             let name = format!("{version}-{wrap_name}-meta-multipart");
-            write_case(dir, &name, config_of(Placement::ObjectMetadata), &wrap, 5 * 1024 * 1024 + 17, Some(5 * 1024 * 1024), &mut rng);
+            write_case(
+                dir,
+                &name,
+                config_of(Placement::ObjectMetadata),
+                &wrap,
+                5 * 1024 * 1024 + 17,
+                Some(5 * 1024 * 1024),
+                &mut rng,
+            );
             count += 1;
         }
     }
     eprintln!("wrote {count} cases to {}", dir.display());
 }
 
-fn write_case(dir: &Path, name: &str, config: EncryptConfig, wrap: &Wrap, size: usize, part: Option<u64>, rng: &mut StdRng) {
-    let pt: Vec<u8> = (0..size).map(|i| (i.wrapping_mul(2654435761) >> 13) as u8).collect();
+fn write_case(
+    dir: &Path,
+    name: &str,
+    config: EncryptConfig,
+    wrap: &Wrap,
+    size: usize,
+    part: Option<u64>,
+    rng: &mut StdRng,
+) {
+    let pt: Vec<u8> = (0..size)
+        .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8)
+        .collect();
     let dk = DataKey::new_256(rng.random());
     let (materials, key) = match wrap {
         Wrap::Aes(k) => (
-            EncryptionMaterials::aes_gcm(&config, k, dk, &rng.random(), &[("writer", "s3-encryption-rust")]).unwrap(),
+            EncryptionMaterials::aes_gcm(
+                &config,
+                k,
+                dk,
+                &rng.random(),
+                &[("writer", "s3-encryption-rust")],
+            )
+            .unwrap(),
             json!({"kind": "aes", "key_b64": Base64::encode_string(k.as_bytes())}),
         ),
         Wrap::Rsa(k) => (
@@ -67,10 +111,14 @@ fn write_case(dir: &Path, name: &str, config: EncryptConfig, wrap: &Wrap, size: 
             json!({"kind": "rsa", "private_key_pem": k.to_pkcs8_pem(LineEnding::LF).unwrap().to_string()}),
         ),
         Wrap::Kms(ec) => {
-            let pairs: Vec<(&str, &str)> = ec.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
+            let pairs: Vec<(&str, &str)> =
+                ec.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
             let req = EncryptionMaterials::kms(&config, &pairs).unwrap();
-            let full: serde_json::Map<String, Value> =
-                req.encryption_context().into_iter().map(|(k, v)| (k, Value::String(v))).collect();
+            let full: serde_json::Map<String, Value> = req
+                .encryption_context()
+                .into_iter()
+                .map(|(k, v)| (k, Value::String(v)))
+                .collect();
             let blob: Vec<u8> = (0..184).map(|_| rng.random()).collect();
             let plain = dk.as_bytes().to_vec();
             (
@@ -81,20 +129,29 @@ fn write_case(dir: &Path, name: &str, config: EncryptConfig, wrap: &Wrap, size: 
         }
     };
     let caller_ec: Value = match wrap {
-        Wrap::Kms(ec) if !ec.is_empty() => Value::Object(ec.iter().map(|(k, v)| (k.clone(), Value::String(v.clone()))).collect()),
+        Wrap::Kms(ec) if !ec.is_empty() => Value::Object(
+            ec.iter()
+                .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+                .collect(),
+        ),
         _ => Value::Null,
     };
     let mut enc = Encryptor::new(materials, &rng.random(), Some(size as u64)).unwrap();
     let env = enc.envelope();
-    let metadata: serde_json::Map<String, Value> = env.metadata().map(|(k, v)| (k.to_string(), Value::String(v.to_string()))).collect();
-    let instruction = (config.placement() == Placement::InstructionFile).then(|| env.instruction_file());
+    let metadata: serde_json::Map<String, Value> = env
+        .metadata()
+        .map(|(k, v)| (k.to_string(), Value::String(v.to_string())))
+        .collect();
+    let instruction =
+        (config.placement() == Placement::InstructionFile).then(|| env.instruction_file());
     let mut body = pt.clone();
     match part {
         Some(p) => {
             let plan = PartPlan::new(size as u64, p).unwrap();
             for part in plan.parts() {
                 let s = part.plaintext_offset as usize;
-                enc.encrypt_in_place(&mut body[s..s + part.plaintext_len as usize]).unwrap();
+                enc.encrypt_in_place(&mut body[s..s + part.plaintext_len as usize])
+                    .unwrap();
             }
         }
         None => enc.encrypt_in_place(&mut body).unwrap(),
@@ -119,5 +176,9 @@ fn write_case(dir: &Path, name: &str, config: EncryptConfig, wrap: &Wrap, size: 
             "encryption_context": caller_ec, "instruction_file_suffix": ".instruction", "range": null},
         "expect": {"plaintext_len": size, "plaintext_sha256": hex::encode(Sha256::digest(&pt))},
     });
-    std::fs::write(dir.join(format!("{name}.json")), serde_json::to_string_pretty(&case).unwrap()).unwrap();
+    std::fs::write(
+        dir.join(format!("{name}.json")),
+        serde_json::to_string_pretty(&case).unwrap(),
+    )
+    .unwrap();
 }

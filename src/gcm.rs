@@ -143,6 +143,7 @@ where
     }
 
     /// Decrypt in place.
+    #[allow(dead_code)]
     pub fn decrypt_in_place(&mut self, buf: &mut [u8]) -> Result<()> {
         self.reserve(buf.len())?;
         for c in buf.chunks_mut(STRIDE) {
@@ -162,6 +163,11 @@ where
     /// Apply the CTR keystream only (pass two of verify-first, after the tag was verified).
     pub(crate) fn keystream_only(&mut self, input: &[u8], output: &mut [u8]) {
         let _ = self.ctr.try_apply_keystream_b2b(input, output);
+    }
+
+    /// Apply the CTR keystream only, in place.
+    pub(crate) fn keystream_in_place(&mut self, buf: &mut [u8]) {
+        self.ctr.apply_keystream(buf);
     }
 
     /// The tag over everything absorbed so far.
@@ -278,7 +284,6 @@ where
     g.authenticate_only(c)?;
     g.verify(t)?;
     let mut g = Gcm::new(cipher, nonce, aad);
-    g.authenticate_only(c)?;
     g.keystream_only(c, out);
     Ok(())
 }
