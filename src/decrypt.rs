@@ -151,6 +151,7 @@ where
     }
 }
 
+#[allow(clippy::large_enum_variant)] // no allocator: the engine lives inline
 enum Engine {
     Gcm(Gcm<aes::Aes256>),
     Cbc(Cbc),
@@ -268,7 +269,7 @@ impl Decryptor {
     pub fn max_plaintext_len(&self, body_len: u64) -> Result<u64> {
         match self.content {
             ContentAlgorithm::AesCbc => {
-                if body_len == 0 || body_len % 16 != 0 {
+                if body_len == 0 || !body_len.is_multiple_of(16) {
                     Err(Error::TruncatedBody)
                 } else {
                     Ok(body_len)
@@ -835,10 +836,10 @@ impl RangedStream {
         if pos != self.plan.fetch_last + 1 {
             return Err(Error::TruncatedBody);
         }
-        if let RangedInner::Cbc { hold_len, .. } = &self.inner {
-            if *hold_len != 0 {
-                return Err(Error::TruncatedBody);
-            }
+        if let RangedInner::Cbc { hold_len, .. } = &self.inner
+            && *hold_len != 0
+        {
+            return Err(Error::TruncatedBody);
         }
         Ok(self.emitted)
     }

@@ -356,10 +356,10 @@ impl Encryptor {
             .processed()
             .checked_add(n as u64)
             .ok_or(Error::MessageTooLong)?;
-        if let Some(d) = self.declared_len {
-            if total > d {
-                return Err(Error::LengthMismatch);
-            }
+        if let Some(d) = self.declared_len
+            && total > d
+        {
+            return Err(Error::LengthMismatch);
         }
         if total > GCM_MAX_PLAINTEXT {
             return Err(Error::MessageTooLong);
@@ -395,10 +395,10 @@ impl Encryptor {
     /// [`Error::LengthMismatch`].
     #[must_use = "the tag must be appended to the ciphertext"]
     pub fn finish(self) -> Result<[u8; 16]> {
-        if let Some(d) = self.declared_len {
-            if self.gcm.processed() != d {
-                return Err(Error::LengthMismatch);
-            }
+        if let Some(d) = self.declared_len
+            && self.gcm.processed() != d
+        {
+            return Err(Error::LengthMismatch);
         }
         Ok(self.gcm.tag())
     }

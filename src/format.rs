@@ -486,11 +486,11 @@ impl Envelope {
             }
             let mut env = Self::build_v12(a, ins, Placement::InstructionFile)?;
             // J1 and Ruby keep the plaintext length on the object itself.
-            if env.unencrypted_len.is_none() {
-                if let Some(s) = meta.v[S_LEN] {
-                    env.unencrypted_len = Some(parse_u64(&env.arena, s, UNENCRYPTED_LEN)?);
-                    env.len_text = s;
-                }
+            if env.unencrypted_len.is_none()
+                && let Some(s) = meta.v[S_LEN]
+            {
+                env.unencrypted_len = Some(parse_u64(&env.arena, s, UNENCRYPTED_LEN)?);
+                env.len_text = s;
             }
             return Ok(env);
         }
@@ -554,13 +554,13 @@ impl Envelope {
             e.cek = CekName::None;
             e.wrap = WrapAlgorithm::V1Legacy;
             // A V1 object names no algorithms; if it does, they must agree with V1.
-            if let Some(c) = s.v[S_CEK] {
-                if !matches!(
+            if let Some(c) = s.v[S_CEK]
+                && !matches!(
                     e.arena.str(c),
                     "AES/CBC/PKCS5Padding" | "AES/CBC/PKCS7Padding"
-                ) {
-                    return Err(Error::AmbiguousFormat);
-                }
+                )
+            {
+                return Err(Error::AmbiguousFormat);
             }
             if s.has(S_WRAP) {
                 return Err(Error::AmbiguousFormat);

@@ -66,7 +66,7 @@ fn aes_gcm_unwrap(master: &AesKey, aad: &[u8], edk: &[u8]) -> Result<DataKey> {
 
 /// Legacy V1: AES-ECB with PKCS#7 padding under the master key (JCE `"AES"`).
 fn aes_ecb_unwrap(master: &AesKey, edk: &[u8]) -> Result<DataKey> {
-    if edk.is_empty() || edk.len() % 16 != 0 || edk.len() > 48 {
+    if edk.is_empty() || !edk.len().is_multiple_of(16) || edk.len() > 48 {
         return Err(Error::Authentication);
     }
     let mut buf = [0u8; 48];
@@ -92,7 +92,7 @@ fn aes_ecb_unwrap(master: &AesKey, edk: &[u8]) -> Result<DataKey> {
 /// PKCS#7 padding check over the last block, without early exit on the padding bytes.
 /// Returns the unpadded length.
 pub(crate) fn unpad_pkcs7(b: &[u8]) -> Option<usize> {
-    if b.is_empty() || b.len() % 16 != 0 {
+    if b.is_empty() || !b.len().is_multiple_of(16) {
         return None;
     }
     let last = b[b.len() - 1];

@@ -94,14 +94,19 @@ impl EncryptConfig {
         policy: CommitmentPolicy,
         placement: Placement,
     ) -> Result<Self> {
-        let ok = match (suite, policy) {
-            (WriteSuite::V2AesGcm, CommitmentPolicy::ForbidEncryptAllowDecrypt) => true,
-            (WriteSuite::V3AesGcmCommitting, CommitmentPolicy::RequireEncryptAllowDecrypt)
-            | (WriteSuite::V3AesGcmCommitting, CommitmentPolicy::RequireEncryptRequireDecrypt) => {
-                true
-            }
-            _ => false,
-        };
+        let ok = matches!(
+            (suite, policy),
+            (
+                WriteSuite::V2AesGcm,
+                CommitmentPolicy::ForbidEncryptAllowDecrypt
+            ) | (
+                WriteSuite::V3AesGcmCommitting,
+                CommitmentPolicy::RequireEncryptAllowDecrypt
+            ) | (
+                WriteSuite::V3AesGcmCommitting,
+                CommitmentPolicy::RequireEncryptRequireDecrypt
+            )
+        );
         if !ok {
             return Err(Error::InvalidConfig);
         }

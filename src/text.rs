@@ -548,10 +548,10 @@ pub(crate) fn string_map_entries<'a>(
     let _ = json_object(
         text,
         |k, v| {
-            if let JVal::Str(v) = v {
-                if !f(k, v) {
-                    return Err(Error::InvalidState);
-                }
+            if let JVal::Str(v) = v
+                && !f(k, v)
+            {
+                return Err(Error::InvalidState);
             }
             Ok(())
         },

@@ -596,7 +596,7 @@ fn buffer_contract() {
         Err(Error::BufferTooSmall { required: need })
     );
     assert!(o.iter().all(|&b| b == 0x22));
-    let mut all = vec![0u8; 116];
+    let mut all = [0u8; 116];
     let mut k = s.update(first, &mut all[..need]).unwrap();
     k += s.update(&reference.body[40..], &mut all[k..]).unwrap();
     k += s.finish(&mut all[k..]).unwrap();

@@ -121,21 +121,19 @@ fn load(path: &Path) -> Result<Option<Case>, String> {
         other => return Err(format!("unknown key kind {other}")),
     };
     let d = v.get("decrypt").ok_or("no decrypt")?;
-    let mut policy = DecryptPolicy::default();
-    policy.commitment_policy = match s(d, "commitment_policy")?.as_str() {
+    let commitment_policy = match s(d, "commitment_policy")?.as_str() {
         "REQUIRE_ENCRYPT_REQUIRE_DECRYPT" => CommitmentPolicy::RequireEncryptRequireDecrypt,
         "REQUIRE_ENCRYPT_ALLOW_DECRYPT" => CommitmentPolicy::RequireEncryptAllowDecrypt,
         "FORBID_ENCRYPT_ALLOW_DECRYPT" => CommitmentPolicy::ForbidEncryptAllowDecrypt,
         p => return Err(format!("unknown policy {p}")),
     };
-    policy.legacy_wrapping_algorithms = d
-        .get("legacy_wrapping_algorithms")
-        .and_then(Value::as_bool)
-        .unwrap_or(false);
-    policy.legacy_unauthenticated_modes = d
-        .get("legacy_unauthenticated_modes")
-        .and_then(Value::as_bool)
-        .unwrap_or(false);
+    let flag = |k: &str| d.get(k).and_then(Value::as_bool).unwrap_or(false);
+    let policy = DecryptPolicy {
+        commitment_policy,
+        legacy_wrapping_algorithms: flag("legacy_wrapping_algorithms"),
+        legacy_unauthenticated_modes: flag("legacy_unauthenticated_modes"),
+        delayed_authentication: false,
+    };
     let caller_ec = match d.get("encryption_context") {
         Some(Value::Null) | None => vec![],
         Some(m) => map_of(m)?.into_iter().collect(),
@@ -163,13 +161,12 @@ fn load(path: &Path) -> Result<Option<Case>, String> {
             sha256: s(e, "plaintext_sha256")?.to_lowercase(),
         },
     };
-    if let Expect::Error(c) = &expect {
-        if c.is_empty()
+    if let Expect::Error(c) = &expect
+        && (c.is_empty()
             || c.iter()
-                .any(|x| !matches!(x.as_str(), "authentication" | "policy" | "format"))
-        {
-            return Err("unknown error class".into());
-        }
+                .any(|x| !matches!(x.as_str(), "authentication" | "policy" | "format")))
+    {
+        return Err("unknown error class".into());
     }
     Ok(Some(Case {
         metadata,
@@ -199,7 +196,7 @@ fn chunks(n: usize, how: &str, seed: u64) -> Vec<usize> {
         "1" => vec![1; n],
         "17" => {
             let mut v = vec![17; n / 17];
-            if n % 17 != 0 {
+            if !n.is_multiple_of(17) {
                 v.push(n % 17);
             }
             v
