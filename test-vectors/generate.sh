@@ -9,4 +9,5 @@ for peer in published java ruby go python ss; do
   echo "== generating: $peer" >&2
   bash "$HERE/generators/$peer/generate.sh"
 done
+python3 "$HERE/generators/derived/derive.py"
 echo "done: run 'cargo test --test vectors' to check them" >&2
