@@ -1066,3 +1066,80 @@ fn debug_output_is_redacted() {
         );
     }
 }
+
+/// The Go S3EC v4 published objects: V2 kms+context and V3 `12` decrypt to their plaintexts; the
+/// wrong-commitment object fails at key binding, before any decryption mode exists; the `kms` +
+/// CBC/GCM objects need the legacy flags.
+#[test]
+fn go_published_objects() {
+    use sha2::{Digest, Sha256};
+    let load = |name: &str| -> (Meta, Vec<u8>, DataKey, Value) {
+        let v = published(name);
+        let meta: Meta = v["object"]["metadata"]
+            .as_object()
+            .unwrap()
+            .iter()
+            .map(|(k, x)| (k.clone(), x.as_str().unwrap().into()))
+            .collect();
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("test-vectors/published");
+        let body = std::fs::read(dir.join(v["object"]["body"].as_str().unwrap())).unwrap();
+        let dk = DataKey::from_slice(
+            &Base64::decode_vec(v["key"]["plaintext_b64"].as_str().unwrap()).unwrap(),
+        )
+        .unwrap();
+        (meta, body, dk, v)
+    };
+    let allow = DecryptPolicy::default()
+        .with_commitment_policy(CommitmentPolicy::RequireEncryptAllowDecrypt);
+    for (name, policy) in [
+        ("go-v2-kms-context.json", allow),
+        ("go-v3-kms-context.json", DecryptPolicy::default()),
+        (
+            "go-kms-cbc.json",
+            DecryptPolicy {
+                legacy_wrapping_algorithms: true,
+                legacy_unauthenticated_modes: true,
+                ..allow
+            },
+        ),
+        (
+            "go-kms-gcm.json",
+            DecryptPolicy {
+                legacy_wrapping_algorithms: true,
+                ..allow
+            },
+        ),
+    ] {
+        let (meta, body, dk, v) = load(name);
+        let env = Envelope::parse(meta.clone(), None, &policy).unwrap();
+        let pt = verify_first(env.decryptor(dk, &policy).unwrap(), &body, 5).unwrap();
+        assert_eq!(
+            hex::encode(Sha256::digest(&pt)),
+            v["expect"]["plaintext_sha256"].as_str().unwrap(),
+            "{name}"
+        );
+        if name.starts_with("go-kms") {
+            let strict = DecryptPolicy {
+                legacy_wrapping_algorithms: false,
+                legacy_unauthenticated_modes: false,
+                ..allow
+            };
+            assert_eq!(
+                Envelope::parse(meta, None, &strict).unwrap_err(),
+                Error::LegacyModeDisabled,
+                "{name}"
+            );
+        }
+    }
+    let (meta, _, dk, _) = load("go-v3-incorrect-commitment.json");
+    let env = Envelope::parse(meta, None, &DecryptPolicy::default()).unwrap();
+    assert_eq!(
+        env.decryptor(dk, &DecryptPolicy::default()).unwrap_err(),
+        Error::Authentication
+    );
+    let (meta, _, _, _) = load("go-v3-invalid-commitment.json");
+    assert_eq!(
+        Envelope::parse(meta, None, &DecryptPolicy::default()).unwrap_err(),
+        Error::InvalidMetadata("x-amz-d")
+    );
+}
