@@ -170,6 +170,19 @@ impl Decryptor {
         })
     }
 
+    /// Segment-wise (parallel) processing of this object's GCM stream: authenticate segments on any
+    /// threads, [`crate::ParallelGcm::verify`] the combined tag, then decrypt the segments. GCM
+    /// content only.
+    pub fn parallel(&self) -> Result<crate::parallel::ParallelGcm> {
+        match &self.key {
+            ContentKey::Gcm { key, nonce, aad_v3 } => {
+                let aad: &[u8] = if *aad_v3 { &[0x00, 0x73] } else { &[] };
+                Ok(crate::parallel::ParallelGcm::new(key, nonce, aad))
+            }
+            ContentKey::Cbc { .. } => Err(Error::InvalidState),
+        }
+    }
+
     /// The content algorithm.
     pub fn content_algorithm(&self) -> ContentAlgorithm {
         self.content

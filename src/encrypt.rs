@@ -259,6 +259,7 @@ impl KmsGenerateDataKeyRequest {
 /// and append the 16-byte tag after the ciphertext.
 pub struct Encryptor {
     gcm: Gcm<aes::Aes256>,
+    parallel: crate::parallel::ParallelGcm,
     env: Envelope,
     declared_len: Option<u64>,
 }
@@ -312,8 +313,9 @@ impl Encryptor {
                 env.mid_b64 = text::b64_encode_into(&mut env.arena, random)?;
                 env.commit_b64 = text::b64_encode_into(&mut env.arena, &ck)?;
                 let c = aes::Aes256::new(&dek.into());
+                let p = crate::parallel::ParallelGcm::new(&dek, &[1u8; 12], &[0x00, 0x73]);
                 dek.zeroize();
-                Gcm::new(c, &[1u8; 12], &[0x00, 0x73])
+                (Gcm::new(c, &[1u8; 12], &[0x00, 0x73]), p)
             }
             _ => {
                 let mut iv = [0u8; 12];
@@ -325,11 +327,16 @@ impl Encryptor {
                     env.unencrypted_len = Some(l);
                     env.len_text = write_u64(&mut env.arena, l)?;
                 }
-                Gcm::new(aes::Aes256::new(&(*dk).into()), &iv, &[])
+                (
+                    Gcm::new(aes::Aes256::new(&(*dk).into()), &iv, &[]),
+                    crate::parallel::ParallelGcm::new(dk, &iv, &[]),
+                )
             }
         };
+        let (gcm, parallel) = gcm;
         Ok(Encryptor {
             gcm,
+            parallel,
             env,
             declared_len: plaintext_len,
         })
@@ -383,6 +390,17 @@ impl Encryptor {
     pub fn encrypt_in_place(&mut self, buf: &mut [u8]) -> Result<()> {
         self.check(buf.len())?;
         self.gcm.encrypt_in_place(buf)
+    }
+
+    /// Switch to segment-wise (parallel) encryption of the same stream: encrypt segments with
+    /// [`crate::ParallelGcm::encrypt_segment`] on any threads, then combine their partial values
+    /// with [`crate::ParallelGcm::tag`]. The output is byte-identical to sequential encryption.
+    /// Only before any data was encrypted.
+    pub fn into_parallel(self) -> Result<crate::parallel::ParallelGcm> {
+        if self.gcm.processed() != 0 {
+            return Err(Error::InvalidState);
+        }
+        Ok(self.parallel.clone())
     }
 
     /// Plaintext bytes encrypted so far.

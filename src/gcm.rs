@@ -234,6 +234,9 @@ impl GcmCtr {
         ctr.try_seek(offset).map_err(|_| Error::InvalidRange)?;
         Ok(GcmCtr { ctr })
     }
+    pub(crate) fn apply_in_place(&mut self, buf: &mut [u8]) {
+        self.ctr.apply_keystream(buf);
+    }
     pub(crate) fn apply(&mut self, input: &[u8], output: &mut [u8]) -> Result<()> {
         self.ctr
             .try_apply_keystream_b2b(input, output)

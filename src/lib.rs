@@ -17,6 +17,7 @@ pub mod format;
 mod gcm;
 mod keys;
 mod keywrap;
+mod parallel;
 mod policy;
 mod text;
 
@@ -33,6 +34,7 @@ pub use format::{ContentAlgorithm, Envelope, FormatVersion, Placement, WrapAlgor
 pub use gcm::GCM_MAX_PLAINTEXT;
 pub use keys::{AesKey, DataKey};
 pub use keywrap::{EncryptionContext, JsonString, KeyRequest, KmsDecryptRequest};
+pub use parallel::{ParallelGcm, PartialGhash};
 pub use policy::{CommitmentPolicy, DecryptPolicy, EncryptConfig, WriteSuite};
 pub use text::ARENA_CAPACITY;
 

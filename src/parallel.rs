@@ -1,0 +1,266 @@
+//! One GCM stream across many cores: independent segments (CTR seeked to the segment, a partial
+//! GHASH), combined into the exact tag. GHASH over concatenated segments combines as
+//! `G(A ‖ B) = G(A)·H^|B| ⊕ G(B)`; the field products come from `ghash` itself (a one-block GHASH
+//! keyed by `b` of block `a` is `a·b`) and `H^n` by square-and-multiply.
+//!
+//! Sans-IO like the rest of the crate: segments can be processed on any thread, machine or in any
+//! order; only [`ParallelGcm::tag`] needs their partial values, in stream order. With `std`,
+//! [`ParallelGcm::encrypt_in_place_threaded`] and friends split a buffer over threads.
+
+use crate::error::{Error, Result};
+use crate::gcm::{GCM_MAX_PLAINTEXT, GcmCtr};
+use aes::cipher::{BlockCipherEncrypt, KeyInit, array::Array, consts::U16};
+use ghash::{GHash, universal_hash::UniversalHash};
+use subtle::ConstantTimeEq;
+use zeroize::{Zeroize, ZeroizeOnDrop};
+
+/// Bytes per CTR/GHASH step (a multiple of 16).
+const STRIDE: usize = 8 * 1024;
+
+/// The GHASH of one segment's ciphertext, computed from a zero state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PartialGhash {
+    offset: u64,
+    len: u64,
+    value: [u8; 16],
+}
+
+impl PartialGhash {
+    /// Offset of the segment in the body.
+    pub fn offset(&self) -> u64 {
+        self.offset
+    }
+    /// Length of the segment.
+    pub fn len(&self) -> u64 {
+        self.len
+    }
+    /// Whether the segment is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+}
+
+/// The key material of one GCM stream, shareable across threads, for segment-wise processing.
+#[derive(Clone, Zeroize, ZeroizeOnDrop)]
+pub struct ParallelGcm {
+    key: [u8; 32],
+    nonce: [u8; 12],
+    h: [u8; 16],
+    tag_mask: [u8; 16],
+    aad_hash: [u8; 16],
+    aad_len: u64,
+}
+
+impl core::fmt::Debug for ParallelGcm {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str("ParallelGcm(<redacted>)")
+    }
+}
+
+fn mul(a: &[u8; 16], b: &[u8; 16]) -> [u8; 16] {
+    let mut g = GHash::new(&Array::from(*b));
+    g.update(&[Array::from(*a)]);
+    g.finalize().into()
+}
+
+fn xor(a: &mut [u8; 16], b: &[u8; 16]) {
+    for (x, y) in a.iter_mut().zip(b) {
+        *x ^= y;
+    }
+}
+
+impl ParallelGcm {
+    pub(crate) fn new(key: &[u8; 32], nonce: &[u8; 12], aad: &[u8]) -> Self {
+        let cipher = aes::Aes256::new(&(*key).into());
+        let mut h = Array::<u8, U16>::default();
+        cipher.encrypt_block(&mut h);
+        let mut j0 = Array::<u8, U16>::default();
+        j0[..12].copy_from_slice(nonce);
+        j0[15] = 1;
+        cipher.encrypt_block(&mut j0);
+        let mut g = GHash::new(&h);
+        g.update_padded(aad);
+        let aad_hash: [u8; 16] = g.finalize().into();
+        ParallelGcm {
+            key: *key,
+            nonce: *nonce,
+            h: h.into(),
+            tag_mask: j0.into(),
+            aad_hash,
+            aad_len: aad.len() as u64,
+        }
+    }
+
+    fn check(offset: u64, len: usize) -> Result<()> {
+        if offset % 16 != 0 {
+            return Err(Error::InvalidRange);
+        }
+        let end = offset
+            .checked_add(len as u64)
+            .ok_or(Error::MessageTooLong)?;
+        if end > GCM_MAX_PLAINTEXT {
+            return Err(Error::MessageTooLong);
+        }
+        Ok(())
+    }
+
+    fn partial(&self, offset: u64, ct: &[u8]) -> PartialGhash {
+        let mut g = GHash::new(&Array::from(self.h));
+        g.update_padded(ct);
+        PartialGhash {
+            offset,
+            len: ct.len() as u64,
+            value: g.finalize().into(),
+        }
+    }
+
+    /// Encrypt one segment in place. `offset` (its position in the body) must be a multiple of 16;
+    /// every segment but the last must have a length that is a multiple of 16.
+    pub fn encrypt_segment(&self, offset: u64, buf: &mut [u8]) -> Result<PartialGhash> {
+        Self::check(offset, buf.len())?;
+        let mut ctr = GcmCtr::new(aes::Aes256::new(&self.key.into()), &self.nonce, offset)?;
+        let mut g = GHash::new(&Array::from(self.h));
+        let len = buf.len() as u64;
+        // CTR then GHASH per stride, while the stride is still in L1.
+        for c in buf.chunks_mut(STRIDE) {
+            ctr.apply_in_place(c);
+            let (blocks, rest) = Array::<u8, U16>::slice_as_chunks(c);
+            g.update(blocks);
+            if !rest.is_empty() {
+                g.update_padded(rest);
+            }
+        }
+        Ok(PartialGhash {
+            offset,
+            len,
+            value: g.finalize().into(),
+        })
+    }
+
+    /// Authenticate one ciphertext segment (no decryption): the partial GHASH.
+    pub fn authenticate_segment(&self, offset: u64, ct: &[u8]) -> Result<PartialGhash> {
+        Self::check(offset, ct.len())?;
+        Ok(self.partial(offset, ct))
+    }
+
+    /// Decrypt one segment in place, without authenticating it (pair with
+    /// [`ParallelGcm::authenticate_segment`] and [`ParallelGcm::verify`] first, as verify-first does).
+    pub fn decrypt_segment_unauthenticated(&self, offset: u64, buf: &mut [u8]) -> Result<()> {
+        Self::check(offset, buf.len())?;
+        let mut ctr = GcmCtr::new(aes::Aes256::new(&self.key.into()), &self.nonce, offset)?;
+        ctr.apply_in_place(buf);
+        Ok(())
+    }
+
+    /// Combine the partial values of consecutive segments covering the whole body, in order,
+    /// into the tag. Gaps, overlaps, or a non-final segment whose length is not a multiple of 16
+    /// are [`Error::InvalidRange`].
+    pub fn tag(&self, partials: &[PartialGhash]) -> Result<[u8; 16]> {
+        let mut acc = self.aad_hash;
+        let mut at = 0u64;
+        for (i, p) in partials.iter().enumerate() {
+            if p.offset != at || (i + 1 < partials.len() && p.len % 16 != 0) {
+                return Err(Error::InvalidRange);
+            }
+            let blocks = p.len.div_ceil(16);
+            acc = mul(&acc, &self.h_pow(blocks));
+            xor(&mut acc, &p.value);
+            at += p.len;
+        }
+        let mut lens = [0u8; 16];
+        lens[..8].copy_from_slice(&(self.aad_len * 8).to_be_bytes());
+        lens[8..].copy_from_slice(&(at * 8).to_be_bytes());
+        xor(&mut acc, &lens);
+        let mut t = mul(&acc, &self.h);
+        xor(&mut t, &self.tag_mask);
+        Ok(t)
+    }
+
+    /// Check a stored tag against the combined partial values, in constant time.
+    pub fn verify(&self, partials: &[PartialGhash], tag: &[u8]) -> Result<()> {
+        let t = self.tag(partials)?;
+        if tag.len() == 16 && bool::from(t.ct_eq(tag)) {
+            Ok(())
+        } else {
+            Err(Error::Authentication)
+        }
+    }
+
+    /// `H^n` by square-and-multiply.
+    fn h_pow(&self, mut n: u64) -> [u8; 16] {
+        // The multiplicative identity of GF(2^128) in GHASH's bit order is 0x80 00 … 00.
+        let mut result = [0u8; 16];
+        result[0] = 0x80;
+        let mut base = self.h;
+        while n > 0 {
+            if n & 1 == 1 {
+                result = mul(&result, &base);
+            }
+            base = mul(&base, &base);
+            n >>= 1;
+        }
+        result
+    }
+}
+
+#[cfg(feature = "std")]
+impl ParallelGcm {
+    fn split(len: usize, threads: usize) -> usize {
+        let threads = threads.max(1);
+        (len.div_ceil(threads)).div_ceil(16).max(1) * 16
+    }
+
+    /// Encrypt a whole body in place on `threads` threads; returns the tag.
+    pub fn encrypt_in_place_threaded(&self, buf: &mut [u8], threads: usize) -> Result<[u8; 16]> {
+        let seg = Self::split(buf.len(), threads);
+        let partials = std::thread::scope(|s| {
+            let handles: std::vec::Vec<_> = buf
+                .chunks_mut(seg)
+                .enumerate()
+                .map(|(i, c)| s.spawn(move || self.encrypt_segment((i * seg) as u64, c)))
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().map_err(|_| Error::InvalidState)?)
+                .collect::<Result<std::vec::Vec<_>>>()
+        })?;
+        if partials.is_empty() {
+            return self.tag(&[]);
+        }
+        self.tag(&partials)
+    }
+
+    /// Verify-first decryption of a whole body (ciphertext ‖ tag) in place on `threads` threads:
+    /// every segment is authenticated and the tag checked before any byte is decrypted. Returns the
+    /// plaintext length; on failure the buffer still holds the ciphertext.
+    pub fn decrypt_in_place_threaded(&self, body: &mut [u8], threads: usize) -> Result<usize> {
+        let n = body.len().checked_sub(16).ok_or(Error::TruncatedBody)?;
+        let (ct, tag) = body.split_at_mut(n);
+        let seg = Self::split(n, threads);
+        let partials = std::thread::scope(|s| {
+            let handles: std::vec::Vec<_> = ct
+                .chunks(seg)
+                .enumerate()
+                .map(|(i, c)| s.spawn(move || self.authenticate_segment((i * seg) as u64, c)))
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().map_err(|_| Error::InvalidState)?)
+                .collect::<Result<std::vec::Vec<_>>>()
+        })?;
+        self.verify(&partials, tag)?;
+        std::thread::scope(|s| {
+            let handles: std::vec::Vec<_> = ct
+                .chunks_mut(seg)
+                .enumerate()
+                .map(|(i, c)| {
+                    s.spawn(move || self.decrypt_segment_unauthenticated((i * seg) as u64, c))
+                })
+                .collect();
+            handles
+                .into_iter()
+                .try_for_each(|h| h.join().map_err(|_| Error::InvalidState)?)
+        })?;
+        Ok(n)
+    }
+}
