@@ -689,7 +689,10 @@ impl RangePlan {
         }
         let b = b.min(plain_max - 1);
         let fetch_first = if a < 16 { 0 } else { a - a % 16 - 16 };
-        let fetch_last = (16 * (b / 16 + 2)).saturating_sub(1).min(object_len - 1);
+        let fetch_last = (b / 16 + 2)
+            .saturating_mul(16)
+            .saturating_sub(1)
+            .min(object_len - 1);
         Ok(RangePlan {
             content,
             first: a,
@@ -765,7 +768,11 @@ impl RangedStream {
                 required: input.len(),
             });
         }
-        if self.pos + input.len() as u64 > self.plan.fetch_last + 1 {
+        let held = match &self.inner {
+            RangedInner::Cbc { hold_len, .. } => *hold_len as u64,
+            RangedInner::Ctr(_) => 0,
+        };
+        if self.pos + held + input.len() as u64 > self.plan.fetch_last + 1 {
             return Err(Error::LengthMismatch);
         }
         let want_lo = self.plan.first;
