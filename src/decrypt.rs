@@ -201,12 +201,12 @@ impl Decryptor {
                 let (ct, tag) = body.split_at(need);
                 g.authenticate_only(ct)?;
                 g.verify(tag)?;
+                // A lying declared length is refused before any plaintext is written.
+                self.check_len(need as u64)?;
                 let Engine::Gcm(mut g2) = self.engine()? else {
                     return Err(Error::InvalidState);
                 };
-                g2.authenticate_only(ct)?;
                 g2.keystream_only(ct, &mut out[..need]);
-                self.check_len(need as u64)?;
                 Ok(need)
             }
             Engine::Cbc(mut c) => {
@@ -240,12 +240,11 @@ impl Decryptor {
                 let (ct, tag) = body.split_at(need);
                 g.authenticate_only(ct)?;
                 g.verify(tag)?;
+                self.check_len(need as u64)?;
                 let Engine::Gcm(mut g2) = self.engine()? else {
                     return Err(Error::InvalidState);
                 };
                 g2.keystream_in_place(&mut body[..need]);
-                self.check_len(need as u64)
-                    .inspect_err(|_| body.zeroize())?;
                 Ok(need)
             }
             Engine::Cbc(mut c) => {
@@ -667,10 +666,46 @@ pub struct RangePlan {
 impl RangePlan {
     /// Plan a ranged read of an object whose stored body is `object_len` bytes. A range that runs
     /// past the end is clamped, like S3; one that starts past the end is [`Error::InvalidRange`]
-    /// (S3 answers 416).
+    /// (S3 answers 416). For CBC (legacy) objects the plaintext length is not known from the body
+    /// length: a suffix range needs [`RangePlan::for_envelope`] and the declared length.
     pub fn new(range: ByteRange, object_len: u64, content: ContentAlgorithm) -> Result<Self> {
+        if content == ContentAlgorithm::AesCbc && matches!(range, ByteRange::Suffix(_)) {
+            return Err(Error::InvalidRange);
+        }
+        Self::plan(range, object_len, content, None)
+    }
+
+    /// [`RangePlan::new`] for the object `envelope` describes: for CBC objects the declared
+    /// plaintext length (`x-amz-unencrypted-content-length`), if present, bounds the range, so
+    /// suffix ranges work.
+    pub fn for_envelope(range: ByteRange, object_len: u64, envelope: &Envelope) -> Result<Self> {
+        let content = envelope.content_algorithm();
+        let known = match content {
+            ContentAlgorithm::AesCbc => envelope.unencrypted_content_length(),
+            _ => None,
+        };
+        if let Some(k) = known {
+            // The declared length must fit the padded body.
+            if k >= object_len || object_len - k > 16 {
+                return Err(Error::LengthMismatch);
+            }
+        } else if content == ContentAlgorithm::AesCbc && matches!(range, ByteRange::Suffix(_)) {
+            return Err(Error::InvalidRange);
+        }
+        Self::plan(range, object_len, content, known)
+    }
+
+    fn plan(
+        range: ByteRange,
+        object_len: u64,
+        content: ContentAlgorithm,
+        known_plain: Option<u64>,
+    ) -> Result<Self> {
         let tag = content.tag_len();
-        let plain_max = object_len.checked_sub(tag).ok_or(Error::InvalidRange)?;
+        let plain_max = match known_plain {
+            Some(k) => k,
+            None => object_len.checked_sub(tag).ok_or(Error::InvalidRange)?,
+        };
         if plain_max == 0 {
             return Err(Error::InvalidRange);
         }

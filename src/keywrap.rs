@@ -349,12 +349,13 @@ impl Envelope {
         let edk = self.encrypted_data_key();
         match self.wrap {
             WrapAlgorithm::AesGcm => {
-                // Java binds V2 to the constant name; every writer uses the object's name, which
-                // is the same for GCM content.
+                // The wrap binds the content cipher named on the object (Java v3 uses the constant
+                // "AES/GCM/NoPadding": the same bytes for every GCM object). A relabelled
+                // `x-amz-cek-alg` therefore fails to unwrap.
                 let aad = if self.version == FormatVersion::V3 {
                     "115"
                 } else {
-                    "AES/GCM/NoPadding"
+                    self.cek.as_str()
                 };
                 aes_gcm_unwrap(master, aad.as_bytes(), edk)
             }

@@ -47,3 +47,31 @@ pub use rsa;
 pub mod internals {
     pub use crate::gcm::Gcm;
 }
+
+/// Composite types wipe their secrets on drop: their key-bearing parts (`aes` key schedules, CTR,
+/// GHASH and CBC states with the `zeroize` features, `DataKey`, the envelope arena) are each
+/// `ZeroizeOnDrop` or wiped in a `Drop` impl of ours. The marker says so.
+mod zod {
+    use zeroize::ZeroizeOnDrop;
+    impl ZeroizeOnDrop for crate::EncryptionMaterials {}
+    impl ZeroizeOnDrop for crate::Encryptor {}
+    impl ZeroizeOnDrop for crate::Decryptor {}
+    impl ZeroizeOnDrop for crate::Stream {}
+    impl ZeroizeOnDrop for crate::VerifyPass {}
+    impl ZeroizeOnDrop for crate::ReleasePass {}
+    impl ZeroizeOnDrop for crate::RangedStream {}
+
+    #[allow(dead_code)]
+    fn parts_are_zeroize_on_drop() {
+        fn z<T: ZeroizeOnDrop>() {}
+        z::<aes::Aes128>();
+        z::<aes::Aes192>();
+        z::<aes::Aes256>();
+        // `ghash::GHash` wraps `polyval::Polyval`, which wipes itself on drop with the `zeroize`
+        // feature that `ghash/zeroize` turns on (GHash carries no marker of its own).
+        z::<ctr::Ctr32BE<aes::Aes256>>();
+        z::<cbc::Decryptor<aes::Aes256>>();
+        z::<crate::DataKey>();
+        z::<crate::ParallelGcm>();
+    }
+}
