@@ -407,7 +407,6 @@ impl Stream {
 
     fn step(&mut self, input: &[u8], output: Option<&mut [u8]>) -> Result<usize> {
         let n = self.output_len(input.len());
-        let mut scratch = [0u8; 4096];
         let out_slice: Option<&mut [u8]> = match output {
             Some(o) => {
                 if o.len() < n {
@@ -425,7 +424,6 @@ impl Stream {
         }
         let from_hold = self.hold_len.min(n);
         let from_in = n - from_hold;
-        let verify_only = out_slice.is_none();
         let mut out_slice = out_slice;
         // Bytes from the hold first.
         {
@@ -473,8 +471,6 @@ impl Stream {
         self.hold[rest_hold..rest_hold + tail.len()].copy_from_slice(tail);
         self.hold_len = rest_hold + tail.len();
         self.released += n as u64;
-        scratch.zeroize();
-        let _ = verify_only;
         Ok(n)
     }
 

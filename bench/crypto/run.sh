@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Build bench/crypto in release and print its table: V3 and V2 encrypt and verify-first decrypt
+# (whole buffer and streaming), 1 MiB and 64 MiB, chunks of 4 KiB / 64 KiB / 1 MiB, beside the
+# aes-gcm and aws-lc-rs AES-256-GCM one-shots on the same buffers, with the ratios.
+#
+#   bench/crypto/run.sh
+#
+# Env: CARGO_TARGET_DIR (default /work/target-bench); S3EC_BENCH_ROUNDS_SMALL / _LARGE (rounds
+# for 1 MiB / 64 MiB, default 100 / 15). The table goes to stdout (Markdown), progress to stderr.
+set -euo pipefail
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/work/target-bench}"
+cargo build --release --quiet --manifest-path "$HERE/Cargo.toml"
+exec "$CARGO_TARGET_DIR/release/s3ec-bench-crypto"
