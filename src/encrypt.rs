@@ -229,7 +229,10 @@ impl KmsGenerateDataKeyRequest {
         &self,
     ) -> alloc::vec::Vec<(alloc::string::String, alloc::string::String)> {
         let mut v = alloc::vec::Vec::new();
-        let _ = self.for_each_context_pair(|k, val| v.push((k.into(), val.into())));
+        text::string_map_entries(self.encryption_context_json().as_bytes(), |k, val| {
+            v.push((k.chars().collect(), val.chars().collect()));
+            true
+        });
         v
     }
     /// Finish with KMS's answer: the `Plaintext` (32 bytes) and `CiphertextBlob`.

@@ -213,8 +213,12 @@ impl KmsDecryptRequest<'_> {
     pub fn encryption_context(
         &self,
     ) -> alloc::vec::Vec<(alloc::string::String, alloc::string::String)> {
+        // Decoded without the fixed-size buffers of `for_each_context_pair`: no pair is dropped.
         let mut v = alloc::vec::Vec::new();
-        let _ = self.for_each_context_pair(|k, val| v.push((k.into(), val.into())));
+        text::string_map_entries(self.encryption_context_json.as_bytes(), |k, val| {
+            v.push((k.chars().collect(), val.chars().collect()));
+            true
+        });
         v
     }
 }

@@ -92,7 +92,7 @@ impl ParallelGcm {
     }
 
     fn check(offset: u64, len: usize) -> Result<()> {
-        if offset % 16 != 0 {
+        if !offset.is_multiple_of(16) {
             return Err(Error::InvalidRange);
         }
         let end = offset
@@ -159,7 +159,7 @@ impl ParallelGcm {
         let mut acc = self.aad_hash;
         let mut at = 0u64;
         for (i, p) in partials.iter().enumerate() {
-            if p.offset != at || (i + 1 < partials.len() && p.len % 16 != 0) {
+            if p.offset != at || (i + 1 < partials.len() && !p.len.is_multiple_of(16)) {
                 return Err(Error::InvalidRange);
             }
             let blocks = p.len.div_ceil(16);

@@ -415,7 +415,8 @@ impl<'a> Parser<'a> {
         if self.i == start {
             return None;
         }
-        core::str::from_utf8(&self.s[start..self.i]).ok()
+        let t = core::str::from_utf8(&self.s[start..self.i]).ok()?;
+        valid_json_number(t).then_some(t)
     }
     fn value(&mut self, depth: usize) -> Option<JVal<'a>> {
         if depth > MAX_DEPTH {
@@ -575,6 +576,9 @@ fn hexval(c: u8) -> Option<u8> {
 /// character is ≤ U+00FF and those bytes form UTF-8, the result is that UTF-8 (S3EC-FORMAT §1.1).
 pub(crate) fn rfc2047_decode_into(a: &mut Arena, v: &str, key: &'static str) -> Result<Span> {
     let err = Error::InvalidMetadata(key);
+    if v.len() > a.free() || v.len() > 2048 {
+        return Err(Error::TooLarge);
+    }
     let mark = a.used();
     // Pass 1: raw decoded bytes of every word, with the charset of the words (all must agree).
     let mut latin1 = None::<bool>;
@@ -724,5 +728,57 @@ mod tests {
         assert_eq!(a.str(s), "café x");
         assert!(rfc2047_decode_into(&mut a, "=?UTF-8?X?abc?=", "k").is_err());
         assert!(rfc2047_decode_into(&mut a, "=?koi8?B?abc?=", "k").is_err());
+    }
+}
+
+/// RFC 8259 number grammar: `-? (0 | [1-9][0-9]*) (. [0-9]+)? ([eE] [+-]? [0-9]+)?`.
+fn valid_json_number(t: &str) -> bool {
+    let b = t.as_bytes();
+    let mut i = 0;
+    if b.get(i) == Some(&b'-') {
+        i += 1;
+    }
+    let digits = |i: &mut usize| {
+        let s = *i;
+        while b.get(*i).is_some_and(u8::is_ascii_digit) {
+            *i += 1;
+        }
+        *i - s
+    };
+    match b.get(i) {
+        Some(b'0') => i += 1,
+        Some(c) if c.is_ascii_digit() => {
+            digits(&mut i);
+        }
+        _ => return false,
+    }
+    if b.get(i) == Some(&b'.') {
+        i += 1;
+        if digits(&mut i) == 0 {
+            return false;
+        }
+    }
+    if matches!(b.get(i), Some(b'e' | b'E')) {
+        i += 1;
+        if matches!(b.get(i), Some(b'+' | b'-')) {
+            i += 1;
+        }
+        if digits(&mut i) == 0 {
+            return false;
+        }
+    }
+    i == b.len()
+}
+
+#[cfg(test)]
+mod number_tests {
+    #[test]
+    fn json_numbers() {
+        for ok in ["0", "128", "-1", "1.5", "1e9", "1E+2", "-0.25e-3"] {
+            assert!(super::valid_json_number(ok), "{ok}");
+        }
+        for bad in ["", "-", "01", "1.", ".5", "1e", "1-2e+e", "--", "+1", "1e+"] {
+            assert!(!super::valid_json_number(bad), "{bad}");
+        }
     }
 }

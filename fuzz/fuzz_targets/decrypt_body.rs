@@ -41,7 +41,10 @@ fn fixtures() -> &'static [Fixture] {
         }
         for (vec, key) in [
             (ruby_v1_aes(), KeySource::Aes(vector_aes_key(ruby_v1_aes()))),
-            (python_v3_kms(), KeySource::Plain(vector_kms_key(python_v3_kms()))),
+            (
+                python_v3_kms(),
+                KeySource::Plain(vector_kms_key(python_v3_kms())),
+            ),
         ] {
             let dec = decryptor_for(&vec.meta, vec.instruction.as_deref(), &key);
             let plaintext = whole(&dec, &vec.body);
@@ -112,7 +115,11 @@ fn decrypt_in_place(d: &Decryptor, body: &[u8]) -> Outcome {
     }
 }
 
-fn feed(body: &[u8], splits: &[usize], mut f: impl FnMut(&[u8]) -> Result<(), Error>) -> Result<(), Error> {
+fn feed(
+    body: &[u8],
+    splits: &[usize],
+    mut f: impl FnMut(&[u8]) -> Result<(), Error>,
+) -> Result<(), Error> {
     let mut at = 0;
     for &s in splits {
         f(&body[at..at + s])?;
@@ -182,7 +189,10 @@ fuzz_target!(|data: &[u8]| {
     if gcm {
         match &w {
             Ok(pt) => {
-                assert_eq!(body, fx.body, "a GCM body other than the real one decrypted");
+                assert_eq!(
+                    body, fx.body,
+                    "a GCM body other than the real one decrypted"
+                );
                 assert_eq!(pt, &fx.plaintext);
             }
             Err(e) => assert!(

@@ -98,7 +98,8 @@ fuzz_target!(|data: &[u8]| {
     let (meta, ins) = split_input(data);
     // `needs_instruction_file` never panics, and agrees with parse: when it says the metadata
     // alone is enough, parsing without an instruction file never asks for one.
-    let needs = Envelope::needs_instruction_file(meta.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+    let needs =
+        Envelope::needs_instruction_file(meta.iter().map(|(k, v)| (k.as_str(), v.as_str())));
     let alone = parse(&meta, None);
     if needs == Ok(false) {
         assert_ne!(alone.as_ref().err(), Some(&Error::InstructionFileRequired));
@@ -110,7 +111,11 @@ fuzz_target!(|data: &[u8]| {
     let (m1, i1) = render(&env);
     let again = parse(&m1, i1.as_deref())
         .unwrap_or_else(|e| panic!("rendered envelope does not parse: {e:?}\n{m1:?}\n{i1:?}"));
-    assert_eq!(seen(&again), first, "parse → render → parse changed the envelope");
+    assert_eq!(
+        seen(&again),
+        first,
+        "parse → render → parse changed the envelope"
+    );
     let (m2, i2) = render(&again);
     assert_eq!(m1, m2, "metadata rendering is not a fixpoint");
     assert_eq!(i1, i2, "instruction-file rendering is not a fixpoint");

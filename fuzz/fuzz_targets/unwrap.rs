@@ -38,7 +38,12 @@ struct Wrap {
 fn meta_of(meta: &Meta, drop: &str) -> Vec<(&'static str, String)> {
     meta.iter()
         .filter(|(k, _)| !k.eq_ignore_ascii_case(drop))
-        .map(|(k, v)| (&*Box::leak(k.to_ascii_lowercase().into_boxed_str()), v.clone()))
+        .map(|(k, v)| {
+            (
+                &*Box::leak(k.to_ascii_lowercase().into_boxed_str()),
+                v.clone(),
+            )
+        })
         .collect()
 }
 
@@ -108,7 +113,10 @@ fn wraps() -> &'static [Wrap] {
             meta: vec![
                 ("x-amz-iv", "AAECAwQFBgcICQoL".into()),
                 ("x-amz-cek-alg", "AES/GCM/NoPadding".into()),
-                ("x-amz-wrap-alg", "RSA/ECB/OAEPWithSHA-256AndMGF1Padding".into()),
+                (
+                    "x-amz-wrap-alg",
+                    "RSA/ECB/OAEPWithSHA-256AndMGF1Padding".into(),
+                ),
                 ("x-amz-matdesc", "{}".into()),
             ],
             edk_key: "x-amz-key-v2",
@@ -159,7 +167,10 @@ impl s3_encryption::rsa::rand_core::TryRng for Rng {
         Ok(self.try_next_u64()? as u32)
     }
     fn try_next_u64(&mut self) -> Result<u64, Self::Error> {
-        self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         Ok(self.0 >> 11)
     }
     fn try_fill_bytes(&mut self, dst: &mut [u8]) -> Result<(), Self::Error> {

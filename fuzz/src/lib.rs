@@ -38,6 +38,11 @@ pub fn splits(u: &mut Unstructured<'_>, n: usize) -> Vec<usize> {
     let mut v = Vec::new();
     let mut left = n;
     while left > 0 {
+        if u.is_empty() {
+            // Out of fuzz bytes: the rest in one piece (not a million one-byte pieces).
+            v.push(left);
+            break;
+        }
         let t = match u.int_in_range(0u8..=3).unwrap_or(3) {
             0 => 1,
             1 => u.int_in_range(1usize..=17).unwrap_or(16),
@@ -88,8 +93,8 @@ pub fn write_aes(config: &EncryptConfig, pt: &[u8], declared: bool) -> Written {
         &[("fuzz", "fixture")],
     )
     .expect("materials");
-    let mut enc = Encryptor::new(m, &[0x33; 28], declared.then_some(pt.len() as u64))
-        .expect("encryptor");
+    let mut enc =
+        Encryptor::new(m, &[0x33; 28], declared.then_some(pt.len() as u64)).expect("encryptor");
     let env = enc.envelope();
     let meta: Meta = env
         .metadata()
@@ -110,7 +115,9 @@ pub fn write_aes(config: &EncryptConfig, pt: &[u8], declared: bool) -> Written {
 
 /// A deterministic plaintext of `n` bytes.
 pub fn plaintext(n: usize) -> Vec<u8> {
-    (0..n).map(|i| (i as u32).wrapping_mul(2654435761).to_be_bytes()[0]).collect()
+    (0..n)
+        .map(|i| (i as u32).wrapping_mul(2654435761).to_be_bytes()[0])
+        .collect()
 }
 
 // ------------------------------------------------------------------ SDK vectors
@@ -255,7 +262,10 @@ pub fn vector_kms_key(v: &Vector) -> DataKey {
 /// Decrypt a whole body (the reference for ranged reads and for the streaming modes).
 pub fn whole(d: &Decryptor, body: &[u8]) -> Vec<u8> {
     let mut out = vec![0u8; body.len()];
-    let n = d.clone().decrypt_whole(body, &mut out).expect("fixture decrypts");
+    let n = d
+        .clone()
+        .decrypt_whole(body, &mut out)
+        .expect("fixture decrypts");
     out.truncate(n);
     out
 }
