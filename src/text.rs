@@ -576,7 +576,7 @@ fn hexval(c: u8) -> Option<u8> {
 /// character is ≤ U+00FF and those bytes form UTF-8, the result is that UTF-8 (S3EC-FORMAT §1.1).
 pub(crate) fn rfc2047_decode_into(a: &mut Arena, v: &str, key: &'static str) -> Result<Span> {
     let err = Error::InvalidMetadata(key);
-    if v.len() > a.free() || v.len() > 2048 {
+    if v.len() > a.free() {
         return Err(Error::TooLarge);
     }
     let mark = a.used();
