@@ -1,3 +1,59 @@
-//! Placeholder for the aws-sdk-s3 / aws-sdk-kms binding of `s3-encryption` (its own issue fills it).
+//! `s3-encryption-transport`: Amazon S3 client-side encryption over `aws-sdk-s3` (and
+//! `aws-sdk-kms`), built only on the public API of the sans-IO core [`s3_encryption`].
+//!
+//! * [`S3EncryptionClient`] encrypts on PUT (single request or multipart, memory bounded by
+//!   part size × (parts in flight + 1)) and decrypts on GET, authenticated by default and
+//!   bounded in memory: objects within the memory budget are verified in memory; larger ones
+//!   by two passes pinned to the same ETag / version, or through a spill file. Plaintext that
+//!   was not authenticated is only released by the opt-ins named as in the spec
+//!   ([`S3EncryptionClient::get_object_delayed_authentication_hazmat`] under
+//!   `enable_delayed_authentication_mode`, [`S3EncryptionClient::get_object_range_hazmat`]
+//!   under `enable_legacy_unauthenticated_modes`).
+//! * [`Keyring`]: raw AES, RSA (public key to write, private key to read), KMS key id, KMS
+//!   discovery.
+//! * Instruction files: write (placement), read (custom suffix),
+//!   [`S3EncryptionClient::reencrypt_instruction_file`] for AES, RSA and KMS keyrings.
+//! * [`S3EncryptionClient::head_object`] / [`S3EncryptionClient::list_objects`] report plaintext
+//!   lengths; a plain object is [`Error::NotEncrypted`], distinct from every crypto failure.
+//! * No silent plaintext: copy, part-copy and presigned PUT are refused ([`Error::Refused`]).
+//! * [`local::LocalS3`] (feature `embedded-s3`): an S3 server embedded in the process.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), s3_encryption_transport::Error> {
+//! use s3_encryption_transport::{GetOptions, Keyring, PutOptions, S3EncryptionClient};
+//! let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+//! let key = s3_encryption::AesKey::generate()?;
+//! let client = S3EncryptionClient::from_sdk_config(&config, Keyring::aes(key))?;
+//! client.put_bytes("bucket", "key", b"secret", &PutOptions::default()).await?;
+//! let (plaintext, _) = client.get_object_bytes("bucket", "key", &GetOptions::default()).await?;
+//! assert_eq!(plaintext, b"secret");
+//! # Ok(()) }
+//! ```
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
+
+mod client;
+mod error;
+mod get;
+mod keyring;
+#[cfg(feature = "embedded-s3")]
+pub mod local;
+mod put;
+
+pub use client::{
+    Builder, DEFAULT_INSTRUCTION_FILE_SUFFIX, DEFAULT_MEMORY_BUDGET, DEFAULT_PART_SIZE,
+    DEFAULT_PARTS_IN_FLIGHT, GetOptions, LargeObjectVerification, ProgressFn, PutOptions,
+    S3EncryptionClient,
+};
+pub use error::{Error, ErrorKind, Result};
+pub use get::{
+    EnvelopeInfo, GetOutput, ListEntry, ListStatus, ObjectInfo, ReEncryptOptions, ReEncryptOutput,
+    Verification,
+};
+pub use keyring::{Keyring, Pairs, wrap_name};
+pub use put::PutOutput;
+
+pub use aws_config;
+pub use aws_sdk_kms;
+pub use aws_sdk_s3;
+pub use s3_encryption;

@@ -1,0 +1,187 @@
+//! Key sources and key generation.
+
+use crate::args::{Global, KeyArgs};
+use crate::{CliResult, Failure, out};
+use base64ct::{Base64, Encoding};
+use s3_encryption::AesKey;
+use s3_encryption::rsa::pkcs8::{EncodePrivateKey, EncodePublicKey, LineEnding};
+use s3_encryption_transport::Keyring;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+/// Parse AES key bytes: hex or base64 text, or 16/24/32 raw bytes.
+pub fn parse_aes(bytes: &[u8], what: &str) -> CliResult<AesKey> {
+    let bad = || {
+        Failure::usage(
+            format!("{what} is not an AES key"),
+            Some(
+                "an AES key is 16, 24 or 32 raw bytes, or that many bytes as hex or base64 text; s3ec keygen --aes FILE makes one",
+            ),
+        )
+    };
+    if let Ok(t) = std::str::from_utf8(bytes) {
+        let t = t.trim();
+        if matches!(t.len(), 32 | 48 | 64) && t.bytes().all(|b| b.is_ascii_hexdigit()) {
+            let k = hex::decode(t).map_err(|_| bad())?;
+            return AesKey::from_slice(&k).map_err(|_| bad());
+        }
+        if let Ok(k) = Base64::decode_vec(t)
+            && matches!(k.len(), 16 | 24 | 32)
+        {
+            return AesKey::from_slice(&k).map_err(|_| bad());
+        }
+    }
+    if matches!(bytes.len(), 16 | 24 | 32) {
+        return AesKey::from_slice(bytes).map_err(|_| bad());
+    }
+    Err(bad())
+}
+
+fn read(path: &Path) -> CliResult<Vec<u8>> {
+    std::fs::read(path).map_err(|e| Failure::io(format!("cannot read {}", path.display()), e))
+}
+
+fn env(var: &str) -> CliResult<String> {
+    std::env::var(var).map_err(|_| {
+        Failure::usage(
+            format!("environment variable {var} is not set"),
+            Some("export it, or pass the key as a file"),
+        )
+    })
+}
+
+/// The keyring the arguments name (None when no key was given).
+pub fn keyring(k: &KeyArgs) -> CliResult<Option<Keyring>> {
+    let n = [
+        k.aes_key.is_some(),
+        k.aes_key_env.is_some(),
+        k.rsa_key.is_some(),
+        k.rsa_key_env.is_some(),
+        k.kms_key_id.is_some(),
+        k.kms_discovery,
+    ]
+    .iter()
+    .filter(|b| **b)
+    .count();
+    if n > 1 {
+        return Err(Failure::usage(
+            "more than one key given",
+            Some(
+                "pass exactly one of --aes-key, --aes-key-env, --rsa-key, --rsa-key-env, --kms-key-id, --kms-discovery",
+            ),
+        ));
+    }
+    let kr = if let Some(p) = &k.aes_key {
+        Keyring::aes(parse_aes(&read(p)?, &p.display().to_string())?)
+    } else if let Some(v) = &k.aes_key_env {
+        Keyring::aes(parse_aes(env(v)?.as_bytes(), &format!("${v}"))?)
+    } else if let Some(p) = &k.rsa_key {
+        let t = String::from_utf8(read(p)?)
+            .map_err(|_| Failure::usage(format!("{} is not PEM text", p.display()), None))?;
+        Keyring::rsa_pem(&t)?
+    } else if let Some(v) = &k.rsa_key_env {
+        Keyring::rsa_pem(&env(v)?)?
+    } else if let Some(id) = &k.kms_key_id {
+        Keyring::kms(id.clone())
+    } else if k.kms_discovery {
+        let kr = Keyring::kms_discovery();
+        if k.context.is_empty() {
+            return Ok(Some(kr));
+        }
+        kr
+    } else {
+        return Ok(None);
+    };
+    Ok(Some(kr.with_context(k.context.clone())))
+}
+
+/// An AES key file or an RSA PEM, told apart by content.
+pub fn keyring_from_file(p: &Path) -> CliResult<Keyring> {
+    let b = read(p)?;
+    if b.starts_with(b"-----BEGIN") {
+        let t = String::from_utf8(b)
+            .map_err(|_| Failure::usage(format!("{} is not PEM text", p.display()), None))?;
+        return Ok(Keyring::rsa_pem(&t)?);
+    }
+    Ok(Keyring::aes(parse_aes(&b, &p.display().to_string())?))
+}
+
+fn create_secret(path: &Path, force: bool) -> CliResult<std::fs::File> {
+    let mut o = std::fs::OpenOptions::new();
+    o.write(true);
+    if force {
+        o.create(true).truncate(true);
+    } else {
+        o.create_new(true);
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        o.mode(0o600);
+    }
+    o.open(path).map_err(|e| {
+        if e.kind() == std::io::ErrorKind::AlreadyExists {
+            Failure::usage(
+                format!("{} already exists", path.display()),
+                Some("pass --force to overwrite it"),
+            )
+        } else {
+            Failure::io(format!("cannot create {}", path.display()), e)
+        }
+    })
+}
+
+pub fn keygen(
+    g: &Global,
+    aes: Option<PathBuf>,
+    rsa: Option<PathBuf>,
+    bits: u32,
+    force: bool,
+) -> CliResult<()> {
+    if let Some(p) = aes {
+        let mut k = [0u8; 32];
+        getrandom::fill(&mut k).map_err(|_| Failure::other("no randomness available"))?;
+        let mut f = create_secret(&p, force)?;
+        f.write_all(&k)
+            .map_err(|e| Failure::io(format!("cannot write {}", p.display()), e))?;
+        k.fill(0);
+        out::info(
+            g,
+            &format!("wrote an AES-256 key (32 raw bytes) to {}", p.display()),
+        );
+        return Ok(());
+    }
+    let Some(p) = rsa else {
+        return Err(Failure::usage("pass --aes FILE or --rsa FILE", None));
+    };
+    let key = s3_encryption::rsa::PrivateKey::new(&mut getrandom::SysRng, bits as usize)
+        .map_err(|e| Failure::other(format!("RSA key generation failed: {e}")))?;
+    let pem = key
+        .to_pkcs8_pem(LineEnding::LF)
+        .map_err(|e| Failure::other(format!("cannot encode the key: {e}")))?;
+    let public = key
+        .to_public_key()
+        .to_public_key_pem(LineEnding::LF)
+        .map_err(|e| Failure::other(format!("cannot encode the key: {e}")))?;
+    let pubpath = PathBuf::from(format!("{}.pub", p.display()));
+    if !force && pubpath.exists() {
+        return Err(Failure::usage(
+            format!("{} already exists", pubpath.display()),
+            Some("pass --force to overwrite it"),
+        ));
+    }
+    let mut f = create_secret(&p, force)?;
+    f.write_all(pem.as_bytes())
+        .map_err(|e| Failure::io(format!("cannot write {}", p.display()), e))?;
+    std::fs::write(&pubpath, public)
+        .map_err(|e| Failure::io(format!("cannot write {}", pubpath.display()), e))?;
+    out::info(
+        g,
+        &format!(
+            "wrote an RSA-{bits} private key to {} and its public key to {}",
+            p.display(),
+            pubpath.display()
+        ),
+    );
+    Ok(())
+}

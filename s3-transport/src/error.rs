@@ -1,0 +1,230 @@
+//! The transport's error type: S3 / KMS / I/O failures beside the core's [`s3_encryption::Error`].
+
+use std::fmt;
+
+/// Boxed source error.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// What went wrong, in the classes a caller (or the `s3ec` exit code) distinguishes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// The object, instruction file or bucket does not exist.
+    NotFound,
+    /// The object exists but carries no S3EC envelope: a plain S3 object.
+    NotEncrypted,
+    /// Authentication failed: tag, key commitment, key unwrap, padding, a KMS refusal, or an object
+    /// that changed between the two passes of a verify-first read.
+    Authentication,
+    /// Refused by configuration: commitment policy, a legacy gate, an encryption-context mismatch.
+    Policy,
+    /// The envelope is malformed, ambiguous or names an unknown algorithm.
+    Format,
+    /// The caller asked for something invalid: configuration, key, range, a refused operation.
+    Usage,
+    /// S3, KMS, network or local I/O failure.
+    Transport,
+}
+
+/// Every error the transport returns.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Error {
+    /// The object (or its bucket) does not exist.
+    NotFound {
+        /// Bucket.
+        bucket: String,
+        /// Object key.
+        key: String,
+    },
+    /// The object has no S3EC envelope in its metadata and no instruction file: it is not encrypted
+    /// (distinct from every cryptographic failure).
+    NotEncrypted {
+        /// Bucket.
+        bucket: String,
+        /// Object key.
+        key: String,
+    },
+    /// A failure from the core: format, policy or (opaque) authentication.
+    Crypto(s3_encryption::Error),
+    /// KMS refused to decrypt or generate a data key (wrong key, encryption context, access).
+    KmsRefused(String),
+    /// The object changed between the verification pass and the release pass (ETag, version or
+    /// length differ): nothing from the second pass may be used.
+    ObjectChanged,
+    /// A ranged read that starts at or past the end of the plaintext (S3 answers 416).
+    RangeNotSatisfiable {
+        /// The range requested.
+        range: String,
+        /// The plaintext length of the object.
+        plaintext_len: u64,
+    },
+    /// The operation would bypass client-side encryption, so this client refuses it.
+    Refused(&'static str),
+    /// The configuration or the arguments are invalid.
+    Config(String),
+    /// An S3 request failed.
+    S3 {
+        /// The operation (`GetObject`, `UploadPart`, …).
+        operation: &'static str,
+        /// HTTP status, when a response arrived.
+        status: Option<u16>,
+        /// The service error code, when there was one.
+        code: Option<String>,
+        /// The underlying error.
+        source: BoxError,
+    },
+    /// A KMS request failed for a reason other than a refusal (network, throttling, …).
+    Kms {
+        /// The operation.
+        operation: &'static str,
+        /// The underlying error.
+        source: BoxError,
+    },
+    /// Local I/O (the body source, a spill file, an output file).
+    Io(std::io::Error),
+}
+
+impl Error {
+    /// The class of this error.
+    pub fn kind(&self) -> ErrorKind {
+        use s3_encryption::ErrorClass;
+        match self {
+            Error::NotFound { .. } => ErrorKind::NotFound,
+            Error::NotEncrypted { .. } => ErrorKind::NotEncrypted,
+            Error::Crypto(s3_encryption::Error::NotEncrypted) => ErrorKind::NotEncrypted,
+            Error::Crypto(e) => match e.class() {
+                ErrorClass::Format => ErrorKind::Format,
+                ErrorClass::Policy => ErrorKind::Policy,
+                ErrorClass::Authentication => ErrorKind::Authentication,
+                _ => ErrorKind::Usage,
+            },
+            Error::KmsRefused(_) | Error::ObjectChanged => ErrorKind::Authentication,
+            Error::RangeNotSatisfiable { .. } | Error::Refused(_) | Error::Config(_) => {
+                ErrorKind::Usage
+            }
+            Error::S3 {
+                status: Some(404), ..
+            } => ErrorKind::NotFound,
+            Error::S3 { .. } | Error::Kms { .. } | Error::Io(_) => ErrorKind::Transport,
+        }
+    }
+
+    /// Whether this is the "not encrypted" error.
+    pub fn is_not_encrypted(&self) -> bool {
+        self.kind() == ErrorKind::NotEncrypted
+    }
+
+    /// Whether this is a "not found" error.
+    pub fn is_not_found(&self) -> bool {
+        self.kind() == ErrorKind::NotFound
+    }
+
+    /// An S3 SDK error, with its HTTP status and error code kept (404 reads as
+    /// [`ErrorKind::NotFound`]).
+    pub fn from_s3<E>(
+        operation: &'static str,
+        e: aws_sdk_s3::error::SdkError<E, aws_sdk_s3::config::http::HttpResponse>,
+    ) -> Self
+    where
+        E: aws_sdk_s3::error::ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    {
+        let status = e.raw_response().map(|r| r.status().as_u16());
+        let code = e
+            .as_service_error()
+            .and_then(|s| s.code())
+            .map(str::to_owned);
+        let source: BoxError = match e.as_service_error() {
+            Some(se) => match (se.code(), se.message()) {
+                (Some(c), Some(m)) => format!("{c}: {m}").into(),
+                (Some(c), None) => c.to_owned().into(),
+                _ => aws_sdk_s3::error::DisplayErrorContext(&e)
+                    .to_string()
+                    .into(),
+            },
+            None => aws_sdk_s3::error::DisplayErrorContext(&e)
+                .to_string()
+                .into(),
+        };
+        Error::S3 {
+            operation,
+            status,
+            code,
+            source,
+        }
+    }
+
+    pub(crate) fn config(msg: impl Into<String>) -> Self {
+        Error::Config(msg.into())
+    }
+}
+
+impl From<s3_encryption::Error> for Error {
+    fn from(e: s3_encryption::Error) -> Self {
+        Error::Crypto(e)
+    }
+}
+
+impl From<std::io::Error> for Error {
+    fn from(e: std::io::Error) -> Self {
+        Error::Io(e)
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::NotFound { bucket, key } => write!(f, "s3://{bucket}/{key} does not exist"),
+            Error::NotEncrypted { bucket, key } => write!(
+                f,
+                "s3://{bucket}/{key} is not S3EC-encrypted: it has no envelope in its metadata and no instruction file"
+            ),
+            Error::Crypto(e) => write!(f, "{e}"),
+            Error::KmsRefused(m) => write!(f, "KMS refused: {m}"),
+            Error::ObjectChanged => f.write_str(
+                "the object changed between the verification pass and the release pass; read it again",
+            ),
+            Error::RangeNotSatisfiable {
+                range,
+                plaintext_len,
+            } => write!(
+                f,
+                "range {range} is not satisfiable: the plaintext is {plaintext_len} bytes (HTTP 416)"
+            ),
+            Error::Refused(m) => write!(f, "refused: {m}"),
+            Error::Config(m) => write!(f, "{m}"),
+            Error::S3 {
+                operation,
+                status,
+                code,
+                source,
+            } => {
+                write!(f, "S3 {operation} failed")?;
+                if let Some(s) = status {
+                    write!(f, " (HTTP {s}")?;
+                    if let Some(c) = code {
+                        write!(f, " {c}")?;
+                    }
+                    f.write_str(")")?;
+                }
+                write!(f, ": {source}")
+            }
+            Error::Kms { operation, source } => write!(f, "KMS {operation} failed: {source}"),
+            Error::Io(e) => write!(f, "I/O error: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Error::Crypto(e) => Some(e),
+            Error::Io(e) => Some(e),
+            Error::S3 { source, .. } | Error::Kms { source, .. } => Some(source.as_ref()),
+            _ => None,
+        }
+    }
+}
+
+/// Shorthand for the transport's results.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,975 @@
+//! GET: verified reads within a memory bound, delayed authentication and ranged reads (opt-ins),
+//! HEAD / LIST helpers, and re-encryption of instruction files.
+
+use crate::client::{GetOptions, LargeObjectVerification, S3EncryptionClient};
+use crate::error::{Error, Result};
+use crate::keyring::{Keyring, Pairs};
+use aws_sdk_s3::primitives::ByteStream;
+use s3_encryption::format::keys as mk;
+use s3_encryption::{
+    ByteRange, ContentAlgorithm, Decryptor, EncryptConfig, Envelope, FormatVersion, Placement,
+    RangePlan, WrapAlgorithm,
+};
+use std::collections::{BTreeSet, HashMap};
+use std::path::Path;
+use std::sync::Arc;
+use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWrite, AsyncWriteExt};
+
+/// What an envelope says, for display (never key material).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct EnvelopeInfo {
+    /// Format version (V1, V2, V3).
+    pub format_version: FormatVersion,
+    /// Content algorithm (algorithm suite).
+    pub content_algorithm: ContentAlgorithm,
+    /// Key-wrapping algorithm.
+    pub wrap_algorithm: WrapAlgorithm,
+    /// Where the key material is stored.
+    pub placement: Placement,
+    /// The instruction file's key, when the envelope came from one.
+    pub instruction_file_key: Option<String>,
+    /// Whether the envelope carries a V3 key commitment.
+    pub key_commitment: bool,
+    /// Materials description JSON (AES / RSA wraps).
+    pub materials_description: Option<String>,
+    /// KMS encryption context JSON (KMS wraps).
+    pub encryption_context: Option<String>,
+    /// The stored plaintext length (`x-amz-unencrypted-content-length`), if any.
+    pub unencrypted_content_length: Option<u64>,
+}
+
+impl EnvelopeInfo {
+    /// Summarise a parsed envelope.
+    pub fn new(env: &Envelope, instruction_file_key: Option<String>) -> Self {
+        EnvelopeInfo {
+            format_version: env.version(),
+            content_algorithm: env.content_algorithm(),
+            wrap_algorithm: env.wrap_algorithm(),
+            placement: env.placement(),
+            instruction_file_key,
+            key_commitment: env.key_commitment().is_some(),
+            materials_description: env.materials_description().map(str::to_owned),
+            encryption_context: env.encryption_context().map(str::to_owned),
+            unencrypted_content_length: env.unencrypted_content_length(),
+        }
+    }
+}
+
+/// An encrypted object's description from HEAD (and its instruction file).
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct ObjectInfo {
+    /// Bucket.
+    pub bucket: String,
+    /// Key.
+    pub key: String,
+    /// Stored (ciphertext) length.
+    pub stored_len: u64,
+    /// Plaintext length, where it can be derived without decrypting.
+    pub plaintext_len: Option<u64>,
+    /// ETag.
+    pub e_tag: Option<String>,
+    /// Version id.
+    pub version_id: Option<String>,
+    /// The envelope.
+    pub envelope: EnvelopeInfo,
+    /// User metadata that is not part of the envelope.
+    pub user_metadata: Vec<(String, String)>,
+}
+
+/// How plaintext was released.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Verification {
+    /// The whole object was held in memory and verified before release.
+    InMemory,
+    /// Verified by a first pass; released by a second GET pinned to the ETag / version.
+    TwoPass,
+    /// Verified while spilling to a temporary file; released from the file.
+    SpillFile,
+    /// Released before the tag was checked; the tag verified at the end.
+    DelayedAuthentication,
+    /// A ranged read: never authenticated.
+    UnauthenticatedRange,
+}
+
+/// The result of a GET.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct GetOutput {
+    /// The object.
+    pub info: ObjectInfo,
+    /// Plaintext bytes released.
+    pub released: u64,
+    /// For ranged reads, the first plaintext byte released.
+    pub range_first: Option<u64>,
+    /// How the plaintext was verified.
+    pub verification: Verification,
+    /// Stored-body bytes downloaded for this read (all passes).
+    pub fetched: u64,
+}
+
+const ENVELOPE_KEYS: [&str; 15] = [
+    mk::KEY_V1,
+    mk::KEY_V2,
+    mk::IV,
+    mk::MATDESC,
+    mk::WRAP_ALG,
+    mk::CEK_ALG,
+    mk::TAG_LEN,
+    mk::UNENCRYPTED_LEN,
+    mk::V3_CONTENT,
+    mk::V3_KEY,
+    mk::V3_WRAP,
+    mk::V3_MATDESC,
+    mk::V3_CONTEXT,
+    mk::V3_COMMITMENT,
+    mk::V3_MESSAGE_ID,
+];
+
+fn bare(k: &str) -> String {
+    let l = k.to_ascii_lowercase();
+    l.strip_prefix("x-amz-meta-").unwrap_or(&l).to_owned()
+}
+
+fn is_envelope_key(k: &str) -> bool {
+    let b = bare(k);
+    ENVELOPE_KEYS.contains(&b.as_str())
+}
+
+fn stream_err(e: impl std::error::Error + Send + Sync + 'static) -> Error {
+    Error::Io(std::io::Error::other(e))
+}
+
+fn is_404(e: &Error) -> bool {
+    match e {
+        Error::S3 { status, code, .. } => {
+            *status == Some(404) || matches!(code.as_deref(), Some("NoSuchKey" | "NotFound"))
+        }
+        _ => false,
+    }
+}
+
+struct Head {
+    metadata: HashMap<String, String>,
+    stored_len: u64,
+    e_tag: Option<String>,
+    version_id: Option<String>,
+}
+
+/// An object opened for reading: the envelope parsed, the data key not yet unwrapped.
+struct Opened {
+    head: Head,
+    env: Envelope,
+    info: ObjectInfo,
+    body: Option<ByteStream>,
+}
+
+impl S3EncryptionClient {
+    fn not_found(bucket: &str, key: &str) -> Error {
+        Error::NotFound {
+            bucket: bucket.to_owned(),
+            key: key.to_owned(),
+        }
+    }
+
+    async fn head_raw(&self, bucket: &str, key: &str, version: Option<&str>) -> Result<Head> {
+        let r = self
+            .inner
+            .s3
+            .head_object()
+            .bucket(bucket)
+            .key(key)
+            .set_version_id(version.map(str::to_owned))
+            .send()
+            .await
+            .map_err(|e| Error::from_s3("HeadObject", e));
+        let r = match r {
+            Err(e) if is_404(&e) => return Err(Self::not_found(bucket, key)),
+            r => r?,
+        };
+        Ok(Head {
+            metadata: r.metadata().cloned().unwrap_or_default(),
+            stored_len: r.content_length().unwrap_or(0).max(0) as u64,
+            e_tag: r.e_tag().map(str::to_owned),
+            version_id: r.version_id().map(str::to_owned),
+        })
+    }
+
+    /// GET a small object (an instruction file) whole; `None` on 404.
+    async fn get_small(&self, bucket: &str, key: &str) -> Result<Option<Vec<u8>>> {
+        let r = self
+            .inner
+            .s3
+            .get_object()
+            .bucket(bucket)
+            .key(key)
+            .send()
+            .await
+            .map_err(|e| Error::from_s3("GetObject (instruction file)", e));
+        let r = match r {
+            Err(e) if is_404(&e) => return Ok(None),
+            r => r?,
+        };
+        if r.content_length().unwrap_or(0) > 1024 * 1024 {
+            return Err(s3_encryption::Error::TooLarge.into());
+        }
+        let b = r.body.collect().await.map_err(stream_err)?;
+        Ok(Some(b.into_bytes().to_vec()))
+    }
+
+    /// Parse the envelope of an object from its metadata and, when needed, its instruction file.
+    async fn envelope_of(
+        &self,
+        bucket: &str,
+        key: &str,
+        metadata: &HashMap<String, String>,
+        suffix: Option<&str>,
+        checked: bool,
+    ) -> Result<(Envelope, Option<String>)> {
+        let needs = Envelope::needs_instruction_file(metadata.iter())?;
+        let mut ikey = None;
+        let ifile = if needs {
+            let k = format!("{key}{}", suffix.unwrap_or(&self.inner.suffix));
+            match self.get_small(bucket, &k).await? {
+                Some(b) => {
+                    ikey = Some(k);
+                    Some(b)
+                }
+                None => {
+                    if metadata.keys().any(|k| is_envelope_key(k)) {
+                        // The object is encrypted, but its instruction file is gone.
+                        return Err(Error::Crypto(s3_encryption::Error::InstructionFileRequired));
+                    }
+                    return Err(Error::NotEncrypted {
+                        bucket: bucket.to_owned(),
+                        key: key.to_owned(),
+                    });
+                }
+            }
+        } else {
+            None
+        };
+        let r = if checked {
+            Envelope::parse(metadata.iter(), ifile.as_deref(), &self.inner.policy)
+        } else {
+            Envelope::parse_unchecked(metadata.iter(), ifile.as_deref())
+        };
+        match r {
+            Ok(env) => Ok((env, ikey)),
+            Err(s3_encryption::Error::NotEncrypted) => Err(Error::NotEncrypted {
+                bucket: bucket.to_owned(),
+                key: key.to_owned(),
+            }),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    fn info(
+        bucket: &str,
+        key: &str,
+        head: &Head,
+        env: &Envelope,
+        ikey: Option<String>,
+    ) -> ObjectInfo {
+        ObjectInfo {
+            bucket: bucket.to_owned(),
+            key: key.to_owned(),
+            stored_len: head.stored_len,
+            plaintext_len: env.plaintext_len(head.stored_len),
+            e_tag: head.e_tag.clone(),
+            version_id: head.version_id.clone(),
+            envelope: EnvelopeInfo::new(env, ikey),
+            user_metadata: head
+                .metadata
+                .iter()
+                .filter(|(k, _)| !is_envelope_key(k))
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+        }
+    }
+
+    /// HEAD an object and describe its envelope (no key needed, no policy applied). A plain
+    /// object is [`Error::NotEncrypted`]; a missing one [`Error::NotFound`].
+    pub async fn head_object(
+        &self,
+        bucket: &str,
+        key: &str,
+        opts: &GetOptions,
+    ) -> Result<ObjectInfo> {
+        Box::pin(async move {
+            let head = self
+                .head_raw(bucket, key, opts.version_id.as_deref())
+                .await?;
+            let (env, ikey) = self
+                .envelope_of(
+                    bucket,
+                    key,
+                    &head.metadata,
+                    opts.instruction_file_suffix.as_deref(),
+                    false,
+                )
+                .await?;
+            Ok(Self::info(bucket, key, &head, &env, ikey))
+        })
+        .await
+    }
+
+    /// GET the object (body stream open), parse its envelope under the policy.
+    async fn open(&self, bucket: &str, key: &str, opts: &GetOptions) -> Result<Opened> {
+        let r = self
+            .inner
+            .s3
+            .get_object()
+            .bucket(bucket)
+            .key(key)
+            .set_version_id(opts.version_id.clone())
+            .send()
+            .await
+            .map_err(|e| Error::from_s3("GetObject", e));
+        let r = match r {
+            Err(e) if is_404(&e) => return Err(Self::not_found(bucket, key)),
+            r => r?,
+        };
+        if r.content_range().is_some() {
+            return Err(Error::config(
+                "S3 answered a whole-object GET with a Content-Range; refusing a partial body",
+            ));
+        }
+        let head = Head {
+            metadata: r.metadata().cloned().unwrap_or_default(),
+            stored_len: r.content_length().unwrap_or(0).max(0) as u64,
+            e_tag: r.e_tag().map(str::to_owned),
+            version_id: r.version_id().map(str::to_owned),
+        };
+        let (env, ikey) = self
+            .envelope_of(
+                bucket,
+                key,
+                &head.metadata,
+                opts.instruction_file_suffix.as_deref(),
+                true,
+            )
+            .await?;
+        let info = Self::info(bucket, key, &head, &env, ikey);
+        Ok(Opened {
+            head,
+            env,
+            info,
+            body: Some(r.body),
+        })
+    }
+
+    async fn decryptor(&self, env: &Envelope, opts: &GetOptions) -> Result<Decryptor> {
+        let dk = self
+            .inner
+            .keyring
+            .unwrap_data_key(
+                env,
+                self.inner.kms.as_ref(),
+                opts.encryption_context.as_ref(),
+            )
+            .await?;
+        Ok(env.decryptor(dk, &self.inner.policy)?)
+    }
+
+    /// Decrypt and return a whole object held in memory: it is verified before it is returned.
+    /// Objects whose stored size exceeds the memory budget are refused (use
+    /// [`S3EncryptionClient::get_object_to_writer`] or [`S3EncryptionClient::get_object_to_file`]).
+    pub async fn get_object_bytes(
+        &self,
+        bucket: &str,
+        key: &str,
+        opts: &GetOptions,
+    ) -> Result<(Vec<u8>, GetOutput)> {
+        Box::pin(async move {
+        let mut o = self.open(bucket, key, opts).await?;
+        if o.head.stored_len > self.inner.memory_budget {
+            return Err(Error::config(format!(
+                "s3://{bucket}/{key} is {} bytes, over the memory budget of {} bytes; stream it to a writer or a file",
+                o.head.stored_len, self.inner.memory_budget
+            )));
+        }
+        let dec = self.decryptor(&o.env, opts).await?;
+        let mut body = o.body.take().ok_or_else(|| Error::config("no body"))?;
+        let buf = read_all(&mut body, o.head.stored_len).await?;
+        let (pt, n) = decrypt_in_memory(dec, buf)?;
+        if let Some(p) = &opts.progress {
+            p(n as u64);
+        }
+        Ok((
+            pt,
+            GetOutput {
+                info: o.info,
+                released: n as u64,
+                range_first: None,
+                verification: Verification::InMemory,
+                fetched: o.head.stored_len,
+            },
+        ))
+        })
+        .await
+    }
+
+    /// Decrypt an object into `w`, releasing nothing before the whole object is authenticated:
+    /// within the memory budget it is verified in memory; above it, by
+    /// [`LargeObjectVerification`] (two pinned passes, or a spill file). If a second pass fails
+    /// its final check (the stored bytes changed despite the pin) the error says so and what was
+    /// written must be discarded.
+    pub async fn get_object_to_writer<W: AsyncWrite + Unpin + Send>(
+        &self,
+        bucket: &str,
+        key: &str,
+        w: &mut W,
+        opts: &GetOptions,
+    ) -> Result<GetOutput> {
+        Box::pin(async move {
+            let mut o = self.open(bucket, key, opts).await?;
+            let dec = self.decryptor(&o.env, opts).await?;
+            let mut body = o.body.take().ok_or_else(|| Error::config("no body"))?;
+            let stored = o.head.stored_len;
+            if stored <= self.inner.memory_budget {
+                let buf = read_all(&mut body, stored).await?;
+                let (pt, n) = decrypt_in_memory(dec, buf)?;
+                w.write_all(&pt[..n]).await?;
+                w.flush().await?;
+                if let Some(p) = &opts.progress {
+                    p(n as u64);
+                }
+                return Ok(GetOutput {
+                    info: o.info,
+                    released: n as u64,
+                    range_first: None,
+                    verification: Verification::InMemory,
+                    fetched: stored,
+                });
+            }
+            let spill_dir = match &self.inner.large_get {
+                LargeObjectVerification::SpillFile { dir } => Some(dir.clone()),
+                // Without an ETag the second GET cannot be pinned: spill instead.
+                LargeObjectVerification::TwoPass if o.head.e_tag.is_none() => Some(None),
+                LargeObjectVerification::TwoPass => None,
+            };
+            let mut p1 = dec.verify_first()?;
+            let (released, how) = if let Some(dir) = spill_dir {
+                let f = match dir {
+                    Some(d) => tempfile::tempfile_in(d)?,
+                    None => tempfile::tempfile()?,
+                };
+                let mut f = tokio::fs::File::from_std(f);
+                let mut seen = 0u64;
+                while let Some(chunk) = body.try_next().await.map_err(stream_err)? {
+                    seen += chunk.len() as u64;
+                    p1.update(&chunk)?;
+                    f.write_all(&chunk).await?;
+                }
+                if seen != stored {
+                    return Err(s3_encryption::Error::TruncatedBody.into());
+                }
+                let mut p2 = p1.finish()?;
+                f.flush().await?;
+                f.seek(std::io::SeekFrom::Start(0)).await?;
+                let mut inbuf = vec![0u8; 1 << 20];
+                let mut out = vec![0u8; (1 << 20) + 16];
+                let mut released = 0u64;
+                loop {
+                    let n = f.read(&mut inbuf).await?;
+                    if n == 0 {
+                        break;
+                    }
+                    let k = p2.update(&inbuf[..n], &mut out)?;
+                    w.write_all(&out[..k]).await?;
+                    released += k as u64;
+                    if let Some(p) = &opts.progress {
+                        p(k as u64);
+                    }
+                }
+                let k = p2.finish(&mut out)?;
+                w.write_all(&out[..k]).await?;
+                (released + k as u64, Verification::SpillFile)
+            } else {
+                let mut seen = 0u64;
+                while let Some(chunk) = body.try_next().await.map_err(stream_err)? {
+                    seen += chunk.len() as u64;
+                    p1.update(&chunk)?;
+                }
+                if seen != stored {
+                    return Err(s3_encryption::Error::TruncatedBody.into());
+                }
+                let mut p2 = p1.finish()?;
+                let etag = o.head.e_tag.clone().unwrap_or_default();
+                let r = self
+                    .inner
+                    .s3
+                    .get_object()
+                    .bucket(bucket)
+                    .key(key)
+                    .if_match(&etag)
+                    .set_version_id(o.head.version_id.clone().or(opts.version_id.clone()))
+                    .send()
+                    .await
+                    .map_err(|e| Error::from_s3("GetObject (second pass)", e));
+                let r = match r {
+                    Err(Error::S3 {
+                        status: Some(412 | 404),
+                        ..
+                    }) => return Err(Error::ObjectChanged),
+                    r => r?,
+                };
+                if r.e_tag() != Some(etag.as_str())
+                    || r.content_length().unwrap_or(-1) != stored as i64
+                    || r.content_range().is_some()
+                {
+                    return Err(Error::ObjectChanged);
+                }
+                let mut body2 = r.body;
+                let mut out = Vec::new();
+                let mut released = 0u64;
+                while let Some(chunk) = body2.try_next().await.map_err(stream_err)? {
+                    out.resize(p2.output_len(chunk.len()), 0);
+                    let k = p2
+                        .update(&chunk, &mut out)
+                        .map_err(|_| Error::ObjectChanged)?;
+                    w.write_all(&out[..k]).await?;
+                    released += k as u64;
+                    if let Some(p) = &opts.progress {
+                        p(k as u64);
+                    }
+                }
+                let mut tail = [0u8; 16];
+                let k = p2.finish(&mut tail).map_err(|_| Error::ObjectChanged)?;
+                w.write_all(&tail[..k]).await?;
+                (released + k as u64, Verification::TwoPass)
+            };
+            w.flush().await?;
+            Ok(GetOutput {
+                info: o.info,
+                released,
+                range_first: None,
+                verification: how,
+                fetched: if how == Verification::TwoPass {
+                    2 * stored
+                } else {
+                    stored
+                },
+            })
+        })
+        .await
+    }
+
+    /// Decrypt an object into the file at `path`. The plaintext is written to a temporary file
+    /// beside it and renamed into place only after the final check passes, so a failure leaves
+    /// no partial plaintext behind.
+    pub async fn get_object_to_file(
+        &self,
+        bucket: &str,
+        key: &str,
+        path: impl AsRef<Path>,
+        opts: &GetOptions,
+    ) -> Result<GetOutput> {
+        let path = path.as_ref();
+        let dir = match path.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_owned(),
+            _ => std::path::PathBuf::from("."),
+        };
+        let tmp = tempfile::NamedTempFile::new_in(&dir)?;
+        let mut f = tokio::fs::File::from_std(tmp.reopen()?);
+        let out = self.get_object_to_writer(bucket, key, &mut f, opts).await?;
+        f.sync_all().await?;
+        drop(f);
+        tmp.persist(path).map_err(|e| Error::Io(e.error))?;
+        Ok(out)
+    }
+
+    /// **Hazmat.** Stream plaintext into `w` *before* the tag is checked (the spec's delayed
+    /// authentication mode; needs `enable_delayed_authentication_mode`). Memory stays bounded
+    /// whatever the object size. An `Err` at the end means the tag did not verify: everything
+    /// written must be discarded.
+    pub async fn get_object_delayed_authentication_hazmat<W: AsyncWrite + Unpin + Send>(
+        &self,
+        bucket: &str,
+        key: &str,
+        w: &mut W,
+        opts: &GetOptions,
+    ) -> Result<GetOutput> {
+        Box::pin(async move {
+            if !self.inner.policy.delayed_authentication {
+                return Err(s3_encryption::Error::LegacyModeDisabled.into());
+            }
+            let mut o = self.open(bucket, key, opts).await?;
+            let dec = self.decryptor(&o.env, opts).await?;
+            let mut body = o.body.take().ok_or_else(|| Error::config("no body"))?;
+            let mut s = dec.delayed_authentication_hazmat()?;
+            let mut out = Vec::new();
+            let mut released = 0u64;
+            while let Some(chunk) = body.try_next().await.map_err(stream_err)? {
+                out.resize(s.output_len(chunk.len()), 0);
+                let k = s.update(&chunk, &mut out)?;
+                w.write_all(&out[..k]).await?;
+                released += k as u64;
+                if let Some(p) = &opts.progress {
+                    p(k as u64);
+                }
+            }
+            let mut tail = [0u8; 16];
+            let k = s.finish(&mut tail)?;
+            w.write_all(&tail[..k]).await?;
+            w.flush().await?;
+            Ok(GetOutput {
+                info: o.info,
+                released: released + k as u64,
+                range_first: None,
+                verification: Verification::DelayedAuthentication,
+                fetched: o.head.stored_len,
+            })
+        })
+        .await
+    }
+
+    /// **Hazmat.** A ranged read (never authenticated; needs
+    /// `enable_legacy_unauthenticated_modes`). Fetches only the bytes the core's [`RangePlan`]
+    /// asks for, pinned to the object's ETag. `bytes=a-b`, `bytes=a-` and `bytes=-n` are
+    /// accepted; a range running past the end is clamped; one starting at or past the end is
+    /// [`Error::RangeNotSatisfiable`].
+    pub async fn get_object_range_hazmat<W: AsyncWrite + Unpin + Send>(
+        &self,
+        bucket: &str,
+        key: &str,
+        range: ByteRange,
+        w: &mut W,
+        opts: &GetOptions,
+    ) -> Result<GetOutput> {
+        Box::pin(async move {
+            if !self.inner.policy.legacy_unauthenticated_modes {
+                return Err(s3_encryption::Error::LegacyModeDisabled.into());
+            }
+            let head = self
+                .head_raw(bucket, key, opts.version_id.as_deref())
+                .await?;
+            let (env, ikey) = self
+                .envelope_of(
+                    bucket,
+                    key,
+                    &head.metadata,
+                    opts.instruction_file_suffix.as_deref(),
+                    true,
+                )
+                .await?;
+            let info = Self::info(bucket, key, &head, &env, ikey);
+            let plan = match RangePlan::new(range, head.stored_len, env.content_algorithm()) {
+                Ok(p) => p,
+                Err(s3_encryption::Error::InvalidRange) => {
+                    return Err(Error::RangeNotSatisfiable {
+                        range: range_text(range),
+                        plaintext_len: info.plaintext_len.unwrap_or(0),
+                    });
+                }
+                Err(e) => return Err(e.into()),
+            };
+            let dec = self.decryptor(&env, opts).await?;
+            let mut r = dec.ranged_hazmat(&plan)?;
+            let resp = self
+                .inner
+                .s3
+                .get_object()
+                .bucket(bucket)
+                .key(key)
+                .range(plan.fetch_header().to_string())
+                .set_if_match(head.e_tag.clone())
+                .set_version_id(head.version_id.clone().or(opts.version_id.clone()))
+                .send()
+                .await
+                .map_err(|e| Error::from_s3("GetObject (range)", e));
+            let resp = match resp {
+                Err(Error::S3 {
+                    status: Some(412), ..
+                }) => return Err(Error::ObjectChanged),
+                r => r?,
+            };
+            let mut body = resp.body;
+            let mut out = Vec::new();
+            let mut released = 0u64;
+            let mut fetched = 0u64;
+            while let Some(chunk) = body.try_next().await.map_err(stream_err)? {
+                fetched += chunk.len() as u64;
+                out.resize(chunk.len(), 0);
+                let k = r.update(&chunk, &mut out)?;
+                w.write_all(&out[..k]).await?;
+                released += k as u64;
+                if let Some(p) = &opts.progress {
+                    p(k as u64);
+                }
+            }
+            r.finish()?;
+            w.flush().await?;
+            Ok(GetOutput {
+                info,
+                released,
+                range_first: Some(plan.first),
+                verification: Verification::UnauthenticatedRange,
+                fetched,
+            })
+        })
+        .await
+    }
+
+    /// List objects under `prefix` with their plaintext sizes (HEAD of each, and its instruction
+    /// file where needed; up to 8 at a time). Instruction files beside their objects are listed
+    /// as such.
+    pub async fn list_objects(&self, bucket: &str, prefix: &str) -> Result<Vec<ListEntry>> {
+        let mut objects: Vec<(String, u64)> = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            let r = self
+                .inner
+                .s3
+                .list_objects_v2()
+                .bucket(bucket)
+                .prefix(prefix)
+                .set_continuation_token(token.take())
+                .send()
+                .await
+                .map_err(|e| Error::from_s3("ListObjectsV2", e))?;
+            for o in r.contents() {
+                if let Some(k) = o.key() {
+                    objects.push((k.to_owned(), o.size().unwrap_or(0).max(0) as u64));
+                }
+            }
+            match r.next_continuation_token() {
+                Some(t) if r.is_truncated() == Some(true) => token = Some(t.to_owned()),
+                _ => break,
+            }
+        }
+        let names: BTreeSet<&str> = objects.iter().map(|(k, _)| k.as_str()).collect();
+        let suffix = self.inner.suffix.clone();
+        let sem = Arc::new(tokio::sync::Semaphore::new(8));
+        let mut set = tokio::task::JoinSet::new();
+        let mut out: Vec<ListEntry> = Vec::new();
+        for (i, (k, size)) in objects.iter().enumerate() {
+            if let Some(base) = k.strip_suffix(suffix.as_str())
+                && names.contains(base)
+            {
+                out.push(ListEntry {
+                    key: k.clone(),
+                    stored_len: *size,
+                    status: ListStatus::InstructionFile,
+                });
+                continue;
+            }
+            let this = self.clone();
+            let (b, k, size) = (bucket.to_owned(), k.clone(), *size);
+            let sem = sem.clone();
+            set.spawn(async move {
+                let _p = sem.acquire_owned().await;
+                let status = match this.head_object(&b, &k, &GetOptions::default()).await {
+                    Ok(info) => ListStatus::Encrypted(Box::new(info)),
+                    Err(e) if e.is_not_encrypted() => ListStatus::NotEncrypted,
+                    Err(e) => ListStatus::Error(e.to_string()),
+                };
+                (
+                    i,
+                    ListEntry {
+                        key: k,
+                        stored_len: size,
+                        status,
+                    },
+                )
+            });
+        }
+        let mut rest = Vec::new();
+        while let Some(r) = set.join_next().await {
+            rest.push(r.map_err(|e| Error::Io(std::io::Error::other(e)))?);
+        }
+        rest.sort_by_key(|(i, _)| *i);
+        out.extend(rest.into_iter().map(|(_, e)| e));
+        out.sort_by(|a, b| a.key.cmp(&b.key));
+        Ok(out)
+    }
+
+    /// Re-encrypt the instruction file of `key` under `new_keyring` (key rotation without touching
+    /// the object): the data key is unwrapped with this client's keyring, wrapped again (AES, RSA
+    /// or KMS), and the new instruction file is written at `opts.new_suffix` (default: the
+    /// client's suffix). The object, its IV or message id and its V3 key commitment are
+    /// untouched; the result is checked to parse and, when `new_keyring` can decrypt, to unwrap
+    /// to a key that matches the commitment.
+    pub async fn reencrypt_instruction_file(
+        &self,
+        bucket: &str,
+        key: &str,
+        new_keyring: &Keyring,
+        opts: &ReEncryptOptions,
+    ) -> Result<ReEncryptOutput> {
+        Box::pin(async move {
+        let head = self.head_raw(bucket, key, None).await?;
+        if !Envelope::needs_instruction_file(head.metadata.iter())? {
+            return Err(Error::config(format!(
+                "s3://{bucket}/{key} keeps its key material in the object metadata, which takes precedence over any instruction file; only objects stored with an instruction file can be re-encrypted without rewriting them"
+            )));
+        }
+        let (env, _) = self
+            .envelope_of(
+                bucket,
+                key,
+                &head.metadata,
+                opts.source_suffix.as_deref(),
+                true,
+            )
+            .await?;
+        let config = match env.version() {
+            FormatVersion::V3 => EncryptConfig::v3(Placement::InstructionFile),
+            FormatVersion::V2 if env.content_algorithm() == ContentAlgorithm::AesGcm => {
+                EncryptConfig::v2(Placement::InstructionFile)
+            }
+            _ => {
+                return Err(Error::config(
+                    "only V2 (AES-GCM) and V3 objects can have their instruction file re-encrypted",
+                ));
+            }
+        };
+        let gopts = GetOptions {
+            encryption_context: opts.encryption_context.clone(),
+            ..GetOptions::default()
+        };
+        let dk = self
+            .inner
+            .keyring
+            .unwrap_data_key(
+                &env,
+                self.inner.kms.as_ref(),
+                gopts.encryption_context.as_ref(),
+            )
+            .await?;
+        // The data key must open the object (V3: matches the commitment) before it is re-wrapped.
+        env.decryptor(dk.clone(), &self.inner.policy)?;
+        let materials = new_keyring
+            .rewrap_data_key(&config, dk, self.inner.kms.as_ref())
+            .await?;
+        let new_env = env.rewrapped(materials)?;
+        let json = new_env.instruction_file();
+        // Check what we are about to store.
+        let reparsed = Envelope::parse(
+            head.metadata.iter(),
+            Some(json.as_bytes()),
+            &self.inner.policy,
+        )?;
+        if new_keyring.can_decrypt() {
+            let dk2 = new_keyring
+                .unwrap_data_key(&reparsed, self.inner.kms.as_ref(), None)
+                .await?;
+            reparsed.decryptor(dk2, &self.inner.policy)?;
+        }
+        if opts.enforce_rotation
+            && self
+                .inner
+                .keyring
+                .unwrap_data_key(
+                    &reparsed,
+                    self.inner.kms.as_ref(),
+                    gopts.encryption_context.as_ref(),
+                )
+                .await
+                .is_ok()
+        {
+            return Err(Error::config(
+                "rotation not enforced: the old keyring can still unwrap the new instruction file",
+            ));
+        }
+        let suffix = opts
+            .new_suffix
+            .clone()
+            .unwrap_or_else(|| self.inner.suffix.clone());
+        let ikey = format!("{key}{suffix}");
+        self.inner
+            .s3
+            .put_object()
+            .bucket(bucket)
+            .key(&ikey)
+            .metadata("x-amz-crypto-instr-file", "")
+            .content_type("application/json")
+            .body(ByteStream::from(json.into_bytes()))
+            .send()
+            .await
+            .map_err(|e| Error::from_s3("PutObject (instruction file)", e))?;
+        Ok(ReEncryptOutput {
+            instruction_file_key: ikey,
+            envelope: EnvelopeInfo::new(&reparsed, None),
+        })
+        })
+        .await
+    }
+}
+
+fn range_text(r: ByteRange) -> String {
+    match r {
+        ByteRange::Inclusive(a, b) => format!("bytes={a}-{b}"),
+        ByteRange::From(a) => format!("bytes={a}-"),
+        ByteRange::Suffix(n) => format!("bytes=-{n}"),
+    }
+}
+
+async fn read_all(body: &mut ByteStream, stored: u64) -> Result<Vec<u8>> {
+    let mut buf = Vec::with_capacity(stored as usize);
+    while let Some(chunk) = body.try_next().await.map_err(stream_err)? {
+        if (buf.len() + chunk.len()) as u64 > stored {
+            return Err(s3_encryption::Error::LengthMismatch.into());
+        }
+        buf.extend_from_slice(&chunk);
+    }
+    Ok(buf)
+}
+
+fn decrypt_in_memory(dec: Decryptor, mut buf: Vec<u8>) -> Result<(Vec<u8>, usize)> {
+    let n = dec.decrypt_whole_in_place(&mut buf)?;
+    buf.truncate(n);
+    Ok((buf, n))
+}
+
+/// One listed object.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct ListEntry {
+    /// Key.
+    pub key: String,
+    /// Stored size.
+    pub stored_len: u64,
+    /// What the object is.
+    pub status: ListStatus,
+}
+
+/// What a listed object is.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum ListStatus {
+    /// An S3EC object.
+    Encrypted(Box<ObjectInfo>),
+    /// A plain object.
+    NotEncrypted,
+    /// The instruction file of the object without the suffix.
+    InstructionFile,
+    /// It could not be described (the message says why).
+    Error(String),
+}
+
+/// Options for [`S3EncryptionClient::reencrypt_instruction_file`].
+#[derive(Debug, Clone, Default)]
+pub struct ReEncryptOptions {
+    /// Suffix of the instruction file to read (default: the client's).
+    pub source_suffix: Option<String>,
+    /// Suffix to write the new instruction file at (default: the client's), verbatim.
+    pub new_suffix: Option<String>,
+    /// KMS encryption context expected on the object (default: the keyring's).
+    pub encryption_context: Option<Pairs>,
+    /// Fail if the current keyring can still unwrap the new instruction file.
+    pub enforce_rotation: bool,
+}
+
+/// The result of re-encrypting an instruction file.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct ReEncryptOutput {
+    /// The instruction file written.
+    pub instruction_file_key: String,
+    /// The new envelope.
+    pub envelope: EnvelopeInfo,
+}

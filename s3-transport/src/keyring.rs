@@ -1,0 +1,424 @@
+//! Keyrings: where data keys come from and how they are wrapped (raw AES, RSA, AWS KMS).
+
+use crate::error::{Error, Result};
+use aws_sdk_kms::primitives::Blob;
+use s3_encryption::format::keys::{EC_CEK_ALG, EC_KMS_CMK_ID};
+use s3_encryption::rsa::pkcs1::{DecodeRsaPrivateKey, DecodeRsaPublicKey};
+use s3_encryption::rsa::pkcs8::{DecodePrivateKey, DecodePublicKey};
+use s3_encryption::{
+    AesKey, DataKey, EncryptConfig, EncryptionMaterials, Envelope, KeyRequest, WrapAlgorithm,
+};
+use std::collections::HashMap;
+use std::fmt;
+
+/// `(key, value)` pairs: a materials description or a KMS encryption context.
+pub type Pairs = Vec<(String, String)>;
+
+#[derive(Clone)]
+enum Inner {
+    Aes {
+        key: AesKey,
+        matdesc: Pairs,
+    },
+    Rsa {
+        public: Option<Box<s3_encryption::rsa::PublicKey>>,
+        private: Option<Box<s3_encryption::rsa::PrivateKey>>,
+        matdesc: Pairs,
+    },
+    Kms {
+        key_id: String,
+        context: Pairs,
+    },
+    KmsDiscovery {
+        context: Option<Pairs>,
+    },
+}
+
+/// The key material a client wraps and unwraps data keys with.
+///
+/// * [`Keyring::aes`]: a raw AES master key (`AES/GCM` wrap), for writes and reads.
+/// * [`Keyring::rsa_public`] (writes only), [`Keyring::rsa_private`] (reads and writes):
+///   `RSA-OAEP-SHA1`.
+/// * [`Keyring::kms`]: an AWS KMS key id (`kms+context`), for writes and reads; reads pass the key
+///   id to KMS, which refuses blobs made under another key.
+/// * [`Keyring::kms_discovery`]: reads only; KMS decrypts with whichever key the blob names.
+#[derive(Clone)]
+pub struct Keyring(Inner);
+
+impl fmt::Debug for Keyring {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.0 {
+            Inner::Aes { key, matdesc } => f
+                .debug_struct("Keyring::Aes")
+                .field("key", key)
+                .field("materials_description", matdesc)
+                .finish(),
+            Inner::Rsa {
+                public,
+                private,
+                matdesc,
+            } => f
+                .debug_struct("Keyring::Rsa")
+                .field("public", &public.is_some())
+                .field("private", &private.as_ref().map(|_| "<redacted>"))
+                .field("materials_description", matdesc)
+                .finish(),
+            Inner::Kms { key_id, context } => f
+                .debug_struct("Keyring::Kms")
+                .field("key_id", key_id)
+                .field("encryption_context", context)
+                .finish(),
+            Inner::KmsDiscovery { context } => f
+                .debug_struct("Keyring::KmsDiscovery")
+                .field("encryption_context", context)
+                .finish(),
+        }
+    }
+}
+
+fn refs(p: &Pairs) -> Vec<(&str, &str)> {
+    p.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect()
+}
+
+fn to_map(p: &[(String, String)]) -> HashMap<String, String> {
+    p.iter().cloned().collect()
+}
+
+/// Parse a flat JSON object of strings (a stored materials description or encryption context).
+pub(crate) fn json_pairs(json: &str) -> Pairs {
+    match serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(json) {
+        Ok(m) => m
+            .into_iter()
+            .map(|(k, v)| match v {
+                serde_json::Value::String(s) => (k, s),
+                other => (k, other.to_string()),
+            })
+            .collect(),
+        Err(_) => Vec::new(),
+    }
+}
+
+fn kms_error<E>(operation: &'static str, e: aws_sdk_kms::error::SdkError<E>) -> Error
+where
+    E: aws_sdk_kms::error::ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    if let Some(se) = e.as_service_error() {
+        let code = se.code().unwrap_or("error").to_owned();
+        let msg = se.message().unwrap_or("").to_owned();
+        return Error::KmsRefused(format!("{operation}: {code}: {msg}"));
+    }
+    Error::Kms {
+        operation,
+        source: aws_sdk_kms::error::DisplayErrorContext(&e)
+            .to_string()
+            .into(),
+    }
+}
+
+impl Keyring {
+    /// A raw AES master key (128, 192 or 256 bits; V2/V3 writes wrap with `AES/GCM`).
+    pub fn aes(key: AesKey) -> Self {
+        Keyring(Inner::Aes {
+            key,
+            matdesc: Vec::new(),
+        })
+    }
+
+    /// An RSA public key: writes only.
+    pub fn rsa_public(key: s3_encryption::rsa::PublicKey) -> Self {
+        Keyring(Inner::Rsa {
+            public: Some(Box::new(key)),
+            private: None,
+            matdesc: Vec::new(),
+        })
+    }
+
+    /// An RSA private key: reads, and writes with its public half.
+    pub fn rsa_private(key: s3_encryption::rsa::PrivateKey) -> Self {
+        Keyring(Inner::Rsa {
+            public: Some(Box::new(key.to_public_key())),
+            private: Some(Box::new(key)),
+            matdesc: Vec::new(),
+        })
+    }
+
+    /// An RSA key from PEM text: a private key (PKCS#8 or PKCS#1) or a public key (SPKI or PKCS#1).
+    pub fn rsa_pem(pem: &str) -> Result<Self> {
+        use s3_encryption::rsa::{PrivateKey, PublicKey};
+        if let Ok(k) = PrivateKey::from_pkcs8_pem(pem).or_else(|_| PrivateKey::from_pkcs1_pem(pem))
+        {
+            return Ok(Self::rsa_private(k));
+        }
+        if let Ok(k) =
+            PublicKey::from_public_key_pem(pem).or_else(|_| PublicKey::from_pkcs1_pem(pem))
+        {
+            return Ok(Self::rsa_public(k));
+        }
+        Err(Error::config(
+            "not an RSA key in PEM form (expected PKCS#8 / PKCS#1 private key or SPKI / PKCS#1 public key)",
+        ))
+    }
+
+    /// An AWS KMS key (id, ARN or alias): writes with `GenerateDataKey`, reads with `Decrypt`
+    /// naming this key.
+    pub fn kms(key_id: impl Into<String>) -> Self {
+        Keyring(Inner::Kms {
+            key_id: key_id.into(),
+            context: Vec::new(),
+        })
+    }
+
+    /// KMS discovery: reads only, `Decrypt` without a key id (KMS uses the key the blob names).
+    /// Unless an encryption context is set, the stored context is accepted as it is.
+    pub fn kms_discovery() -> Self {
+        Keyring(Inner::KmsDiscovery { context: None })
+    }
+
+    /// Set the materials description (AES and RSA keyrings) or the encryption context (KMS).
+    /// For KMS reads the context given here must equal the one stored with the object.
+    pub fn with_context<K: Into<String>, V: Into<String>>(
+        mut self,
+        pairs: impl IntoIterator<Item = (K, V)>,
+    ) -> Self {
+        let p: Pairs = pairs
+            .into_iter()
+            .map(|(k, v)| (k.into(), v.into()))
+            .collect();
+        match &mut self.0 {
+            Inner::Aes { matdesc, .. } | Inner::Rsa { matdesc, .. } => *matdesc = p,
+            Inner::Kms { context, .. } => *context = p,
+            Inner::KmsDiscovery { context } => *context = Some(p),
+        }
+        self
+    }
+
+    /// Whether the keyring needs a KMS client.
+    pub fn uses_kms(&self) -> bool {
+        matches!(self.0, Inner::Kms { .. } | Inner::KmsDiscovery { .. })
+    }
+
+    /// Whether this keyring can wrap new data keys.
+    pub fn can_encrypt(&self) -> bool {
+        match &self.0 {
+            Inner::Aes { .. } | Inner::Kms { .. } => true,
+            Inner::Rsa { public, .. } => public.is_some(),
+            Inner::KmsDiscovery { .. } => false,
+        }
+    }
+
+    /// Whether this keyring can unwrap data keys.
+    pub fn can_decrypt(&self) -> bool {
+        match &self.0 {
+            Inner::Rsa { private, .. } => private.is_some(),
+            _ => true,
+        }
+    }
+
+    /// A short description (`AES-256`, `RSA-2048 private`, `KMS key …`), never key material.
+    pub fn describe(&self) -> String {
+        match &self.0 {
+            Inner::Aes { key, .. } => format!("AES-{} key", key.len() * 8),
+            Inner::Rsa {
+                public, private, ..
+            } => {
+                use s3_encryption::rsa::traits::PublicKeyParts;
+                let bits = public.as_ref().map(|k| k.n().bit_width()).unwrap_or(0);
+                if private.is_some() {
+                    format!("RSA-{bits} private key")
+                } else {
+                    format!("RSA-{bits} public key")
+                }
+            }
+            Inner::Kms { key_id, .. } => format!("KMS key {key_id}"),
+            Inner::KmsDiscovery { .. } => "KMS discovery".to_owned(),
+        }
+    }
+
+    fn kms_client(kms: Option<&aws_sdk_kms::Client>) -> Result<&aws_sdk_kms::Client> {
+        kms.ok_or_else(|| Error::config("a KMS keyring needs a KMS client"))
+    }
+
+    /// Fresh encryption materials for one object (a new data key, wrapped). `context` (KMS only)
+    /// overrides the keyring's encryption context. KMS keyrings call `GenerateDataKey`.
+    pub async fn encryption_materials(
+        &self,
+        config: &EncryptConfig,
+        kms: Option<&aws_sdk_kms::Client>,
+        context: Option<&Pairs>,
+    ) -> Result<EncryptionMaterials> {
+        match &self.0 {
+            Inner::Aes { .. } | Inner::Rsa { .. } => self.wrap_local(config, DataKey::generate()?),
+            Inner::Kms {
+                key_id,
+                context: own,
+            } => {
+                let ctx = context.unwrap_or(own);
+                let req = EncryptionMaterials::kms(config, &refs(ctx))?;
+                let out = Self::kms_client(kms)?
+                    .generate_data_key()
+                    .key_id(key_id)
+                    .key_spec(aws_sdk_kms::types::DataKeySpec::Aes256)
+                    .set_encryption_context(Some(to_map(&req.encryption_context())))
+                    .send()
+                    .await
+                    .map_err(|e| kms_error("GenerateDataKey", e))?;
+                let pt = out.plaintext().ok_or_else(|| {
+                    Error::KmsRefused("GenerateDataKey returned no plaintext".into())
+                })?;
+                let blob = out.ciphertext_blob().ok_or_else(|| {
+                    Error::KmsRefused("GenerateDataKey returned no ciphertext blob".into())
+                })?;
+                let dk = DataKey::from_slice(pt.as_ref())?;
+                Ok(req.into_materials(dk, blob.as_ref())?)
+            }
+            Inner::KmsDiscovery { .. } => Err(Error::config(
+                "a KMS discovery keyring can only decrypt; give a KMS key id to encrypt",
+            )),
+        }
+    }
+
+    fn wrap_local(&self, config: &EncryptConfig, dk: DataKey) -> Result<EncryptionMaterials> {
+        match &self.0 {
+            Inner::Aes { key, matdesc } => {
+                let mut iv = [0u8; 12];
+                getrandom::fill(&mut iv).map_err(|_| s3_encryption::Error::Rng)?;
+                Ok(EncryptionMaterials::aes_gcm(
+                    config,
+                    key,
+                    dk,
+                    &iv,
+                    &refs(matdesc),
+                )?)
+            }
+            Inner::Rsa {
+                public: Some(pk),
+                matdesc,
+                ..
+            } => Ok(EncryptionMaterials::rsa_oaep(
+                config,
+                pk,
+                dk,
+                &mut getrandom::SysRng,
+                &refs(matdesc),
+            )?),
+            Inner::Rsa { public: None, .. } => {
+                Err(Error::config("this RSA keyring has no public key"))
+            }
+            _ => Err(Error::config("not a local keyring")),
+        }
+    }
+
+    /// Materials that wrap an existing data key (re-encrypting an instruction file). KMS keyrings
+    /// call `Encrypt`.
+    pub async fn rewrap_data_key(
+        &self,
+        config: &EncryptConfig,
+        dk: DataKey,
+        kms: Option<&aws_sdk_kms::Client>,
+    ) -> Result<EncryptionMaterials> {
+        match &self.0 {
+            Inner::Aes { .. } | Inner::Rsa { .. } => self.wrap_local(config, dk),
+            Inner::Kms { key_id, context } => {
+                let req = EncryptionMaterials::kms(config, &refs(context))?;
+                let out = Self::kms_client(kms)?
+                    .encrypt()
+                    .key_id(key_id)
+                    .plaintext(Blob::new(dk.as_bytes().to_vec()))
+                    .set_encryption_context(Some(to_map(&req.encryption_context())))
+                    .send()
+                    .await
+                    .map_err(|e| kms_error("Encrypt", e))?;
+                let blob = out.ciphertext_blob().ok_or_else(|| {
+                    Error::KmsRefused("Encrypt returned no ciphertext blob".into())
+                })?;
+                Ok(req.into_materials(dk, blob.as_ref())?)
+            }
+            Inner::KmsDiscovery { .. } => Err(Error::config(
+                "a KMS discovery keyring cannot wrap keys; give a KMS key id",
+            )),
+        }
+    }
+
+    /// Unwrap the data key of `env` (KMS keyrings call `Decrypt`). `context` (KMS only) overrides
+    /// the keyring's encryption context for the check against the stored one; a discovery keyring
+    /// without one accepts the stored context.
+    pub async fn unwrap_data_key(
+        &self,
+        env: &Envelope,
+        kms: Option<&aws_sdk_kms::Client>,
+        context: Option<&Pairs>,
+    ) -> Result<DataKey> {
+        let caller: Pairs = if env.wrap_algorithm().is_kms() {
+            match (&self.0, context) {
+                (_, Some(c)) => c.clone(),
+                (Inner::Kms { context, .. }, None) => context.clone(),
+                (Inner::KmsDiscovery { context: Some(c) }, None) => c.clone(),
+                (Inner::KmsDiscovery { context: None }, None) => {
+                    // Discovery without an expected context accepts the stored one.
+                    json_pairs(env.encryption_context().unwrap_or("{}"))
+                        .into_iter()
+                        .filter(|(k, _)| k != EC_CEK_ALG && k != EC_KMS_CMK_ID)
+                        .collect()
+                }
+                _ => Vec::new(),
+            }
+        } else {
+            Vec::new()
+        };
+        let req = env.key_request(&refs(&caller))?;
+        match (req, &self.0) {
+            (KeyRequest::Kms(r), Inner::Kms { .. } | Inner::KmsDiscovery { .. }) => {
+                let key_id = match &self.0 {
+                    Inner::Kms { key_id: k, .. } => Some(k.as_str()),
+                    _ => None,
+                };
+                let out = Self::kms_client(kms)?
+                    .decrypt()
+                    .ciphertext_blob(Blob::new(r.ciphertext_blob.to_vec()))
+                    .set_encryption_context(Some(to_map(&r.encryption_context())))
+                    .set_key_id(key_id.map(str::to_owned))
+                    .send()
+                    .await
+                    .map_err(|e| kms_error("Decrypt", e))?;
+                let pt = out
+                    .plaintext()
+                    .ok_or_else(|| Error::KmsRefused("Decrypt returned no plaintext".into()))?;
+                DataKey::from_slice(pt.as_ref())
+                    .map_err(|_| Error::Crypto(s3_encryption::Error::Authentication))
+            }
+            (KeyRequest::Aes { .. } | KeyRequest::AesOrRsa, Inner::Aes { key, .. }) => {
+                Ok(env.unwrap_aes(key)?)
+            }
+            (
+                KeyRequest::Rsa { .. } | KeyRequest::AesOrRsa,
+                Inner::Rsa {
+                    private: Some(k), ..
+                },
+            ) => Ok(env.unwrap_rsa_os_rng(k)?),
+            (KeyRequest::Rsa { .. } | KeyRequest::AesOrRsa, Inner::Rsa { private: None, .. }) => {
+                Err(Error::config(
+                    "this object needs an RSA private key to decrypt; the keyring holds only a public key",
+                ))
+            }
+            (req, _) => Err(Error::config(format!(
+                "this object's data key is wrapped with {} and needs {}; the client has {}",
+                wrap_name(env.wrap_algorithm()),
+                match req {
+                    KeyRequest::Kms(_) => "a KMS keyring",
+                    KeyRequest::Aes { .. } => "an AES key",
+                    KeyRequest::Rsa { .. } => "an RSA private key",
+                    _ => "an AES key or an RSA private key",
+                },
+                self.describe()
+            ))),
+        }
+    }
+}
+
+/// The stored name of a wrap algorithm (`AES/GCM`, `kms+context`, …; V1 legacy as `x-amz-key`).
+pub fn wrap_name(w: WrapAlgorithm) -> &'static str {
+    match w {
+        WrapAlgorithm::V1Legacy => "x-amz-key (V1 legacy)",
+        other => other.v2_name(),
+    }
+}

@@ -1,0 +1,326 @@
+//! Shared test helpers: an embedded s3s-fs server per test, moto (KMS) per test, and a TCP proxy
+//! that can drop connections or run a hook when a request passes. Every server listens on
+//! 127.0.0.1 and is stopped when its guard drops.
+#![allow(dead_code)]
+
+use s3_encryption_transport::local::{LocalS3, s3_client_for, sdk_config_for};
+use s3_encryption_transport::{Keyring, S3EncryptionClient};
+use std::net::TcpListener as StdListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+pub const BUCKET: &str = "test";
+pub const MIB: usize = 1024 * 1024;
+
+/// An embedded S3 server in a temporary folder, with bucket `test`.
+pub struct Local {
+    pub server: Option<LocalS3>,
+    pub dir: tempfile::TempDir,
+    pub s3: aws_sdk_s3::Client,
+}
+
+impl Local {
+    pub async fn start() -> Local {
+        let dir = tempfile::tempdir().unwrap();
+        let server = LocalS3::start(dir.path().join("s3")).await.unwrap();
+        let s3 = server.s3_client();
+        s3.create_bucket().bucket(BUCKET).send().await.unwrap();
+        Local {
+            server: Some(server),
+            dir,
+            s3,
+        }
+    }
+    pub fn root(&self) -> PathBuf {
+        self.dir.path().join("s3")
+    }
+    pub fn endpoint(&self) -> String {
+        self.server.as_ref().unwrap().endpoint()
+    }
+    /// Files s3s-fs keeps for unfinished multipart uploads (upload ids, parts, their metadata).
+    pub fn pending_uploads(&self) -> Vec<String> {
+        pending_uploads(&self.root())
+    }
+    /// Path of the stored object's file.
+    pub fn object_path(&self, key: &str) -> PathBuf {
+        self.root().join(BUCKET).join(key)
+    }
+    pub async fn stop(mut self) {
+        if let Some(s) = self.server.take() {
+            s.stop().await;
+        }
+    }
+    pub fn client(&self, keyring: Keyring) -> s3_encryption_transport::Builder {
+        S3EncryptionClient::builder(self.s3.clone(), keyring)
+    }
+}
+
+pub fn pending_uploads(root: &Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(root)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with(".upload") || n.contains(".upload-"))
+        .collect();
+    v.sort();
+    v
+}
+
+/// Deterministic pseudo-random bytes.
+pub fn data(len: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    let mut v = Vec::with_capacity(len + 8);
+    while v.len() < len {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        v.extend_from_slice(&x.to_le_bytes());
+    }
+    v.truncate(len);
+    v
+}
+
+pub fn aes_keyring(seed: u8) -> Keyring {
+    Keyring::aes(s3_encryption::AesKey::new_256([seed; 32]))
+}
+
+pub fn rsa_key() -> s3_encryption::rsa::PrivateKey {
+    use std::sync::OnceLock;
+    static KEY: OnceLock<s3_encryption::rsa::PrivateKey> = OnceLock::new();
+    KEY.get_or_init(|| s3_encryption::rsa::PrivateKey::new(&mut getrandom::SysRng, 2048).unwrap())
+        .clone()
+}
+
+pub fn rsa_key2() -> s3_encryption::rsa::PrivateKey {
+    use std::sync::OnceLock;
+    static KEY: OnceLock<s3_encryption::rsa::PrivateKey> = OnceLock::new();
+    KEY.get_or_init(|| s3_encryption::rsa::PrivateKey::new(&mut getrandom::SysRng, 2048).unwrap())
+        .clone()
+}
+
+fn free_port() -> u16 {
+    StdListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Find moto_server: $S3EC_MOTO_SERVER, else <venv>/bin/moto_server where <venv> is
+/// $S3EC_MOTO_VENV or <repo>/target/moto-venv (what tests/setup.sh installs).
+pub fn moto_server_path() -> Option<PathBuf> {
+    if let Ok(p) = std::env::var("S3EC_MOTO_SERVER") {
+        let p = PathBuf::from(p);
+        return p.exists().then_some(p);
+    }
+    let venv = std::env::var("S3EC_MOTO_VENV")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/moto-venv"));
+    // Not PATH: setup.sh pins the moto version these tests were checked with (5.2.1, for
+    // example, answers CompleteMultipartUpload with an XML root the SDK rejects).
+    let p = venv.join("bin/moto_server");
+    p.exists().then_some(p)
+}
+
+/// A moto server (KMS, and a second S3) on 127.0.0.1, killed on drop.
+pub struct Moto {
+    child: Child,
+    pub endpoint: String,
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Moto {
+    /// Start moto, or print why the caller's test is skipped and return None.
+    pub fn start(test: &str) -> Option<Moto> {
+        let Some(bin) = moto_server_path() else {
+            println!(
+                "SKIPPED {test}: moto_server not found (run s3-transport/tests/setup.sh, or set S3EC_MOTO_SERVER / S3EC_MOTO_VENV)"
+            );
+            return None;
+        };
+        let port = free_port();
+        let child = Command::new(&bin)
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {}: {e}", bin.display()));
+        let m = Moto {
+            child,
+            endpoint: format!("http://127.0.0.1:{port}"),
+        };
+        let t0 = Instant::now();
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(t0.elapsed() < Duration::from_secs(30), "moto did not start");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        Some(m)
+    }
+
+    pub fn sdk_config(&self) -> aws_config::SdkConfig {
+        sdk_config_for(&self.endpoint)
+    }
+    pub fn kms(&self) -> aws_sdk_kms::Client {
+        aws_sdk_kms::Client::new(&self.sdk_config())
+    }
+    pub fn s3(&self) -> aws_sdk_s3::Client {
+        s3_client_for(&self.sdk_config())
+    }
+    pub async fn create_key(&self) -> String {
+        let r = self.kms().create_key().send().await.unwrap();
+        r.key_metadata().unwrap().key_id().to_owned()
+    }
+}
+
+/// What the proxy does when a marker passes from client to server.
+pub enum Action {
+    /// Forward this many more bytes, then drop both sides of the connection.
+    DropAfter(usize),
+    /// Run the hook, then forward.
+    Call(Box<dyn Fn() + Send + Sync>),
+}
+
+pub struct Rule {
+    /// Any of these byte strings triggers the rule.
+    pub markers: Vec<Vec<u8>>,
+    /// Fire on these occurrences (1-based); empty means every occurrence.
+    pub occurrences: Vec<usize>,
+    pub action: Action,
+}
+
+/// A TCP proxy on 127.0.0.1 in front of `upstream`.
+pub struct Proxy {
+    pub endpoint: String,
+    pub fired: Arc<AtomicUsize>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+struct Shared {
+    rules: Vec<Rule>,
+    seen: Vec<AtomicUsize>,
+    fired: Arc<AtomicUsize>,
+}
+
+impl Proxy {
+    pub async fn start(upstream: std::net::SocketAddr, rules: Vec<Rule>) -> Proxy {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let endpoint = format!("http://{}", listener.local_addr().unwrap());
+        let fired = Arc::new(AtomicUsize::new(0));
+        let shared = Arc::new(Shared {
+            seen: rules.iter().map(|_| AtomicUsize::new(0)).collect(),
+            rules,
+            fired: fired.clone(),
+        });
+        let task = tokio::spawn(async move {
+            let mut conns = tokio::task::JoinSet::new();
+            loop {
+                let Ok((client, _)) = listener.accept().await else {
+                    continue;
+                };
+                let shared = shared.clone();
+                conns.spawn(async move {
+                    let Ok(server) = TcpStream::connect(upstream).await else {
+                        return;
+                    };
+                    let (mut cr, mut cw) = client.into_split();
+                    let (mut sr, mut sw) = server.into_split();
+                    let down = tokio::spawn(async move {
+                        let _ = tokio::io::copy(&mut sr, &mut cw).await;
+                        let _ = cw.shutdown().await;
+                    });
+                    let mut buf = vec![0u8; 64 * 1024];
+                    let maxm = shared
+                        .rules
+                        .iter()
+                        .flat_map(|r| r.markers.iter().map(|m| m.len()))
+                        .max()
+                        .unwrap_or(1);
+                    let mut window: Vec<u8> = Vec::new();
+                    let mut drop_after: Option<usize> = None;
+                    loop {
+                        let n = match cr.read(&mut buf).await {
+                            Ok(0) | Err(_) => break,
+                            Ok(n) => n,
+                        };
+                        let chunk = &buf[..n];
+                        if let Some(left) = drop_after {
+                            let take = left.min(n);
+                            let _ = sw.write_all(&chunk[..take]).await;
+                            if n >= left {
+                                down.abort();
+                                return;
+                            }
+                            drop_after = Some(left - n);
+                            continue;
+                        }
+                        let wlen = window.len();
+                        let mut scan = std::mem::take(&mut window);
+                        scan.extend_from_slice(chunk);
+                        for (i, rule) in shared.rules.iter().enumerate() {
+                            let hits = rule
+                                .markers
+                                .iter()
+                                .map(|m| count_new(&scan, m, wlen))
+                                .sum::<usize>();
+                            for _ in 0..hits {
+                                let k = shared.seen[i].fetch_add(1, Ordering::SeqCst) + 1;
+                                if !rule.occurrences.is_empty() && !rule.occurrences.contains(&k) {
+                                    continue;
+                                }
+                                shared.fired.fetch_add(1, Ordering::SeqCst);
+                                match &rule.action {
+                                    Action::Call(f) => f(),
+                                    Action::DropAfter(m) => drop_after = Some(*m),
+                                }
+                            }
+                        }
+                        let keep = scan.len().min(maxm.saturating_sub(1));
+                        window = scan[scan.len() - keep..].to_vec();
+                        if sw.write_all(chunk).await.is_err() {
+                            break;
+                        }
+                        if drop_after == Some(0) {
+                            down.abort();
+                            return;
+                        }
+                    }
+                    let _ = sw.shutdown().await;
+                    let _ = down.await;
+                });
+            }
+        });
+        Proxy {
+            endpoint,
+            fired,
+            task,
+        }
+    }
+}
+
+/// Matches of `needle` in `hay` that end after the first `old` bytes (not seen before).
+fn count_new(hay: &[u8], needle: &[u8], old: usize) -> usize {
+    if needle.is_empty() || hay.len() < needle.len() {
+        return 0;
+    }
+    hay.windows(needle.len())
+        .enumerate()
+        .filter(|(p, w)| *w == needle && p + needle.len() > old)
+        .count()
+}
