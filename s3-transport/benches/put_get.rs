@@ -1,0 +1,194 @@
+//! Put and get one large object (1 GiB by default; `S3EC_BENCH_MIB` overrides) through this crate
+//! and through plain aws-sdk-s3, against the same embedded s3s-fs server, in one run. Each
+//! transfer runs in its own child process so that its peak RSS (VmHWM) is its own; the server runs
+//! in the parent. Prints throughput, the ratio ours / plain, and peak RSS.
+//!
+//! `cargo bench -p s3-encryption-transport --bench put_get`
+
+use s3_encryption::AesKey;
+use s3_encryption_transport::local::{LocalS3, s3_client_for, sdk_config_for};
+use s3_encryption_transport::{GetOptions, Keyring, PutOptions, S3EncryptionClient};
+use std::io::Write;
+use std::time::Instant;
+use tokio::io::AsyncWriteExt;
+
+const BUCKET: &str = "bench";
+
+fn peak_rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .map(|l| l.to_string())
+        })
+        .and_then(|l| l.split_whitespace().nth(1).and_then(|n| n.parse().ok()))
+        .unwrap_or(0)
+}
+
+async fn child(mode: &str, endpoint: &str, file: &str, out: &str) -> f64 {
+    let s3 = s3_client_for(&sdk_config_for(endpoint));
+    let client = S3EncryptionClient::builder(s3.clone(), Keyring::aes(AesKey::new_256([7; 32])))
+        .build()
+        .unwrap();
+    let t = Instant::now();
+    match mode {
+        "plain-put" => {
+            let body = aws_sdk_s3::primitives::ByteStream::from_path(file)
+                .await
+                .unwrap();
+            s3.put_object()
+                .bucket(BUCKET)
+                .key("plain")
+                .body(body)
+                .send()
+                .await
+                .unwrap();
+        }
+        "plain-get" => {
+            let mut r = s3
+                .get_object()
+                .bucket(BUCKET)
+                .key("plain")
+                .send()
+                .await
+                .unwrap();
+            let mut f = tokio::fs::File::create(out).await.unwrap();
+            while let Some(chunk) = r.body.try_next().await.unwrap() {
+                f.write_all(&chunk).await.unwrap();
+            }
+            f.flush().await.unwrap();
+        }
+        "ours-put" => {
+            client
+                .put_file(BUCKET, "ours", file, &PutOptions::default())
+                .await
+                .unwrap();
+        }
+        "ours-get" => {
+            client
+                .get_object_to_file(BUCKET, "ours", out, &GetOptions::default())
+                .await
+                .unwrap();
+        }
+        _ => panic!("unknown mode {mode}"),
+    }
+    t.elapsed().as_secs_f64()
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    if let Some(i) = args.iter().position(|a| a == "--child") {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let secs = rt.block_on(child(
+            &args[i + 1],
+            &args[i + 2],
+            &args[i + 3],
+            &args[i + 4],
+        ));
+        println!("{secs} {}", peak_rss_kib());
+        return;
+    }
+    let mib: u64 = std::env::var("S3EC_BENCH_MIB")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(1024);
+    let len = mib * 1024 * 1024;
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("input.bin");
+    {
+        let mut f = std::io::BufWriter::new(std::fs::File::create(&input).unwrap());
+        let mut x = 0x9E37_79B9_7F4A_7C15u64;
+        let mut buf = vec![0u8; 1 << 20];
+        for _ in 0..mib {
+            for b in buf.chunks_mut(8) {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                b.copy_from_slice(&x.to_le_bytes()[..b.len()]);
+            }
+            f.write_all(&buf).unwrap();
+        }
+    }
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let server = rt.block_on(LocalS3::start(dir.path().join("s3"))).unwrap();
+    let endpoint = server.endpoint();
+    rt.block_on(async {
+        server
+            .s3_client()
+            .create_bucket()
+            .bucket(BUCKET)
+            .send()
+            .await
+            .unwrap()
+    });
+    let exe = std::env::current_exe().unwrap();
+    let run = |mode: &str| -> (f64, u64) {
+        let out = dir.path().join(format!("{mode}.out"));
+        let o = std::process::Command::new(&exe)
+            .args([
+                "--child",
+                mode,
+                &endpoint,
+                input.to_str().unwrap(),
+                out.to_str().unwrap(),
+            ])
+            .output()
+            .unwrap();
+        assert!(
+            o.status.success(),
+            "{mode}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        let s = String::from_utf8_lossy(&o.stdout);
+        let mut it = s.split_whitespace();
+        let secs: f64 = it.next().unwrap().parse().unwrap();
+        let rss: u64 = it.next().unwrap().parse().unwrap();
+        if mode.ends_with("get") {
+            let same = std::fs::read(&out).unwrap() == std::fs::read(&input).unwrap();
+            assert!(same, "{mode}: downloaded bytes differ");
+            std::fs::remove_file(&out).unwrap();
+        }
+        (secs, rss)
+    };
+    let mut best = std::collections::BTreeMap::new();
+    for _ in 0..2 {
+        for mode in ["plain-put", "ours-put", "plain-get", "ours-get"] {
+            let (s, r) = run(mode);
+            let e = best.entry(mode).or_insert((f64::MAX, 0u64));
+            e.0 = e.0.min(s);
+            e.1 = e.1.max(r);
+        }
+    }
+    let mbps = |s: f64| len as f64 / s / 1e6;
+    println!(
+        "{mib} MiB object, embedded s3s-fs on 127.0.0.1, best of 2 (server in the parent process)"
+    );
+    println!(
+        "{:<10} {:>14} {:>14} {:>8} {:>16} {:>16}",
+        "", "plain MB/s", "ours MB/s", "ratio", "plain peak RSS", "ours peak RSS"
+    );
+    for op in ["put", "get"] {
+        let p = best[format!("plain-{op}").as_str()];
+        let o = best[format!("ours-{op}").as_str()];
+        println!(
+            "{:<10} {:>14.0} {:>14.0} {:>8.2} {:>13} MiB {:>13} MiB",
+            op,
+            mbps(p.0),
+            mbps(o.0),
+            p.0 / o.0,
+            p.1 / 1024,
+            o.1 / 1024
+        );
+    }
+    println!(
+        "(ours: V3, 8 MiB parts, 4 in flight; get verified in two passes pinned to the ETag: the object exceeds the 64 MiB memory budget)"
+    );
+    rt.block_on(server.stop());
+}
