@@ -17,7 +17,7 @@ start_s3_stub "$WORK" record
 
 echo "go: driving aws-sdk-go s3crypto against 127.0.0.1:$S3_PORT" >&2
 "$S3EC_GO" gen "$S3_PORT" "$WORK/manifest.jsonl"
-python3 "$HERE/assemble.py" "$WORK/manifest.jsonl" "$WORK/record" "$OUT"
+python3 "$HERE/../common/assemble.py" "$WORK/manifest.jsonl" "$WORK/record" "$OUT"
 echo "go: checking the new vectors with the SDK's own reader (read-ours.sh)" >&2
 "$HERE/read-ours.sh" "$OUT" > "$WORK/readback.txt"
 if grep -qvE '^(PASS|SKIP) ' "$WORK/readback.txt"; then

@@ -24,7 +24,7 @@ start_s3_stub() {
         rec=(--record-dir "$dir/record")
     fi
     rm -f "$dir/port"
-    python3 "$HERE/s3stub.py" --port-file "$dir/port" "${rec[@]}" &
+    python3 "$HERE/../common/s3stub.py" --port-file "$dir/port" "${rec[@]}" &
     S3_STUB_PID=$!
     trap 'kill "$S3_STUB_PID" 2>/dev/null || true; wait "$S3_STUB_PID" 2>/dev/null || true' EXIT
     trap 'exit 130' INT TERM HUP
