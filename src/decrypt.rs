@@ -7,7 +7,7 @@ use crate::gcm::{Gcm, GcmCtr};
 use crate::keys::DataKey;
 use crate::keywrap::unpad_pkcs7;
 use crate::policy::DecryptPolicy;
-use aes::cipher::{BlockModeDecrypt, KeyInit, array::Array};
+use aes::cipher::{BlockModeDecrypt, InnerIvInit, KeyInit, array::Array};
 use subtle::ConstantTimeEq;
 use zeroize::{Zeroize, ZeroizeOnDrop};
 
@@ -54,11 +54,13 @@ impl Envelope {
         let key = match self.content {
             ContentAlgorithm::AesGcmCommitting => {
                 let dk = data_key.as_256()?;
-                let ck = commit::commitment_v3(dk, &self.message_id);
+                // One HKDF extract for both outputs; the DEK is dropped (wiped) unless the
+                // commitment matches.
+                let (mut dek, ck) = commit::derive_v3(dk, &self.message_id);
                 if !bool::from(ck.ct_eq(&self.commitment)) {
+                    dek.zeroize();
                     return Err(Error::Authentication);
                 }
-                let (dek, _) = commit::derive_v3(dk, &self.message_id);
                 ContentKey::Gcm {
                     key: dek,
                     nonce: [1; 12],
@@ -106,18 +108,18 @@ impl Cbc {
     fn new(key: &[u8], iv: &[u8; 16]) -> Result<Self> {
         let iv = Array::from(*iv);
         Ok(match key.len() {
-            16 => Cbc::A128(cbc::Decryptor::inner_iv_slice_init(
+            16 => Cbc::A128(cbc::Decryptor::inner_iv_init(
                 aes::Aes128::new_from_slice(key).map_err(|_| Error::InvalidKey)?,
                 &iv,
-            )?),
-            24 => Cbc::A192(cbc::Decryptor::inner_iv_slice_init(
+            )),
+            24 => Cbc::A192(cbc::Decryptor::inner_iv_init(
                 aes::Aes192::new_from_slice(key).map_err(|_| Error::InvalidKey)?,
                 &iv,
-            )?),
-            32 => Cbc::A256(cbc::Decryptor::inner_iv_slice_init(
+            )),
+            32 => Cbc::A256(cbc::Decryptor::inner_iv_init(
                 aes::Aes256::new_from_slice(key).map_err(|_| Error::InvalidKey)?,
                 &iv,
-            )?),
+            )),
             _ => return Err(Error::InvalidKey),
         })
     }
@@ -133,21 +135,6 @@ impl Cbc {
             Cbc::A192(c) => c.decrypt_block_b2b(i, o),
             Cbc::A256(c) => c.decrypt_block_b2b(i, o),
         }
-    }
-}
-
-trait InnerIvSliceInit: Sized {
-    type C;
-    fn inner_iv_slice_init(c: Self::C, iv: &Array<u8, aes::cipher::consts::U16>) -> Result<Self>;
-}
-impl<C> InnerIvSliceInit for cbc::Decryptor<C>
-where
-    C: aes::cipher::BlockCipherDecrypt<BlockSize = aes::cipher::consts::U16>
-        + aes::cipher::BlockCipherEncrypt,
-{
-    type C = C;
-    fn inner_iv_slice_init(c: C, iv: &Array<u8, aes::cipher::consts::U16>) -> Result<Self> {
-        Ok(<cbc::Decryptor<C> as aes::cipher::InnerIvInit>::inner_iv_init(c, iv))
     }
 }
 

@@ -69,7 +69,7 @@ fn new_env(config: &EncryptConfig, wrap: WrapAlgorithm) -> Envelope {
             CekName::Suite115,
         ),
     };
-    let mut e = Envelope {
+    Envelope {
         version,
         content,
         cek,
@@ -89,9 +89,7 @@ fn new_env(config: &EncryptConfig, wrap: WrapAlgorithm) -> Envelope {
         commit_b64: Span::default(),
         len_text: Span::default(),
         arena: Arena::new(),
-    };
-    e.placement = config.placement();
-    e
+    }
 }
 
 impl EncryptionMaterials {

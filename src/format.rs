@@ -588,14 +588,10 @@ impl Envelope {
             (ContentAlgorithm::AesCbc, 16) | (ContentAlgorithm::AesGcm, 12) => {}
             _ => return Err(Error::InvalidMetadata(IV)),
         }
-        if let Some(t) = s.v[S_TAG] {
-            let ok = e.arena.str(t).trim() == "128";
-            if e.content == ContentAlgorithm::AesGcm && !ok {
-                return Err(Error::InvalidMetadata(TAG_LEN));
-            }
-            if e.content == ContentAlgorithm::AesCbc && !ok {
-                return Err(Error::InvalidMetadata(TAG_LEN));
-            }
+        if let Some(t) = s.v[S_TAG]
+            && e.arena.str(t).trim() != "128"
+        {
+            return Err(Error::InvalidMetadata(TAG_LEN));
         }
         if let Some(l) = s.v[S_LEN] {
             e.unencrypted_len = Some(parse_u64(&e.arena, l, UNENCRYPTED_LEN)?);
@@ -615,7 +611,7 @@ impl Envelope {
         let mut tmp = [0u8; 2048];
         let t = self.arena.get(src);
         if t.len() > tmp.len() {
-            return self.set_edk_from_b64_large(src, key);
+            return Err(Error::TooLarge);
         }
         tmp[..t.len()].copy_from_slice(t);
         let t = core::str::from_utf8(&tmp[..t.len()]).map_err(|_| Error::InvalidMetadata(key))?;
@@ -631,10 +627,6 @@ impl Envelope {
         bytes[..n].copy_from_slice(self.arena.get(self.edk));
         self.edk_b64 = text::b64_encode_into(&mut self.arena, &bytes[..n])?;
         Ok(())
-    }
-
-    fn set_edk_from_b64_large(&mut self, _src: Span, _key: &'static str) -> Result<()> {
-        Err(Error::TooLarge)
     }
 
     fn build_v3(a: Arena, meta: Slots, ins: Slots, placement: Placement) -> Result<Self> {
