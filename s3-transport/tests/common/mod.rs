@@ -144,6 +144,11 @@ impl Moto {
     /// Start moto, or print why the caller's test is skipped and return None.
     pub fn start(test: &str) -> Option<Moto> {
         let Some(bin) = moto_server_path() else {
+            // In CI (.ci/run installs moto first) a missing moto is a failure, never a skip.
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "{test}: moto_server not found in CI (s3-transport/tests/setup.sh should have installed it)"
+            );
             println!(
                 "SKIPPED {test}: moto_server not found (run s3-transport/tests/setup.sh, or set S3EC_MOTO_SERVER / S3EC_MOTO_VENV)"
             );
