@@ -57,6 +57,7 @@ pub(crate) struct Inner {
     pub(crate) memory_budget: u64,
     pub(crate) part_size: u64,
     pub(crate) parts_in_flight: usize,
+    pub(crate) multipart_threshold: Option<u64>,
     pub(crate) large_get: LargeObjectVerification,
     pub(crate) checksum: Option<aws_sdk_s3::types::ChecksumAlgorithm>,
 }
@@ -78,6 +79,7 @@ pub struct Builder {
     memory_budget: u64,
     part_size: u64,
     parts_in_flight: usize,
+    multipart_threshold: Option<u64>,
     large_get: LargeObjectVerification,
     checksum: Option<aws_sdk_s3::types::ChecksumAlgorithm>,
 }
@@ -137,6 +139,15 @@ impl Builder {
         self.parts_in_flight = n;
         self
     }
+    /// Bodies of known length up to this many bytes go up in one PutObject, encrypted on the fly
+    /// as they stream (memory: a few MiB); larger bodies, and bodies of unknown length, go up as
+    /// a multipart upload. Default: the part size. At most 5 GiB − 16 (S3's single-PUT limit).
+    /// A single streamed PUT is not retried by the SDK (its body cannot be replayed); multipart
+    /// parts are.
+    pub fn multipart_threshold(mut self, bytes: u64) -> Self {
+        self.multipart_threshold = Some(bytes);
+        self
+    }
     /// How GETs of objects over the memory budget are verified before release.
     pub fn large_object_verification(mut self, v: LargeObjectVerification) -> Self {
         self.large_get = v;
@@ -168,6 +179,13 @@ impl Builder {
             return Err(Error::config(format!(
                 "memory budget {} is smaller than two parts of {} bytes; raise the budget or lower the part size",
                 self.memory_budget, self.part_size
+            )));
+        }
+        if let Some(t) = self.multipart_threshold
+            && t > MAX_PART_SIZE - 16
+        {
+            return Err(Error::config(format!(
+                "multipart threshold {t} is over S3's single-PUT limit of 5 GiB (less the 16-byte tag)"
             )));
         }
         if self.parts_in_flight == 0 {
@@ -206,6 +224,7 @@ impl Builder {
                 memory_budget: self.memory_budget,
                 part_size: self.part_size,
                 parts_in_flight,
+                multipart_threshold: self.multipart_threshold,
                 large_get: self.large_get,
                 checksum: self.checksum,
             }),
@@ -229,6 +248,7 @@ impl S3EncryptionClient {
             memory_budget: DEFAULT_MEMORY_BUDGET,
             part_size: DEFAULT_PART_SIZE,
             parts_in_flight: DEFAULT_PARTS_IN_FLIGHT,
+            multipart_threshold: None,
             large_get: LargeObjectVerification::TwoPass,
             checksum: None,
         }

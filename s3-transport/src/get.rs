@@ -88,6 +88,10 @@ pub enum Verification {
     TwoPass,
     /// Verified while spilling to a temporary file; released from the file.
     SpillFile,
+    /// Verified while the ciphertext was written to the (not yet visible) destination file, then
+    /// decrypted in place there ([`S3EncryptionClient::get_object_to_file`], objects over the
+    /// memory budget). One GET.
+    InPlace,
     /// Released before the tag was checked; the tag verified at the end.
     DelayedAuthentication,
     /// A ranged read: never authenticated.
@@ -425,7 +429,22 @@ impl S3EncryptionClient {
         opts: &GetOptions,
     ) -> Result<GetOutput> {
         Box::pin(async move {
-            let mut o = self.open(bucket, key, opts).await?;
+            let o = self.open(bucket, key, opts).await?;
+            self.release_to_writer(bucket, key, o, w, opts).await
+        })
+        .await
+    }
+
+    /// The body of [`S3EncryptionClient::get_object_to_writer`] once the object is open.
+    async fn release_to_writer<W: AsyncWrite + Unpin + Send>(
+        &self,
+        bucket: &str,
+        key: &str,
+        mut o: Opened,
+        w: &mut W,
+        opts: &GetOptions,
+    ) -> Result<GetOutput> {
+        {
             let dec = self.decryptor(&o.env, opts).await?;
             let mut body = o.body.take().ok_or_else(|| Error::config("no body"))?;
             let stored = o.head.stored_len;
@@ -554,13 +573,14 @@ impl S3EncryptionClient {
                     stored
                 },
             })
-        })
-        .await
+        }
     }
 
     /// Decrypt an object into the file at `path`. The plaintext is written to a temporary file
     /// beside it and renamed into place only after the final check passes, so a failure leaves
-    /// no partial plaintext behind.
+    /// no partial plaintext behind. Objects over the memory budget take one GET: the ciphertext
+    /// goes to that temporary file while the tag is checked, then is decrypted in place. Like
+    /// `aws s3 cp`, the file is not fsynced; call `sync_all` on it if you need durability.
     pub async fn get_object_to_file(
         &self,
         bucket: &str,
@@ -574,12 +594,86 @@ impl S3EncryptionClient {
             _ => std::path::PathBuf::from("."),
         };
         let tmp = tempfile::NamedTempFile::new_in(&dir)?;
-        let mut f = tokio::fs::File::from_std(tmp.reopen()?);
-        let out = self.get_object_to_writer(bucket, key, &mut f, opts).await?;
-        f.sync_all().await?;
-        drop(f);
+        let out = Box::pin(async {
+            let o = self.open(bucket, key, opts).await?;
+            let mut f = tokio::fs::File::from_std(tmp.reopen()?);
+            let out = if o.head.stored_len <= self.inner.memory_budget {
+                self.release_to_writer(bucket, key, o, &mut f, opts).await?
+            } else {
+                self.decrypt_through_file(o, &mut f, opts).await?
+            };
+            f.flush().await?;
+            Ok::<_, Error>(out)
+        })
+        .await?;
         tmp.persist(path).map_err(|e| Error::Io(e.error))?;
         Ok(out)
+    }
+
+    /// An object over the memory budget, into a file not yet visible under its final name: one
+    /// GET writes the *ciphertext* to the file while pass one checks the tag; only then does pass
+    /// two decrypt the file in place (re-checking the tag as it goes) and cut off the tag. The
+    /// file holds plaintext only after the object verified, and is renamed into place only after
+    /// pass two's check.
+    async fn decrypt_through_file(
+        &self,
+        mut o: Opened,
+        f: &mut tokio::fs::File,
+        opts: &GetOptions,
+    ) -> Result<GetOutput> {
+        let dec = self.decryptor(&o.env, opts).await?;
+        let mut body = o.body.take().ok_or_else(|| Error::config("no body"))?;
+        let stored = o.head.stored_len;
+        let mut p1 = dec.verify_first()?;
+        let mut seen = 0u64;
+        while let Some(chunk) = body.try_next().await.map_err(stream_err)? {
+            seen += chunk.len() as u64;
+            if seen > stored {
+                return Err(s3_encryption::Error::LengthMismatch.into());
+            }
+            p1.update(&chunk)?;
+            f.write_all(&chunk).await?;
+        }
+        if seen != stored {
+            return Err(s3_encryption::Error::TruncatedBody.into());
+        }
+        f.flush().await?;
+        let mut p2 = p1.finish()?;
+        let std_file = f.try_clone().await?.into_std().await;
+        let progress = opts.progress.clone();
+        let released = tokio::task::spawn_blocking(move || -> Result<u64> {
+            use std::os::unix::fs::FileExt;
+            const CHUNK: usize = 4 << 20;
+            let mut inbuf = vec![0u8; CHUNK];
+            let mut out = vec![0u8; CHUNK + 32];
+            let (mut read_at, mut write_at) = (0u64, 0u64);
+            while read_at < stored {
+                let n = ((stored - read_at) as usize).min(CHUNK);
+                std_file.read_exact_at(&mut inbuf[..n], read_at)?;
+                read_at += n as u64;
+                let k = p2.update(&inbuf[..n], &mut out)?;
+                // Plaintext never outruns the ciphertext read so far: writes stay behind reads.
+                std_file.write_all_at(&out[..k], write_at)?;
+                write_at += k as u64;
+                if let Some(p) = &progress {
+                    p(k as u64);
+                }
+            }
+            let k = p2.finish(&mut out)?;
+            std_file.write_all_at(&out[..k], write_at)?;
+            write_at += k as u64;
+            std_file.set_len(write_at)?;
+            Ok(write_at)
+        })
+        .await
+        .map_err(|e| Error::Io(std::io::Error::other(e)))??;
+        Ok(GetOutput {
+            info: o.info,
+            released,
+            range_first: None,
+            verification: Verification::InPlace,
+            fetched: stored,
+        })
     }
 
     /// **Hazmat.** Stream plaintext into `w` *before* the tag is checked (the spec's delayed

@@ -5,12 +5,14 @@ use crate::error::{Error, Result};
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
 use bytes::Bytes;
-use s3_encryption::{Encryptor, GCM_MAX_PLAINTEXT, MAX_PARTS, PartPlan, Placement};
+use s3_encryption::{
+    Encryptor, GCM_MAX_PLAINTEXT, MAX_PARTS, ParallelGcm, PartPlan, PartialGhash, Placement,
+};
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
 use tokio::io::{AsyncRead, AsyncReadExt};
-use tokio::sync::Semaphore;
+use tokio::sync::{Semaphore, mpsc, oneshot};
 use tokio::task::JoinSet;
 
 /// The result of a PUT.
@@ -219,53 +221,61 @@ impl S3EncryptionClient {
                 Some(l) => (l as usize).min(part_size),
                 None => part_size,
             };
-            let mut first = Vec::with_capacity(first_want + 16);
-            let n = fill(&mut body, &mut first, first_want).await?;
-            let single = match len {
-                Some(l) => l <= part_size as u64,
-                None => n < part_size,
-            };
-            let mut out = if single {
-                if let Some(l) = len
-                    && (n as u64) != l
-                {
-                    return Err(s3_encryption::Error::LengthMismatch.into());
-                }
-                self.ensure_end(&mut body).await?;
-                let (enc, mut buf) = encrypt(enc, first).await?;
-                let tag = enc.finish()?;
-                buf.extend_from_slice(&tag);
-                let stored = buf.len() as u64;
-                let r = inner
-                    .s3
-                    .put_object()
-                    .bucket(bucket)
-                    .key(key)
-                    .content_length(stored as i64)
-                    .set_metadata(Some(metadata))
-                    .set_content_type(opts.content_type.clone())
-                    .set_checksum_algorithm(inner.checksum.clone())
-                    .body(ByteStream::from(Bytes::from(buf)))
-                    .send()
-                    .await
-                    .map_err(|e| Error::from_s3("PutObject", e))?;
-                if let Some(p) = &opts.progress {
-                    p(n as u64);
-                }
-                PutOutput {
-                    e_tag: r.e_tag().map(str::to_owned),
-                    version_id: r.version_id().map(str::to_owned),
-                    plaintext_len: n as u64,
-                    stored_len: stored,
-                    parts: 1,
-                    multipart: false,
-                    instruction_file_key: None,
-                }
+            let threshold = inner.multipart_threshold.unwrap_or(inner.part_size);
+            let streaming = matches!(len, Some(l) if l > part_size as u64 && l <= threshold);
+            let mut out = if streaming {
+                let l = len.unwrap_or_default();
+                self.put_streaming(bucket, key, &mut body, l, enc, metadata, opts)
+                    .await?
             } else {
-                self.multipart(
-                    bucket, key, body, len, part_size, first, enc, metadata, opts,
-                )
-                .await?
+                let mut first = Vec::with_capacity(first_want + 16);
+                let n = fill(&mut body, &mut first, first_want).await?;
+                let single = match len {
+                    Some(l) => l <= part_size as u64,
+                    None => n < part_size,
+                };
+                if single {
+                    if let Some(l) = len
+                        && (n as u64) != l
+                    {
+                        return Err(s3_encryption::Error::LengthMismatch.into());
+                    }
+                    self.ensure_end(&mut body).await?;
+                    let (enc, mut buf) = encrypt(enc, first).await?;
+                    let tag = enc.finish()?;
+                    buf.extend_from_slice(&tag);
+                    let stored = buf.len() as u64;
+                    let r = inner
+                        .s3
+                        .put_object()
+                        .bucket(bucket)
+                        .key(key)
+                        .content_length(stored as i64)
+                        .set_metadata(Some(metadata))
+                        .set_content_type(opts.content_type.clone())
+                        .set_checksum_algorithm(inner.checksum.clone())
+                        .body(ByteStream::from(Bytes::from(buf)))
+                        .send()
+                        .await
+                        .map_err(|e| Error::from_s3("PutObject", e))?;
+                    if let Some(p) = &opts.progress {
+                        p(n as u64);
+                    }
+                    PutOutput {
+                        e_tag: r.e_tag().map(str::to_owned),
+                        version_id: r.version_id().map(str::to_owned),
+                        plaintext_len: n as u64,
+                        stored_len: stored,
+                        parts: 1,
+                        multipart: false,
+                        instruction_file_key: None,
+                    }
+                } else {
+                    self.multipart(
+                        bucket, key, body, len, part_size, first, enc, metadata, opts,
+                    )
+                    .await?
+                }
             };
 
             if let Some(json) = instruction {
@@ -296,6 +306,98 @@ impl S3EncryptionClient {
             Ok(out)
         })
         .await
+    }
+
+    /// One PutObject whose body is encrypted on the fly, a chunk at a time, while it uploads
+    /// (known length up to the multipart threshold). Memory stays at a few chunks. The body is
+    /// not replayable, so the SDK does not retry this request; a failure leaves no object.
+    #[allow(clippy::too_many_arguments)]
+    async fn put_streaming<R: AsyncRead + Unpin + Send>(
+        &self,
+        bucket: &str,
+        key: &str,
+        body: &mut R,
+        len: u64,
+        enc: Encryptor,
+        metadata: HashMap<String, String>,
+        opts: &PutOptions,
+    ) -> Result<PutOutput> {
+        const CHUNK: usize = 1 << 20;
+        let inner = &self.inner;
+        let stored = len + 16;
+        let (tx, rx) = mpsc::channel::<std::io::Result<Bytes>>(4);
+        let req = inner
+            .s3
+            .put_object()
+            .bucket(bucket)
+            .key(key)
+            .content_length(stored as i64)
+            .set_metadata(Some(metadata))
+            .set_content_type(opts.content_type.clone())
+            .set_checksum_algorithm(inner.checksum.clone())
+            .body(ByteStream::from_body_1_x(EncryptedBody {
+                rx,
+                remaining: stored,
+            }));
+        let progress = opts.progress.clone();
+        let produce = async move {
+            let mut enc = Some(enc);
+            let mut consumed = 0u64;
+            let r: Result<()> = async {
+                while consumed < len {
+                    let want = ((len - consumed) as usize).min(CHUNK);
+                    let mut b = Vec::with_capacity(want + 16);
+                    let n = fill(body, &mut b, want).await?;
+                    if n < want {
+                        return Err(Error::config(format!(
+                            "the body ended after {} of the {len} bytes declared",
+                            consumed + n as u64
+                        )));
+                    }
+                    consumed += n as u64;
+                    let e = enc.take().ok_or(s3_encryption::Error::InvalidState)?;
+                    let (e, mut b) = encrypt(e, b).await?;
+                    if consumed == len {
+                        self.ensure_end(body).await?;
+                        b.extend_from_slice(&e.finish()?);
+                    } else {
+                        enc = Some(e);
+                    }
+                    if tx.send(Ok(Bytes::from(b))).await.is_err() {
+                        return Err(Error::config("the upload ended before its body"));
+                    }
+                    if let Some(p) = &progress {
+                        p(n as u64);
+                    }
+                }
+                Ok(())
+            }
+            .await;
+            if let Err(e) = &r {
+                // Fail the request body: S3 stores nothing for a body shorter than declared.
+                let _ = tx.send(Err(std::io::Error::other(e.to_string()))).await;
+            }
+            r
+        };
+        let (produced, sent) = tokio::join!(produce, req.send());
+        let r = match (produced, sent) {
+            (Ok(()), Ok(r)) => r,
+            (Ok(()), Err(e)) => return Err(Error::from_s3("PutObject", e)),
+            // The request failed on its own: its error says why.
+            (Err(Error::Config(m)), Err(e)) if m.contains("upload ended") => {
+                return Err(Error::from_s3("PutObject", e));
+            }
+            (Err(e), _) => return Err(e),
+        };
+        Ok(PutOutput {
+            e_tag: r.e_tag().map(str::to_owned),
+            version_id: r.version_id().map(str::to_owned),
+            plaintext_len: len,
+            stored_len: stored,
+            parts: 1,
+            multipart: false,
+            instruction_file_key: None,
+        })
     }
 
     async fn ensure_end<R: AsyncRead + Unpin>(&self, body: &mut R) -> Result<()> {
@@ -410,7 +512,11 @@ impl S3EncryptionClient {
         })
     }
 
-    /// Read, encrypt and hand parts to upload tasks. Returns (parts, stored bytes).
+    /// Read parts in order and hand each to a task that encrypts it as an independent segment of
+    /// the one GCM stream (CTR seeked to the part's offset, a partial GHASH) on the blocking pool
+    /// and then uploads it: parts are encrypted on several cores and upload out of order. The
+    /// last part waits for every partial GHASH value, appends the combined tag, and uploads.
+    /// Returns (parts, stored bytes).
     #[allow(clippy::too_many_arguments)]
     async fn produce_parts<R: AsyncRead + Unpin + Send>(
         &self,
@@ -421,15 +527,16 @@ impl S3EncryptionClient {
         len: Option<u64>,
         part_size: usize,
         first: Vec<u8>,
-        mut enc: Encryptor,
+        enc: Encryptor,
         sem: &Arc<Semaphore>,
         tasks: &mut JoinSet<Result<CompletedPart>>,
         done: &mut Vec<CompletedPart>,
         opts: &PutOptions,
     ) -> Result<(u32, u64)> {
+        let gcm = Arc::new(enc.into_parallel()?);
+        let (partial_tx, mut partial_rx) = mpsc::unbounded_channel::<PartialGhash>();
         let mut number: u32 = 0;
         let mut consumed: u64 = 0;
-        let mut stored: u64 = 0;
         let mut next = Some(first);
         loop {
             // Surface failures of finished parts early.
@@ -441,7 +548,7 @@ impl S3EncryptionClient {
                 .acquire_owned()
                 .await
                 .map_err(|_| Error::config("upload semaphore closed"))?;
-            let mut buf = match next.take() {
+            let buf = match next.take() {
                 Some(b) => b,
                 None => {
                     let want = match len {
@@ -454,6 +561,7 @@ impl S3EncryptionClient {
                 }
             };
             let n = buf.len() as u64;
+            let offset = consumed;
             consumed += n;
             let last = match len {
                 Some(l) => {
@@ -472,21 +580,61 @@ impl S3EncryptionClient {
                     "the body needs more than {MAX_PARTS} parts of {part_size} bytes; raise the part size"
                 )));
             }
-            let (e, b) = encrypt(enc, buf).await?;
-            enc = e;
-            buf = b;
-            if last {
-                if len.is_some() {
-                    self.ensure_end(body).await?;
-                }
-                let tag = enc.finish()?;
-                buf.extend_from_slice(&tag);
-                stored += buf.len() as u64;
-                self.spawn_part(bucket, key, upload_id, number, buf, n, permit, tasks, opts);
-                return Ok((number, stored));
+            if !last {
+                self.spawn_part(
+                    bucket,
+                    key,
+                    upload_id,
+                    number,
+                    Segment {
+                        gcm: gcm.clone(),
+                        offset,
+                        plaintext: buf,
+                        partial_tx: Some(partial_tx.clone()),
+                        tag: None,
+                    },
+                    permit,
+                    tasks,
+                    opts,
+                );
+                continue;
             }
-            stored += buf.len() as u64;
-            self.spawn_part(bucket, key, upload_id, number, buf, n, permit, tasks, opts);
+            if len.is_some() {
+                self.ensure_end(body).await?;
+            }
+            let (tag_tx, tag_rx) = oneshot::channel();
+            self.spawn_part(
+                bucket,
+                key,
+                upload_id,
+                number,
+                Segment {
+                    gcm: gcm.clone(),
+                    offset,
+                    plaintext: buf,
+                    partial_tx: Some(partial_tx.clone()),
+                    tag: Some(tag_rx),
+                },
+                permit,
+                tasks,
+                opts,
+            );
+            // Every part sends its partial GHASH value once encrypted (before its upload); a part
+            // that failed drops its sender, and the channel then closes short.
+            drop(partial_tx);
+            let mut partials = Vec::with_capacity(number as usize);
+            while let Some(p) = partial_rx.recv().await {
+                partials.push(p);
+            }
+            if partials.len() != number as usize {
+                // A part failed before encrypting; its error surfaces when the tasks are joined.
+                return Ok((number, consumed + 16));
+            }
+            partials.sort_by_key(PartialGhash::offset);
+            let tag = gcm.tag(&partials)?;
+            // The last part's task may have failed already; its error surfaces on join.
+            let _ = tag_tx.send(tag);
+            return Ok((number, consumed + 16));
         }
     }
 
@@ -497,15 +645,12 @@ impl S3EncryptionClient {
         key: &str,
         upload_id: &str,
         number: u32,
-        ciphertext: Vec<u8>,
-        plaintext_len: u64,
+        seg: Segment,
         permit: tokio::sync::OwnedSemaphorePermit,
         tasks: &mut JoinSet<Result<CompletedPart>>,
         opts: &PutOptions,
     ) {
-        let len = ciphertext.len() as i64;
-        // The SDK retries transient failures with this same buffer: a retried part re-sends
-        // exactly the same ciphertext.
+        let plaintext_len = seg.plaintext.len() as u64;
         let req = self
             .inner
             .s3
@@ -514,13 +659,17 @@ impl S3EncryptionClient {
             .key(key)
             .upload_id(upload_id)
             .part_number(number as i32)
-            .content_length(len)
-            .set_checksum_algorithm(self.inner.checksum.clone())
-            .body(ByteStream::from(Bytes::from(ciphertext)));
+            .set_checksum_algorithm(self.inner.checksum.clone());
         let progress = opts.progress.clone();
         tasks.spawn(async move {
             let _permit = permit;
+            let ciphertext = seg.encrypt().await?;
+            let len = ciphertext.len() as i64;
+            // The SDK retries transient failures with this same buffer: a retried part re-sends
+            // exactly the same ciphertext.
             let r = req
+                .content_length(len)
+                .body(ByteStream::from(Bytes::from(ciphertext)))
                 .send()
                 .await
                 .map_err(|e| Error::from_s3("UploadPart", e))?;
@@ -529,5 +678,80 @@ impl S3EncryptionClient {
             }
             Ok(completed_part(number as i32, &r))
         });
+    }
+}
+
+/// One part of a multipart upload: its plaintext, its offset in the body, and where its partial
+/// GHASH value goes. The last part also waits for the combined tag.
+struct Segment {
+    gcm: Arc<ParallelGcm>,
+    offset: u64,
+    plaintext: Vec<u8>,
+    partial_tx: Option<mpsc::UnboundedSender<PartialGhash>>,
+    tag: Option<oneshot::Receiver<[u8; 16]>>,
+}
+
+impl Segment {
+    /// Encrypt on the blocking pool, report the partial value, and (last part) append the tag.
+    async fn encrypt(mut self) -> Result<Vec<u8>> {
+        let gcm = self.gcm.clone();
+        let offset = self.offset;
+        let mut buf = std::mem::take(&mut self.plaintext);
+        let (buf, partial) = tokio::task::spawn_blocking(move || {
+            let r = gcm.encrypt_segment(offset, &mut buf);
+            (buf, r)
+        })
+        .await
+        .map_err(|e| Error::Io(std::io::Error::other(e)))?;
+        let partial = partial?;
+        if let Some(tx) = self.partial_tx.take() {
+            let _ = tx.send(partial);
+        }
+        let mut buf = buf;
+        if let Some(rx) = self.tag.take() {
+            let tag = rx
+                .await
+                .map_err(|_| Error::config("another part failed; the upload is aborted"))?;
+            buf.extend_from_slice(&tag);
+        }
+        Ok(buf)
+    }
+}
+
+/// A request body fed with ciphertext chunks by the encrypting producer.
+struct EncryptedBody {
+    rx: mpsc::Receiver<std::io::Result<Bytes>>,
+    remaining: u64,
+}
+
+impl http_body::Body for EncryptedBody {
+    type Data = Bytes;
+    type Error = std::io::Error;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<std::result::Result<http_body::Frame<Bytes>, Self::Error>>> {
+        use std::task::Poll;
+        match self.rx.poll_recv(cx) {
+            Poll::Ready(Some(Ok(b))) => {
+                self.remaining = self.remaining.saturating_sub(b.len() as u64);
+                Poll::Ready(Some(Ok(http_body::Frame::data(b))))
+            }
+            Poll::Ready(Some(Err(e))) => Poll::Ready(Some(Err(e))),
+            Poll::Ready(None) if self.remaining > 0 => Poll::Ready(Some(Err(
+                std::io::Error::other("the encrypting producer stopped early"),
+            ))),
+            Poll::Ready(None) => Poll::Ready(None),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.remaining == 0
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        http_body::SizeHint::with_exact(self.remaining)
     }
 }

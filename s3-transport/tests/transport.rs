@@ -326,6 +326,65 @@ async fn failing_body_aborts_and_leaves_nothing() {
         );
         assert!(!local.object_path("bad").exists());
     }
+    // One streamed PutObject (the threshold above the body): a body that fails, ends early or
+    // runs long leaves no object either.
+    let streaming = local
+        .client(aes_keyring(2))
+        .part_size(5 * MIB as u64)
+        .multipart_threshold(64 * MIB as u64)
+        .build()
+        .unwrap();
+    for fail_at in [0, MIB, 5 * MIB, 12 * MIB, 23 * MIB - 1] {
+        let body = FailingReader::new(pt.clone(), fail_at);
+        let e = streaming
+            .put_object(
+                BUCKET,
+                "bad",
+                body,
+                Some(pt.len() as u64),
+                &PutOptions::default(),
+            )
+            .await
+            .unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Transport, "{e}");
+        assert!(!local.object_path("bad").exists(), "fail at {fail_at}");
+    }
+    for declared in [pt.len() as u64 + 1, pt.len() as u64 - 1] {
+        let e = streaming
+            .put_object(
+                BUCKET,
+                "bad",
+                &pt[..],
+                Some(declared),
+                &PutOptions::default(),
+            )
+            .await
+            .unwrap_err();
+        assert!(
+            !local.object_path("bad").exists(),
+            "declared {declared}: {e}"
+        );
+    }
+    let put = streaming
+        .put_object(
+            BUCKET,
+            "good",
+            &pt[..],
+            Some(pt.len() as u64),
+            &PutOptions::default(),
+        )
+        .await
+        .unwrap();
+    assert!(!put.multipart);
+    assert_eq!(put.stored_len, pt.len() as u64 + 16);
+    assert_eq!(
+        streaming
+            .get_object_bytes(BUCKET, "good", &opts())
+            .await
+            .unwrap()
+            .0,
+        pt
+    );
     local.stop().await;
 }
 
@@ -507,6 +566,22 @@ async fn tampered_objects_release_nothing() {
             };
             assert_eq!(got.verification, want);
             assert!(*rec.0.lock().unwrap() == *pt);
+            // Into a file: over the budget, one GET puts the ciphertext in the unrenamed file
+            // while the tag is checked, then it is decrypted in place.
+            let out = dir.path().join("whole.bin");
+            let got = client
+                .get_object_to_file(BUCKET, key, &out, &opts())
+                .await
+                .unwrap();
+            let want_file = if pt.len() > 10 * MIB {
+                Verification::InPlace
+            } else {
+                Verification::InMemory
+            };
+            assert_eq!(got.verification, want_file);
+            assert_eq!(got.fetched, pt.len() as u64 + 16);
+            assert!(std::fs::read(&out).unwrap() == *pt);
+            std::fs::remove_file(&out).unwrap();
             for at in [0u64, 100, pt.len() as u64 - 1, pt.len() as u64 + 5] {
                 tamper(&local.s3, key, at).await;
                 let rec = Recorder::default();
@@ -537,7 +612,7 @@ async fn tampered_objects_release_nothing() {
         );
     }
     // An object whose bytes change between the verification pass and the release pass (the
-    // server keeps the old ETag): the release pass detects it and the output file never appears.
+    // server keeps the old ETag): the release pass detects it.
     let upstream = local.server.as_ref().unwrap().addr();
     let path = local.object_path("big0");
     let proxy = Proxy::start(
@@ -564,14 +639,16 @@ async fn tampered_objects_release_nothing() {
         .memory_budget(10 * MIB as u64)
         .build()
         .unwrap();
-    let out = dir.path().join("changed.bin");
     let e = client
-        .get_object_to_file(BUCKET, "big0", &out, &opts())
+        .get_object_to_writer(BUCKET, "big0", &mut Recorder::default(), &opts())
         .await
         .unwrap_err();
     assert_eq!(proxy.fired.load(std::sync::atomic::Ordering::SeqCst), 1);
     assert_eq!(e.kind(), ErrorKind::Authentication, "{e}");
-    assert!(!out.exists());
+    assert!(
+        matches!(e, s3_encryption_transport::Error::ObjectChanged),
+        "{e}"
+    );
     drop(proxy);
     local.stop().await;
 }
@@ -1241,6 +1318,43 @@ async fn checksums_are_over_ciphertext() {
     assert_eq!(
         client
             .get_object_bytes(BUCKET, "sum-mp", &opts())
+            .await
+            .unwrap()
+            .0,
+        big
+    );
+    // One streamed PutObject (over the part size, under the threshold): the SDK sends the
+    // checksum as a trailer computed over the ciphertext as it streams.
+    let streaming = local
+        .client(aes_keyring(20))
+        .part_size(5 * MIB as u64)
+        .multipart_threshold(64 * MIB as u64)
+        .checksum_algorithm(ChecksumAlgorithm::Sha256)
+        .build()
+        .unwrap();
+    let put = streaming
+        .put_bytes(BUCKET, "sum-stream", &big, &PutOptions::default())
+        .await
+        .unwrap();
+    assert!(!put.multipart);
+    let stored = std::fs::read(local.object_path("sum-stream")).unwrap();
+    assert_eq!(stored.len(), big.len() + 16);
+    let h = local
+        .s3
+        .head_object()
+        .bucket(BUCKET)
+        .key("sum-stream")
+        .checksum_mode(ChecksumMode::Enabled)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        h.checksum_sha256(),
+        Some(Base64::encode_string(&Sha256::digest(&stored)).as_str())
+    );
+    assert_eq!(
+        client
+            .get_object_bytes(BUCKET, "sum-stream", &opts())
             .await
             .unwrap()
             .0,
