@@ -72,7 +72,21 @@ fn main() {
                 config_of(Placement::ObjectMetadata),
                 &wrap,
                 5 * 1024 * 1024 + 17,
-                Some(5 * 1024 * 1024),
+                Some((5 * 1024 * 1024, false)),
+                &mut rng,
+            );
+            count += 1;
+            // The transport's parallel multipart upload: each part encrypted as an independent
+            // segment of the GCM stream (here in reverse order), the tag combined from the
+            // partial GHASH values.
+            let name = format!("{version}-{wrap_name}-meta-parallel");
+            write_case(
+                dir,
+                &name,
+                config_of(Placement::ObjectMetadata),
+                &wrap,
+                3 * 5 * 1024 * 1024 + 4099,
+                Some((5 * 1024 * 1024, true)),
                 &mut rng,
             );
             count += 1;
@@ -87,7 +101,7 @@ fn write_case(
     config: EncryptConfig,
     wrap: &Wrap,
     size: usize,
-    part: Option<u64>,
+    part: Option<(u64, bool)>,
     rng: &mut StdRng,
 ) {
     let pt: Vec<u8> = (0..size)
@@ -146,17 +160,39 @@ fn write_case(
         (config.placement() == Placement::InstructionFile).then(|| env.instruction_file());
     let mut body = pt.clone();
     match part {
-        Some(p) => {
+        Some((p, true)) => {
+            let plan = PartPlan::new(size as u64, p).unwrap();
+            let gcm = enc.into_parallel().unwrap();
+            let parts: Vec<_> = plan.parts().collect();
+            let mut partials: Vec<_> = parts
+                .iter()
+                .rev()
+                .map(|part| {
+                    let s = part.plaintext_offset as usize;
+                    gcm.encrypt_segment(
+                        part.plaintext_offset,
+                        &mut body[s..s + part.plaintext_len as usize],
+                    )
+                    .unwrap()
+                })
+                .collect();
+            partials.sort_by_key(|p| p.offset());
+            body.extend_from_slice(&gcm.tag(&partials).unwrap());
+        }
+        Some((p, false)) => {
             let plan = PartPlan::new(size as u64, p).unwrap();
             for part in plan.parts() {
                 let s = part.plaintext_offset as usize;
                 enc.encrypt_in_place(&mut body[s..s + part.plaintext_len as usize])
                     .unwrap();
             }
+            body.extend_from_slice(&enc.finish().unwrap());
         }
-        None => enc.encrypt_in_place(&mut body).unwrap(),
+        None => {
+            enc.encrypt_in_place(&mut body).unwrap();
+            body.extend_from_slice(&enc.finish().unwrap());
+        }
     }
-    body.extend_from_slice(&enc.finish().unwrap());
     std::fs::write(dir.join(format!("{name}.body")), &body).unwrap();
     if let Some(i) = &instruction {
         std::fs::write(dir.join(format!("{name}.instruction")), i).unwrap();
@@ -166,7 +202,7 @@ fn write_case(
         "schema": "s3ec-vector/1",
         "producer": format!("s3-encryption (Rust) {} encryptor", env!("CARGO_PKG_VERSION")),
         "derived_from": null,
-        "description": format!("written by our encryptor for the peers to read{}", if part.is_some() { "; encrypted part by part as in a multipart upload" } else { "" }),
+        "description": format!("written by our encryptor for the peers to read{}", match part { Some((_, true)) => "; parts encrypted as independent segments in reverse order, tag combined (parallel multipart)", Some(_) => "; encrypted part by part as in a multipart upload", None => "" }),
         "object": {"metadata": metadata, "body": format!("{name}.body")},
         "instruction_file": instruction.as_ref().map(|_| json!({"body": format!("{name}.instruction")})),
         "key": key,

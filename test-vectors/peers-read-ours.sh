@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Our encryptor writes V2 and V3 objects (every wrap, both placements, several sizes, a multipart
-# upload); then the Java V2 client, the Ruby V2 client, the Go V2 client and the official Python
+# upload, and a parallel one whose parts were encrypted as independent segments); then the Java V2 client, the Ruby V2 client, the Go V2 client and the official Python
 # client each read every object they support through a loopback S3 and must return the exact
 # plaintext. Prints a matrix (writer mode × reader). Exits non-zero on any FAIL, or when a reader
 # passes none of the modes it is known to support.
@@ -40,10 +40,12 @@ for r in readers:
         if len(parts) < 2 or parts[0] not in ("PASS", "FAIL", "SKIP"):
             continue
         name = parts[1]
-        m = re.match(r"(v[23]-[a-z-]+?-(?:meta|instr))-(?:\d+|multipart)", name)
+        m = re.match(r"(v[23]-[a-z-]+?-(?:meta|instr))-(?:\d+|multipart|parallel)", name)
         mode = m.group(1) if m else name
         if "multipart" in name:
             mode += " (multipart)"
+        if "parallel" in name:
+            mode += " (parallel multipart)"
         modes.add(mode)
         cells[(mode, r)][parts[0]] += 1
         if parts[0] == "FAIL":
