@@ -190,6 +190,107 @@ async fn multipart_against_moto_s3_leaves_no_uploads_on_failure() {
     );
 }
 
+/// On a versioned bucket (moto S3) the second pass of a large GET is pinned to the version id
+/// read by the first: an overwrite between the passes does not disturb the read, which returns
+/// the version it verified.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn versioned_second_pass_reads_the_verified_version() {
+    use aws_sdk_s3::types::{BucketVersioningStatus, VersioningConfiguration};
+    use s3_encryption_transport::local::{s3_client_for, sdk_config_for};
+    let Some(moto) = Moto::start("versioned_second_pass_reads_the_verified_version") else {
+        return;
+    };
+    let s3 = moto.s3();
+    s3.create_bucket().bucket("versioned").send().await.unwrap();
+    s3.put_bucket_versioning()
+        .bucket("versioned")
+        .versioning_configuration(
+            VersioningConfiguration::builder()
+                .status(BucketVersioningStatus::Enabled)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let writer = S3EncryptionClient::builder(s3.clone(), aes_keyring(30))
+        .part_size(5 * MIB as u64)
+        .build()
+        .unwrap();
+    let (v1, v2) = (data(11 * MIB, 30), data(11 * MIB, 31));
+    let put1 = writer
+        .put_bytes("versioned", "obj", &v1, &PutOptions::default())
+        .await
+        .unwrap();
+    assert!(put1.version_id.is_some());
+    // A proxy in front of moto overwrites the object just before the second GET reaches it.
+    let upstream: std::net::SocketAddr =
+        moto.endpoint.trim_start_matches("http://").parse().unwrap();
+    let endpoint = moto.endpoint.clone();
+    let newer = v2.clone();
+    let proxy = Proxy::start(
+        upstream,
+        vec![Rule {
+            markers: vec![
+                b"GET /versioned/obj?".to_vec(),
+                b"GET /versioned/obj ".to_vec(),
+            ],
+            occurrences: vec![2],
+            action: Action::Call(Box::new(move || {
+                let (endpoint, newer) = (endpoint.clone(), newer.clone());
+                std::thread::spawn(move || {
+                    let rt = tokio::runtime::Builder::new_current_thread()
+                        .enable_all()
+                        .build()
+                        .unwrap();
+                    rt.block_on(async {
+                        let c = S3EncryptionClient::builder(
+                            s3_client_for(&sdk_config_for(&endpoint)),
+                            aes_keyring(30),
+                        )
+                        .part_size(5 * MIB as u64)
+                        .build()
+                        .unwrap();
+                        c.put_bytes("versioned", "obj", &newer, &PutOptions::default())
+                            .await
+                            .unwrap();
+                    })
+                })
+                .join()
+                .unwrap();
+            })),
+        }],
+    )
+    .await;
+    let reader = S3EncryptionClient::builder(
+        s3_client_for(&sdk_config_for(&proxy.endpoint)),
+        aes_keyring(30),
+    )
+    .part_size(5 * MIB as u64)
+    .memory_budget(10 * MIB as u64)
+    .build()
+    .unwrap();
+    let rec = Recorder::default();
+    let got = reader
+        .get_object_to_writer("versioned", "obj", &mut rec.clone(), &opts())
+        .await
+        .unwrap();
+    assert_eq!(proxy.fired.load(std::sync::atomic::Ordering::SeqCst), 1);
+    assert_eq!(got.verification, Verification::TwoPass);
+    assert_eq!(got.info.version_id, put1.version_id);
+    assert!(
+        *rec.0.lock().unwrap() == v1,
+        "the verified version was released"
+    );
+    // The overwrite happened: the current version is the newer one.
+    let (now, out) = writer
+        .get_object_bytes("versioned", "obj", &opts())
+        .await
+        .unwrap();
+    assert_ne!(out.info.version_id, put1.version_id);
+    assert!(now == v2);
+    drop(proxy);
+}
+
 /// A reader that yields `data` but fails after `fail_at` bytes.
 struct FailingReader {
     data: Vec<u8>,
