@@ -430,7 +430,8 @@ impl S3EncryptionClient {
     ) -> Result<GetOutput> {
         Box::pin(async move {
             let o = self.open(bucket, key, opts).await?;
-            self.release_to_writer(bucket, key, o, w, opts).await
+            let dec = self.decryptor(&o.env, opts).await?;
+            self.release_to_writer(bucket, key, o, dec, w, opts).await
         })
         .await
     }
@@ -441,11 +442,11 @@ impl S3EncryptionClient {
         bucket: &str,
         key: &str,
         mut o: Opened,
+        dec: Decryptor,
         w: &mut W,
         opts: &GetOptions,
     ) -> Result<GetOutput> {
         {
-            let dec = self.decryptor(&o.env, opts).await?;
             let mut body = o.body.take().ok_or_else(|| Error::config("no body"))?;
             let stored = o.head.stored_len;
             if stored <= self.inner.memory_budget {
@@ -576,6 +577,47 @@ impl S3EncryptionClient {
         }
     }
 
+    /// Decrypt an object as an [`AsyncRead`](tokio::io::AsyncRead) of verified plaintext. The
+    /// object is opened and its data key unwrapped before this returns (so a missing object, a
+    /// plain object or a wrong key is an error here); the body is then read by a background task
+    /// exactly as [`S3EncryptionClient::get_object_to_writer`] does, and nothing reaches the
+    /// reader before the whole object is authenticated. The reader reports end of stream only
+    /// after the task succeeded; any failure is an `io::Error` wrapping this crate's [`Error`]
+    /// (`get_ref()` and `downcast_ref`). Dropping the reader cancels the task.
+    pub async fn get_object_reader(
+        &self,
+        bucket: &str,
+        key: &str,
+        opts: &GetOptions,
+    ) -> Result<ObjectReader> {
+        let o = self.open(bucket, key, opts).await?;
+        let dec = self.decryptor(&o.env, opts).await?;
+        let info = o.info.clone();
+        let (mut tx, rx) = tokio::io::duplex(256 * 1024);
+        let (verdict_tx, verdict_rx) = tokio::sync::oneshot::channel();
+        let (this, bucket, key, opts) = (
+            self.clone(),
+            bucket.to_owned(),
+            key.to_owned(),
+            opts.clone(),
+        );
+        let task = tokio::spawn(async move {
+            let r = this
+                .release_to_writer(&bucket, &key, o, dec, &mut tx, &opts)
+                .await;
+            drop(tx);
+            let _ = verdict_tx.send(r);
+        });
+        Ok(ObjectReader {
+            info,
+            pipe: rx,
+            verdict: verdict_rx,
+            output: None,
+            failed: false,
+            task,
+        })
+    }
+
     /// Decrypt an object into the file at `path`. The plaintext is written to a temporary file
     /// beside it and renamed into place only after the final check passes, so a failure leaves
     /// no partial plaintext behind. Objects over the memory budget take one GET: the ciphertext
@@ -598,7 +640,9 @@ impl S3EncryptionClient {
             let o = self.open(bucket, key, opts).await?;
             let mut f = tokio::fs::File::from_std(tmp.reopen()?);
             let out = if o.head.stored_len <= self.inner.memory_budget {
-                self.release_to_writer(bucket, key, o, &mut f, opts).await?
+                let dec = self.decryptor(&o.env, opts).await?;
+                self.release_to_writer(bucket, key, o, dec, &mut f, opts)
+                    .await?
             } else {
                 self.decrypt_through_file(o, &mut f, opts).await?
             };
@@ -1066,4 +1110,73 @@ pub struct ReEncryptOutput {
     pub instruction_file_key: String,
     /// The new envelope.
     pub envelope: EnvelopeInfo,
+}
+
+/// Verified plaintext of one object as an [`AsyncRead`](tokio::io::AsyncRead); see
+/// [`S3EncryptionClient::get_object_reader`].
+#[derive(Debug)]
+pub struct ObjectReader {
+    info: ObjectInfo,
+    pipe: tokio::io::DuplexStream,
+    verdict: tokio::sync::oneshot::Receiver<Result<GetOutput>>,
+    output: Option<GetOutput>,
+    failed: bool,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl ObjectReader {
+    /// The object being read.
+    pub fn info(&self) -> &ObjectInfo {
+        &self.info
+    }
+
+    /// How the read went, once the reader has reported end of stream.
+    pub fn output(&self) -> Option<&GetOutput> {
+        self.output.as_ref()
+    }
+}
+
+impl Drop for ObjectReader {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl tokio::io::AsyncRead for ObjectReader {
+    fn poll_read(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        use std::task::{Poll, ready};
+        let this = self.get_mut();
+        if this.output.is_some() {
+            return Poll::Ready(Ok(()));
+        }
+        if this.failed {
+            return Poll::Ready(Err(std::io::Error::other(
+                "the object failed to read (reported earlier)",
+            )));
+        }
+        let before = buf.filled().len();
+        ready!(std::pin::Pin::new(&mut this.pipe).poll_read(cx, buf))?;
+        if buf.filled().len() > before {
+            return Poll::Ready(Ok(()));
+        }
+        // The task closed the pipe: end of stream only if it succeeded.
+        match ready!(std::pin::Pin::new(&mut this.verdict).poll(cx)) {
+            Ok(Ok(out)) => {
+                this.output = Some(out);
+                Poll::Ready(Ok(()))
+            }
+            Ok(Err(e)) => {
+                this.failed = true;
+                Poll::Ready(Err(std::io::Error::other(e)))
+            }
+            Err(_) => {
+                this.failed = true;
+                Poll::Ready(Err(std::io::Error::other("the GET task stopped")))
+            }
+        }
+    }
 }

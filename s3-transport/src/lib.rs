@@ -47,8 +47,8 @@ pub use client::{
 };
 pub use error::{Error, ErrorKind, Result};
 pub use get::{
-    EnvelopeInfo, GetOutput, ListEntry, ListStatus, ObjectInfo, ReEncryptOptions, ReEncryptOutput,
-    Verification,
+    EnvelopeInfo, GetOutput, ListEntry, ListStatus, ObjectInfo, ObjectReader, ReEncryptOptions,
+    ReEncryptOutput, Verification,
 };
 pub use keyring::{Keyring, Pairs, wrap_name};
 pub use put::PutOutput;

@@ -373,6 +373,33 @@ fn every_command_against_the_embedded_server() {
         .unwrap();
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(o.stdout == big);
+    // A file under --multipart-threshold goes up in one streamed PutObject.
+    let big_file = r.join("big.bin");
+    std::fs::write(&big_file, &big).unwrap();
+    let o = local(&d)
+        .args(["--json", "put"])
+        .arg(&big_file)
+        .args([
+            "s3://bkt/single",
+            "--part-size",
+            "5",
+            "--multipart-threshold",
+            "16",
+            "--aes-key",
+        ])
+        .arg(r.join("k1"))
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["multipart"], false, "{v}");
+    let o = local(&d)
+        .args(["get", "s3://bkt/single", "--aes-key"])
+        .arg(r.join("k1"))
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(o.stdout == big);
     let spill = r.join("spill");
     std::fs::create_dir(&spill).unwrap();
     let o = local(&d)

@@ -683,6 +683,17 @@ async fn tampered_objects_release_nothing() {
             assert_eq!(got.fetched, pt.len() as u64 + 16);
             assert!(std::fs::read(&out).unwrap() == *pt);
             std::fs::remove_file(&out).unwrap();
+            // As an AsyncRead: the same verification, end of stream only after success.
+            let mut reader = client
+                .get_object_reader(BUCKET, key, &opts())
+                .await
+                .unwrap();
+            let mut all = Vec::new();
+            tokio::io::AsyncReadExt::read_to_end(&mut reader, &mut all)
+                .await
+                .unwrap();
+            assert!(all == *pt);
+            assert_eq!(reader.output().unwrap().verification, want);
             for at in [0u64, 100, pt.len() as u64 - 1, pt.len() as u64 + 5] {
                 tamper(&local.s3, key, at).await;
                 let rec = Recorder::default();
@@ -694,6 +705,23 @@ async fn tampered_objects_release_nothing() {
                 assert!(
                     rec.0.lock().unwrap().is_empty(),
                     "{key}: plaintext released from a tampered object"
+                );
+                let mut reader = client
+                    .get_object_reader(BUCKET, key, &opts())
+                    .await
+                    .unwrap();
+                let mut all = Vec::new();
+                let e = tokio::io::AsyncReadExt::read_to_end(&mut reader, &mut all)
+                    .await
+                    .unwrap_err();
+                let e = e
+                    .get_ref()
+                    .and_then(|e| e.downcast_ref::<s3_encryption_transport::Error>())
+                    .expect("the crate's error inside the io::Error");
+                assert_eq!(e.kind(), ErrorKind::Authentication, "{key} at {at}: {e}");
+                assert!(
+                    all.is_empty(),
+                    "{key}: plaintext read from a tampered object"
                 );
                 let out = dir.path().join("out.bin");
                 client

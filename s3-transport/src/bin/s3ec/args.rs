@@ -169,6 +169,10 @@ pub enum Command {
         /// Parts uploading at once.
         #[arg(long, default_value_t = 4)]
         parts_in_flight: usize,
+        /// Files up to this many MiB go up in one PutObject, encrypted as they stream (default:
+        /// the part size; larger files are multipart uploads with parts encrypted on all cores).
+        #[arg(long, value_name = "MIB")]
+        multipart_threshold: Option<u64>,
     },
     /// Download and decrypt (verified before any output, unless --range).
     Get {

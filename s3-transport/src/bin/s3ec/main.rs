@@ -315,6 +315,7 @@ async fn run(cli: Cli) -> CliResult<()> {
             placement,
             part_size,
             parts_in_flight,
+            multipart_threshold,
         } => {
             let (bucket, key) = parse_url(&url, false)?;
             let keyring = need_keyring(&keys)?;
@@ -331,8 +332,16 @@ async fn run(cli: Cli) -> CliResult<()> {
                 })
                 .part_size(part)
                 .parts_in_flight(parts_in_flight)
-                .memory_budget(part * (parts_in_flight as u64 + 1))
-                .build()?;
+                .memory_budget(part * (parts_in_flight as u64 + 1));
+            let c = match multipart_threshold {
+                Some(t) => {
+                    c.multipart_threshold(t.checked_mul(1024 * 1024).ok_or_else(|| {
+                        Failure::usage("--multipart-threshold is too large", None)
+                    })?)
+                }
+                None => c,
+            }
+            .build()?;
             let r = put(g, &c, &bucket, &key, &file).await;
             ctx.stop().await;
             let o = r?;
