@@ -398,7 +398,7 @@ impl S3EncryptionClient {
         let dec = self.decryptor(&o.env, opts).await?;
         let mut body = o.body.take().ok_or_else(|| Error::config("no body"))?;
         let buf = read_all(&mut body, o.head.stored_len).await?;
-        let (pt, n) = decrypt_in_memory(dec, buf)?;
+        let (pt, n) = decrypt_in_memory(dec, buf).await?;
         if let Some(p) = &opts.progress {
             p(n as u64);
         }
@@ -451,7 +451,7 @@ impl S3EncryptionClient {
             let stored = o.head.stored_len;
             if stored <= self.inner.memory_budget {
                 let buf = read_all(&mut body, stored).await?;
-                let (pt, n) = decrypt_in_memory(dec, buf)?;
+                let (pt, n) = decrypt_in_memory(dec, buf).await?;
                 w.write_all(&pt[..n]).await?;
                 w.flush().await?;
                 if let Some(p) = &opts.progress {
@@ -677,6 +677,11 @@ impl S3EncryptionClient {
             }
             p1.update(&chunk)?;
             f.write_all(&chunk).await?;
+            // Progress counts the transfer (the bytes that will become plaintext).
+            if let Some(p) = &opts.progress {
+                let before = (seen - chunk.len() as u64).min(stored.saturating_sub(16));
+                p(seen.min(stored.saturating_sub(16)) - before);
+            }
         }
         if seen != stored {
             return Err(s3_encryption::Error::TruncatedBody.into());
@@ -684,7 +689,6 @@ impl S3EncryptionClient {
         f.flush().await?;
         let mut p2 = p1.finish()?;
         let std_file = f.try_clone().await?.into_std().await;
-        let progress = opts.progress.clone();
         let released = tokio::task::spawn_blocking(move || -> Result<u64> {
             use std::os::unix::fs::FileExt;
             const CHUNK: usize = 4 << 20;
@@ -699,9 +703,6 @@ impl S3EncryptionClient {
                 // Plaintext never outruns the ciphertext read so far: writes stay behind reads.
                 std_file.write_all_at(&out[..k], write_at)?;
                 write_at += k as u64;
-                if let Some(p) = &progress {
-                    p(k as u64);
-                }
             }
             let k = p2.finish(&mut out)?;
             std_file.write_all_at(&out[..k], write_at)?;
@@ -1057,10 +1058,20 @@ async fn read_all(body: &mut ByteStream, stored: u64) -> Result<Vec<u8>> {
     Ok(buf)
 }
 
-fn decrypt_in_memory(dec: Decryptor, mut buf: Vec<u8>) -> Result<(Vec<u8>, usize)> {
-    let n = dec.decrypt_whole_in_place(&mut buf)?;
-    buf.truncate(n);
-    Ok((buf, n))
+/// Verify and decrypt a whole body in place (on the blocking pool when it is large).
+async fn decrypt_in_memory(dec: Decryptor, mut buf: Vec<u8>) -> Result<(Vec<u8>, usize)> {
+    let large = buf.len() >= 1 << 20;
+    let run = move || -> Result<(Vec<u8>, usize)> {
+        let n = dec.decrypt_whole_in_place(&mut buf)?;
+        buf.truncate(n);
+        Ok((buf, n))
+    };
+    if !large {
+        return run();
+    }
+    tokio::task::spawn_blocking(run)
+        .await
+        .map_err(|e| Error::Io(std::io::Error::other(e)))?
 }
 
 /// One listed object.
