@@ -278,7 +278,7 @@ impl<C: BlockCipherEncrypt + BlockSizeUser<BlockSize = U16>> Ctr32<C> {
             return;
         }
         let mut ctrs = [Array::<u8, U16>::default(); BATCH];
-        for c in ctrs.iter_mut() {
+        for c in ctrs[..(n - at).div_ceil(16).min(BATCH)].iter_mut() {
             c[..12].copy_from_slice(&self.nonce);
         }
         let mut ks = [Array::<u8, U16>::default(); BATCH];
