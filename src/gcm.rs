@@ -4,6 +4,14 @@
 //! GHASH carry so that any split of the input gives the same ciphertext and tag as the one-shot
 //! construction (checked against `aes-gcm` in the tests). Only 96-bit nonces are supported: every
 //! S3EC format uses them.
+//!
+//! When the build enables `sse2`, `ssse3` and `pclmulqdq` on x86-64 (for example
+//! `RUSTFLAGS="-C target-cpu=native"`; not on `target_os = "none"`, whose soft-float ABI LLVM
+//! cannot combine with these vectors), GHASH is the aggregated carry-less implementation in
+//! `fast` instead of the `ghash` crate, and CTR runs in batches of 256 blocks through the
+//! cipher's multi-block path instead of the `ctr` crate (with `avx512f` + `vaes` also enabled,
+//! the `aes` crate's VAES backend). The crate forbids `unsafe`, so the choice is made at
+//! compile time, not by runtime detection.
 
 use crate::error::{Error, Result};
 use aes::cipher::{
@@ -11,7 +19,6 @@ use aes::cipher::{
     StreamCipherSeek, array::Array, consts::U16,
 };
 use ctr::CtrCore;
-use ghash::{GHash, universal_hash::UniversalHash};
 use subtle::ConstantTimeEq;
 
 /// The most plaintext one key and nonce may protect: 2^39 − 256 bits = 2^36 − 32 bytes.
@@ -20,7 +27,110 @@ pub const GCM_MAX_PLAINTEXT: u64 = (1 << 36) - 32;
 /// Bytes processed per CTR/GHASH step, so that data is still in L1 when GHASH reads it.
 const STRIDE: usize = 8 * 1024;
 
-type Ctr<C> = StreamCipherCoreWrapper<CtrCore<C, ctr::flavors::Ctr32BE>>;
+#[cfg(all(
+    target_arch = "x86_64",
+    not(target_os = "none"),
+    target_feature = "sse2",
+    target_feature = "pclmulqdq",
+    target_feature = "ssse3"
+))]
+mod fast;
+#[cfg(all(
+    target_arch = "x86_64",
+    not(target_os = "none"),
+    target_feature = "sse2",
+    target_feature = "pclmulqdq",
+    target_feature = "ssse3"
+))]
+use fast::Ghash as Hasher;
+
+#[cfg(not(all(
+    target_arch = "x86_64",
+    not(target_os = "none"),
+    target_feature = "sse2",
+    target_feature = "pclmulqdq",
+    target_feature = "ssse3"
+)))]
+use soft::Hasher;
+
+/// The `ghash` crate behind the interface of `fast::Ghash`.
+#[cfg(not(all(
+    target_arch = "x86_64",
+    not(target_os = "none"),
+    target_feature = "sse2",
+    target_feature = "pclmulqdq",
+    target_feature = "ssse3"
+)))]
+mod soft {
+    use aes::cipher::{array::Array, consts::U16};
+    use ghash::{GHash, universal_hash::UniversalHash};
+
+    pub(super) struct Hasher(GHash);
+
+    impl Hasher {
+        pub(super) fn new(h: &[u8; 16]) -> Self {
+            Hasher(GHash::new(&Array::from(*h)))
+        }
+        /// Whole blocks.
+        pub(super) fn update(&mut self, data: &[u8]) {
+            let (blocks, _) = Array::<u8, U16>::slice_as_chunks(data);
+            self.0.update(blocks);
+        }
+        pub(super) fn update_padded(&mut self, data: &[u8]) {
+            self.0.update_padded(data);
+        }
+        pub(super) fn finalize(&self) -> [u8; 16] {
+            self.0.clone().finalize().into()
+        }
+    }
+}
+
+/// The `ctr` crate's CTR with GCM's 32-bit big-endian counter (seekable, for [`GcmCtr`]).
+type SeekCtr<C> = StreamCipherCoreWrapper<CtrCore<C, ctr::flavors::Ctr32BE>>;
+
+#[cfg(all(
+    target_arch = "x86_64",
+    not(target_os = "none"),
+    target_feature = "sse2",
+    target_feature = "pclmulqdq",
+    target_feature = "ssse3"
+))]
+type Ctr<C> = fast::Ctr32<C>;
+#[cfg(all(
+    target_arch = "x86_64",
+    not(target_os = "none"),
+    target_feature = "sse2",
+    target_feature = "pclmulqdq",
+    target_feature = "ssse3"
+))]
+fn new_ctr<C>(cipher: C, iv: &Array<u8, U16>) -> Ctr<C>
+where
+    C: BlockCipherEncrypt + BlockSizeUser<BlockSize = U16>,
+{
+    fast::Ctr32::new(cipher, &(*iv).into())
+}
+
+#[cfg(not(all(
+    target_arch = "x86_64",
+    not(target_os = "none"),
+    target_feature = "sse2",
+    target_feature = "pclmulqdq",
+    target_feature = "ssse3"
+)))]
+type Ctr<C> = SeekCtr<C>;
+#[cfg(not(all(
+    target_arch = "x86_64",
+    not(target_os = "none"),
+    target_feature = "sse2",
+    target_feature = "pclmulqdq",
+    target_feature = "ssse3"
+)))]
+fn new_ctr<C>(cipher: C, iv: &Array<u8, U16>) -> Ctr<C>
+where
+    C: BlockCipherEncrypt + BlockSizeUser<BlockSize = U16>,
+{
+    Ctr::<C>::from_core(CtrCore::inner_iv_init(cipher, iv))
+}
 
 /// Incremental AES-GCM state over block cipher `C`.
 pub struct Gcm<C>
@@ -28,7 +138,7 @@ where
     C: BlockCipherEncrypt + BlockSizeUser<BlockSize = U16>,
 {
     ctr: Ctr<C>,
-    ghash: GHash,
+    ghash: Hasher,
     carry: [u8; 16],
     carry_len: usize,
     tag_mask: [u8; 16],
@@ -51,8 +161,8 @@ where
         cipher.encrypt_block(&mut mask);
         let mut ctr_iv = j0;
         ctr_iv[15] = 2;
-        let ctr = Ctr::<C>::from_core(CtrCore::inner_iv_init(cipher, &ctr_iv));
-        let mut ghash = GHash::new(&h);
+        let ctr = new_ctr(cipher, &ctr_iv);
+        let mut ghash = Hasher::new(&h.into());
         ghash.update_padded(aad);
         let mut tag_mask = [0u8; 16];
         tag_mask.copy_from_slice(&mask);
@@ -95,11 +205,11 @@ where
             if self.carry_len < 16 {
                 return;
             }
-            let block = Array::<u8, U16>::from(self.carry);
-            self.ghash.update(core::slice::from_ref(&block));
+            self.ghash.update(&self.carry);
             self.carry_len = 0;
         }
-        let (blocks, rest) = Array::<u8, U16>::slice_as_chunks(data);
+        let whole = data.len() / 16 * 16;
+        let (blocks, rest) = data.split_at(whole);
         if !blocks.is_empty() {
             self.ghash.update(blocks);
         }
@@ -178,8 +288,8 @@ where
         let mut lens = Array::<u8, U16>::default();
         lens[..8].copy_from_slice(&(self.aad_len * 8).to_be_bytes());
         lens[8..].copy_from_slice(&(self.ct_len * 8).to_be_bytes());
-        self.ghash.update(core::slice::from_ref(&lens));
-        let s = self.ghash.clone().finalize();
+        self.ghash.update(&lens);
+        let s = self.ghash.finalize();
         let mut tag = [0u8; 16];
         for i in 0..16 {
             tag[i] = s[i] ^ self.tag_mask[i];
@@ -222,7 +332,7 @@ where
 /// AES-CTR positioned at a byte offset of a GCM body (counter `nonce ‖ be32(2 + offset/16)`),
 /// for ranged reads.
 pub(crate) struct GcmCtr {
-    ctr: Ctr<aes::Aes256>,
+    ctr: SeekCtr<aes::Aes256>,
 }
 
 impl GcmCtr {
@@ -230,7 +340,7 @@ impl GcmCtr {
         let mut iv = Array::<u8, U16>::default();
         iv[..12].copy_from_slice(nonce);
         iv[15] = 2;
-        let mut ctr = Ctr::<aes::Aes256>::from_core(CtrCore::inner_iv_init(cipher, &iv));
+        let mut ctr = SeekCtr::<aes::Aes256>::from_core(CtrCore::inner_iv_init(cipher, &iv));
         ctr.try_seek(offset).map_err(|_| Error::InvalidRange)?;
         Ok(GcmCtr { ctr })
     }

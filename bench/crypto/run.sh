@@ -6,9 +6,21 @@
 #   bench/crypto/run.sh
 #
 # Env: CARGO_TARGET_DIR (default /work/target-bench); S3EC_BENCH_ROUNDS_SMALL / _LARGE (rounds
-# for 1 MiB / 64 MiB, default 100 / 15). The table goes to stdout (Markdown), progress to stderr.
+# for 1 MiB / 64 MiB, default 100 / 15); S3EC_BENCH_NATIVE=1 to print the tables a second time
+# from a build with RUSTFLAGS="-C target-cpu=native" (the core's compile-time fast GCM path;
+# built in $CARGO_TARGET_DIR/native). The table goes to stdout (Markdown), progress to stderr.
 set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/work/target-bench}"
 cargo build --release --quiet --manifest-path "$HERE/Cargo.toml"
-exec "$CARGO_TARGET_DIR/release/s3ec-bench-crypto"
+if [ "${S3EC_BENCH_NATIVE:-0}" != 1 ]; then
+    exec "$CARGO_TARGET_DIR/release/s3ec-bench-crypto"
+fi
+echo "### Default build"
+"$CARGO_TARGET_DIR/release/s3ec-bench-crypto"
+echo
+echo "### Built with RUSTFLAGS=\"-C target-cpu=native\""
+NATIVE_DIR="$CARGO_TARGET_DIR/native"
+RUSTFLAGS="${RUSTFLAGS:-} -C target-cpu=native" CARGO_TARGET_DIR="$NATIVE_DIR" \
+    cargo build --release --quiet --manifest-path "$HERE/Cargo.toml"
+"$NATIVE_DIR/release/s3ec-bench-crypto"
