@@ -178,6 +178,41 @@ where
         }
     }
 
+    /// One segment of a GCM body that starts at byte `offset` (a multiple of 16, checked by the
+    /// caller): CTR from the segment's counter `nonce ‖ be32(2 + offset/16)`, GHASH from zero
+    /// with no additional data. [`Gcm::partial`] then gives the segment's partial GHASH value.
+    pub(crate) fn segment(cipher: C, nonce: &[u8; 12], offset: u64) -> Self {
+        let mut h = Array::<u8, U16>::default();
+        cipher.encrypt_block(&mut h);
+        let mut iv = Array::<u8, U16>::default();
+        iv[..12].copy_from_slice(nonce);
+        // GCM's inc32: the counter wraps within 32 bits.
+        let counter = 2u32.wrapping_add((offset / 16) as u32);
+        iv[12..].copy_from_slice(&counter.to_be_bytes());
+        let ctr = new_ctr(cipher, &iv);
+        let ghash = Hasher::new(&h.into());
+        zeroize::Zeroize::zeroize(&mut h[..]);
+        Gcm {
+            ctr,
+            ghash,
+            carry: [0; 16],
+            carry_len: 0,
+            tag_mask: [0; 16],
+            aad_len: 0,
+            ct_len: offset,
+        }
+    }
+
+    /// The GHASH of the ciphertext absorbed since [`Gcm::segment`], its last partial block
+    /// zero-padded (no length block, no mask).
+    pub(crate) fn partial(mut self) -> [u8; 16] {
+        if self.carry_len > 0 {
+            self.ghash.update_padded(&self.carry[..self.carry_len]);
+            self.carry_len = 0;
+        }
+        self.ghash.finalize()
+    }
+
     /// Bytes of ciphertext processed so far.
     pub fn processed(&self) -> u64 {
         self.ct_len
@@ -343,9 +378,6 @@ impl GcmCtr {
         let mut ctr = SeekCtr::<aes::Aes256>::from_core(CtrCore::inner_iv_init(cipher, &iv));
         ctr.try_seek(offset).map_err(|_| Error::InvalidRange)?;
         Ok(GcmCtr { ctr })
-    }
-    pub(crate) fn apply_in_place(&mut self, buf: &mut [u8]) {
-        self.ctr.apply_keystream(buf);
     }
     pub(crate) fn apply(&mut self, input: &[u8], output: &mut [u8]) -> Result<()> {
         self.ctr

@@ -8,14 +8,11 @@
 //! [`ParallelGcm::encrypt_in_place_threaded`] and friends split a buffer over threads.
 
 use crate::error::{Error, Result};
-use crate::gcm::{GCM_MAX_PLAINTEXT, GcmCtr};
+use crate::gcm::{GCM_MAX_PLAINTEXT, Gcm};
 use aes::cipher::{BlockCipherEncrypt, KeyInit, array::Array, consts::U16};
 use ghash::{GHash, universal_hash::UniversalHash};
 use subtle::ConstantTimeEq;
 use zeroize::{Zeroize, ZeroizeOnDrop};
-
-/// Bytes per CTR/GHASH step (a multiple of 16).
-const STRIDE: usize = 8 * 1024;
 
 /// The GHASH of one segment's ciphertext, computed from a zero state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -104,51 +101,46 @@ impl ParallelGcm {
         Ok(())
     }
 
-    fn partial(&self, offset: u64, ct: &[u8]) -> PartialGhash {
-        let mut g = GHash::new(&Array::from(self.h));
-        g.update_padded(ct);
-        PartialGhash {
+    /// The sequential engine started at the segment at `offset` (checked by the caller).
+    fn segment(&self, offset: u64) -> Gcm<aes::Aes256> {
+        Gcm::segment(aes::Aes256::new(&self.key.into()), &self.nonce, offset)
+    }
+
+    fn partial(&self, offset: u64, ct: &[u8]) -> Result<PartialGhash> {
+        let mut g = self.segment(offset);
+        g.authenticate_only(ct)?;
+        Ok(PartialGhash {
             offset,
             len: ct.len() as u64,
-            value: g.finalize().into(),
-        }
+            value: g.partial(),
+        })
     }
 
     /// Encrypt one segment in place. `offset` (its position in the body) must be a multiple of 16;
     /// every segment but the last must have a length that is a multiple of 16.
     pub fn encrypt_segment(&self, offset: u64, buf: &mut [u8]) -> Result<PartialGhash> {
         Self::check(offset, buf.len())?;
-        let mut ctr = GcmCtr::new(aes::Aes256::new(&self.key.into()), &self.nonce, offset)?;
-        let mut g = GHash::new(&Array::from(self.h));
-        let len = buf.len() as u64;
-        // CTR then GHASH per stride, while the stride is still in L1.
-        for c in buf.chunks_mut(STRIDE) {
-            ctr.apply_in_place(c);
-            let (blocks, rest) = Array::<u8, U16>::slice_as_chunks(c);
-            g.update(blocks);
-            if !rest.is_empty() {
-                g.update_padded(rest);
-            }
-        }
+        // The sequential engine (fused CTR/GHASH strides) started at the segment's counter.
+        let mut g = self.segment(offset);
+        g.encrypt_in_place(buf)?;
         Ok(PartialGhash {
             offset,
-            len,
-            value: g.finalize().into(),
+            len: buf.len() as u64,
+            value: g.partial(),
         })
     }
 
     /// Authenticate one ciphertext segment (no decryption): the partial GHASH.
     pub fn authenticate_segment(&self, offset: u64, ct: &[u8]) -> Result<PartialGhash> {
         Self::check(offset, ct.len())?;
-        Ok(self.partial(offset, ct))
+        self.partial(offset, ct)
     }
 
     /// Decrypt one segment in place, without authenticating it (pair with
     /// [`ParallelGcm::authenticate_segment`] and [`ParallelGcm::verify`] first, as verify-first does).
     pub fn decrypt_segment_unauthenticated(&self, offset: u64, buf: &mut [u8]) -> Result<()> {
         Self::check(offset, buf.len())?;
-        let mut ctr = GcmCtr::new(aes::Aes256::new(&self.key.into()), &self.nonce, offset)?;
-        ctr.apply_in_place(buf);
+        self.segment(offset).keystream_in_place(buf);
         Ok(())
     }
 

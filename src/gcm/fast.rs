@@ -117,7 +117,7 @@ fn mul(a: m128i, b: m128i) -> m128i {
 
 /// GHASH state: the key powers and the running value (both byte-reversed), zeroized on drop.
 pub(crate) struct Ghash {
-    /// Bytes `16·i .. 16·i + 16` hold `K_(8−i)`.
+    /// `powers[i]` holds `K_(16−i)`.
     powers: [[u8; 16]; AGG],
     y: [u8; 16],
 }
