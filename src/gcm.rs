@@ -288,7 +288,6 @@ where
     }
 
     /// Decrypt in place.
-    #[allow(dead_code)]
     pub fn decrypt_in_place(&mut self, buf: &mut [u8]) -> Result<()> {
         self.reserve(buf.len())?;
         for c in buf.chunks_mut(STRIDE) {

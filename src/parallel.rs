@@ -144,6 +144,22 @@ impl ParallelGcm {
         Ok(())
     }
 
+    /// Authenticate and decrypt one segment in place in a single fused pass: returns the
+    /// segment's partial GHASH value (of the ciphertext). The plaintext left in `buf` is **not
+    /// verified** until [`ParallelGcm::verify`] over all segments succeeds; a caller that already
+    /// verified the object once (as pass one of verify-first) uses this to re-check while it
+    /// decrypts, and must discard `buf` if that check fails.
+    pub fn decrypt_segment_rechecked(&self, offset: u64, buf: &mut [u8]) -> Result<PartialGhash> {
+        Self::check(offset, buf.len())?;
+        let mut g = self.segment(offset);
+        g.decrypt_in_place(buf)?;
+        Ok(PartialGhash {
+            offset,
+            len: buf.len() as u64,
+            value: g.partial(),
+        })
+    }
+
     /// Combine the partial values of consecutive segments covering the whole body, in order,
     /// into the tag. Gaps, overlaps, or a non-final segment whose length is not a multiple of 16
     /// are [`Error::InvalidRange`].

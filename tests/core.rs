@@ -1193,6 +1193,19 @@ fn parallel_segments_equal_sequential() {
         assert_eq!(&b[..n], &pt[..]);
         let mut b = pt.clone();
         assert_eq!(d.encrypt_in_place_threaded(&mut b, 2).unwrap(), tag);
+        // Fused authenticate-and-decrypt per segment (the re-checking pass): the same partial
+        // values as authenticating alone, and the plaintext.
+        let mut b = seq.body[..n].to_vec();
+        let mut rechecked = vec![];
+        for w in cuts.windows(2) {
+            let s = w[0] as u64;
+            let auth = d.authenticate_segment(s, &seq.body[w[0]..w[1]]).unwrap();
+            let p = d.decrypt_segment_rechecked(s, &mut b[w[0]..w[1]]).unwrap();
+            assert_eq!(p, auth);
+            rechecked.push(p);
+        }
+        assert_eq!(b, pt);
+        assert_eq!(d.verify(&rechecked, &tag), Ok(()));
         if n > 0 {
             let mut bad = seq.body.clone();
             bad[rng.random_range(0..n)] ^= 4;

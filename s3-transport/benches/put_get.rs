@@ -6,7 +6,7 @@
 //! `cargo bench -p s3-encryption-transport --bench put_get`
 
 use s3_encryption::AesKey;
-use s3_encryption_transport::local::{LocalS3, s3_client_for, sdk_config_for};
+use s3_encryption_transport::local::{LocalS3, sdk_config_for};
 use s3_encryption_transport::{GetOptions, Keyring, PutOptions, S3EncryptionClient};
 use std::io::Write;
 use std::time::Instant;
@@ -97,7 +97,20 @@ async fn plain_multipart(s3: &aws_sdk_s3::Client, file: &str) {
 }
 
 async fn child(mode: &str, endpoint: &str, file: &str, out: &str) -> f64 {
-    let s3 = s3_client_for(&sdk_config_for(endpoint));
+    // `…-put-nock`: both clients with RequestChecksumCalculation::WhenRequired (no CRC32 by
+    // default); otherwise the SDK defaults (a CRC32 of every upload).
+    let (mode, nock) = match mode.strip_suffix("-nock") {
+        Some(m) => (m, true),
+        None => (mode, false),
+    };
+    let mut conf =
+        aws_sdk_s3::config::Builder::from(&sdk_config_for(endpoint)).force_path_style(true);
+    if nock {
+        conf = conf.request_checksum_calculation(
+            aws_sdk_s3::config::RequestChecksumCalculation::WhenRequired,
+        );
+    }
+    let s3 = aws_sdk_s3::Client::from_conf(conf.build());
     let client = S3EncryptionClient::builder(s3.clone(), Keyring::aes(AesKey::new_256([7; 32])))
         .build()
         .unwrap();
@@ -240,31 +253,44 @@ fn main() {
         }
         (secs, rss)
     };
+    let rounds: usize = std::env::var("S3EC_BENCH_ROUNDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(2);
+    // S3EC_BENCH_OPS=put-multipart,put,put-nock,get (default: all four).
+    let ops_env = std::env::var("S3EC_BENCH_OPS").unwrap_or_default();
+    let ops: Vec<&str> = ["put-multipart", "put", "put-nock", "get"]
+        .into_iter()
+        .filter(|o| ops_env.is_empty() || ops_env.split(',').any(|x| x == *o))
+        .collect();
+    if ops.contains(&"get") {
+        // The GETs read what the PUTs wrote.
+        run("plain-put");
+        run("ours-put");
+    }
     let mut best = std::collections::BTreeMap::new();
-    for _ in 0..2 {
-        for mode in [
-            "plain-put-multipart",
-            "ours-put-multipart",
-            "plain-put",
-            "ours-put",
-            "plain-get",
-            "ours-get",
-        ] {
+    for _ in 0..rounds {
+        let modes: Vec<String> = ops
+            .iter()
+            .flat_map(|o| [format!("plain-{o}"), format!("ours-{o}")])
+            .collect();
+        for mode in modes.iter().map(String::as_str) {
             let (s, r) = run(mode);
-            let e = best.entry(mode).or_insert((f64::MAX, 0u64));
+            eprintln!("{mode}: {:.0} MB/s", len as f64 / s / 1e6);
+            let e = best.entry(mode.to_owned()).or_insert((f64::MAX, 0u64));
             e.0 = e.0.min(s);
             e.1 = e.1.max(r);
         }
     }
     let mbps = |s: f64| len as f64 / s / 1e6;
     println!(
-        "{mib} MiB object, embedded s3s-fs on 127.0.0.1, best of 2 (server in the parent process)"
+        "{mib} MiB object, embedded s3s-fs on 127.0.0.1, best of {rounds}, plain and ours alternating (server in the parent process)"
     );
     println!(
         "{:<14} {:>14} {:>14} {:>8} {:>16} {:>16}",
         "", "plain MB/s", "ours MB/s", "ratio", "plain peak RSS", "ours peak RSS"
     );
-    for op in ["put-multipart", "put", "get"] {
+    for op in ops {
         let p = best[format!("plain-{op}").as_str()];
         let o = best[format!("ours-{op}").as_str()];
         println!(
@@ -282,7 +308,11 @@ fn main() {
          as independent GCM segments on all cores, 4 in flight, out of order)"
     );
     println!(
-        "put: plain single PutObject from the file vs ours with multipart_threshold raised (one PutObject, encrypted as it streams)"
+        "put: plain single PutObject from the file vs ours with multipart_threshold raised (one PutObject, encrypted as it streams); \
+         SDK defaults: plain sends a CRC32 computed up front, ours (a body that cannot be replayed) an aws-chunked body with a CRC32 trailer"
+    );
+    println!(
+        "put-nock: the same two with RequestChecksumCalculation::WhenRequired on both clients (no CRC32)"
     );
     println!(
         "get: plain GetObject into a file vs get_object_to_file (over the 64 MiB budget: ciphertext to the unrenamed file while \

@@ -8,7 +8,7 @@ use aws_sdk_s3::primitives::ByteStream;
 use s3_encryption::format::keys as mk;
 use s3_encryption::{
     ByteRange, ContentAlgorithm, Decryptor, EncryptConfig, Envelope, FormatVersion, Placement,
-    RangePlan, WrapAlgorithm,
+    RangePlan, VerifyPass, WrapAlgorithm,
 };
 use std::collections::{BTreeSet, HashMap};
 use std::path::Path;
@@ -668,29 +668,68 @@ impl S3EncryptionClient {
         let dec = self.decryptor(&o.env, opts).await?;
         let mut body = o.body.take().ok_or_else(|| Error::config("no body"))?;
         let stored = o.head.stored_len;
-        let mut p1 = dec.verify_first()?;
+        // GCM content: pass two runs on every core (segments authenticated and decrypted in one
+        // fused pass each, the combined tag re-checked before the file is renamed).
+        let parallel = dec.parallel().ok();
+        let p1 = dec.verify_first()?;
+        // Pass one: the network side gathers the body into 1 MiB batches; a blocking thread
+        // hashes each batch and appends it to the file, so neither waits on the other.
+        const BATCH: usize = 1 << 20;
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<u8>>(4);
+        let mut file = f.try_clone().await?.into_std().await;
+        let writer = tokio::task::spawn_blocking(move || -> Result<(VerifyPass, std::fs::File)> {
+            use std::io::Write;
+            let mut p1 = p1;
+            while let Some(batch) = rx.blocking_recv() {
+                p1.update(&batch)?;
+                file.write_all(&batch)?;
+            }
+            Ok((p1, file))
+        });
         let mut seen = 0u64;
-        while let Some(chunk) = body.try_next().await.map_err(stream_err)? {
-            seen += chunk.len() as u64;
-            if seen > stored {
-                return Err(s3_encryption::Error::LengthMismatch.into());
+        let mut batch = Vec::with_capacity(BATCH);
+        let received: Result<()> = async {
+            while let Some(chunk) = body.try_next().await.map_err(stream_err)? {
+                seen += chunk.len() as u64;
+                if seen > stored {
+                    return Err(s3_encryption::Error::LengthMismatch.into());
+                }
+                batch.extend_from_slice(&chunk);
+                if batch.len() >= BATCH
+                    && tx
+                        .send(std::mem::replace(&mut batch, Vec::with_capacity(BATCH)))
+                        .await
+                        .is_err()
+                {
+                    // The writer stopped; its error is reported below.
+                    break;
+                }
+                // Progress counts the transfer (the bytes that will become plaintext).
+                if let Some(p) = &opts.progress {
+                    let before = (seen - chunk.len() as u64).min(stored.saturating_sub(16));
+                    p(seen.min(stored.saturating_sub(16)) - before);
+                }
             }
-            p1.update(&chunk)?;
-            f.write_all(&chunk).await?;
-            // Progress counts the transfer (the bytes that will become plaintext).
-            if let Some(p) = &opts.progress {
-                let before = (seen - chunk.len() as u64).min(stored.saturating_sub(16));
-                p(seen.min(stored.saturating_sub(16)) - before);
+            if !batch.is_empty() {
+                let _ = tx.send(std::mem::take(&mut batch)).await;
             }
+            Ok(())
         }
+        .await;
+        drop(tx);
+        let (p1, std_file) = writer
+            .await
+            .map_err(|e| Error::Io(std::io::Error::other(e)))??;
+        received?;
         if seen != stored {
             return Err(s3_encryption::Error::TruncatedBody.into());
         }
-        f.flush().await?;
         let mut p2 = p1.finish()?;
-        let std_file = f.try_clone().await?.into_std().await;
         let released = tokio::task::spawn_blocking(move || -> Result<u64> {
             use std::os::unix::fs::FileExt;
+            if let Some(pg) = parallel {
+                return recheck_in_place_parallel(&pg, &std_file, stored);
+            }
             const CHUNK: usize = 4 << 20;
             let mut inbuf = vec![0u8; CHUNK];
             let mut out = vec![0u8; CHUNK + 32];
@@ -1056,6 +1095,59 @@ async fn read_all(body: &mut ByteStream, stored: u64) -> Result<Vec<u8>> {
         buf.extend_from_slice(&chunk);
     }
     Ok(buf)
+}
+
+/// Pass two of [`S3EncryptionClient::get_object_to_file`] for GCM content: the file holds the
+/// verified ciphertext ‖ tag; decrypt it in place window by window, each window split across the
+/// cores (authenticated and decrypted in one fused pass per segment), then re-check the combined
+/// tag and cut the tag off. On failure the caller discards the file (it was never renamed).
+fn recheck_in_place_parallel(
+    pg: &s3_encryption::ParallelGcm,
+    file: &std::fs::File,
+    stored: u64,
+) -> Result<u64> {
+    use std::os::unix::fs::FileExt;
+    const WINDOW: usize = 16 << 20;
+    let ct_len = stored
+        .checked_sub(16)
+        .ok_or(s3_encryption::Error::TruncatedBody)?;
+    let mut tag = [0u8; 16];
+    file.read_exact_at(&mut tag, ct_len)?;
+    let threads = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+        .clamp(1, 16);
+    let mut buf = vec![0u8; WINDOW.min(ct_len as usize)];
+    let mut partials = Vec::new();
+    let mut at = 0u64;
+    while at < ct_len {
+        let n = ((ct_len - at) as usize).min(WINDOW);
+        let window = &mut buf[..n];
+        file.read_exact_at(window, at)?;
+        let seg = n.div_ceil(threads).div_ceil(16).max(1) * 16;
+        let results: Vec<s3_encryption::Result<s3_encryption::PartialGhash>> =
+            std::thread::scope(|s| {
+                let handles: Vec<_> = window
+                    .chunks_mut(seg)
+                    .enumerate()
+                    .map(|(i, c)| {
+                        s.spawn(move || pg.decrypt_segment_rechecked(at + (i * seg) as u64, c))
+                    })
+                    .collect();
+                handles
+                    .into_iter()
+                    .map(|h| h.join().unwrap_or(Err(s3_encryption::Error::InvalidState)))
+                    .collect()
+            });
+        for r in results {
+            partials.push(r?);
+        }
+        file.write_all_at(window, at)?;
+        at += n as u64;
+    }
+    pg.verify(&partials, &tag)?;
+    file.set_len(ct_len)?;
+    Ok(ct_len)
 }
 
 /// Verify and decrypt a whole body in place (on the blocking pool when it is large).
