@@ -278,16 +278,19 @@ impl<C: BlockCipherEncrypt + BlockSizeUser<BlockSize = U16>> Ctr32<C> {
             return;
         }
         let mut ctrs = [Array::<u8, U16>::default(); BATCH];
-        for c in ctrs[..(n - at).div_ceil(16).min(BATCH)].iter_mut() {
-            c[..12].copy_from_slice(&self.nonce);
-        }
+        // The nonce in the top 96 bits; each counter block is written whole (16-byte stores: a
+        // 4-byte store per block vectorises into a scatter, slow on some CPUs).
+        let mut prefix = [0u8; 16];
+        prefix[..12].copy_from_slice(&self.nonce);
+        let prefix = u128::from_be_bytes(prefix);
         let mut ks = [Array::<u8, U16>::default(); BATCH];
         let mut used = 1;
         while n - at >= 16 {
             let nb = ((n - at) / 16).min(BATCH);
             used = used.max(nb);
             for (i, c) in ctrs[..nb].iter_mut().enumerate() {
-                c[12..].copy_from_slice(&self.ctr.wrapping_add(i as u32).to_be_bytes());
+                let block = prefix | u128::from(self.ctr.wrapping_add(i as u32));
+                c.copy_from_slice(&block.to_be_bytes());
             }
             let _ = self.cipher.encrypt_blocks_b2b(&ctrs[..nb], &mut ks[..nb]);
             let k = Array::slice_as_flattened(&ks[..nb]);
@@ -304,7 +307,7 @@ impl<C: BlockCipherEncrypt + BlockSizeUser<BlockSize = U16>> Ctr32<C> {
             at += 16 * nb;
         }
         if at < n {
-            ctrs[0][12..].copy_from_slice(&self.ctr.to_be_bytes());
+            ctrs[0].copy_from_slice(&(prefix | u128::from(self.ctr)).to_be_bytes());
             self.cipher.encrypt_block_b2b(&ctrs[0], &mut ks[0]);
             self.ks.copy_from_slice(&ks[0]);
             self.ctr = self.ctr.wrapping_add(1);
