@@ -489,6 +489,63 @@ async fn failing_body_aborts_and_leaves_nothing() {
     local.stop().await;
 }
 
+/// Parts are encrypted independently and upload concurrently, out of order: with part 1 held at
+/// a proxy, the last part (which carries the tag combined from every part's partial GHASH value)
+/// reaches S3 first, and the object still reads back exactly.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn parts_upload_out_of_order() {
+    let local = Local::start().await;
+    let upstream = local.server.as_ref().unwrap().addr();
+    let log = Arc::new(std::sync::Mutex::new(Vec::<&'static str>::new()));
+    let (l1, l3) = (log.clone(), log.clone());
+    let proxy = Proxy::start(
+        upstream,
+        vec![
+            Rule {
+                markers: vec![b"partNumber=1&".to_vec(), b"partNumber=1 ".to_vec()],
+                occurrences: vec![1],
+                action: Action::Call(Box::new(move || {
+                    l1.lock().unwrap().push("part 1 held");
+                    std::thread::sleep(std::time::Duration::from_millis(1500));
+                    l1.lock().unwrap().push("part 1 released");
+                })),
+            },
+            Rule {
+                markers: vec![b"partNumber=3&".to_vec(), b"partNumber=3 ".to_vec()],
+                occurrences: vec![1],
+                action: Action::Call(Box::new(move || l3.lock().unwrap().push("part 3 sent"))),
+            },
+        ],
+    )
+    .await;
+    let s3 = s3_encryption_transport::local::s3_client_for(
+        &s3_encryption_transport::local::sdk_config_for(&proxy.endpoint),
+    );
+    let client = S3EncryptionClient::builder(s3, aes_keyring(40))
+        .part_size(5 * MIB as u64)
+        .parts_in_flight(3)
+        .build()
+        .unwrap();
+    let pt = data(12 * MIB + 5, 40);
+    let put = client
+        .put_bytes(BUCKET, "ooo", &pt, &PutOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(put.parts, 3);
+    assert_eq!(
+        *log.lock().unwrap(),
+        ["part 1 held", "part 3 sent", "part 1 released"],
+        "the last part went up while part 1 was held"
+    );
+    let (got, _) = client
+        .get_object_bytes(BUCKET, "ooo", &opts())
+        .await
+        .unwrap();
+    assert!(got == pt);
+    drop(proxy);
+    local.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dropped_connection_is_retried_with_the_same_ciphertext() {
     let local = Local::start().await;
