@@ -46,6 +46,11 @@ pub use rsa;
 #[doc(hidden)]
 pub mod internals {
     pub use crate::gcm::Gcm;
+
+    /// A [`crate::ParallelGcm`] for an arbitrary AES-256 key, nonce and AAD.
+    pub fn parallel_gcm(key: &[u8; 32], nonce: &[u8; 12], aad: &[u8]) -> crate::ParallelGcm {
+        crate::ParallelGcm::new(key, nonce, aad)
+    }
 }
 
 /// Composite types wipe their secrets on drop: their key-bearing parts (`aes` key schedules, CTR,
