@@ -163,5 +163,32 @@ async fn peak_memory_is_bounded_by_the_part_budget() {
             assert!(growth < 24 * MIB as u64, "GET peak grew by {growth} bytes");
         }
     }
+    // Into a file (one GET, decrypted in place): 1 MiB batches queued to the writer and a 16 MiB
+    // decryption window, whatever the object size.
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("big.out");
+    let base = status_kib("VmRSS:");
+    let can_reset = reset_peak();
+    let t = Instant::now();
+    let got = client
+        .get_object_to_file(BUCKET, "big", &out, &GetOptions::default())
+        .await
+        .unwrap();
+    let secs = t.elapsed().as_secs_f64();
+    let peak = status_kib("VmHWM:");
+    let growth = peak.saturating_sub(base) * 1024;
+    println!(
+        "GET {mib} MiB to a file ({:?}): {:.0} MiB/s; RSS before {} MiB, peak {} MiB, growth {} MiB",
+        got.verification,
+        mib as f64 / secs,
+        base / 1024,
+        peak / 1024,
+        growth / MIB as u64
+    );
+    assert_eq!(got.verification, Verification::InPlace);
+    assert_eq!(std::fs::metadata(&out).unwrap().len(), size);
+    if can_reset {
+        assert!(growth < 40 * MIB as u64, "GET to a file grew by {growth} bytes");
+    }
     local.stop().await;
 }
