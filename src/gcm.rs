@@ -27,6 +27,7 @@ pub const GCM_MAX_PLAINTEXT: u64 = (1 << 36) - 32;
 /// Bytes processed per CTR/GHASH step, so that data is still in L1 when GHASH reads it.
 const STRIDE: usize = 8 * 1024;
 
+// The compile-time choice of GHASH and CTR: `fast` (see the module docs above) or `soft`.
 #[cfg(all(
     target_arch = "x86_64",
     not(target_os = "none"),
@@ -35,6 +36,7 @@ const STRIDE: usize = 8 * 1024;
     target_feature = "ssse3"
 ))]
 mod fast;
+use backend::{Ctr, Hasher, new_ctr};
 #[cfg(all(
     target_arch = "x86_64",
     not(target_os = "none"),
@@ -42,8 +44,7 @@ mod fast;
     target_feature = "pclmulqdq",
     target_feature = "ssse3"
 ))]
-use fast::Ghash as Hasher;
-
+use fast as backend;
 #[cfg(not(all(
     target_arch = "x86_64",
     not(target_os = "none"),
@@ -51,9 +52,9 @@ use fast::Ghash as Hasher;
     target_feature = "pclmulqdq",
     target_feature = "ssse3"
 )))]
-use soft::Hasher;
+use soft as backend;
 
-/// The `ghash` crate behind the interface of `fast::Ghash`.
+/// The `ghash` and `ctr` crates behind the interface of `fast`.
 #[cfg(not(all(
     target_arch = "x86_64",
     not(target_os = "none"),
@@ -62,7 +63,7 @@ use soft::Hasher;
     target_feature = "ssse3"
 )))]
 mod soft {
-    use aes::cipher::{array::Array, consts::U16};
+    use aes::cipher::{BlockCipherEncrypt, BlockSizeUser, InnerIvInit, array::Array, consts::U16};
     use ghash::{GHash, universal_hash::UniversalHash};
 
     pub(super) struct Hasher(GHash);
@@ -83,54 +84,19 @@ mod soft {
             self.0.clone().finalize().into()
         }
     }
+
+    pub(super) type Ctr<C> = super::SeekCtr<C>;
+
+    pub(super) fn new_ctr<C>(cipher: C, iv: &Array<u8, U16>) -> Ctr<C>
+    where
+        C: BlockCipherEncrypt + BlockSizeUser<BlockSize = U16>,
+    {
+        Ctr::<C>::from_core(ctr::CtrCore::inner_iv_init(cipher, iv))
+    }
 }
 
 /// The `ctr` crate's CTR with GCM's 32-bit big-endian counter (seekable, for [`GcmCtr`]).
 type SeekCtr<C> = StreamCipherCoreWrapper<CtrCore<C, ctr::flavors::Ctr32BE>>;
-
-#[cfg(all(
-    target_arch = "x86_64",
-    not(target_os = "none"),
-    target_feature = "sse2",
-    target_feature = "pclmulqdq",
-    target_feature = "ssse3"
-))]
-type Ctr<C> = fast::Ctr32<C>;
-#[cfg(all(
-    target_arch = "x86_64",
-    not(target_os = "none"),
-    target_feature = "sse2",
-    target_feature = "pclmulqdq",
-    target_feature = "ssse3"
-))]
-fn new_ctr<C>(cipher: C, iv: &Array<u8, U16>) -> Ctr<C>
-where
-    C: BlockCipherEncrypt + BlockSizeUser<BlockSize = U16>,
-{
-    fast::Ctr32::new(cipher, &(*iv).into())
-}
-
-#[cfg(not(all(
-    target_arch = "x86_64",
-    not(target_os = "none"),
-    target_feature = "sse2",
-    target_feature = "pclmulqdq",
-    target_feature = "ssse3"
-)))]
-type Ctr<C> = SeekCtr<C>;
-#[cfg(not(all(
-    target_arch = "x86_64",
-    not(target_os = "none"),
-    target_feature = "sse2",
-    target_feature = "pclmulqdq",
-    target_feature = "ssse3"
-)))]
-fn new_ctr<C>(cipher: C, iv: &Array<u8, U16>) -> Ctr<C>
-where
-    C: BlockCipherEncrypt + BlockSizeUser<BlockSize = U16>,
-{
-    Ctr::<C>::from_core(CtrCore::inner_iv_init(cipher, iv))
-}
 
 /// Incremental AES-GCM state over block cipher `C`.
 pub struct Gcm<C>

@@ -580,29 +580,16 @@ impl S3EncryptionClient {
                     "the body needs more than {MAX_PARTS} parts of {part_size} bytes; raise the part size"
                 )));
             }
-            if !last {
-                self.spawn_part(
-                    bucket,
-                    key,
-                    upload_id,
-                    number,
-                    Segment {
-                        gcm: gcm.clone(),
-                        offset,
-                        plaintext: buf,
-                        partial_tx: Some(partial_tx.clone()),
-                        tag: None,
-                    },
-                    permit,
-                    tasks,
-                    opts,
-                );
-                continue;
-            }
-            if len.is_some() {
+            if last && len.is_some() {
                 self.ensure_end(body).await?;
             }
-            let (tag_tx, tag_rx) = oneshot::channel();
+            // The last part also waits for the tag combined from every part's partial value.
+            let (tag_tx, tag_rx) = if last {
+                let (tx, rx) = oneshot::channel();
+                (Some(tx), Some(rx))
+            } else {
+                (None, None)
+            };
             self.spawn_part(
                 bucket,
                 key,
@@ -613,12 +600,15 @@ impl S3EncryptionClient {
                     offset,
                     plaintext: buf,
                     partial_tx: Some(partial_tx.clone()),
-                    tag: Some(tag_rx),
+                    tag: tag_rx,
                 },
                 permit,
                 tasks,
                 opts,
             );
+            let Some(tag_tx) = tag_tx else {
+                continue;
+            };
             // Every part sends its partial GHASH value once encrypted (before its upload); a part
             // that failed drops its sender, and the channel then closes short.
             drop(partial_tx);

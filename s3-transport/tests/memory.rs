@@ -188,7 +188,10 @@ async fn peak_memory_is_bounded_by_the_part_budget() {
     assert_eq!(got.verification, Verification::InPlace);
     assert_eq!(std::fs::metadata(&out).unwrap().len(), size);
     if can_reset {
-        assert!(growth < 40 * MIB as u64, "GET to a file grew by {growth} bytes");
+        assert!(
+            growth < 40 * MIB as u64,
+            "GET to a file grew by {growth} bytes"
+        );
     }
     local.stop().await;
 }

@@ -202,6 +202,19 @@ impl Ghash {
     }
 }
 
+/// The names `gcm.rs` uses for either backend.
+pub(super) type Hasher = Ghash;
+/// See [`Hasher`].
+pub(super) type Ctr<C> = Ctr32<C>;
+
+/// CTR from the counter block `iv`.
+pub(super) fn new_ctr<C>(cipher: C, iv: &Array<u8, U16>) -> Ctr<C>
+where
+    C: BlockCipherEncrypt + BlockSizeUser<BlockSize = U16>,
+{
+    Ctr32::new(cipher, &(*iv).into())
+}
+
 /// Counter blocks per `encrypt_blocks_b2b` call.
 const BATCH: usize = 256;
 
