@@ -245,15 +245,8 @@ impl S3EncryptionClient {
                     let tag = enc.finish()?;
                     buf.extend_from_slice(&tag);
                     let stored = buf.len() as u64;
-                    let r = inner
-                        .s3
-                        .put_object()
-                        .bucket(bucket)
-                        .key(key)
-                        .content_length(stored as i64)
-                        .set_metadata(Some(metadata))
-                        .set_content_type(opts.content_type.clone())
-                        .set_checksum_algorithm(inner.checksum.clone())
+                    let r = self
+                        .put_request(bucket, key, stored, metadata, opts)
                         .body(ByteStream::from(Bytes::from(buf)))
                         .send()
                         .await
@@ -308,6 +301,26 @@ impl S3EncryptionClient {
         .await
     }
 
+    /// A PutObject of `stored` bytes with the envelope metadata (the body still to set).
+    fn put_request(
+        &self,
+        bucket: &str,
+        key: &str,
+        stored: u64,
+        metadata: HashMap<String, String>,
+        opts: &PutOptions,
+    ) -> aws_sdk_s3::operation::put_object::builders::PutObjectFluentBuilder {
+        self.inner
+            .s3
+            .put_object()
+            .bucket(bucket)
+            .key(key)
+            .content_length(stored as i64)
+            .set_metadata(Some(metadata))
+            .set_content_type(opts.content_type.clone())
+            .set_checksum_algorithm(self.inner.checksum.clone())
+    }
+
     /// One PutObject whose body is encrypted on the fly, a chunk at a time, while it uploads
     /// (known length up to the multipart threshold). Memory stays at a few chunks. The body is
     /// not replayable, so the SDK does not retry this request; a failure leaves no object.
@@ -323,22 +336,14 @@ impl S3EncryptionClient {
         opts: &PutOptions,
     ) -> Result<PutOutput> {
         const CHUNK: usize = 1 << 20;
-        let inner = &self.inner;
         let stored = len + 16;
         let (tx, rx) = mpsc::channel::<std::io::Result<Bytes>>(4);
-        let req = inner
-            .s3
-            .put_object()
-            .bucket(bucket)
-            .key(key)
-            .content_length(stored as i64)
-            .set_metadata(Some(metadata))
-            .set_content_type(opts.content_type.clone())
-            .set_checksum_algorithm(inner.checksum.clone())
-            .body(ByteStream::from_body_1_x(EncryptedBody {
-                rx,
-                remaining: stored,
-            }));
+        let req =
+            self.put_request(bucket, key, stored, metadata, opts)
+                .body(ByteStream::from_body_1_x(EncryptedBody {
+                    rx,
+                    remaining: stored,
+                }));
         let progress = opts.progress.clone();
         let produce = async move {
             let mut enc = Some(enc);

@@ -1452,11 +1452,29 @@ async fn configuration_is_checked() {
     local.stop().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn checksums_are_over_ciphertext() {
-    use aws_sdk_s3::types::{ChecksumAlgorithm, ChecksumMode};
+/// S3 checked, and stored, a SHA-256 of exactly the stored (ciphertext) bytes of `key`.
+async fn assert_stored_sha256(local: &Local, key: &str, stored: &[u8]) {
+    use aws_sdk_s3::types::ChecksumMode;
     use base64ct::{Base64, Encoding};
     use sha2::{Digest, Sha256};
+    let h = local
+        .s3
+        .head_object()
+        .bucket(BUCKET)
+        .key(key)
+        .checksum_mode(ChecksumMode::Enabled)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        h.checksum_sha256(),
+        Some(Base64::encode_string(&Sha256::digest(stored)).as_str())
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn checksums_are_over_ciphertext() {
+    use aws_sdk_s3::types::ChecksumAlgorithm;
     let local = Local::start().await;
     let client = local
         .client(aes_keyring(20))
@@ -1473,19 +1491,7 @@ async fn checksums_are_over_ciphertext() {
     let stored = std::fs::read(local.object_path("sum")).unwrap();
     assert_eq!(stored.len(), pt.len() + 16);
     assert_ne!(&stored[..pt.len()], &pt[..]);
-    let h = local
-        .s3
-        .head_object()
-        .bucket(BUCKET)
-        .key("sum")
-        .checksum_mode(ChecksumMode::Enabled)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(
-        h.checksum_sha256(),
-        Some(Base64::encode_string(&Sha256::digest(&stored)).as_str())
-    );
+    assert_stored_sha256(&local, "sum", &stored).await;
     assert_eq!(
         client
             .get_object_bytes(BUCKET, "sum", &opts())
@@ -1525,19 +1531,7 @@ async fn checksums_are_over_ciphertext() {
     assert!(!put.multipart);
     let stored = std::fs::read(local.object_path("sum-stream")).unwrap();
     assert_eq!(stored.len(), big.len() + 16);
-    let h = local
-        .s3
-        .head_object()
-        .bucket(BUCKET)
-        .key("sum-stream")
-        .checksum_mode(ChecksumMode::Enabled)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(
-        h.checksum_sha256(),
-        Some(Base64::encode_string(&Sha256::digest(&stored)).as_str())
-    );
+    assert_stored_sha256(&local, "sum-stream", &stored).await;
     assert_eq!(
         client
             .get_object_bytes(BUCKET, "sum-stream", &opts())
