@@ -270,6 +270,28 @@ impl S3EncryptionClient {
         }
     }
 
+    /// The envelope of an object whose HEAD (or GET response) is `head`, and its description.
+    async fn described(
+        &self,
+        bucket: &str,
+        key: &str,
+        head: &Head,
+        opts: &GetOptions,
+        checked: bool,
+    ) -> Result<(Envelope, ObjectInfo)> {
+        let (env, ikey) = self
+            .envelope_of(
+                bucket,
+                key,
+                &head.metadata,
+                opts.instruction_file_suffix.as_deref(),
+                checked,
+            )
+            .await?;
+        let info = Self::info(bucket, key, head, &env, ikey);
+        Ok((env, info))
+    }
+
     fn info(
         bucket: &str,
         key: &str,
@@ -306,16 +328,8 @@ impl S3EncryptionClient {
             let head = self
                 .head_raw(bucket, key, opts.version_id.as_deref())
                 .await?;
-            let (env, ikey) = self
-                .envelope_of(
-                    bucket,
-                    key,
-                    &head.metadata,
-                    opts.instruction_file_suffix.as_deref(),
-                    false,
-                )
-                .await?;
-            Ok(Self::info(bucket, key, &head, &env, ikey))
+            let (_, info) = self.described(bucket, key, &head, opts, false).await?;
+            Ok(info)
         })
         .await
     }
@@ -347,16 +361,7 @@ impl S3EncryptionClient {
             e_tag: r.e_tag().map(str::to_owned),
             version_id: r.version_id().map(str::to_owned),
         };
-        let (env, ikey) = self
-            .envelope_of(
-                bucket,
-                key,
-                &head.metadata,
-                opts.instruction_file_suffix.as_deref(),
-                true,
-            )
-            .await?;
-        let info = Self::info(bucket, key, &head, &env, ikey);
+        let (env, info) = self.described(bucket, key, &head, opts, true).await?;
         Ok(Opened {
             head,
             env,
@@ -446,135 +451,133 @@ impl S3EncryptionClient {
         w: &mut W,
         opts: &GetOptions,
     ) -> Result<GetOutput> {
-        {
-            let mut body = o.body.take().ok_or_else(|| Error::config("no body"))?;
-            let stored = o.head.stored_len;
-            if stored <= self.inner.memory_budget {
-                let buf = read_all(&mut body, stored).await?;
-                let (pt, n) = decrypt_in_memory(dec, buf).await?;
-                w.write_all(&pt[..n]).await?;
-                w.flush().await?;
-                if let Some(p) = &opts.progress {
-                    p(n as u64);
-                }
-                return Ok(GetOutput {
-                    info: o.info,
-                    released: n as u64,
-                    range_first: None,
-                    verification: Verification::InMemory,
-                    fetched: stored,
-                });
-            }
-            let spill_dir = match &self.inner.large_get {
-                LargeObjectVerification::SpillFile { dir } => Some(dir.clone()),
-                // Without an ETag the second GET cannot be pinned: spill instead.
-                LargeObjectVerification::TwoPass if o.head.e_tag.is_none() => Some(None),
-                LargeObjectVerification::TwoPass => None,
-            };
-            let mut p1 = dec.verify_first()?;
-            let (released, how) = if let Some(dir) = spill_dir {
-                let f = match dir {
-                    Some(d) => tempfile::tempfile_in(d)?,
-                    None => tempfile::tempfile()?,
-                };
-                let mut f = tokio::fs::File::from_std(f);
-                let mut seen = 0u64;
-                while let Some(chunk) = body.try_next().await.map_err(stream_err)? {
-                    seen += chunk.len() as u64;
-                    p1.update(&chunk)?;
-                    f.write_all(&chunk).await?;
-                }
-                if seen != stored {
-                    return Err(s3_encryption::Error::TruncatedBody.into());
-                }
-                let mut p2 = p1.finish()?;
-                f.flush().await?;
-                f.seek(std::io::SeekFrom::Start(0)).await?;
-                let mut inbuf = vec![0u8; 1 << 20];
-                let mut out = vec![0u8; (1 << 20) + 16];
-                let mut released = 0u64;
-                loop {
-                    let n = f.read(&mut inbuf).await?;
-                    if n == 0 {
-                        break;
-                    }
-                    let k = p2.update(&inbuf[..n], &mut out)?;
-                    w.write_all(&out[..k]).await?;
-                    released += k as u64;
-                    if let Some(p) = &opts.progress {
-                        p(k as u64);
-                    }
-                }
-                let k = p2.finish(&mut out)?;
-                w.write_all(&out[..k]).await?;
-                (released + k as u64, Verification::SpillFile)
-            } else {
-                let mut seen = 0u64;
-                while let Some(chunk) = body.try_next().await.map_err(stream_err)? {
-                    seen += chunk.len() as u64;
-                    p1.update(&chunk)?;
-                }
-                if seen != stored {
-                    return Err(s3_encryption::Error::TruncatedBody.into());
-                }
-                let mut p2 = p1.finish()?;
-                let etag = o.head.e_tag.clone().unwrap_or_default();
-                let r = self
-                    .inner
-                    .s3
-                    .get_object()
-                    .bucket(bucket)
-                    .key(key)
-                    .if_match(&etag)
-                    .set_version_id(o.head.version_id.clone().or(opts.version_id.clone()))
-                    .send()
-                    .await
-                    .map_err(|e| Error::from_s3("GetObject (second pass)", e));
-                let r = match r {
-                    Err(Error::S3 {
-                        status: Some(412 | 404),
-                        ..
-                    }) => return Err(Error::ObjectChanged),
-                    r => r?,
-                };
-                if r.e_tag() != Some(etag.as_str())
-                    || r.content_length().unwrap_or(-1) != stored as i64
-                    || r.content_range().is_some()
-                {
-                    return Err(Error::ObjectChanged);
-                }
-                let mut body2 = r.body;
-                let mut out = Vec::new();
-                let mut released = 0u64;
-                while let Some(chunk) = body2.try_next().await.map_err(stream_err)? {
-                    out.resize(p2.output_len(chunk.len()), 0);
-                    let k = p2
-                        .update(&chunk, &mut out)
-                        .map_err(|_| Error::ObjectChanged)?;
-                    w.write_all(&out[..k]).await?;
-                    released += k as u64;
-                    if let Some(p) = &opts.progress {
-                        p(k as u64);
-                    }
-                }
-                let mut tail = [0u8; 16];
-                let k = p2.finish(&mut tail).map_err(|_| Error::ObjectChanged)?;
-                w.write_all(&tail[..k]).await?;
-                (released + k as u64, Verification::TwoPass)
-            };
+        let mut body = o.body.take().ok_or_else(|| Error::config("no body"))?;
+        let stored = o.head.stored_len;
+        if stored <= self.inner.memory_budget {
+            let buf = read_all(&mut body, stored).await?;
+            let (pt, n) = decrypt_in_memory(dec, buf).await?;
+            w.write_all(&pt[..n]).await?;
             w.flush().await?;
-            Ok(GetOutput {
+            if let Some(p) = &opts.progress {
+                p(n as u64);
+            }
+            return Ok(GetOutput {
                 info: o.info,
-                released,
+                released: n as u64,
                 range_first: None,
-                verification: how,
-                fetched: if how == Verification::TwoPass {
-                    2 * stored
-                } else {
-                    stored
-                },
-            })
+                verification: Verification::InMemory,
+                fetched: stored,
+            });
         }
+        let spill_dir = match &self.inner.large_get {
+            LargeObjectVerification::SpillFile { dir } => Some(dir.clone()),
+            // Without an ETag the second GET cannot be pinned: spill instead.
+            LargeObjectVerification::TwoPass if o.head.e_tag.is_none() => Some(None),
+            LargeObjectVerification::TwoPass => None,
+        };
+        let mut p1 = dec.verify_first()?;
+        let (released, how) = if let Some(dir) = spill_dir {
+            let f = match dir {
+                Some(d) => tempfile::tempfile_in(d)?,
+                None => tempfile::tempfile()?,
+            };
+            let mut f = tokio::fs::File::from_std(f);
+            let mut seen = 0u64;
+            while let Some(chunk) = body.try_next().await.map_err(stream_err)? {
+                seen += chunk.len() as u64;
+                p1.update(&chunk)?;
+                f.write_all(&chunk).await?;
+            }
+            if seen != stored {
+                return Err(s3_encryption::Error::TruncatedBody.into());
+            }
+            let mut p2 = p1.finish()?;
+            f.flush().await?;
+            f.seek(std::io::SeekFrom::Start(0)).await?;
+            let mut inbuf = vec![0u8; 1 << 20];
+            let mut out = vec![0u8; (1 << 20) + 16];
+            let mut released = 0u64;
+            loop {
+                let n = f.read(&mut inbuf).await?;
+                if n == 0 {
+                    break;
+                }
+                let k = p2.update(&inbuf[..n], &mut out)?;
+                w.write_all(&out[..k]).await?;
+                released += k as u64;
+                if let Some(p) = &opts.progress {
+                    p(k as u64);
+                }
+            }
+            let k = p2.finish(&mut out)?;
+            w.write_all(&out[..k]).await?;
+            (released + k as u64, Verification::SpillFile)
+        } else {
+            let mut seen = 0u64;
+            while let Some(chunk) = body.try_next().await.map_err(stream_err)? {
+                seen += chunk.len() as u64;
+                p1.update(&chunk)?;
+            }
+            if seen != stored {
+                return Err(s3_encryption::Error::TruncatedBody.into());
+            }
+            let mut p2 = p1.finish()?;
+            let etag = o.head.e_tag.clone().unwrap_or_default();
+            let r = self
+                .inner
+                .s3
+                .get_object()
+                .bucket(bucket)
+                .key(key)
+                .if_match(&etag)
+                .set_version_id(o.head.version_id.clone().or(opts.version_id.clone()))
+                .send()
+                .await
+                .map_err(|e| Error::from_s3("GetObject (second pass)", e));
+            let r = match r {
+                Err(Error::S3 {
+                    status: Some(412 | 404),
+                    ..
+                }) => return Err(Error::ObjectChanged),
+                r => r?,
+            };
+            if r.e_tag() != Some(etag.as_str())
+                || r.content_length().unwrap_or(-1) != stored as i64
+                || r.content_range().is_some()
+            {
+                return Err(Error::ObjectChanged);
+            }
+            let mut body2 = r.body;
+            let mut out = Vec::new();
+            let mut released = 0u64;
+            while let Some(chunk) = body2.try_next().await.map_err(stream_err)? {
+                out.resize(p2.output_len(chunk.len()), 0);
+                let k = p2
+                    .update(&chunk, &mut out)
+                    .map_err(|_| Error::ObjectChanged)?;
+                w.write_all(&out[..k]).await?;
+                released += k as u64;
+                if let Some(p) = &opts.progress {
+                    p(k as u64);
+                }
+            }
+            let mut tail = [0u8; 16];
+            let k = p2.finish(&mut tail).map_err(|_| Error::ObjectChanged)?;
+            w.write_all(&tail[..k]).await?;
+            (released + k as u64, Verification::TwoPass)
+        };
+        w.flush().await?;
+        Ok(GetOutput {
+            info: o.info,
+            released,
+            range_first: None,
+            verification: how,
+            fetched: if how == Verification::TwoPass {
+                2 * stored
+            } else {
+                stored
+            },
+        })
     }
 
     /// Decrypt an object as an [`AsyncRead`](tokio::io::AsyncRead) of verified plaintext. The
@@ -825,16 +828,7 @@ impl S3EncryptionClient {
             let head = self
                 .head_raw(bucket, key, opts.version_id.as_deref())
                 .await?;
-            let (env, ikey) = self
-                .envelope_of(
-                    bucket,
-                    key,
-                    &head.metadata,
-                    opts.instruction_file_suffix.as_deref(),
-                    true,
-                )
-                .await?;
-            let info = Self::info(bucket, key, &head, &env, ikey);
+            let (env, info) = self.described(bucket, key, &head, opts, true).await?;
             let plan = match RangePlan::new(range, head.stored_len, env.content_algorithm()) {
                 Ok(p) => p,
                 Err(s3_encryption::Error::InvalidRange) => {
@@ -1058,17 +1052,7 @@ impl S3EncryptionClient {
             .clone()
             .unwrap_or_else(|| self.inner.suffix.clone());
         let ikey = format!("{key}{suffix}");
-        self.inner
-            .s3
-            .put_object()
-            .bucket(bucket)
-            .key(&ikey)
-            .metadata("x-amz-crypto-instr-file", "")
-            .content_type("application/json")
-            .body(ByteStream::from(json.into_bytes()))
-            .send()
-            .await
-            .map_err(|e| Error::from_s3("PutObject (instruction file)", e))?;
+        self.put_instruction_file(bucket, &ikey, json).await?;
         Ok(ReEncryptOutput {
             instruction_file_key: ikey,
             envelope: EnvelopeInfo::new(&reparsed, None),

@@ -273,17 +273,7 @@ impl S3EncryptionClient {
 
             if let Some(json) = instruction {
                 let ikey = format!("{key}{}", inner.suffix);
-                let r = inner
-                    .s3
-                    .put_object()
-                    .bucket(bucket)
-                    .key(&ikey)
-                    .metadata("x-amz-crypto-instr-file", "")
-                    .content_type("application/json")
-                    .body(ByteStream::from(json.into_bytes()))
-                    .send()
-                    .await;
-                if let Err(e) = r {
+                if let Err(e) = self.put_instruction_file(bucket, &ikey, json).await {
                     // An object without its instruction file cannot be decrypted: remove it.
                     let _ = inner
                         .s3
@@ -292,13 +282,34 @@ impl S3EncryptionClient {
                         .key(key)
                         .send()
                         .await;
-                    return Err(Error::from_s3("PutObject (instruction file)", e));
+                    return Err(e);
                 }
                 out.instruction_file_key = Some(ikey);
             }
             Ok(out)
         })
         .await
+    }
+
+    /// Store an instruction file (the JSON envelope) under `ikey`.
+    pub(crate) async fn put_instruction_file(
+        &self,
+        bucket: &str,
+        ikey: &str,
+        json: String,
+    ) -> Result<()> {
+        self.inner
+            .s3
+            .put_object()
+            .bucket(bucket)
+            .key(ikey)
+            .metadata("x-amz-crypto-instr-file", "")
+            .content_type("application/json")
+            .body(ByteStream::from(json.into_bytes()))
+            .send()
+            .await
+            .map_err(|e| Error::from_s3("PutObject (instruction file)", e))?;
+        Ok(())
     }
 
     /// A PutObject of `stored` bytes with the envelope metadata (the body still to set).
@@ -348,7 +359,8 @@ impl S3EncryptionClient {
         let produce = async move {
             let mut enc = Some(enc);
             let mut consumed = 0u64;
-            let r: Result<()> = async {
+            // Ok(false): the request ended before taking the whole body (its own error says why).
+            let r: Result<bool> = async {
                 while consumed < len {
                     let want = ((len - consumed) as usize).min(CHUNK);
                     let mut b = Vec::with_capacity(want + 16);
@@ -369,13 +381,13 @@ impl S3EncryptionClient {
                         enc = Some(e);
                     }
                     if tx.send(Ok(Bytes::from(b))).await.is_err() {
-                        return Err(Error::config("the upload ended before its body"));
+                        return Ok(false);
                     }
                     if let Some(p) = &progress {
                         p(n as u64);
                     }
                 }
-                Ok(())
+                Ok(true)
             }
             .await;
             if let Err(e) = &r {
@@ -385,14 +397,14 @@ impl S3EncryptionClient {
             r
         };
         let (produced, sent) = tokio::join!(produce, req.send());
-        let r = match (produced, sent) {
-            (Ok(()), Ok(r)) => r,
-            (Ok(()), Err(e)) => return Err(Error::from_s3("PutObject", e)),
-            // The request failed on its own: its error says why.
-            (Err(Error::Config(m)), Err(e)) if m.contains("upload ended") => {
-                return Err(Error::from_s3("PutObject", e));
+        let r = match (produced?, sent) {
+            (true, Ok(r)) => r,
+            (_, Err(e)) => return Err(Error::from_s3("PutObject", e)),
+            (false, Ok(_)) => {
+                return Err(Error::config(
+                    "PutObject answered before its whole body was sent",
+                ));
             }
-            (Err(e), _) => return Err(e),
         };
         Ok(PutOutput {
             e_tag: r.e_tag().map(str::to_owned),
@@ -692,7 +704,7 @@ impl Segment {
         let gcm = self.gcm.clone();
         let offset = self.offset;
         let mut buf = std::mem::take(&mut self.plaintext);
-        let (buf, partial) = tokio::task::spawn_blocking(move || {
+        let (mut buf, partial) = tokio::task::spawn_blocking(move || {
             let r = gcm.encrypt_segment(offset, &mut buf);
             (buf, r)
         })
@@ -702,7 +714,6 @@ impl Segment {
         if let Some(tx) = self.partial_tx.take() {
             let _ = tx.send(partial);
         }
-        let mut buf = buf;
         if let Some(rx) = self.tag.take() {
             let tag = rx
                 .await
