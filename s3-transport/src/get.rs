@@ -1267,3 +1267,57 @@ impl tokio::io::AsyncRead for ObjectReader {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use s3_encryption::{AesKey, DataKey, EncryptionMaterials, Encryptor};
+
+    /// Pass two of the one-GET file path decrypts a verified ciphertext file in place, and its
+    /// re-check refuses a file changed after pass one.
+    #[test]
+    fn in_place_pass_two_decrypts_and_rechecks() {
+        let n = (40 << 20) + 5; // three windows, the last one short and not block-aligned
+        let pt: Vec<u8> = (0..n).map(|i| (i * 31 % 251) as u8).collect();
+        let config = EncryptConfig::default();
+        let m = EncryptionMaterials::aes_gcm(
+            &config,
+            &AesKey::new_256([3; 32]),
+            DataKey::new_256([4; 32]),
+            &[5; 12],
+            &[],
+        )
+        .unwrap();
+        let pg = Encryptor::new(m, &[6; 28], Some(n as u64))
+            .unwrap()
+            .into_parallel()
+            .unwrap();
+        let mut body = pt.clone();
+        let tag = pg.encrypt_in_place_threaded(&mut body, 2).unwrap();
+        body.extend_from_slice(&tag);
+        let stored = body.len() as u64;
+        for flip in [None, Some(0usize), Some(n / 2), Some(n - 1), Some(n + 3)] {
+            let mut b = body.clone();
+            if let Some(i) = flip {
+                b[i] ^= 0x10;
+            }
+            let f = tempfile::NamedTempFile::new().unwrap();
+            std::fs::write(f.path(), &b).unwrap();
+            let r = recheck_in_place_parallel(&pg, f.as_file(), stored);
+            match flip {
+                None => {
+                    assert_eq!(r.unwrap(), n as u64);
+                    assert!(std::fs::read(f.path()).unwrap() == pt, "plaintext in place");
+                }
+                Some(i) => {
+                    let e = r.unwrap_err();
+                    assert_eq!(
+                        e.kind(),
+                        crate::ErrorKind::Authentication,
+                        "flip at {i}: {e}"
+                    );
+                }
+            }
+        }
+    }
+}
