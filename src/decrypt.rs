@@ -138,6 +138,36 @@ impl Cbc {
     }
 }
 
+/// Sequential in-place CBC decryption (legacy content) of whole blocks.
+pub(crate) struct CbcInPlace(Cbc);
+
+impl CbcInPlace {
+    /// Decrypt `buf` (whole blocks) in place; when it ends the object, check and strip the
+    /// padding ([`Error::Authentication`], the buffer wiped). Returns the plaintext length.
+    pub(crate) fn decrypt(&mut self, buf: &mut [u8], last: bool) -> Result<usize> {
+        if !buf.len().is_multiple_of(16) || (last && buf.is_empty()) {
+            return Err(Error::TruncatedBody);
+        }
+        let mut tmp = [0u8; 16];
+        for blk in buf.chunks_exact_mut(16) {
+            self.0.block(blk, &mut tmp);
+            blk.copy_from_slice(&tmp);
+        }
+        tmp.zeroize();
+        if !last {
+            return Ok(buf.len());
+        }
+        let tail = buf.len() - 16;
+        match unpad_pkcs7(&buf[tail..]) {
+            Some(n) => Ok(tail + n),
+            None => {
+                buf.zeroize();
+                Err(Error::Authentication)
+            }
+        }
+    }
+}
+
 #[allow(clippy::large_enum_variant)] // no allocator: the engine lives inline
 enum Engine {
     Gcm(Gcm<aes::Aes256>),
@@ -175,6 +205,22 @@ impl Decryptor {
         self.content
     }
 
+    /// The sequential GCM engine of this object (GCM content).
+    pub(crate) fn gcm_engine(&self) -> Result<Gcm<aes::Aes256>> {
+        match self.engine()? {
+            Engine::Gcm(g) => Ok(g),
+            Engine::Cbc(_) => Err(Error::InvalidState),
+        }
+    }
+
+    /// In-place CBC decryption of this object from its start (CBC content).
+    pub(crate) fn cbc_in_place(&self) -> Result<CbcInPlace> {
+        match self.engine()? {
+            Engine::Cbc(c) => Ok(CbcInPlace(c)),
+            Engine::Gcm(_) => Err(Error::InvalidState),
+        }
+    }
+
     /// Decrypt a whole object held in memory. For GCM the tag is verified **before** anything is
     /// written to `out`; for CBC (legacy) the padding is checked and `out` is wiped on failure.
     /// `out` must hold [`Decryptor::max_plaintext_len`] bytes. Returns the plaintext length.
@@ -202,9 +248,9 @@ impl Decryptor {
                 }
                 match unpad_pkcs7(&out[..need]) {
                     Some(n) => {
-                        if let Err(e) = self.check_len(n as u64) {
+                        if self.check_len(n as u64).is_err() {
                             out[..need].zeroize();
-                            return Err(e);
+                            return Err(Error::Authentication);
                         }
                         out[n..need].zeroize();
                         Ok(n)
@@ -243,11 +289,9 @@ impl Decryptor {
                 tmp.zeroize();
                 match unpad_pkcs7(&body[..need]) {
                     Some(n) if self.check_len(n as u64).is_ok() => Ok(n),
-                    Some(_) => {
-                        body.zeroize();
-                        Err(Error::LengthMismatch)
-                    }
-                    None => {
+                    // CBC is unauthenticated: a length that does not match after unpadding looks
+                    // exactly like a wrong key, and fails the same way (no oracle).
+                    Some(_) | None => {
                         body.zeroize();
                         Err(Error::Authentication)
                     }
@@ -500,7 +544,7 @@ impl Stream {
                     Some(p) => {
                         let total = self.released + p as u64;
                         if self.declared_len.is_some_and(|d| d != total) {
-                            Err(Error::LengthMismatch)
+                            Err(Error::Authentication)
                         } else if let Some(o) = output {
                             if o.len() < p {
                                 blk.zeroize();

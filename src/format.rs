@@ -44,6 +44,13 @@ pub mod keys {
     pub const EC_KMS_CMK_ID: &str = "kms_cmk_id";
     /// The default instruction-file suffix.
     pub const INSTRUCTION_SUFFIX: &str = ".instruction";
+    /// User metadata marking an instruction-file object (empty value), as Java writes it.
+    pub const INSTRUCTION_FILE_MARKER: &str = "x-amz-crypto-instr-file";
+
+    /// Whether `name` (with or without `x-amz-meta-`, any case) is one of the envelope's keys.
+    pub fn is_envelope_key(name: &str) -> bool {
+        super::known_index(name).is_some()
+    }
 }
 
 use keys::*;

@@ -316,7 +316,26 @@ impl Envelope {
         })
     }
 
+    /// [`Envelope::key_request`] for a caller that expects no particular encryption context
+    /// (KMS discovery): the stored context is sent to KMS as it is (the binding of the content
+    /// cipher, `aws:x-amz-cek-alg`, is still verified).
+    pub fn key_request_accepting_stored_context(&self) -> Result<KeyRequest<'_>> {
+        match self.wrap {
+            WrapAlgorithm::Kms | WrapAlgorithm::KmsContext => {
+                Ok(KeyRequest::Kms(self.kms_request_inner(None)?))
+            }
+            _ => self.key_request(&[]),
+        }
+    }
+
     fn kms_request<'e>(&'e self, caller: EncryptionContext<'_>) -> Result<KmsDecryptRequest<'e>> {
+        self.kms_request_inner(Some(caller))
+    }
+
+    fn kms_request_inner<'e>(
+        &'e self,
+        caller: Option<EncryptionContext<'_>>,
+    ) -> Result<KmsDecryptRequest<'e>> {
         let ec = self.encryption_context().unwrap_or("{}");
         match self.wrap {
             WrapAlgorithm::KmsContext => {
@@ -325,10 +344,14 @@ impl Envelope {
                     // A stored context that does not bind this content cipher: a downgrade attempt.
                     _ => return Err(Error::Authentication),
                 }
-                context_matches(ec, caller)?;
+                if let Some(caller) = caller {
+                    context_matches(ec, caller)?;
+                }
             }
             WrapAlgorithm::Kms => {
-                if !caller.is_empty() {
+                if let Some(caller) = caller
+                    && !caller.is_empty()
+                {
                     context_matches(ec, caller)?;
                 }
             }
@@ -415,7 +438,14 @@ mod rsa_wrap {
                         .decrypt_blinded(rng, Pkcs1v15Encrypt, edk)
                         .map_err(|_| Error::Authentication)?;
                     let r = zeroize::Zeroizing::new(r);
-                    DataKey::from_slice(&r).map_err(|_| Error::Authentication)
+                    // A synthetic message of another length than a key (bad padding, or the wrong
+                    // key) goes on as a key derived from it, so that it fails later exactly like a
+                    // well-padded wrong key does: one error, one path.
+                    DataKey::from_slice(&r).or_else(|_| {
+                        use sha2::Digest;
+                        let d: [u8; 32] = sha2::Sha256::digest(&r[..]).into();
+                        Ok(DataKey::new_256(d))
+                    })
                 }
                 _ => Err(Error::UnsupportedWrap),
             }

@@ -17,6 +17,7 @@ pub mod format;
 mod gcm;
 mod keys;
 mod keywrap;
+pub mod object;
 mod parallel;
 mod policy;
 mod text;
@@ -34,7 +35,7 @@ pub use format::{ContentAlgorithm, Envelope, FormatVersion, Placement, WrapAlgor
 pub use gcm::GCM_MAX_PLAINTEXT;
 pub use keys::{AesKey, DataKey};
 pub use keywrap::{EncryptionContext, JsonString, KeyRequest, KmsDecryptRequest};
-pub use parallel::{ParallelGcm, PartialGhash};
+pub use parallel::{ParallelGcm, PartialGhash, TagAccumulator};
 pub use policy::{CommitmentPolicy, DecryptPolicy, EncryptConfig, WriteSuite};
 pub use text::ARENA_CAPACITY;
 
