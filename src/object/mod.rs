@@ -18,6 +18,7 @@
 //! * [`PutObject`]: a single PutObject or a multipart upload whose parts are encrypted as
 //!   independent segments of one GCM stream, on any thread and in any order; the combined tag
 //!   goes on the last part. Any failure yields an `AbortMultipartUpload`.
+//! * [`DescribeObject`]: an object's envelope without a key (HEAD, and the instruction file).
 //! * [`DeleteObject`]: the object and, when it has one, its instruction file.
 //! * [`RotateInstructionFile`]: re-encrypt an instruction file under a new key (key rotation
 //!   without touching the object).
@@ -26,6 +27,7 @@
 //! decrypts them in place only once they are verified.
 
 mod delete;
+mod describe;
 mod get;
 mod head;
 mod put;
@@ -34,6 +36,7 @@ mod rotate;
 mod text;
 
 pub use delete::{DeleteDone, DeleteNext, DeleteObject};
+pub use describe::{DescribeNext, DescribeObject};
 pub use get::{
     DEFAULT_PARALLEL_PART, DIGEST_CHUNK, Feed, GetDone, GetIntent, GetNext, GetObject,
     MAX_CONNECTIONS, ReadMode, Released, Verification,
