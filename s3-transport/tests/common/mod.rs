@@ -3,6 +3,8 @@
 //! 127.0.0.1 and is stopped when its guard drops.
 #![allow(dead_code)]
 
+pub mod hostile;
+
 use s3_encryption_transport::local::{LocalS3, s3_client_for, sdk_config_for};
 use s3_encryption_transport::{Keyring, S3EncryptionClient};
 use std::net::TcpListener as StdListener;
