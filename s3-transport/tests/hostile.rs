@@ -844,6 +844,12 @@ fn run_row(row: Row) {
                 - before;
             let truth = w.truth(p, row.small_only);
             let mut verdict = judge(p, expect, row.nothing, &o, &truth);
+            if row.measure && o.growth.is_none() {
+                verdict = Err(format!(
+                    "peak memory could not be measured (needs Linux /proc/self/clear_refs); {}",
+                    verdict.err().unwrap_or_default()
+                ));
+            }
             let fired = w
                 .hostile
                 .stats
