@@ -783,9 +783,7 @@ fn demo_runs() {
 
 #[test]
 fn kms_keys_with_moto() {
-    let Some(moto) = common::Moto::start("kms_keys_with_moto") else {
-        return;
-    };
+    let moto = common::Moto::start("kms_keys_with_moto");
     let rt = tokio::runtime::Runtime::new().unwrap();
     let (k1, k2) = rt.block_on(async { (moto.create_key().await, moto.create_key().await) });
     let d = dirs();

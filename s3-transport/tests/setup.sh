@@ -2,8 +2,9 @@
 # Installs moto (a local AWS KMS, and a second S3) for the transport's integration tests, into a
 # virtual environment at $S3EC_MOTO_VENV (default: <repo>/target/moto-venv). Idempotent: does
 # nothing when moto_server is already there. Tests that need KMS look for
-# $S3EC_MOTO_SERVER, then <venv>/bin/moto_server (not PATH: the version matters), and skip (printing
-# why) only when none exists.
+# $S3EC_MOTO_SERVER, then <venv>/bin/moto_server (not PATH: the version matters); when neither
+# exists they run this script themselves (once, under a lock on <venv>.lock) and fail if it fails.
+# They never skip.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 repo="$(cd "$here/../.." && pwd)"

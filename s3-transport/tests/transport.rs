@@ -68,9 +68,7 @@ async fn aes_and_rsa_every_placement_and_size() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kms_every_placement_and_size() {
-    let Some(moto) = Moto::start("kms_every_placement_and_size") else {
-        return;
-    };
+    let moto = Moto::start("kms_every_placement_and_size");
     let local = Local::start().await;
     let key_id = moto.create_key().await;
     let client = local
@@ -130,9 +128,7 @@ async fn kms_every_placement_and_size() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn multipart_against_moto_s3_leaves_no_uploads_on_failure() {
-    let Some(moto) = Moto::start("multipart_against_moto_s3") else {
-        return;
-    };
+    let moto = Moto::start("multipart_against_moto_s3");
     let s3 = moto.s3();
     s3.create_bucket()
         .bucket("moto-bucket")
@@ -197,9 +193,7 @@ async fn multipart_against_moto_s3_leaves_no_uploads_on_failure() {
 async fn versioned_second_pass_reads_the_verified_version() {
     use aws_sdk_s3::types::{BucketVersioningStatus, VersioningConfiguration};
     use s3_encryption_transport::local::{s3_client_for, sdk_config_for};
-    let Some(moto) = Moto::start("versioned_second_pass_reads_the_verified_version") else {
-        return;
-    };
+    let moto = Moto::start("versioned_second_pass_reads_the_verified_version");
     let s3 = moto.s3();
     s3.create_bucket().bucket("versioned").send().await.unwrap();
     s3.put_bucket_versioning()
@@ -1037,12 +1031,7 @@ async fn instruction_file_reencryption() {
     let old = local
         .client(aes_keyring(10))
         .placement(Placement::InstructionFile);
-    let old = match &moto {
-        Some(m) => old.kms_client(m.kms()),
-        None => old,
-    }
-    .build()
-    .unwrap();
+    let old = old.kms_client(moto.kms()).build().unwrap();
     old.put_bytes(BUCKET, "rot", &pt, &PutOptions::default())
         .await
         .unwrap();
@@ -1057,14 +1046,7 @@ async fn instruction_file_reencryption() {
         .metadata()
         .cloned()
         .unwrap();
-    let get_with = |kr: Keyring| {
-        let b = local.client(kr);
-        let b = match &moto {
-            Some(m) => b.kms_client(m.kms()),
-            None => b,
-        };
-        b.build().unwrap()
-    };
+    let get_with = |kr: Keyring| local.client(kr).kms_client(moto.kms()).build().unwrap();
 
     // AES → AES (new key), enforcing rotation.
     let new_aes = aes_keyring(11).with_context([("generation", "2")]);
@@ -1156,7 +1138,8 @@ async fn instruction_file_reencryption() {
     );
 
     // KMS → KMS (another key) and back to AES.
-    if let Some(m) = &moto {
+    {
+        let m = &moto;
         let k1 = m.create_key().await;
         let k2 = m.create_key().await;
         c12.reencrypt_instruction_file(

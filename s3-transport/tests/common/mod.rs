@@ -3,6 +3,8 @@
 //! 127.0.0.1 and is stopped when its guard drops.
 #![allow(dead_code)]
 
+pub mod hostile;
+
 use s3_encryption_transport::local::{LocalS3, s3_client_for, sdk_config_for};
 use s3_encryption_transport::{Keyring, S3EncryptionClient};
 use std::net::TcpListener as StdListener;
@@ -111,20 +113,81 @@ fn free_port() -> u16 {
         .port()
 }
 
-/// Find moto_server: $S3EC_MOTO_SERVER, else <venv>/bin/moto_server where <venv> is
-/// $S3EC_MOTO_VENV or <repo>/target/moto-venv (what tests/setup.sh installs).
-pub fn moto_server_path() -> Option<PathBuf> {
-    if let Ok(p) = std::env::var("S3EC_MOTO_SERVER") {
-        let p = PathBuf::from(p);
-        return p.exists().then_some(p);
-    }
-    let venv = std::env::var("S3EC_MOTO_VENV")
+/// The moto virtual environment: $S3EC_MOTO_VENV, else <repo>/target/moto-venv (where
+/// tests/setup.sh installs it).
+fn moto_venv() -> PathBuf {
+    std::env::var_os("S3EC_MOTO_VENV")
         .map(PathBuf::from)
-        .unwrap_or_else(|_| Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/moto-venv"));
-    // Not PATH: setup.sh pins the moto version these tests were checked with (5.2.1, for
-    // example, answers CompleteMultipartUpload with an XML root the SDK rejects).
-    let p = venv.join("bin/moto_server");
-    p.exists().then_some(p)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/moto-venv"))
+}
+
+/// moto_server: $S3EC_MOTO_SERVER if set (it must exist), else <venv>/bin/moto_server, installed
+/// by running s3-transport/tests/setup.sh when it is missing. Not PATH: setup.sh pins the moto
+/// version these tests were checked with (5.2.1, for example, answers CompleteMultipartUpload
+/// with an XML root the SDK rejects). The install runs once per machine: under an exclusive
+/// lock on <venv>.lock (test binaries run in parallel), and once per process (OnceLock). A failed
+/// install fails every test that needs moto; none is skipped.
+pub fn moto_server_path() -> PathBuf {
+    static FOUND: std::sync::OnceLock<Result<PathBuf, String>> = std::sync::OnceLock::new();
+    FOUND
+        .get_or_init(find_or_install_moto)
+        .clone()
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn find_or_install_moto() -> Result<PathBuf, String> {
+    if let Some(p) = std::env::var_os("S3EC_MOTO_SERVER") {
+        let p = PathBuf::from(p);
+        return if p.exists() {
+            Ok(p)
+        } else {
+            Err(format!("S3EC_MOTO_SERVER={} does not exist", p.display()))
+        };
+    }
+    let venv = moto_venv();
+    let bin = venv.join("bin/moto_server");
+    if bin.exists() {
+        return Ok(bin);
+    }
+    let parent = venv.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(parent)
+        .map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
+    let lock_path = venv.with_extension("lock");
+    let lock = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .map_err(|e| format!("cannot open {}: {e}", lock_path.display()))?;
+    lock.lock()
+        .map_err(|e| format!("cannot lock {}: {e}", lock_path.display()))?;
+    // Another test binary may have installed it while this one waited for the lock.
+    if bin.exists() {
+        return Ok(bin);
+    }
+    let setup = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/setup.sh");
+    eprintln!(
+        "moto_server not found in {}: installing it with {} (moto from PyPI, once)",
+        venv.display(),
+        setup.display()
+    );
+    let out = Command::new("bash")
+        .arg(&setup)
+        .env("S3EC_MOTO_VENV", &venv)
+        .output()
+        .map_err(|e| format!("cannot run {}: {e}", setup.display()))?;
+    let _ = lock.unlock();
+    if !out.status.success() || !bin.exists() {
+        return Err(format!(
+            "moto_server is missing and {} could not install it into {} ({}); the KMS tests need it (or set S3EC_MOTO_SERVER):\n{}{}",
+            setup.display(),
+            venv.display(),
+            out.status,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    Ok(bin)
 }
 
 /// A moto server (KMS, and a second S3) on 127.0.0.1, killed on drop.
@@ -141,36 +204,30 @@ impl Drop for Moto {
 }
 
 impl Moto {
-    /// Start moto, or print why the caller's test is skipped and return None.
-    pub fn start(test: &str) -> Option<Moto> {
-        let Some(bin) = moto_server_path() else {
-            // In CI (.ci/run installs moto first) a missing moto is a failure, never a skip.
-            assert!(
-                std::env::var_os("CI").is_none(),
-                "{test}: moto_server not found in CI (s3-transport/tests/setup.sh should have installed it)"
-            );
-            println!(
-                "SKIPPED {test}: moto_server not found (run s3-transport/tests/setup.sh, or set S3EC_MOTO_SERVER / S3EC_MOTO_VENV)"
-            );
-            return None;
-        };
+    /// Start moto (installing it first if it is missing); panics if it cannot, so a test that
+    /// needs KMS fails rather than passes without it.
+    pub fn start(test: &str) -> Moto {
+        let bin = moto_server_path();
         let port = free_port();
         let child = Command::new(&bin)
             .args(["-H", "127.0.0.1", "-p", &port.to_string()])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {}: {e}", bin.display()));
+            .unwrap_or_else(|e| panic!("{test}: cannot start {}: {e}", bin.display()));
         let m = Moto {
             child,
             endpoint: format!("http://127.0.0.1:{port}"),
         };
         let t0 = Instant::now();
         while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(t0.elapsed() < Duration::from_secs(30), "moto did not start");
+            assert!(
+                t0.elapsed() < Duration::from_secs(30),
+                "{test}: moto did not start"
+            );
             std::thread::sleep(Duration::from_millis(100));
         }
-        Some(m)
+        m
     }
 
     pub fn sdk_config(&self) -> aws_config::SdkConfig {
