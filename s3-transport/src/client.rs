@@ -60,6 +60,7 @@ pub(crate) struct Inner {
     pub(crate) multipart_threshold: Option<u64>,
     pub(crate) large_get: LargeObjectVerification,
     pub(crate) checksum: Option<aws_sdk_s3::types::ChecksumAlgorithm>,
+    pub(crate) connections: u16,
 }
 
 /// Builder for [`S3EncryptionClient`]. Defaults: format V3, metadata placement,
@@ -82,6 +83,7 @@ pub struct Builder {
     multipart_threshold: Option<u64>,
     large_get: LargeObjectVerification,
     checksum: Option<aws_sdk_s3::types::ChecksumAlgorithm>,
+    connections: u16,
 }
 
 impl Builder {
@@ -153,6 +155,13 @@ impl Builder {
         self.large_get = v;
         self
     }
+    /// Concurrent ranged GETs for objects over the memory budget (default 1; at most 16). Each
+    /// range is checked against what was asked for and authenticated as a GCM segment; the
+    /// combined tag is checked before anything is released.
+    pub fn connections(mut self, n: u16) -> Self {
+        self.connections = n;
+        self
+    }
     /// Ask S3 to check a checksum of each uploaded body (computed over the ciphertext).
     pub fn checksum_algorithm(mut self, c: aws_sdk_s3::types::ChecksumAlgorithm) -> Self {
         self.checksum = Some(c);
@@ -191,6 +200,9 @@ impl Builder {
         if self.parts_in_flight == 0 {
             return Err(Error::config("parts in flight must be at least 1"));
         }
+        if self.connections == 0 || self.connections > s3_encryption::object::MAX_CONNECTIONS {
+            return Err(Error::config("connections must be between 1 and 16"));
+        }
         let fit = (self.memory_budget / self.part_size)
             .saturating_sub(1)
             .max(1) as usize;
@@ -227,6 +239,7 @@ impl Builder {
                 multipart_threshold: self.multipart_threshold,
                 large_get: self.large_get,
                 checksum: self.checksum,
+                connections: self.connections,
             }),
         })
     }
@@ -251,6 +264,7 @@ impl S3EncryptionClient {
             multipart_threshold: None,
             large_get: LargeObjectVerification::TwoPass,
             checksum: None,
+            connections: 1,
         }
     }
 
@@ -366,6 +380,8 @@ pub struct GetOptions {
     pub encryption_context: Option<Pairs>,
     /// A version id to read.
     pub version_id: Option<String>,
+    /// Concurrent ranged GETs for this read (default: the client's).
+    pub connections: Option<u16>,
     /// Told how many plaintext bytes were released.
     pub progress: Option<ProgressFn>,
 }
@@ -376,6 +392,7 @@ impl std::fmt::Debug for GetOptions {
             .field("instruction_file_suffix", &self.instruction_file_suffix)
             .field("encryption_context", &self.encryption_context)
             .field("version_id", &self.version_id)
+            .field("connections", &self.connections)
             .field("progress", &self.progress.is_some())
             .finish()
     }

@@ -97,6 +97,13 @@ impl Error {
                 ErrorClass::Format => ErrorKind::Format,
                 ErrorClass::Policy => ErrorKind::Policy,
                 ErrorClass::Authentication => ErrorKind::Authentication,
+                // The store answered something other than what was asked: as untrustworthy as
+                // a failed tag. A missing object, or an error status, is what it says.
+                ErrorClass::Storage => match e {
+                    s3_encryption::Error::NotFound => ErrorKind::NotFound,
+                    s3_encryption::Error::RequestFailed { .. } => ErrorKind::Transport,
+                    _ => ErrorKind::Authentication,
+                },
                 _ => ErrorKind::Usage,
             },
             Error::KmsRefused(_) | Error::ObjectChanged => ErrorKind::Authentication,

@@ -35,10 +35,15 @@
 mod client;
 mod error;
 mod get;
+mod info;
 mod keyring;
+mod list;
 #[cfg(feature = "embedded-s3")]
 pub mod local;
 mod put;
+mod reader;
+mod rotate;
+mod sdk;
 
 pub use client::{
     Builder, DEFAULT_INSTRUCTION_FILE_SUFFIX, DEFAULT_MEMORY_BUDGET, DEFAULT_PART_SIZE,
@@ -46,10 +51,10 @@ pub use client::{
     S3EncryptionClient,
 };
 pub use error::{Error, ErrorKind, Result};
-pub use get::{
-    EnvelopeInfo, GetOutput, ListEntry, ListStatus, ObjectInfo, ObjectReader, ReEncryptOptions,
-    ReEncryptOutput, Verification,
-};
+pub use info::{EnvelopeInfo, GetOutput, ListEntry, ListStatus, ObjectInfo, Verification};
+pub use reader::ObjectReader;
+pub use rotate::{ReEncryptOptions, ReEncryptOutput};
+pub use s3_encryption::object::DeleteDone;
 pub use keyring::{Keyring, Pairs, wrap_name};
 pub use put::PutOutput;
 

@@ -1,18 +1,22 @@
-//! PUT: single-request uploads and multipart uploads with bounded memory.
+//! PUT: a driver of the core's [`PutObject`] machine over aws-sdk-s3 and tokio. The machine
+//! plans the single PUT or the multipart parts, encrypts, combines the tag and decides when to
+//! abort; this file reads the body, runs part encryption on the blocking pool, and performs the
+//! requests (several parts at once).
 
 use crate::client::{PutOptions, S3EncryptionClient};
 use crate::error::{Error, Result};
+use crate::sdk;
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
 use bytes::Bytes;
-use s3_encryption::{
-    Encryptor, GCM_MAX_PLAINTEXT, MAX_PARTS, ParallelGcm, PartPlan, PartialGhash, Placement,
+use s3_encryption::object::{
+    EncryptedPart, MAX_PARTS_IN_FLIGHT, Operation, PutIntent, PutNext, PutObject, RequestBody,
+    RequestId,
 };
 use std::collections::HashMap;
 use std::path::Path;
-use std::sync::Arc;
 use tokio::io::{AsyncRead, AsyncReadExt};
-use tokio::sync::{Semaphore, mpsc, oneshot};
+use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
 /// The result of a PUT.
@@ -51,20 +55,12 @@ async fn fill<R: AsyncRead + Unpin>(r: &mut R, buf: &mut Vec<u8>, want: usize) -
     Ok(filled)
 }
 
-/// Encrypt `buf` in place on the blocking pool (encryption runs while uploads are in flight).
-async fn encrypt(mut enc: Encryptor, mut buf: Vec<u8>) -> Result<(Encryptor, Vec<u8>)> {
-    if buf.len() < 64 * 1024 {
-        enc.encrypt_in_place(&mut buf)?;
-        return Ok((enc, buf));
+async fn ensure_end<R: AsyncRead + Unpin>(body: &mut R) -> Result<()> {
+    let mut one = [0u8; 1];
+    if body.read(&mut one).await? != 0 {
+        return Err(Error::config("the body is longer than the declared length"));
     }
-    let (enc, buf, r) = tokio::task::spawn_blocking(move || {
-        let r = enc.encrypt_in_place(&mut buf);
-        (enc, buf, r)
-    })
-    .await
-    .map_err(|e| Error::Io(std::io::Error::other(e)))?;
-    r?;
-    Ok((enc, buf))
+    Ok(())
 }
 
 fn is_reserved_metadata(k: &str) -> bool {
@@ -78,42 +74,40 @@ struct AbortOnDrop {
     s3: aws_sdk_s3::Client,
     bucket: String,
     key: String,
-    upload_id: String,
-    armed: bool,
-}
-
-impl AbortOnDrop {
-    async fn abort_now(&mut self) -> Result<()> {
-        self.armed = false;
-        self.s3
-            .abort_multipart_upload()
-            .bucket(&self.bucket)
-            .key(&self.key)
-            .upload_id(&self.upload_id)
-            .send()
-            .await
-            .map_err(|e| Error::from_s3("AbortMultipartUpload", e))?;
-        Ok(())
-    }
+    upload_id: Option<String>,
 }
 
 impl Drop for AbortOnDrop {
     fn drop(&mut self) {
-        if !self.armed {
+        let Some(id) = self.upload_id.take() else {
             return;
-        }
+        };
         if let Ok(h) = tokio::runtime::Handle::try_current() {
             let req = self
                 .s3
                 .abort_multipart_upload()
                 .bucket(&self.bucket)
                 .key(&self.key)
-                .upload_id(&self.upload_id);
+                .upload_id(id);
             h.spawn(async move {
                 let _ = req.send().await;
             });
         }
     }
+}
+
+/// What a background task of the PUT finished.
+enum Event {
+    Encrypted {
+        number: u32,
+        buf: Vec<u8>,
+        result: s3_encryption::Result<EncryptedPart>,
+    },
+    Uploaded {
+        id: RequestId,
+        number: u32,
+        result: Result<CompletedPart>,
+    },
 }
 
 fn completed_part(
@@ -159,11 +153,23 @@ impl S3EncryptionClient {
     }
 
     /// Encrypt and store what `body` yields. With a known `len` the body must yield exactly that
-    /// many bytes. Bodies larger than one part go up as a multipart upload: parts are encrypted in
-    /// order while up to `parts_in_flight` earlier parts upload; each part's ciphertext is kept
-    /// until its upload succeeds, so a retry re-sends the same bytes. Any failure aborts the
-    /// upload, leaving neither an object nor parts.
+    /// many bytes. Bodies larger than the multipart threshold go up as a multipart upload: parts
+    /// are encrypted as independent segments of the one GCM stream on the blocking pool while
+    /// up to `parts_in_flight` parts upload, in any order, and the combined tag ends the last
+    /// part; each part's ciphertext is kept until its upload succeeds, so a retry re-sends the
+    /// same bytes. Any failure aborts the upload, leaving neither an object nor parts.
     pub async fn put_object<R: AsyncRead + Unpin + Send>(
+        &self,
+        bucket: &str,
+        key: &str,
+        body: R,
+        len: Option<u64>,
+        opts: &PutOptions,
+    ) -> Result<PutOutput> {
+        Box::pin(self.put_inner(bucket, key, body, len, opts)).await
+    }
+
+    async fn put_inner<R: AsyncRead + Unpin + Send>(
         &self,
         bucket: &str,
         key: &str,
@@ -171,195 +177,409 @@ impl S3EncryptionClient {
         len: Option<u64>,
         opts: &PutOptions,
     ) -> Result<PutOutput> {
-        Box::pin(async move {
-            let inner = &self.inner;
-            if !inner.keyring.can_encrypt() {
+        let inner = &self.inner;
+        if !inner.keyring.can_encrypt() {
+            return Err(Error::config(format!(
+                "the keyring ({}) cannot encrypt",
+                inner.keyring.describe()
+            )));
+        }
+        for (k, _) in &opts.metadata {
+            if is_reserved_metadata(k) {
                 return Err(Error::config(format!(
-                    "the keyring ({}) cannot encrypt",
-                    inner.keyring.describe()
+                    "user metadata key {k:?} is reserved (x-amz-*)"
                 )));
             }
-            if let Some(l) = len
-                && l > GCM_MAX_PLAINTEXT
-            {
-                return Err(s3_encryption::Error::MessageTooLong.into());
-            }
-            for (k, _) in &opts.metadata {
-                if is_reserved_metadata(k) {
-                    return Err(Error::config(format!(
-                        "user metadata key {k:?} is reserved (x-amz-*)"
-                    )));
-                }
-            }
-            let placement = opts.placement.unwrap_or(inner.placement);
-            let config = self.encrypt_config(placement)?;
-            let materials = inner
-                .keyring
-                .encryption_materials(
-                    &config,
-                    inner.kms.as_ref(),
-                    opts.encryption_context.as_ref(),
-                )
-                .await?;
-            let enc = Encryptor::new_random(materials, len)?;
-            let mut metadata: HashMap<String, String> = enc
-                .envelope()
-                .metadata()
-                .map(|(k, v)| (k.to_owned(), v.to_owned()))
-                .collect();
-            for (k, v) in &opts.metadata {
-                metadata.insert(k.clone(), v.clone());
-            }
-            let instruction = (placement == Placement::InstructionFile)
-                .then(|| enc.envelope().instruction_file());
-
-            let part_size = match len {
-                Some(l) => PartPlan::new(l, inner.part_size)?.part_size(),
-                None => inner.part_size,
-            } as usize;
-            let first_want = match len {
-                Some(l) => (l as usize).min(part_size),
-                None => part_size,
-            };
-            let threshold = inner.multipart_threshold.unwrap_or(inner.part_size);
-            let streaming = matches!(len, Some(l) if l > part_size as u64 && l <= threshold);
-            let mut out = if streaming {
-                let l = len.unwrap_or_default();
-                self.put_streaming(bucket, key, &mut body, l, enc, metadata, opts)
-                    .await?
-            } else {
-                let mut first = Vec::with_capacity(first_want + 16);
-                let n = fill(&mut body, &mut first, first_want).await?;
-                let single = match len {
-                    Some(l) => l <= part_size as u64,
-                    None => n < part_size,
-                };
-                if single {
-                    if let Some(l) = len
-                        && (n as u64) != l
-                    {
-                        return Err(s3_encryption::Error::LengthMismatch.into());
-                    }
-                    self.ensure_end(&mut body).await?;
-                    let (enc, mut buf) = encrypt(enc, first).await?;
-                    let tag = enc.finish()?;
-                    buf.extend_from_slice(&tag);
-                    let stored = buf.len() as u64;
-                    let r = self
-                        .put_request(bucket, key, stored, metadata, opts)
-                        .body(ByteStream::from(Bytes::from(buf)))
-                        .send()
-                        .await
-                        .map_err(|e| Error::from_s3("PutObject", e))?;
-                    if let Some(p) = &opts.progress {
-                        p(n as u64);
-                    }
-                    PutOutput {
-                        e_tag: r.e_tag().map(str::to_owned),
-                        version_id: r.version_id().map(str::to_owned),
-                        plaintext_len: n as u64,
-                        stored_len: stored,
-                        parts: 1,
-                        multipart: false,
-                        instruction_file_key: None,
-                    }
-                } else {
-                    self.multipart(
-                        bucket, key, body, len, part_size, first, enc, metadata, opts,
-                    )
-                    .await?
+        }
+        let placement = opts.placement.unwrap_or(inner.placement);
+        let user: Vec<(&str, &str)> = opts
+            .metadata
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        let mut intent = PutIntent::new(bucket, key, len);
+        intent.config = self.encrypt_config(placement)?;
+        intent.part_size = inner.part_size;
+        intent.multipart_threshold = inner.multipart_threshold.unwrap_or(inner.part_size);
+        intent.parts_in_flight = inner.parts_in_flight.min(MAX_PARTS_IN_FLIGHT as usize) as u16;
+        intent.content_type = opts.content_type.as_deref();
+        intent.metadata = &user;
+        intent.instruction_file_suffix = &inner.suffix;
+        let mut put = PutObject::new(intent)?;
+        let mut guard = AbortOnDrop {
+            s3: inner.s3.clone(),
+            bucket: bucket.to_owned(),
+            key: key.to_owned(),
+            upload_id: None,
+        };
+        let mut tasks: JoinSet<Event> = JoinSet::new();
+        let mut bufs: HashMap<u32, Vec<u8>> = HashMap::new();
+        let mut completed: Vec<CompletedPart> = Vec::new();
+        // The transport's own error, when a request failed: it says more than the machine's.
+        let mut failure: Option<Error> = None;
+        let mut last_answer: Option<sdk::Answer> = None;
+        let mut upload_id: Option<String> = None;
+        loop {
+            let next = match put.poll() {
+                Ok(n) => n,
+                Err(e) => {
+                    guard.upload_id = None;
+                    // Parts still encrypting finish on the blocking pool; nothing uploads.
+                    tasks.abort_all();
+                    return Err(failure.unwrap_or(Error::Crypto(e)));
                 }
             };
-
-            if let Some(json) = instruction {
-                let ikey = format!("{key}{}", inner.suffix);
-                if let Err(e) = self.put_instruction_file(bucket, &ikey, json).await {
-                    // An object without its instruction file cannot be decrypted: remove it.
-                    let _ = inner
-                        .s3
-                        .delete_object()
-                        .bucket(bucket)
-                        .key(key)
-                        .send()
+            if std::env::var_os("S3EC_DEBUG_PUT").is_some() {
+                eprintln!("put: {next:?}");
+            }
+            match next {
+                PutNext::EncryptionMaterials => {
+                    let m = inner
+                        .keyring
+                        .encryption_materials(
+                            put.config(),
+                            inner.kms.as_ref(),
+                            opts.encryption_context.as_ref(),
+                        )
                         .await;
-                    return Err(e);
+                    match m {
+                        Ok(m) => put.materials(m)?,
+                        Err(e) => return Err(e),
+                    }
                 }
-                out.instruction_file_key = Some(ikey);
+                PutNext::ReadPart {
+                    number,
+                    offset,
+                    len: want,
+                } => {
+                    let mut buf = Vec::with_capacity(want as usize + 16);
+                    let read = fill(&mut body, &mut buf, want as usize).await;
+                    let n = match read {
+                        Ok(n) => n,
+                        Err(e) => {
+                            failure = Some(e);
+                            put.abort(s3_encryption::Error::TruncatedBody);
+                            continue;
+                        }
+                    };
+                    if let Some(l) = len {
+                        if (n as u64) < want {
+                            failure = Some(Error::config(format!(
+                                "the body ended after {} of the {l} bytes declared",
+                                offset + n as u64
+                            )));
+                            put.abort(s3_encryption::Error::LengthMismatch);
+                            continue;
+                        }
+                        if offset + want == l
+                            && let Err(e) = ensure_end(&mut body).await
+                        {
+                            failure = Some(e);
+                            put.abort(s3_encryption::Error::LengthMismatch);
+                            continue;
+                        }
+                    }
+                    bufs.insert(number, buf);
+                    put.part_read(number, n as u64)?;
+                }
+                PutNext::EncryptPart(job) => {
+                    let number = job.number();
+                    let mut buf = bufs.remove(&number).unwrap_or_default();
+                    tasks.spawn(async move {
+                        let r = tokio::task::spawn_blocking(move || {
+                            let result = job.encrypt(&mut buf);
+                            (buf, result)
+                        })
+                        .await;
+                        match r {
+                            Ok((buf, result)) => Event::Encrypted {
+                                number,
+                                buf,
+                                result,
+                            },
+                            Err(_) => Event::Encrypted {
+                                number,
+                                buf: Vec::new(),
+                                result: Err(s3_encryption::Error::InvalidState),
+                            },
+                        }
+                    });
+                }
+                PutNext::Send(id) => {
+                    let req = put.request(id)?;
+                    match (req.operation, req.body) {
+                        (Operation::UploadPart, RequestBody::Ciphertext { len: part_len }) => {
+                            let number = req.part_number.unwrap_or(0);
+                            let upload = upload_id.clone().unwrap_or_default();
+                            let mut buf = bufs.remove(&number).unwrap_or_default();
+                            let plain = buf.len() as u64;
+                            if part_len == buf.len() as u64 + 16 {
+                                buf.extend_from_slice(&put.tag()?);
+                            }
+                            let r = inner
+                                .s3
+                                .upload_part()
+                                .bucket(bucket)
+                                .key(key)
+                                .upload_id(upload)
+                                .part_number(number as i32)
+                                .content_length(buf.len() as i64)
+                                .set_checksum_algorithm(inner.checksum.clone())
+                                // The SDK retries transient failures with this same buffer: a
+                                // retried part re-sends exactly the same ciphertext.
+                                .body(ByteStream::from(Bytes::from(buf)));
+                            let progress = opts.progress.clone();
+                            tasks.spawn(async move {
+                                let result = r
+                                    .send()
+                                    .await
+                                    .map(|o| {
+                                        if let Some(p) = progress {
+                                            p(plain);
+                                        }
+                                        completed_part(number as i32, &o)
+                                    })
+                                    .map_err(|e| Error::from_s3("UploadPart", e));
+                                Event::Uploaded { id, number, result }
+                            });
+                        }
+                        (Operation::PutObject, RequestBody::Ciphertext { len: stored }) => {
+                            let r = self
+                                .single_put(&mut put, id, &mut body, stored, opts)
+                                .await;
+                            match r {
+                                Ok(a) => {
+                                    put.response(id, a.status, a.pairs())?;
+                                    last_answer = Some(a);
+                                }
+                                Err(e) => {
+                                    failure = Some(e);
+                                    put.request_failed(id, s3_encryption::Error::TruncatedBody);
+                                }
+                            }
+                        }
+                        (Operation::PutObject, RequestBody::Bytes(b)) => {
+                            let body = ByteStream::from(b.to_vec());
+                            match sdk::put_object(&inner.s3, &req, body, None).await {
+                                Ok(a) => put.response(id, a.status, a.pairs())?,
+                                Err(e) => {
+                                    failure = Some(e);
+                                    put.request_failed(
+                                        id,
+                                        s3_encryption::Error::RequestFailed { status: 500 },
+                                    );
+                                }
+                            }
+                        }
+                        (Operation::CreateMultipartUpload, _) => {
+                            let metadata: HashMap<String, String> = req
+                                .metadata()
+                                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                                .collect();
+                            let r = inner
+                                .s3
+                                .create_multipart_upload()
+                                .bucket(bucket)
+                                .key(key)
+                                .set_metadata(Some(metadata))
+                                .set_content_type(req.content_type.map(str::to_owned))
+                                .set_checksum_algorithm(inner.checksum.clone())
+                                .send()
+                                .await;
+                            match r {
+                                Ok(o) => {
+                                    let up = o.upload_id().unwrap_or("").to_owned();
+                                    guard.upload_id = Some(up.clone());
+                                    upload_id = Some(up.clone());
+                                    put.upload_created(id, 200, &up)?;
+                                }
+                                Err(e) => {
+                                    failure = Some(Error::from_s3("CreateMultipartUpload", e));
+                                    put.request_failed(
+                                        id,
+                                        s3_encryption::Error::RequestFailed { status: 500 },
+                                    );
+                                }
+                            }
+                        }
+                        (Operation::CompleteMultipartUpload, _) => {
+                            completed.sort_by_key(|p| p.part_number());
+                            let r = inner
+                                .s3
+                                .complete_multipart_upload()
+                                .bucket(bucket)
+                                .key(key)
+                                .set_upload_id(upload_id.clone())
+                                .multipart_upload(
+                                    CompletedMultipartUpload::builder()
+                                        .set_parts(Some(std::mem::take(&mut completed)))
+                                        .build(),
+                                )
+                                .send()
+                                .await;
+                            match r {
+                                Ok(o) => {
+                                    guard.upload_id = None;
+                                    let mut h = Vec::new();
+                                    if let Some(e) = o.e_tag() {
+                                        h.push(("etag".to_owned(), e.to_owned()));
+                                    }
+                                    if let Some(v) = o.version_id() {
+                                        h.push(("x-amz-version-id".to_owned(), v.to_owned()));
+                                    }
+                                    let a = sdk::Answer {
+                                        status: 200,
+                                        headers: h,
+                                        body: None,
+                                    };
+                                    put.response(id, 200, a.pairs())?;
+                                    last_answer = Some(a);
+                                }
+                                Err(e) => {
+                                    failure = Some(Error::from_s3("CompleteMultipartUpload", e));
+                                    put.request_failed(
+                                        id,
+                                        s3_encryption::Error::RequestFailed { status: 500 },
+                                    );
+                                }
+                            }
+                        }
+                        (Operation::AbortMultipartUpload, _) => {
+                            let a = sdk::abort(&inner.s3, &req).await;
+                            guard.upload_id = None;
+                            let status = a.as_ref().map(|a| a.status).unwrap_or(500);
+                            let _ = put.response(id, status, []);
+                        }
+                        (Operation::DeleteObject, _) => {
+                            let a = sdk::delete_object(&inner.s3, &req).await;
+                            let status = a.as_ref().map(|a| a.status).unwrap_or(500);
+                            let _ = put.response(id, status, []);
+                        }
+                        _ => return Err(Error::config("unexpected request")),
+                    }
+                }
+                PutNext::Wait => {
+                    let Some(ev) = tasks.join_next().await else {
+                        return Err(Error::config("the PUT waits with nothing outstanding"));
+                    };
+                    match ev.map_err(|e| Error::Io(std::io::Error::other(e)))? {
+                        Event::Encrypted {
+                            number,
+                            buf,
+                            result,
+                        } => {
+                            bufs.insert(number, buf);
+                            match result {
+                                Ok(p) => put.part_encrypted(p)?,
+                                Err(e) => put.abort(e),
+                            }
+                        }
+                        Event::Uploaded { id, number, result } => {
+                            let _ = number;
+                            match result {
+                                Ok(p) => {
+                                    completed.push(p);
+                                    put.response(id, 200, [])?;
+                                }
+                                Err(e) => {
+                                    failure.get_or_insert(e);
+                                    put.request_failed(
+                                        id,
+                                        s3_encryption::Error::RequestFailed { status: 500 },
+                                    );
+                                }
+                            }
+                        }
+                    }
+                }
+                PutNext::Done(done) => {
+                    let a = last_answer.as_ref();
+                    let header = |name: &str| {
+                        a.and_then(|a| {
+                            a.headers
+                                .iter()
+                                .find(|(k, _)| k == name)
+                                .map(|(_, v)| v.clone())
+                        })
+                    };
+                    return Ok(PutOutput {
+                        e_tag: header("etag"),
+                        version_id: header("x-amz-version-id"),
+                        plaintext_len: done.plaintext_len,
+                        stored_len: done.stored_len,
+                        parts: done.parts,
+                        multipart: done.multipart,
+                        instruction_file_key: done
+                            .instruction_file
+                            .then(|| format!("{key}{}", inner.suffix)),
+                    });
+                }
             }
-            Ok(out)
-        })
-        .await
+        }
     }
 
-    /// Store an instruction file (the JSON envelope) under `ikey`.
-    pub(crate) async fn put_instruction_file(
+    /// One PutObject of `stored` bytes: a body up to one part is read, encrypted and sent whole
+    /// (the SDK can retry it); a larger one is encrypted a chunk at a time while it streams.
+    async fn single_put<R: AsyncRead + Unpin + Send>(
         &self,
-        bucket: &str,
-        ikey: &str,
-        json: String,
-    ) -> Result<()> {
-        self.inner
-            .s3
-            .put_object()
-            .bucket(bucket)
-            .key(ikey)
-            .metadata("x-amz-crypto-instr-file", "")
-            .content_type("application/json")
-            .body(ByteStream::from(json.into_bytes()))
-            .send()
-            .await
-            .map_err(|e| Error::from_s3("PutObject (instruction file)", e))?;
-        Ok(())
-    }
-
-    /// A PutObject of `stored` bytes with the envelope metadata (the body still to set).
-    fn put_request(
-        &self,
-        bucket: &str,
-        key: &str,
+        put: &mut PutObject<'_>,
+        id: RequestId,
+        body: &mut R,
         stored: u64,
-        metadata: HashMap<String, String>,
         opts: &PutOptions,
-    ) -> aws_sdk_s3::operation::put_object::builders::PutObjectFluentBuilder {
-        self.inner
+    ) -> Result<sdk::Answer> {
+        let len = stored - 16;
+        let req = put.request(id)?;
+        let metadata: HashMap<String, String> = req
+            .metadata()
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect();
+        let builder = self
+            .inner
             .s3
             .put_object()
-            .bucket(bucket)
-            .key(key)
+            .bucket(req.bucket)
+            .key(req.key)
             .content_length(stored as i64)
             .set_metadata(Some(metadata))
-            .set_content_type(opts.content_type.clone())
-            .set_checksum_algorithm(self.inner.checksum.clone())
-    }
-
-    /// One PutObject whose body is encrypted on the fly, a chunk at a time, while it uploads
-    /// (known length up to the multipart threshold). Memory stays at a few chunks. The body is
-    /// not replayable, so the SDK does not retry this request; a failure leaves no object.
-    #[allow(clippy::too_many_arguments)]
-    async fn put_streaming<R: AsyncRead + Unpin + Send>(
-        &self,
-        bucket: &str,
-        key: &str,
-        body: &mut R,
-        len: u64,
-        enc: Encryptor,
-        metadata: HashMap<String, String>,
-        opts: &PutOptions,
-    ) -> Result<PutOutput> {
+            .set_content_type(req.content_type.map(str::to_owned))
+            .set_checksum_algorithm(self.inner.checksum.clone());
+        if len <= self.inner.part_size {
+            let mut buf = Vec::with_capacity(stored as usize);
+            let n = fill(body, &mut buf, len as usize).await?;
+            if n as u64 != len {
+                return Err(s3_encryption::Error::LengthMismatch.into());
+            }
+            ensure_end(body).await?;
+            let enc = buf.len() >= 64 << 10;
+            if enc {
+                // Large enough to be worth the blocking pool.
+                buf = encrypt_on_pool(put, buf).await?;
+            } else {
+                put.encrypt(&mut buf)?;
+            }
+            buf.extend_from_slice(&put.tag()?);
+            let r = builder
+                .body(ByteStream::from(Bytes::from(buf)))
+                .send()
+                .await
+                .map_err(|e| Error::from_s3("PutObject", e))?;
+            if let Some(p) = &opts.progress {
+                p(len);
+            }
+            return Ok(answer(r.e_tag(), r.version_id()));
+        }
         const CHUNK: usize = 1 << 20;
-        let stored = len + 16;
         let (tx, rx) = mpsc::channel::<std::io::Result<Bytes>>(4);
-        let req =
-            self.put_request(bucket, key, stored, metadata, opts)
-                .body(ByteStream::from_body_1_x(EncryptedBody {
-                    rx,
-                    remaining: stored,
-                }));
+        let req = builder.body(ByteStream::from_body_1_x(EncryptedBody {
+            rx,
+            remaining: stored,
+        }));
         let progress = opts.progress.clone();
-        let produce = async move {
-            let mut enc = Some(enc);
+        let produce = async {
+            // Owned here, so the body ends when the producer does.
+            let tx = tx;
             let mut consumed = 0u64;
-            // Ok(false): the request ended before taking the whole body (its own error says why).
             let r: Result<bool> = async {
                 while consumed < len {
                     let want = ((len - consumed) as usize).min(CHUNK);
@@ -372,13 +592,10 @@ impl S3EncryptionClient {
                         )));
                     }
                     consumed += n as u64;
-                    let e = enc.take().ok_or(s3_encryption::Error::InvalidState)?;
-                    let (e, mut b) = encrypt(e, b).await?;
+                    put.encrypt(&mut b)?;
                     if consumed == len {
-                        self.ensure_end(body).await?;
-                        b.extend_from_slice(&e.finish()?);
-                    } else {
-                        enc = Some(e);
+                        ensure_end(body).await?;
+                        b.extend_from_slice(&put.tag()?);
                     }
                     if tx.send(Ok(Bytes::from(b))).await.is_err() {
                         return Ok(false);
@@ -397,331 +614,43 @@ impl S3EncryptionClient {
             r
         };
         let (produced, sent) = tokio::join!(produce, req.send());
-        let r = match (produced?, sent) {
-            (true, Ok(r)) => r,
-            (_, Err(e)) => return Err(Error::from_s3("PutObject", e)),
-            (false, Ok(_)) => {
-                return Err(Error::config(
-                    "PutObject answered before its whole body was sent",
-                ));
-            }
-        };
-        Ok(PutOutput {
-            e_tag: r.e_tag().map(str::to_owned),
-            version_id: r.version_id().map(str::to_owned),
-            plaintext_len: len,
-            stored_len: stored,
-            parts: 1,
-            multipart: false,
-            instruction_file_key: None,
-        })
-    }
-
-    async fn ensure_end<R: AsyncRead + Unpin>(&self, body: &mut R) -> Result<()> {
-        let mut one = [0u8; 1];
-        if body.read(&mut one).await? != 0 {
-            return Err(Error::config("the body is longer than the declared length"));
+        match (produced?, sent) {
+            (true, Ok(r)) => Ok(answer(r.e_tag(), r.version_id())),
+            (_, Err(e)) => Err(Error::from_s3("PutObject", e)),
+            (false, Ok(_)) => Err(Error::config(
+                "PutObject answered before its whole body was sent",
+            )),
         }
-        Ok(())
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    async fn multipart<R: AsyncRead + Unpin + Send>(
-        &self,
-        bucket: &str,
-        key: &str,
-        mut body: R,
-        len: Option<u64>,
-        part_size: usize,
-        first: Vec<u8>,
-        enc: Encryptor,
-        metadata: HashMap<String, String>,
-        opts: &PutOptions,
-    ) -> Result<PutOutput> {
-        let inner = &self.inner;
-        let created = inner
-            .s3
-            .create_multipart_upload()
-            .bucket(bucket)
-            .key(key)
-            .set_metadata(Some(metadata))
-            .set_content_type(opts.content_type.clone())
-            .set_checksum_algorithm(inner.checksum.clone())
-            .send()
-            .await
-            .map_err(|e| Error::from_s3("CreateMultipartUpload", e))?;
-        let upload_id = created
-            .upload_id()
-            .ok_or_else(|| Error::config("CreateMultipartUpload returned no upload id"))?
-            .to_owned();
-        let mut guard = AbortOnDrop {
-            s3: inner.s3.clone(),
-            bucket: bucket.to_owned(),
-            key: key.to_owned(),
-            upload_id: upload_id.clone(),
-            armed: true,
-        };
-
-        let sem = Arc::new(Semaphore::new(inner.parts_in_flight));
-        let mut tasks: JoinSet<Result<CompletedPart>> = JoinSet::new();
-        let mut done: Vec<CompletedPart> = Vec::new();
-        let produced = self
-            .produce_parts(
-                bucket, key, &upload_id, &mut body, len, part_size, first, enc, &sem, &mut tasks,
-                &mut done, opts,
-            )
-            .await;
-        // Wait for every part still in flight, success or not: nothing may be uploading when the
-        // upload is completed or aborted.
-        let mut err: Option<Error> = None;
-        let (parts, stored) = match produced {
-            Ok(v) => v,
-            Err(e) => {
-                err = Some(e);
-                (0, 0)
-            }
-        };
-        while let Some(r) = tasks.join_next().await {
-            match r {
-                Ok(Ok(p)) => done.push(p),
-                Ok(Err(e)) => {
-                    err.get_or_insert(e);
-                }
-                Err(j) => {
-                    err.get_or_insert(Error::Io(std::io::Error::other(j)));
-                }
-            }
-        }
-        if let Some(e) = err {
-            let _ = guard.abort_now().await;
-            return Err(e);
-        }
-        done.sort_by_key(|p| p.part_number());
-        let r = inner
-            .s3
-            .complete_multipart_upload()
-            .bucket(bucket)
-            .key(key)
-            .upload_id(&upload_id)
-            .multipart_upload(
-                CompletedMultipartUpload::builder()
-                    .set_parts(Some(done))
-                    .build(),
-            )
-            .send()
-            .await;
-        let r = match r {
-            Ok(r) => r,
-            Err(e) => {
-                let _ = guard.abort_now().await;
-                return Err(Error::from_s3("CompleteMultipartUpload", e));
-            }
-        };
-        guard.armed = false;
-        Ok(PutOutput {
-            e_tag: r.e_tag().map(str::to_owned),
-            version_id: r.version_id().map(str::to_owned),
-            plaintext_len: stored - 16,
-            stored_len: stored,
-            parts,
-            multipart: true,
-            instruction_file_key: None,
-        })
-    }
-
-    /// Read parts in order and hand each to a task that encrypts it as an independent segment of
-    /// the one GCM stream (CTR seeked to the part's offset, a partial GHASH) on the blocking pool
-    /// and then uploads it: parts are encrypted on several cores and upload out of order. The
-    /// last part waits for every partial GHASH value, appends the combined tag, and uploads.
-    /// Returns (parts, stored bytes).
-    #[allow(clippy::too_many_arguments)]
-    async fn produce_parts<R: AsyncRead + Unpin + Send>(
-        &self,
-        bucket: &str,
-        key: &str,
-        upload_id: &str,
-        body: &mut R,
-        len: Option<u64>,
-        part_size: usize,
-        first: Vec<u8>,
-        enc: Encryptor,
-        sem: &Arc<Semaphore>,
-        tasks: &mut JoinSet<Result<CompletedPart>>,
-        done: &mut Vec<CompletedPart>,
-        opts: &PutOptions,
-    ) -> Result<(u32, u64)> {
-        let gcm = Arc::new(enc.into_parallel()?);
-        let (partial_tx, mut partial_rx) = mpsc::unbounded_channel::<PartialGhash>();
-        let mut number: u32 = 0;
-        let mut consumed: u64 = 0;
-        let mut next = Some(first);
-        loop {
-            // Surface failures of finished parts early.
-            while let Some(r) = tasks.try_join_next() {
-                done.push(r.map_err(|j| Error::Io(std::io::Error::other(j)))??);
-            }
-            let permit = sem
-                .clone()
-                .acquire_owned()
-                .await
-                .map_err(|_| Error::config("upload semaphore closed"))?;
-            let buf = match next.take() {
-                Some(b) => b,
-                None => {
-                    let want = match len {
-                        Some(l) => ((l - consumed) as usize).min(part_size),
-                        None => part_size,
-                    };
-                    let mut b = Vec::with_capacity(want + 16);
-                    fill(body, &mut b, want).await?;
-                    b
-                }
-            };
-            let n = buf.len() as u64;
-            let offset = consumed;
-            consumed += n;
-            let last = match len {
-                Some(l) => {
-                    if n == 0 && consumed < l {
-                        return Err(Error::config(format!(
-                            "the body ended after {consumed} of the {l} bytes declared"
-                        )));
-                    }
-                    consumed == l
-                }
-                None => (n as usize) < part_size,
-            };
-            number += 1;
-            if u64::from(number) > MAX_PARTS {
-                return Err(Error::config(format!(
-                    "the body needs more than {MAX_PARTS} parts of {part_size} bytes; raise the part size"
-                )));
-            }
-            if last && len.is_some() {
-                self.ensure_end(body).await?;
-            }
-            // The last part also waits for the tag combined from every part's partial value.
-            let (tag_tx, tag_rx) = if last {
-                let (tx, rx) = oneshot::channel();
-                (Some(tx), Some(rx))
-            } else {
-                (None, None)
-            };
-            self.spawn_part(
-                bucket,
-                key,
-                upload_id,
-                number,
-                Segment {
-                    gcm: gcm.clone(),
-                    offset,
-                    plaintext: buf,
-                    partial_tx: Some(partial_tx.clone()),
-                    tag: tag_rx,
-                },
-                permit,
-                tasks,
-                opts,
-            );
-            let Some(tag_tx) = tag_tx else {
-                continue;
-            };
-            // Every part sends its partial GHASH value once encrypted (before its upload); a part
-            // that failed drops its sender, and the channel then closes short.
-            drop(partial_tx);
-            let mut partials = Vec::with_capacity(number as usize);
-            while let Some(p) = partial_rx.recv().await {
-                partials.push(p);
-            }
-            if partials.len() != number as usize {
-                // A part failed before encrypting; its error surfaces when the tasks are joined.
-                return Ok((number, consumed + 16));
-            }
-            partials.sort_by_key(PartialGhash::offset);
-            let tag = gcm.tag(&partials)?;
-            // The last part's task may have failed already; its error surfaces on join.
-            let _ = tag_tx.send(tag);
-            return Ok((number, consumed + 16));
-        }
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    fn spawn_part(
-        &self,
-        bucket: &str,
-        key: &str,
-        upload_id: &str,
-        number: u32,
-        seg: Segment,
-        permit: tokio::sync::OwnedSemaphorePermit,
-        tasks: &mut JoinSet<Result<CompletedPart>>,
-        opts: &PutOptions,
-    ) {
-        let plaintext_len = seg.plaintext.len() as u64;
-        let req = self
-            .inner
-            .s3
-            .upload_part()
-            .bucket(bucket)
-            .key(key)
-            .upload_id(upload_id)
-            .part_number(number as i32)
-            .set_checksum_algorithm(self.inner.checksum.clone());
-        let progress = opts.progress.clone();
-        tasks.spawn(async move {
-            let _permit = permit;
-            let ciphertext = seg.encrypt().await?;
-            let len = ciphertext.len() as i64;
-            // The SDK retries transient failures with this same buffer: a retried part re-sends
-            // exactly the same ciphertext.
-            let r = req
-                .content_length(len)
-                .body(ByteStream::from(Bytes::from(ciphertext)))
-                .send()
-                .await
-                .map_err(|e| Error::from_s3("UploadPart", e))?;
-            if let Some(p) = progress {
-                p(plaintext_len);
-            }
-            Ok(completed_part(number as i32, &r))
-        });
     }
 }
 
-/// One part of a multipart upload: its plaintext, its offset in the body, and where its partial
-/// GHASH value goes. The last part also waits for the combined tag.
-struct Segment {
-    gcm: Arc<ParallelGcm>,
-    offset: u64,
-    plaintext: Vec<u8>,
-    partial_tx: Option<mpsc::UnboundedSender<PartialGhash>>,
-    tag: Option<oneshot::Receiver<[u8; 16]>>,
+fn answer(etag: Option<&str>, version: Option<&str>) -> sdk::Answer {
+    let mut headers = Vec::new();
+    if let Some(e) = etag {
+        headers.push(("etag".to_owned(), e.to_owned()));
+    }
+    if let Some(v) = version {
+        headers.push(("x-amz-version-id".to_owned(), v.to_owned()));
+    }
+    sdk::Answer {
+        status: 200,
+        headers,
+        body: None,
+    }
 }
 
-impl Segment {
-    /// Encrypt on the blocking pool, report the partial value, and (last part) append the tag.
-    async fn encrypt(mut self) -> Result<Vec<u8>> {
-        let gcm = self.gcm.clone();
-        let offset = self.offset;
-        let mut buf = std::mem::take(&mut self.plaintext);
-        let (mut buf, partial) = tokio::task::spawn_blocking(move || {
-            let r = gcm.encrypt_segment(offset, &mut buf);
-            (buf, r)
-        })
-        .await
-        .map_err(|e| Error::Io(std::io::Error::other(e)))?;
-        let partial = partial?;
-        if let Some(tx) = self.partial_tx.take() {
-            let _ = tx.send(partial);
+/// Encrypt a single PUT's body through the machine, off the async threads.
+async fn encrypt_on_pool(put: &mut PutObject<'_>, buf: Vec<u8>) -> Result<Vec<u8>> {
+    // The machine is borrowed here, so the work stays on this task: `block_in_place` where the
+    // runtime allows it, otherwise inline.
+    let mut buf = buf;
+    match tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()) {
+        Ok(tokio::runtime::RuntimeFlavor::MultiThread) => {
+            tokio::task::block_in_place(|| put.encrypt(&mut buf))?;
         }
-        if let Some(rx) = self.tag.take() {
-            let tag = rx
-                .await
-                .map_err(|_| Error::config("another part failed; the upload is aborted"))?;
-            buf.extend_from_slice(&tag);
-        }
-        Ok(buf)
+        _ => put.encrypt(&mut buf)?,
     }
+    Ok(buf)
 }
 
 /// A request body fed with ciphertext chunks by the encrypting producer.

@@ -129,8 +129,8 @@ impl<'a> DescribeObject<'a> {
         }
         let n = self.ifile_len;
         if n + piece.len() > self.ifile.len() {
-            self.error = Some(Error::TooLarge);
-            return Err(Error::TooLarge);
+            self.error = Some(Error::InvalidMetadata("instruction file"));
+            return Err(Error::InvalidMetadata("instruction file"));
         }
         self.ifile[n..n + piece.len()].copy_from_slice(piece);
         self.ifile_len += piece.len();

@@ -1120,7 +1120,7 @@ impl<'a> GetObject<'a> {
         }
         if piece.len() as u64 > s.remaining() {
             return Err(if s.kind == Kind::InstructionFile {
-                Error::TooLarge
+                Error::InvalidMetadata("instruction file")
             } else {
                 Error::UnexpectedResponse("the body is longer than the length asked for")
             });

@@ -204,7 +204,7 @@ impl<'a> RotateInstructionFile<'a> {
             }
             let n = self.ifile_len;
             if n + piece.len() > self.ifile.len() {
-                return Err(Error::TooLarge);
+                return Err(Error::InvalidMetadata("instruction file"));
             }
             self.ifile[n..n + piece.len()].copy_from_slice(piece);
             self.ifile_len += piece.len();
