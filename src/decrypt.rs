@@ -1,12 +1,12 @@
 //! Decryption: bind a data key to an envelope, then choose how plaintext may be released.
 
-use crate::commit;
+use crate::envelope::{ContentAlgorithm, Envelope};
 use crate::error::{Error, Result};
-use crate::format::{ContentAlgorithm, Envelope};
 use crate::gcm::{Gcm, GcmCtr};
-use crate::keys::DataKey;
-use crate::keywrap::unpad_pkcs7;
+use crate::key_commitment as commit;
 use crate::policy::DecryptPolicy;
+use crate::secret::DataKey;
+use crate::wrap::unpad_pkcs7;
 use aes::cipher::{BlockModeDecrypt, InnerIvInit, KeyInit, array::Array};
 use subtle::ConstantTimeEq;
 use zeroize::{Zeroize, ZeroizeOnDrop};

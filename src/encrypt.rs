@@ -1,15 +1,19 @@
 //! The encryptor: V3 (default) or V2 envelopes, streaming AES-256-GCM.
 
-use crate::commit;
-use crate::error::{Error, Result};
-use crate::format::{
+use crate::encoding::{
+    base64,
+    json::{self, Sink},
+};
+use crate::envelope::storage::{Arena, Span};
+use crate::envelope::{
     CekName, ContentAlgorithm, Envelope, FormatVersion, Placement, WrapAlgorithm, keys,
 };
+use crate::error::{Error, Result};
 use crate::gcm::{GCM_MAX_PLAINTEXT, Gcm};
-use crate::keys::{AesKey, DataKey};
-use crate::keywrap::{self, EncryptionContext};
+use crate::key_commitment as commit;
 use crate::policy::{EncryptConfig, WriteSuite};
-use crate::text::{self, Arena, Sink, Span};
+use crate::secret::{AesKey, DataKey};
+use crate::wrap::{self as keywrap, EncryptionContext};
 use aes::cipher::KeyInit;
 use zeroize::Zeroize;
 
@@ -99,7 +103,7 @@ impl EncryptionMaterials {
         matdesc: EncryptionContext<'_>,
     ) -> Result<Envelope> {
         env.edk = env.arena.push(edk)?;
-        env.edk_b64 = text::b64_encode_into(&mut env.arena, edk)?;
+        env.edk_b64 = base64::b64_encode_into(&mut env.arena, edk)?;
         check_unique(matdesc)?;
         // Java writes `{}` for V2 and omits an empty `x-amz-m` for V3.
         if !(matdesc.is_empty() && env.version == FormatVersion::V3) {
@@ -227,7 +231,7 @@ impl KmsGenerateDataKeyRequest {
         &self,
     ) -> alloc::vec::Vec<(alloc::string::String, alloc::string::String)> {
         let mut v = alloc::vec::Vec::new();
-        text::string_map_entries(self.encryption_context_json().as_bytes(), |k, val| {
+        json::string_map_entries(self.encryption_context_json().as_bytes(), |k, val| {
             v.push((k.chars().collect(), val.chars().collect()));
             true
         });
@@ -247,7 +251,7 @@ impl KmsGenerateDataKeyRequest {
         }
         let mut env = self.env;
         env.edk = env.arena.push(ciphertext_blob)?;
-        env.edk_b64 = text::b64_encode_into(&mut env.arena, ciphertext_blob)?;
+        env.edk_b64 = base64::b64_encode_into(&mut env.arena, ciphertext_blob)?;
         Ok(EncryptionMaterials {
             data_key: plaintext,
             env,
@@ -311,8 +315,8 @@ impl Encryptor {
                 let (mut dek, ck) = commit::derive_v3(dk, random);
                 env.message_id = *random;
                 env.commitment = ck;
-                env.mid_b64 = text::b64_encode_into(&mut env.arena, random)?;
-                env.commit_b64 = text::b64_encode_into(&mut env.arena, &ck)?;
+                env.mid_b64 = base64::b64_encode_into(&mut env.arena, random)?;
+                env.commit_b64 = base64::b64_encode_into(&mut env.arena, &ck)?;
                 let c = aes::Aes256::new(&dek.into());
                 let p = crate::parallel::ParallelGcm::new(&dek, &[1u8; 12], &[0x00, 0x73]);
                 dek.zeroize();
@@ -323,7 +327,7 @@ impl Encryptor {
                 iv.copy_from_slice(&random[..12]);
                 env.iv[..12].copy_from_slice(&iv);
                 env.iv_len = 12;
-                env.iv_b64 = text::b64_encode_into(&mut env.arena, &iv)?;
+                env.iv_b64 = base64::b64_encode_into(&mut env.arena, &iv)?;
                 if let Some(l) = plaintext_len {
                     env.unencrypted_len = Some(l);
                     env.len_text = write_u64(&mut env.arena, l)?;

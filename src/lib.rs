@@ -9,19 +9,18 @@ extern crate alloc;
 #[cfg(feature = "std")]
 extern crate std;
 
-mod commit;
 mod decrypt;
+mod encoding;
 mod encrypt;
+pub mod envelope;
 mod error;
-pub mod format;
 mod gcm;
-mod keys;
-mod keywrap;
+mod key_commitment;
 mod parallel;
 mod policy;
-mod text;
+mod secret;
+mod wrap;
 
-pub use commit::{COMMIT_LEN, derive_v3};
 pub use decrypt::{
     ByteRange, Decryptor, RangeHeader, RangePlan, RangedStream, ReleasePass, Stream, VerifyPass,
 };
@@ -29,14 +28,15 @@ pub use encrypt::{
     EncryptionMaterials, Encryptor, KmsGenerateDataKeyRequest, MAX_PART_SIZE, MAX_PARTS,
     MIN_PART_SIZE, Part, PartPlan, ciphertext_len,
 };
+pub use envelope::ARENA_CAPACITY;
+pub use envelope::{ContentAlgorithm, Envelope, FormatVersion, Placement, WrapAlgorithm};
 pub use error::{Error, ErrorClass, Result};
-pub use format::{ContentAlgorithm, Envelope, FormatVersion, Placement, WrapAlgorithm};
 pub use gcm::GCM_MAX_PLAINTEXT;
-pub use keys::{AesKey, DataKey};
-pub use keywrap::{EncryptionContext, JsonString, KeyRequest, KmsDecryptRequest};
+pub use key_commitment::{COMMIT_LEN, derive_v3};
 pub use parallel::{ParallelGcm, PartialGhash};
 pub use policy::{CommitmentPolicy, DecryptPolicy, EncryptConfig, WriteSuite};
-pub use text::ARENA_CAPACITY;
+pub use secret::{AesKey, DataKey};
+pub use wrap::{EncryptionContext, JsonString, KeyRequest, KmsDecryptRequest};
 
 #[cfg(feature = "rsa")]
 pub use rsa;

@@ -1,7 +1,7 @@
 //! Commitment policies and the decrypt-side gates, named as in the AWS specification.
 
+use crate::envelope::{ContentAlgorithm, Placement};
 use crate::error::{Error, Result};
-use crate::format::{ContentAlgorithm, Placement};
 
 /// The three commitment policies of the S3EC specification.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]

@@ -1,10 +1,15 @@
 //! The envelope model: format versions, algorithms, metadata keys, and parse/render of the
 //! S3 user-metadata map and the instruction-file JSON.
 
-use crate::commit::COMMIT_LEN;
+use crate::encoding::{base64, json, rfc2047};
 use crate::error::{Error, Result};
+use crate::key_commitment::COMMIT_LEN;
 use crate::policy::{CommitmentPolicy, DecryptPolicy};
-use crate::text::{self, Arena, JVal, Sink, Span};
+use json::{JVal, Sink};
+use storage::{Arena, Span};
+
+pub(crate) mod storage;
+pub use storage::ARENA_CAPACITY;
 
 /// Metadata key names, written without the `x-amz-meta-` prefix, as in the spec.
 pub mod keys {
@@ -264,8 +269,8 @@ where
             // Go v4 may store empty values; treat them as absent.
             continue;
         }
-        let span = if text::is_encoded_word(v) {
-            text::rfc2047_decode_into(a, v, KNOWN[i])?
+        let span = if rfc2047::is_encoded_word(v) {
+            rfc2047::rfc2047_decode_into(a, v, KNOWN[i])?
         } else {
             a.push(v.as_bytes())?
         };
@@ -281,7 +286,7 @@ fn collect_instruction_file(a: &mut Arena, json: &[u8]) -> Result<Slots> {
     // `json` first, then decode.
     let mut found: [Option<(usize, JVal<'_>)>; 15] = [None; 15];
     let mut dup = false;
-    text::json_object(
+    json::json_object(
         json,
         |k, v| {
             let mut kb = [0u8; 40];
@@ -529,7 +534,7 @@ impl Envelope {
 
     fn json_map(a: &Arena, s: Option<Span>, key: &'static str) -> Result<()> {
         if let Some(s) = s {
-            text::validate_string_map(a.get(s), Error::InvalidMetadata(key))?;
+            json::validate_string_map(a.get(s), Error::InvalidMetadata(key))?;
         }
         Ok(())
     }
@@ -546,7 +551,7 @@ impl Envelope {
             placement,
         );
         let iv_span = s.v[S_IV].ok_or(Error::MissingMetadata(IV))?;
-        let (iv, n) = text::b64_decode_iv(e.arena.str(iv_span), IV)?;
+        let (iv, n) = base64::b64_decode_iv(e.arena.str(iv_span), IV)?;
         e.iv = iv;
         e.iv_len = n as u8;
         if v1 {
@@ -602,7 +607,7 @@ impl Envelope {
         e.set_edk_from_b64(edk_src, if v1 { KEY_V1 } else { KEY_V2 })?;
         e.matdesc = s.v[S_MATDESC];
         Self::json_map(&e.arena, e.matdesc, MATDESC)?;
-        e.iv_b64 = text::b64_encode_into(&mut e.arena, &iv[..n])?;
+        e.iv_b64 = base64::b64_encode_into(&mut e.arena, &iv[..n])?;
         Ok(e)
     }
 
@@ -615,7 +620,7 @@ impl Envelope {
         }
         tmp[..t.len()].copy_from_slice(t);
         let t = core::str::from_utf8(&tmp[..t.len()]).map_err(|_| Error::InvalidMetadata(key))?;
-        self.edk = text::b64_decode_into(&mut self.arena, t, key)?;
+        self.edk = base64::b64_decode_into(&mut self.arena, t, key)?;
         if self.edk.len() == 0 {
             return Err(Error::InvalidMetadata(key));
         }
@@ -625,7 +630,7 @@ impl Envelope {
             return Err(Error::TooLarge);
         }
         bytes[..n].copy_from_slice(self.arena.get(self.edk));
-        self.edk_b64 = text::b64_encode_into(&mut self.arena, &bytes[..n])?;
+        self.edk_b64 = base64::b64_encode_into(&mut self.arena, &bytes[..n])?;
         Ok(())
     }
 
@@ -645,9 +650,9 @@ impl Envelope {
             _ => return Err(Error::UnsupportedWrap),
         };
         let d = meta.v[S_D].ok_or(Error::MissingMetadata(V3_COMMITMENT))?;
-        e.commitment = text::b64_decode_fixed::<COMMIT_LEN>(e.arena.str(d), V3_COMMITMENT)?;
+        e.commitment = base64::b64_decode_fixed::<COMMIT_LEN>(e.arena.str(d), V3_COMMITMENT)?;
         let i = meta.v[S_I].ok_or(Error::MissingMetadata(V3_MESSAGE_ID))?;
-        e.message_id = text::b64_decode_fixed::<COMMIT_LEN>(e.arena.str(i), V3_MESSAGE_ID)?;
+        e.message_id = base64::b64_decode_fixed::<COMMIT_LEN>(e.arena.str(i), V3_MESSAGE_ID)?;
         let k = ins.v[S_3].ok_or(Error::MissingMetadata(V3_KEY))?;
         e.set_edk_from_b64(k, V3_KEY)?;
         e.matdesc = ins.v[S_M];
@@ -662,8 +667,8 @@ impl Envelope {
             _ => {}
         }
         let (mid, cm) = (e.message_id, e.commitment);
-        e.mid_b64 = text::b64_encode_into(&mut e.arena, &mid)?;
-        e.commit_b64 = text::b64_encode_into(&mut e.arena, &cm)?;
+        e.mid_b64 = base64::b64_encode_into(&mut e.arena, &mid)?;
+        e.commit_b64 = base64::b64_encode_into(&mut e.arena, &cm)?;
         Ok(e)
     }
 
@@ -875,7 +880,7 @@ impl Envelope {
     /// Render the instruction-file JSON into `out`, returning its length. For V3 it holds only
     /// `x-amz-3`, `x-amz-w` and `x-amz-m`/`x-amz-t`; for V1/V2 the whole key material.
     pub fn write_instruction_file(&self, out: &mut [u8]) -> Result<usize> {
-        text::render_into(out, |s| self.render_instruction_file(s))
+        json::render_into(out, |s| self.render_instruction_file(s))
     }
 
     /// The instruction-file JSON as a `String`.

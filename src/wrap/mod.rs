@@ -1,11 +1,11 @@
 //! Key wraps: local unwrapping inside the core (AES/GCM, AES-ECB, AESWrap, RSA), and the
 //! request/response types for KMS, which the caller performs.
 
+use crate::encoding::json::{self, JStr};
+use crate::envelope::{Envelope, FormatVersion, WrapAlgorithm, keys};
 use crate::error::{Error, Result};
-use crate::format::{Envelope, FormatVersion, WrapAlgorithm, keys};
 use crate::gcm;
-use crate::keys::{AesKey, DataKey};
-use crate::text::{self, JStr};
+use crate::secret::{AesKey, DataKey};
 use aes::cipher::{BlockCipherDecrypt, KeyInit, array::Array};
 use subtle::ConstantTimeEq;
 
@@ -215,7 +215,7 @@ impl KmsDecryptRequest<'_> {
     ) -> alloc::vec::Vec<(alloc::string::String, alloc::string::String)> {
         // Decoded without the fixed-size buffers of `for_each_context_pair`: no pair is dropped.
         let mut v = alloc::vec::Vec::new();
-        text::string_map_entries(self.encryption_context_json.as_bytes(), |k, val| {
+        json::string_map_entries(self.encryption_context_json.as_bytes(), |k, val| {
             v.push((k.chars().collect(), val.chars().collect()));
             true
         });
@@ -228,7 +228,7 @@ pub(crate) fn for_each_pair(json: &str, mut f: impl FnMut(&str, &str)) -> Result
     let mut kb = [0u8; 2048];
     let mut vb = [0u8; 2048];
     let mut err = None;
-    text::string_map_entries(json.as_bytes(), |k, v| {
+    json::string_map_entries(json.as_bytes(), |k, v| {
         let k = match JsonString(k).decode(&mut kb) {
             Ok(k) => k,
             Err(e) => {
@@ -251,7 +251,7 @@ pub(crate) fn for_each_pair(json: &str, mut f: impl FnMut(&str, &str)) -> Result
 
 fn stored_get<'a>(json: &'a str, key: &str) -> Option<JStr<'a>> {
     let mut found = None;
-    text::string_map_entries(json.as_bytes(), |k, v| {
+    json::string_map_entries(json.as_bytes(), |k, v| {
         if k.eq_str(key) {
             found = Some(v);
             false
@@ -271,7 +271,7 @@ fn context_matches(stored: &str, caller: EncryptionContext<'_>) -> Result<()> {
     }
     let mut stored_n = 0usize;
     let mut ok = true;
-    text::string_map_entries(stored.as_bytes(), |k, v| {
+    json::string_map_entries(stored.as_bytes(), |k, v| {
         if k.eq_str(keys::EC_CEK_ALG) || k.eq_str(keys::EC_KMS_CMK_ID) {
             return true;
         }
