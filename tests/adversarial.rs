@@ -163,7 +163,7 @@ fn ours(config: &EncryptConfig, wrap: Wrap, pt: &[u8], seed: u8, declared: bool)
     let dk = [seed ^ 0x42; 32];
     let (m, key) = match wrap {
         Wrap::Aes => (
-            EncryptionMaterials::aes_gcm(
+            EncryptionMaterials::aes_gcm_deterministic(
                 config,
                 &master(),
                 DataKey::new_256(dk),
@@ -200,7 +200,8 @@ fn ours(config: &EncryptConfig, wrap: Wrap, pt: &[u8], seed: u8, declared: bool)
     };
     let mut random = [seed.wrapping_add(1); 28];
     random[0] = 0x80;
-    let mut enc = Encryptor::new(m, &random, declared.then_some(pt.len() as u64)).unwrap();
+    let mut enc =
+        Encryptor::new_deterministic(m, &random, declared.then_some(pt.len() as u64)).unwrap();
     let env = enc.envelope();
     let meta = env.metadata().map(|(k, v)| (k.into(), v.into())).collect();
     let instruction = (env.placement() == Placement::InstructionFile)
@@ -325,7 +326,7 @@ fn decrypt_body(o: &Object, body: &[u8], p: &DecryptPolicy) -> Result<Vec<u8>, E
         Ok(out)
     })();
     let delayed = (|| {
-        let mut s = d.clone().delayed_authentication_hazmat()?;
+        let mut s = s3_encryption::hazmat::delayed_authentication(d.clone())?;
         let mut out = vec![0u8; body.len() + 16];
         let mut n = 0;
         for c in body.chunks(5) {
@@ -892,7 +893,7 @@ fn declared_lengths_that_lie() {
     }
     // The writer's declared length is enforced too, before any output is written.
     let m = || {
-        EncryptionMaterials::aes_gcm(
+        EncryptionMaterials::aes_gcm_deterministic(
             &EncryptConfig::default(),
             &master(),
             DataKey::new_256([1; 32]),
@@ -901,14 +902,14 @@ fn declared_lengths_that_lie() {
         )
         .unwrap()
     };
-    let mut e = Encryptor::new(m(), &[3; 28], Some(10)).unwrap();
+    let mut e = Encryptor::new_deterministic(m(), &[3; 28], Some(10)).unwrap();
     let mut out = [0xEEu8; 11];
     assert_eq!(e.encrypt(&[0; 11], &mut out), Err(Error::LengthMismatch));
     assert!(out.iter().all(|&b| b == 0xEE));
     e.encrypt(&[0; 9], &mut out).unwrap();
     assert_eq!(e.finish().err(), Some(Error::LengthMismatch));
     assert_eq!(
-        Encryptor::new(m(), &[3; 28], Some(GCM_MAX_PLAINTEXT + 1)).err(),
+        Encryptor::new_deterministic(m(), &[3; 28], Some(GCM_MAX_PLAINTEXT + 1)).err(),
         Some(Error::MessageTooLong)
     );
 }
@@ -1114,7 +1115,7 @@ fn metadata_over_2kb() {
     // Writers: a materials description or context beyond the fixed storage is refused.
     let big = "m".repeat(9000);
     assert_eq!(
-        EncryptionMaterials::aes_gcm(
+        EncryptionMaterials::aes_gcm_deterministic(
             &EncryptConfig::default(),
             &master(),
             DataKey::new_256([1; 32]),
@@ -1770,7 +1771,7 @@ fn cbc_suffix_range_returns_the_last_n_bytes() {
     )
     .unwrap();
     let f = &o.body[plan.fetch_first as usize..=plan.fetch_last as usize];
-    let mut r = d.ranged_hazmat(&plan).unwrap();
+    let mut r = s3_encryption::hazmat::ranged(d, &plan).unwrap();
     let mut out = vec![0u8; f.len()];
     let n = r.update(f, &mut out).unwrap();
     r.finish().unwrap();

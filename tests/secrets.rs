@@ -102,10 +102,10 @@ fn every_secret_holder_zeroizes_on_drop() {
         ("EncryptionMaterials", zod!(EncryptionMaterials)),
         ("Encryptor", zod!(Encryptor)),
         ("Decryptor", zod!(s3_encryption::Decryptor)),
-        ("Stream", zod!(s3_encryption::Stream)),
+        ("Stream", zod!(s3_encryption::hazmat::DelayedStream)),
         ("VerifyPass", zod!(s3_encryption::VerifyPass)),
         ("ReleasePass", zod!(s3_encryption::ReleasePass)),
-        ("RangedStream", zod!(s3_encryption::RangedStream)),
+        ("RangedStream", zod!(s3_encryption::hazmat::RangedStream)),
     ]
     .into_iter()
     .filter(|(_, z)| !z)
@@ -168,7 +168,7 @@ fn debug_output_has_no_key_bytes() {
     let mk = secret(11);
     let dk = secret(101);
     let mid = [0x5au8; 28];
-    let (dek, _) = s3_encryption::derive_v3(&dk, &mid);
+    let (dek, _) = s3_encryption::hazmat::derive_v3(&dk, &mid);
     // The detector itself finds keys printed as arrays, in hex, pretty-printed or in base64.
     for printed in [
         format!("{mk:?}"),
@@ -204,11 +204,17 @@ fn debug_output_has_no_key_bytes() {
         EncryptConfig::v2(Placement::ObjectMetadata),
         EncryptConfig::v3(Placement::InstructionFile),
     ] {
-        let m = EncryptionMaterials::aes_gcm(&config, &master, DataKey::new_256(dk), &[3; 12], &[])
-            .unwrap();
+        let m = EncryptionMaterials::aes_gcm_deterministic(
+            &config,
+            &master,
+            DataKey::new_256(dk),
+            &[3; 12],
+            &[],
+        )
+        .unwrap();
         check!("EncryptionMaterials", m, mk, dk, dek);
         check!("EncryptionMaterials::data_key", m.data_key(), dk);
-        let mut enc = Encryptor::new(m, &mid, Some(40)).unwrap();
+        let mut enc = Encryptor::new_deterministic(m, &mid, Some(40)).unwrap();
         check!("Encryptor (fresh)", enc, mk, dk, dek);
         let pt = [0u8; 40];
         let mut body = vec![0u8; 40];
@@ -245,7 +251,7 @@ fn debug_output_has_no_key_bytes() {
         let mut out = vec![0u8; body.len()];
         rp.update(&body[..20], &mut out).unwrap();
         check!("ReleasePass", rp, mk, dk, dek);
-        let mut st = dec.clone().delayed_authentication_hazmat().unwrap();
+        let mut st = s3_encryption::hazmat::delayed_authentication(dec.clone()).unwrap();
         st.update(&body[..25], &mut out).unwrap();
         check!("Stream", st, mk, dk, dek);
         let plan = RangePlan::new(
@@ -254,7 +260,7 @@ fn debug_output_has_no_key_bytes() {
             env.content_algorithm(),
         )
         .unwrap();
-        let mut rs = dec.ranged_hazmat(&plan).unwrap();
+        let mut rs = s3_encryption::hazmat::ranged(dec, &plan).unwrap();
         let f = &body[plan.fetch_first as usize..=plan.fetch_last as usize];
         rs.update(&f[..5], &mut out).unwrap();
         check!("RangedStream", rs, mk, dk, dek);
@@ -289,7 +295,7 @@ fn debug_output_has_no_key_bytes() {
     )
     .unwrap();
     check!("EncryptionMaterials (rsa)", m, dk);
-    let enc = Encryptor::new(m, &mid, None).unwrap();
+    let enc = Encryptor::new_deterministic(m, &mid, None).unwrap();
     let meta: Vec<(String, String)> = enc
         .envelope()
         .metadata()
