@@ -5,7 +5,7 @@ use crate::client::{GetOptions, LargeObjectVerification, S3EncryptionClient};
 use crate::error::{Error, Result};
 use crate::keyring::{Keyring, Pairs};
 use aws_sdk_s3::primitives::ByteStream;
-use s3_encryption::format::keys as mk;
+use s3_encryption::envelope::keys::is_envelope_key;
 use s3_encryption::{
     ByteRange, ContentAlgorithm, Decryptor, EncryptConfig, Envelope, FormatVersion, Placement,
     RangePlan, VerifyPass, WrapAlgorithm,
@@ -112,34 +112,6 @@ pub struct GetOutput {
     pub verification: Verification,
     /// Stored-body bytes downloaded for this read (all passes).
     pub fetched: u64,
-}
-
-const ENVELOPE_KEYS: [&str; 15] = [
-    mk::KEY_V1,
-    mk::KEY_V2,
-    mk::IV,
-    mk::MATDESC,
-    mk::WRAP_ALG,
-    mk::CEK_ALG,
-    mk::TAG_LEN,
-    mk::UNENCRYPTED_LEN,
-    mk::V3_CONTENT,
-    mk::V3_KEY,
-    mk::V3_WRAP,
-    mk::V3_MATDESC,
-    mk::V3_CONTEXT,
-    mk::V3_COMMITMENT,
-    mk::V3_MESSAGE_ID,
-];
-
-fn bare(k: &str) -> String {
-    let l = k.to_ascii_lowercase();
-    l.strip_prefix("x-amz-meta-").unwrap_or(&l).to_owned()
-}
-
-fn is_envelope_key(k: &str) -> bool {
-    let b = bare(k);
-    ENVELOPE_KEYS.contains(&b.as_str())
 }
 
 fn stream_err(e: impl std::error::Error + Send + Sync + 'static) -> Error {
@@ -673,7 +645,6 @@ impl S3EncryptionClient {
         let stored = o.head.stored_len;
         // GCM content: pass two runs on every core (segments authenticated and decrypted in one
         // fused pass each, the combined tag re-checked before the file is renamed).
-        let parallel = dec.parallel().ok();
         let p1 = dec.verify_first()?;
         // Pass one: the network side gathers the body into 1 MiB batches; a blocking thread
         // hashes each batch and appends it to the file, so neither waits on the other.
@@ -730,7 +701,7 @@ impl S3EncryptionClient {
         let mut p2 = p1.finish()?;
         let released = tokio::task::spawn_blocking(move || -> Result<u64> {
             use std::os::unix::fs::FileExt;
-            if let Some(pg) = parallel {
+            if let Ok(pg) = s3_encryption::hazmat::rechecked_segments(&p2) {
                 return recheck_in_place_parallel(&pg, &std_file, stored);
             }
             const CHUNK: usize = 4 << 20;
@@ -781,7 +752,7 @@ impl S3EncryptionClient {
             let mut o = self.open(bucket, key, opts).await?;
             let dec = self.decryptor(&o.env, opts).await?;
             let mut body = o.body.take().ok_or_else(|| Error::config("no body"))?;
-            let mut s = dec.delayed_authentication_hazmat()?;
+            let mut s = s3_encryption::hazmat::delayed_authentication(dec)?;
             let mut out = Vec::new();
             let mut released = 0u64;
             while let Some(chunk) = body.try_next().await.map_err(stream_err)? {
@@ -840,7 +811,7 @@ impl S3EncryptionClient {
                 Err(e) => return Err(e.into()),
             };
             let dec = self.decryptor(&env, opts).await?;
-            let mut r = dec.ranged_hazmat(&plan)?;
+            let mut r = s3_encryption::hazmat::ranged(dec, &plan)?;
             let resp = self
                 .inner
                 .s3
@@ -1086,7 +1057,7 @@ async fn read_all(body: &mut ByteStream, stored: u64) -> Result<Vec<u8>> {
 /// cores (authenticated and decrypted in one fused pass per segment), then re-check the combined
 /// tag and cut the tag off. On failure the caller discards the file (it was never renamed).
 fn recheck_in_place_parallel(
-    pg: &s3_encryption::ParallelGcm,
+    pg: &s3_encryption::hazmat::RecheckedSegments,
     file: &std::fs::File,
     stored: u64,
 ) -> Result<u64> {
@@ -1280,7 +1251,7 @@ mod tests {
         let n = (40 << 20) + 5; // three windows, the last one short and not block-aligned
         let pt: Vec<u8> = (0..n).map(|i| (i * 31 % 251) as u8).collect();
         let config = EncryptConfig::default();
-        let m = EncryptionMaterials::aes_gcm(
+        let m = EncryptionMaterials::aes_gcm_deterministic(
             &config,
             &AesKey::new_256([3; 32]),
             DataKey::new_256([4; 32]),
@@ -1288,13 +1259,19 @@ mod tests {
             &[],
         )
         .unwrap();
-        let pg = Encryptor::new(m, &[6; 28], Some(n as u64))
-            .unwrap()
-            .into_parallel()
-            .unwrap();
+        let enc = Encryptor::new_deterministic(m, &[6; 28], Some(n as u64)).unwrap();
+        let policy = s3_encryption::DecryptPolicy::default();
+        let env = Envelope::parse(enc.envelope().metadata(), None, &policy).unwrap();
+        let pg = enc.into_parallel().unwrap();
         let mut body = pt.clone();
         let tag = pg.encrypt_in_place_threaded(&mut body, 2).unwrap();
         body.extend_from_slice(&tag);
+        // Pass one verified this body: its `ReleasePass` is the proof pass two runs on.
+        let dec = env.decryptor(DataKey::new_256([4; 32]), &policy).unwrap();
+        let mut pass1 = dec.verify_first().unwrap();
+        pass1.update(&body).unwrap();
+        let pass2 = pass1.finish().unwrap();
+        let pg = s3_encryption::hazmat::rechecked_segments(&pass2).unwrap();
         let stored = body.len() as u64;
         for flip in [None, Some(0usize), Some(n / 2), Some(n - 1), Some(n + 3)] {
             let mut b = body.clone();

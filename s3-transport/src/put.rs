@@ -201,7 +201,7 @@ impl S3EncryptionClient {
                     opts.encryption_context.as_ref(),
                 )
                 .await?;
-            let enc = Encryptor::new_random(materials, len)?;
+            let enc = Encryptor::new(materials, len)?;
             let mut metadata: HashMap<String, String> = enc
                 .envelope()
                 .metadata()
@@ -303,7 +303,7 @@ impl S3EncryptionClient {
             .put_object()
             .bucket(bucket)
             .key(ikey)
-            .metadata("x-amz-crypto-instr-file", "")
+            .metadata(s3_encryption::envelope::keys::INSTRUCTION_FILE_MARKER, "")
             .content_type("application/json")
             .body(ByteStream::from(json.into_bytes()))
             .send()

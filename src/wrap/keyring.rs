@@ -187,6 +187,10 @@ impl RsaKeyring {
     pub fn has_private_key(&self) -> bool {
         self.private.is_some()
     }
+    /// The public key, if the keyring holds one (can encrypt).
+    pub fn public_key(&self) -> Option<&rsa::PublicKey> {
+        self.public.as_ref()
+    }
 }
 
 #[cfg(feature = "rsa")]
