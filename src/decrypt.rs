@@ -1,4 +1,6 @@
-//! Decryption: bind a data key to an envelope, then choose how plaintext may be released.
+//! Decryption: bind a data key to an envelope, then choose how verified plaintext is released:
+//! the whole body in a buffer, or verify-first in two passes. The unverified modes are in
+//! [`crate::hazmat`].
 
 use crate::envelope::{ContentAlgorithm, Envelope};
 use crate::error::{Error, Result};
@@ -25,9 +27,9 @@ pub(crate) enum ContentKey {
     },
 }
 
-/// A data key bound to an envelope. Pick a release mode: [`Decryptor::decrypt_whole`],
-/// [`Decryptor::verify_first`], [`Decryptor::delayed_authentication_hazmat`] or
-/// [`Decryptor::ranged_hazmat`].
+/// A data key bound to an envelope. Pick a release mode: [`Decryptor::decrypt_whole`] or
+/// [`Decryptor::verify_first`] (verified), or one of [`crate::hazmat`]'s gated ones
+/// ([`crate::hazmat::delayed_authentication`], [`crate::hazmat::ranged()`]).
 #[derive(Clone)]
 pub struct Decryptor {
     key: ContentKey,

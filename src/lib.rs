@@ -84,6 +84,7 @@ mod zod {
     impl ZeroizeOnDrop for crate::hazmat::RangedStream {}
     impl ZeroizeOnDrop for crate::hazmat::RecheckedSegments {}
     impl ZeroizeOnDrop for crate::hazmat::UnverifiedSegments {}
+    impl ZeroizeOnDrop for crate::AesKeyring {}
 
     #[allow(dead_code)]
     fn parts_are_zeroize_on_drop() {

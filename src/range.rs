@@ -1,6 +1,6 @@
 //! Range planning for ranged reads: which stored bytes to fetch for a plaintext range, and which
 //! decrypted bytes to keep. Planning releases nothing; decrypting the fetched bytes is
-//! unauthenticated and lives in [`crate::hazmat::ranged`].
+//! unauthenticated and lives in [`crate::hazmat::ranged()`].
 
 use crate::envelope::{ContentAlgorithm, Envelope};
 use crate::error::{Error, Result};

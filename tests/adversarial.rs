@@ -4,9 +4,10 @@
 //! one kind gives the same answer.
 #![cfg(all(feature = "std", feature = "rsa"))]
 
+mod common;
+
 use base64ct::{Base64, Encoding};
-use s3_encryption::rsa::pkcs1::DecodeRsaPrivateKey;
-use s3_encryption::rsa::pkcs8::DecodePrivateKey;
+use common::{Meta, b64, hex, map_of, rsa_from_pem, unb64};
 use s3_encryption::rsa::traits::PublicKeyParts;
 use s3_encryption::rsa::{BoxedUint, PrivateKey, PublicKey};
 use s3_encryption::{
@@ -17,8 +18,6 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::path::Path;
-
-type Meta = Vec<(String, String)>;
 
 const POLICIES: [CommitmentPolicy; 3] = [
     CommitmentPolicy::ForbidEncryptAllowDecrypt,
@@ -63,20 +62,6 @@ struct Object {
     /// The caller's encryption context (KMS).
     caller: Vec<(String, String)>,
     plaintext: Option<Vec<u8>>,
-}
-
-fn map_of(v: &Value) -> BTreeMap<String, String> {
-    v.as_object()
-        .unwrap()
-        .iter()
-        .map(|(k, v)| (k.clone(), v.as_str().unwrap().to_owned()))
-        .collect()
-}
-
-fn rsa_from_pem(pem: &str) -> PrivateKey {
-    PrivateKey::from_pkcs8_pem(pem)
-        .or_else(|_| PrivateKey::from_pkcs1_pem(pem))
-        .unwrap()
 }
 
 /// An SDK-written object from `test-vectors/<rel>` (schema `s3ec-vector/1`).
@@ -132,10 +117,6 @@ fn vector(rel: &str) -> Object {
     );
     o.plaintext = Some(pt);
     o
-}
-
-fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
 fn master() -> AesKey {
@@ -361,14 +342,6 @@ fn get<'a>(meta: &'a Meta, key: &str) -> &'a str {
         .find(|(k, _)| k.eq_ignore_ascii_case(key))
         .map(|(_, v)| v.as_str())
         .unwrap_or_else(|| panic!("no {key}"))
-}
-
-fn b64(b: &[u8]) -> String {
-    Base64::encode_string(b)
-}
-
-fn unb64(s: &str) -> Vec<u8> {
-    Base64::decode_vec(s).unwrap()
 }
 
 // ------------------------------------------------------------------ V3 header spoofing

@@ -102,10 +102,19 @@ fn every_secret_holder_zeroizes_on_drop() {
         ("EncryptionMaterials", zod!(EncryptionMaterials)),
         ("Encryptor", zod!(Encryptor)),
         ("Decryptor", zod!(s3_encryption::Decryptor)),
-        ("Stream", zod!(s3_encryption::hazmat::DelayedStream)),
+        ("DelayedStream", zod!(s3_encryption::hazmat::DelayedStream)),
         ("VerifyPass", zod!(s3_encryption::VerifyPass)),
         ("ReleasePass", zod!(s3_encryption::ReleasePass)),
         ("RangedStream", zod!(s3_encryption::hazmat::RangedStream)),
+        (
+            "RecheckedSegments",
+            zod!(s3_encryption::hazmat::RecheckedSegments),
+        ),
+        (
+            "UnverifiedSegments",
+            zod!(s3_encryption::hazmat::UnverifiedSegments),
+        ),
+        ("AesKeyring", zod!(s3_encryption::AesKeyring)),
     ]
     .into_iter()
     .filter(|(_, z)| !z)
@@ -251,9 +260,20 @@ fn debug_output_has_no_key_bytes() {
         let mut out = vec![0u8; body.len()];
         rp.update(&body[..20], &mut out).unwrap();
         check!("ReleasePass", rp, mk, dk, dek);
+        if let Ok(r) = s3_encryption::hazmat::rechecked_segments(&rp) {
+            check!("RecheckedSegments", r, mk, dk, dek);
+        }
+        if let Ok(u) = s3_encryption::hazmat::unverified_segments(&dec) {
+            check!("UnverifiedSegments", u, mk, dk, dek);
+        }
+        check!(
+            "AesKeyring",
+            s3_encryption::AesKeyring::new(master.clone()),
+            mk
+        );
         let mut st = s3_encryption::hazmat::delayed_authentication(dec.clone()).unwrap();
         st.update(&body[..25], &mut out).unwrap();
-        check!("Stream", st, mk, dk, dek);
+        check!("DelayedStream", st, mk, dk, dek);
         let plan = RangePlan::new(
             ByteRange::Inclusive(3, 30),
             body.len() as u64,

@@ -8,7 +8,7 @@
 //! | entry | releases | gate |
 //! |---|---|---|
 //! | [`delayed_authentication`] → [`DelayedStream`] | plaintext before the tag is checked; `finish` says whether to keep it | [`DecryptPolicy::delayed_authentication`] (CBC objects: admitted by `legacy_unauthenticated_modes`) |
-//! | [`ranged`] → [`RangedStream`] | a byte range, never authenticated | [`DecryptPolicy::legacy_unauthenticated_modes`] |
+//! | [`ranged()`] → [`RangedStream`] | a byte range, never authenticated | [`DecryptPolicy::legacy_unauthenticated_modes`] |
 //! | [`unverified_segments`] → [`UnverifiedSegments`] | GCM segments decrypted before the combined tag is checked | [`DecryptPolicy::delayed_authentication`] |
 //! | [`rechecked_segments`] → [`RecheckedSegments`] | segments of a body pass one already verified, re-checked as they decrypt | a [`ReleasePass`]: the proof that pass one verified |
 //! | [`derive_v3`] | the V3 content key itself | — (a function of the data key) |
@@ -25,7 +25,7 @@ use crate::error::{Error, Result};
 use crate::range::RangePlan;
 
 mod delayed;
-pub mod ranged;
+mod ranged;
 mod segments;
 
 pub use crate::key_commitment::derive_v3;

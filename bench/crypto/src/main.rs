@@ -3,7 +3,7 @@
 //!
 //! For each suite (V3, V2) and object size (1 MiB, 64 MiB):
 //!
-//! * encrypt: ours = `Encryptor::new` then `Encryptor::encrypt_in_place` over 4 KiB / 64 KiB /
+//! * encrypt: ours = `Encryptor::new_deterministic` then `Encryptor::encrypt_in_place` over 4 KiB / 64 KiB /
 //!   1 MiB chunks then `Encryptor::finish`; the one-shots encrypt the whole buffer in place
 //!   (`encrypt_inout_detached`, `seal_in_place_separate_tag`), key schedule included;
 //! * decrypt: ours = `Envelope::decryptor` (binds the data key; V3 derives the DEK and checks the
@@ -186,7 +186,8 @@ impl Fixture {
     fn ours_encrypt(&self, buf: &mut [u8], chunk: usize) -> (Sample, [u8; 16]) {
         let m = self.materials();
         let t = Timer::start();
-        let mut e = Encryptor::new_deterministic(m, &self.random, Some(buf.len() as u64)).expect("encryptor");
+        let mut e = Encryptor::new_deterministic(m, &self.random, Some(buf.len() as u64))
+            .expect("encryptor");
         for c in buf.chunks_mut(chunk) {
             e.encrypt_in_place(c).expect("encrypt");
         }
