@@ -8,6 +8,30 @@
 //!   source changed between the passes: discard what was read).
 //! - [`encrypt_to_vec`] and [`decrypt_to_vec`]: whole buffers.
 //!
+//! ```
+//! use s3_encryption::io::{EncryptingWriter, VerifiedReader};
+//! use s3_encryption::{AesKey, DecryptPolicy, EncryptConfig, EncryptionMaterials, Encryptor, Envelope};
+//! use std::io::{Cursor, Read, Write};
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let master = AesKey::new_256([7; 32]);
+//! let materials = EncryptionMaterials::aes_gcm(&EncryptConfig::default(), &master, &[])?;
+//! let mut w = EncryptingWriter::new(Encryptor::new(materials, None)?, Vec::new());
+//! let metadata: Vec<(String, String)> =
+//!     w.envelope().metadata().map(|(k, v)| (k.into(), v.into())).collect();
+//! w.write_all(b"streamed ")?;
+//! w.write_all(b"plaintext")?;
+//! let body = w.finish()?; // ciphertext ‖ tag
+//!
+//! let policy = DecryptPolicy::default();
+//! let env = Envelope::parse(metadata, None, &policy)?;
+//! let dec = env.decryptor(env.unwrap_aes(&master)?, &policy)?;
+//! let mut plaintext = String::new();
+//! VerifiedReader::new(dec, Cursor::new(body))?.read_to_string(&mut plaintext)?;
+//! assert_eq!(plaintext, "streamed plaintext");
+//! # Ok(()) }
+//! ```
+//!
 //! Errors of this crate come out as [`io::Error`]s of kind [`io::ErrorKind::Other`] wrapping the
 //! [`crate::Error`] (`e.get_ref()` and `downcast_ref::<s3_encryption::Error>()` give it back).
 

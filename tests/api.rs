@@ -36,6 +36,7 @@ fn seal(enc: Encryptor, pt: &[u8]) -> (Meta, Option<Vec<u8>>, Vec<u8>) {
     (meta, ins, body)
 }
 
+#[cfg_attr(not(any(feature = "getrandom", feature = "rsa")), allow(dead_code))]
 fn decrypt(
     k: &dyn Keyring,
     meta: &Meta,

@@ -4,6 +4,8 @@
 
 // `zeroize` is not a dev-dependency; this is the same crate (cipher re-exports it, and the core's
 // own `ctr`/`cbc` dependencies turn that re-export on), so its traits are the ones the core uses.
+mod common;
+
 use aes_gcm::aes::cipher::zeroize::{Zeroize, ZeroizeOnDrop};
 use s3_encryption::{
     AesKey, ByteRange, DataKey, DecryptPolicy, EncryptConfig, EncryptionMaterials, Encryptor,
@@ -293,19 +295,8 @@ fn debug_output_has_no_key_bytes() {
     check!("EncryptionMaterials (kms)", m, dk);
 
     // RSA: a data key unwrapped with an RSA private key.
-    let rsa_pem_json: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-                .join("test-vectors/ruby/v1-rsa-meta-0000017.json"),
-        )
-        .unwrap(),
-    )
-    .unwrap();
-    use s3_encryption::rsa::pkcs8::DecodePrivateKey;
-    let sk = s3_encryption::rsa::PrivateKey::from_pkcs8_pem(
-        rsa_pem_json["key"]["private_key_pem"].as_str().unwrap(),
-    )
-    .unwrap();
+    let rsa_pem_json = common::json("ruby/v1-rsa-meta-0000017.json");
+    let sk = common::rsa_from_pem(rsa_pem_json["key"]["private_key_pem"].as_str().unwrap());
     let m = EncryptionMaterials::rsa_oaep(
         &EncryptConfig::default(),
         &sk.to_public_key(),

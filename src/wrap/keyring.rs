@@ -49,6 +49,48 @@ impl rand_core::TryCryptoRng for RngFromFill {}
 
 /// Key material that wraps and unwraps data keys.
 ///
+/// ```
+/// # #[cfg(feature = "getrandom")]
+/// # mod example {
+/// use s3_encryption::{
+///     AesKeyring, DataKey, DecryptPolicy, EncryptConfig, EncryptionContext, EncryptionMaterials,
+///     Encryptor, Envelope, Keyring, Result, wrap::os_random,
+/// };
+///
+/// /// A key that never leaves its store: here a local AES key stands in for the HSM call.
+/// struct Hsm(AesKeyring);
+///
+/// impl Keyring for Hsm {
+///     fn wrap_data_key(&self, config: &EncryptConfig, data_key: DataKey, context: EncryptionContext<'_>)
+///         -> Result<EncryptionMaterials> {
+///         self.0.wrap_data_key(config, data_key, context) // the HSM's wrap call
+///     }
+///     fn decrypt_data_key(&self, envelope: &Envelope, context: EncryptionContext<'_>)
+///         -> Result<DataKey> {
+///         self.0.decrypt_data_key(envelope, context) // the HSM's unwrap call
+///     }
+/// }
+///
+/// pub fn main() -> Result<()> {
+/// let hsm = Hsm(AesKeyring::new(s3_encryption::AesKey::new_256([1; 32])));
+/// let materials = hsm.encryption_materials(&EncryptConfig::default(), &[("app", "x")], os_random)?;
+/// let enc = Encryptor::new(materials, Some(0))?;
+/// let metadata: Vec<(String, String)> =
+///     enc.envelope().metadata().map(|(k, v)| (k.into(), v.into())).collect();
+/// let tag = enc.finish()?;
+///
+/// let policy = DecryptPolicy::default();
+/// let env = Envelope::parse(metadata, None, &policy)?;
+/// let dec = env.decryptor(hsm.decrypt_data_key(&env, &[])?, &policy)?;
+/// assert_eq!(dec.decrypt_whole(&tag, &mut [])?, 0);
+/// # Ok(()) }
+/// # }
+/// # fn main() {
+/// #     #[cfg(feature = "getrandom")]
+/// #     example::main().unwrap();
+/// # }
+/// ```
+///
 /// Implement it to bring your own key store. The contract:
 /// - [`Keyring::wrap_data_key`] returns materials for `data_key` under `config` (the suite the
 ///   envelope is written for: its content cipher is what the wrap must bind); `context` is the

@@ -117,7 +117,7 @@ pub(crate) fn unwrap_aes(env: &Envelope, master: &AesKey) -> Result<crate::DataK
             // "AES/GCM/NoPadding": the same bytes for every GCM object). A relabelled
             // `x-amz-cek-alg` therefore fails to unwrap.
             let aad = if env.version() == FormatVersion::V3 {
-                "115"
+                crate::suite::CekName::Suite115.as_str()
             } else {
                 env.content_cipher_id()
             };
