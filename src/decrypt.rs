@@ -15,7 +15,7 @@ use zeroize::{Zeroize, ZeroizeOnDrop};
 
 mod stream;
 use stream::Engine;
-pub(crate) use stream::{Cbc, Stream};
+pub(crate) use stream::{Cbc, CbcInPlace, Stream};
 
 #[derive(Clone, Zeroize, ZeroizeOnDrop)]
 pub(crate) enum ContentKey {
@@ -155,6 +155,22 @@ impl Decryptor {
         self.content
     }
 
+    /// The sequential GCM engine of this object (GCM content).
+    pub(crate) fn gcm_engine(&self) -> Result<Gcm<aes::Aes256>> {
+        match self.engine()? {
+            Engine::Gcm(g) => Ok(g),
+            Engine::Cbc(_) => Err(Error::InvalidState),
+        }
+    }
+
+    /// In-place CBC decryption of this object from its start (CBC content).
+    pub(crate) fn cbc_in_place(&self) -> Result<CbcInPlace> {
+        match self.engine()? {
+            Engine::Cbc(c) => Ok(CbcInPlace(c)),
+            Engine::Gcm(_) => Err(Error::InvalidState),
+        }
+    }
+
     /// Decrypt a whole object held in memory. For GCM the tag is verified **before** anything is
     /// written to `out`; for CBC (legacy) the padding is checked and `out` is wiped on failure.
     /// `out` must hold [`Decryptor::max_plaintext_len`] bytes. Returns the plaintext length.
@@ -182,9 +198,9 @@ impl Decryptor {
                 }
                 match unpad_pkcs7(&out[..need]) {
                     Some(n) => {
-                        if let Err(e) = self.check_len(n as u64) {
+                        if self.check_len(n as u64).is_err() {
                             out[..need].zeroize();
-                            return Err(e);
+                            return Err(Error::Authentication);
                         }
                         out[n..need].zeroize();
                         Ok(n)
@@ -223,11 +239,9 @@ impl Decryptor {
                 tmp.zeroize();
                 match unpad_pkcs7(&body[..need]) {
                     Some(n) if self.check_len(n as u64).is_ok() => Ok(n),
-                    Some(_) => {
-                        body.zeroize();
-                        Err(Error::LengthMismatch)
-                    }
-                    None => {
+                    // CBC is unauthenticated: a length that does not match after unpadding looks
+                    // exactly like a wrong key, and fails the same way (no oracle).
+                    Some(_) | None => {
                         body.zeroize();
                         Err(Error::Authentication)
                     }

@@ -64,6 +64,25 @@ pub enum Error {
     InvalidState,
     /// The random number generator failed.
     Rng,
+    /// The object (or its bucket) does not exist (S3 answered 404).
+    NotFound,
+    /// The object changed between two requests of one read: its ETag, version or length differ,
+    /// a pinned request's precondition failed, or pass two's bytes differ from the bytes pass one
+    /// authenticated. Nothing that differs was released.
+    ObjectChanged,
+    /// A response does not answer the request that was made (the status, `Content-Range`,
+    /// `Content-Length`, or the body received); the text says which.
+    UnexpectedResponse(&'static str),
+    /// S3 answered with this error status.
+    RequestFailed {
+        /// The HTTP status.
+        status: u16,
+    },
+    /// The object keeps its envelope in its metadata, which takes precedence over any
+    /// instruction file: only instruction-file objects can have their key re-wrapped in place.
+    EnvelopeInMetadata,
+    /// Rotation was to be enforced, but the old key still unwraps the new envelope.
+    RotationNotEnforced,
 }
 
 /// The three classes every failure falls into, for callers that map errors to outcomes.
@@ -78,6 +97,9 @@ pub enum ErrorClass {
     Authentication,
     /// Caller errors: buffers, lengths, ranges, capacity, keys, state.
     Usage,
+    /// The store: the object is missing, changed during the read, or answered something other
+    /// than what was asked.
+    Storage,
 }
 
 impl Error {
@@ -97,6 +119,10 @@ impl Error {
             | Error::EncryptionContextMismatch
             | Error::ReservedEncryptionContextKey => ErrorClass::Policy,
             Error::Authentication | Error::TruncatedBody => ErrorClass::Authentication,
+            Error::NotFound
+            | Error::ObjectChanged
+            | Error::UnexpectedResponse(_)
+            | Error::RequestFailed { .. } => ErrorClass::Storage,
             Error::BufferTooSmall { .. }
             | Error::MessageTooLong
             | Error::LengthMismatch
@@ -105,7 +131,9 @@ impl Error {
             | Error::InvalidKey
             | Error::InvalidConfig
             | Error::InvalidState
-            | Error::Rng => ErrorClass::Usage,
+            | Error::Rng
+            | Error::EnvelopeInMetadata
+            | Error::RotationNotEnforced => ErrorClass::Usage,
         }
     }
 }
@@ -138,6 +166,12 @@ impl fmt::Display for Error {
             Error::InvalidConfig => f.write_str("contradictory configuration"),
             Error::InvalidState => f.write_str("operation does not apply here"),
             Error::Rng => f.write_str("random number generator failure"),
+            Error::NotFound => f.write_str("no such object"),
+            Error::ObjectChanged => f.write_str("the object changed during the read; nothing that differs was released"),
+            Error::UnexpectedResponse(what) => write!(f, "the store's response does not answer the request: {what}"),
+            Error::RequestFailed { status } => write!(f, "S3 answered with status {status}"),
+            Error::EnvelopeInMetadata => f.write_str("the envelope is in the object metadata, which takes precedence over any instruction file"),
+            Error::RotationNotEnforced => f.write_str("rotation not enforced: the old key still unwraps the new envelope"),
         }
     }
 }

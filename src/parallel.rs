@@ -35,6 +35,41 @@ impl PartialGhash {
     pub fn is_empty(&self) -> bool {
         self.len == 0
     }
+    pub(crate) fn from_parts(offset: u64, len: u64, value: [u8; 16]) -> Self {
+        PartialGhash { offset, len, value }
+    }
+    /// The value (secret: GHASH under the object's hash key; never stored or sent).
+    pub(crate) fn value(&self) -> &[u8; 16] {
+        &self.value
+    }
+}
+
+/// The running combination of consecutive segments' partial values, for callers that receive
+/// them one at a time (in stream order): [`ParallelGcm::accumulator`], [`ParallelGcm::absorb`],
+/// [`ParallelGcm::finish_tag`].
+#[derive(Clone, Zeroize, ZeroizeOnDrop)]
+pub struct TagAccumulator {
+    acc: [u8; 16],
+    at: u64,
+    closed: bool,
+    /// `H^blocks` for the last segment length seen (most segments have the same length).
+    pow_blocks: u64,
+    pow: [u8; 16],
+}
+
+impl core::fmt::Debug for TagAccumulator {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("TagAccumulator")
+            .field("position", &self.at)
+            .finish_non_exhaustive()
+    }
+}
+
+impl TagAccumulator {
+    /// The body offset the next segment must start at.
+    pub fn position(&self) -> u64 {
+        self.at
+    }
 }
 
 /// The key material of one GCM stream, shareable across threads, for segment-wise processing.
@@ -99,6 +134,11 @@ impl ParallelGcm {
             return Err(Error::MessageTooLong);
         }
         Ok(())
+    }
+
+    /// The sequential engine started at the segment at `offset` (a multiple of 16).
+    pub(crate) fn segment_engine(&self, offset: u64) -> Gcm<aes::Aes256> {
+        self.segment(offset)
     }
 
     /// The sequential engine started at the segment at `offset` (checked by the caller).
@@ -172,29 +212,71 @@ impl ParallelGcm {
     /// into the tag. Gaps, overlaps, or a non-final segment whose length is not a multiple of 16
     /// are [`Error::InvalidRange`].
     pub fn tag(&self, partials: &[PartialGhash]) -> Result<[u8; 16]> {
-        let mut acc = self.aad_hash;
-        let mut at = 0u64;
-        for (i, p) in partials.iter().enumerate() {
-            if p.offset != at || (i + 1 < partials.len() && !p.len.is_multiple_of(16)) {
-                return Err(Error::InvalidRange);
-            }
-            let blocks = p.len.div_ceil(16);
-            acc = mul(&acc, &self.h_pow(blocks));
-            xor(&mut acc, &p.value);
-            at += p.len;
+        self.tag_iter(partials.iter().copied())
+    }
+
+    /// [`ParallelGcm::tag`] over partial values given one by one, in order.
+    pub fn tag_iter(&self, partials: impl IntoIterator<Item = PartialGhash>) -> Result<[u8; 16]> {
+        let mut acc = self.accumulator();
+        for p in partials {
+            self.absorb(&mut acc, &p)?;
         }
+        Ok(self.finish_tag(acc))
+    }
+
+    /// An empty accumulator at body offset 0.
+    pub fn accumulator(&self) -> TagAccumulator {
+        TagAccumulator {
+            acc: self.aad_hash,
+            at: 0,
+            closed: false,
+            pow_blocks: 0,
+            pow: [0; 16],
+        }
+    }
+
+    /// Add the next segment's partial value: it must start where the previous one ended, and
+    /// follow only segments whose lengths are multiples of 16 ([`Error::InvalidRange`]).
+    pub fn absorb(&self, acc: &mut TagAccumulator, p: &PartialGhash) -> Result<()> {
+        if p.offset != acc.at || acc.closed {
+            return Err(Error::InvalidRange);
+        }
+        let blocks = p.len.div_ceil(16);
+        if acc.pow_blocks != blocks || blocks == 0 {
+            acc.pow = self.h_pow(blocks);
+            acc.pow_blocks = blocks;
+        }
+        acc.acc = mul(&acc.acc, &acc.pow);
+        xor(&mut acc.acc, &p.value);
+        acc.at += p.len;
+        acc.closed = !p.len.is_multiple_of(16);
+        Ok(())
+    }
+
+    /// The tag over every segment absorbed.
+    pub fn finish_tag(&self, acc: TagAccumulator) -> [u8; 16] {
+        let mut a = acc.acc;
         let mut lens = [0u8; 16];
         lens[..8].copy_from_slice(&(self.aad_len * 8).to_be_bytes());
-        lens[8..].copy_from_slice(&(at * 8).to_be_bytes());
-        xor(&mut acc, &lens);
-        let mut t = mul(&acc, &self.h);
+        lens[8..].copy_from_slice(&(acc.at * 8).to_be_bytes());
+        xor(&mut a, &lens);
+        let mut t = mul(&a, &self.h);
         xor(&mut t, &self.tag_mask);
-        Ok(t)
+        t
     }
 
     /// Check a stored tag against the combined partial values, in constant time.
     pub fn verify(&self, partials: &[PartialGhash], tag: &[u8]) -> Result<()> {
-        let t = self.tag(partials)?;
+        self.verify_iter(partials.iter().copied(), tag)
+    }
+
+    /// [`ParallelGcm::verify`] over partial values given one by one, in order.
+    pub fn verify_iter(
+        &self,
+        partials: impl IntoIterator<Item = PartialGhash>,
+        tag: &[u8],
+    ) -> Result<()> {
+        let t = self.tag_iter(partials)?;
         if tag.len() == 16 && bool::from(t.ct_eq(tag)) {
             Ok(())
         } else {

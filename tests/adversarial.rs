@@ -833,18 +833,17 @@ fn declared_lengths_that_lie() {
                 Some(&lie.to_string()),
             );
             let p = open_policy();
-            assert_eq!(
-                decrypt_lengths(&l, &p),
-                Err(Error::LengthMismatch),
-                "{name} {lie}"
-            );
+            // CBC is unauthenticated: "the padding was valid but the length differs" would be a
+            // padding oracle (the length is the attacker's), so for CBC it is the one opaque error.
+            let want = if name.ends_with("cbc") {
+                Error::Authentication
+            } else {
+                Error::LengthMismatch
+            };
+            assert_eq!(decrypt_lengths(&l, &p), Err(want), "{name} {lie}");
             let mut p1 = decryptor(&l, &p).unwrap().verify_first().unwrap();
             p1.update(&l.body).unwrap();
-            assert_eq!(
-                p1.finish().err(),
-                Some(Error::LengthMismatch),
-                "{name}: pass one"
-            );
+            assert_eq!(p1.finish().err(), Some(want), "{name}: pass one");
         }
         for bad in [
             "-1",

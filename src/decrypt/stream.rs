@@ -48,6 +48,36 @@ impl Cbc {
     }
 }
 
+/// Sequential in-place CBC decryption (legacy content) of whole blocks.
+pub(crate) struct CbcInPlace(pub(super) Cbc);
+
+impl CbcInPlace {
+    /// Decrypt `buf` (whole blocks) in place; when it ends the object, check and strip the
+    /// padding ([`Error::Authentication`], the buffer wiped). Returns the plaintext length.
+    pub(crate) fn decrypt(&mut self, buf: &mut [u8], last: bool) -> Result<usize> {
+        if !buf.len().is_multiple_of(16) || (last && buf.is_empty()) {
+            return Err(Error::TruncatedBody);
+        }
+        let mut tmp = [0u8; 16];
+        for blk in buf.chunks_exact_mut(16) {
+            self.0.block(blk, &mut tmp);
+            blk.copy_from_slice(&tmp);
+        }
+        tmp.zeroize();
+        if !last {
+            return Ok(buf.len());
+        }
+        let tail = buf.len() - 16;
+        match unpad_pkcs7(&buf[tail..]) {
+            Some(n) => Ok(tail + n),
+            None => {
+                buf.zeroize();
+                Err(Error::Authentication)
+            }
+        }
+    }
+}
+
 #[allow(clippy::large_enum_variant)] // no allocator: the engine lives inline
 pub(crate) enum Engine {
     Gcm(Gcm<aes::Aes256>),
@@ -218,7 +248,7 @@ impl Stream {
                     Some(p) => {
                         let total = self.released + p as u64;
                         if self.declared_len.is_some_and(|d| d != total) {
-                            Err(Error::LengthMismatch)
+                            Err(Error::Authentication)
                         } else if let Some(o) = output {
                             if o.len() < p {
                                 blk.zeroize();

@@ -326,7 +326,14 @@ impl Envelope {
         &'e self,
         caller_context: EncryptionContext<'_>,
     ) -> Result<KeyRequest<'e>> {
-        wrap::key_request(self, caller_context)
+        wrap::key_request(self, Some(caller_context))
+    }
+
+    /// [`Envelope::key_request`] for a caller that expects no particular encryption context
+    /// (KMS discovery): the stored context is sent to KMS as it is (the binding of the content
+    /// cipher, `aws:x-amz-cek-alg`, is still verified).
+    pub fn key_request_accepting_stored_context(&self) -> Result<KeyRequest<'_>> {
+        wrap::key_request(self, None)
     }
 
     /// Unwrap the data key with an AES master key (`AES/GCM`, legacy `AESWrap`, legacy V1 AES-ECB).

@@ -145,9 +145,11 @@ fn context_matches(stored: &str, caller: EncryptionContext<'_>) -> Result<()> {
 }
 
 /// [`Envelope::key_request`] for KMS wraps.
+/// `caller: None` (KMS discovery) accepts the stored context as it is; the binding of the
+/// content cipher is still verified.
 pub(super) fn decrypt_request<'e>(
     env: &'e Envelope,
-    caller: EncryptionContext<'_>,
+    caller: Option<EncryptionContext<'_>>,
 ) -> Result<KmsDecryptRequest<'e>> {
     let ec = env.encryption_context().unwrap_or("{}");
     let wrap = env.wrap_algorithm();
@@ -158,10 +160,14 @@ pub(super) fn decrypt_request<'e>(
                 // A stored context that does not bind this content cipher: a downgrade attempt.
                 _ => return Err(Error::Authentication),
             }
-            context_matches(ec, caller)?;
+            if let Some(caller) = caller {
+                context_matches(ec, caller)?;
+            }
         }
         WrapAlgorithm::Kms => {
-            if !caller.is_empty() {
+            if let Some(caller) = caller
+                && !caller.is_empty()
+            {
                 context_matches(ec, caller)?;
             }
         }

@@ -95,7 +95,7 @@ pub enum KeyRequest<'e> {
 /// [`Envelope::key_request`].
 pub(crate) fn key_request<'e>(
     env: &'e Envelope,
-    caller_context: EncryptionContext<'_>,
+    caller_context: Option<EncryptionContext<'_>>,
 ) -> Result<KeyRequest<'e>> {
     let wrap = env.wrap_algorithm();
     Ok(match wrap {

@@ -1,0 +1,215 @@
+//! The HEAD machine: describe an object's envelope without a key and without applying a policy
+//! (for `inspect`, `ls`, `head`): its HEAD, then its instruction file when the metadata holds no
+//! envelope (capped like every instruction-file read).
+
+use super::INSTRUCTION_FILE_LIMIT;
+use super::head::{EnvelopeMetadata, ObjectHead, read_head};
+use super::request::{Operation, Request, RequestId};
+use crate::envelope::Envelope;
+use crate::error::{Error, Result};
+
+/// What [`DescribeObject::poll`] asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DescribeNext {
+    /// Make this request and report its response (the instruction file's GET with
+    /// [`DescribeObject::body`] first).
+    Send(RequestId),
+    /// Finished: [`DescribeObject::envelope`] and [`DescribeObject::object`].
+    Done,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Step {
+    Head,
+    InstructionFile,
+    Done,
+}
+
+/// A description of one object.
+pub struct DescribeObject<'a> {
+    bucket: &'a str,
+    key: &'a str,
+    version_id: Option<&'a str>,
+    suffix: &'a str,
+    step: Step,
+    sent: Option<RequestId>,
+    next_id: u32,
+    meta: EnvelopeMetadata,
+    ifile: [u8; INSTRUCTION_FILE_LIMIT],
+    ifile_len: usize,
+    object: Option<ObjectHead>,
+    envelope: Option<Envelope>,
+    error: Option<Error>,
+}
+
+impl core::fmt::Debug for DescribeObject<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("DescribeObject")
+            .field("bucket", &self.bucket)
+            .field("key", &self.key)
+            .field("step", &self.step)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<'a> DescribeObject<'a> {
+    /// Describe `bucket/key` (a version, if given), its instruction file at `key + suffix`.
+    pub fn new(
+        bucket: &'a str,
+        key: &'a str,
+        version_id: Option<&'a str>,
+        suffix: &'a str,
+    ) -> Result<Self> {
+        if suffix.is_empty() {
+            return Err(Error::InvalidConfig);
+        }
+        Ok(DescribeObject {
+            bucket,
+            key,
+            version_id,
+            suffix,
+            step: Step::Head,
+            sent: None,
+            next_id: 1,
+            meta: EnvelopeMetadata::new(),
+            ifile: [0; INSTRUCTION_FILE_LIMIT],
+            ifile_len: 0,
+            object: None,
+            envelope: None,
+            error: None,
+        })
+    }
+
+    /// What the machine needs next.
+    pub fn poll(&mut self) -> Result<DescribeNext> {
+        if let Some(e) = self.error {
+            return Err(e);
+        }
+        if self.step == Step::Done {
+            return Ok(DescribeNext::Done);
+        }
+        let id = match self.sent {
+            Some(id) => id,
+            None => {
+                let id = RequestId(self.next_id);
+                self.next_id += 1;
+                self.sent = Some(id);
+                id
+            }
+        };
+        Ok(DescribeNext::Send(id))
+    }
+
+    /// The request `id`.
+    pub fn request(&self, id: RequestId) -> Result<Request<'_>> {
+        if self.sent != Some(id) {
+            return Err(Error::InvalidState);
+        }
+        Ok(match self.step {
+            Step::Head => {
+                let mut r = Request::new(id, Operation::HeadObject, self.bucket, self.key);
+                r.version_id = self.version_id;
+                r
+            }
+            Step::InstructionFile => {
+                let mut r = Request::new(id, Operation::GetObject, self.bucket, self.key);
+                r.key_suffix = self.suffix;
+                r.response_body_limit = Some(INSTRUCTION_FILE_LIMIT as u64);
+                r
+            }
+            Step::Done => return Err(Error::InvalidState),
+        })
+    }
+
+    /// A piece of the instruction file's body; past [`INSTRUCTION_FILE_LIMIT`] bytes it is
+    /// refused ([`Error::TooLarge`]).
+    pub fn body(&mut self, id: RequestId, piece: &[u8]) -> Result<()> {
+        if self.sent != Some(id) || self.step != Step::InstructionFile {
+            return Err(Error::InvalidState);
+        }
+        let n = self.ifile_len;
+        if n + piece.len() > self.ifile.len() {
+            self.error = Some(Error::TooLarge);
+            return Err(Error::TooLarge);
+        }
+        self.ifile[n..n + piece.len()].copy_from_slice(piece);
+        self.ifile_len += piece.len();
+        Ok(())
+    }
+
+    /// Report the response to `id`.
+    pub fn response<'h, I>(&mut self, id: RequestId, status: u16, headers: I) -> Result<()>
+    where
+        I: IntoIterator<Item = (&'h str, &'h str)>,
+    {
+        if self.sent != Some(id) {
+            return Err(Error::InvalidState);
+        }
+        self.sent = None;
+        let r = self.response_inner(status, headers);
+        r.inspect_err(|&e| self.error = Some(e))
+    }
+
+    fn response_inner<'h, I>(&mut self, status: u16, headers: I) -> Result<()>
+    where
+        I: IntoIterator<Item = (&'h str, &'h str)>,
+    {
+        match self.step {
+            Step::Head => {
+                let h = read_head(status, headers, Some(&mut self.meta))?;
+                h.check_status(false)?;
+                let len = h
+                    .content_length
+                    .ok_or(Error::UnexpectedResponse("no Content-Length"))?;
+                self.object = Some(h.object(len));
+                if Envelope::needs_instruction_file(self.meta.pairs())? {
+                    self.step = Step::InstructionFile;
+                } else {
+                    self.envelope = Some(Envelope::parse_unchecked(self.meta.pairs(), None)?);
+                    self.step = Step::Done;
+                }
+            }
+            Step::InstructionFile => {
+                let h = read_head(status, headers, None)?;
+                match h.check_status(false) {
+                    Err(Error::NotFound) => {
+                        return Err(if self.meta.is_empty() {
+                            Error::NotEncrypted
+                        } else {
+                            Error::InstructionFileRequired
+                        });
+                    }
+                    r => r?,
+                }
+                self.envelope = Some(Envelope::parse_unchecked(
+                    self.meta.pairs(),
+                    Some(&self.ifile[..self.ifile_len]),
+                )?);
+                self.step = Step::Done;
+            }
+            Step::Done => return Err(Error::InvalidState),
+        }
+        Ok(())
+    }
+
+    /// The object, once its HEAD came back.
+    pub fn object(&self) -> Option<&ObjectHead> {
+        self.object.as_ref()
+    }
+
+    /// The envelope (parsed without a policy: never decrypt with it).
+    pub fn envelope(&self) -> Option<&Envelope> {
+        self.envelope.as_ref()
+    }
+
+    /// Whether the envelope came from the instruction file.
+    pub fn instruction_file_used(&self) -> bool {
+        self.ifile_len > 0 || self.step == Step::InstructionFile
+    }
+}
+
+impl Drop for DescribeObject<'_> {
+    fn drop(&mut self) {
+        zeroize::Zeroize::zeroize(&mut self.ifile[..]);
+    }
+}

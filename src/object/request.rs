@@ -1,0 +1,176 @@
+//! The S3 requests a machine asks its caller to make.
+
+use crate::envelope::Envelope;
+use crate::envelope::keys::INSTRUCTION_FILE_MARKER;
+
+/// Identifies one request of a machine; pass it back with the response.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct RequestId(pub(crate) u32);
+
+impl RequestId {
+    /// The number, for logs and for bindings that pass ids across a language boundary.
+    pub const fn get(self) -> u32 {
+        self.0
+    }
+    /// The id with this number (bindings only: a wrong id is refused by the machine).
+    pub const fn from_raw(n: u32) -> Self {
+        RequestId(n)
+    }
+}
+
+/// The S3 operation a [`Request`] stands for.
+#[non_exhaustive]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Operation {
+    /// `HEAD /key`.
+    HeadObject,
+    /// `GET /key` (with `Range` when [`Request::range`] is set).
+    GetObject,
+    /// `PUT /key`.
+    PutObject,
+    /// `POST /key?uploads`.
+    CreateMultipartUpload,
+    /// `PUT /key?partNumber=N&uploadId=U`.
+    UploadPart,
+    /// `POST /key?uploadId=U` with every part's number and ETag (the caller keeps those, and the
+    /// checksums its SDK wants, from the UploadPart responses).
+    CompleteMultipartUpload,
+    /// `DELETE /key?uploadId=U`.
+    AbortMultipartUpload,
+    /// `DELETE /key`.
+    DeleteObject,
+}
+
+impl Operation {
+    /// The HTTP method.
+    pub const fn method(self) -> &'static str {
+        match self {
+            Operation::HeadObject => "HEAD",
+            Operation::GetObject => "GET",
+            Operation::PutObject | Operation::UploadPart => "PUT",
+            Operation::CreateMultipartUpload | Operation::CompleteMultipartUpload => "POST",
+            Operation::AbortMultipartUpload | Operation::DeleteObject => "DELETE",
+        }
+    }
+}
+
+/// What a request's body is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RequestBody<'a> {
+    /// No body.
+    Empty,
+    /// These bytes (an instruction file).
+    Bytes(&'a [u8]),
+    /// `len` bytes of ciphertext the caller produced through the machine (the single PutObject's
+    /// encrypted body, or an encrypted part).
+    Ciphertext {
+        /// The exact body length (also [`Request::content_length`]).
+        len: u64,
+    },
+}
+
+/// One S3 request, borrowed from its machine. Map it onto an SDK call (by [`Request::operation`])
+/// or onto HTTP (method, key, query and headers).
+#[derive(Debug, Clone, Copy)]
+pub struct Request<'a> {
+    /// Its id: pass it back with the response.
+    pub id: RequestId,
+    /// The operation.
+    pub operation: Operation,
+    /// The bucket.
+    pub bucket: &'a str,
+    /// The object key; the request is for `key` followed by [`Request::key_suffix`].
+    pub key: &'a str,
+    /// Appended to the key (the instruction-file suffix), or empty.
+    pub key_suffix: &'a str,
+    /// `versionId` to send.
+    pub version_id: Option<&'a str>,
+    /// `Range: bytes=first-last` (inclusive) to send.
+    pub range: Option<(u64, u64)>,
+    /// `If-Match` to send.
+    pub if_match: Option<&'a str>,
+    /// `uploadId` to send.
+    pub upload_id: Option<&'a str>,
+    /// `partNumber` to send.
+    pub part_number: Option<u32>,
+    /// `Content-Length` of the request body.
+    pub content_length: Option<u64>,
+    /// `Content-Type` to send.
+    pub content_type: Option<&'a str>,
+    /// The body.
+    pub body: RequestBody<'a>,
+    /// Read at most this many bytes of the response body: past it the machine refuses the
+    /// response whatever its headers say; stop reading and close the connection.
+    pub response_body_limit: Option<u64>,
+    pub(crate) envelope: Option<&'a Envelope>,
+    pub(crate) user_metadata: &'a [(&'a str, &'a str)],
+    pub(crate) instruction_file_marker: bool,
+}
+
+impl<'a> Request<'a> {
+    pub(crate) fn new(id: RequestId, operation: Operation, bucket: &'a str, key: &'a str) -> Self {
+        Request {
+            id,
+            operation,
+            bucket,
+            key,
+            key_suffix: "",
+            version_id: None,
+            range: None,
+            if_match: None,
+            upload_id: None,
+            part_number: None,
+            content_length: None,
+            content_type: None,
+            body: RequestBody::Empty,
+            response_body_limit: None,
+            envelope: None,
+            user_metadata: &[],
+            instruction_file_marker: false,
+        }
+    }
+
+    /// The full object key (`key` + `key_suffix`), displayed.
+    pub fn full_key(&self) -> FullKey<'a> {
+        FullKey(self.key, self.key_suffix)
+    }
+
+    /// The user metadata to send, names without the `x-amz-meta-` prefix (send each as
+    /// `x-amz-meta-<name>`): the envelope's entries, then the caller's.
+    pub fn metadata(&self) -> impl Iterator<Item = (&'a str, &'a str)> + 'a {
+        let env = self
+            .envelope
+            .into_iter()
+            .flat_map(|e| e.metadata().map(|(k, v)| (k as &'a str, v)));
+        let marker = self
+            .instruction_file_marker
+            .then_some((INSTRUCTION_FILE_MARKER, ""));
+        env.chain(self.user_metadata.iter().copied()).chain(marker)
+    }
+
+    /// The `Range` header value, `bytes=first-last`.
+    pub fn range_header(&self) -> Option<RangeValue> {
+        self.range.map(|(a, b)| RangeValue(a, b))
+    }
+}
+
+/// `key` followed by a suffix, as a [`core::fmt::Display`].
+#[derive(Debug, Clone, Copy)]
+pub struct FullKey<'a>(&'a str, &'a str);
+
+impl core::fmt::Display for FullKey<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(self.0)?;
+        f.write_str(self.1)
+    }
+}
+
+/// Displays as `bytes=first-last`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RangeValue(u64, u64);
+
+impl core::fmt::Display for RangeValue {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "bytes={}-{}", self.0, self.1)
+    }
+}

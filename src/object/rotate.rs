@@ -1,0 +1,383 @@
+//! Key rotation without touching the object: re-encrypt its instruction file. The data key is
+//! unwrapped with the old key (for V3 it must match the stored key commitment), wrapped again
+//! under the new key, and the new instruction file is checked to parse before it is written. The
+//! object, its IV or message id and its V3 commitment are unchanged.
+
+use super::INSTRUCTION_FILE_LIMIT;
+use super::head::{EnvelopeMetadata, read_head};
+use super::request::{Operation, Request, RequestBody, RequestId};
+use crate::encrypt::EncryptionMaterials;
+use crate::envelope::{ContentAlgorithm, Envelope, FormatVersion, Placement};
+use crate::error::{Error, Result};
+use crate::policy::{DecryptPolicy, EncryptConfig};
+use crate::secret::DataKey;
+use crate::wrap::{EncryptionContext, KeyRequest};
+
+/// What to rotate.
+#[derive(Debug, Clone, Copy)]
+pub struct RotateIntent<'a> {
+    /// Bucket.
+    pub bucket: &'a str,
+    /// Object key.
+    pub key: &'a str,
+    /// What may be decrypted (the old envelope is parsed under it).
+    pub policy: DecryptPolicy,
+    /// Suffix of the instruction file to read.
+    pub source_suffix: &'a str,
+    /// Suffix to write the new instruction file at (verbatim).
+    pub new_suffix: &'a str,
+    /// The KMS encryption context expected on the object (`None`: accept the stored one).
+    pub encryption_context: Option<EncryptionContext<'a>>,
+    /// Fail if the old key can still unwrap the new instruction file.
+    pub enforce_rotation: bool,
+}
+
+impl<'a> RotateIntent<'a> {
+    /// Rotate `bucket/key` in place at the default suffix, under the default policy.
+    pub fn new(bucket: &'a str, key: &'a str) -> Self {
+        RotateIntent {
+            bucket,
+            key,
+            policy: DecryptPolicy::new(),
+            source_suffix: crate::envelope::keys::INSTRUCTION_SUFFIX,
+            new_suffix: crate::envelope::keys::INSTRUCTION_SUFFIX,
+            encryption_context: Some(&[]),
+            enforce_rotation: false,
+        }
+    }
+}
+
+/// What [`RotateInstructionFile::poll`] asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RotateNext {
+    /// Make this request and report its response (the instruction file's GET with
+    /// [`RotateInstructionFile::body`] first).
+    Send(RequestId),
+    /// Unwrap the data key with the old key: [`RotateInstructionFile::key_request`], then
+    /// [`RotateInstructionFile::data_key`].
+    UnwrapKey,
+    /// Wrap [`RotateInstructionFile::data_key_to_wrap`] under the new key for
+    /// [`RotateInstructionFile::new_config`] (AES/RSA locally, KMS `Encrypt`), then
+    /// [`RotateInstructionFile::new_materials`].
+    WrapKey,
+    /// Try the old key on the new envelope ([`RotateInstructionFile::check_request`]) and report
+    /// with [`RotateInstructionFile::old_key_opens`].
+    CheckOldKey,
+    /// Finished.
+    Done(RotateDone),
+}
+
+/// The result of a rotation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RotateDone {
+    /// The format version of the object.
+    pub version: FormatVersion,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Step {
+    Head,
+    GetInstructionFile,
+    Unwrap,
+    Wrap,
+    Check,
+    Put,
+    Done,
+}
+
+/// A rotation of one instruction file.
+pub struct RotateInstructionFile<'a> {
+    intent: RotateIntent<'a>,
+    step: Step,
+    sent: Option<RequestId>,
+    next_id: u32,
+    meta: EnvelopeMetadata,
+    ifile: [u8; INSTRUCTION_FILE_LIMIT],
+    ifile_len: usize,
+    old: Option<Envelope>,
+    new: Option<Envelope>,
+    data_key: Option<DataKey>,
+    error: Option<Error>,
+}
+
+impl core::fmt::Debug for RotateInstructionFile<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("RotateInstructionFile")
+            .field("bucket", &self.intent.bucket)
+            .field("key", &self.intent.key)
+            .field("step", &self.step)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<'a> RotateInstructionFile<'a> {
+    /// Start a rotation.
+    pub fn new(intent: RotateIntent<'a>) -> Result<Self> {
+        if intent.source_suffix.is_empty() || intent.new_suffix.is_empty() {
+            return Err(Error::InvalidConfig);
+        }
+        Ok(RotateInstructionFile {
+            intent,
+            step: Step::Head,
+            sent: None,
+            next_id: 1,
+            meta: EnvelopeMetadata::new(),
+            ifile: [0; INSTRUCTION_FILE_LIMIT],
+            ifile_len: 0,
+            old: None,
+            new: None,
+            data_key: None,
+            error: None,
+        })
+    }
+
+    fn guard<T>(&mut self, r: Result<T>) -> Result<T> {
+        r.inspect_err(|&e| {
+            self.error.get_or_insert(e);
+        })
+    }
+
+    /// What the machine needs next.
+    pub fn poll(&mut self) -> Result<RotateNext> {
+        if let Some(e) = self.error {
+            return Err(e);
+        }
+        if let Some(id) = self.sent {
+            return Ok(RotateNext::Send(id));
+        }
+        Ok(match self.step {
+            Step::Head | Step::GetInstructionFile | Step::Put => {
+                let id = RequestId(self.next_id);
+                self.next_id += 1;
+                self.sent = Some(id);
+                RotateNext::Send(id)
+            }
+            Step::Unwrap => RotateNext::UnwrapKey,
+            Step::Wrap => RotateNext::WrapKey,
+            Step::Check => RotateNext::CheckOldKey,
+            Step::Done => RotateNext::Done(RotateDone {
+                version: self
+                    .old
+                    .as_ref()
+                    .map(Envelope::version)
+                    .ok_or(Error::InvalidState)?,
+            }),
+        })
+    }
+
+    /// The request `id`.
+    pub fn request(&self, id: RequestId) -> Result<Request<'_>> {
+        if self.sent != Some(id) {
+            return Err(Error::InvalidState);
+        }
+        let i = &self.intent;
+        let mut r = match self.step {
+            Step::Head => Request::new(id, Operation::HeadObject, i.bucket, i.key),
+            Step::GetInstructionFile => {
+                let mut r = Request::new(id, Operation::GetObject, i.bucket, i.key);
+                r.key_suffix = i.source_suffix;
+                r.response_body_limit = Some(INSTRUCTION_FILE_LIMIT as u64);
+                r
+            }
+            Step::Put => {
+                let mut r = Request::new(id, Operation::PutObject, i.bucket, i.key);
+                r.key_suffix = i.new_suffix;
+                r.content_type = Some("application/json");
+                r.instruction_file_marker = true;
+                r.content_length = Some(self.ifile_len as u64);
+                r.body = RequestBody::Bytes(&self.ifile[..self.ifile_len]);
+                r
+            }
+            _ => return Err(Error::InvalidState),
+        };
+        r.id = id;
+        Ok(r)
+    }
+
+    /// A piece of the instruction file's body; past [`INSTRUCTION_FILE_LIMIT`] bytes it is
+    /// refused.
+    pub fn body(&mut self, id: RequestId, piece: &[u8]) -> Result<()> {
+        let r = (|| {
+            if self.sent != Some(id) || self.step != Step::GetInstructionFile {
+                return Err(Error::InvalidState);
+            }
+            let n = self.ifile_len;
+            if n + piece.len() > self.ifile.len() {
+                return Err(Error::TooLarge);
+            }
+            self.ifile[n..n + piece.len()].copy_from_slice(piece);
+            self.ifile_len += piece.len();
+            Ok(())
+        })();
+        self.guard(r)
+    }
+
+    /// Report the response to `id`.
+    pub fn response<'h, I>(&mut self, id: RequestId, status: u16, headers: I) -> Result<()>
+    where
+        I: IntoIterator<Item = (&'h str, &'h str)>,
+    {
+        let r = self.response_inner(id, status, headers);
+        self.guard(r)
+    }
+
+    fn response_inner<'h, I>(&mut self, id: RequestId, status: u16, headers: I) -> Result<()>
+    where
+        I: IntoIterator<Item = (&'h str, &'h str)>,
+    {
+        if self.sent != Some(id) {
+            return Err(Error::InvalidState);
+        }
+        self.sent = None;
+        match self.step {
+            Step::Head => {
+                let h = read_head(status, headers, Some(&mut self.meta))?;
+                h.check_status(false)?;
+                if !Envelope::needs_instruction_file(self.meta.pairs())? {
+                    return Err(Error::EnvelopeInMetadata);
+                }
+                self.step = Step::GetInstructionFile;
+            }
+            Step::GetInstructionFile => {
+                let h = read_head(status, headers, None)?;
+                match h.check_status(false) {
+                    Err(Error::NotFound) => {
+                        return Err(if self.meta.is_empty() {
+                            Error::NotEncrypted
+                        } else {
+                            Error::InstructionFileRequired
+                        });
+                    }
+                    r => r?,
+                }
+                let env = Envelope::parse(
+                    self.meta.pairs(),
+                    Some(&self.ifile[..self.ifile_len]),
+                    &self.intent.policy,
+                )?;
+                match (env.version(), env.content_algorithm()) {
+                    (FormatVersion::V3, _) | (FormatVersion::V2, ContentAlgorithm::AesGcm) => {}
+                    _ => return Err(Error::UnsupportedSuite),
+                }
+                self.old = Some(env);
+                self.step = Step::Unwrap;
+            }
+            Step::Put => {
+                read_head(status, headers, None)?.check_status(false)?;
+                self.step = Step::Done;
+            }
+            _ => return Err(Error::InvalidState),
+        }
+        Ok(())
+    }
+
+    /// The old key's request ([`RotateNext::UnwrapKey`]).
+    pub fn key_request(&self) -> Result<KeyRequest<'_>> {
+        let env = self.old.as_ref().ok_or(Error::InvalidState)?;
+        match self.intent.encryption_context {
+            Some(ctx) => env.key_request(ctx),
+            None => env.key_request_accepting_stored_context(),
+        }
+    }
+
+    /// The data key the old key unwrapped. It must open the object (V3: match the commitment).
+    pub fn data_key(&mut self, key: DataKey) -> Result<()> {
+        let r = (|| {
+            if self.step != Step::Unwrap {
+                return Err(Error::InvalidState);
+            }
+            let env = self.old.as_ref().ok_or(Error::InvalidState)?;
+            env.decryptor(key.clone(), &self.intent.policy)?;
+            self.data_key = Some(key);
+            self.step = Step::Wrap;
+            Ok(())
+        })();
+        self.guard(r)
+    }
+
+    /// The data key to wrap under the new key ([`RotateNext::WrapKey`]).
+    pub fn data_key_to_wrap(&self) -> Result<&DataKey> {
+        self.data_key.as_ref().ok_or(Error::InvalidState)
+    }
+
+    /// The configuration the new materials must be made for: the object's own suite, with
+    /// instruction-file placement.
+    pub fn new_config(&self) -> Result<EncryptConfig> {
+        let env = self.old.as_ref().ok_or(Error::InvalidState)?;
+        Ok(match env.version() {
+            FormatVersion::V3 => EncryptConfig::v3(Placement::InstructionFile),
+            _ => EncryptConfig::v2(Placement::InstructionFile),
+        })
+    }
+
+    /// The new materials (wrapping [`RotateInstructionFile::data_key_to_wrap`]).
+    pub fn new_materials(&mut self, materials: EncryptionMaterials) -> Result<()> {
+        let r = (|| {
+            if self.step != Step::Wrap {
+                return Err(Error::InvalidState);
+            }
+            let old = self.old.as_ref().ok_or(Error::InvalidState)?;
+            let dk = self.data_key.as_ref().ok_or(Error::InvalidState)?;
+            if materials.data_key() != dk {
+                return Err(Error::InvalidKey);
+            }
+            let new = old.rewrapped(materials)?;
+            self.ifile_len = new.write_instruction_file(&mut self.ifile)?;
+            // What is about to be stored must parse, under the same policy, beside the object's
+            // own metadata.
+            Envelope::parse(
+                self.meta.pairs(),
+                Some(&self.ifile[..self.ifile_len]),
+                &self.intent.policy,
+            )?;
+            self.new = Some(new);
+            self.data_key = None;
+            self.step = if self.intent.enforce_rotation {
+                Step::Check
+            } else {
+                Step::Put
+            };
+            Ok(())
+        })();
+        self.guard(r)
+    }
+
+    /// The new envelope's key request, for [`RotateNext::CheckOldKey`].
+    pub fn check_request(&self) -> Result<KeyRequest<'_>> {
+        let env = self.new.as_ref().ok_or(Error::InvalidState)?;
+        env.key_request_accepting_stored_context()
+    }
+
+    /// The object's current envelope, once read.
+    pub fn old_envelope(&self) -> Option<&Envelope> {
+        self.old.as_ref()
+    }
+
+    /// The new envelope, once made.
+    pub fn new_envelope(&self) -> Option<&Envelope> {
+        self.new.as_ref()
+    }
+
+    /// Whether the old key could unwrap the new envelope: if it could, rotation is not enforced
+    /// and the rotation fails with [`Error::RotationNotEnforced`].
+    pub fn old_key_opens(&mut self, opens: bool) -> Result<()> {
+        let r = (|| {
+            if self.step != Step::Check {
+                return Err(Error::InvalidState);
+            }
+            if opens {
+                return Err(Error::RotationNotEnforced);
+            }
+            self.step = Step::Put;
+            Ok(())
+        })();
+        self.guard(r)
+    }
+}
+
+impl Drop for RotateInstructionFile<'_> {
+    fn drop(&mut self) {
+        zeroize::Zeroize::zeroize(&mut self.ifile[..]);
+    }
+}

@@ -1,0 +1,1012 @@
+#![cfg(feature = "std")]
+//! The object machines driven against an in-memory S3 stand-in that can misbehave per case:
+//! round trips in every release mode and placement, and the hostile-storage matrix (sans-IO, so
+//! every case is exact). For every hostile case: the typed error, and no released byte that
+//! differs from the true plaintext.
+
+use s3_encryption::object::{
+    DeleteNext, DeleteObject, GetDone, GetIntent, GetNext, GetObject, Operation, PutIntent,
+    PutNext, PutObject, ReadMode, Released, Request, RequestBody, RequestId, RotateInstructionFile,
+    RotateIntent, RotateNext, Verification,
+};
+use s3_encryption::{
+    AesKey, ByteRange, DataKey, DecryptPolicy, EncryptConfig, EncryptionMaterials, Error, Placement,
+};
+use std::collections::{BTreeMap, HashMap};
+
+const MIB: usize = 1 << 20;
+
+#[derive(Clone, Default)]
+struct Stored {
+    metadata: Vec<(String, String)>,
+    body: Vec<u8>,
+    etag: String,
+    version: u32,
+}
+
+/// How the stand-in lies.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Lie {
+    Honest,
+    /// Flip a bit in the body of the n-th GET of the object (same ETag and length).
+    FlipOnGet(usize, usize),
+    /// Answer ranged GETs with 200 and the whole body.
+    IgnoreRange,
+    /// Answer ranged GETs with a Content-Range shifted by 16 bytes.
+    ShiftRange,
+    /// Send fewer body bytes than Content-Length.
+    Truncate,
+    /// Send more body bytes than Content-Length.
+    Extend,
+    /// The instruction file never ends (chunked, no length).
+    EndlessInstructionFile,
+    /// Thousands of metadata headers.
+    ManyHeaders,
+    /// One huge metadata value.
+    HugeHeader,
+    /// The GET answers with another ETag than the HEAD.
+    HeadGetDisagree,
+    /// The instruction file of another object.
+    SwapInstructionFile,
+    /// Every request fails with 503.
+    Unavailable,
+}
+
+/// An open multipart upload: key, metadata (`name\0value`), parts.
+type Upload = (String, Vec<String>, BTreeMap<u32, Vec<u8>>);
+
+#[derive(Default)]
+struct Store {
+    objects: HashMap<String, Stored>,
+    gets: HashMap<String, usize>,
+    uploads: HashMap<String, Upload>,
+    next: u32,
+    requests: Vec<(Operation, String)>,
+}
+
+struct Response {
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+    endless: bool,
+}
+
+impl Store {
+    fn serve(&mut self, r: &Request<'_>, body: &[u8], lie: Lie) -> Response {
+        let key = r.full_key().to_string();
+        self.requests.push((r.operation, key.clone()));
+        let mut resp = Response {
+            status: 200,
+            headers: vec![],
+            body: vec![],
+            endless: false,
+        };
+        if lie == Lie::Unavailable {
+            resp.status = 503;
+            return resp;
+        }
+        match r.operation {
+            Operation::HeadObject | Operation::GetObject => {
+                let Some(mut o) = self.objects.get(&key).cloned() else {
+                    resp.status = 404;
+                    return resp;
+                };
+                if key.ends_with(".instruction") {
+                    if lie == Lie::EndlessInstructionFile {
+                        resp.endless = true;
+                        return resp;
+                    }
+                    if lie == Lie::SwapInstructionFile
+                        && let Some(other) = self.objects.get("other.instruction")
+                    {
+                        o = other.clone();
+                    }
+                }
+                let n = if r.operation == Operation::GetObject {
+                    let c = self.gets.entry(key.clone()).or_default();
+                    *c += 1;
+                    *c
+                } else {
+                    0
+                };
+                if let Some(m) = r.if_match
+                    && m != o.etag
+                {
+                    resp.status = 412;
+                    return resp;
+                }
+                let mut etag = o.etag.clone();
+                if lie == Lie::HeadGetDisagree && r.operation == Operation::GetObject {
+                    etag.push('x');
+                }
+                resp.headers.push(("ETag".into(), etag));
+                resp.headers
+                    .push(("x-amz-version-id".into(), format!("v{}", o.version)));
+                for (k, v) in &o.metadata {
+                    resp.headers.push((format!("x-amz-meta-{k}"), v.clone()));
+                }
+                if lie == Lie::ManyHeaders {
+                    for i in 0..10_000 {
+                        resp.headers
+                            .push((format!("x-amz-meta-junk{i}"), "x".into()));
+                    }
+                }
+                if lie == Lie::HugeHeader {
+                    resp.headers
+                        .push(("x-amz-meta-junk".into(), "x".repeat(MIB)));
+                }
+                let mut data = o.body.clone();
+                if let Lie::FlipOnGet(nth, at) = lie
+                    && nth == n
+                    && !key.ends_with(".instruction")
+                {
+                    data[at] ^= 0x04;
+                }
+                let total = data.len() as u64;
+                match r.range {
+                    Some((a, b)) if lie != Lie::IgnoreRange => {
+                        let (a, b) = if lie == Lie::ShiftRange {
+                            (a + 16, (b + 16).min(total - 1))
+                        } else {
+                            (a, b.min(total - 1))
+                        };
+                        resp.status = 206;
+                        resp.headers
+                            .push(("Content-Range".into(), format!("bytes {a}-{b}/{total}")));
+                        data = data[a as usize..=b as usize].to_vec();
+                    }
+                    _ => {}
+                }
+                resp.headers
+                    .push(("Content-Length".into(), data.len().to_string()));
+                match lie {
+                    Lie::Truncate => {
+                        data.truncate(data.len() / 2);
+                    }
+                    Lie::Extend => data.extend_from_slice(&[0u8; 100]),
+                    _ => {}
+                }
+                if r.operation == Operation::GetObject {
+                    resp.body = data;
+                }
+            }
+            Operation::PutObject => {
+                self.next += 1;
+                let meta = r
+                    .metadata()
+                    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                    .collect();
+                let version = self.objects.get(&key).map(|o| o.version + 1).unwrap_or(1);
+                let etag = format!("\"e{}\"", self.next);
+                resp.headers.push(("ETag".into(), etag.clone()));
+                self.objects.insert(
+                    key,
+                    Stored {
+                        metadata: meta,
+                        body: body.to_vec(),
+                        etag,
+                        version,
+                    },
+                );
+            }
+            Operation::CreateMultipartUpload => {
+                self.next += 1;
+                let id = format!("up{}", self.next);
+                let meta = r.metadata().map(|(k, v)| format!("{k}\u{0}{v}")).collect();
+                self.uploads
+                    .insert(id.clone(), (key, meta, BTreeMap::new()));
+                resp.headers.push(("x-test-upload-id".into(), id));
+            }
+            Operation::UploadPart => {
+                let up = self.uploads.get_mut(r.upload_id.unwrap()).unwrap();
+                up.2.insert(r.part_number.unwrap(), body.to_vec());
+                resp.headers.push(("ETag".into(), "\"p\"".into()));
+            }
+            Operation::CompleteMultipartUpload => {
+                let (key, meta, parts) = self.uploads.remove(r.upload_id.unwrap()).unwrap();
+                self.next += 1;
+                let body: Vec<u8> = parts.into_values().flatten().collect();
+                let metadata = meta
+                    .iter()
+                    .map(|m| {
+                        let (k, v) = m.split_once('\u{0}').unwrap();
+                        (k.to_owned(), v.to_owned())
+                    })
+                    .collect();
+                let etag = format!("\"m{}-3\"", self.next);
+                let version = self.objects.get(&key).map(|o| o.version + 1).unwrap_or(1);
+                self.objects.insert(
+                    key,
+                    Stored {
+                        metadata,
+                        body,
+                        etag: etag.clone(),
+                        version,
+                    },
+                );
+                resp.headers.push(("ETag".into(), etag));
+            }
+            Operation::AbortMultipartUpload => {
+                self.uploads.remove(r.upload_id.unwrap());
+                resp.status = 204;
+            }
+            Operation::DeleteObject => {
+                resp.status = if self.objects.remove(&key).is_some() {
+                    204
+                } else {
+                    404
+                };
+            }
+            _ => unreachable!(),
+        }
+        resp
+    }
+}
+
+fn pairs(h: &[(String, String)]) -> impl Iterator<Item = (&str, &str)> {
+    h.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+}
+
+fn data(n: usize, seed: u8) -> Vec<u8> {
+    (0..n)
+        .map(|i| (i as u32).wrapping_mul(2654435761).to_le_bytes()[1] ^ seed)
+        .collect()
+}
+
+fn master() -> AesKey {
+    AesKey::new_256([0x42; 32])
+}
+
+// ---------------------------------------------------------------- PUT driver
+
+struct PutOpts {
+    placement: Placement,
+    known_len: bool,
+    part_size: u64,
+    threshold: u64,
+    /// Encrypt and upload parts in reverse order of their arrival.
+    reverse: bool,
+    fail_part: Option<u32>,
+}
+
+impl Default for PutOpts {
+    fn default() -> Self {
+        PutOpts {
+            placement: Placement::ObjectMetadata,
+            known_len: true,
+            part_size: 5 * MIB as u64,
+            threshold: 5 * MIB as u64,
+            reverse: false,
+            fail_part: None,
+        }
+    }
+}
+
+fn put(store: &mut Store, key: &str, plaintext: &[u8], o: &PutOpts) -> Result<(), Error> {
+    let mut intent = PutIntent::new("b", key, o.known_len.then_some(plaintext.len() as u64));
+    intent.config = EncryptConfig::v3(o.placement);
+    intent.part_size = o.part_size;
+    intent.multipart_threshold = o.threshold;
+    intent.metadata = &[("owner", "test")];
+    let mut p = PutObject::new(intent)?;
+    let mut bufs: HashMap<u32, Vec<u8>> = HashMap::new();
+    let mut jobs = Vec::new();
+    let mut sends: Vec<RequestId> = Vec::new();
+    loop {
+        match p.poll()? {
+            PutNext::EncryptionMaterials => {
+                let md = p.encryption_context();
+                let m = EncryptionMaterials::aes_gcm(p.config(), &master(), md)?;
+                p.materials(m)?;
+            }
+            PutNext::ReadPart {
+                number,
+                offset,
+                len,
+            } => {
+                let a = (offset as usize).min(plaintext.len());
+                let b = (a + len as usize).min(plaintext.len());
+                bufs.insert(number, plaintext[a..b].to_vec());
+                p.part_read(number, (b - a) as u64)?;
+            }
+            PutNext::EncryptPart(job) => {
+                jobs.push(job);
+                if !o.reverse {
+                    let job = jobs.pop().unwrap();
+                    let b = bufs.get_mut(&job.number()).unwrap();
+                    let done = job.encrypt(b)?;
+                    p.part_encrypted(done)?;
+                }
+            }
+            PutNext::Send(id) => {
+                sends.push(id);
+                if !o.reverse {
+                    send_put(store, &mut p, id, plaintext, &mut bufs, o)?;
+                    sends.clear();
+                }
+            }
+            PutNext::Wait => {
+                // Reverse mode: finish what is outstanding, newest first.
+                if let Some(job) = jobs.pop() {
+                    let b = bufs.get_mut(&job.number()).unwrap();
+                    let done = job.encrypt(b)?;
+                    p.part_encrypted(done)?;
+                } else if let Some(id) = sends.pop() {
+                    send_put(store, &mut p, id, plaintext, &mut bufs, o)?;
+                } else {
+                    panic!("waiting with nothing outstanding");
+                }
+            }
+            PutNext::Done(_) => return Ok(()),
+        }
+    }
+}
+
+fn send_put(
+    store: &mut Store,
+    p: &mut PutObject<'_>,
+    id: RequestId,
+    plaintext: &[u8],
+    bufs: &mut HashMap<u32, Vec<u8>>,
+    o: &PutOpts,
+) -> Result<(), Error> {
+    let r = p.request(id)?;
+    let op = r.operation;
+    let body: Vec<u8> = match (r.operation, r.body) {
+        (Operation::PutObject, RequestBody::Ciphertext { .. }) => {
+            let mut b = plaintext.to_vec();
+            for c in b.chunks_mut(7777) {
+                p.encrypt(c)?;
+            }
+            b.extend_from_slice(&p.tag()?);
+            b
+        }
+        (Operation::UploadPart, RequestBody::Ciphertext { len }) => {
+            let n = p.request(id)?.part_number.unwrap();
+            if o.fail_part == Some(n) {
+                p.request_failed(id, Error::RequestFailed { status: 500 });
+                return Ok(());
+            }
+            let mut b = bufs[&n].clone();
+            if len as usize == b.len() + 16 {
+                b.extend_from_slice(&p.tag()?);
+            }
+            b
+        }
+        (_, RequestBody::Bytes(b)) => b.to_vec(),
+        _ => vec![],
+    };
+    let r = p.request(id)?;
+    let resp = store.serve(&r, &body, Lie::Honest);
+    if op == Operation::CreateMultipartUpload {
+        let up = resp
+            .headers
+            .iter()
+            .find(|(k, _)| k == "x-test-upload-id")
+            .unwrap();
+        p.upload_created(id, resp.status, &up.1.clone())
+    } else {
+        p.response(id, resp.status, pairs(&resp.headers))
+    }
+}
+
+// ---------------------------------------------------------------- GET driver
+
+struct Got {
+    result: Result<GetDone, Error>,
+    /// Released bytes by plaintext offset.
+    released: BTreeMap<u64, Vec<u8>>,
+    storage: Vec<u8>,
+}
+
+impl Got {
+    fn released_total(&self) -> usize {
+        self.released.values().map(Vec::len).sum()
+    }
+    /// Every released byte equals the plaintext at its offset.
+    fn assert_only_true_bytes(&self, plaintext: &[u8]) {
+        for (off, b) in &self.released {
+            let o = *off as usize;
+            assert!(
+                plaintext[o..o + b.len()] == b[..],
+                "released bytes at {off} differ from the plaintext"
+            );
+        }
+    }
+    fn assembled(&self) -> Vec<u8> {
+        let mut v = Vec::new();
+        for b in self.released.values() {
+            v.extend_from_slice(b);
+        }
+        v
+    }
+}
+
+fn get(store: &mut Store, intent: GetIntent<'_>, lie: Lie, piece: usize) -> Got {
+    let mut got = Got {
+        result: Err(Error::InvalidState),
+        released: BTreeMap::new(),
+        storage: Vec::new(),
+    };
+    got.result = drive_get(
+        store,
+        intent,
+        lie,
+        piece,
+        &mut got.released,
+        &mut got.storage,
+    );
+    got
+}
+
+fn feed(
+    g: &mut GetObject<'_>,
+    id: RequestId,
+    body: &[u8],
+    endless: bool,
+    piece_max: usize,
+    released: &mut BTreeMap<u64, Vec<u8>>,
+    storage: &mut Vec<u8>,
+) -> Result<(), Error> {
+    let mut pos = 0usize;
+    let mut sent_endless = 0usize;
+    loop {
+        let f = g.feed(id)?;
+        let avail = if endless {
+            usize::MAX
+        } else {
+            body.len() - pos
+        };
+        if avail == 0 {
+            return g.end_of_body(id);
+        }
+        let n = if f.len == 0 {
+            avail.min(100)
+        } else if f.exact {
+            f.len.min(avail)
+        } else {
+            f.len.min(avail).min(piece_max)
+        };
+        let mut buf = if endless {
+            sent_endless += n;
+            assert!(
+                sent_endless < 64 * MIB,
+                "the machine kept reading an endless body"
+            );
+            vec![b'A'; n]
+        } else {
+            body[pos..pos + n].to_vec()
+        };
+        pos += n.min(body.len().saturating_sub(pos));
+        match g.body(id, &mut buf)? {
+            Released::Plaintext { start, len, offset } => {
+                if len > 0 {
+                    released.insert(offset, buf[start..start + len].to_vec());
+                }
+            }
+            Released::Store { offset } => {
+                let end = offset as usize + buf.len();
+                if storage.len() < end {
+                    storage.resize(end, 0);
+                }
+                storage[offset as usize..end].copy_from_slice(&buf);
+            }
+            Released::Nothing => {}
+        }
+    }
+}
+
+fn drive_get(
+    store: &mut Store,
+    intent: GetIntent<'_>,
+    lie: Lie,
+    piece: usize,
+    released: &mut BTreeMap<u64, Vec<u8>>,
+    storage: &mut Vec<u8>,
+) -> Result<GetDone, Error> {
+    let mut g = GetObject::new(intent)?;
+    let mut bodies: HashMap<RequestId, Response> = HashMap::new();
+    let mut sent: Vec<RequestId> = Vec::new();
+    loop {
+        match g.poll()? {
+            GetNext::Send(id) => {
+                // Answer later, newest first, to deliver out of order when several are out.
+                sent.push(id);
+            }
+            GetNext::Wait => {
+                let id = sent.pop().expect("waiting with nothing outstanding");
+                let r = g.request(id)?;
+                let resp = store.serve(&r, &[], lie);
+                g.response(id, resp.status, pairs(&resp.headers))?;
+                bodies.insert(id, resp);
+            }
+            GetNext::ReadBody(id) => {
+                let resp = bodies.remove(&id).unwrap();
+                feed(
+                    &mut g,
+                    id,
+                    &resp.body,
+                    resp.endless,
+                    piece,
+                    released,
+                    storage,
+                )?;
+            }
+            GetNext::Replay(id) => {
+                let (a, b) = g.replay_range(id)?;
+                let bytes = storage[a as usize..=b as usize].to_vec();
+                let mut out = BTreeMap::new();
+                feed(&mut g, id, &bytes, false, piece, &mut out, storage)?;
+                // Storage mode writes the verified plaintext back in place.
+                for (off, b) in out {
+                    storage[off as usize..off as usize + b.len()].copy_from_slice(&b);
+                    released.insert(off, b);
+                }
+            }
+            GetNext::UnwrapKey => g.unwrap_aes(&master())?,
+            GetNext::Done(d) => return Ok(d),
+        }
+        // Answer everything sent before polling again when not testing concurrency.
+        if intent.connections == 1
+            && let Some(id) = sent.pop()
+        {
+            let r = g.request(id)?;
+            let resp = store.serve(&r, &[], lie);
+            g.response(id, resp.status, pairs(&resp.headers))?;
+            bodies.insert(id, resp);
+        }
+    }
+}
+
+fn intent<'a>(key: &'a str) -> GetIntent<'a> {
+    GetIntent::new("b", key)
+}
+
+// ---------------------------------------------------------------- round trips
+
+#[test]
+fn round_trips_in_every_release_mode() {
+    let cases: &[(usize, Placement, bool)] = &[
+        (0, Placement::ObjectMetadata, true),
+        (1, Placement::ObjectMetadata, true),
+        (4101, Placement::InstructionFile, true),
+        (3 * MIB + 7, Placement::ObjectMetadata, true),
+        (11 * MIB + 5, Placement::ObjectMetadata, true),
+        (11 * MIB + 5, Placement::InstructionFile, false),
+        (10 * MIB, Placement::ObjectMetadata, false),
+    ];
+    for (i, &(n, placement, known)) in cases.iter().enumerate() {
+        for reverse in [false, true] {
+            let mut store = Store::default();
+            let pt = data(n, i as u8);
+            let o = PutOpts {
+                placement,
+                known_len: known,
+                reverse,
+                ..PutOpts::default()
+            };
+            put(&mut store, "k", &pt, &o).unwrap_or_else(|e| panic!("put {n}: {e}"));
+            assert!(store.uploads.is_empty());
+            // In memory, two passes, storage, and parallel ranged GETs in both.
+            let modes: [(u64, bool, u16, Verification); 5] = [
+                (64 * MIB as u64, false, 1, Verification::InMemory),
+                (0, false, 1, Verification::TwoPass),
+                (0, true, 1, Verification::Storage),
+                (0, false, 3, Verification::TwoPass),
+                (0, true, 4, Verification::Storage),
+            ];
+            for (budget, storage, connections, want) in modes {
+                let mut it = intent("k");
+                it.memory_budget = budget;
+                it.storage = storage;
+                it.connections = connections;
+                let want = if n == 0 && budget == 0 {
+                    // An empty object's body (its tag) still goes through the passes.
+                    want
+                } else {
+                    want
+                };
+                for piece in [1 << 20, 4097] {
+                    let got = get(&mut store, it, Lie::Honest, piece);
+                    let done = got
+                        .result
+                        .unwrap_or_else(|e| panic!("{n} bytes, {want:?}, {connections}: {e}"));
+                    assert_eq!(done.verification, want);
+                    assert_eq!(done.released, n as u64);
+                    assert!(got.assembled() == pt, "{n} bytes, {want:?}");
+                    if storage {
+                        assert!(got.storage[..n] == pt[..], "plaintext in place");
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn delayed_authentication_and_ranges_are_opt_ins() {
+    let mut store = Store::default();
+    let pt = data(100_000, 9);
+    put(&mut store, "k", &pt, &PutOpts::default()).unwrap();
+    let mut it = intent("k");
+    it.mode = ReadMode::DelayedAuthenticationHazmat;
+    assert_eq!(GetObject::new(it).unwrap_err(), Error::LegacyModeDisabled);
+    it.policy.delayed_authentication = true;
+    let got = get(&mut store, it, Lie::Honest, 3000);
+    assert_eq!(
+        got.result.unwrap().verification,
+        Verification::DelayedAuthentication
+    );
+    assert!(got.assembled() == pt);
+
+    let mut it = intent("k");
+    it.mode = ReadMode::RangeHazmat(ByteRange::Inclusive(1000, 50_000));
+    assert_eq!(GetObject::new(it).unwrap_err(), Error::LegacyModeDisabled);
+    it.policy.legacy_unauthenticated_modes = true;
+    for piece in [7, 1 << 16] {
+        let got = get(&mut store, it, Lie::Honest, piece);
+        let d = got.result.unwrap();
+        assert_eq!(d.range_first, Some(1000));
+        assert!(got.assembled() == pt[1000..=50_000]);
+    }
+    let mut it2 = it;
+    it2.mode = ReadMode::RangeHazmat(ByteRange::Suffix(17));
+    let got = get(&mut store, it2, Lie::Honest, 5);
+    got.result.unwrap();
+    assert!(got.assembled() == pt[pt.len() - 17..]);
+}
+
+// ---------------------------------------------------------------- hostile storage
+
+/// The matrix: each lie against each release mode; every failure typed, and no released byte
+/// differs from the plaintext.
+#[test]
+fn hostile_storage_matrix() {
+    let n = 11 * MIB + 3;
+    let pt = data(n, 1);
+    let mut store = Store::default();
+    put(&mut store, "k", &pt, &PutOpts::default()).unwrap();
+    put(&mut store, "small", &pt[..5000], &PutOpts::default()).unwrap();
+    let modes: [(u64, bool, u16); 4] = [(0, false, 1), (0, true, 1), (0, false, 3), (0, true, 2)];
+    for (budget, storage, connections) in modes {
+        let mut it = intent("k");
+        it.memory_budget = budget;
+        it.storage = storage;
+        it.connections = connections;
+        let label = format!("budget {budget}, storage {storage}, connections {connections}");
+        // Second pass (or a part of it) with other bytes under the same ETag and length.
+        for at in [0usize, 5 * MIB + 17, n - 1, n + 5] {
+            let nth = if storage { 1 } else { 2 };
+            let lie = Lie::FlipOnGet(nth, at);
+            store.gets.clear();
+            let got = get(&mut store, it, lie, 1 << 20);
+            got.assert_only_true_bytes(&pt);
+            if storage || connections > 1 {
+                // A changed first read fails its tag (or the changed part its chunk check).
+                if got.result.is_ok() {
+                    assert!(got.assembled() == pt, "{label}: flip at {at}");
+                    continue;
+                }
+            }
+            let e = got.result.unwrap_err();
+            assert!(
+                matches!(e, Error::ObjectChanged | Error::Authentication),
+                "{label}: flip at {at}: {e:?}"
+            );
+            if at < n {
+                // The changed chunk and everything after it stayed unreleased.
+                assert!(got.released_total() <= at, "{label}: flip at {at} released");
+            }
+        }
+        for (lie, want) in [
+            (Lie::Truncate, Error::TruncatedBody),
+            (
+                Lie::Extend,
+                Error::UnexpectedResponse("the body is longer than the length asked for"),
+            ),
+            (Lie::ManyHeaders, Error::TooLarge),
+            (Lie::HugeHeader, Error::TooLarge),
+            (Lie::HeadGetDisagree, Error::ObjectChanged),
+            (Lie::Unavailable, Error::RequestFailed { status: 503 }),
+        ] {
+            store.gets.clear();
+            let got = get(&mut store, it, lie, 1 << 20);
+            got.assert_only_true_bytes(&pt);
+            if lie == Lie::HeadGetDisagree && storage && connections == 1 {
+                // One GET and no HEAD: nothing to disagree with, and the bytes verified.
+                assert!(got.assembled() == pt, "{label}");
+                continue;
+            }
+            let e = got.result.unwrap_err();
+            assert_eq!(e, want, "{label}: {lie:?}");
+            if lie != Lie::Extend {
+                assert_eq!(got.released_total(), 0, "{label}: {lie:?} released");
+            }
+        }
+        if connections > 1 {
+            for lie in [Lie::IgnoreRange, Lie::ShiftRange] {
+                let got = get(&mut store, it, lie, 1 << 20);
+                assert!(
+                    matches!(got.result, Err(Error::UnexpectedResponse(_))),
+                    "{label}: {lie:?}: {:?}",
+                    got.result
+                );
+                assert_eq!(got.released_total(), 0);
+            }
+        }
+    }
+    // In memory: a changed or short body releases nothing.
+    for lie in [Lie::FlipOnGet(1, 100), Lie::Truncate, Lie::Extend] {
+        store.gets.clear();
+        let got = get(&mut store, intent("small"), lie, 1 << 20);
+        assert!(got.result.is_err(), "{lie:?}");
+        got.assert_only_true_bytes(&pt);
+        if lie != Lie::Extend {
+            assert_eq!(got.released_total(), 0, "{lie:?}");
+        }
+    }
+}
+
+#[test]
+fn ranged_reads_refuse_responses_that_do_not_match() {
+    let pt = data(200_000, 3);
+    let mut store = Store::default();
+    put(&mut store, "k", &pt, &PutOpts::default()).unwrap();
+    let mut it = intent("k");
+    it.policy.legacy_unauthenticated_modes = true;
+    it.mode = ReadMode::RangeHazmat(ByteRange::Inclusive(40_000, 40_100));
+    for lie in [Lie::IgnoreRange, Lie::ShiftRange] {
+        let got = get(&mut store, it, lie, 1 << 20);
+        assert!(
+            matches!(got.result, Err(Error::UnexpectedResponse(_))),
+            "{lie:?}"
+        );
+        assert_eq!(got.released_total(), 0, "{lie:?}");
+    }
+    // A short range body: the (unauthenticated) bytes that came are the right ones, and the read
+    // fails.
+    let got = get(&mut store, it, Lie::Truncate, 1 << 20);
+    assert_eq!(got.result.unwrap_err(), Error::TruncatedBody);
+    got.assert_only_true_bytes(&pt);
+}
+
+#[test]
+fn instruction_files_are_capped_and_bound() {
+    let pt = data(3000, 4);
+    let mut store = Store::default();
+    let o = PutOpts {
+        placement: Placement::InstructionFile,
+        ..PutOpts::default()
+    };
+    put(&mut store, "k", &pt, &o).unwrap();
+    put(&mut store, "other", &data(3000, 5), &o).unwrap();
+    let got = get(
+        &mut store,
+        intent("k"),
+        Lie::EndlessInstructionFile,
+        1 << 20,
+    );
+    assert_eq!(got.result.unwrap_err(), Error::TooLarge);
+    let got = get(&mut store, intent("k"), Lie::SwapInstructionFile, 1 << 20);
+    assert_eq!(got.result.unwrap_err(), Error::Authentication);
+    assert_eq!(got.released_total(), 0);
+    // A missing instruction file of an encrypted object, and a plain object.
+    store.objects.remove("k.instruction");
+    assert_eq!(
+        get(&mut store, intent("k"), Lie::Honest, 1 << 20)
+            .result
+            .unwrap_err(),
+        Error::InstructionFileRequired
+    );
+    store.objects.insert(
+        "plain".into(),
+        Stored {
+            body: b"hello".to_vec(),
+            etag: "\"x\"".into(),
+            ..Stored::default()
+        },
+    );
+    assert_eq!(
+        get(&mut store, intent("plain"), Lie::Honest, 1 << 20)
+            .result
+            .unwrap_err(),
+        Error::NotEncrypted
+    );
+    assert_eq!(
+        get(&mut store, intent("missing"), Lie::Honest, 1 << 20)
+            .result
+            .unwrap_err(),
+        Error::NotFound
+    );
+}
+
+#[test]
+fn failed_multipart_uploads_are_aborted() {
+    let pt = data(12 * MIB, 6);
+    let mut store = Store::default();
+    let o = PutOpts {
+        fail_part: Some(2),
+        ..PutOpts::default()
+    };
+    assert_eq!(
+        put(&mut store, "k", &pt, &o).unwrap_err(),
+        Error::RequestFailed { status: 500 }
+    );
+    assert!(store.uploads.is_empty(), "the upload was aborted");
+    assert!(!store.objects.contains_key("k"));
+    assert!(
+        store
+            .requests
+            .iter()
+            .any(|(op, _)| *op == Operation::AbortMultipartUpload)
+    );
+    // A body shorter than declared.
+    let mut intent = PutIntent::new("b", "k", Some(100));
+    intent.config = EncryptConfig::v3(Placement::ObjectMetadata);
+    let mut p = PutObject::new(intent).unwrap();
+    assert!(matches!(p.poll().unwrap(), PutNext::EncryptionMaterials));
+    let m = EncryptionMaterials::aes_gcm(p.config(), &master(), &[]).unwrap();
+    p.materials(m).unwrap();
+    let PutNext::Send(id) = p.poll().unwrap() else {
+        panic!()
+    };
+    p.encrypt(&mut [0u8; 50]).unwrap();
+    assert_eq!(p.tag().unwrap_err(), Error::LengthMismatch);
+    // The request is still out: the machine waits for it, then reports the failure.
+    assert!(matches!(p.poll().unwrap(), PutNext::Wait));
+    p.request_failed(id, Error::LengthMismatch);
+    assert_eq!(p.poll().unwrap_err(), Error::LengthMismatch);
+}
+
+#[test]
+fn delete_removes_the_instruction_file_only_when_it_is_one() {
+    let mut store = Store::default();
+    let o = PutOpts {
+        placement: Placement::InstructionFile,
+        ..PutOpts::default()
+    };
+    put(&mut store, "a", b"x", &o).unwrap();
+    put(&mut store, "b", b"y", &PutOpts::default()).unwrap();
+    // An unrelated object that happens to be named like an instruction file.
+    store.objects.insert(
+        "b.instruction".into(),
+        Stored {
+            body: b"not an envelope".to_vec(),
+            etag: "\"z\"".into(),
+            ..Stored::default()
+        },
+    );
+    for (key, both) in [("a", true), ("b", false)] {
+        let mut d = DeleteObject::new("b", key, ".instruction").unwrap();
+        loop {
+            match d.poll().unwrap() {
+                DeleteNext::Send(id) => {
+                    let r = d.request(id).unwrap();
+                    let resp = store.serve(&r, &[], Lie::Honest);
+                    if r.operation == Operation::GetObject {
+                        d.body(id, &resp.body).unwrap();
+                    }
+                    d.response(id, resp.status, pairs(&resp.headers)).unwrap();
+                }
+                DeleteNext::Done(done) => {
+                    assert!(done.object);
+                    assert_eq!(done.instruction_file, both);
+                    break;
+                }
+            }
+        }
+    }
+    assert!(!store.objects.contains_key("a"));
+    assert!(!store.objects.contains_key("a.instruction"));
+    assert!(!store.objects.contains_key("b"));
+    assert!(store.objects.contains_key("b.instruction"));
+}
+
+#[test]
+fn rotation_rewraps_and_enforces() {
+    let pt = data(5000, 7);
+    let mut store = Store::default();
+    let o = PutOpts {
+        placement: Placement::InstructionFile,
+        ..PutOpts::default()
+    };
+    put(&mut store, "k", &pt, &o).unwrap();
+    let new_master = AesKey::new_256([0x55; 32]);
+    for (enforce, new_key) in [(true, master()), (true, new_master.clone())] {
+        let mut it = RotateIntent::new("b", "k");
+        it.enforce_rotation = enforce;
+        let mut r = RotateInstructionFile::new(it).unwrap();
+        let res = loop {
+            match r.poll() {
+                Err(e) => break Err(e),
+                Ok(RotateNext::Send(id)) => {
+                    let req = r.request(id).unwrap();
+                    let body = match req.body {
+                        RequestBody::Bytes(b) => b.to_vec(),
+                        _ => vec![],
+                    };
+                    let resp = store.serve(&req, &body, Lie::Honest);
+                    if req.operation == Operation::GetObject {
+                        r.body(id, &resp.body).unwrap();
+                    }
+                    let _ = r.response(id, resp.status, pairs(&resp.headers));
+                }
+                Ok(RotateNext::UnwrapKey) => {
+                    let dk = store_env_unwrap(&r, &master());
+                    r.data_key(dk).unwrap();
+                }
+                Ok(RotateNext::WrapKey) => {
+                    let dk = r.data_key_to_wrap().unwrap().clone();
+                    let m = EncryptionMaterials::aes_gcm_deterministic(
+                        &r.new_config().unwrap(),
+                        &new_key,
+                        dk,
+                        &[9; 12],
+                        &[("rotated", "yes")],
+                    )
+                    .unwrap();
+                    r.new_materials(m).unwrap();
+                }
+                Ok(RotateNext::CheckOldKey) => {
+                    let opens = r.new_envelope().unwrap().unwrap_aes(&master()).is_ok();
+                    let _ = r.old_key_opens(opens);
+                }
+                Ok(RotateNext::Done(_)) => break Ok(()),
+            }
+        };
+        if new_key == master() {
+            assert_eq!(res.unwrap_err(), Error::RotationNotEnforced);
+        } else {
+            res.unwrap();
+        }
+    }
+    // The old key no longer opens the object; the new one does.
+    let got = get(&mut store, intent("k"), Lie::Honest, 1 << 20);
+    assert_eq!(got.result.unwrap_err(), Error::Authentication);
+    let mut g = GetObject::new(intent("k")).unwrap();
+    let mut bodies = HashMap::new();
+    let out = loop {
+        match g.poll().unwrap() {
+            GetNext::Send(id) => {
+                let r = g.request(id).unwrap();
+                let resp = store.serve(&r, &[], Lie::Honest);
+                g.response(id, resp.status, pairs(&resp.headers)).unwrap();
+                bodies.insert(id, resp.body);
+            }
+            GetNext::ReadBody(id) => {
+                let mut b = bodies.remove(&id).unwrap();
+                let f = g.feed(id).unwrap();
+                assert!(b.len() <= f.len);
+                if let Released::Plaintext { start, len, .. } = g.body(id, &mut b).unwrap() {
+                    bodies.insert(id, b[start..start + len].to_vec());
+                }
+                g.end_of_body(id).unwrap();
+            }
+            GetNext::UnwrapKey => g.unwrap_aes(&new_master).unwrap(),
+            GetNext::Done(_) => break bodies.into_values().max_by_key(Vec::len).unwrap(),
+            other => panic!("{other:?}"),
+        }
+    };
+    assert!(out == pt);
+}
+
+fn store_env_unwrap(r: &RotateInstructionFile<'_>, key: &AesKey) -> DataKey {
+    // The machine's key request names a local AES unwrap; do it through the envelope.
+    let _ = r.key_request().unwrap();
+    r_env(r).unwrap_aes(key).unwrap()
+}
+
+fn r_env<'a>(r: &'a RotateInstructionFile<'_>) -> &'a s3_encryption::Envelope {
+    r.old_envelope().unwrap()
+}
+
+#[test]
+fn policy_is_applied_before_any_key_work() {
+    let mut store = Store::default();
+    put(&mut store, "k", b"abc", &PutOpts::default()).unwrap();
+    // A V3 object read under a policy that forbids nothing still needs a matching key.
+    let mut it = intent("k");
+    it.policy = DecryptPolicy::new();
+    let got = get(&mut store, it, Lie::Honest, 1 << 20);
+    assert_eq!(got.assembled(), b"abc");
+}
