@@ -357,7 +357,7 @@ enum Hasher {
 /// The CBC state of a sequential release (legacy objects).
 type CbcRelease = crate::decrypt::CbcInPlace;
 
-/// A read of one object. See the [module documentation](self) for the driving order.
+/// A read of one object. See the [module documentation](crate::object) for the driving order.
 pub struct GetObject<'a> {
     intent: GetIntent<'a>,
     phase: Phase,

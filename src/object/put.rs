@@ -225,7 +225,7 @@ struct Part {
     request: RequestId,
 }
 
-/// A write of one object. See the [module documentation](self) for the driving order.
+/// A write of one object. See the [module documentation](crate::object) for the driving order.
 pub struct PutObject<'a> {
     intent: PutIntent<'a>,
     phase: Phase,
