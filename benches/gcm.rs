@@ -20,7 +20,7 @@ fn master() -> AesKey {
 }
 
 fn new_encryptor() -> Encryptor {
-    let m = EncryptionMaterials::aes_gcm(
+    let m = EncryptionMaterials::aes_gcm_deterministic(
         &EncryptConfig::default(),
         &master(),
         DataKey::new_256([2; 32]),
@@ -28,7 +28,7 @@ fn new_encryptor() -> Encryptor {
         &[],
     )
     .unwrap();
-    Encryptor::new(m, &[4; 28], Some(LEN as u64)).unwrap()
+    Encryptor::new_deterministic(m, &[4; 28], Some(LEN as u64)).unwrap()
 }
 
 fn ours_encrypt(buf: &mut [u8]) -> [u8; 16] {
@@ -40,7 +40,7 @@ fn ours_encrypt(buf: &mut [u8]) -> [u8; 16] {
 }
 
 fn oneshot_encrypt(buf: &mut [u8]) -> [u8; 16] {
-    let (dek, _) = s3_encryption::derive_v3(&[2; 32], &[4; 28]);
+    let (dek, _) = s3_encryption::hazmat::derive_v3(&[2; 32], &[4; 28]);
     let c = aes_gcm::Aes256Gcm::new(&dek.into());
     let t = c
         .encrypt_inout_detached(&[1u8; 12].into(), &[0x00, 0x73], buf.into())
@@ -56,11 +56,11 @@ fn ours_decrypt(meta: &[(String, String)], body: &mut [u8]) {
     };
     let env =
         Envelope::parse(meta.iter().map(|(k, v)| (k.as_str(), v.as_str())), None, &p).unwrap();
-    let mut s = env
-        .decryptor(env.unwrap_aes(&master()).unwrap(), &p)
-        .unwrap()
-        .delayed_authentication_hazmat()
-        .unwrap();
+    let mut s = s3_encryption::hazmat::delayed_authentication(
+        env.decryptor(env.unwrap_aes(&master()).unwrap(), &p)
+            .unwrap(),
+    )
+    .unwrap();
     let mut out = vec![0u8; CHUNK + 16];
     for c in body.chunks(CHUNK) {
         let n = s.update(c, &mut out).unwrap();
@@ -81,7 +81,7 @@ fn ours_decrypt_whole(meta: &[(String, String)], body: &mut [u8]) -> usize {
 }
 
 fn oneshot_decrypt(body: &mut [u8]) {
-    let (dek, _) = s3_encryption::derive_v3(&[2; 32], &[4; 28]);
+    let (dek, _) = s3_encryption::hazmat::derive_v3(&[2; 32], &[4; 28]);
     let c = aes_gcm::Aes256Gcm::new(&dek.into());
     let (ct, tag) = body.split_at_mut(LEN);
     let tag: [u8; 16] = (&*tag).try_into().unwrap();

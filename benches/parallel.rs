@@ -10,7 +10,7 @@ use s3_encryption::{
 use std::time::{Duration, Instant};
 
 fn encryptor(len: u64) -> Encryptor {
-    let m = EncryptionMaterials::aes_gcm(
+    let m = EncryptionMaterials::aes_gcm_deterministic(
         &EncryptConfig::default(),
         &AesKey::new_256([1; 32]),
         DataKey::new_256([2; 32]),
@@ -18,7 +18,7 @@ fn encryptor(len: u64) -> Encryptor {
         &[],
     )
     .unwrap();
-    Encryptor::new(m, &[4; 28], Some(len)).unwrap()
+    Encryptor::new_deterministic(m, &[4; 28], Some(len)).unwrap()
 }
 
 fn best(f: &mut dyn FnMut()) -> Duration {

@@ -110,7 +110,7 @@ fn write_case(
     let dk = DataKey::new_256(rng.random());
     let (materials, key) = match wrap {
         Wrap::Aes(k) => (
-            EncryptionMaterials::aes_gcm(
+            EncryptionMaterials::aes_gcm_deterministic(
                 &config,
                 k,
                 dk,
@@ -150,7 +150,8 @@ fn write_case(
         ),
         _ => Value::Null,
     };
-    let mut enc = Encryptor::new(materials, &rng.random(), Some(size as u64)).unwrap();
+    let mut enc =
+        Encryptor::new_deterministic(materials, &rng.random(), Some(size as u64)).unwrap();
     let env = enc.envelope();
     let metadata: serde_json::Map<String, Value> = env
         .metadata()

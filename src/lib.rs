@@ -9,35 +9,43 @@ extern crate alloc;
 #[cfg(feature = "std")]
 extern crate std;
 
-mod commit;
 mod decrypt;
+mod encoding;
 mod encrypt;
+pub mod envelope;
 mod error;
-pub mod format;
 mod gcm;
-mod keys;
-mod keywrap;
+pub mod hazmat;
+#[cfg(feature = "std")]
+pub mod io;
+mod key_commitment;
+mod multipart;
 pub mod object;
 mod parallel;
-mod policy;
-mod text;
+pub mod policy;
+pub mod range;
+mod secret;
+pub mod suite;
+pub mod wrap;
 
-pub use commit::{COMMIT_LEN, derive_v3};
-pub use decrypt::{
-    ByteRange, Decryptor, RangeHeader, RangePlan, RangedStream, ReleasePass, Stream, VerifyPass,
-};
-pub use encrypt::{
-    EncryptionMaterials, Encryptor, KmsGenerateDataKeyRequest, MAX_PART_SIZE, MAX_PARTS,
-    MIN_PART_SIZE, Part, PartPlan, ciphertext_len,
-};
+pub use decrypt::{Decryptor, ReleasePass, VerifyPass};
+pub use encrypt::{EncryptionMaterials, Encryptor};
+pub use envelope::{ARENA_CAPACITY, Envelope};
 pub use error::{Error, ErrorClass, Result};
-pub use format::{ContentAlgorithm, Envelope, FormatVersion, Placement, WrapAlgorithm};
 pub use gcm::GCM_MAX_PLAINTEXT;
-pub use keys::{AesKey, DataKey};
-pub use keywrap::{EncryptionContext, JsonString, KeyRequest, KmsDecryptRequest};
+pub use key_commitment::COMMIT_LEN;
+pub use multipart::{MAX_PART_SIZE, MAX_PARTS, MIN_PART_SIZE, Part, PartPlan, ciphertext_len};
 pub use parallel::{ParallelGcm, PartialGhash, TagAccumulator};
 pub use policy::{CommitmentPolicy, DecryptPolicy, EncryptConfig, WriteSuite};
-pub use text::ARENA_CAPACITY;
+pub use range::{ByteRange, RangeHeader, RangePlan};
+pub use secret::{AesKey, DataKey};
+pub use suite::{ContentAlgorithm, FormatVersion, Placement, TAG_LEN, WrapAlgorithm};
+#[cfg(feature = "rsa")]
+pub use wrap::RsaKeyring;
+pub use wrap::{
+    AesKeyring, EncryptionContext, JsonString, KeyRequest, Keyring, KmsDecryptRequest,
+    KmsGenerateDataKeyRequest, MultiKeyring,
+};
 
 #[cfg(feature = "rsa")]
 pub use rsa;
@@ -52,6 +60,15 @@ pub mod internals {
     pub fn parallel_gcm(key: &[u8; 32], nonce: &[u8; 12], aad: &[u8]) -> crate::ParallelGcm {
         crate::ParallelGcm::new(key, nonce, aad)
     }
+
+    /// [`crate::hazmat::UnverifiedSegments`] for an arbitrary AES-256 key, nonce and AAD.
+    pub fn unverified_segments(
+        key: &[u8; 32],
+        nonce: &[u8; 12],
+        aad: &[u8],
+    ) -> crate::hazmat::UnverifiedSegments {
+        crate::hazmat::UnverifiedSegments(crate::ParallelGcm::new(key, nonce, aad))
+    }
 }
 
 /// Composite types wipe their secrets on drop: their key-bearing parts (`aes` key schedules, CTR,
@@ -62,10 +79,13 @@ mod zod {
     impl ZeroizeOnDrop for crate::EncryptionMaterials {}
     impl ZeroizeOnDrop for crate::Encryptor {}
     impl ZeroizeOnDrop for crate::Decryptor {}
-    impl ZeroizeOnDrop for crate::Stream {}
+    impl ZeroizeOnDrop for crate::hazmat::DelayedStream {}
     impl ZeroizeOnDrop for crate::VerifyPass {}
     impl ZeroizeOnDrop for crate::ReleasePass {}
-    impl ZeroizeOnDrop for crate::RangedStream {}
+    impl ZeroizeOnDrop for crate::hazmat::RangedStream {}
+    impl ZeroizeOnDrop for crate::hazmat::RecheckedSegments {}
+    impl ZeroizeOnDrop for crate::hazmat::UnverifiedSegments {}
+    impl ZeroizeOnDrop for crate::AesKeyring {}
 
     #[allow(dead_code)]
     fn parts_are_zeroize_on_drop() {

@@ -178,7 +178,11 @@ impl ParallelGcm {
 
     /// Decrypt one segment in place, without authenticating it (pair with
     /// [`ParallelGcm::authenticate_segment`] and [`ParallelGcm::verify`] first, as verify-first does).
-    pub fn decrypt_segment_unauthenticated(&self, offset: u64, buf: &mut [u8]) -> Result<()> {
+    pub(crate) fn decrypt_segment_unauthenticated(
+        &self,
+        offset: u64,
+        buf: &mut [u8],
+    ) -> Result<()> {
         Self::check(offset, buf.len())?;
         self.segment(offset).keystream_in_place(buf);
         Ok(())
@@ -189,7 +193,11 @@ impl ParallelGcm {
     /// verified** until [`ParallelGcm::verify`] over all segments succeeds; a caller that already
     /// verified the object once (as pass one of verify-first) uses this to re-check while it
     /// decrypts, and must discard `buf` if that check fails.
-    pub fn decrypt_segment_rechecked(&self, offset: u64, buf: &mut [u8]) -> Result<PartialGhash> {
+    pub(crate) fn decrypt_segment_rechecked(
+        &self,
+        offset: u64,
+        buf: &mut [u8],
+    ) -> Result<PartialGhash> {
         Self::check(offset, buf.len())?;
         let mut g = self.segment(offset);
         g.decrypt_in_place(buf)?;

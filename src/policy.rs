@@ -1,7 +1,8 @@
-//! Commitment policies and the decrypt-side gates, named as in the AWS specification.
+//! Commitment policies and the decrypt-side gates, named as in the AWS specification. Depends
+//! only on [`crate::suite`].
 
 use crate::error::{Error, Result};
-use crate::format::{ContentAlgorithm, Placement};
+use crate::suite::{ContentAlgorithm, Placement};
 
 /// The three commitment policies of the S3EC specification.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
@@ -25,8 +26,8 @@ pub struct DecryptPolicy {
     pub legacy_wrapping_algorithms: bool,
     /// Allow unauthenticated content: AES-CBC objects and ranged reads.
     pub legacy_unauthenticated_modes: bool,
-    /// Allow [`crate::Decryptor::delayed_authentication_hazmat`], which releases plaintext before
-    /// the tag is checked.
+    /// Allow [`crate::hazmat::delayed_authentication`] and [`crate::hazmat::unverified_segments`],
+    /// which release plaintext before the tag is checked.
     pub delayed_authentication: bool,
 }
 

@@ -4,9 +4,10 @@
 //! one kind gives the same answer.
 #![cfg(all(feature = "std", feature = "rsa"))]
 
+mod common;
+
 use base64ct::{Base64, Encoding};
-use s3_encryption::rsa::pkcs1::DecodeRsaPrivateKey;
-use s3_encryption::rsa::pkcs8::DecodePrivateKey;
+use common::{Meta, b64, hex, map_of, rsa_from_pem, unb64};
 use s3_encryption::rsa::traits::PublicKeyParts;
 use s3_encryption::rsa::{BoxedUint, PrivateKey, PublicKey};
 use s3_encryption::{
@@ -17,8 +18,6 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::path::Path;
-
-type Meta = Vec<(String, String)>;
 
 const POLICIES: [CommitmentPolicy; 3] = [
     CommitmentPolicy::ForbidEncryptAllowDecrypt,
@@ -63,20 +62,6 @@ struct Object {
     /// The caller's encryption context (KMS).
     caller: Vec<(String, String)>,
     plaintext: Option<Vec<u8>>,
-}
-
-fn map_of(v: &Value) -> BTreeMap<String, String> {
-    v.as_object()
-        .unwrap()
-        .iter()
-        .map(|(k, v)| (k.clone(), v.as_str().unwrap().to_owned()))
-        .collect()
-}
-
-fn rsa_from_pem(pem: &str) -> PrivateKey {
-    PrivateKey::from_pkcs8_pem(pem)
-        .or_else(|_| PrivateKey::from_pkcs1_pem(pem))
-        .unwrap()
 }
 
 /// An SDK-written object from `test-vectors/<rel>` (schema `s3ec-vector/1`).
@@ -134,10 +119,6 @@ fn vector(rel: &str) -> Object {
     o
 }
 
-fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
-}
-
 fn master() -> AesKey {
     AesKey::new_256([0x5c; 32])
 }
@@ -163,7 +144,7 @@ fn ours(config: &EncryptConfig, wrap: Wrap, pt: &[u8], seed: u8, declared: bool)
     let dk = [seed ^ 0x42; 32];
     let (m, key) = match wrap {
         Wrap::Aes => (
-            EncryptionMaterials::aes_gcm(
+            EncryptionMaterials::aes_gcm_deterministic(
                 config,
                 &master(),
                 DataKey::new_256(dk),
@@ -200,7 +181,8 @@ fn ours(config: &EncryptConfig, wrap: Wrap, pt: &[u8], seed: u8, declared: bool)
     };
     let mut random = [seed.wrapping_add(1); 28];
     random[0] = 0x80;
-    let mut enc = Encryptor::new(m, &random, declared.then_some(pt.len() as u64)).unwrap();
+    let mut enc =
+        Encryptor::new_deterministic(m, &random, declared.then_some(pt.len() as u64)).unwrap();
     let env = enc.envelope();
     let meta = env.metadata().map(|(k, v)| (k.into(), v.into())).collect();
     let instruction = (env.placement() == Placement::InstructionFile)
@@ -325,7 +307,7 @@ fn decrypt_body(o: &Object, body: &[u8], p: &DecryptPolicy) -> Result<Vec<u8>, E
         Ok(out)
     })();
     let delayed = (|| {
-        let mut s = d.clone().delayed_authentication_hazmat()?;
+        let mut s = s3_encryption::hazmat::delayed_authentication(d.clone())?;
         let mut out = vec![0u8; body.len() + 16];
         let mut n = 0;
         for c in body.chunks(5) {
@@ -360,14 +342,6 @@ fn get<'a>(meta: &'a Meta, key: &str) -> &'a str {
         .find(|(k, _)| k.eq_ignore_ascii_case(key))
         .map(|(_, v)| v.as_str())
         .unwrap_or_else(|| panic!("no {key}"))
-}
-
-fn b64(b: &[u8]) -> String {
-    Base64::encode_string(b)
-}
-
-fn unb64(s: &str) -> Vec<u8> {
-    Base64::decode_vec(s).unwrap()
 }
 
 // ------------------------------------------------------------------ V3 header spoofing
@@ -891,7 +865,7 @@ fn declared_lengths_that_lie() {
     }
     // The writer's declared length is enforced too, before any output is written.
     let m = || {
-        EncryptionMaterials::aes_gcm(
+        EncryptionMaterials::aes_gcm_deterministic(
             &EncryptConfig::default(),
             &master(),
             DataKey::new_256([1; 32]),
@@ -900,14 +874,14 @@ fn declared_lengths_that_lie() {
         )
         .unwrap()
     };
-    let mut e = Encryptor::new(m(), &[3; 28], Some(10)).unwrap();
+    let mut e = Encryptor::new_deterministic(m(), &[3; 28], Some(10)).unwrap();
     let mut out = [0xEEu8; 11];
     assert_eq!(e.encrypt(&[0; 11], &mut out), Err(Error::LengthMismatch));
     assert!(out.iter().all(|&b| b == 0xEE));
     e.encrypt(&[0; 9], &mut out).unwrap();
     assert_eq!(e.finish().err(), Some(Error::LengthMismatch));
     assert_eq!(
-        Encryptor::new(m(), &[3; 28], Some(GCM_MAX_PLAINTEXT + 1)).err(),
+        Encryptor::new_deterministic(m(), &[3; 28], Some(GCM_MAX_PLAINTEXT + 1)).err(),
         Some(Error::MessageTooLong)
     );
 }
@@ -1113,7 +1087,7 @@ fn metadata_over_2kb() {
     // Writers: a materials description or context beyond the fixed storage is refused.
     let big = "m".repeat(9000);
     assert_eq!(
-        EncryptionMaterials::aes_gcm(
+        EncryptionMaterials::aes_gcm_deterministic(
             &EncryptConfig::default(),
             &master(),
             DataKey::new_256([1; 32]),
@@ -1769,7 +1743,7 @@ fn cbc_suffix_range_returns_the_last_n_bytes() {
     )
     .unwrap();
     let f = &o.body[plan.fetch_first as usize..=plan.fetch_last as usize];
-    let mut r = d.ranged_hazmat(&plan).unwrap();
+    let mut r = s3_encryption::hazmat::ranged(d, &plan).unwrap();
     let mut out = vec![0u8; f.len()];
     let n = r.update(f, &mut out).unwrap();
     r.finish().unwrap();

@@ -1,8 +1,19 @@
 //! Core behaviour: published known answers, round trips in every mode and placement, the buffer
 //! contract, and the negatives of DESIGN.md §3 that the core can see on its own.
-#![cfg(all(feature = "std", feature = "rsa"))]
+#![cfg_attr(
+    not(all(feature = "std", feature = "rsa")),
+    allow(unused_imports, dead_code)
+)]
+
+// No file-wide feature gate: the tests that need no `std` (AES wraps, V2/V3 round trips in every
+// release mode, the buffer contract, the negatives) also run under
+// `cargo test -p s3-encryption --no-default-features`; the RSA, `alloc` and threaded ones carry
+// their own `cfg`.
+
+mod common;
 
 use base64ct::{Base64, Encoding};
+use common::Meta;
 use s3_encryption::{
     AesKey, ByteRange, CommitmentPolicy, ContentAlgorithm, DataKey, DecryptPolicy, Decryptor,
     EncryptConfig, EncryptionMaterials, Encryptor, Envelope, Error, FormatVersion, KeyRequest,
@@ -11,17 +22,12 @@ use s3_encryption::{
 use serde_json::Value;
 use std::collections::BTreeMap;
 
-type Meta = Vec<(String, String)>;
-
 fn hexd(s: &str) -> Vec<u8> {
     hex::decode(s).unwrap()
 }
 
 fn published(name: &str) -> Value {
-    let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("test-vectors/published")
-        .join(name);
-    serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap()
+    common::json(&format!("published/{name}"))
 }
 
 // ------------------------------------------------------------------ known answers
@@ -40,7 +46,7 @@ fn go_hkdf_known_answers() {
         let mid: [u8; 28] = hexd(c["message_id_hex"].as_str().unwrap())
             .try_into()
             .unwrap();
-        let (dek, ck) = s3_encryption::derive_v3(&dk, &mid);
+        let (dek, ck) = s3_encryption::hazmat::derive_v3(&dk, &mid);
         assert_eq!(
             hex::encode(dek),
             c["derived_encryption_key_hex"].as_str().unwrap()
@@ -52,6 +58,7 @@ fn go_hkdf_known_answers() {
 /// The Amazon SES metadata (published in the .NET S3EC tests): a legacy `kms` envelope with GCM
 /// content whose KMS request carries the whole SES context; refused without the legacy flag.
 #[test]
+#[cfg(feature = "alloc")]
 fn ses_metadata() {
     let kat = published("ses-metadata.json");
     let meta: Meta = kat["metadata"]
@@ -114,6 +121,7 @@ fn aes_master() -> AesKey {
     AesKey::new_256([0x11; 32])
 }
 
+#[cfg(feature = "rsa")]
 fn rsa_key() -> &'static s3_encryption::rsa::PrivateKey {
     use s3_encryption::rsa::pkcs8::DecodePrivateKey;
     static K: std::sync::OnceLock<s3_encryption::rsa::PrivateKey> = std::sync::OnceLock::new();
@@ -145,6 +153,12 @@ enum Wrap {
     Kms,
 }
 
+/// The wraps this build can write (RSA needs the `rsa` feature).
+#[cfg(feature = "rsa")]
+const WRAPS: [Wrap; 3] = [Wrap::Aes, Wrap::Rsa, Wrap::Kms];
+#[cfg(not(feature = "rsa"))]
+const WRAPS: [Wrap; 2] = [Wrap::Aes, Wrap::Kms];
+
 struct Written {
     meta: Meta,
     instruction: Option<Vec<u8>>,
@@ -154,7 +168,7 @@ struct Written {
 
 fn materials(config: &EncryptConfig, wrap: Wrap, dk: [u8; 32]) -> EncryptionMaterials {
     match wrap {
-        Wrap::Aes => EncryptionMaterials::aes_gcm(
+        Wrap::Aes => EncryptionMaterials::aes_gcm_deterministic(
             config,
             &aes_master(),
             DataKey::new_256(dk),
@@ -162,6 +176,7 @@ fn materials(config: &EncryptConfig, wrap: Wrap, dk: [u8; 32]) -> EncryptionMate
             &[("who", "me")],
         )
         .unwrap(),
+        #[cfg(feature = "rsa")]
         Wrap::Rsa => EncryptionMaterials::rsa_oaep(
             config,
             &rsa_key().to_public_key(),
@@ -170,6 +185,8 @@ fn materials(config: &EncryptConfig, wrap: Wrap, dk: [u8; 32]) -> EncryptionMate
             &[],
         )
         .unwrap(),
+        #[cfg(not(feature = "rsa"))]
+        Wrap::Rsa => unreachable!("RSA wraps need the rsa feature"),
         Wrap::Kms => {
             let req = EncryptionMaterials::kms(config, &[("tenant", "t1")]).unwrap();
             req.into_materials(DataKey::new_256(dk), b"opaque-kms-ciphertext-blob")
@@ -181,11 +198,11 @@ fn materials(config: &EncryptConfig, wrap: Wrap, dk: [u8; 32]) -> EncryptionMate
 fn encrypt(config: &EncryptConfig, wrap: Wrap, pt: &[u8], chunk: usize) -> Written {
     let dk = [0x42; 32];
     let m = materials(config, wrap, dk);
-    let mut enc = Encryptor::new(m, &[9; 28], Some(pt.len() as u64)).unwrap();
+    let mut enc = Encryptor::new_deterministic(m, &[9; 28], Some(pt.len() as u64)).unwrap();
     let env = enc.envelope();
     let meta: Meta = env.metadata().map(|(k, v)| (k.into(), v.into())).collect();
-    let instruction = (config.placement() == Placement::InstructionFile)
-        .then(|| env.instruction_file().into_bytes());
+    let instruction =
+        (config.placement() == Placement::InstructionFile).then(|| instruction_file(env));
     let mut body = vec![0xEE; pt.len()];
     let mut at = 0;
     for c in pt.chunks(chunk.max(1)) {
@@ -200,6 +217,14 @@ fn encrypt(config: &EncryptConfig, wrap: Wrap, pt: &[u8], chunk: usize) -> Writt
     }
 }
 
+/// The instruction-file JSON through the allocator-free API (`write_instruction_file`).
+fn instruction_file(env: &Envelope) -> Vec<u8> {
+    let mut buf = vec![0u8; env.instruction_file_len()];
+    let n = env.write_instruction_file(&mut buf).unwrap();
+    buf.truncate(n);
+    buf
+}
+
 fn data_key(w: &Written, env: &Envelope) -> Result<DataKey, Error> {
     match env.key_request(&[("tenant", "t1")])? {
         KeyRequest::Kms(req) => {
@@ -207,6 +232,7 @@ fn data_key(w: &Written, env: &Envelope) -> Result<DataKey, Error> {
             Ok(w.kms_plain.clone().unwrap())
         }
         KeyRequest::Aes { .. } => env.unwrap_aes(&aes_master()),
+        #[cfg(feature = "rsa")]
         KeyRequest::Rsa { .. } => env.unwrap_rsa_os_rng(rsa_key()),
         _ => unreachable!(),
     }
@@ -261,7 +287,7 @@ fn round_trip_every_mode_wrap_and_placement() {
                 .with_commitment_policy(CommitmentPolicy::RequireEncryptAllowDecrypt),
         ),
     ] {
-        for wrap in [Wrap::Aes, Wrap::Rsa, Wrap::Kms] {
+        for wrap in WRAPS {
             for &n in &sizes {
                 let pt = plaintext(n);
                 for chunk in [1usize, 16, 17, 4096] {
@@ -290,17 +316,16 @@ fn round_trip_every_mode_wrap_and_placement() {
                     // Delayed authentication needs its flag.
                     let d = open(&w, &policy).unwrap();
                     assert_eq!(
-                        d.delayed_authentication_hazmat().unwrap_err(),
+                        s3_encryption::hazmat::delayed_authentication(d).unwrap_err(),
                         Error::LegacyModeDisabled
                     );
                     let p = DecryptPolicy {
                         delayed_authentication: true,
                         ..policy
                     };
-                    let mut s = open(&w, &p)
-                        .unwrap()
-                        .delayed_authentication_hazmat()
-                        .unwrap();
+                    let mut s =
+                        s3_encryption::hazmat::delayed_authentication(open(&w, &p).unwrap())
+                            .unwrap();
                     let mut out = vec![0u8; w.body.len()];
                     let mut k = 0;
                     for c in w.body.chunks(chunk) {
@@ -369,7 +394,7 @@ fn multipart_plan_and_stream_equal_single_put() {
     let pt = plaintext(11 * 1024 * 1024 + 5);
     let single = encrypt(&EncryptConfig::default(), Wrap::Aes, &pt, pt.len());
     let m = materials(&EncryptConfig::default(), Wrap::Aes, [0x42; 32]);
-    let mut enc = Encryptor::new(m, &[9; 28], None).unwrap();
+    let mut enc = Encryptor::new_deterministic(m, &[9; 28], None).unwrap();
     let mut uploaded = Vec::new();
     for p in &parts {
         let s = p.plaintext_offset as usize;
@@ -419,11 +444,12 @@ fn ranged_reads_equal_slices() {
             let env = Envelope::parse(w.meta.clone(), None, &p).unwrap();
             let plan = RangePlan::new(range, w.body.len() as u64, env.content_algorithm()).unwrap();
             let fetched = &w.body[plan.fetch_first as usize..=plan.fetch_last as usize];
-            let mut r = env
-                .decryptor(env.unwrap_aes(&aes_master()).unwrap(), &p)
-                .unwrap()
-                .ranged_hazmat(&plan)
-                .unwrap();
+            let mut r = s3_encryption::hazmat::ranged(
+                env.decryptor(env.unwrap_aes(&aes_master()).unwrap(), &p)
+                    .unwrap(),
+                &plan,
+            )
+            .unwrap();
             let mut out = vec![0u8; fetched.len()];
             let mut n = 0;
             for c in fetched.chunks(7) {
@@ -456,7 +482,7 @@ fn ranged_reads_equal_slices() {
             .decryptor(env.unwrap_aes(&aes_master()).unwrap(), &strict)
             .unwrap();
         assert_eq!(
-            d.ranged_hazmat(&plan).unwrap_err(),
+            s3_encryption::hazmat::ranged(d, &plan).unwrap_err(),
             Error::LegacyModeDisabled
         );
     }
@@ -491,7 +517,7 @@ fn rewrap_keeps_v3_commitment() {
     let env = Envelope::parse(w.meta.clone(), w.instruction.as_deref(), &p).unwrap();
     let dk = env.unwrap_aes(&aes_master()).unwrap();
     let new_master = AesKey::new_256([0x77; 32]);
-    let m = EncryptionMaterials::aes_gcm(
+    let m = EncryptionMaterials::aes_gcm_deterministic(
         &EncryptConfig::v3(Placement::InstructionFile),
         &new_master,
         dk,
@@ -500,7 +526,7 @@ fn rewrap_keeps_v3_commitment() {
     )
     .unwrap();
     let rotated = env.rewrapped(m).unwrap();
-    let ins = rotated.instruction_file().into_bytes();
+    let ins = instruction_file(&rotated);
     let env2 = Envelope::parse(w.meta.clone(), Some(&ins), &p).unwrap();
     assert_eq!(
         env2.unwrap_aes(&aes_master()).unwrap_err(),
@@ -511,7 +537,7 @@ fn rewrap_keeps_v3_commitment() {
         .unwrap();
     assert_eq!(verify_first(d, &w.body, 9).unwrap(), pt);
     // A different data key cannot be rewrapped onto a V3 object.
-    let m = EncryptionMaterials::aes_gcm(
+    let m = EncryptionMaterials::aes_gcm_deterministic(
         &EncryptConfig::v3(Placement::InstructionFile),
         &new_master,
         DataKey::new_256([1; 32]),
@@ -528,7 +554,7 @@ fn rewrap_keeps_v3_commitment() {
 fn buffer_contract() {
     let pt = plaintext(100);
     let m = materials(&EncryptConfig::default(), Wrap::Aes, [0x42; 32]);
-    let mut enc = Encryptor::new(m, &[9; 28], None).unwrap();
+    let mut enc = Encryptor::new_deterministic(m, &[9; 28], None).unwrap();
     let mut out = vec![0xAB; 100];
     assert_eq!(
         enc.encrypt(&pt[..50], &mut out[..49]),
@@ -583,10 +609,8 @@ fn buffer_contract() {
         delayed_authentication: true,
         ..p
     };
-    let mut s = open(&reference, &dp)
-        .unwrap()
-        .delayed_authentication_hazmat()
-        .unwrap();
+    let mut s =
+        s3_encryption::hazmat::delayed_authentication(open(&reference, &dp).unwrap()).unwrap();
     let first = &reference.body[..40];
     let need = s.output_len(first.len());
     assert_eq!(need, 24);
@@ -693,6 +717,7 @@ fn clone_w(w: &Written) -> Written {
 }
 
 #[test]
+#[cfg(feature = "rsa")]
 fn rsa_failures_are_identical() {
     let pt = plaintext(10);
     let p = DecryptPolicy::default();
@@ -975,17 +1000,18 @@ fn configuration_and_lengths() {
     );
     let m = materials(&EncryptConfig::default(), Wrap::Aes, [1; 32]);
     assert_eq!(
-        Encryptor::new(m, &[0; 28], None).unwrap_err(),
+        Encryptor::new_deterministic(m, &[0; 28], None).unwrap_err(),
         Error::InvalidKey
     );
     let m = materials(&EncryptConfig::default(), Wrap::Aes, [1; 32]);
     assert_eq!(
-        Encryptor::new(m, &[1; 28], Some(s3_encryption::GCM_MAX_PLAINTEXT + 1)).unwrap_err(),
+        Encryptor::new_deterministic(m, &[1; 28], Some(s3_encryption::GCM_MAX_PLAINTEXT + 1))
+            .unwrap_err(),
         Error::MessageTooLong
     );
     // A declared length is enforced both ways.
     let m = materials(&EncryptConfig::default(), Wrap::Aes, [1; 32]);
-    let mut e = Encryptor::new(m, &[1; 28], Some(3)).unwrap();
+    let mut e = Encryptor::new_deterministic(m, &[1; 28], Some(3)).unwrap();
     assert_eq!(e.encrypt(b"abcd", &mut [0; 4]), Err(Error::LengthMismatch));
     assert_eq!(e.encrypt(b"ab", &mut [0; 2]), Ok(2));
     assert_eq!(e.finish().unwrap_err(), Error::LengthMismatch);
@@ -1020,7 +1046,7 @@ fn rfc2047_values_are_decoded() {
     // taken as Latin-1 characters).
     let pt = plaintext(5);
     let cfg = EncryptConfig::v2(Placement::ObjectMetadata);
-    let m = EncryptionMaterials::aes_gcm(
+    let m = EncryptionMaterials::aes_gcm_deterministic(
         &cfg,
         &aes_master(),
         DataKey::new_256([3; 32]),
@@ -1028,7 +1054,7 @@ fn rfc2047_values_are_decoded() {
         &[("name", "Zoë")],
     )
     .unwrap();
-    let mut e = Encryptor::new(m, &[5; 28], None).unwrap();
+    let mut e = Encryptor::new_deterministic(m, &[5; 28], None).unwrap();
     let meta: Meta = e
         .envelope()
         .metadata()
@@ -1162,7 +1188,7 @@ fn parallel_segments_equal_sequential() {
         };
         let seq = encrypt(&config, Wrap::Aes, &pt, 4096);
         let m = materials(&config, Wrap::Aes, [0x42; 32]);
-        let par = Encryptor::new(m, &[9; 28], Some(n as u64))
+        let par = Encryptor::new_deterministic(m, &[9; 28], Some(n as u64))
             .unwrap()
             .into_parallel()
             .unwrap();
@@ -1187,25 +1213,44 @@ fn parallel_segments_equal_sequential() {
         // Parallel verify-first decrypt, and the threaded helpers.
         let p = DecryptPolicy::default()
             .with_commitment_policy(CommitmentPolicy::RequireEncryptAllowDecrypt);
-        let d = open(&seq, &p).unwrap().parallel().unwrap();
-        let mut b = seq.body.clone();
-        assert_eq!(d.decrypt_in_place_threaded(&mut b, 3), Ok(n));
-        assert_eq!(&b[..n], &pt[..]);
-        let mut b = pt.clone();
-        assert_eq!(d.encrypt_in_place_threaded(&mut b, 2).unwrap(), tag);
+        let dec = open(&seq, &p).unwrap();
+        let d = dec.parallel().unwrap();
+        #[cfg(feature = "std")]
+        {
+            let mut b = seq.body.clone();
+            assert_eq!(d.decrypt_in_place_threaded(&mut b, 3), Ok(n));
+            assert_eq!(&b[..n], &pt[..]);
+            let mut b = pt.clone();
+            assert_eq!(d.encrypt_in_place_threaded(&mut b, 2).unwrap(), tag);
+        }
         // Fused authenticate-and-decrypt per segment (the re-checking pass): the same partial
         // values as authenticating alone, and the plaintext.
+        // It is hazmat: it takes the proof that pass one verified (a `ReleasePass`), and the
+        // unverified variant needs the delayed-authentication flag.
+        assert_eq!(
+            s3_encryption::hazmat::unverified_segments(&dec).unwrap_err(),
+            Error::LegacyModeDisabled
+        );
+        let mut pass1 = dec.clone().verify_first().unwrap();
+        pass1.update(&seq.body).unwrap();
+        let pass2 = pass1.finish().unwrap();
+        let r = s3_encryption::hazmat::rechecked_segments(&pass2).unwrap();
         let mut b = seq.body[..n].to_vec();
         let mut rechecked = vec![];
         for w in cuts.windows(2) {
             let s = w[0] as u64;
             let auth = d.authenticate_segment(s, &seq.body[w[0]..w[1]]).unwrap();
-            let p = d.decrypt_segment_rechecked(s, &mut b[w[0]..w[1]]).unwrap();
+            let p = r.decrypt_segment_rechecked(s, &mut b[w[0]..w[1]]).unwrap();
             assert_eq!(p, auth);
             rechecked.push(p);
         }
         assert_eq!(b, pt);
         assert_eq!(d.verify(&rechecked, &tag), Ok(()));
+        assert_eq!(r.verify(&rechecked, &tag), Ok(()));
+        let mut other = tag;
+        other[0] ^= 1;
+        assert_eq!(r.verify(&rechecked, &other), Err(Error::Authentication));
+        #[cfg(feature = "std")]
         if n > 0 {
             let mut bad = seq.body.clone();
             bad[rng.random_range(0..n)] ^= 4;

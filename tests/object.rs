@@ -296,7 +296,7 @@ fn put(store: &mut Store, key: &str, plaintext: &[u8], o: &PutOpts) -> Result<()
         match p.poll()? {
             PutNext::EncryptionMaterials => {
                 let md = p.encryption_context();
-                let m = EncryptionMaterials::aes_gcm_random(p.config(), &master(), md)?;
+                let m = EncryptionMaterials::aes_gcm(p.config(), &master(), md)?;
                 p.materials(m)?;
             }
             PutNext::ReadPart {
@@ -845,7 +845,7 @@ fn failed_multipart_uploads_are_aborted() {
     intent.config = EncryptConfig::v3(Placement::ObjectMetadata);
     let mut p = PutObject::new(intent).unwrap();
     assert!(matches!(p.poll().unwrap(), PutNext::EncryptionMaterials));
-    let m = EncryptionMaterials::aes_gcm_random(p.config(), &master(), &[]).unwrap();
+    let m = EncryptionMaterials::aes_gcm(p.config(), &master(), &[]).unwrap();
     p.materials(m).unwrap();
     let PutNext::Send(id) = p.poll().unwrap() else {
         panic!()
@@ -937,7 +937,7 @@ fn rotation_rewraps_and_enforces() {
                 }
                 Ok(RotateNext::WrapKey) => {
                     let dk = r.data_key_to_wrap().unwrap().clone();
-                    let m = EncryptionMaterials::aes_gcm(
+                    let m = EncryptionMaterials::aes_gcm_deterministic(
                         &r.new_config().unwrap(),
                         &new_key,
                         dk,

@@ -258,7 +258,7 @@ fn run(case: &Case, how: &str, seed: u64) -> Result<Vec<u8>, Error> {
             env.content_algorithm(),
         )?;
         let fetched = &case.body[plan.fetch_first as usize..=plan.fetch_last as usize];
-        let mut r = dec.ranged_hazmat(&plan)?;
+        let mut r = s3_encryption::hazmat::ranged(dec, &plan)?;
         let mut out = vec![0u8; fetched.len()];
         let mut n = 0;
         let mut at = 0;

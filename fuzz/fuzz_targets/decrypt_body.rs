@@ -129,7 +129,7 @@ fn feed(
 }
 
 fn delayed(d: &Decryptor, body: &[u8], splits: &[usize]) -> Outcome {
-    let mut s = d.clone().delayed_authentication_hazmat()?;
+    let mut s = s3_encryption::hazmat::delayed_authentication(d.clone())?;
     let mut out = vec![0u8; body.len() + 32];
     let mut n = 0;
     feed(body, splits, |c| {

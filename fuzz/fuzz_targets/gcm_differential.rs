@@ -89,6 +89,7 @@ fn segments(
     tag: &[u8],
 ) -> Result<()> {
     let pg = s3_encryption::internals::parallel_gcm(key, nonce, aad);
+    let unverified = s3_encryption::internals::unverified_segments(key, nonce, aad);
     // Cut points on 16-byte boundaries; segments processed in an arbitrary order.
     let mut cuts = vec![0usize];
     while *cuts.last().expect("one") < pt.len() {
@@ -123,7 +124,8 @@ fn segments(
     let mut rechecked = vec![];
     for w in cuts.windows(2) {
         rechecked.push(
-            pg.decrypt_segment_rechecked(w[0] as u64, &mut back[w[0]..w[1]])
+            unverified
+                .decrypt_segment(w[0] as u64, &mut back[w[0]..w[1]])
                 .expect("decrypt"),
         );
     }

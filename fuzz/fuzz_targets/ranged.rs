@@ -111,7 +111,7 @@ fn run(u: &mut Unstructured<'_>) -> Result<()> {
     let (a, b) = (a.min(end) as usize, b.min(end) as usize);
     let want = &pt[a..b.max(a)];
 
-    let mut r = obj.dec.clone().ranged_hazmat(&plan).expect("ranged");
+    let mut r = s3_encryption::hazmat::ranged(obj.dec.clone(), &plan).expect("ranged");
     let mut out = vec![0u8; fetched.len()];
     let (mut n, mut at) = (0, 0);
     for s in splits(u, fetched.len()) {
@@ -133,7 +133,7 @@ fn run(u: &mut Unstructured<'_>) -> Result<()> {
 
     // Fewer bytes than planned: TruncatedBody.
     if fetched.len() > 1 {
-        let mut r = obj.dec.clone().ranged_hazmat(&plan).expect("ranged");
+        let mut r = s3_encryption::hazmat::ranged(obj.dec.clone(), &plan).expect("ranged");
         let mut out = vec![0u8; fetched.len()];
         let cut = u.int_in_range(1..=fetched.len() - 1)?;
         match r.update(&fetched[..cut], &mut out) {

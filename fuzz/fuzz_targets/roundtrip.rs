@@ -84,7 +84,7 @@ fn run(u: &mut Unstructured<'_>) -> Result<()> {
             }
             Err(e) => Err(e),
         },
-        _ => EncryptionMaterials::aes_gcm(
+        _ => EncryptionMaterials::aes_gcm_deterministic(
             &config,
             &master(),
             DataKey::new_256(dk),
@@ -98,8 +98,9 @@ fn run(u: &mut Unstructured<'_>) -> Result<()> {
         Err(Error::TooLarge) => return Ok(()),
         Err(e) => panic!("materials: {e:?}"),
     };
-    let mut enc = Encryptor::new(materials, &random, declared.then_some(plain.len() as u64))
-        .expect("encryptor");
+    let mut enc =
+        Encryptor::new_deterministic(materials, &random, declared.then_some(plain.len() as u64))
+            .expect("encryptor");
     let env = enc.envelope();
     let meta: Meta = env
         .metadata()
@@ -175,10 +176,15 @@ fn run(u: &mut Unstructured<'_>) -> Result<()> {
     assert_eq!(&out[..n], &plain[..]);
 
     // The same plaintext in one piece gives the same body (the chunking is invisible).
-    let materials =
-        EncryptionMaterials::aes_gcm(&config, &master(), DataKey::new_256(dk), &[9; 12], &[])
-            .expect("materials");
-    let mut one = Encryptor::new(materials, &random, None).expect("encryptor");
+    let materials = EncryptionMaterials::aes_gcm_deterministic(
+        &config,
+        &master(),
+        DataKey::new_256(dk),
+        &[9; 12],
+        &[],
+    )
+    .expect("materials");
+    let mut one = Encryptor::new_deterministic(materials, &random, None).expect("encryptor");
     let mut b2 = vec![0u8; plain.len()];
     one.encrypt(&plain, &mut b2).expect("encrypt");
     b2.extend_from_slice(&one.finish().expect("finish"));

@@ -330,7 +330,7 @@ fuzz_target!(|data: &[u8]| {
             let text = String::from_utf8_lossy(rest);
             let pairs: Vec<(&str, &str)> =
                 text.split('\n').filter_map(|l| l.split_once('=')).collect();
-            let Ok(m) = s3_encryption::EncryptionMaterials::aes_gcm(
+            let Ok(m) = s3_encryption::EncryptionMaterials::aes_gcm_deterministic(
                 &s3_encryption::EncryptConfig::v2(s3_encryption::Placement::ObjectMetadata),
                 &fuzz_support::master(),
                 s3_encryption::DataKey::new_256([1; 32]),

@@ -83,7 +83,8 @@ fn wraps() -> &'static [Wrap] {
                 &[],
             )
             .expect("rsa materials");
-            let enc = s3_encryption::Encryptor::new(m, &[5; 28], None).expect("encryptor");
+            let enc =
+                s3_encryption::Encryptor::new_deterministic(m, &[5; 28], None).expect("encryptor");
             let meta: Meta = enc
                 .envelope()
                 .metadata()

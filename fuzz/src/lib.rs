@@ -85,7 +85,7 @@ pub struct Written {
 
 /// Encrypt `pt` with the fixed master and data key (AES/GCM wrap).
 pub fn write_aes(config: &EncryptConfig, pt: &[u8], declared: bool) -> Written {
-    let m = EncryptionMaterials::aes_gcm(
+    let m = EncryptionMaterials::aes_gcm_deterministic(
         config,
         &master(),
         DataKey::new_256(DATA_KEY),
@@ -97,8 +97,8 @@ pub fn write_aes(config: &EncryptConfig, pt: &[u8], declared: bool) -> Written {
     // share a nonce, or one fixture's body is a genuine ciphertext under another's key.
     let mut random = [0x33u8; 28];
     random[..8].copy_from_slice(&(pt.len() as u64 + 1).to_le_bytes());
-    let mut enc =
-        Encryptor::new(m, &random, declared.then_some(pt.len() as u64)).expect("encryptor");
+    let mut enc = Encryptor::new_deterministic(m, &random, declared.then_some(pt.len() as u64))
+        .expect("encryptor");
     let env = enc.envelope();
     let meta: Meta = env
         .metadata()

@@ -16,7 +16,7 @@ pub const DEFAULT_PART_SIZE: u64 = 8 * 1024 * 1024;
 /// Default number of parts uploading at once.
 pub const DEFAULT_PARTS_IN_FLIGHT: usize = 4;
 /// The default instruction-file suffix.
-pub const DEFAULT_INSTRUCTION_FILE_SUFFIX: &str = ".instruction";
+pub const DEFAULT_INSTRUCTION_FILE_SUFFIX: &str = s3_encryption::envelope::keys::INSTRUCTION_SUFFIX;
 
 /// How a GET of an object larger than the memory budget is verified before any plaintext is
 /// released.

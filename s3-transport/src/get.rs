@@ -9,7 +9,7 @@ use crate::reader::ObjectReader;
 use crate::sdk::{self, Answer, ReadReq};
 use aws_sdk_s3::primitives::ByteStream;
 use bytes::{Buf, Bytes};
-use s3_encryption::format::keys::is_envelope_key;
+use s3_encryption::envelope::keys::is_envelope_key;
 use s3_encryption::object::{
     self, DescribeNext, DescribeObject, GetDone, GetIntent, GetNext, GetObject, ReadMode, Released,
     RequestId,

@@ -2,11 +2,12 @@
 
 use crate::error::{Error, Result};
 use aws_sdk_kms::primitives::Blob;
-use s3_encryption::format::keys::{EC_CEK_ALG, EC_KMS_CMK_ID};
+use s3_encryption::envelope::keys::{EC_CEK_ALG, EC_KMS_CMK_ID};
 use s3_encryption::rsa::pkcs1::{DecodeRsaPrivateKey, DecodeRsaPublicKey};
 use s3_encryption::rsa::pkcs8::{DecodePrivateKey, DecodePublicKey};
 use s3_encryption::{
-    AesKey, DataKey, EncryptConfig, EncryptionMaterials, Envelope, KeyRequest, WrapAlgorithm,
+    AesKey, AesKeyring, DataKey, EncryptConfig, EncryptionMaterials, Envelope, KeyRequest,
+    Keyring as _, RsaKeyring, WrapAlgorithm,
 };
 use std::collections::HashMap;
 use std::fmt;
@@ -17,12 +18,11 @@ pub type Pairs = Vec<(String, String)>;
 #[derive(Clone)]
 enum Inner {
     Aes {
-        key: AesKey,
+        keyring: AesKeyring,
         matdesc: Pairs,
     },
     Rsa {
-        public: Option<Box<s3_encryption::rsa::PublicKey>>,
-        private: Option<Box<s3_encryption::rsa::PrivateKey>>,
+        keyring: Box<RsaKeyring>,
         matdesc: Pairs,
     },
     Kms {
@@ -48,19 +48,18 @@ pub struct Keyring(Inner);
 impl fmt::Debug for Keyring {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.0 {
-            Inner::Aes { key, matdesc } => f
+            Inner::Aes { keyring, matdesc } => f
                 .debug_struct("Keyring::Aes")
-                .field("key", key)
+                .field("key", keyring.key())
                 .field("materials_description", matdesc)
                 .finish(),
-            Inner::Rsa {
-                public,
-                private,
-                matdesc,
-            } => f
+            Inner::Rsa { keyring, matdesc } => f
                 .debug_struct("Keyring::Rsa")
-                .field("public", &public.is_some())
-                .field("private", &private.as_ref().map(|_| "<redacted>"))
+                .field("public", &keyring.public_key().is_some())
+                .field(
+                    "private",
+                    &keyring.has_private_key().then_some("<redacted>"),
+                )
                 .field("materials_description", matdesc)
                 .finish(),
             Inner::Kms { key_id, context } => f
@@ -119,7 +118,7 @@ impl Keyring {
     /// A raw AES master key (128, 192 or 256 bits; V2/V3 writes wrap with `AES/GCM`).
     pub fn aes(key: AesKey) -> Self {
         Keyring(Inner::Aes {
-            key,
+            keyring: AesKeyring::new(key),
             matdesc: Vec::new(),
         })
     }
@@ -127,8 +126,7 @@ impl Keyring {
     /// An RSA public key: writes only.
     pub fn rsa_public(key: s3_encryption::rsa::PublicKey) -> Self {
         Keyring(Inner::Rsa {
-            public: Some(Box::new(key)),
-            private: None,
+            keyring: Box::new(RsaKeyring::public_only(key)),
             matdesc: Vec::new(),
         })
     }
@@ -136,8 +134,7 @@ impl Keyring {
     /// An RSA private key: reads, and writes with its public half.
     pub fn rsa_private(key: s3_encryption::rsa::PrivateKey) -> Self {
         Keyring(Inner::Rsa {
-            public: Some(Box::new(key.to_public_key())),
-            private: Some(Box::new(key)),
+            keyring: Box::new(RsaKeyring::new(key)),
             matdesc: Vec::new(),
         })
     }
@@ -201,7 +198,7 @@ impl Keyring {
     pub fn can_encrypt(&self) -> bool {
         match &self.0 {
             Inner::Aes { .. } | Inner::Kms { .. } => true,
-            Inner::Rsa { public, .. } => public.is_some(),
+            Inner::Rsa { keyring, .. } => keyring.public_key().is_some(),
             Inner::KmsDiscovery { .. } => false,
         }
     }
@@ -209,7 +206,7 @@ impl Keyring {
     /// Whether this keyring can unwrap data keys.
     pub fn can_decrypt(&self) -> bool {
         match &self.0 {
-            Inner::Rsa { private, .. } => private.is_some(),
+            Inner::Rsa { keyring, .. } => keyring.has_private_key(),
             _ => true,
         }
     }
@@ -217,13 +214,11 @@ impl Keyring {
     /// A short description (`AES-256`, `RSA-2048 private`, `KMS key …`), never key material.
     pub fn describe(&self) -> String {
         match &self.0 {
-            Inner::Aes { key, .. } => format!("AES-{} key", key.len() * 8),
-            Inner::Rsa {
-                public, private, ..
-            } => {
+            Inner::Aes { keyring, .. } => format!("AES-{} key", keyring.key().len() * 8),
+            Inner::Rsa { keyring, .. } => {
                 use s3_encryption::rsa::traits::PublicKeyParts;
-                let bits = public.as_ref().map(|k| k.n().bit_width()).unwrap_or(0);
-                if private.is_some() {
+                let bits = keyring.public_key().map(|k| k.n().bit_width()).unwrap_or(0);
+                if keyring.has_private_key() {
                     format!("RSA-{bits} private key")
                 } else {
                     format!("RSA-{bits} public key")
@@ -279,31 +274,13 @@ impl Keyring {
 
     fn wrap_local(&self, config: &EncryptConfig, dk: DataKey) -> Result<EncryptionMaterials> {
         match &self.0 {
-            Inner::Aes { key, matdesc } => {
-                let mut iv = [0u8; 12];
-                getrandom::fill(&mut iv).map_err(|_| s3_encryption::Error::Rng)?;
-                Ok(EncryptionMaterials::aes_gcm(
-                    config,
-                    key,
-                    dk,
-                    &iv,
-                    &refs(matdesc),
-                )?)
+            Inner::Aes { keyring, matdesc } => {
+                Ok(keyring.wrap_data_key(config, dk, &refs(matdesc))?)
             }
-            Inner::Rsa {
-                public: Some(pk),
-                matdesc,
-                ..
-            } => Ok(EncryptionMaterials::rsa_oaep(
-                config,
-                pk,
-                dk,
-                &mut getrandom::SysRng,
-                &refs(matdesc),
-            )?),
-            Inner::Rsa { public: None, .. } => {
-                Err(Error::config("this RSA keyring has no public key"))
+            Inner::Rsa { keyring, matdesc } if keyring.public_key().is_some() => {
+                Ok(keyring.wrap_data_key(config, dk, &refs(matdesc))?)
             }
+            Inner::Rsa { .. } => Err(Error::config("this RSA keyring has no public key")),
             _ => Err(Error::config("not a local keyring")),
         }
     }
@@ -386,23 +363,22 @@ impl Keyring {
                 DataKey::from_slice(pt.as_ref())
                     .map_err(|_| Error::Crypto(s3_encryption::Error::Authentication))
             }
-            (KeyRequest::Aes { .. } | KeyRequest::AesOrRsa, Inner::Aes { key, .. }) => {
-                Ok(env.unwrap_aes(key)?)
+            (KeyRequest::Aes { .. } | KeyRequest::AesOrRsa, Inner::Aes { keyring, .. }) => {
+                Ok(keyring.decrypt_data_key(env, &[])?)
             }
-            (
-                KeyRequest::Rsa { .. } | KeyRequest::AesOrRsa,
-                Inner::Rsa {
-                    private: Some(k), ..
-                },
-            ) => Ok(env.unwrap_rsa_os_rng(k)?),
-            (KeyRequest::Rsa { .. } | KeyRequest::AesOrRsa, Inner::Rsa { private: None, .. }) => {
+            (KeyRequest::Rsa { .. } | KeyRequest::AesOrRsa, Inner::Rsa { keyring, .. })
+                if keyring.has_private_key() =>
+            {
+                Ok(keyring.decrypt_data_key(env, &[])?)
+            }
+            (KeyRequest::Rsa { .. } | KeyRequest::AesOrRsa, Inner::Rsa { .. }) => {
                 Err(Error::config(
                     "this object needs an RSA private key to decrypt; the keyring holds only a public key",
                 ))
             }
             (req, _) => Err(Error::config(format!(
                 "this object's data key is wrapped with {} and needs {}; the client has {}",
-                wrap_name(env.wrap_algorithm()),
+                env.wrap_algorithm().name(),
                 match req {
                     KeyRequest::Kms(_) => "a KMS keyring",
                     KeyRequest::Aes { .. } => "an AES key",
@@ -416,9 +392,7 @@ impl Keyring {
 }
 
 /// The stored name of a wrap algorithm (`AES/GCM`, `kms+context`, …; V1 legacy as `x-amz-key`).
+/// (Kept for callers of this crate; it is [`WrapAlgorithm::name`].)
 pub fn wrap_name(w: WrapAlgorithm) -> &'static str {
-    match w {
-        WrapAlgorithm::V1Legacy => "x-amz-key (V1 legacy)",
-        other => other.v2_name(),
-    }
+    w.name()
 }

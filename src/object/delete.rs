@@ -6,8 +6,8 @@
 use super::INSTRUCTION_FILE_LIMIT;
 use super::head::{EnvelopeMetadata, read_head};
 use super::request::{Operation, Request, RequestId};
+use crate::envelope::Envelope;
 use crate::error::{Error, Result};
-use crate::format::Envelope;
 
 /// What [`DeleteObject::poll`] asks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -5,8 +5,8 @@
 use super::INSTRUCTION_FILE_LIMIT;
 use super::head::{EnvelopeMetadata, ObjectHead, read_head};
 use super::request::{Operation, Request, RequestId};
+use crate::envelope::Envelope;
 use crate::error::{Error, Result};
-use crate::format::Envelope;
 
 /// What [`DescribeObject::poll`] asks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -122,7 +122,7 @@ impl<'a> DescribeObject<'a> {
     }
 
     /// A piece of the instruction file's body; past [`INSTRUCTION_FILE_LIMIT`] bytes it is
-    /// refused ([`Error::TooLarge`]).
+    /// refused ([`Error::InvalidMetadata`]).
     pub fn body(&mut self, id: RequestId, piece: &[u8]) -> Result<()> {
         if self.sent != Some(id) || self.step != Step::InstructionFile {
             return Err(Error::InvalidState);

@@ -49,14 +49,16 @@
 use super::INSTRUCTION_FILE_LIMIT;
 use super::head::{EnvelopeMetadata, ObjectHead, ResponseHead, read_head};
 use super::request::{Operation, Request, RequestId};
-use crate::decrypt::{ByteRange, Decryptor, RangePlan, RangedStream};
+use crate::decrypt::Decryptor;
+use crate::envelope::{ContentAlgorithm, Envelope};
 use crate::error::{Error, Result};
-use crate::format::{ContentAlgorithm, Envelope};
 use crate::gcm::Gcm;
-use crate::keys::DataKey;
-use crate::keywrap::{EncryptionContext, KeyRequest};
+use crate::hazmat::RangedStream;
 use crate::parallel::{ParallelGcm, PartialGhash};
 use crate::policy::DecryptPolicy;
+use crate::range::{ByteRange, RangePlan};
+use crate::secret::DataKey;
+use crate::wrap::{EncryptionContext, KeyRequest};
 use sha2::Digest as _;
 use subtle::ConstantTimeEq;
 
@@ -128,7 +130,7 @@ impl<'a> GetIntent<'a> {
             version_id: None,
             mode: ReadMode::Verified,
             policy: DecryptPolicy::new(),
-            instruction_file_suffix: crate::format::keys::INSTRUCTION_SUFFIX,
+            instruction_file_suffix: crate::envelope::keys::INSTRUCTION_SUFFIX,
             encryption_context: Some(&[]),
             memory_budget: 64 << 20,
             storage: false,
@@ -355,7 +357,7 @@ enum Hasher {
 /// The CBC state of a sequential release (legacy objects).
 type CbcRelease = crate::decrypt::CbcInPlace;
 
-/// A read of one object. See the [module documentation](self) for the driving order.
+/// A read of one object. See the [module documentation](crate::object) for the driving order.
 pub struct GetObject<'a> {
     intent: GetIntent<'a>,
     phase: Phase,
@@ -715,7 +717,7 @@ impl<'a> GetObject<'a> {
                 if h.content_length
                     .is_some_and(|l| l > INSTRUCTION_FILE_LIMIT as u64)
                 {
-                    return Err(Error::TooLarge);
+                    return Err(Error::InvalidMetadata("instruction file"));
                 }
                 s.state = SlotState::Answered;
                 s.first = 0;
@@ -849,7 +851,7 @@ impl<'a> GetObject<'a> {
 
     /// Unwrap the data key with a local AES master key (AES/GCM, and the legacy wraps the policy
     /// admits).
-    pub fn unwrap_aes(&mut self, master: &crate::keys::AesKey) -> Result<()> {
+    pub fn unwrap_aes(&mut self, master: &crate::secret::AesKey) -> Result<()> {
         let env = self.envelope.as_ref().ok_or(Error::InvalidState)?;
         let dk = env.unwrap_aes(master).map_err(|e| self.fail(e))?;
         self.data_key(dk)
@@ -900,7 +902,7 @@ impl<'a> GetObject<'a> {
             ReadMode::RangeHazmat(range) => {
                 let env = self.envelope.as_ref().ok_or(Error::InvalidState)?;
                 let plan = RangePlan::for_envelope(range, stored, env)?;
-                let stream = dec.clone().ranged_hazmat(&plan)?;
+                let stream = crate::hazmat::ranged(dec.clone(), &plan)?;
                 self.ranged = Some(stream);
                 self.range_plan = Some(plan);
                 self.issue(Kind::Ranged, plan.fetch_first, plan.fetch_last, true)?;

@@ -3,8 +3,8 @@
 
 use super::text::Text;
 use super::{HEADER_COUNT_LIMIT, METADATA_LIMIT};
+use crate::envelope::keys::is_envelope_key;
 use crate::error::{Error, Result};
-use crate::format::keys::is_envelope_key;
 
 /// What a response said about the object it came from.
 #[derive(Debug, Clone, Copy, PartialEq)]

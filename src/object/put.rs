@@ -39,15 +39,14 @@ use super::INSTRUCTION_FILE_LIMIT;
 use super::head::read_head;
 use super::request::{Operation, Request, RequestBody, RequestId};
 use super::text::Text;
-use crate::encrypt::{
-    EncryptionMaterials, Encryptor, MAX_PART_SIZE, MAX_PARTS, MIN_PART_SIZE, PartPlan,
-};
+use crate::encrypt::{EncryptionMaterials, Encryptor};
+use crate::envelope::{Envelope, Placement};
 use crate::error::{Error, Result};
-use crate::format::{Envelope, Placement};
 use crate::gcm::GCM_MAX_PLAINTEXT;
-use crate::keywrap::EncryptionContext;
+use crate::multipart::{MAX_PART_SIZE, MAX_PARTS, MIN_PART_SIZE, PartPlan};
 use crate::parallel::{ParallelGcm, PartialGhash, TagAccumulator};
 use crate::policy::EncryptConfig;
+use crate::wrap::EncryptionContext;
 
 /// At most this many parts in flight.
 pub const MAX_PARTS_IN_FLIGHT: u16 = 16;
@@ -95,7 +94,7 @@ impl<'a> PutIntent<'a> {
             parts_in_flight: 4,
             content_type: None,
             metadata: &[],
-            instruction_file_suffix: crate::format::keys::INSTRUCTION_SUFFIX,
+            instruction_file_suffix: crate::envelope::keys::INSTRUCTION_SUFFIX,
         }
     }
 }
@@ -226,7 +225,7 @@ struct Part {
     request: RequestId,
 }
 
-/// A write of one object. See the [module documentation](self) for the driving order.
+/// A write of one object. See the [module documentation](crate::object) for the driving order.
 pub struct PutObject<'a> {
     intent: PutIntent<'a>,
     phase: Phase,
@@ -500,7 +499,7 @@ impl<'a> PutObject<'a> {
             return Err(Error::InvalidConfig);
         }
         let len = self.intent.plaintext_len;
-        let enc = Encryptor::new(m, random, len)?;
+        let enc = Encryptor::new_deterministic(m, random, len)?;
         let env = enc.envelope().clone();
         if placement == Placement::InstructionFile {
             self.ifile_len = env.write_instruction_file(&mut self.ifile)?;

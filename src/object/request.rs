@@ -1,7 +1,7 @@
 //! The S3 requests a machine asks its caller to make.
 
-use crate::format::Envelope;
-use crate::format::keys::INSTRUCTION_FILE_MARKER;
+use crate::envelope::Envelope;
+use crate::envelope::keys::INSTRUCTION_FILE_MARKER;
 
 /// Identifies one request of a machine; pass it back with the response.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]

@@ -7,11 +7,11 @@ use super::INSTRUCTION_FILE_LIMIT;
 use super::head::{EnvelopeMetadata, read_head};
 use super::request::{Operation, Request, RequestBody, RequestId};
 use crate::encrypt::EncryptionMaterials;
+use crate::envelope::{ContentAlgorithm, Envelope, FormatVersion, Placement};
 use crate::error::{Error, Result};
-use crate::format::{ContentAlgorithm, Envelope, FormatVersion, Placement};
-use crate::keys::DataKey;
-use crate::keywrap::{EncryptionContext, KeyRequest};
 use crate::policy::{DecryptPolicy, EncryptConfig};
+use crate::secret::DataKey;
+use crate::wrap::{EncryptionContext, KeyRequest};
 
 /// What to rotate.
 #[derive(Debug, Clone, Copy)]
@@ -39,8 +39,8 @@ impl<'a> RotateIntent<'a> {
             bucket,
             key,
             policy: DecryptPolicy::new(),
-            source_suffix: crate::format::keys::INSTRUCTION_SUFFIX,
-            new_suffix: crate::format::keys::INSTRUCTION_SUFFIX,
+            source_suffix: crate::envelope::keys::INSTRUCTION_SUFFIX,
+            new_suffix: crate::envelope::keys::INSTRUCTION_SUFFIX,
             encryption_context: Some(&[]),
             enforce_rotation: false,
         }

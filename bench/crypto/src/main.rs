@@ -3,7 +3,7 @@
 //!
 //! For each suite (V3, V2) and object size (1 MiB, 64 MiB):
 //!
-//! * encrypt: ours = `Encryptor::new` then `Encryptor::encrypt_in_place` over 4 KiB / 64 KiB /
+//! * encrypt: ours = `Encryptor::new_deterministic` then `Encryptor::encrypt_in_place` over 4 KiB / 64 KiB /
 //!   1 MiB chunks then `Encryptor::finish`; the one-shots encrypt the whole buffer in place
 //!   (`encrypt_inout_detached`, `seal_in_place_separate_tag`), key schedule included;
 //! * decrypt: ours = `Envelope::decryptor` (binds the data key; V3 derives the DEK and checks the
@@ -123,7 +123,7 @@ impl Fixture {
         let random = random::<28>();
         let (key, nonce, aad, policy): (_, _, &'static [u8], _) = match suite {
             Suite::V3 => (
-                s3_encryption::derive_v3(&data_key, &random).0,
+                s3_encryption::hazmat::derive_v3(&data_key, &random).0,
                 [1u8; 12],
                 &V3_AAD,
                 DecryptPolicy::default(),
@@ -142,7 +142,7 @@ impl Fixture {
         };
         let config = config(suite);
         // The envelope a reader would parse: the metadata our encryptor writes.
-        let meta: Vec<(String, String)> = Encryptor::new(
+        let meta: Vec<(String, String)> = Encryptor::new_deterministic(
             materials(&config, &master, &data_key, &wrap_iv),
             &random,
             Some(len as u64),
@@ -186,7 +186,8 @@ impl Fixture {
     fn ours_encrypt(&self, buf: &mut [u8], chunk: usize) -> (Sample, [u8; 16]) {
         let m = self.materials();
         let t = Timer::start();
-        let mut e = Encryptor::new(m, &self.random, Some(buf.len() as u64)).expect("encryptor");
+        let mut e = Encryptor::new_deterministic(m, &self.random, Some(buf.len() as u64))
+            .expect("encryptor");
         for c in buf.chunks_mut(chunk) {
             e.encrypt_in_place(c).expect("encrypt");
         }
@@ -292,7 +293,7 @@ fn materials(
     data_key: &[u8; 32],
     wrap_iv: &[u8; 12],
 ) -> EncryptionMaterials {
-    EncryptionMaterials::aes_gcm(
+    EncryptionMaterials::aes_gcm_deterministic(
         config,
         &AesKey::new_256(*master),
         DataKey::new_256(*data_key),

@@ -11,14 +11,14 @@
 //! `RESULT <variant> wall=<s>,<s>,<s> cpu=<s>,<s>,<s> <sha256 of the output>` (wall clock and
 //! process CPU time of each run). Variants:
 //!
-//! * `inplace`: encrypt = `Encryptor::new` + `Encryptor::encrypt_in_place` over 1 MiB chunks +
+//! * `inplace`: encrypt = `Encryptor::new_deterministic` + `Encryptor::encrypt_in_place` over 1 MiB chunks +
 //!   `Encryptor::finish`; decrypt = `Envelope::decryptor` + `Decryptor::decrypt_whole_in_place`
 //!   (verify-first: GHASH pass, then CTR pass; nothing is released before the tag verifies).
 //! * `stream`: encrypt = `Encryptor::encrypt` (buffer to buffer) over 1 MiB chunks; decrypt =
 //!   `Decryptor::verify_first` in 1 MiB chunks (pass one authenticates, pass two decrypts into a
 //!   second buffer and checks the tag again).
 //!
-//! The key wrap (`EncryptionMaterials::aes_gcm`) and the envelope parse happen before the timer.
+//! The key wrap (`EncryptionMaterials::aes_gcm_deterministic`) and the envelope parse happen before the timer.
 
 use rustix::time::{ClockId, clock_gettime};
 use s3_encryption::{
@@ -49,11 +49,12 @@ fn hex(b: &[u8]) -> String {
 
 /// The V2 encryptor for `key`/`iv`: the 28 "random" bytes start with the IV.
 fn encryptor(key: &[u8; 32], iv: &[u8; 12], len: usize) -> Encryptor {
-    Encryptor::new(materials(key), &random28(iv), Some(len as u64)).expect("encryptor")
+    Encryptor::new_deterministic(materials(key), &random28(iv), Some(len as u64))
+        .expect("encryptor")
 }
 
 fn materials(key: &[u8; 32]) -> EncryptionMaterials {
-    EncryptionMaterials::aes_gcm(
+    EncryptionMaterials::aes_gcm_deterministic(
         &EncryptConfig::v2(Placement::ObjectMetadata),
         &AesKey::new_256(MASTER),
         DataKey::new_256(*key),
@@ -147,7 +148,8 @@ fn encrypt(key: &[u8; 32], iv: &[u8; 12], input: &[u8]) {
         buf[..len].copy_from_slice(input);
         let m = materials(key);
         let t = Timer::start();
-        let mut e = Encryptor::new(m, &random28(iv), Some(len as u64)).expect("encryptor");
+        let mut e =
+            Encryptor::new_deterministic(m, &random28(iv), Some(len as u64)).expect("encryptor");
         for c in buf[..len].chunks_mut(CHUNK) {
             e.encrypt_in_place(c).expect("encrypt");
         }
@@ -158,7 +160,8 @@ fn encrypt(key: &[u8; 32], iv: &[u8; 12], input: &[u8]) {
         // Buffer to buffer.
         let m = materials(key);
         let t = Timer::start();
-        let mut e = Encryptor::new(m, &random28(iv), Some(len as u64)).expect("encryptor");
+        let mut e =
+            Encryptor::new_deterministic(m, &random28(iv), Some(len as u64)).expect("encryptor");
         let mut at = 0;
         for c in input.chunks(CHUNK) {
             at += e.encrypt(c, &mut out[at..]).expect("encrypt");

@@ -92,7 +92,7 @@ pub struct PolicyArgs {
     #[arg(long)]
     pub legacy: bool,
     /// Instruction-file suffix (verbatim).
-    #[arg(long, default_value = ".instruction")]
+    #[arg(long, default_value = s3_encryption::envelope::keys::INSTRUCTION_SUFFIX)]
     pub suffix: String,
 }
 
@@ -211,7 +211,7 @@ pub enum Command {
         #[arg(long, value_name = "BODY", requires = "metadata")]
         body: Option<PathBuf>,
         /// Instruction-file suffix (verbatim).
-        #[arg(long, default_value = ".instruction")]
+        #[arg(long, default_value = s3_encryption::envelope::keys::INSTRUCTION_SUFFIX)]
         suffix: String,
     },
     /// Re-encrypt an object's instruction file under a new key (the object is not touched).
@@ -244,7 +244,7 @@ pub enum Command {
         /// s3://bucket or s3://bucket/prefix
         url: String,
         /// Instruction-file suffix (verbatim).
-        #[arg(long, default_value = ".instruction")]
+        #[arg(long, default_value = s3_encryption::envelope::keys::INSTRUCTION_SUFFIX)]
         suffix: String,
     },
     /// Offline: decrypt a stored body with its metadata (and instruction file).

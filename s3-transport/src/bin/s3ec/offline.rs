@@ -242,7 +242,7 @@ pub async fn encrypt(
         .metadata()
         .map_err(|e| Failure::io(format!("cannot read {}", file.display()), e))?
         .len();
-    let mut enc = Encryptor::new_random(materials, Some(len))?;
+    let mut enc = Encryptor::new(materials, Some(len))?;
     let meta: BTreeMap<String, String> = enc
         .envelope()
         .metadata()

@@ -5,7 +5,6 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use s3_encryption::{ContentAlgorithm, FormatVersion, Placement};
 use s3_encryption_transport::{
     EnvelopeInfo, GetOutput, ListEntry, ListStatus, ObjectInfo, PutOutput, ReEncryptOutput,
-    wrap_name,
 };
 use serde_json::{Value, json};
 use std::path::PathBuf;
@@ -38,27 +37,15 @@ pub fn bar(g: &Global, total: Option<u64>, label: &str) -> ProgressBar {
 }
 
 pub fn version(v: FormatVersion) -> &'static str {
-    match v {
-        FormatVersion::V1 => "V1",
-        FormatVersion::V2 => "V2",
-        FormatVersion::V3 => "V3",
-    }
+    v.name()
 }
 
 pub fn suite(c: ContentAlgorithm) -> String {
-    let name = match c {
-        ContentAlgorithm::AesCbc => "AES-CBC/PKCS7 (legacy, unauthenticated)",
-        ContentAlgorithm::AesGcm => "AES-256-GCM",
-        ContentAlgorithm::AesGcmCommitting => "AES-256-GCM, HKDF-SHA-512, key commitment",
-    };
-    format!("{name} (suite 0x{:04x})", c.suite_id())
+    format!("{c} (suite 0x{:04x})", c.suite_id())
 }
 
 pub fn placement(p: Placement) -> &'static str {
-    match p {
-        Placement::ObjectMetadata => "object metadata",
-        Placement::InstructionFile => "instruction file",
-    }
+    p.name()
 }
 
 fn json_or_text(s: &Option<String>) -> Value {
@@ -73,7 +60,7 @@ pub fn envelope_json(e: &EnvelopeInfo) -> Value {
         "format_version": version(e.format_version),
         "content_algorithm": suite(e.content_algorithm),
         "suite_id": e.content_algorithm.suite_id(),
-        "wrap_algorithm": wrap_name(e.wrap_algorithm),
+        "wrap_algorithm": e.wrap_algorithm.name(),
         "wrap_code": e.wrap_algorithm.v3_code(),
         "placement": placement(e.placement),
         "instruction_file": e.instruction_file_key,
@@ -97,9 +84,9 @@ pub fn envelope_lines(
             "key wrap".to_owned(),
             match e.wrap_algorithm.v3_code() {
                 Some(c) if e.format_version == FormatVersion::V3 => {
-                    format!("{} (x-amz-w {c})", wrap_name(e.wrap_algorithm))
+                    format!("{} (x-amz-w {c})", e.wrap_algorithm.name())
                 }
-                _ => wrap_name(e.wrap_algorithm).to_owned(),
+                _ => e.wrap_algorithm.name().to_owned(),
             },
         ),
         (
@@ -252,7 +239,7 @@ pub fn rotate(g: &Global, url: &str, bucket: &str, r: &ReEncryptOutput) {
         g,
         &format!(
             "re-encrypted the data key of {url} with {}: wrote s3://{bucket}/{} (the object is unchanged)",
-            wrap_name(r.envelope.wrap_algorithm),
+            r.envelope.wrap_algorithm.name(),
             r.instruction_file_key
         ),
     );
@@ -273,7 +260,7 @@ pub fn ls(g: &Global, bucket: &str, entries: &[ListEntry]) {
                         o["status"] = json!("encrypted");
                         o["plaintext_length"] = json!(i.plaintext_len);
                         o["format_version"] = json!(version(i.envelope.format_version));
-                        o["wrap_algorithm"] = json!(wrap_name(i.envelope.wrap_algorithm));
+                        o["wrap_algorithm"] = json!(i.envelope.wrap_algorithm.name());
                         o["placement"] = json!(placement(i.envelope.placement));
                     }
                     ListStatus::NotEncrypted => o["status"] = json!("not encrypted"),
@@ -301,7 +288,7 @@ pub fn ls(g: &Global, bucket: &str, entries: &[ListEntry]) {
                     .map(|n| n.to_string())
                     .unwrap_or_else(|| "?".into()),
                 version(i.envelope.format_version).to_owned(),
-                wrap_name(i.envelope.wrap_algorithm).to_owned(),
+                i.envelope.wrap_algorithm.name().to_owned(),
             ),
             ListStatus::NotEncrypted => ("-".into(), "-".into(), "not encrypted".into()),
             ListStatus::InstructionFile => ("-".into(), "-".into(), "instruction file".into()),

@@ -1,164 +1,8 @@
-//! Byte-level text handling without an allocator: a fixed arena, base64, a strict flat-JSON
-//! reader and writer, and RFC 2047 encoded words.
+//! A strict flat-JSON reader and writer without an allocator: the instruction file, the
+//! materials description and the encryption context.
 
+use crate::envelope::storage::{Arena, Span};
 use crate::error::{Error, Result};
-use base64ct::{Base64, Base64Unpadded, Encoding};
-
-/// Capacity in bytes of the fixed storage an [`crate::Envelope`] keeps its decoded values in
-/// (encrypted data key, materials description, encryption context). S3 limits user metadata to
-/// 2 KB, so only an unusually large instruction file can exceed it ([`Error::TooLarge`]).
-pub const ARENA_CAPACITY: usize = 8192;
-
-/// A position in an [`Arena`].
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub(crate) struct Span {
-    start: u16,
-    len: u16,
-}
-
-impl Span {
-    pub(crate) fn len(self) -> usize {
-        self.len as usize
-    }
-}
-
-/// Fixed-capacity append-only byte storage.
-#[derive(Clone)]
-pub(crate) struct Arena {
-    buf: [u8; ARENA_CAPACITY],
-    len: usize,
-}
-
-impl Arena {
-    pub(crate) const fn new() -> Self {
-        Arena {
-            buf: [0; ARENA_CAPACITY],
-            len: 0,
-        }
-    }
-    pub(crate) fn get(&self, s: Span) -> &[u8] {
-        &self.buf[s.start as usize..s.start as usize + s.len as usize]
-    }
-    pub(crate) fn str(&self, s: Span) -> &str {
-        // Every span holding text was validated as UTF-8 when it was stored.
-        core::str::from_utf8(self.get(s)).unwrap_or("")
-    }
-    pub(crate) fn push(&mut self, b: &[u8]) -> Result<Span> {
-        let start = self.len;
-        let end = start.checked_add(b.len()).ok_or(Error::TooLarge)?;
-        if end > ARENA_CAPACITY {
-            return Err(Error::TooLarge);
-        }
-        self.buf[start..end].copy_from_slice(b);
-        self.len = end;
-        Ok(Span {
-            start: start as u16,
-            len: b.len() as u16,
-        })
-    }
-    /// Reserve `n` bytes and let `f` fill them; `f` returns how many it used.
-    pub(crate) fn fill(
-        &mut self,
-        n: usize,
-        f: impl FnOnce(&mut [u8]) -> Result<usize>,
-    ) -> Result<Span> {
-        let start = self.len;
-        let avail = ARENA_CAPACITY - start;
-        let n = n.min(avail);
-        let used = f(&mut self.buf[start..start + n])?;
-        if used > n {
-            return Err(Error::TooLarge);
-        }
-        self.len = start + used;
-        Ok(Span {
-            start: start as u16,
-            len: used as u16,
-        })
-    }
-    pub(crate) fn free(&self) -> usize {
-        ARENA_CAPACITY - self.len
-    }
-    pub(crate) fn truncate(&mut self, len: usize) {
-        self.len = len.min(self.len)
-    }
-    pub(crate) fn used(&self) -> usize {
-        self.len
-    }
-}
-
-impl Drop for Arena {
-    fn drop(&mut self) {
-        zeroize::Zeroize::zeroize(&mut self.buf[..]);
-    }
-}
-
-// ---------------------------------------------------------------- base64
-
-/// Decode standard base64 (padded, or unpadded as Ruby's lenient reader allows) into the arena.
-pub(crate) fn b64_decode_into(a: &mut Arena, src: &str, key: &'static str) -> Result<Span> {
-    let src = src.trim();
-    let need = src.len() / 4 * 3 + 3;
-    if need > a.free() {
-        return Err(Error::TooLarge);
-    }
-    a.fill(need, |dst| {
-        if let Ok(out) = Base64::decode(src, dst) {
-            return Ok(out.len());
-        }
-        Base64Unpadded::decode(src, dst)
-            .map(|o| o.len())
-            .map_err(|_| Error::InvalidMetadata(key))
-    })
-}
-
-/// Decode base64 into a fixed array; the decoded length must be exactly `N`.
-pub(crate) fn b64_decode_fixed<const N: usize>(src: &str, key: &'static str) -> Result<[u8; N]> {
-    let src = src.trim();
-    let mut buf = [0u8; 64];
-    let n = match Base64::decode(src, &mut buf) {
-        Ok(o) => o.len(),
-        Err(_) => Base64Unpadded::decode(src, &mut buf)
-            .map_err(|_| Error::InvalidMetadata(key))?
-            .len(),
-    };
-    if n != N {
-        return Err(Error::InvalidMetadata(key));
-    }
-    let mut out = [0u8; N];
-    out.copy_from_slice(&buf[..N]);
-    Ok(out)
-}
-
-/// Decode base64 of 12 or 16 bytes (an IV).
-pub(crate) fn b64_decode_iv(src: &str, key: &'static str) -> Result<([u8; 16], usize)> {
-    let mut buf = [0u8; 64];
-    let src = src.trim();
-    let n = match Base64::decode(src, &mut buf) {
-        Ok(o) => o.len(),
-        Err(_) => Base64Unpadded::decode(src, &mut buf)
-            .map_err(|_| Error::InvalidMetadata(key))?
-            .len(),
-    };
-    if n != 12 && n != 16 {
-        return Err(Error::InvalidMetadata(key));
-    }
-    let mut out = [0u8; 16];
-    out[..n].copy_from_slice(&buf[..n]);
-    Ok((out, n))
-}
-
-/// Encode `src` as standard padded base64 into the arena.
-pub(crate) fn b64_encode_into(a: &mut Arena, src: &[u8]) -> Result<Span> {
-    let n = Base64::encoded_len(src);
-    if n > a.free() {
-        return Err(Error::TooLarge);
-    }
-    a.fill(n, |dst| {
-        Base64::encode(src, dst)
-            .map(|s| s.len())
-            .map_err(|_| Error::TooLarge)
-    })
-}
 
 // ---------------------------------------------------------------- output sink
 
@@ -560,177 +404,6 @@ pub(crate) fn string_map_entries<'a>(
     );
 }
 
-// ---------------------------------------------------------------- RFC 2047
-
-/// Whether `v` looks like one or more RFC 2047 encoded words.
-pub(crate) fn is_encoded_word(v: &str) -> bool {
-    let t = v.trim();
-    t.starts_with("=?") && t.ends_with("?=")
-}
-
-fn hexval(c: u8) -> Option<u8> {
-    (c as char).to_digit(16).map(|d| d as u8)
-}
-
-/// Decode RFC 2047 encoded words into the arena, then undo S3's double encoding: if every
-/// character is ≤ U+00FF and those bytes form UTF-8, the result is that UTF-8 (S3EC-FORMAT §1.1).
-pub(crate) fn rfc2047_decode_into(a: &mut Arena, v: &str, key: &'static str) -> Result<Span> {
-    let err = Error::InvalidMetadata(key);
-    if v.len() > a.free() {
-        return Err(Error::TooLarge);
-    }
-    let mark = a.used();
-    // Pass 1: raw decoded bytes of every word, with the charset of the words (all must agree).
-    let mut latin1 = None::<bool>;
-    let raw = a.fill(v.len(), |dst| {
-        let mut o = 0;
-        let mut rest = v.trim();
-        while !rest.is_empty() {
-            let body = rest.strip_prefix("=?").ok_or(err)?;
-            let q1 = body.find('?').ok_or(err)?;
-            let charset = &body[..q1];
-            let charset = charset.split('*').next().unwrap_or("");
-            let after = &body[q1 + 1..];
-            let enc = after.as_bytes().first().copied().ok_or(err)?;
-            if after.as_bytes().get(1) != Some(&b'?') {
-                return Err(err);
-            }
-            let text_and_rest = &after[2..];
-            let end = text_and_rest.find("?=").ok_or(err)?;
-            let text = &text_and_rest[..end];
-            let l1 = if charset.eq_ignore_ascii_case("utf-8")
-                || charset.eq_ignore_ascii_case("us-ascii")
-            {
-                false
-            } else if charset.eq_ignore_ascii_case("iso-8859-1")
-                || charset.eq_ignore_ascii_case("latin1")
-            {
-                true
-            } else {
-                return Err(err);
-            };
-            if *latin1.get_or_insert(l1) != l1 {
-                return Err(err);
-            }
-            match enc {
-                b'B' | b'b' => {
-                    let n = match Base64::decode(text, &mut dst[o..]) {
-                        Ok(out) => out.len(),
-                        Err(_) => Base64Unpadded::decode(text, &mut dst[o..])
-                            .map_err(|_| err)?
-                            .len(),
-                    };
-                    o += n;
-                }
-                b'Q' | b'q' => {
-                    let t = text.as_bytes();
-                    let mut i = 0;
-                    while i < t.len() {
-                        let c = match t[i] {
-                            b'_' => b' ',
-                            b'=' => {
-                                let h = hexval(*t.get(i + 1).ok_or(err)?).ok_or(err)?;
-                                let l = hexval(*t.get(i + 2).ok_or(err)?).ok_or(err)?;
-                                i += 2;
-                                h * 16 + l
-                            }
-                            c => c,
-                        };
-                        *dst.get_mut(o).ok_or(Error::TooLarge)? = c;
-                        o += 1;
-                        i += 1;
-                    }
-                }
-                _ => return Err(err),
-            }
-            rest = text_and_rest[end + 2..].trim_start();
-        }
-        Ok(o)
-    })?;
-    let latin1 = latin1.unwrap_or(false);
-    // Pass 2: the characters of the decoded string. For UTF-8 words they must be valid UTF-8.
-    if !latin1 && core::str::from_utf8(a.get(raw)).is_err() {
-        a.truncate(mark);
-        return Err(err);
-    }
-    let all_small = latin1 || a.str(raw).chars().all(|c| (c as u32) <= 0xff);
-    if all_small {
-        // Map each character to its byte value, in place (never longer than the source), and keep
-        // the result if it is UTF-8: S3's double encoding undone.
-        let n = raw.len();
-        let mut tmp = [0u8; 2048];
-        if n > tmp.len() {
-            a.truncate(mark);
-            return Err(Error::TooLarge);
-        }
-        let mut o = 0;
-        if latin1 {
-            tmp[..n].copy_from_slice(a.get(raw));
-            o = n;
-        } else {
-            for c in a.str(raw).chars() {
-                tmp[o] = c as u32 as u8;
-                o += 1;
-            }
-        }
-        if core::str::from_utf8(&tmp[..o]).is_ok() {
-            a.truncate(mark);
-            return a.push(&tmp[..o]);
-        }
-        if latin1 {
-            // Latin-1 text that is not double-encoded UTF-8: re-encode each byte as a character.
-            a.truncate(mark);
-            let mut buf = [0u8; 4096];
-            let mut w = 0;
-            for &b in &tmp[..o] {
-                let mut t = [0u8; 4];
-                let e = (b as char).encode_utf8(&mut t).as_bytes();
-                buf[w..w + e.len()].copy_from_slice(e);
-                w += e.len();
-            }
-            return a.push(&buf[..w]);
-        }
-    }
-    Ok(raw)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn json_string_map() {
-        let t = br#" { "a" : "b\u00e9\n", "c\"":"" } "#;
-        assert_eq!(validate_string_map(t, Error::InvalidState), Ok(2));
-        assert!(validate_string_map(br#"{"a":"b","a":"c"}"#, Error::InvalidState).is_err());
-        assert!(validate_string_map(br#"{"a":1}"#, Error::InvalidState).is_err());
-        assert!(validate_string_map(br#"{"a":"b"} x"#, Error::InvalidState).is_err());
-        assert!(validate_string_map(br#"{"a":"\ud800"}"#, Error::InvalidState).is_err());
-        let mut got = 0;
-        string_map_entries(t, |k, v| {
-            if k.eq_str("a") {
-                assert!(v.eq_str("b\u{e9}\n"));
-                got += 1;
-            }
-            true
-        });
-        assert_eq!(got, 1);
-    }
-
-    #[test]
-    fn rfc2047() {
-        let mut a = Arena::new();
-        // "é" as UTF-8 bytes C3 A9, each taken as a Latin-1 char and UTF-8 encoded again: S3's
-        // double encoding.
-        let s = rfc2047_decode_into(&mut a, "=?UTF-8?B?w4PCqQ==?=", "k").unwrap();
-        assert_eq!(a.str(s), "é");
-        let s = rfc2047_decode_into(&mut a, "=?UTF-8?Q?caf=C3=A9_x?=", "k").unwrap();
-        assert_eq!(a.str(s), "café x");
-        assert!(rfc2047_decode_into(&mut a, "=?UTF-8?X?abc?=", "k").is_err());
-        assert!(rfc2047_decode_into(&mut a, "=?koi8?B?abc?=", "k").is_err());
-    }
-}
-
 /// RFC 8259 number grammar: `-? (0 | [1-9][0-9]*) (. [0-9]+)? ([eE] [+-]? [0-9]+)?`.
 fn valid_json_number(t: &str) -> bool {
     let b = t.as_bytes();
@@ -771,14 +444,35 @@ fn valid_json_number(t: &str) -> bool {
 }
 
 #[cfg(test)]
-mod number_tests {
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_string_map() {
+        let t = br#" { "a" : "b\u00e9\n", "c\"":"" } "#;
+        assert_eq!(validate_string_map(t, Error::InvalidState), Ok(2));
+        assert!(validate_string_map(br#"{"a":"b","a":"c"}"#, Error::InvalidState).is_err());
+        assert!(validate_string_map(br#"{"a":1}"#, Error::InvalidState).is_err());
+        assert!(validate_string_map(br#"{"a":"b"} x"#, Error::InvalidState).is_err());
+        assert!(validate_string_map(br#"{"a":"\ud800"}"#, Error::InvalidState).is_err());
+        let mut got = 0;
+        string_map_entries(t, |k, v| {
+            if k.eq_str("a") {
+                assert!(v.eq_str("b\u{e9}\n"));
+                got += 1;
+            }
+            true
+        });
+        assert_eq!(got, 1);
+    }
+
     #[test]
     fn json_numbers() {
         for ok in ["0", "128", "-1", "1.5", "1e9", "1E+2", "-0.25e-3"] {
-            assert!(super::valid_json_number(ok), "{ok}");
+            assert!(valid_json_number(ok), "{ok}");
         }
         for bad in ["", "-", "01", "1.", ".5", "1e", "1-2e+e", "--", "+1", "1e+"] {
-            assert!(!super::valid_json_number(bad), "{bad}");
+            assert!(!valid_json_number(bad), "{bad}");
         }
     }
 }

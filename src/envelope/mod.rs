@@ -1,0 +1,379 @@
+//! The envelope: everything S3EC stores beside the body. One type, [`Envelope`], with private
+//! fields; [`keys`] names every key once and holds [`keys::FIELDS`], the one table deciding
+//! what goes to the object metadata and what to the instruction file; `parse.rs` reads an
+//! envelope, `render.rs` writes one, `storage.rs` is the fixed storage it keeps its values in.
+
+use crate::error::{Error, Result};
+use crate::key_commitment::{self, COMMIT_LEN};
+use crate::policy::{CommitmentPolicy, DecryptPolicy, EncryptConfig, WriteSuite};
+use crate::secret::{AesKey, DataKey};
+use crate::suite::CekName;
+use crate::wrap::{self, EncryptionContext, KeyRequest};
+use crate::{Decryptor, EncryptionMaterials};
+use storage::{Arena, Span};
+
+pub use crate::suite::{ContentAlgorithm, FormatVersion, Placement, WrapAlgorithm};
+pub use storage::ARENA_CAPACITY;
+
+pub mod keys;
+mod parse;
+mod render;
+pub(crate) mod storage;
+
+/// A parsed (or newly built) S3EC envelope: everything but the body.
+///
+/// It owns its decoded values in fixed storage ([`ARENA_CAPACITY`] bytes), so it needs no
+/// allocator and borrows nothing from the input.
+#[derive(Clone)]
+pub struct Envelope {
+    version: FormatVersion,
+    content: ContentAlgorithm,
+    cek: CekName,
+    wrap: WrapAlgorithm,
+    placement: Placement,
+    iv: [u8; 16],
+    iv_len: u8,
+    message_id: [u8; COMMIT_LEN],
+    commitment: [u8; COMMIT_LEN],
+    edk: Span,
+    /// Materials description (V1/V2 `x-amz-matdesc`, V3 `x-amz-m`); for V1/V2 KMS wraps it is
+    /// the encryption context.
+    matdesc: Option<Span>,
+    /// V3 `x-amz-t`.
+    context: Option<Span>,
+    unencrypted_len: Option<u64>,
+    // Rendered text, for metadata output.
+    edk_b64: Span,
+    iv_b64: Span,
+    mid_b64: Span,
+    commit_b64: Span,
+    len_text: Span,
+    arena: Arena,
+}
+
+impl core::fmt::Debug for Envelope {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Envelope")
+            .field("version", &self.version)
+            .field("content", &self.content)
+            .field("wrap", &self.wrap)
+            .field("placement", &self.placement)
+            .field("encrypted_data_key_len", &self.edk.len())
+            .field("materials_description", &self.materials_description())
+            .field("encryption_context", &self.encryption_context())
+            .field("unencrypted_content_length", &self.unencrypted_len)
+            .finish()
+    }
+}
+
+// ---------------------------------------------------------------- construction
+
+impl Envelope {
+    /// The one constructor: an envelope with no values yet. Parsing fills it from the stored
+    /// keys; writing through [`Envelope::for_write`] and the `set_*` steps below.
+    fn blank(arena: Arena, version: FormatVersion, placement: Placement) -> Self {
+        Envelope {
+            version,
+            content: ContentAlgorithm::AesGcm,
+            cek: CekName::None,
+            wrap: WrapAlgorithm::AesGcm,
+            placement,
+            iv: [0; 16],
+            iv_len: 0,
+            message_id: [0; COMMIT_LEN],
+            commitment: [0; COMMIT_LEN],
+            edk: Span::default(),
+            matdesc: None,
+            context: None,
+            unencrypted_len: None,
+            edk_b64: Span::default(),
+            iv_b64: Span::default(),
+            mid_b64: Span::default(),
+            commit_b64: Span::default(),
+            len_text: Span::default(),
+            arena,
+        }
+    }
+
+    /// A new envelope to write under `config` with `wrap`: then [`Envelope::set_wrapped_key`],
+    /// the materials description or KMS context, and [`Envelope::set_content_nonce`].
+    pub(crate) fn for_write(config: &EncryptConfig, wrap: WrapAlgorithm) -> Self {
+        let (version, content, cek) = match config.suite() {
+            WriteSuite::V2AesGcm => (FormatVersion::V2, ContentAlgorithm::AesGcm, CekName::Gcm),
+            WriteSuite::V3AesGcmCommitting => (
+                FormatVersion::V3,
+                ContentAlgorithm::AesGcmCommitting,
+                CekName::Suite115,
+            ),
+        };
+        let mut e = Self::blank(Arena::new(), version, config.placement());
+        e.content = content;
+        e.cek = cek;
+        e.wrap = wrap;
+        e
+    }
+
+    /// Store the encrypted data key (and its base64 text).
+    pub(crate) fn set_wrapped_key(&mut self, edk: &[u8]) -> Result<()> {
+        self.edk = self.arena.push(edk)?;
+        self.edk_b64 = crate::encoding::base64::b64_encode_into(&mut self.arena, edk)?;
+        Ok(())
+    }
+
+    /// Store the materials description of an AES or RSA wrap. Keys must be unique. Java writes
+    /// `{}` for V2 and omits an empty `x-amz-m` for V3.
+    pub(crate) fn set_materials_description(&mut self, pairs: EncryptionContext<'_>) -> Result<()> {
+        check_unique(pairs)?;
+        if !(pairs.is_empty() && self.version == FormatVersion::V3) {
+            self.matdesc = Some(render::render_map(&mut self.arena, pairs, None)?);
+        }
+        Ok(())
+    }
+
+    /// Store the KMS encryption context: the caller's pairs (unique, none reserved) plus
+    /// `aws:x-amz-cek-alg` bound to this envelope's content cipher.
+    pub(crate) fn set_kms_context(&mut self, pairs: EncryptionContext<'_>) -> Result<()> {
+        if pairs.iter().any(|(k, _)| *k == keys::EC_CEK_ALG) {
+            return Err(Error::ReservedEncryptionContextKey);
+        }
+        check_unique(pairs)?;
+        let cek = self.cek.as_str();
+        let span = render::render_map(&mut self.arena, pairs, Some((keys::EC_CEK_ALG, cek)))?;
+        if self.version == FormatVersion::V3 {
+            self.context = Some(span);
+        } else {
+            self.matdesc = Some(span);
+        }
+        Ok(())
+    }
+
+    /// Store the content nonce: for V3 the message id and its key commitment, for V2 the first
+    /// 12 bytes of `random` as the IV and the declared plaintext length (V3 never stores it).
+    pub(crate) fn set_content_nonce(
+        &mut self,
+        random: &[u8; COMMIT_LEN],
+        commitment: Option<&[u8; COMMIT_LEN]>,
+        plaintext_len: Option<u64>,
+    ) -> Result<()> {
+        use crate::encoding::base64::b64_encode_into;
+        match (self.version, commitment) {
+            (FormatVersion::V3, Some(ck)) => {
+                self.message_id = *random;
+                self.commitment = *ck;
+                self.mid_b64 = b64_encode_into(&mut self.arena, random)?;
+                self.commit_b64 = b64_encode_into(&mut self.arena, ck)?;
+            }
+            (FormatVersion::V3, None) => return Err(Error::InvalidState),
+            _ => {
+                self.iv[..12].copy_from_slice(&random[..12]);
+                self.iv_len = 12;
+                self.iv_b64 = b64_encode_into(&mut self.arena, &random[..12])?;
+                if let Some(l) = plaintext_len {
+                    self.unencrypted_len = Some(l);
+                    self.len_text = render::write_u64(&mut self.arena, l)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Re-wrap this object's data key under new key material (key rotation without touching the
+    /// object): `materials` must wrap the same data key (unwrapped from this envelope) for the same
+    /// suite. For V3 the data key is checked against the stored key commitment, so the result still
+    /// verifies. The result has instruction-file placement; store
+    /// [`Envelope::write_instruction_file`] as the new instruction file.
+    pub fn rewrapped(&self, materials: EncryptionMaterials) -> Result<Envelope> {
+        let (data_key, new) = materials.into_parts();
+        if new.content != self.content || new.version != self.version {
+            return Err(Error::InvalidConfig);
+        }
+        if self.version == FormatVersion::V3 {
+            let ck = key_commitment::commitment_v3(data_key.as_256()?, &self.message_id);
+            if !bool::from(subtle::ConstantTimeEq::ct_eq(&ck[..], &self.commitment[..])) {
+                return Err(Error::Authentication);
+            }
+        }
+        let mut out = self.clone();
+        let mut a = Arena::new();
+        let copy = |a: &mut Arena, from: &Envelope, s: Option<Span>| -> Result<Option<Span>> {
+            s.map(|s| a.push(from.arena.get(s))).transpose()
+        };
+        out.edk = a.push(new.arena.get(new.edk))?;
+        out.edk_b64 = a.push(new.arena.get(new.edk_b64))?;
+        out.matdesc = copy(&mut a, &new, new.matdesc)?;
+        out.context = copy(&mut a, &new, new.context)?;
+        out.iv_b64 = a.push(self.arena.get(self.iv_b64))?;
+        out.mid_b64 = a.push(self.arena.get(self.mid_b64))?;
+        out.commit_b64 = a.push(self.arena.get(self.commit_b64))?;
+        out.len_text = a.push(self.arena.get(self.len_text))?;
+        out.wrap = new.wrap;
+        out.cek = new.cek;
+        out.arena = a;
+        out.placement = Placement::InstructionFile;
+        Ok(out)
+    }
+
+    /// The same envelope with another placement (for writing, or re-encrypting an instruction file).
+    pub fn with_placement(mut self, placement: Placement) -> Self {
+        self.placement = placement;
+        self
+    }
+}
+
+fn check_unique(pairs: EncryptionContext<'_>) -> Result<()> {
+    for (i, (k, _)) in pairs.iter().enumerate() {
+        if pairs[..i].iter().any(|(k2, _)| k2 == k) {
+            return Err(Error::InvalidConfig);
+        }
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------- policy, key, decryptor
+
+impl Envelope {
+    /// Apply the policy's gates: the commitment policy, legacy wrapping algorithms and legacy
+    /// unauthenticated modes. [`Envelope::parse`] calls this.
+    pub fn check_policy(&self, policy: &DecryptPolicy) -> Result<()> {
+        if policy.commitment_policy == CommitmentPolicy::RequireEncryptRequireDecrypt
+            && !self.content.is_committing()
+        {
+            return Err(Error::PolicyRejected);
+        }
+        if self.wrap.is_legacy() && !policy.legacy_wrapping_algorithms {
+            return Err(Error::LegacyModeDisabled);
+        }
+        if self.content == ContentAlgorithm::AesCbc && !policy.legacy_unauthenticated_modes {
+            return Err(Error::LegacyModeDisabled);
+        }
+        Ok(())
+    }
+
+    /// The format version.
+    pub fn version(&self) -> FormatVersion {
+        self.version
+    }
+    /// The content algorithm.
+    pub fn content_algorithm(&self) -> ContentAlgorithm {
+        self.content
+    }
+    /// The key-wrapping algorithm.
+    pub fn wrap_algorithm(&self) -> WrapAlgorithm {
+        self.wrap
+    }
+    /// Where the key material was (or will be) stored.
+    pub fn placement(&self) -> Placement {
+        self.placement
+    }
+    /// The encrypted data key.
+    pub fn encrypted_data_key(&self) -> &[u8] {
+        self.arena.get(self.edk)
+    }
+    /// The materials description JSON for AES/RSA wraps (`x-amz-matdesc`, `x-amz-m`), `None` for
+    /// KMS wraps.
+    pub fn materials_description(&self) -> Option<&str> {
+        if self.wrap.is_kms() {
+            return None;
+        }
+        Some(self.matdesc.map(|s| self.arena.str(s)).unwrap_or("{}"))
+    }
+    /// The stored KMS encryption context JSON (`x-amz-matdesc` for V2 `kms`/`kms+context`,
+    /// `x-amz-t` for V3), `None` for non-KMS wraps.
+    pub fn encryption_context(&self) -> Option<&str> {
+        if !self.wrap.is_kms() {
+            return None;
+        }
+        let s = if self.version == FormatVersion::V3 {
+            self.context
+        } else {
+            self.matdesc
+        };
+        Some(s.map(|s| self.arena.str(s)).unwrap_or("{}"))
+    }
+    /// The declared plaintext length (`x-amz-unencrypted-content-length`), if any.
+    pub fn unencrypted_content_length(&self) -> Option<u64> {
+        self.unencrypted_len
+    }
+    /// The V3 message id.
+    pub fn message_id(&self) -> Option<&[u8; COMMIT_LEN]> {
+        (self.version == FormatVersion::V3).then_some(&self.message_id)
+    }
+    /// The V3 key commitment.
+    pub fn key_commitment(&self) -> Option<&[u8; COMMIT_LEN]> {
+        (self.version == FormatVersion::V3).then_some(&self.commitment)
+    }
+    /// The content IV (V1/V2).
+    pub fn iv(&self) -> Option<&[u8]> {
+        (self.version != FormatVersion::V3).then(|| &self.iv[..self.iv_len as usize])
+    }
+    /// The content-cipher identifier that wraps bind to (`AES/GCM/NoPadding`, `115`, …).
+    pub fn content_cipher_id(&self) -> &'static str {
+        self.cek.as_str()
+    }
+    /// Plaintext length for a stored body of `body_len` bytes, when it can be derived without
+    /// decrypting (GCM formats; CBC only from the declared length).
+    pub fn plaintext_len(&self, body_len: u64) -> Option<u64> {
+        match self.content {
+            ContentAlgorithm::AesCbc => self.unencrypted_len,
+            _ => body_len.checked_sub(16),
+        }
+    }
+
+    /// What key the caller must supply. For KMS wraps the caller's encryption context (what the
+    /// writer's caller passed; empty if none) is checked against the stored one first, and the
+    /// stored binding to the content cipher (`aws:x-amz-cek-alg`) is verified.
+    pub fn key_request<'e>(
+        &'e self,
+        caller_context: EncryptionContext<'_>,
+    ) -> Result<KeyRequest<'e>> {
+        wrap::key_request(self, Some(caller_context))
+    }
+
+    /// [`Envelope::key_request`] for a caller that expects no particular encryption context
+    /// (KMS discovery): the stored context is sent to KMS as it is (the binding of the content
+    /// cipher, `aws:x-amz-cek-alg`, is still verified).
+    pub fn key_request_accepting_stored_context(&self) -> Result<KeyRequest<'_>> {
+        wrap::key_request(self, None)
+    }
+
+    /// Unwrap the data key with an AES master key (`AES/GCM`, legacy `AESWrap`, legacy V1 AES-ECB).
+    /// Every failure is [`Error::Authentication`]; a wrap that does not take an AES key is
+    /// [`Error::UnsupportedWrap`].
+    pub fn unwrap_aes(&self, master: &AesKey) -> Result<DataKey> {
+        wrap::unwrap_aes(self, master)
+    }
+
+    /// Unwrap the data key with an RSA private key (`RSA-OAEP-SHA1`, legacy
+    /// `RSA/ECB/OAEPWithSHA-256AndMGF1Padding`, legacy V1 PKCS#1 v1.5). `rng` blinds the
+    /// private-key operation. Every failure is [`Error::Authentication`].
+    #[cfg(feature = "rsa")]
+    pub fn unwrap_rsa<R: rand_core::TryCryptoRng + ?Sized>(
+        &self,
+        key: &rsa::PrivateKey,
+        rng: &mut R,
+    ) -> Result<DataKey> {
+        wrap::unwrap_rsa(self, key, rng)
+    }
+
+    /// [`Envelope::unwrap_rsa`] with the operating system's RNG for blinding.
+    #[cfg(all(feature = "rsa", feature = "getrandom"))]
+    pub fn unwrap_rsa_os_rng(&self, key: &rsa::PrivateKey) -> Result<DataKey> {
+        self.unwrap_rsa(key, &mut getrandom::SysRng)
+    }
+
+    /// Bind the unwrapped data key. For V3 the key commitment is derived and compared with
+    /// `x-amz-d` in constant time before anything else; a mismatch is [`Error::Authentication`].
+    /// The policy is checked again here (it must be the one the envelope was parsed under).
+    pub fn decryptor(&self, data_key: DataKey, policy: &DecryptPolicy) -> Result<Decryptor> {
+        Decryptor::new(self, data_key, policy)
+    }
+}
+
+impl Placement {
+    /// The instruction-file object key for `object_key` with the default suffix
+    /// ([`keys::INSTRUCTION_SUFFIX`]).
+    #[cfg(feature = "alloc")]
+    pub fn instruction_file_key(object_key: &str) -> alloc::string::String {
+        alloc::format!("{object_key}{}", keys::INSTRUCTION_SUFFIX)
+    }
+}

@@ -1,0 +1,148 @@
+//! Key wraps: one file per wrap, each unwrapping (and, for the wraps this crate writes, wrapping)
+//! inside the core, plus the request types for KMS, which the caller performs, and the
+//! [`Keyring`] extension point.
+//!
+//! | file | wrap | writes |
+//! |---|---|---|
+//! | `aes_gcm.rs` | `AES/GCM` (V3 `02`) | yes |
+//! | `aes_ecb.rs` | legacy V1 `x-amz-key` under an AES key (AES-ECB/PKCS#7) | no |
+//! | `aes_kw.rs` | legacy `AESWrap` (RFC 3394) | no |
+//! | `rsa_oaep.rs` | `RSA-OAEP-SHA1` (V3 `22`) | yes |
+//! | `rsa_legacy.rs` | legacy `RSA/ECB/OAEPWithSHA-256AndMGF1Padding`, V1 RSA PKCS#1 v1.5 | no |
+//! | `kms.rs` | `kms+context` (V3 `12`) and legacy `kms`: requests, context matching | yes |
+//! | `pkcs7.rs` | the PKCS#7 unpadding both CBC paths share | — |
+//! | `keyring.rs` | [`Keyring`], [`AesKeyring`], [`RsaKeyring`], [`MultiKeyring`] | — |
+
+use crate::envelope::{Envelope, FormatVersion, WrapAlgorithm};
+use crate::error::{Error, Result};
+use crate::secret::AesKey;
+use aes::cipher::KeyInit;
+
+/// An encryption context supplied by the caller: `(key, value)` pairs.
+pub type EncryptionContext<'a> = &'a [(&'a str, &'a str)];
+
+enum AnyAes {
+    A128(aes::Aes128),
+    A192(aes::Aes192),
+    A256(aes::Aes256),
+}
+
+fn any_aes(key: &AesKey) -> Result<AnyAes> {
+    let k = key.as_bytes();
+    Ok(match k.len() {
+        16 => AnyAes::A128(aes::Aes128::new_from_slice(k).map_err(|_| Error::InvalidKey)?),
+        24 => AnyAes::A192(aes::Aes192::new_from_slice(k).map_err(|_| Error::InvalidKey)?),
+        32 => AnyAes::A256(aes::Aes256::new_from_slice(k).map_err(|_| Error::InvalidKey)?),
+        _ => return Err(Error::InvalidKey),
+    })
+}
+
+/// Run `$body` with `$c` bound to the AES cipher of the right size for `$key`.
+macro_rules! with_aes {
+    ($key:expr, |$c:ident| $body:expr) => {
+        match any_aes($key)? {
+            AnyAes::A128($c) => $body,
+            AnyAes::A192($c) => $body,
+            AnyAes::A256($c) => $body,
+        }
+    };
+}
+
+mod aes_ecb;
+mod aes_gcm;
+mod aes_kw;
+mod keyring;
+mod kms;
+mod pkcs7;
+#[cfg(feature = "rsa")]
+mod rsa_legacy;
+#[cfg(feature = "rsa")]
+mod rsa_oaep;
+
+pub(crate) use aes_gcm::aes_gcm_wrap;
+#[cfg(feature = "rsa")]
+pub use keyring::RsaKeyring;
+#[cfg(feature = "getrandom")]
+pub use keyring::os_random;
+pub use keyring::{AesKeyring, FillRandom, Keyring, MultiKeyring, RngFromFill};
+pub use kms::{JsonString, KmsDecryptRequest, KmsGenerateDataKeyRequest};
+pub(crate) use pkcs7::unpad_pkcs7;
+#[cfg(feature = "rsa")]
+pub(crate) use rsa_oaep::rsa_oaep_wrap;
+
+/// Which kind of key the caller must supply to unwrap this envelope's data key.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum KeyRequest<'e> {
+    /// Call KMS `Decrypt` with this request, then pass the plaintext to
+    /// [`Envelope::decryptor`].
+    Kms(KmsDecryptRequest<'e>),
+    /// Unwrap locally with an AES master key: [`Envelope::unwrap_aes`].
+    Aes {
+        /// The wrap in use.
+        wrap: WrapAlgorithm,
+    },
+    /// Unwrap locally with an RSA private key: `Envelope::unwrap_rsa` (feature `rsa`).
+    Rsa {
+        /// The wrap in use.
+        wrap: WrapAlgorithm,
+    },
+    /// A V1 `x-amz-key`: AES-ECB under an AES master key, or RSA PKCS#1 v1.5 under an RSA key;
+    /// the format does not say which. Use the key you hold.
+    AesOrRsa,
+}
+
+/// [`Envelope::key_request`].
+pub(crate) fn key_request<'e>(
+    env: &'e Envelope,
+    caller_context: Option<EncryptionContext<'_>>,
+) -> Result<KeyRequest<'e>> {
+    let wrap = env.wrap_algorithm();
+    Ok(match wrap {
+        WrapAlgorithm::Kms | WrapAlgorithm::KmsContext => {
+            KeyRequest::Kms(kms::decrypt_request(env, caller_context)?)
+        }
+        WrapAlgorithm::AesGcm | WrapAlgorithm::AesWrap => KeyRequest::Aes { wrap },
+        WrapAlgorithm::RsaOaepSha1 | WrapAlgorithm::RsaOaepSha256 => KeyRequest::Rsa { wrap },
+        WrapAlgorithm::V1Legacy => KeyRequest::AesOrRsa,
+    })
+}
+
+/// [`Envelope::unwrap_aes`].
+pub(crate) fn unwrap_aes(env: &Envelope, master: &AesKey) -> Result<crate::DataKey> {
+    let edk = env.encrypted_data_key();
+    match env.wrap_algorithm() {
+        WrapAlgorithm::AesGcm => {
+            // The wrap binds the content cipher named on the object (Java v3 uses the constant
+            // "AES/GCM/NoPadding": the same bytes for every GCM object). A relabelled
+            // `x-amz-cek-alg` therefore fails to unwrap.
+            let aad = if env.version() == FormatVersion::V3 {
+                crate::suite::CekName::Suite115.as_str()
+            } else {
+                env.content_cipher_id()
+            };
+            aes_gcm::aes_gcm_unwrap(master, aad.as_bytes(), edk)
+        }
+        WrapAlgorithm::AesWrap => aes_kw::aes_kw_unwrap(master, edk),
+        WrapAlgorithm::V1Legacy => aes_ecb::aes_ecb_unwrap(master, edk),
+        _ => Err(Error::UnsupportedWrap),
+    }
+}
+
+/// [`Envelope::unwrap_rsa`].
+#[cfg(feature = "rsa")]
+pub(crate) fn unwrap_rsa<R: rand_core::TryCryptoRng + ?Sized>(
+    env: &Envelope,
+    key: &rsa::PrivateKey,
+    rng: &mut R,
+) -> Result<crate::DataKey> {
+    let edk = env.encrypted_data_key();
+    match env.wrap_algorithm() {
+        WrapAlgorithm::RsaOaepSha1 => {
+            rsa_oaep::unwrap(key, rng, edk, env.content_cipher_id().as_bytes())
+        }
+        WrapAlgorithm::RsaOaepSha256 => rsa_legacy::unwrap_oaep_sha256(key, rng, edk),
+        WrapAlgorithm::V1Legacy => rsa_legacy::unwrap_pkcs1v15(key, rng, edk),
+        _ => Err(Error::UnsupportedWrap),
+    }
+}
