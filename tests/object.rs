@@ -786,7 +786,10 @@ fn instruction_files_are_capped_and_bound() {
         Lie::EndlessInstructionFile,
         1 << 20,
     );
-    assert_eq!(got.result.unwrap_err(), Error::TooLarge);
+    assert_eq!(
+        got.result.unwrap_err(),
+        Error::InvalidMetadata("instruction file")
+    );
     let got = get(&mut store, intent("k"), Lie::SwapInstructionFile, 1 << 20);
     assert_eq!(got.result.unwrap_err(), Error::Authentication);
     assert_eq!(got.released_total(), 0);
