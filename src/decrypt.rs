@@ -149,7 +149,7 @@ impl Decryptor {
         Ok(match &self.key {
             ContentKey::Gcm { key, nonce, aad_v3 } => {
                 let aad: &[u8] = if *aad_v3 { &[0x00, 0x73] } else { &[] };
-                Engine::Gcm(Gcm::new(aes::Aes256::new(&(*key).into()), nonce, aad))
+                Engine::Gcm(Gcm::new_256(key, nonce, aad))
             }
             ContentKey::Cbc { key, key_len, iv } => {
                 Engine::Cbc(Cbc::new(&key[..*key_len as usize], iv)?)

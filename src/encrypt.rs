@@ -10,7 +10,6 @@ use crate::keys::{AesKey, DataKey};
 use crate::keywrap::{self, EncryptionContext};
 use crate::policy::{EncryptConfig, WriteSuite};
 use crate::text::{self, Arena, Sink, Span};
-use aes::cipher::KeyInit;
 use zeroize::Zeroize;
 
 /// A data key wrapped for storage, ready to start an [`Encryptor`].
@@ -313,10 +312,10 @@ impl Encryptor {
                 env.commitment = ck;
                 env.mid_b64 = text::b64_encode_into(&mut env.arena, random)?;
                 env.commit_b64 = text::b64_encode_into(&mut env.arena, &ck)?;
-                let c = aes::Aes256::new(&dek.into());
+                let g = Gcm::new_256(&dek, &[1u8; 12], &[0x00, 0x73]);
                 let p = crate::parallel::ParallelGcm::new(&dek, &[1u8; 12], &[0x00, 0x73]);
                 dek.zeroize();
-                (Gcm::new(c, &[1u8; 12], &[0x00, 0x73]), p)
+                (g, p)
             }
             _ => {
                 let mut iv = [0u8; 12];
@@ -329,7 +328,7 @@ impl Encryptor {
                     env.len_text = write_u64(&mut env.arena, l)?;
                 }
                 (
-                    Gcm::new(aes::Aes256::new(&(*dk).into()), &iv, &[]),
+                    Gcm::new_256(dk, &iv, &[]),
                     crate::parallel::ParallelGcm::new(dk, &iv, &[]),
                 )
             }

@@ -8,7 +8,7 @@
 //! [`ParallelGcm::encrypt_in_place_threaded`] and friends split a buffer over threads.
 
 use crate::error::{Error, Result};
-use crate::gcm::{GCM_MAX_PLAINTEXT, Gcm};
+use crate::gcm::{Cpu, GCM_MAX_PLAINTEXT, Gcm, Key256};
 use aes::cipher::{BlockCipherEncrypt, KeyInit, array::Array, consts::U16};
 use ghash::{GHash, universal_hash::UniversalHash};
 use subtle::ConstantTimeEq;
@@ -38,9 +38,10 @@ impl PartialGhash {
 }
 
 /// The key material of one GCM stream, shareable across threads, for segment-wise processing.
+/// The GCM backend is chosen once, here, for every segment.
 #[derive(Clone, Zeroize, ZeroizeOnDrop)]
 pub struct ParallelGcm {
-    key: [u8; 32],
+    key: Key256,
     nonce: [u8; 12],
     h: [u8; 16],
     tag_mask: [u8; 16],
@@ -68,6 +69,11 @@ fn xor(a: &mut [u8; 16], b: &[u8; 16]) {
 
 impl ParallelGcm {
     pub(crate) fn new(key: &[u8; 32], nonce: &[u8; 12], aad: &[u8]) -> Self {
+        Self::with_cpu(key, nonce, aad, Cpu::detect())
+    }
+
+    /// [`ParallelGcm::new`] on the backend `cpu`.
+    pub(crate) fn with_cpu(key: &[u8; 32], nonce: &[u8; 12], aad: &[u8], cpu: Cpu) -> Self {
         let cipher = aes::Aes256::new(&(*key).into());
         let mut h = Array::<u8, U16>::default();
         cipher.encrypt_block(&mut h);
@@ -79,7 +85,7 @@ impl ParallelGcm {
         g.update_padded(aad);
         let aad_hash: [u8; 16] = g.finalize().into();
         ParallelGcm {
-            key: *key,
+            key: Key256::with_cpu(key, cpu),
             nonce: *nonce,
             h: h.into(),
             tag_mask: j0.into(),
@@ -103,7 +109,7 @@ impl ParallelGcm {
 
     /// The sequential engine started at the segment at `offset` (checked by the caller).
     fn segment(&self, offset: u64) -> Gcm<aes::Aes256> {
-        Gcm::segment(aes::Aes256::new(&self.key.into()), &self.nonce, offset)
+        Gcm::segment_with_key(&self.key, &self.nonce, offset)
     }
 
     fn partial(&self, offset: u64, ct: &[u8]) -> Result<PartialGhash> {
