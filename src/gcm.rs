@@ -396,7 +396,7 @@ where
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     extern crate std;
     use aes_gcm::aead::{AeadInOut, KeyInit as _};
