@@ -33,11 +33,12 @@ const AGG: usize = 16;
 #[inline]
 #[target_feature(enable = "sse2")]
 pub(super) fn load(b: &[u8; 16]) -> __m128i {
-    let b = b.map(|x| x as i8);
-    _mm_set_epi8(
-        b[15], b[14], b[13], b[12], b[11], b[10], b[9], b[8], b[7], b[6], b[5], b[4], b[3], b[2],
-        b[1], b[0],
-    )
+    // Plain indexing: a closure or `array::map` is compiled without the target features, and
+    // LLVM may leave it out of line in a hot loop.
+    macro_rules! set {
+        ($($i:literal)*) => { _mm_set_epi8($(b[$i] as i8),*) };
+    }
+    set!(15 14 13 12 11 10 9 8 7 6 5 4 3 2 1 0)
 }
 
 /// Store 16 bytes (LLVM merges the two stores into one).

@@ -48,12 +48,12 @@ impl Drop for Keys {
 #[inline]
 #[target_feature(enable = "avx2")]
 fn load2(b: &[u8; 32]) -> __m256i {
-    let b = b.map(|x| x as i8);
-    _mm256_set_epi8(
-        b[31], b[30], b[29], b[28], b[27], b[26], b[25], b[24], b[23], b[22], b[21], b[20], b[19],
-        b[18], b[17], b[16], b[15], b[14], b[13], b[12], b[11], b[10], b[9], b[8], b[7], b[6],
-        b[5], b[4], b[3], b[2], b[1], b[0],
-    )
+    // Plain indexing: a closure or `array::map` is compiled without the target features, and
+    // LLVM may leave it out of line in the hot loop.
+    macro_rules! set {
+        ($($i:literal)*) => { _mm256_set_epi8($(b[$i] as i8),*) };
+    }
+    set!(31 30 29 28 27 26 25 24 23 22 21 20 19 18 17 16 15 14 13 12 11 10 9 8 7 6 5 4 3 2 1 0)
 }
 
 /// Store 32 bytes (LLVM merges the four stores into one).
@@ -66,21 +66,27 @@ fn store2(v: __m256i, out: &mut [u8; 32]) {
     out[24..32].copy_from_slice(&_mm256_extract_epi64::<3>(v).to_le_bytes());
 }
 
-/// The eight blocks of iteration `g` of `buf`.
-#[inline]
-#[target_feature(enable = "avx2")]
-fn load_group(buf: &[u8], g: usize) -> [__m256i; 4] {
-    let q = buf.as_chunks::<G>().0[g].as_chunks::<32>().0;
-    [load2(&q[0]), load2(&q[1]), load2(&q[2]), load2(&q[3])]
+/// The eight blocks of iteration `$g` of `$buf`. A macro, like `store_group!`: LLVM does not
+/// always inline a small `#[target_feature]` function into the loop (and `#[inline(always)]`
+/// cannot be combined with one), and a call there costs a `vzeroupper` and a round trip through
+/// memory.
+macro_rules! load_group {
+    ($buf:expr, $g:expr) => {{
+        let q = $buf.as_chunks::<G>().0[$g].as_chunks::<32>().0;
+        [load2(&q[0]), load2(&q[1]), load2(&q[2]), load2(&q[3])]
+    }};
 }
 
-#[inline]
-#[target_feature(enable = "avx2")]
-fn store_group(buf: &mut [u8], g: usize, v: [__m256i; 4]) {
-    let q = buf.as_chunks_mut::<G>().0[g].as_chunks_mut::<32>().0;
-    for (q, v) in q.iter_mut().zip(v) {
-        store2(v, q);
-    }
+/// Store eight blocks `$v` as iteration `$g` of `$buf`.
+macro_rules! store_group {
+    ($buf:expr, $g:expr, $v:expr) => {{
+        let v: [__m256i; 4] = $v;
+        let q = $buf.as_chunks_mut::<G>().0[$g].as_chunks_mut::<32>().0;
+        store2(v[0], &mut q[0]);
+        store2(v[1], &mut q[1]);
+        store2(v[2], &mut q[2]);
+        store2(v[3], &mut q[3]);
+    }};
 }
 
 #[inline]
@@ -161,7 +167,13 @@ impl Keys {
             k = clmul::mul(k, k1);
         }
         Keys {
-            rk: rk.map(|k| store(k)),
+            rk: {
+                let mut r = [[0u8; 16]; 15];
+                for (r, k) in r.iter_mut().zip(rk) {
+                    *r = store(k);
+                }
+                r
+            },
             pw,
         }
     }
@@ -169,14 +181,22 @@ impl Keys {
     /// `E(K, block)`.
     #[target_feature(enable = "avx2,aes,pclmulqdq,vaes,vpclmulqdq")]
     pub(super) fn block(&self, b: &[u8; 16]) -> [u8; 16] {
-        store(encrypt1(&self.rk.map(|k| load(&k)), load(b)))
+        let mut rk = [_mm_setzero_si128(); 15];
+        for (r, k) in rk.iter_mut().zip(&self.rk) {
+            *r = load(k);
+        }
+        store(encrypt1(&rk, load(b)))
     }
 
     /// The round keys, each in both lanes.
     #[inline]
     #[target_feature(enable = "avx2,aes,pclmulqdq,vaes,vpclmulqdq")]
     fn round_keys(&self) -> [__m256i; 15] {
-        self.rk.map(|k| _mm256_broadcastsi128_si256(load(&k)))
+        let mut r = [_mm256_setzero_si256(); 15];
+        for (r, k) in r.iter_mut().zip(&self.rk) {
+            *r = _mm256_broadcastsi128_si256(load(k));
+        }
+        r
     }
 
     /// The powers `K_8 … K_1` two per vector, and their Karatsuba halves (`lo ^ hi`, low half).
@@ -185,7 +205,11 @@ impl Keys {
     fn powers(&self) -> ([__m256i; 4], [__m256i; 4]) {
         let q = self.pw.as_flattened().as_chunks::<32>().0;
         let p = [load2(&q[0]), load2(&q[1]), load2(&q[2]), load2(&q[3])];
-        (p, p.map(|k| xor2(k, _mm256_shuffle_epi32::<0x4E>(k))))
+        let mut px = p;
+        for k in &mut px {
+            *k = xor2(*k, _mm256_shuffle_epi32::<0x4E>(*k));
+        }
+        (p, px)
     }
 }
 
@@ -217,11 +241,19 @@ fn ghash_group(y: __m128i, d: [__m256i; 4], p: &[__m256i; 4], px: &[__m256i; 4])
         let xx = xor2(x, _mm256_shuffle_epi32::<0x4E>(x));
         mid = xor2(mid, _mm256_clmulepi64_epi128::<0x00>(xx, px[j]));
     }
-    let fold = |v: __m256i| xor(_mm256_castsi256_si128(v), _mm256_extracti128_si256::<1>(v));
     Acc {
-        lo: fold(lo),
-        mid: fold(mid),
-        hi: fold(hi),
+        lo: xor(
+            _mm256_castsi256_si128(lo),
+            _mm256_extracti128_si256::<1>(lo),
+        ),
+        mid: xor(
+            _mm256_castsi256_si128(mid),
+            _mm256_extracti128_si256::<1>(mid),
+        ),
+        hi: xor(
+            _mm256_castsi256_si128(hi),
+            _mm256_extracti128_si256::<1>(hi),
+        ),
     }
     .reduce_k()
 }
@@ -252,7 +284,7 @@ pub(super) fn ghash(keys: &Keys, y: &mut [u8; 16], data: &[u8]) {
     let mut v = load(y);
     let groups = data.len() / G;
     for g in 0..groups {
-        v = ghash_group(v, load_group(data, g), &p, &px);
+        v = ghash_group(v, load_group!(data, g), &p, &px);
     }
     v = ghash_tail(keys, v, &data[G * groups..]);
     *y = store(v);
@@ -286,9 +318,17 @@ impl Counters {
             6, 5, 4, 3, 2, 1, 0,
         );
         let c = self.0;
-        let add = |k: i32| _mm256_add_epi32(c, _mm256_set_epi32(k, 0, 0, 0, k, 0, 0, 0));
-        self.0 = add(8);
-        [c, add(2), add(4), add(6)].map(|c| _mm256_shuffle_epi8(c, be))
+        let step = _mm256_set_epi32(2, 0, 0, 0, 2, 0, 0, 0);
+        let c1 = _mm256_add_epi32(c, step);
+        let c2 = _mm256_add_epi32(c1, step);
+        let c3 = _mm256_add_epi32(c2, step);
+        self.0 = _mm256_add_epi32(c3, step);
+        [
+            _mm256_shuffle_epi8(c, be),
+            _mm256_shuffle_epi8(c1, be),
+            _mm256_shuffle_epi8(c2, be),
+            _mm256_shuffle_epi8(c3, be),
+        ]
     }
 }
 
@@ -296,11 +336,19 @@ impl Counters {
 #[inline]
 #[target_feature(enable = "avx2,aes,pclmulqdq,vaes,vpclmulqdq")]
 fn aes8(rk: &[__m256i; 15], c: [__m256i; 4], d: [__m256i; 4]) -> [__m256i; 4] {
-    let mut s = c.map(|c| xor2(c, rk[0]));
-    for k in &rk[1..14] {
-        s = s.map(|s| _mm256_aesenc_epi128(s, *k));
+    let mut s = c;
+    for j in 0..4 {
+        s[j] = xor2(c[j], rk[0]);
     }
-    [0, 1, 2, 3].map(|j| _mm256_aesenclast_epi128(s[j], xor2(rk[14], d[j])))
+    for k in &rk[1..14] {
+        for s in &mut s {
+            *s = _mm256_aesenc_epi128(*s, *k);
+        }
+    }
+    for j in 0..4 {
+        s[j] = _mm256_aesenclast_epi128(s[j], xor2(rk[14], d[j]));
+    }
+    s
 }
 
 /// CTR over fewer than eight whole blocks at the end of `buf` (`input` or in place).
@@ -313,7 +361,7 @@ fn ctr_tail(rk: &[__m256i; 15], c: &mut Counters, input: Option<&[u8]>, out: &mu
     }
     let mut ks = [0u8; G];
     let z = _mm256_setzero_si256();
-    store_group(&mut ks, 0, aes8(rk, c.next8(), [z; 4]));
+    store_group!(ks, 0, aes8(rk, c.next8(), [z; 4]));
     let src = input.unwrap_or(&*out);
     let mut res = [0u8; G];
     for ((r, s), k) in res.iter_mut().zip(src).zip(&ks) {
@@ -337,8 +385,14 @@ pub(super) fn ctr(
     let mut c = Counters::new(nonce, *ctr);
     let groups = out.len() / G;
     for g in 0..groups {
-        let d = load_group(input.unwrap_or(&*out), g);
-        store_group(out, g, aes8(&rk, c.next8(), d));
+        let d = load_group!(
+            match input {
+                Some(i) => i,
+                None => &*out,
+            },
+            g
+        );
+        store_group!(out, g, aes8(&rk, c.next8(), d));
     }
     let at = G * groups;
     ctr_tail(&rk, &mut c, input.map(|i| &i[at..]), &mut out[at..]);
@@ -362,12 +416,18 @@ pub(super) fn seal(
     let groups = out.len() / G;
     let mut prev = [_mm256_setzero_si256(); 4];
     for g in 0..groups {
-        let d = load_group(input.unwrap_or(&*out), g);
+        let d = load_group!(
+            match input {
+                Some(i) => i,
+                None => &*out,
+            },
+            g
+        );
         let o = aes8(&rk, c.next8(), d);
         if g > 0 {
             v = ghash_group(v, prev, &p, &px);
         }
-        store_group(out, g, o);
+        store_group!(out, g, o);
         prev = o;
     }
     if groups > 0 {
@@ -396,10 +456,16 @@ pub(super) fn open(
     let mut c = Counters::new(nonce, *ctr);
     let groups = out.len() / G;
     for g in 0..groups {
-        let d = load_group(input.unwrap_or(&*out), g);
+        let d = load_group!(
+            match input {
+                Some(i) => i,
+                None => &*out,
+            },
+            g
+        );
         let o = aes8(&rk, c.next8(), d);
         v = ghash_group(v, d, &p, &px);
-        store_group(out, g, o);
+        store_group!(out, g, o);
     }
     let at = G * groups;
     v = ghash_tail(keys, v, &input.unwrap_or(&*out)[at..]);
