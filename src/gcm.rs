@@ -26,6 +26,8 @@ mod clmul;
 mod dispatch;
 #[cfg(all(target_arch = "x86_64", not(target_os = "none")))]
 mod vaes;
+#[cfg(all(target_arch = "x86_64", not(target_os = "none")))]
+mod vaes512;
 
 #[cfg(any(test, fuzzing, feature = "hazmat-internals"))]
 pub use backend::Backend;

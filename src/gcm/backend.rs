@@ -4,7 +4,8 @@
 //! - `Portable`: the `ctr` and `ghash` crates (every target);
 //! - `Clmul`: CTR in batches through the block cipher's multi-block path and GHASH with 128-bit
 //!   PCLMULQDQ, sixteen blocks per reduction (x86-64 with SSSE3 + PCLMULQDQ, any AES key size);
-//! - `Vaes256`: the stitched 256-bit VAES + VPCLMULQDQ kernel (x86-64 with AVX2, AES-256 keys).
+//! - `Vaes256`: the stitched 256-bit VAES + VPCLMULQDQ kernel (x86-64 with AVX2, AES-256 keys);
+//! - `Vaes512`: its 512-bit form, sixteen blocks per iteration (x86-64 with AVX-512F/BW).
 //!
 //! On `target_os = "none"` (soft-float ABIs, which LLVM cannot combine with vector registers)
 //! and off x86-64, only `Portable` exists; the `aes` and `polyval` crates still detect AES-NI /
@@ -37,11 +38,18 @@ pub enum Backend {
     Clmul,
     /// The stitched 256-bit VAES + VPCLMULQDQ kernel (x86-64 with AVX2).
     Vaes256,
+    /// Its 512-bit form (x86-64 with AVX-512F and AVX-512BW).
+    Vaes512,
 }
 
 impl Backend {
     /// Every backend, slowest first.
-    pub const ALL: [Backend; 3] = [Backend::Portable, Backend::Clmul, Backend::Vaes256];
+    pub const ALL: [Backend; 4] = [
+        Backend::Portable,
+        Backend::Clmul,
+        Backend::Vaes256,
+        Backend::Vaes512,
+    ];
 }
 
 /// A detected backend: the name plus the proof that the CPU has its features.
@@ -104,6 +112,8 @@ impl Cpu {
             Backend::Clmul => dispatch::Clmul::detect().map(Cpu::Clmul),
             #[cfg(all(target_arch = "x86_64", not(target_os = "none")))]
             Backend::Vaes256 => dispatch::Vaes::detect().map(Cpu::Vaes),
+            #[cfg(all(target_arch = "x86_64", not(target_os = "none")))]
+            Backend::Vaes512 => dispatch::Vaes::detect512().map(Cpu::Vaes),
             #[cfg(not(all(target_arch = "x86_64", not(target_os = "none"))))]
             _ => None,
         }
@@ -116,6 +126,8 @@ impl Cpu {
             Cpu::Portable => Backend::Portable,
             #[cfg(all(target_arch = "x86_64", not(target_os = "none")))]
             Cpu::Clmul(_) => Backend::Clmul,
+            #[cfg(all(target_arch = "x86_64", not(target_os = "none")))]
+            Cpu::Vaes(t) if t.zmm() => Backend::Vaes512,
             #[cfg(all(target_arch = "x86_64", not(target_os = "none")))]
             Cpu::Vaes(_) => Backend::Vaes256,
         }

@@ -12,22 +12,32 @@
 //! so that the portable path can be tested on any CPU.
 #![allow(unsafe_code)]
 
-use super::{clmul, vaes};
+use super::{clmul, vaes, vaes512};
 
 /// Proof that this CPU has SSE2, SSSE3 and PCLMULQDQ (the `clmul` backend).
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Clmul(());
 
 /// Proof that this CPU has AVX2, AES-NI, PCLMULQDQ, VAES and VPCLMULQDQ, and that the OS saves
-/// the 256-bit registers (the `vaes` backend; it implies [`Clmul`]).
+/// the 256-bit registers (the `vaes` backend; it implies [`Clmul`]); with `zmm`, also AVX-512F
+/// and AVX-512BW with the 512-bit state saved (the `vaes512` kernels).
 #[derive(Clone, Copy, Debug)]
-pub(crate) struct Vaes(());
+pub(crate) struct Vaes {
+    zmm: bool,
+}
 
 #[cfg(all(feature = "std", not(s3ec_gcm_force_portable)))]
 fn has_clmul() -> bool {
     std::is_x86_feature_detected!("sse2")
         && std::is_x86_feature_detected!("ssse3")
         && std::is_x86_feature_detected!("pclmulqdq")
+}
+
+#[cfg(all(feature = "std", not(s3ec_gcm_force_portable)))]
+fn has_vaes512() -> bool {
+    has_vaes()
+        && std::is_x86_feature_detected!("avx512f")
+        && std::is_x86_feature_detected!("avx512bw")
 }
 
 #[cfg(all(feature = "std", not(s3ec_gcm_force_portable)))]
@@ -64,9 +74,23 @@ mod cpuid {
         let l7 = __cpuid_count(7, 0);
         l7.ebx & (1 << 5) != 0 && l7.ecx & (1 << 9) != 0 && l7.ecx & (1 << 10) != 0
     }
+
+    /// `has_vaes`, plus leaf 7 EBX: AVX-512F (16), AVX-512BW (30); XCR0: opmask and ZMM state
+    /// (bits 5, 6, 7).
+    pub(super) fn has_vaes512() -> bool {
+        if !has_vaes() {
+            return false;
+        }
+        // SAFETY: `has_vaes` checked OSXSAVE (leaf 1 ECX bit 27): XGETBV is enabled.
+        if unsafe { _xgetbv(0) } & 0b1110_0110 != 0b1110_0110 {
+            return false;
+        }
+        let l7 = __cpuid_count(7, 0);
+        l7.ebx & (1 << 16) != 0 && l7.ebx & (1 << 30) != 0
+    }
 }
 #[cfg(all(not(feature = "std"), not(s3ec_gcm_force_portable)))]
-use cpuid::{has_clmul, has_vaes};
+use cpuid::{has_clmul, has_vaes, has_vaes512};
 
 #[cfg(s3ec_gcm_force_portable)]
 fn has_clmul() -> bool {
@@ -74,6 +98,10 @@ fn has_clmul() -> bool {
 }
 #[cfg(s3ec_gcm_force_portable)]
 fn has_vaes() -> bool {
+    false
+}
+#[cfg(s3ec_gcm_force_portable)]
+fn has_vaes512() -> bool {
     false
 }
 
@@ -97,9 +125,20 @@ impl Clmul {
 }
 
 impl Vaes {
-    /// The token, if this CPU has the features.
+    /// The token for the 256-bit kernels, if this CPU has the features.
     pub(crate) fn detect() -> Option<Self> {
-        has_vaes().then_some(Vaes(()))
+        has_vaes().then_some(Vaes { zmm: false })
+    }
+
+    /// The token for the 512-bit kernels, if this CPU has the features.
+    pub(crate) fn detect512() -> Option<Self> {
+        has_vaes512().then_some(Vaes { zmm: true })
+    }
+
+    /// Whether the token is for the 512-bit kernels.
+    #[cfg(test)]
+    pub(crate) fn zmm(self) -> bool {
+        self.zmm
     }
 
     /// The 128-bit backend's token: its features are a subset.
@@ -121,8 +160,14 @@ impl Vaes {
 
     /// GHASH of whole blocks into `y`.
     pub(crate) fn ghash(self, keys: &vaes::Keys, y: &mut [u8; 16], data: &[u8]) {
-        // SAFETY: `self` proves AVX2, AES-NI, PCLMULQDQ, VAES, VPCLMULQDQ and the AVX OS state.
-        unsafe { vaes::ghash(keys, y, data) }
+        if self.zmm {
+            // SAFETY: `self.zmm` proves AVX-512F, AVX-512BW, VAES, VPCLMULQDQ, AES-NI, PCLMULQDQ and the
+            // AVX-512 OS state.
+            unsafe { vaes512::ghash(keys, y, data) }
+        } else {
+            // SAFETY: `self` proves AVX2, AES-NI, PCLMULQDQ, VAES, VPCLMULQDQ and the AVX OS state.
+            unsafe { vaes::ghash(keys, y, data) }
+        }
     }
 
     /// CTR over whole blocks.
@@ -134,8 +179,14 @@ impl Vaes {
         input: Option<&[u8]>,
         out: &mut [u8],
     ) {
-        // SAFETY: `self` proves AVX2, AES-NI, PCLMULQDQ, VAES, VPCLMULQDQ and the AVX OS state.
-        unsafe { vaes::ctr(keys, nonce, ctr, input, out) }
+        if self.zmm {
+            // SAFETY: `self.zmm` proves AVX-512F, AVX-512BW, VAES, VPCLMULQDQ, AES-NI, PCLMULQDQ and the
+            // AVX-512 OS state.
+            unsafe { vaes512::ctr(keys, nonce, ctr, input, out) }
+        } else {
+            // SAFETY: `self` proves AVX2, AES-NI, PCLMULQDQ, VAES, VPCLMULQDQ and the AVX OS state.
+            unsafe { vaes::ctr(keys, nonce, ctr, input, out) }
+        }
     }
 
     /// Stitched encryption of whole blocks (`seal`) or decryption (`!seal`) with GHASH.
@@ -150,12 +201,25 @@ impl Vaes {
         input: Option<&[u8]>,
         out: &mut [u8],
     ) {
-        if seal {
-            // SAFETY: `self` proves AVX2, AES-NI, PCLMULQDQ, VAES, VPCLMULQDQ and the AVX OS state.
-            unsafe { vaes::seal(keys, nonce, ctr, y, input, out) }
-        } else {
-            // SAFETY: `self` proves AVX2, AES-NI, PCLMULQDQ, VAES, VPCLMULQDQ and the AVX OS state.
-            unsafe { vaes::open(keys, nonce, ctr, y, input, out) }
+        match (seal, self.zmm) {
+            (true, true) => {
+                // SAFETY: `self.zmm` proves AVX-512F, AVX-512BW, VAES, VPCLMULQDQ, AES-NI, PCLMULQDQ and the
+                // AVX-512 OS state.
+                unsafe { vaes512::seal(keys, nonce, ctr, y, input, out) }
+            }
+            (false, true) => {
+                // SAFETY: `self.zmm` proves AVX-512F, AVX-512BW, VAES, VPCLMULQDQ, AES-NI, PCLMULQDQ and the
+                // AVX-512 OS state.
+                unsafe { vaes512::open(keys, nonce, ctr, y, input, out) }
+            }
+            (true, false) => {
+                // SAFETY: `self` proves AVX2, AES-NI, PCLMULQDQ, VAES, VPCLMULQDQ and the AVX OS state.
+                unsafe { vaes::seal(keys, nonce, ctr, y, input, out) }
+            }
+            (false, false) => {
+                // SAFETY: `self` proves AVX2, AES-NI, PCLMULQDQ, VAES, VPCLMULQDQ and the AVX OS state.
+                unsafe { vaes::open(keys, nonce, ctr, y, input, out) }
+            }
         }
     }
 }

@@ -26,15 +26,17 @@ use zeroize::Zeroize;
 
 /// Blocks per iteration (four 256-bit vectors).
 const W: usize = 8;
+/// Key powers kept: enough for the 512-bit kernel (`vaes512`), sixteen blocks per iteration.
+pub(super) const POWERS: usize = 16;
 /// Bytes per iteration.
 const G: usize = 16 * W;
 
 /// The AES-256 round keys and the GHASH key powers of one key, zeroized on drop.
 #[derive(Clone)]
 pub(crate) struct Keys {
-    rk: [[u8; 16]; 15],
-    /// `pw[i]` holds `K_(W−i)`: the powers for one iteration, in block order.
-    pw: [[u8; 16]; W],
+    pub(super) rk: [[u8; 16]; 15],
+    /// `pw[i]` holds `K_(16−i)`: the last `n` are the powers for `n` blocks, in block order.
+    pub(super) pw: [[u8; 16]; POWERS],
 }
 
 impl Drop for Keys {
@@ -47,7 +49,7 @@ impl Drop for Keys {
 /// Load 32 bytes (LLVM folds the byte inserts into one unaligned load).
 #[inline]
 #[target_feature(enable = "avx2")]
-fn load2(b: &[u8; 32]) -> __m256i {
+pub(super) fn load2(b: &[u8; 32]) -> __m256i {
     // Plain indexing: a closure or `array::map` is compiled without the target features, and
     // LLVM may leave it out of line in the hot loop.
     macro_rules! set {
@@ -160,10 +162,10 @@ impl Keys {
         let mut h = store(encrypt1(&rk, _mm_setzero_si128()));
         let k1 = load(&clmul::key_power_one(&h));
         h.zeroize();
-        let mut pw = [[0u8; 16]; W];
+        let mut pw = [[0u8; 16]; POWERS];
         let mut k = k1;
-        for j in 1..=W {
-            pw[W - j] = store(k);
+        for j in 1..=POWERS {
+            pw[POWERS - j] = store(k);
             k = clmul::mul(k, k1);
         }
         Keys {
@@ -203,7 +205,7 @@ impl Keys {
     #[inline]
     #[target_feature(enable = "avx2,aes,pclmulqdq,vaes,vpclmulqdq")]
     fn powers(&self) -> ([__m256i; 4], [__m256i; 4]) {
-        let q = self.pw.as_flattened().as_chunks::<32>().0;
+        let q = self.pw[POWERS - W..].as_flattened().as_chunks::<32>().0;
         let p = [load2(&q[0]), load2(&q[1]), load2(&q[2]), load2(&q[3])];
         let mut px = p;
         for k in &mut px {
@@ -258,16 +260,20 @@ fn ghash_group(y: __m128i, d: [__m256i; 4], p: &[__m256i; 4], px: &[__m256i; 4])
     .reduce_k()
 }
 
-/// GHASH of fewer than eight whole blocks (`K_n … K_1`).
+/// GHASH of fewer than sixteen whole blocks (`K_n … K_1`).
 #[inline]
 #[target_feature(enable = "avx2,aes,pclmulqdq,vaes,vpclmulqdq")]
-fn ghash_tail(keys: &Keys, y: __m128i, data: &[u8]) -> __m128i {
+pub(super) fn ghash_tail(keys: &Keys, y: __m128i, data: &[u8]) -> __m128i {
     let blocks = data.as_chunks::<16>().0;
     if blocks.is_empty() {
         return y;
     }
     let mut acc = Acc::new();
-    for (i, (b, k)) in blocks.iter().zip(&keys.pw[W - blocks.len()..]).enumerate() {
+    for (i, (b, k)) in blocks
+        .iter()
+        .zip(&keys.pw[POWERS - blocks.len()..])
+        .enumerate()
+    {
         let mut x = bswap(load(b));
         if i == 0 {
             x = xor(x, y);
