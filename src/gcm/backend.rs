@@ -179,7 +179,8 @@ impl zeroize::Zeroize for Key256 {
     }
 }
 
-/// The CTR and GHASH state of one GCM computation.
+/// The CTR and GHASH state of one GCM computation. Held inline: the crate does not allocate.
+#[allow(clippy::large_enum_variant)]
 pub(super) enum Engine<C>
 where
     C: BlockCipherEncrypt + BlockSizeUser<BlockSize = U16>,
