@@ -427,7 +427,9 @@ pub(crate) mod tests {
             .filter_map(|b| {
                 let c = Cpu::get(*b);
                 if c.is_none() {
-                    std::println!("note: this CPU lacks the {b:?} GCM backend; not tested");
+                    std::println!(
+                        "note: the {b:?} GCM backend is not available here (CPU, or --cfg s3ec_gcm_force_portable); not tested"
+                    );
                 }
                 c
             })

@@ -29,7 +29,7 @@
 use aes_gcm::aead::{AeadInOut, KeyInit};
 use aws_lc_rs::aead::{AES_256_GCM, Aad, LessSafeKey, Nonce, UnboundKey};
 use rustix::time::{ClockId, clock_gettime};
-use s3_encryption::internals::{Backend, force_backend};
+use s3_encryption::internals::{Backend, Gcm, force_backend};
 use s3_encryption::{
     AesKey, CommitmentPolicy, DataKey, DecryptPolicy, EncryptConfig, EncryptionMaterials,
     Encryptor, Envelope, Placement,
@@ -198,6 +198,26 @@ impl Fixture {
         }
         let tag = e.finish().expect("finish");
         (t.stop(), black_box(tag))
+    }
+
+    /// Our GCM engine over the whole buffer in one call: the reference for the streaming tax.
+    fn engine_encrypt(&self, buf: &mut [u8]) -> (Sample, [u8; 16]) {
+        let t = Timer::start();
+        let mut g = Gcm::new_256(&self.key, &self.nonce, self.aad);
+        g.encrypt_in_place(buf).expect("encrypt");
+        let tag = g.tag();
+        (t.stop(), black_box(tag))
+    }
+
+    /// Our GCM engine's one fused pass over the whole buffer (decrypt, then check the tag), as
+    /// the one-shots do; not verify-first.
+    fn engine_decrypt(&self, body: &mut [u8]) -> Sample {
+        let (ct, tag) = body.split_at_mut(body.len() - 16);
+        let t = Timer::start();
+        let mut g = Gcm::new_256(&self.key, &self.nonce, self.aad);
+        g.decrypt_in_place(ct).expect("decrypt");
+        g.verify(tag).expect("tag");
+        t.stop()
     }
 
     fn aes_gcm_encrypt(&self, buf: &mut [u8]) -> (Sample, [u8; 16]) {
@@ -432,6 +452,8 @@ fn bench(suite: Suite, len: usize, rows: &mut Vec<Row>) {
     // Encrypt: chunked ours ×3 per backend, the two one-shots; interleaved, best of `rounds`.
     let mut buf = pt.clone();
     let mut enc_ours = [(); 3].map(|_| vec![Sample::MAX; nb]);
+    let mut enc_engine = vec![Sample::MAX; nb];
+    let mut dec_engine = vec![Sample::MAX; nb];
     let (mut enc_aes, mut enc_lc) = (Sample::MAX, Sample::MAX);
     // Decrypt: whole-buffer, streaming ×3 per backend, the two one-shots.
     let mut body = reference.clone();
@@ -446,6 +468,7 @@ fn bench(suite: Suite, len: usize, rows: &mut Vec<Row>) {
             for (i, &c) in CHUNKS.iter().enumerate() {
                 enc_ours[i][k] = enc_ours[i][k].min(f.ours_encrypt(&mut buf, c).0);
             }
+            enc_engine[k] = enc_engine[k].min(f.engine_encrypt(&mut buf).0);
         }
         enc_aes = enc_aes.min(f.aes_gcm_encrypt(&mut buf).0);
         enc_lc = enc_lc.min(f.aws_lc_encrypt(&mut buf).0);
@@ -454,6 +477,8 @@ fn bench(suite: Suite, len: usize, rows: &mut Vec<Row>) {
             force(b);
             body.copy_from_slice(&reference);
             dec_whole[k] = dec_whole[k].min(f.ours_decrypt_whole(&mut body).0);
+            body.copy_from_slice(&reference);
+            dec_engine[k] = dec_engine[k].min(f.engine_decrypt(&mut body));
             for (i, &c) in CHUNKS.iter().enumerate() {
                 dec_stream[i][k] =
                     dec_stream[i][k].min(f.ours_verify_first(&reference, &mut out, c).0);
@@ -479,9 +504,29 @@ fn bench(suite: Suite, len: usize, rows: &mut Vec<Row>) {
     }
     rows.push(Row {
         suite,
+        op: "encrypt",
+        len,
+        mode: "engine, one call (streaming-tax reference)",
+        chunk: "whole".into(),
+        ours: enc_engine,
+        aes_gcm: enc_aes,
+        aws_lc: enc_lc,
+    });
+    rows.push(Row {
+        suite,
         op: "decrypt",
         len,
-        mode: "decrypt_whole_in_place",
+        mode: "engine, one fused pass, then the tag",
+        chunk: "whole".into(),
+        ours: dec_engine,
+        aes_gcm: dec_aes,
+        aws_lc: dec_lc,
+    });
+    rows.push(Row {
+        suite,
+        op: "decrypt",
+        len,
+        mode: "decrypt_whole_in_place (verify-first, 2 passes)",
         chunk: "whole".into(),
         ours: dec_whole.clone(),
         aes_gcm: dec_aes,
