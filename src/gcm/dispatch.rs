@@ -49,22 +49,46 @@ fn has_vaes() -> bool {
         && std::is_x86_feature_detected!("vpclmulqdq")
 }
 
-/// `cpuid` bits without `std`.
+/// `cpuid` bits without `std`, read once and cached (`cpuid` traps to the hypervisor in VMs).
 #[cfg(all(not(feature = "std"), not(s3ec_gcm_force_portable)))]
 mod cpuid {
     use core::arch::x86_64::{__cpuid, __cpuid_count, _xgetbv};
+    use core::sync::atomic::{AtomicU8, Ordering::Relaxed};
+
+    /// Bit 7: read; bits 0, 1, 2: `clmul`, `vaes`, `vaes512`.
+    static CACHE: AtomicU8 = AtomicU8::new(0);
+
+    fn cached() -> u8 {
+        let c = CACHE.load(Relaxed);
+        if c != 0 {
+            return c;
+        }
+        let c = 0x80 | u8::from(clmul()) | (u8::from(vaes()) << 1) | (u8::from(vaes512()) << 2);
+        CACHE.store(c, Relaxed);
+        c
+    }
+
+    pub(super) fn has_clmul() -> bool {
+        cached() & 1 != 0
+    }
+    pub(super) fn has_vaes() -> bool {
+        cached() & 2 != 0
+    }
+    pub(super) fn has_vaes512() -> bool {
+        cached() & 4 != 0
+    }
 
     /// Leaf 1 ECX: SSSE3 (9), PCLMULQDQ (1); SSE2 is part of x86-64.
-    pub(super) fn has_clmul() -> bool {
+    fn clmul() -> bool {
         let c = __cpuid(1).ecx;
         c & (1 << 9) != 0 && c & (1 << 1) != 0
     }
 
     /// Leaf 1 ECX: AES (25), OSXSAVE (27), AVX (28); XCR0: SSE and AVX state (bits 1, 2);
     /// leaf 7 EBX: AVX2 (5); leaf 7 ECX: VAES (9), VPCLMULQDQ (10).
-    pub(super) fn has_vaes() -> bool {
+    fn vaes() -> bool {
         let l1 = __cpuid(1).ecx;
-        if !has_clmul() || l1 & (1 << 25) == 0 || l1 & (1 << 27) == 0 || l1 & (1 << 28) == 0 {
+        if !clmul() || l1 & (1 << 25) == 0 || l1 & (1 << 27) == 0 || l1 & (1 << 28) == 0 {
             return false;
         }
         // SAFETY: OSXSAVE (leaf 1 ECX bit 27) was checked just above: XGETBV is enabled.
@@ -75,13 +99,13 @@ mod cpuid {
         l7.ebx & (1 << 5) != 0 && l7.ecx & (1 << 9) != 0 && l7.ecx & (1 << 10) != 0
     }
 
-    /// `has_vaes`, plus leaf 7 EBX: AVX-512F (16), AVX-512BW (30); XCR0: opmask and ZMM state
+    /// `vaes`, plus leaf 7 EBX: AVX-512F (16), AVX-512BW (30); XCR0: opmask and ZMM state
     /// (bits 5, 6, 7).
-    pub(super) fn has_vaes512() -> bool {
-        if !has_vaes() {
+    fn vaes512() -> bool {
+        if !vaes() {
             return false;
         }
-        // SAFETY: `has_vaes` checked OSXSAVE (leaf 1 ECX bit 27): XGETBV is enabled.
+        // SAFETY: `vaes` checked OSXSAVE (leaf 1 ECX bit 27): XGETBV is enabled.
         if unsafe { _xgetbv(0) } & 0b1110_0110 != 0b1110_0110 {
             return false;
         }
