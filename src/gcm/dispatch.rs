@@ -5,7 +5,8 @@
 //! target lacks. Calling one is sound exactly when the CPU running the code has those features
 //! (and, for the 256-bit registers, the OS saves their state). A token type proves it: its field
 //! is private, so the only way to get one is the detection below, run once per key. Every
-//! `unsafe` block is a single kernel call with a `// SAFETY:` line naming the features checked.
+//! `unsafe` block is a single kernel call with a `// SAFETY:` line naming the features checked
+//! (and, without `std`, the `xgetbv` read once `cpuid` says the OS enabled it).
 //!
 //! Detection: `is_x86_feature_detected!` with `std` (it checks the OS state too); without `std`,
 //! `cpuid` and, for AVX, `xgetbv`. Building with `--cfg s3ec_gcm_force_portable` detects nothing,
