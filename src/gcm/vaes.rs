@@ -420,7 +420,6 @@ pub(super) fn seal(
     let mut v = load(y);
     let mut c = Counters::new(nonce, *ctr);
     let groups = out.len() / G;
-    let mut prev = [_mm256_setzero_si256(); 4];
     for g in 0..groups {
         let d = load_group!(
             match input {
@@ -429,15 +428,17 @@ pub(super) fn seal(
             },
             g
         );
-        let o = aes8(&rk, c.next8(), d);
-        if g > 0 {
-            v = ghash_group(v, prev, &p, &px);
+        // The GHASH runs two iterations behind, on ciphertext read back from L1: its inputs are
+        // ready when it is issued, so it does not wait in the scheduler behind the AES rounds
+        // of the previous iteration.
+        if g >= 2 {
+            v = ghash_group(v, load_group!(&*out, g - 2), &p, &px);
         }
+        let o = aes8(&rk, c.next8(), d);
         store_group!(out, g, o);
-        prev = o;
     }
-    if groups > 0 {
-        v = ghash_group(v, prev, &p, &px);
+    for g in groups.saturating_sub(2)..groups {
+        v = ghash_group(v, load_group!(&*out, g), &p, &px);
     }
     let at = G * groups;
     ctr_tail(&rk, &mut c, input.map(|i| &i[at..]), &mut out[at..]);
