@@ -9,7 +9,6 @@ use crate::key_commitment as commit;
 use crate::policy::DecryptPolicy;
 use crate::secret::DataKey;
 use crate::wrap::unpad_pkcs7;
-use aes::cipher::KeyInit;
 use subtle::ConstantTimeEq;
 use zeroize::{Zeroize, ZeroizeOnDrop};
 
@@ -122,7 +121,7 @@ impl Decryptor {
         Ok(match &self.key {
             ContentKey::Gcm { key, nonce, aad_v3 } => {
                 let aad: &[u8] = if *aad_v3 { &[0x00, 0x73] } else { &[] };
-                Engine::Gcm(Gcm::new(aes::Aes256::new(&(*key).into()), nonce, aad))
+                Engine::Gcm(Gcm::new_256(key, nonce, aad))
             }
             ContentKey::Cbc { key, key_len, iv } => {
                 Engine::Cbc(Cbc::new(&key[..*key_len as usize], iv)?)
@@ -220,15 +219,21 @@ impl Decryptor {
         let need = self.max_plaintext_len(body.len() as u64)? as usize;
         match self.engine()? {
             Engine::Gcm(mut g) => {
-                let (ct, tag) = body.split_at(need);
-                g.authenticate_only(ct)?;
-                g.verify(tag)?;
-                self.check_len(need as u64)?;
-                let Engine::Gcm(mut g2) = self.engine()? else {
-                    return Err(Error::InvalidState);
-                };
-                g2.keystream_in_place(&mut body[..need]);
-                Ok(need)
+                // One fused pass (GHASH of the ciphertext as it is decrypted), then the tag and
+                // the declared length, in that order (as `decrypt_whole`): the buffer holds
+                // unverified plaintext only inside this call, and is wiped if a check fails, so
+                // nothing unauthenticated ever leaves it.
+                let (ct, tag) = body.split_at_mut(need);
+                g.decrypt_in_place(ct)?;
+                let mut t = [0u8; 16];
+                t.copy_from_slice(tag);
+                match g.verify(&t).and_then(|()| self.check_len(need as u64)) {
+                    Ok(()) => Ok(need),
+                    Err(e) => {
+                        body.zeroize();
+                        Err(e)
+                    }
+                }
             }
             Engine::Cbc(mut c) => {
                 let mut tmp = [0u8; 16];

@@ -13,7 +13,6 @@ use crate::parallel::ParallelGcm;
 use crate::policy::EncryptConfig;
 use crate::secret::{AesKey, DataKey};
 use crate::wrap::{self, EncryptionContext};
-use aes::cipher::KeyInit;
 use rand_core::TryCryptoRng;
 use zeroize::Zeroize;
 
@@ -200,19 +199,16 @@ impl Encryptor {
             FormatVersion::V3 => {
                 let (mut dek, ck) = key_commitment::derive_v3(dk, random);
                 env.set_content_nonce(random, Some(&ck), plaintext_len)?;
-                let c = aes::Aes256::new(&dek.into());
+                let g = Gcm::new_256(&dek, &[1u8; 12], &[0x00, 0x73]);
                 let p = ParallelGcm::new(&dek, &[1u8; 12], &[0x00, 0x73]);
                 dek.zeroize();
-                (Gcm::new(c, &[1u8; 12], &[0x00, 0x73]), p)
+                (g, p)
             }
             _ => {
                 let mut iv = [0u8; 12];
                 iv.copy_from_slice(&random[..12]);
                 env.set_content_nonce(random, None, plaintext_len)?;
-                (
-                    Gcm::new(aes::Aes256::new(&(*dk).into()), &iv, &[]),
-                    ParallelGcm::new(dk, &iv, &[]),
-                )
+                (Gcm::new_256(dk, &iv, &[]), ParallelGcm::new(dk, &iv, &[]))
             }
         };
         Ok(Encryptor {

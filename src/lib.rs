@@ -1,6 +1,6 @@
 #![doc = include_str!("../README.md")]
 #![no_std]
-#![forbid(unsafe_code)]
+#![deny(unsafe_code)]
 #![deny(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
@@ -54,7 +54,7 @@ pub use rsa;
 #[cfg(any(fuzzing, feature = "hazmat-internals"))]
 #[doc(hidden)]
 pub mod internals {
-    pub use crate::gcm::Gcm;
+    pub use crate::gcm::{Backend, Gcm, force_backend};
 
     /// A [`crate::ParallelGcm`] for an arbitrary AES-256 key, nonce and AAD.
     pub fn parallel_gcm(key: &[u8; 32], nonce: &[u8; 12], aad: &[u8]) -> crate::ParallelGcm {

@@ -3,6 +3,8 @@
 //! in place and buffer to buffer; a tag with any one bit changed is refused. For 256-bit keys,
 //! `ParallelGcm` over arbitrary 16-aligned segments processed in arbitrary order gives the same
 //! ciphertext and tag, and its fused re-checking decrypt gives the plaintext and verifies.
+//! Every input runs on every GCM backend this CPU has (`internals::force_backend`), AES-256 both
+//! through the raw-key constructor (the wide kernel) and through a generic cipher.
 #![no_main]
 
 use aes_gcm::aead::{AeadInOut, KeyInit};
@@ -11,13 +13,11 @@ use fuzz_support::splits;
 use libfuzzer_sys::arbitrary::{Result, Unstructured};
 use libfuzzer_sys::fuzz_target;
 use s3_encryption::Error;
-use s3_encryption::internals::Gcm;
+use s3_encryption::internals::{Backend, Gcm, force_backend};
 
 fn incremental<C>(
     u: &mut Unstructured<'_>,
-    make: impl Fn() -> C,
-    nonce: &[u8; 12],
-    aad: &[u8],
+    make: impl Fn() -> Gcm<C>,
     pt: &[u8],
     ct: &[u8],
     tag: &[u8],
@@ -28,7 +28,7 @@ where
     // Encrypt.
     let in_place: bool = u.arbitrary()?;
     let mut out = vec![0xA5u8; pt.len()];
-    let mut g = Gcm::new(make(), nonce, aad);
+    let mut g = make();
     let mut at = 0;
     for s in splits(u, pt.len()) {
         if in_place {
@@ -47,7 +47,7 @@ where
     // Decrypt.
     let in_place: bool = u.arbitrary()?;
     let mut back = vec![0x5Au8; ct.len()];
-    let mut d = Gcm::new(make(), nonce, aad);
+    let mut d = make();
     let mut at = 0;
     for s in splits(u, ct.len()) {
         if in_place {
@@ -71,7 +71,7 @@ where
     }
     // A tag of the wrong length is refused, never a panic.
     let short: u8 = u.arbitrary()?;
-    let d2 = Gcm::new(make(), nonce, aad);
+    let d2 = make();
     let n = short as usize % 16;
     if n > 0 || !pt.is_empty() {
         assert_eq!(d2.verify(&tag[..n]), Err(Error::Authentication));
@@ -152,9 +152,14 @@ fn run(u: &mut Unstructured<'_>) -> Result<()> {
             .expect("aes-gcm");
         incremental(
             u,
-            || aes_gcm::aes::Aes256::new(&key.into()),
-            &nonce,
-            &aad,
+            || Gcm::new_256(&key, &nonce, &aad),
+            &pt,
+            &ct,
+            &tag,
+        )?;
+        incremental(
+            u,
+            || Gcm::new(aes_gcm::aes::Aes256::new(&key.into()), &nonce, &aad),
             &pt,
             &ct,
             &tag,
@@ -168,9 +173,7 @@ fn run(u: &mut Unstructured<'_>) -> Result<()> {
             .expect("aes-gcm");
         incremental(
             u,
-            || aes_gcm::aes::Aes128::new(&k16.into()),
-            &nonce,
-            &aad,
+            || Gcm::new(aes_gcm::aes::Aes128::new(&k16.into()), &nonce, &aad),
             &pt,
             &ct,
             &tag,
@@ -179,5 +182,9 @@ fn run(u: &mut Unstructured<'_>) -> Result<()> {
 }
 
 fuzz_target!(|data: &[u8]| {
-    let _ = run(&mut Unstructured::new(data));
+    for b in Backend::ALL {
+        if force_backend(Some(b)) {
+            let _ = run(&mut Unstructured::new(data));
+        }
+    }
 });

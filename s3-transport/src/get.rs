@@ -59,7 +59,9 @@ async fn send_read(
     let mut a = sdk::read(&s3, &req).await?;
     let body = match a.body.take() {
         Some(mut b) if collect => Some(Body::Collected(
-            sdk::collect(&mut b, req.limit.unwrap_or(u64::MAX)).await?.into(),
+            sdk::collect(&mut b, req.limit.unwrap_or(u64::MAX))
+                .await?
+                .into(),
         )),
         Some(b) => Some(Body::Stream(b)),
         None => None,
@@ -486,8 +488,7 @@ impl S3EncryptionClient {
             next: 0,
             held: BTreeMap::new(),
         };
-        let (done, info) =
-            Box::pin(self.drive(intent, opts, None, &mut out, false, None)).await?;
+        let (done, info) = Box::pin(self.drive(intent, opts, None, &mut out, false, None)).await?;
         Ok(Self::output(
             &done,
             info,
@@ -520,9 +521,12 @@ impl S3EncryptionClient {
             next: 0,
             held: BTreeMap::new(),
         };
-        let (done, info) =
-            Box::pin(self.drive(intent, opts, None, &mut out, false, None)).await?;
-        Ok(Self::output(&done, info, Verification::UnauthenticatedRange))
+        let (done, info) = Box::pin(self.drive(intent, opts, None, &mut out, false, None)).await?;
+        Ok(Self::output(
+            &done,
+            info,
+            Verification::UnauthenticatedRange,
+        ))
     }
 }
 

@@ -52,11 +52,11 @@ pub use client::{
 };
 pub use error::{Error, ErrorKind, Result};
 pub use info::{EnvelopeInfo, GetOutput, ListEntry, ListStatus, ObjectInfo, Verification};
+pub use keyring::{Keyring, Pairs, wrap_name};
+pub use put::PutOutput;
 pub use reader::ObjectReader;
 pub use rotate::{ReEncryptOptions, ReEncryptOutput};
 pub use s3_encryption::object::DeleteDone;
-pub use keyring::{Keyring, Pairs, wrap_name};
-pub use put::PutOutput;
 
 pub use aws_config;
 pub use aws_sdk_kms;

@@ -7,7 +7,6 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 impl S3EncryptionClient {
-
     /// List objects under `prefix` with their plaintext sizes (HEAD of each, and its instruction
     /// file where needed; up to 8 at a time). Instruction files beside their objects are listed
     /// as such.

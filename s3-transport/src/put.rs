@@ -344,9 +344,7 @@ impl S3EncryptionClient {
                             });
                         }
                         (Operation::PutObject, RequestBody::Ciphertext { len: stored }) => {
-                            let r = self
-                                .single_put(&mut put, id, &mut body, stored, opts)
-                                .await;
+                            let r = self.single_put(&mut put, id, &mut body, stored, opts).await;
                             match r {
                                 Ok(a) => {
                                     put.response(id, a.status, a.pairs())?;

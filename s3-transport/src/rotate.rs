@@ -93,7 +93,9 @@ impl S3EncryptionClient {
                     r.response(id, a.status, a.pairs()).map_err(err)?;
                 }
                 RotateNext::UnwrapKey => {
-                    let env = r.old_envelope().ok_or_else(|| Error::config("no envelope"))?;
+                    let env = r
+                        .old_envelope()
+                        .ok_or_else(|| Error::config("no envelope"))?;
                     let dk = self
                         .inner
                         .keyring
@@ -107,13 +109,17 @@ impl S3EncryptionClient {
                     let m = new_keyring.rewrap_data_key(&config, dk, kms).await?;
                     r.new_materials(m).map_err(err)?;
                     if new_keyring.can_decrypt() {
-                        let env = r.new_envelope().ok_or_else(|| Error::config("no envelope"))?;
+                        let env = r
+                            .new_envelope()
+                            .ok_or_else(|| Error::config("no envelope"))?;
                         let dk = new_keyring.unwrap_data_key(env, kms, None).await?;
                         env.decryptor(dk, &self.inner.policy)?;
                     }
                 }
                 RotateNext::CheckOldKey => {
-                    let env = r.new_envelope().ok_or_else(|| Error::config("no envelope"))?;
+                    let env = r
+                        .new_envelope()
+                        .ok_or_else(|| Error::config("no envelope"))?;
                     let opens = self
                         .inner
                         .keyring
@@ -123,7 +129,9 @@ impl S3EncryptionClient {
                     r.old_key_opens(opens).map_err(err)?;
                 }
                 RotateNext::Done(_) => {
-                    let env = r.new_envelope().ok_or_else(|| Error::config("no envelope"))?;
+                    let env = r
+                        .new_envelope()
+                        .ok_or_else(|| Error::config("no envelope"))?;
                     return Ok(ReEncryptOutput {
                         instruction_file_key: format!("{key}{target}"),
                         envelope: EnvelopeInfo::new(env, None),

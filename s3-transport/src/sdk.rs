@@ -205,7 +205,11 @@ pub(crate) async fn collect(body: &mut ByteStream, limit: u64) -> Result<Vec<u8>
     let mut v = Vec::new();
     while let Some(chunk) = body.try_next().await.map_err(stream_err)? {
         if (v.len() + chunk.len()) as u64 > limit {
-            v.extend_from_slice(&chunk[..(limit as usize + 1).saturating_sub(v.len()).min(chunk.len())]);
+            v.extend_from_slice(
+                &chunk[..(limit as usize + 1)
+                    .saturating_sub(v.len())
+                    .min(chunk.len())],
+            );
             return Ok(v);
         }
         v.extend_from_slice(&chunk);

@@ -12,6 +12,11 @@
 //!   authenticates, pass two decrypts into a second buffer); the one-shots decrypt in place
 //!   (`decrypt_inout_detached`, `open_in_place`).
 //!
+//! Ours runs once per GCM backend this CPU has, forced in turn in the same binary (the portable
+//! `ghash` + `ctr` path, 128-bit PCLMULQDQ, the stitched 256-bit VAES kernel); the default build
+//! picks the last one available at run time. The "before" of the runtime dispatch is the portable
+//! column (what a default build ran until then).
+//!
 //! Before timing, every variant is checked: ours (at every chunk size) and both one-shots must
 //! produce the identical ciphertext and tag, and every decryption must return the plaintext.
 //!
@@ -24,6 +29,7 @@
 use aes_gcm::aead::{AeadInOut, KeyInit};
 use aws_lc_rs::aead::{AES_256_GCM, Aad, LessSafeKey, Nonce, UnboundKey};
 use rustix::time::{ClockId, clock_gettime};
+use s3_encryption::internals::{Backend, Gcm, force_backend};
 use s3_encryption::{
     AesKey, CommitmentPolicy, DataKey, DecryptPolicy, EncryptConfig, EncryptionMaterials,
     Encryptor, Envelope, Placement,
@@ -195,6 +201,26 @@ impl Fixture {
         (t.stop(), black_box(tag))
     }
 
+    /// Our GCM engine over the whole buffer in one call: the reference for the streaming tax.
+    fn engine_encrypt(&self, buf: &mut [u8]) -> (Sample, [u8; 16]) {
+        let t = Timer::start();
+        let mut g = Gcm::new_256(&self.key, &self.nonce, self.aad);
+        g.encrypt_in_place(buf).expect("encrypt");
+        let tag = g.tag();
+        (t.stop(), black_box(tag))
+    }
+
+    /// Our GCM engine's one fused pass over the whole buffer (decrypt, then check the tag), as
+    /// the one-shots do; not verify-first.
+    fn engine_decrypt(&self, body: &mut [u8]) -> Sample {
+        let (ct, tag) = body.split_at_mut(body.len() - 16);
+        let t = Timer::start();
+        let mut g = Gcm::new_256(&self.key, &self.nonce, self.aad);
+        g.decrypt_in_place(ct).expect("decrypt");
+        g.verify(tag).expect("tag");
+        t.stop()
+    }
+
     fn aes_gcm_encrypt(&self, buf: &mut [u8]) -> (Sample, [u8; 16]) {
         let t = Timer::start();
         let c = aes_gcm::Aes256Gcm::new(&self.key.into());
@@ -341,31 +367,35 @@ fn check_identical(f: &Fixture, pt: &[u8]) -> Vec<u8> {
         f.suite
     );
 
-    for &c in &CHUNKS {
-        let mut buf = pt.to_vec();
-        let (_, tag) = f.ours_encrypt(&mut buf, c);
-        buf.extend_from_slice(&tag);
-        assert!(
-            buf == reference,
-            "{:?}: ours ({} chunks) differs from the one-shots",
-            f.suite,
-            chunk_name(c)
-        );
-    }
+    for b in backends() {
+        force(b);
+        for &c in &CHUNKS {
+            let mut buf = pt.to_vec();
+            let (_, tag) = f.ours_encrypt(&mut buf, c);
+            buf.extend_from_slice(&tag);
+            assert!(
+                buf == reference,
+                "{:?}: ours ({} chunks, {b:?}) differs from the one-shots",
+                f.suite,
+                chunk_name(c)
+            );
+        }
 
-    let mut body = reference.clone();
-    let (_, n) = f.ours_decrypt_whole(&mut body);
-    assert!(n == pt.len() && body[..n] == *pt, "decrypt_whole_in_place");
-    let mut out = vec![0u8; reference.len()];
-    for &c in &CHUNKS {
-        out.fill(0);
-        let (_, n) = f.ours_verify_first(&reference, &mut out, c);
-        assert!(
-            n == pt.len() && out[..n] == *pt,
-            "verify_first {}",
-            chunk_name(c)
-        );
+        let mut body = reference.clone();
+        let (_, n) = f.ours_decrypt_whole(&mut body);
+        assert!(n == pt.len() && body[..n] == *pt, "decrypt_whole_in_place");
+        let mut out = vec![0u8; reference.len()];
+        for &c in &CHUNKS {
+            out.fill(0);
+            let (_, n) = f.ours_verify_first(&reference, &mut out, c);
+            assert!(
+                n == pt.len() && out[..n] == *pt,
+                "verify_first {}",
+                chunk_name(c)
+            );
+        }
     }
+    let mut body = reference.clone();
     body.copy_from_slice(&reference);
     f.aes_gcm_decrypt(&mut body);
     assert!(body[..pt.len()] == *pt, "aes-gcm decrypt");
@@ -375,13 +405,26 @@ fn check_identical(f: &Fixture, pt: &[u8]) -> Vec<u8> {
     reference
 }
 
+/// The GCM backends this CPU has, slowest first.
+fn backends() -> Vec<Backend> {
+    Backend::ALL
+        .into_iter()
+        .filter(|b| force_backend(Some(*b)))
+        .collect()
+}
+
+fn force(b: Backend) {
+    assert!(force_backend(Some(b)), "{b:?} was available a moment ago");
+}
+
 struct Row {
     suite: Suite,
     op: &'static str,
     len: usize,
     mode: &'static str,
     chunk: String,
-    ours: Sample,
+    /// Ours, one per backend of `backends()`.
+    ours: Vec<Sample>,
     aes_gcm: Sample,
     aws_lc: Sample,
 }
@@ -405,28 +448,42 @@ fn bench(suite: Suite, len: usize, rows: &mut Vec<Row>) {
     let reference = check_identical(&f, &pt);
     let rounds = rounds_for(len);
 
-    // Encrypt: chunked ours ×3, the two one-shots; interleaved, best of `rounds`.
+    let bs = backends();
+    let nb = bs.len();
+    // Encrypt: chunked ours ×3 per backend, the two one-shots; interleaved, best of `rounds`.
     let mut buf = pt.clone();
-    let mut enc_ours = [Sample::MAX; 3];
+    let mut enc_ours = [(); 3].map(|_| vec![Sample::MAX; nb]);
+    let mut enc_engine = vec![Sample::MAX; nb];
+    let mut dec_engine = vec![Sample::MAX; nb];
     let (mut enc_aes, mut enc_lc) = (Sample::MAX, Sample::MAX);
-    // Decrypt: whole-buffer, streaming ×3, the two one-shots.
+    // Decrypt: whole-buffer, streaming ×3 per backend, the two one-shots.
     let mut body = reference.clone();
     let mut out = vec![0u8; reference.len()];
-    let mut dec_whole = Sample::MAX;
-    let mut dec_stream = [Sample::MAX; 3];
+    let mut dec_whole = vec![Sample::MAX; nb];
+    let mut dec_stream = [(); 3].map(|_| vec![Sample::MAX; nb]);
     let (mut dec_aes, mut dec_lc) = (Sample::MAX, Sample::MAX);
 
     for _ in 0..rounds {
-        for (i, &c) in CHUNKS.iter().enumerate() {
-            enc_ours[i] = enc_ours[i].min(f.ours_encrypt(&mut buf, c).0);
+        for (k, &b) in bs.iter().enumerate() {
+            force(b);
+            for (i, &c) in CHUNKS.iter().enumerate() {
+                enc_ours[i][k] = enc_ours[i][k].min(f.ours_encrypt(&mut buf, c).0);
+            }
+            enc_engine[k] = enc_engine[k].min(f.engine_encrypt(&mut buf).0);
         }
         enc_aes = enc_aes.min(f.aes_gcm_encrypt(&mut buf).0);
         enc_lc = enc_lc.min(f.aws_lc_encrypt(&mut buf).0);
 
-        body.copy_from_slice(&reference);
-        dec_whole = dec_whole.min(f.ours_decrypt_whole(&mut body).0);
-        for (i, &c) in CHUNKS.iter().enumerate() {
-            dec_stream[i] = dec_stream[i].min(f.ours_verify_first(&reference, &mut out, c).0);
+        for (k, &b) in bs.iter().enumerate() {
+            force(b);
+            body.copy_from_slice(&reference);
+            dec_whole[k] = dec_whole[k].min(f.ours_decrypt_whole(&mut body).0);
+            body.copy_from_slice(&reference);
+            dec_engine[k] = dec_engine[k].min(f.engine_decrypt(&mut body));
+            for (i, &c) in CHUNKS.iter().enumerate() {
+                dec_stream[i][k] =
+                    dec_stream[i][k].min(f.ours_verify_first(&reference, &mut out, c).0);
+            }
         }
         body.copy_from_slice(&reference);
         dec_aes = dec_aes.min(f.aes_gcm_decrypt(&mut body));
@@ -441,18 +498,38 @@ fn bench(suite: Suite, len: usize, rows: &mut Vec<Row>) {
             len,
             mode: "Encryptor::encrypt_in_place",
             chunk: chunk_name(c),
-            ours: enc_ours[i],
+            ours: enc_ours[i].clone(),
             aes_gcm: enc_aes,
             aws_lc: enc_lc,
         });
     }
     rows.push(Row {
         suite,
+        op: "encrypt",
+        len,
+        mode: "engine, one call (streaming-tax reference)",
+        chunk: "whole".into(),
+        ours: enc_engine,
+        aes_gcm: enc_aes,
+        aws_lc: enc_lc,
+    });
+    rows.push(Row {
+        suite,
         op: "decrypt",
         len,
-        mode: "decrypt_whole_in_place",
+        mode: "engine, one fused pass, then the tag",
         chunk: "whole".into(),
-        ours: dec_whole,
+        ours: dec_engine,
+        aes_gcm: dec_aes,
+        aws_lc: dec_lc,
+    });
+    rows.push(Row {
+        suite,
+        op: "decrypt",
+        len,
+        mode: "decrypt_whole_in_place (verify-first, 2 passes)",
+        chunk: "whole".into(),
+        ours: dec_whole.clone(),
         aes_gcm: dec_aes,
         aws_lc: dec_lc,
     });
@@ -463,7 +540,7 @@ fn bench(suite: Suite, len: usize, rows: &mut Vec<Row>) {
             len,
             mode: "verify_first (2 passes)",
             chunk: chunk_name(c),
-            ours: dec_stream[i],
+            ours: dec_stream[i].clone(),
             aes_gcm: dec_aes,
             aws_lc: dec_lc,
         });
@@ -484,8 +561,13 @@ fn cpu_model() -> String {
 
 fn main() {
     let mut rows = Vec::new();
+    // S3EC_BENCH_QUICK=1: V3 at 64 MiB only.
+    let quick = std::env::var("S3EC_BENCH_QUICK").is_ok_and(|v| v == "1");
     for &len in &SIZES {
         for suite in [Suite::V3, Suite::V2] {
+            if quick && (suite != Suite::V3 || len != 64 * MIB) {
+                continue;
+            }
             eprintln!("benchmarking {suite:?} {} ...", chunk_name(len));
             bench(suite, len, &mut rows);
         }
@@ -514,29 +596,33 @@ fn main() {
         println!();
         println!("{title}:");
         println!();
+        let bs = backends();
+        let names: Vec<String> = bs.iter().map(|b| format!("ours {b:?} MB/s")).collect();
         println!(
-            "| suite | op | size | ours (API) | chunk | ours MB/s | aes-gcm MB/s | aws-lc-rs MB/s | ours/aes-gcm | ours/aws-lc-rs |"
+            "| suite | op | size | ours (API) | chunk | {} | aes-gcm MB/s | aws-lc-rs MB/s | best/portable | best/aes-gcm | best/aws-lc-rs |",
+            names.join(" | ")
         );
-        println!("|---|---|---|---|---|---:|---:|---:|---:|---:|");
+        println!("|---|---|---|---|---|{}---:|---:|---:|---:|---:|", "---:|".repeat(bs.len()));
         for r in &rows {
-            let (o, a, l) = (
-                mbps(r.len, clock(&r.ours)),
-                mbps(r.len, clock(&r.aes_gcm)),
-                mbps(r.len, clock(&r.aws_lc)),
-            );
+            let ours: Vec<f64> = r.ours.iter().map(|s| mbps(r.len, clock(s))).collect();
+            let (a, l) = (mbps(r.len, clock(&r.aes_gcm)), mbps(r.len, clock(&r.aws_lc)));
+            let best = ours.last().copied().unwrap_or(0.0);
+            let cols: Vec<String> = ours.iter().map(|o| format!("{o:.0}")).collect();
             println!(
-                "| {:?} | {} | {} | {} | {} | {:.0} | {:.0} | {:.0} | {:.2} | {:.2} |",
+                "| {:?} | {} | {} | {} | {} | {} | {:.0} | {:.0} | {:.2} | {:.2} | {:.2} |",
                 r.suite,
                 r.op,
                 chunk_name(r.len),
                 r.mode,
                 r.chunk,
-                o,
+                cols.join(" | "),
                 a,
                 l,
-                o / a,
-                o / l
+                best / ours[0],
+                best / a,
+                best / l
             );
         }
     }
+    force_backend(None);
 }

@@ -1,12 +1,7 @@
-//! GHASH with carry-less multiplication (PCLMULQDQ), sixteen blocks per reduction, and CTR in
-//! batches through the block cipher's own multi-block path; selected at compile time.
-//!
-//! Compiled only when the build enables `sse2`, `ssse3` and `pclmulqdq` (for example
-//! `RUSTFLAGS="-C target-cpu=native"`). The crate forbids `unsafe`, and a `#[target_feature]`
-//! function cannot be called safely from code without the attribute even when the feature is
-//! enabled for the whole build, so the intrinsics come from `safe_arch`, whose wrappers exist
-//! exactly when the build enables their features. With `avx512f` + `vaes` enabled as well, the
-//! `aes` crate picks its 512-bit VAES backend at compile time, which the CTR batches below use.
+//! The 128-bit backend: GHASH with carry-less multiplication (PCLMULQDQ), sixteen blocks per
+//! reduction, and CTR in batches through the block cipher's own multi-block path (the `aes`
+//! crate, which picks AES-NI at run time itself). Selected at run time by `dispatch`; the
+//! field arithmetic here is also the 128-bit half of the wide backend (`vaes`).
 //!
 //! GHASH: blocks are byte-reversed, so that the field element `a` is the integer
 //! `Σ a_i·2^(127−i)` (bit-reflected). A carry-less product of two such integers is the reflected
@@ -17,102 +12,150 @@
 //! reduction in two 64-bit steps). Sixteen blocks are multiplied by `K_16 … K_1` (Karatsuba:
 //! three carry-less products each, summed unreduced) and reduced once.
 //!
+//! Every function that uses an intrinsic is a safe `#[target_feature]` function; only
+//! `dispatch` calls them from outside, after checking the CPU.
+//!
 //! CTR: counter blocks `nonce ‖ be32(n)` for up to 256 blocks at a time, encrypted with one
 //! `encrypt_blocks_b2b` call (the `aes` crate's parallel backend), then XORed into the data.
 
 use aes::cipher::{BlockCipherEncrypt, BlockSizeUser, array::Array, consts::U16};
-use safe_arch::{
-    byte_shl_imm_u128_m128i, byte_shr_imm_u128_m128i, m128i, mul_i64_carryless_m128i,
-    shuffle_ai_f32_all_m128i, shuffle_av_i8z_all_m128i,
+use core::arch::x86_64::{
+    __m128i, _mm_clmulepi64_si128, _mm_cvtsi128_si64, _mm_set_epi8, _mm_set_epi64x,
+    _mm_setzero_si128, _mm_shuffle_epi8, _mm_shuffle_epi32, _mm_slli_si128, _mm_srli_si128,
+    _mm_unpackhi_epi64, _mm_xor_si128,
 };
 use zeroize::Zeroize;
 
 /// Blocks per reduction.
 const AGG: usize = 16;
 
-#[inline(always)]
-fn xor(a: m128i, b: m128i) -> m128i {
-    safe_arch::bitxor_m128i(a, b)
+/// Load 16 bytes (LLVM folds the byte inserts into one unaligned load).
+#[inline]
+#[target_feature(enable = "sse2")]
+pub(super) fn load(b: &[u8; 16]) -> __m128i {
+    // Plain indexing: a closure or `array::map` is compiled without the target features, and
+    // LLVM may leave it out of line in a hot loop.
+    macro_rules! set {
+        ($($i:literal)*) => { _mm_set_epi8($(b[$i] as i8),*) };
+    }
+    set!(15 14 13 12 11 10 9 8 7 6 5 4 3 2 1 0)
+}
+
+/// Store 16 bytes (LLVM merges the two stores into one).
+#[inline]
+#[target_feature(enable = "sse2")]
+pub(super) fn store(v: __m128i) -> [u8; 16] {
+    let lo = _mm_cvtsi128_si64(v) as u64;
+    let hi = _mm_cvtsi128_si64(_mm_unpackhi_epi64(v, v)) as u64;
+    (u128::from(lo) | (u128::from(hi) << 64)).to_le_bytes()
+}
+
+#[inline]
+#[target_feature(enable = "sse2")]
+pub(super) fn xor(a: __m128i, b: __m128i) -> __m128i {
+    _mm_xor_si128(a, b)
 }
 
 /// Byte reversal of a 128-bit value.
-#[inline(always)]
-fn bswap(a: m128i) -> m128i {
-    let idx = m128i::from([15u8, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0]);
-    shuffle_av_i8z_all_m128i(a, idx)
+#[inline]
+#[target_feature(enable = "sse2,ssse3")]
+pub(super) fn bswap(a: __m128i) -> __m128i {
+    let idx = _mm_set_epi8(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    _mm_shuffle_epi8(a, idx)
 }
 
 /// `(hi·2^128 + lo)·2^-128` modulo the reflected polynomial.
-#[inline(always)]
-fn reduce(lo: m128i, hi: m128i) -> m128i {
-    let c = m128i::from([0xC200_0000_0000_0000_u64 as i64, 0]);
-    let m = mul_i64_carryless_m128i::<0x00>(lo, c);
-    let lo = xor(shuffle_ai_f32_all_m128i::<0x4E>(lo), m);
-    let m = mul_i64_carryless_m128i::<0x00>(lo, c);
-    let lo = xor(shuffle_ai_f32_all_m128i::<0x4E>(lo), m);
+#[inline]
+#[target_feature(enable = "sse2,ssse3,pclmulqdq")]
+pub(super) fn reduce(lo: __m128i, hi: __m128i) -> __m128i {
+    let c = _mm_set_epi64x(0, 0xC200_0000_0000_0000_u64 as i64);
+    let m = _mm_clmulepi64_si128::<0x00>(lo, c);
+    let lo = xor(_mm_shuffle_epi32::<0x4E>(lo), m);
+    let m = _mm_clmulepi64_si128::<0x00>(lo, c);
+    let lo = xor(_mm_shuffle_epi32::<0x4E>(lo), m);
     xor(hi, lo)
 }
 
 /// Unreduced sums of 256-bit products.
 #[derive(Clone, Copy)]
-struct Acc {
-    lo: m128i,
-    mid: m128i,
-    hi: m128i,
+pub(super) struct Acc {
+    pub(super) lo: __m128i,
+    pub(super) mid: __m128i,
+    pub(super) hi: __m128i,
 }
 
 impl Acc {
-    #[inline(always)]
-    fn new() -> Self {
+    #[inline]
+    #[target_feature(enable = "sse2")]
+    pub(super) fn new() -> Self {
         Acc {
-            lo: m128i::default(),
-            mid: m128i::default(),
-            hi: m128i::default(),
+            lo: _mm_setzero_si128(),
+            mid: _mm_setzero_si128(),
+            hi: _mm_setzero_si128(),
         }
     }
 
-    #[inline(always)]
-    fn mul_add(&mut self, x: m128i, k: m128i) {
-        self.lo = xor(self.lo, mul_i64_carryless_m128i::<0x00>(x, k));
-        self.hi = xor(self.hi, mul_i64_carryless_m128i::<0x11>(x, k));
+    /// Add `x·k` (schoolbook: four products).
+    #[inline]
+    #[target_feature(enable = "sse2,ssse3,pclmulqdq")]
+    pub(super) fn mul_add(&mut self, x: __m128i, k: __m128i) {
+        self.lo = xor(self.lo, _mm_clmulepi64_si128::<0x00>(x, k));
+        self.hi = xor(self.hi, _mm_clmulepi64_si128::<0x11>(x, k));
         self.mid = xor(
             self.mid,
             xor(
-                mul_i64_carryless_m128i::<0x01>(x, k),
-                mul_i64_carryless_m128i::<0x10>(x, k),
+                _mm_clmulepi64_si128::<0x01>(x, k),
+                _mm_clmulepi64_si128::<0x10>(x, k),
             ),
         );
     }
 
     /// Karatsuba: `kx` holds `k.lo ^ k.hi` in its low half; `mid` collects `(x.lo^x.hi)·kx`
     /// and must be corrected by `lo ^ hi` before reducing (`reduce_k`).
-    #[inline(always)]
-    fn mul_add_k(&mut self, x: m128i, k: m128i, kx: m128i) {
-        self.lo = xor(self.lo, mul_i64_carryless_m128i::<0x00>(x, k));
-        self.hi = xor(self.hi, mul_i64_carryless_m128i::<0x11>(x, k));
-        let xx = xor(x, shuffle_ai_f32_all_m128i::<0x4E>(x));
-        self.mid = xor(self.mid, mul_i64_carryless_m128i::<0x00>(xx, kx));
+    #[inline]
+    #[target_feature(enable = "sse2,ssse3,pclmulqdq")]
+    fn mul_add_k(&mut self, x: __m128i, k: __m128i, kx: __m128i) {
+        self.lo = xor(self.lo, _mm_clmulepi64_si128::<0x00>(x, k));
+        self.hi = xor(self.hi, _mm_clmulepi64_si128::<0x11>(x, k));
+        let xx = xor(x, _mm_shuffle_epi32::<0x4E>(x));
+        self.mid = xor(self.mid, _mm_clmulepi64_si128::<0x00>(xx, kx));
     }
 
-    #[inline(always)]
-    fn reduce_k(mut self) -> m128i {
+    #[inline]
+    #[target_feature(enable = "sse2,ssse3,pclmulqdq")]
+    pub(super) fn reduce_k(mut self) -> __m128i {
         self.mid = xor(self.mid, xor(self.lo, self.hi));
         self.reduce()
     }
 
-    #[inline(always)]
-    fn reduce(self) -> m128i {
+    #[inline]
+    #[target_feature(enable = "sse2,ssse3,pclmulqdq")]
+    pub(super) fn reduce(self) -> __m128i {
         reduce(
-            xor(self.lo, byte_shl_imm_u128_m128i::<8>(self.mid)),
-            xor(self.hi, byte_shr_imm_u128_m128i::<8>(self.mid)),
+            xor(self.lo, _mm_slli_si128::<8>(self.mid)),
+            xor(self.hi, _mm_srli_si128::<8>(self.mid)),
         )
     }
 }
 
-fn mul(a: m128i, b: m128i) -> m128i {
+/// The field product of two byte-reversed elements, one of them divided by `x`.
+#[inline]
+#[target_feature(enable = "sse2,ssse3,pclmulqdq")]
+pub(super) fn mul(a: __m128i, b: __m128i) -> __m128i {
     let mut acc = Acc::new();
     acc.mul_add(a, b);
     acc.reduce()
+}
+
+/// `K_1 = H·x^-1`, byte-reversed: the reflected `H` shifted left by one bit, the bit shifted out
+/// folded back in with the reflected polynomial (bits 127, 126, 121 and 0).
+pub(super) fn key_power_one(h: &[u8; 16]) -> [u8; 16] {
+    let v = u128::from_be_bytes(*h);
+    let mut k1 = v << 1;
+    if v >> 127 == 1 {
+        k1 ^= (0xC2 << 120) | 1;
+    }
+    k1.to_le_bytes()
 }
 
 /// GHASH state: the key powers and the running value (both byte-reversed), zeroized on drop.
@@ -131,36 +174,35 @@ impl Drop for Ghash {
 
 impl Ghash {
     /// A GHASH keyed by `h = E(K, 0^128)`.
-    pub(crate) fn new(h: &[u8; 16]) -> Self {
-        // Reflected H divided by x: a one-bit left shift, the bit shifted out folded back in
-        // with the reflected polynomial (bits 127, 126, 121 and 0).
-        let v = u128::from_le_bytes(<[u8; 16]>::from(bswap(m128i::from(*h))));
-        let mut k1 = v << 1;
-        if v >> 127 == 1 {
-            k1 ^= (0xC2 << 120) | 1;
-        }
-        let k1 = m128i::from(k1.to_le_bytes());
+    #[target_feature(enable = "sse2,ssse3,pclmulqdq")]
+    pub(super) fn new(h: &[u8; 16]) -> Self {
+        let k1 = load(&key_power_one(h));
         let mut powers = [[0u8; 16]; AGG];
         let mut k = k1;
         for j in 1..=AGG {
-            powers[AGG - j] = k.into();
+            powers[AGG - j] = store(k);
             k = mul(k, k1);
         }
         Ghash { powers, y: [0; 16] }
     }
 
     /// Absorb whole blocks (`data.len()` a multiple of 16).
-    pub(crate) fn update(&mut self, data: &[u8]) {
+    #[target_feature(enable = "sse2,ssse3,pclmulqdq")]
+    pub(super) fn update(&mut self, data: &[u8]) {
         let (blocks, rest) = data.as_chunks::<16>();
         debug_assert!(rest.is_empty());
-        let k: [m128i; AGG] = self.powers.map(m128i::from);
-        let kx: [m128i; AGG] = k.map(|k| xor(k, shuffle_ai_f32_all_m128i::<0x4E>(k)));
-        let mut y = m128i::from(self.y);
+        let mut k = [_mm_setzero_si128(); AGG];
+        let mut kx = [_mm_setzero_si128(); AGG];
+        for i in 0..AGG {
+            k[i] = load(&self.powers[i]);
+            kx[i] = xor(k[i], _mm_shuffle_epi32::<0x4E>(k[i]));
+        }
+        let mut y = load(&self.y);
         let mut groups = blocks.chunks_exact(AGG);
         for g in &mut groups {
             let mut acc = Acc::new();
             for (i, ((b, k), kx)) in g.iter().zip(&k).zip(&kx).enumerate() {
-                let mut x = bswap(m128i::from(*b));
+                let mut x = bswap(load(b));
                 if i == 0 {
                     x = xor(x, y);
                 }
@@ -173,7 +215,7 @@ impl Ghash {
             // Fewer than 16 blocks: the last powers, `K_n … K_1`.
             let mut acc = Acc::new();
             for (i, (b, k)) in g.iter().zip(&k[AGG - g.len()..]).enumerate() {
-                let mut x = bswap(m128i::from(*b));
+                let mut x = bswap(load(b));
                 if i == 0 {
                     x = xor(x, y);
                 }
@@ -181,38 +223,15 @@ impl Ghash {
             }
             y = acc.reduce();
         }
-        self.y = y.into();
-    }
-
-    /// Absorb `data`, the last partial block zero-padded.
-    pub(crate) fn update_padded(&mut self, data: &[u8]) {
-        let whole = data.len() / 16 * 16;
-        self.update(&data[..whole]);
-        if whole < data.len() {
-            let mut last = [0u8; 16];
-            last[..data.len() - whole].copy_from_slice(&data[whole..]);
-            self.update(&last);
-            last.zeroize();
-        }
+        self.y = store(y);
     }
 
     /// The GHASH value.
-    pub(crate) fn finalize(&self) -> [u8; 16] {
-        bswap(m128i::from(self.y)).into()
+    pub(super) fn finalize(&self) -> [u8; 16] {
+        let mut y = self.y;
+        y.reverse();
+        y
     }
-}
-
-/// The names `gcm.rs` uses for either backend.
-pub(super) type Hasher = Ghash;
-/// See [`Hasher`].
-pub(super) type Ctr<C> = Ctr32<C>;
-
-/// CTR from the counter block `iv`.
-pub(super) fn new_ctr<C>(cipher: C, iv: &Array<u8, U16>) -> Ctr<C>
-where
-    C: BlockCipherEncrypt + BlockSizeUser<BlockSize = U16>,
-{
-    Ctr32::new(cipher, &(*iv).into())
 }
 
 /// Counter blocks per `encrypt_blocks_b2b` call.
@@ -334,7 +353,6 @@ impl<C: BlockCipherEncrypt + BlockSizeUser<BlockSize = U16>> Ctr32<C> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use ghash::{GHash, universal_hash::UniversalHash};
     use rand::{Rng, RngExt, SeedableRng, rngs::StdRng};
 
     /// CTR equals the `ctr` crate (`Ctr32BE`) over random split points, in place and b2b, from
@@ -343,7 +361,7 @@ mod tests {
     fn ctr_matches_ctr_crate() {
         use aes::cipher::{KeyInit, KeyIvInit, StreamCipher};
         let mut rng = StdRng::seed_from_u64(0x5eed_0003);
-        for case in 0..300 {
+        for case in 0..crate::gcm::tests::cases(300) {
             let mut key = [0u8; 32];
             rng.fill_bytes(&mut key);
             let mut iv = [0u8; 16];
@@ -375,47 +393,6 @@ mod tests {
                 at += t;
             }
             assert_eq!(got, want, "case {case}");
-        }
-    }
-
-    fn oracle(h: &[u8; 16], data: &[u8]) -> [u8; 16] {
-        let mut g = GHash::new(&(*h).into());
-        g.update_padded(data);
-        g.finalize().into()
-    }
-
-    /// Equal to the `ghash` crate for every length 0..=300, multi-KiB lengths, and whole-block
-    /// updates split at random points (so that groups start anywhere).
-    #[test]
-    fn ghash_matches_ghash_crate() {
-        let mut rng = StdRng::seed_from_u64(0x5eed_0002);
-        let mut lens: alloc::vec::Vec<usize> = (0..=300).collect();
-        lens.extend([1024, 2048, 4095, 4096, 4097, 8192 + 48, 65536 + 5]);
-        for _ in 0..200 {
-            lens.push(rng.random_range(0..=20_000));
-        }
-        for n in lens {
-            let mut h = [0u8; 16];
-            rng.fill_bytes(&mut h);
-            if n % 7 == 0 {
-                h = [0xFF; 16];
-            }
-            let mut data = alloc::vec![0u8; n];
-            rng.fill_bytes(&mut data);
-            let want = oracle(&h, &data);
-            let mut g = Ghash::new(&h);
-            g.update_padded(&data);
-            assert_eq!(g.finalize(), want, "one call, length {n}");
-            let whole = n / 16;
-            let mut g = Ghash::new(&h);
-            let mut at = 0;
-            while at < whole {
-                let t = rng.random_range(1..=(whole - at).min(40));
-                g.update(&data[16 * at..16 * (at + t)]);
-                at += t;
-            }
-            g.update_padded(&data[16 * whole..]);
-            assert_eq!(g.finalize(), want, "split, length {n}");
         }
     }
 }
