@@ -237,7 +237,12 @@ impl S3EncryptionClient {
                             opts.encryption_context.as_ref(),
                         )
                         .await?;
-                    get.data_key(dk).map_err(err)?;
+                    match get.data_key(dk) {
+                        Err(s3_encryption::Error::InvalidRange) if range.is_some() => {
+                            return Err(self.unsatisfiable(range, &get));
+                        }
+                        r => r.map_err(err)?,
+                    }
                     let head = get.object().ok_or_else(|| Error::config("no object"))?;
                     let env = get.envelope().ok_or_else(|| Error::config("no envelope"))?;
                     let suffix = get
@@ -518,7 +523,8 @@ impl S3EncryptionClient {
         intent.connections = 1;
         let mut out = Output::Writer {
             w,
-            next: 0,
+            // A range's plaintext starts where the plan says: its first piece sets the start.
+            next: u64::MAX,
             held: BTreeMap::new(),
         };
         let (done, info) = Box::pin(self.drive(intent, opts, None, &mut out, false, None)).await?;
@@ -575,6 +581,9 @@ async fn emit<W: AsyncWrite + Unpin + Send>(
                     f.write_all(data).await?;
                 }
                 Output::Writer { w, next, held } => {
+                    if *next == u64::MAX {
+                        *next = offset;
+                    }
                     if offset != *next {
                         held.insert(offset, data.to_vec());
                         return Ok(());

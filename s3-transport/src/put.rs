@@ -344,7 +344,11 @@ impl S3EncryptionClient {
                             });
                         }
                         (Operation::PutObject, RequestBody::Ciphertext { len: stored }) => {
-                            let r = self.single_put(&mut put, id, &mut body, stored, opts).await;
+                            // A body of unknown length that fit one part was read already.
+                            let probed = bufs.remove(&1);
+                            let r = self
+                                .single_put(&mut put, id, &mut body, probed, stored, opts)
+                                .await;
                             match r {
                                 Ok(a) => {
                                     put.response(id, a.status, a.pairs())?;
@@ -523,6 +527,7 @@ impl S3EncryptionClient {
         put: &mut PutObject<'_>,
         id: RequestId,
         body: &mut R,
+        probed: Option<Vec<u8>>,
         stored: u64,
         opts: &PutOptions,
     ) -> Result<sdk::Answer> {
@@ -542,13 +547,19 @@ impl S3EncryptionClient {
             .set_metadata(Some(metadata))
             .set_content_type(req.content_type.map(str::to_owned))
             .set_checksum_algorithm(self.inner.checksum.clone());
-        if len <= self.inner.part_size {
-            let mut buf = Vec::with_capacity(stored as usize);
-            let n = fill(body, &mut buf, len as usize).await?;
-            if n as u64 != len {
-                return Err(s3_encryption::Error::LengthMismatch.into());
-            }
-            ensure_end(body).await?;
+        if len <= self.inner.part_size || probed.is_some() {
+            let mut buf = match probed {
+                Some(b) => b,
+                None => {
+                    let mut buf = Vec::with_capacity(stored as usize);
+                    let n = fill(body, &mut buf, len as usize).await?;
+                    if n as u64 != len {
+                        return Err(s3_encryption::Error::LengthMismatch.into());
+                    }
+                    ensure_end(body).await?;
+                    buf
+                }
+            };
             let enc = buf.len() >= 64 << 10;
             if enc {
                 // Large enough to be worth the blocking pool.

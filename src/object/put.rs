@@ -196,6 +196,8 @@ pub struct PutDone {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Phase {
     Materials,
+    /// Unknown length: the first part is read to see whether the body fits one PutObject.
+    Probe,
     Single,
     Create,
     Parts,
@@ -253,6 +255,8 @@ pub struct PutObject<'a> {
     object_written: bool,
     cleanup_sent: bool,
     multipart: bool,
+    /// The length a probed body turned out to have (it fit one part).
+    probed: Option<u64>,
 }
 
 impl core::fmt::Debug for PutObject<'_> {
@@ -322,6 +326,7 @@ impl<'a> PutObject<'a> {
             object_written: false,
             cleanup_sent: false,
             multipart: false,
+            probed: None,
         })
     }
 
@@ -431,6 +436,12 @@ impl<'a> PutObject<'a> {
         }
         match self.phase {
             Phase::Materials => Ok(PutNext::EncryptionMaterials),
+            Phase::Probe => {
+                if self.parts.iter().flatten().next().is_none() {
+                    return self.next_read();
+                }
+                Ok(PutNext::Wait)
+            }
             Phase::Single => {
                 let id = self.id();
                 self.outstanding = Some((id, Operation::PutObject));
@@ -509,6 +520,9 @@ impl<'a> PutObject<'a> {
         if single {
             self.encryptor = Some(enc);
             self.phase = Phase::Single;
+        } else if len.is_none() {
+            self.encryptor = Some(enc);
+            self.phase = Phase::Probe;
         } else {
             if let Some(l) = len {
                 self.plan = Some(PartPlan::new(l, self.intent.part_size)?);
@@ -687,6 +701,21 @@ impl<'a> PutObject<'a> {
         p.last = last;
         p.state = PartState::Read;
         self.parts[i] = Some(p);
+        if self.phase == Phase::Probe {
+            let enc = self.encryptor.take().ok_or(Error::InvalidState)?;
+            if last {
+                // The whole body fit one part: one PutObject of what was read (the caller sends
+                // the part it holds as the body).
+                self.parts[i] = None;
+                self.probed = Some(n);
+                self.encryptor = Some(enc);
+                self.phase = Phase::Single;
+                return Ok(());
+            }
+            self.gcm = Some(enc.into_parallel()?);
+            self.multipart = true;
+            self.phase = Phase::Create;
+        }
         if last {
             self.read_done = true;
             self.last_part = Some(number);
@@ -756,7 +785,7 @@ impl<'a> PutObject<'a> {
                     r.body = RequestBody::Bytes(&self.ifile[..self.ifile_len]);
                 }
                 (Operation::PutObject, _) => {
-                    let len = i.plaintext_len.ok_or(Error::InvalidState)? + 16;
+                    let len = i.plaintext_len.or(self.probed).ok_or(Error::InvalidState)? + 16;
                     r.content_length = Some(len);
                     r.content_type = i.content_type;
                     r.envelope = env;
@@ -891,7 +920,7 @@ impl<'a> PutObject<'a> {
     }
 
     fn after_object(&mut self) -> Result<()> {
-        if let (Some(l), false) = (self.intent.plaintext_len, self.multipart)
+        if let (Some(l), false) = (self.intent.plaintext_len.or(self.probed), self.multipart)
             && l != self.consumed
         {
             return Err(Error::LengthMismatch);
