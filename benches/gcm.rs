@@ -95,14 +95,14 @@ fn oneshot_decrypt(body: &mut [u8]) {
 
 /// Our engine over the whole buffer in one call: the reference for the streaming tax.
 fn engine_encrypt_whole(buf: &mut [u8]) -> [u8; 16] {
-    let (dek, _) = s3_encryption::derive_v3(&[2; 32], &[4; 28]);
+    let (dek, _) = s3_encryption::hazmat::derive_v3(&[2; 32], &[4; 28]);
     let mut g = Gcm::new_256(&dek, &[1u8; 12], &[0x00, 0x73]);
     g.encrypt_in_place(buf).unwrap();
     g.tag()
 }
 
 fn engine_decrypt_whole(body: &mut [u8]) {
-    let (dek, _) = s3_encryption::derive_v3(&[2; 32], &[4; 28]);
+    let (dek, _) = s3_encryption::hazmat::derive_v3(&[2; 32], &[4; 28]);
     let mut g = Gcm::new_256(&dek, &[1u8; 12], &[0x00, 0x73]);
     let (ct, tag) = body.split_at_mut(LEN);
     g.decrypt_in_place(ct).unwrap();

@@ -49,13 +49,12 @@ impl Body {
     }
 }
 
+/// A response head and its body, if any.
+type Answered = (Answer, Option<Body>);
+
 /// Perform a read request in a task; parallel parts are read whole there (bounded by the part
 /// size), so that several download at once.
-async fn send_read(
-    req: ReadReq,
-    s3: aws_sdk_s3::Client,
-    collect: bool,
-) -> Result<(Answer, Option<Body>)> {
+async fn send_read(req: ReadReq, s3: aws_sdk_s3::Client, collect: bool) -> Result<Answered> {
     let mut a = sdk::read(&s3, &req).await?;
     let body = match a.body.take() {
         Some(mut b) if collect => Some(Body::Collected(
@@ -156,7 +155,7 @@ impl S3EncryptionClient {
         };
         let parallel = intent.connections > 1;
         let mut get = GetObject::new(intent)?;
-        let mut tasks: JoinSet<(RequestId, Result<(Answer, Option<Body>)>)> = JoinSet::new();
+        let mut tasks: JoinSet<(RequestId, Result<Answered>)> = JoinSet::new();
         let mut bodies: HashMap<RequestId, Body> = HashMap::new();
         let mut seen: Option<Seen> = None;
         let mut info: Option<ObjectInfo> = None;
@@ -308,21 +307,16 @@ impl S3EncryptionClient {
         let mut d = DescribeObject::new(bucket, key, opts.version_id.as_deref(), suffix)?;
         let err = |e| self.machine_error(e, bucket, key);
         let mut headers = None;
-        loop {
-            match d.poll().map_err(err)? {
-                DescribeNext::Send(id) => {
-                    let req = ReadReq::of(&d.request(id).map_err(err)?);
-                    let (a, body) = send_read(req, self.inner.s3.clone(), false).await?;
-                    if let Some(mut b) = body {
-                        while let Some(c) = b.next().await? {
-                            d.body(id, &c).map_err(err)?;
-                        }
-                    }
-                    d.response(id, a.status, a.pairs()).map_err(err)?;
-                    headers.get_or_insert(a.headers);
+        while let DescribeNext::Send(id) = d.poll().map_err(err)? {
+            let req = ReadReq::of(&d.request(id).map_err(err)?);
+            let (a, body) = send_read(req, self.inner.s3.clone(), false).await?;
+            if let Some(mut b) = body {
+                while let Some(c) = b.next().await? {
+                    d.body(id, &c).map_err(err)?;
                 }
-                DescribeNext::Done => break,
             }
+            d.response(id, a.status, a.pairs()).map_err(err)?;
+            headers.get_or_insert(a.headers);
         }
         let (env, head) = match (d.envelope(), d.object()) {
             (Some(e), Some(o)) => (e, o),

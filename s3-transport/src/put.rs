@@ -97,6 +97,7 @@ impl Drop for AbortOnDrop {
 }
 
 /// What a background task of the PUT finished.
+#[allow(clippy::large_enum_variant)] // one per part in flight
 enum Event {
     Encrypted {
         number: u32,

@@ -100,6 +100,7 @@ impl<'a> PutIntent<'a> {
 }
 
 /// What [`PutObject::poll`] asks for.
+#[allow(clippy::large_enum_variant)] // no allocator: the part's key schedule travels inline
 #[derive(Debug, Clone)]
 pub enum PutNext {
     /// Supply the encryption materials for [`PutObject::config`] and
