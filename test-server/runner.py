@@ -622,7 +622,8 @@ def instruction_files(world, servers, res):
 
 
 def bleichenbacher(world, servers, res):
-    """V1 RSA objects whose x-amz-key has invalid vs valid PKCS#1 v1.5 padding must fail alike."""
+    """V1 RSA objects whose x-amz-key has invalid vs valid PKCS#1 v1.5 padding must fail alike
+    (AWS's BleichenbacherOracleTests: the error messages are compared)."""
     cases = [("GCM-FAD", FAD, GCM), ("KC-RAD", RAD, KC), ("KC-RRD", RRD, KC)]
     pub = world.rsa1.public_key()
     for label, policy, alg in cases:
@@ -645,7 +646,10 @@ def bleichenbacher(world, servers, res):
                         body, _ = world.raw(orig)
                         iv = b64(bytes(16))
                         msgs = []
-                        for wrapped in (bytes(256), pub.encrypt(bytes(32), rsa_padding.PKCS1v15())):
+                        # AWS's zero-filled ciphertext, a random one below the modulus (bad
+                        # padding under implicit rejection), and a valid PKCS#1 v1.5 ciphertext.
+                        random_c = b"\x00" + os.urandom(255)
+                        for wrapped in (bytes(256), random_c, pub.encrypt(bytes(32), rsa_padding.PKCS1v15())):
                             v1 = {"x-amz-key": b64(wrapped), "x-amz-iv": iv, "x-amz-matdesc": "{}"}
                             key = world.key(f"bb-{s.name}")
                             if where == "metadata":
@@ -654,8 +658,8 @@ def bleichenbacher(world, servers, res):
                                 world.raw_put(key, body, {})
                                 world.raw_put(key + ".instruction", json.dumps(v1).encode(), {})
                             msgs.append(expect_client_error(lambda: s.get(cid, key), "a read of a V1 RSA object"))
-                        if msgs[0] != msgs[1]:
-                            raise Failed(f"the errors differ (an oracle): {msgs[0]!r} vs {msgs[1]!r}")
+                        if len(set(msgs)) != 1:
+                            raise Failed(f"the errors differ (an oracle): zero-filled {msgs[0]!r}, random {msgs[1]!r}, valid padding {msgs[2]!r}")
                         return f"both: {msgs[0]}"
 
                     conf = f"rsa V1 x-amz-key invalid vs valid PKCS#1 padding, {where}, {label}, legacy {legacy}"
@@ -866,6 +870,74 @@ def cbc_legacy(world, servers, res):
                 res.run("cbc-legacy", "runner", r.name, f"{obj}: {label}", cell)
 
 
+def wrong_keys(world, servers, res):
+    """The right format read with the wrong key or the wrong encryption context must fail."""
+    ctx = {"purpose": "harness"}
+    cases = [
+        ("aes V3 read with another AES key", "aes1", "aes2", None, None),
+        ("rsa V3 read with another RSA key", "rsa1", "rsa2", None, None),
+        ("kms V3 with a context, read with another context", "kms", "kms", ctx, {"purpose": "other"}),
+        ("kms V3 with a context, read with an extra pair", "kms", "kms", ctx, {**ctx, "extra": "pair"}),
+    ]
+    for label, wk, rk, wctx, rctx in cases:
+        for w in servers:
+            for r in servers:
+
+                def cell(w=w, r=r, wk=wk, rk=rk, wctx=wctx, rctx=rctx):
+                    wid = w.create_client(cfg(wk, world))
+                    key = world.key(f"wrongkey-{w.name}")
+                    w.put(wid, key, b"only for the right key", wctx)
+                    rid = r.create_client(cfg(rk, world))
+                    expect_client_error(lambda: r.get(rid, key, md=rctx), "a read with the wrong key or context")
+
+                res.run("wrong-key", w.name, r.name, label, cell)
+
+
+def delayed_authentication(world, servers, res):
+    """Delayed authentication may release before the tag is checked, but a server answers only
+    with the whole body: a good object reads, a tampered one must fail and release nothing."""
+    for fmt in ("V3", "V2"):
+        policy, alg, _, (rpolicy, ralg) = FORMATS[fmt]
+        for w in servers:
+            for r in servers:
+
+                def cell(w=w, r=r, policy=policy, alg=alg, rpolicy=rpolicy, ralg=ralg):
+                    wid = w.create_client(cfg("kms", world, policy, alg))
+                    key = world.key(f"delayed-{w.name}")
+                    pt = os.urandom(200_000)
+                    w.put(wid, key, pt)
+                    rid = r.create_client(cfg("kms", world, rpolicy, ralg, enableDelayedAuthenticationMode=True))
+                    expect_plaintext(r.get(rid, key), pt)
+                    body, md = world.raw(key)
+                    bad = world.key(f"delayed-bad-{w.name}")
+                    world.raw_put(bad, flip(body, len(body) - 1), md)
+                    expect_client_error(lambda: r.get(rid, bad), "a delayed-authentication read of a tampered object")
+
+                res.run("delayed-auth", w.name, r.name, f"kms {fmt}: good object reads, tag flipped fails", cell)
+
+
+def disabled_instruction_files(world, servers, res):
+    """instructionFileConfig.disableInstructionFile: an object that needs its instruction file
+    must fail; one with its envelope in metadata still reads."""
+    for w in servers:
+        for r in servers:
+
+            def cell(w=w, r=r):
+                wid = w.create_client(cfg("kms", world, instruction=True))
+                key = world.key(f"noinst-{w.name}")
+                w.put(wid, key, b"needs its instruction file")
+                mid = w.create_client(cfg("kms", world))
+                mkey = world.key(f"noinst-md-{w.name}")
+                w.put(mid, mkey, b"envelope in metadata")
+                conf = cfg("kms", world)
+                conf["instructionFileConfig"] = {"disableInstructionFile": True}
+                rid = r.create_client(conf)
+                expect_plaintext(r.get(rid, mkey), b"envelope in metadata")
+                expect_client_error(lambda: r.get(rid, key), "a read that needs a disabled instruction file")
+
+            res.run("disabled-instruction-file", w.name, r.name, "kms V3", cell)
+
+
 SCENARIOS = {
     "round-trip": round_trips,
     "decrypt-policy": decrypt_policy,
@@ -877,6 +949,9 @@ SCENARIOS = {
     "ranged-get": ranged_gets,
     "re-encrypt": reencrypt,
     "cbc-legacy": cbc_legacy,
+    "wrong-key": wrong_keys,
+    "delayed-auth": delayed_authentication,
+    "disabled-instruction-file": disabled_instruction_files,
 }
 
 

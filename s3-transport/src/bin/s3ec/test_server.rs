@@ -505,13 +505,13 @@ async fn create_client(state: &State, body: &[u8]) -> Answer {
             if flag(ifc, "disableInstructionFile")? {
                 return Err(Reply::generic(
                     StatusCode::NOT_IMPLEMENTED,
-                    "instructionFileConfig.disableInstructionFile is not supported: the transport always reads an instruction file when the metadata holds no envelope",
+                    "unsupported by s3ec test-server: instructionFileConfig.disableInstructionFile (the transport always reads an instruction file when the metadata holds no envelope)",
                 ));
             }
             if string(ifc, "clientId")?.is_some() {
                 return Err(Reply::generic(
                     StatusCode::NOT_IMPLEMENTED,
-                    "instructionFileConfig.clientId (a separate instruction-file client) is not supported",
+                    "unsupported by s3ec test-server: instructionFileConfig.clientId (a separate instruction-file client)",
                 ));
             }
             if flag(ifc, "enableInstructionFilePutObject")? {
