@@ -938,6 +938,33 @@ def disabled_instruction_files(world, servers, res):
             res.run("disabled-instruction-file", w.name, r.name, "kms V3", cell)
 
 
+def materials_descriptions(world, servers, res):
+    """Raw keyrings: the materials description from CreateClient, or per PutObject through
+    Content-Metadata (the model's C++ convention), is stored with the object (x-amz-m in V3,
+    x-amz-matdesc in V2) and the object still reads."""
+    for kind in ("aes", "rsa"):
+        for fmt in ("V3", "V2"):
+            policy, alg, _, (rpolicy, ralg) = FORMATS[fmt]
+            for per_op in (False, True):
+                for w in servers:
+                    for r in servers:
+
+                        def cell(w=w, r=r, kind=kind, policy=policy, alg=alg, rpolicy=rpolicy, ralg=ralg, per_op=per_op, fmt=fmt):
+                            want = {"owner": "harness", "per-op": "yes" if per_op else "no"}
+                            wid = w.create_client(cfg(kind, world, policy, alg, desc=None if per_op else want))
+                            key = world.key(f"matdesc-{w.name}")
+                            w.put(wid, key, b"described", want if per_op else None)
+                            _, md = world.raw(key)
+                            stored = json.loads(md.get("x-amz-m" if fmt == "V3" else "x-amz-matdesc", "{}"))
+                            if stored != want:
+                                raise Failed(f"stored materials description {stored}, expected {want}")
+                            rid = r.create_client(cfg(kind, world, rpolicy, ralg, desc=want))
+                            expect_plaintext(r.get(rid, key), b"described")
+
+                        how = "per PutObject (Content-Metadata)" if per_op else "at CreateClient"
+                        res.run("materials-description", w.name, r.name, f"{kind} {fmt}, {how}", cell)
+
+
 SCENARIOS = {
     "round-trip": round_trips,
     "decrypt-policy": decrypt_policy,
@@ -952,6 +979,7 @@ SCENARIOS = {
     "wrong-key": wrong_keys,
     "delayed-auth": delayed_authentication,
     "disabled-instruction-file": disabled_instruction_files,
+    "materials-description": materials_descriptions,
 }
 
 

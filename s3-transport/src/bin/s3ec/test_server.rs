@@ -28,7 +28,7 @@ use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
 use s3_encryption::{ByteRange, CommitmentPolicy, EncryptConfig, Placement, WriteSuite};
 use s3_encryption_transport::{
-    DEFAULT_PART_SIZE, ErrorKind, GetOptions, Keyring, PutOptions, ReEncryptOptions,
+    DEFAULT_PART_SIZE, ErrorKind, GetOptions, Keyring, Pairs, PutOptions, ReEncryptOptions,
     S3EncryptionClient,
 };
 use serde_json::{Map, Value, json};
@@ -108,9 +108,10 @@ impl Reply {
 
 type Answer = Result<Response<Full<Bytes>>, Reply>;
 
-/// One client made by CreateClient.
+/// One client made by CreateClient, and the configuration it was made from.
 struct Entry {
     client: S3EncryptionClient,
+    config: Map<String, Value>,
 }
 
 /// The server's state: the SDK clients every S3EC client shares, and the clients by id.
@@ -412,7 +413,7 @@ fn object<'a>(
 /// Build a keyring from the model's `KeyMaterial`: exactly one of `aesKey` (raw bytes, base64),
 /// `rsaKey` (a PKCS#8 DER private key, base64) or `kmsKeyId`, with an optional
 /// `materialsDescription` (AES and RSA keyrings).
-fn keyring(km: &Map<String, Value>) -> Result<Keyring, Reply> {
+fn keyring(km: &Map<String, Value>, desc_override: Option<&Pairs>) -> Result<Keyring, Reply> {
     let aes = string(km, "aesKey")?;
     let rsa = string(km, "rsaKey")?;
     let kms = string(km, "kmsKeyId")?;
@@ -439,6 +440,9 @@ fn keyring(km: &Map<String, Value>) -> Result<Keyring, Reply> {
         base64ct::Base64::decode_vec(s.trim())
             .map_err(|_| Reply::generic(StatusCode::BAD_REQUEST, "a key blob is not valid base64"))
     };
+    if let Some(d) = desc_override {
+        desc = d.clone();
+    }
     if let Some(a) = aes {
         let bytes = blob(a)?;
         let key = s3_encryption::AesKey::from_slice(&bytes)
@@ -470,10 +474,9 @@ fn keyring(km: &Map<String, Value>) -> Result<Keyring, Reply> {
 async fn create_client(state: &State, body: &[u8]) -> Answer {
     let doc: Value = serde_json::from_slice(body)
         .map_err(|e| Reply::generic(StatusCode::BAD_REQUEST, format!("invalid JSON: {e}")))?;
-    let empty = Map::new();
     let c = match doc.get("config") {
-        None | Some(Value::Null) => &empty,
-        Some(Value::Object(o)) => o,
+        None | Some(Value::Null) => Map::new(),
+        Some(Value::Object(o)) => o.clone(),
         Some(_) => {
             return Err(Reply::generic(
                 StatusCode::BAD_REQUEST,
@@ -481,9 +484,37 @@ async fn create_client(state: &State, body: &[u8]) -> Answer {
             ));
         }
     };
+    let client = build_client(state, &c, None)?;
+    let mut id = [0u8; 16];
+    getrandom::fill(&mut id).map_err(|_| {
+        Reply::generic(StatusCode::INTERNAL_SERVER_ERROR, "no randomness available")
+    })?;
+    let id = hex::encode(id);
+    state
+        .clients
+        .lock()
+        .map_err(|_| Reply::generic(StatusCode::INTERNAL_SERVER_ERROR, "client table poisoned"))?
+        .insert(id.clone(), Arc::new(Entry { client, config: c }));
+    Ok(json_response(json!({ "clientId": id })))
+}
+
+/// Whether the configuration's key material is a raw (AES or RSA) key.
+fn raw_key_material(c: &Map<String, Value>) -> bool {
+    c.get("keyMaterial")
+        .and_then(Value::as_object)
+        .is_some_and(|km| km.get("kmsKeyId").is_none_or(Value::is_null))
+}
+
+/// Build a client from an `S3ECConfig`; `desc_override` replaces the materials description of a
+/// raw keyring (a per-operation `Content-Metadata`).
+fn build_client(
+    state: &State,
+    c: &Map<String, Value>,
+    desc_override: Option<&Pairs>,
+) -> Result<S3EncryptionClient, Reply> {
     let km = object(c, "keyMaterial")?
         .ok_or_else(|| Reply::generic(StatusCode::BAD_REQUEST, "config.keyMaterial is required"))?;
-    let keyring = keyring(km)?;
+    let keyring = keyring(km, desc_override)?;
     let legacy_wrapping = flag(c, "enableLegacyWrappingAlgorithms")?;
     let legacy_unauth = flag(c, "enableLegacyUnauthenticatedModes")?;
     let delayed = flag(c, "enableDelayedAuthenticationMode")?;
@@ -578,20 +609,8 @@ async fn create_client(state: &State, body: &[u8]) -> Answer {
         }
     }
     b = b.kms_client(state.kms.clone());
-    let client = b
-        .build()
-        .map_err(|e| Reply::client(format!("client configuration refused: {e}")))?;
-    let mut id = [0u8; 16];
-    getrandom::fill(&mut id).map_err(|_| {
-        Reply::generic(StatusCode::INTERNAL_SERVER_ERROR, "no randomness available")
-    })?;
-    let id = hex::encode(id);
-    state
-        .clients
-        .lock()
-        .map_err(|_| Reply::generic(StatusCode::INTERNAL_SERVER_ERROR, "client table poisoned"))?
-        .insert(id.clone(), Arc::new(Entry { client }));
-    Ok(json_response(json!({ "clientId": id })))
+    b.build()
+        .map_err(|e| Reply::client(format!("client configuration refused: {e}")))
 }
 
 // ----- PutObject / GetObject / ReEncrypt -----
@@ -599,12 +618,21 @@ async fn create_client(state: &State, body: &[u8]) -> Answer {
 async fn put_object(state: &State, h: &HeaderMap, bucket: &str, key: &str, body: Bytes) -> Answer {
     let entry = client_for(state, h)?;
     let md = parse_metadata(h)?;
+    // Content-Metadata is the KMS encryption context, or, for raw AES / RSA keyrings (as the
+    // C++ S3EC takes it), the materials description: the transport's PutOptions carries only the
+    // former, so a raw keyring is rebuilt with that description for this one request.
+    let one_off;
+    let client = if !md.is_empty() && raw_key_material(&entry.config) {
+        one_off = build_client(state, &entry.config, Some(&md))?;
+        &one_off
+    } else {
+        &entry.client
+    };
     let opts = PutOptions {
         encryption_context: (!md.is_empty()).then(|| md.clone()),
         ..PutOptions::default()
     };
-    entry
-        .client
+    client
         .put_bytes(bucket, key, &body, &opts)
         .await
         .map_err(|e| Reply::from_transport(&e, bucket, key))?;
@@ -672,7 +700,7 @@ async fn reencrypt(state: &State, h: &HeaderMap, bucket: &str, key: &str, body: 
             "the body must be a KeyMaterial object",
         )
     })?;
-    let new_keyring = keyring(km)?;
+    let new_keyring = keyring(km, None)?;
     let suffix = header(h, "instructionfilesuffix")?
         .filter(|s| !s.is_empty())
         .map(str::to_owned);
