@@ -560,8 +560,18 @@ def instruction_files(world, servers, res):
                         world.raw_put(dst + ".instruction", i0 if inst is None else inst, {})
                     return dst
 
+                def custom_suffix(m, suffix=".custom-suffix"):
+                    dst = copy(m["a"][0], drop_inst=True)
+                    world.raw_put(dst + suffix, world.raw(m["a"][0] + ".instruction")[0], {})
+                    return dst, suffix
+
+                def absent_suffix(m):
+                    return copy(m["a"][0]), ".no-such-suffix"
+
                 scen = []
                 scen.append(("good copy (object + instruction file) decrypts", True, lambda m: copy(m["a"][0])))
+                scen.append(("instruction file only at a custom suffix, read with InstructionFileSuffix", True, custom_suffix))
+                scen.append(("InstructionFileSuffix naming no instruction file", False, absent_suffix))
                 scen.append(("instruction file missing", False, lambda m: copy(m["a"][0], drop_inst=True)))
                 scen.append(("instruction file malformed: {\"invalid\": \"json\"}", False, lambda m: copy(m["a"][0], inst=b'{"invalid": "json"}')))
                 scen.append(("instruction file malformed: not JSON", False, lambda m: copy(m["a"][0], inst=b"{not json")))
@@ -600,10 +610,11 @@ def instruction_files(world, servers, res):
                                 m = make()
                                 rid = r.create_client(cfg(kind, world, pol, palg))
                                 key = build(m)
+                                key, suffix = key if isinstance(key, tuple) else (key, None)
                                 if positive:
-                                    expect_plaintext(r.get(rid, key), m["a"][1])
+                                    expect_plaintext(r.get(rid, key, suffix=suffix), m["a"][1])
                                 else:
-                                    expect_client_error(lambda: r.get(rid, key), "a read through a bad instruction file")
+                                    expect_client_error(lambda: r.get(rid, key, suffix=suffix), "a read through a bad instruction file")
 
                             res.run("instruction-file", w.name, r.name, f"{kind} {fmt} read under {pol}: {label}", cell)
                     # Swapped: the instruction files of two objects exchanged; both must fail.
@@ -856,6 +867,29 @@ def cbc_legacy(world, servers, res):
         ("FAD without legacy flags is refused", FAD, GCM, {}, False),
         ("FAD with legacy wrapping only is refused", FAD, GCM, {"enableLegacyWrappingAlgorithms": True}, False),
     ]
+    range_sets = [
+        ("ranged reads across CBC blocks", ["bytes=0-15", "bytes=0-0", "bytes=10-40", "bytes=16-31", "bytes=17-47", "bytes=983-999", "bytes=990-2000", "bytes=500-"]),
+        ("suffix ranges bytes=-5, bytes=-17 (x-amz-unencrypted-content-length is stored)", ["bytes=-5", "bytes=-17"]),
+    ]
+
+    def slice_of(rng):
+        a, b = rng[len("bytes="):].split("-")
+        if a == "":
+            return pt[len(pt) - int(b):]
+        return pt[int(a) : (len(pt) if b == "" else min(int(b), len(pt) - 1) + 1)]
+
+    for obj, kind, okey in (("kms + AES-CBC", "kms", kms_key), ("V1 AES-ECB key + AES-CBC", "aes1", v1_key)):
+        for label, rngs in range_sets:
+            for r in servers:
+
+                def ranged(r=r, kind=kind, okey=okey, rngs=rngs):
+                    rid = r.create_client(cfg(kind, world, FAD, GCM, **both))
+                    for rng in rngs:
+                        got = r.get(rid, okey, rng=rng)
+                        if got != slice_of(rng):
+                            raise Failed(f"{rng}: got {len(got)} bytes, not the plaintext slice")
+
+                res.run("cbc-legacy", "runner", r.name, f"{obj}: {label} (FAD + both legacy flags)", ranged)
     for obj, kind, okey in (("kms + AES-CBC", "kms", kms_key), ("V1 AES-ECB key + AES-CBC", "aes1", v1_key)):
         for label, pol, alg, flags, positive in cases:
             for r in servers:
