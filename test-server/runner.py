@@ -29,6 +29,7 @@ import os
 import random
 import select
 import shlex
+import signal
 import socket
 import subprocess
 import sys
@@ -497,12 +498,19 @@ def tampering(world, servers, res):
                 ]
             else:
                 mutations += [("IV x-amz-iv altered", lambda body, md: (body, {**md, "x-amz-iv": b64_flip(md["x-amz-iv"])}))]
+                if kind == "kms":
+                    # A downgrade to CBC: the KMS context binds aws:x-amz-cek-alg, so even a reader
+                    # with every legacy mode on must refuse.
+                    mutations += [("x-amz-cek-alg downgraded to AES/CBC/PKCS5Padding, reader with both legacy flags", lambda body, md: (body, {**md, "x-amz-cek-alg": "AES/CBC/PKCS5Padding"}))]
             for r in servers:
                 for label, mutate in mutations:
 
-                    def cell(r=r, mutate=mutate, kind=kind, rpolicy=rpolicy, ralg=ralg):
+                    def cell(r=r, mutate=mutate, kind=kind, rpolicy=rpolicy, ralg=ralg, label=label):
                         key, pt = make()
-                        rid = r.create_client(cfg(kind, world, rpolicy, ralg))
+                        flags = {}
+                        if "legacy flags" in label:
+                            flags = {"enableLegacyUnauthenticatedModes": True, "enableLegacyWrappingAlgorithms": True}
+                        rid = r.create_client(cfg(kind, world, rpolicy, ralg, **flags))
                         expect_plaintext(r.get(rid, key), pt)  # the original reads
                         body, md = world.raw(key)
                         body, md = mutate(body, md)
@@ -1042,6 +1050,8 @@ def main():
     args = ap.parse_args()
     if not args.server:
         ap.error("give at least one --server")
+    # A TERM (a CI timeout) unwinds like ^C, so that everything started here is stopped.
+    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
     started = []
     res = Results()
     code = 1
