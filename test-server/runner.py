@@ -780,26 +780,28 @@ def ranged_gets(world, servers, res):
 
 def reencrypt(world, servers, res):
     d1, d2 = {"rotation": "1"}, {"rotation": "2"}
+    v3, v2 = (None, None), (FAD, GCM)
     paths = [
-        # (label, from kind, from desc, to kind, to desc, suffix given to ReEncrypt, suffix to read with)
-        ("AES => AES, default suffix", "aes1", d1, "aes2", d2, None, None),
-        ("RSA => RSA, default suffix", "rsa1", d1, "rsa2", d2, None, None),
-        ("AES => RSA, custom suffix", "aes1", d1, "rsa1", d2, "instruction-rsa", ".instruction-rsa"),
-        ("RSA => AES, default suffix", "rsa1", d1, "aes1", d2, None, None),
+        # (label, from kind, from desc, to kind, to desc, suffix given to ReEncrypt, suffix to read with, policy)
+        ("AES => AES, default suffix", "aes1", d1, "aes2", d2, None, None, v3),
+        ("RSA => RSA, default suffix", "rsa1", d1, "rsa2", d2, None, None, v3),
+        ("AES => RSA, custom suffix", "aes1", d1, "rsa1", d2, "instruction-rsa", ".instruction-rsa", v3),
+        ("RSA => AES, default suffix", "rsa1", d1, "aes1", d2, None, None, v3),
+        ("AES => AES, V2 object (FAD clients)", "aes1", d1, "aes2", d2, None, None, v2),
     ]
-    for label, fk, fd, tk, td, suffix, read_suffix in paths:
+    for label, fk, fd, tk, td, suffix, read_suffix, (pol, alg) in paths:
         for w in servers:
             for r in servers:
 
-                def cell(w=w, r=r, fk=fk, fd=fd, tk=tk, td=td, suffix=suffix, read_suffix=read_suffix):
-                    wid = w.create_client(cfg(fk, world, instruction=True, desc=fd))
+                def cell(w=w, r=r, fk=fk, fd=fd, tk=tk, td=td, suffix=suffix, read_suffix=read_suffix, pol=pol, alg=alg):
+                    wid = w.create_client(cfg(fk, world, pol, alg, instruction=True, desc=fd))
                     key = world.key(f"reenc-{w.name}")
                     pt = os.urandom(777)
                     w.put(wid, key, pt)
                     w.reencrypt(wid, key, world.km(tk, td), suffix=suffix, enforce=True)
-                    rid = r.create_client(cfg(tk, world, desc=td))
+                    rid = r.create_client(cfg(tk, world, pol, alg, desc=td))
                     expect_plaintext(r.get(rid, key, suffix=read_suffix), pt)
-                    old = r.create_client(cfg(fk, world, desc=fd))
+                    old = r.create_client(cfg(fk, world, pol, alg, desc=fd))
                     if read_suffix:  # the default instruction file is untouched
                         expect_plaintext(r.get(old, key), pt)
                     else:  # replaced: the old key no longer opens it
