@@ -293,4 +293,11 @@ pub enum Command {
         #[arg(long, value_name = "DIR")]
         dir: Option<PathBuf>,
     },
+    /// Serve AWS's cross-SDK S3EC test-harness protocol (the Smithy model S3ECTestServer) on
+    /// 127.0.0.1, against the S3 and KMS of the usual AWS environment (AWS_ENDPOINT_URL, …).
+    TestServer {
+        /// TCP port (0: any free port; the first output line names it).
+        #[arg(long, default_value_t = 0)]
+        port: u16,
+    },
 }

@@ -6,6 +6,8 @@ mod demo;
 mod keys;
 mod offline;
 mod out;
+#[cfg(feature = "test-server")]
+mod test_server;
 
 use args::{Cli, Command, Global, KeyArgs, PlacementArg, Policy, PolicyArgs};
 use clap::Parser;
@@ -508,6 +510,13 @@ async fn run(cli: Cli) -> CliResult<()> {
             .await
         }
         Command::Demo { size, dir } => demo::run(g, size, dir).await,
+        #[cfg(feature = "test-server")]
+        Command::TestServer { port } => test_server::run(g, port).await,
+        #[cfg(not(feature = "test-server"))]
+        Command::TestServer { .. } => Err(Failure::usage(
+            "test-server needs s3ec built with the test-server feature",
+            None,
+        )),
     }
 }
 
