@@ -268,6 +268,60 @@ fn every_command_against_the_embedded_server() {
     assert_eq!(code(&o), 2);
     assert!(stderr(&o).contains("metadata"));
 
+    // get --connections: a large object as concurrent ranged GETs, verified before release.
+    let big = data(21 << 20);
+    std::fs::write(r.join("big"), &big).unwrap();
+    local(&d)
+        .arg("put")
+        .arg(r.join("big"))
+        .arg("s3://bkt/big")
+        .arg("--aes-key")
+        .arg(r.join("k1"))
+        .assert()
+        .success();
+    for extra in [
+        &["--connections", "3"][..],
+        &["--connections", "3", "-o"][..],
+    ] {
+        let mut c = local(&d);
+        c.args(["get", "s3://bkt/big", "--memory-budget", "16", "--aes-key"])
+            .arg(r.join("k1"))
+            .args(extra);
+        let out = r.join("big.out");
+        if extra.contains(&"-o") {
+            c.arg(&out);
+        }
+        let o = c.output().unwrap();
+        assert!(o.status.success(), "{}", stderr(&o));
+        let got = if extra.contains(&"-o") {
+            std::fs::read(&out).unwrap()
+        } else {
+            o.stdout
+        };
+        assert!(got == big, "{extra:?}");
+    }
+    // rm: the object and its instruction file; a second rm deletes nothing.
+    local(&d)
+        .arg("put")
+        .arg(r.join("pt"))
+        .arg("s3://bkt/gone")
+        .arg("--aes-key")
+        .arg(r.join("k1"))
+        .args(["--placement", "instruction-file"])
+        .assert()
+        .success();
+    let o = local(&d).args(["rm", "s3://bkt/gone"]).output().unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("instruction file"));
+    let o = local(&d)
+        .args(["inspect", "s3://bkt/gone.instruction"])
+        .output()
+        .unwrap();
+    assert_eq!(code(&o), 3, "the instruction file is gone");
+    let o = local(&d).args(["rm", "s3://bkt/gone"]).output().unwrap();
+    assert!(o.status.success());
+    assert!(String::from_utf8_lossy(&o.stdout).contains("no such object"));
+
     // Failures and their exit codes.
     let o = local(&d)
         .args(["get", "s3://bkt/meta", "--aes-key"])

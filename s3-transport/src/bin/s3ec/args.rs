@@ -194,6 +194,18 @@ pub enum Command {
         /// Memory budget in MiB: objects up to this size are verified in memory.
         #[arg(long, default_value_t = 64)]
         memory_budget: u64,
+        /// Concurrent ranged GETs for objects over the budget (each range checked and
+        /// authenticated as a GCM segment; nothing released before the combined tag verifies).
+        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=16))]
+        connections: u16,
+    },
+    /// Delete an object and, when its envelope lives there, its instruction file.
+    Rm {
+        /// s3://bucket/key
+        url: String,
+        /// Instruction-file suffix (verbatim).
+        #[arg(long, default_value = s3_encryption::envelope::keys::INSTRUCTION_SUFFIX)]
+        suffix: String,
     },
     /// Describe an object's envelope (never key material): s3://bucket/key, or offline with
     /// --metadata.

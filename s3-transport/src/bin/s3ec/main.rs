@@ -358,6 +358,7 @@ async fn run(cli: Cli) -> CliResult<()> {
             policy,
             spill_dir,
             memory_budget,
+            connections,
         } => {
             let (bucket, key) = parse_url(&url, false)?;
             let keyring = need_keyring(&keys)?;
@@ -385,6 +386,7 @@ async fn run(cli: Cli) -> CliResult<()> {
                 .await?
                 .memory_budget(budget)
                 .part_size(5 * 1024 * 1024)
+                .connections(connections)
                 .enable_legacy_unauthenticated_modes(policy.legacy || range.is_some());
             if let Some(d) = spill_dir {
                 b = b
@@ -460,6 +462,31 @@ async fn run(cli: Cli) -> CliResult<()> {
             ctx.stop().await;
             let r = r?;
             out::rotate(g, &url, &bucket, &r);
+            Ok(())
+        }
+        Command::Rm { url, suffix } => {
+            let (bucket, key) = parse_url(&url, false)?;
+            let ctx = Ctx::new(g).await?;
+            let c = keyless(&ctx, &suffix)?;
+            let r = c.delete_object(&bucket, &key).await;
+            ctx.stop().await;
+            let d = r?;
+            if g.json {
+                println!(
+                    "{}",
+                    serde_json::json!({
+                        "url": url,
+                        "existed": d.object,
+                        "instruction_file_deleted": d.instruction_file,
+                    })
+                );
+            } else if !d.object {
+                println!("{url}: no such object (nothing deleted)");
+            } else if d.instruction_file {
+                println!("deleted {url} and its instruction file {url}{suffix}");
+            } else {
+                println!("deleted {url}");
+            }
             Ok(())
         }
         Command::Ls { url, suffix } => {
