@@ -629,7 +629,7 @@ fn delayed_authentication_and_ranges_are_opt_ins() {
     let pt = data(100_000, 9);
     put(&mut store, "k", &pt, &PutOpts::default()).unwrap();
     let mut it = intent("k");
-    it.mode = ReadMode::DelayedAuthenticationHazmat;
+    it.mode = ReadMode::Unauthenticated(s3_encryption::hazmat::delayed_authentication_read());
     assert_eq!(GetObject::new(it).unwrap_err(), Error::LegacyModeDisabled);
     it.policy.delayed_authentication = true;
     let got = get(&mut store, it, Lie::Honest, 3000);
@@ -640,7 +640,9 @@ fn delayed_authentication_and_ranges_are_opt_ins() {
     assert!(got.assembled() == pt);
 
     let mut it = intent("k");
-    it.mode = ReadMode::RangeHazmat(ByteRange::Inclusive(1000, 50_000));
+    it.mode = ReadMode::Unauthenticated(s3_encryption::hazmat::ranged_read(ByteRange::Inclusive(
+        1000, 50_000,
+    )));
     assert_eq!(GetObject::new(it).unwrap_err(), Error::LegacyModeDisabled);
     it.policy.legacy_unauthenticated_modes = true;
     for piece in [7, 1 << 16] {
@@ -650,7 +652,7 @@ fn delayed_authentication_and_ranges_are_opt_ins() {
         assert!(got.assembled() == pt[1000..=50_000]);
     }
     let mut it2 = it;
-    it2.mode = ReadMode::RangeHazmat(ByteRange::Suffix(17));
+    it2.mode = ReadMode::Unauthenticated(s3_encryption::hazmat::ranged_read(ByteRange::Suffix(17)));
     let got = get(&mut store, it2, Lie::Honest, 5);
     got.result.unwrap();
     assert!(got.assembled() == pt[pt.len() - 17..]);
@@ -754,7 +756,9 @@ fn ranged_reads_refuse_responses_that_do_not_match() {
     put(&mut store, "k", &pt, &PutOpts::default()).unwrap();
     let mut it = intent("k");
     it.policy.legacy_unauthenticated_modes = true;
-    it.mode = ReadMode::RangeHazmat(ByteRange::Inclusive(40_000, 40_100));
+    it.mode = ReadMode::Unauthenticated(s3_encryption::hazmat::ranged_read(ByteRange::Inclusive(
+        40_000, 40_100,
+    )));
     for lie in [Lie::IgnoreRange, Lie::ShiftRange] {
         let got = get(&mut store, it, lie, 1 << 20);
         assert!(

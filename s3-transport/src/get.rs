@@ -149,10 +149,7 @@ impl S3EncryptionClient {
         mut opened: Option<tokio::sync::oneshot::Sender<ObjectInfo>>,
     ) -> Result<(GetDone, ObjectInfo)> {
         let (bucket, key) = (intent.bucket, intent.key);
-        let range = match intent.mode {
-            ReadMode::RangeHazmat(r) => Some(r),
-            _ => None,
-        };
+        let range = range_of(&intent);
         let parallel = intent.connections > 1;
         let mut get = GetObject::new(intent)?;
         let mut tasks: JoinSet<(RequestId, Result<Answered>)> = JoinSet::new();
@@ -480,7 +477,8 @@ impl S3EncryptionClient {
         opts: &GetOptions,
     ) -> Result<GetOutput> {
         let mut intent = self.intent(bucket, key, opts);
-        intent.mode = ReadMode::DelayedAuthenticationHazmat;
+        intent.mode =
+            ReadMode::Unauthenticated(s3_encryption::hazmat::delayed_authentication_read());
         intent.connections = 1;
         let mut out = Output::Writer {
             w,
@@ -513,7 +511,7 @@ impl S3EncryptionClient {
             return Err(s3_encryption::Error::LegacyModeDisabled.into());
         }
         let mut intent = self.intent(bucket, key, opts);
-        intent.mode = ReadMode::RangeHazmat(range);
+        intent.mode = ReadMode::Unauthenticated(s3_encryption::hazmat::ranged_read(range));
         intent.connections = 1;
         let mut out = Output::Writer {
             w,
@@ -527,6 +525,14 @@ impl S3EncryptionClient {
             info,
             Verification::UnauthenticatedRange,
         ))
+    }
+}
+
+/// The range of a ranged read (the intent was made with one; the machine keeps it to itself).
+fn range_of(intent: &GetIntent<'_>) -> Option<ByteRange> {
+    match intent.mode {
+        ReadMode::Unauthenticated(r) => r.range(),
+        _ => None,
     }
 }
 

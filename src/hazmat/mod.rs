@@ -12,6 +12,7 @@
 //! | [`unverified_segments`] → [`UnverifiedSegments`] | GCM segments decrypted before the combined tag is checked | [`DecryptPolicy::delayed_authentication`] |
 //! | [`rechecked_segments`] → [`RecheckedSegments`] | segments of a body pass one already verified, re-checked as they decrypt | a [`ReleasePass`]: the proof that pass one verified |
 //! | [`derive_v3`] | the V3 content key itself | — (a function of the data key) |
+//! | [`delayed_authentication_read`], [`ranged_read`] → a [`crate::object::GetObject`] read | the same two releases, driven by the GET machine | the same two flags, checked when the machine is made |
 //!
 //! Range *planning* ([`crate::ByteRange`], [`crate::RangePlan`]) releases nothing and lives
 //! outside; so does the verified threaded decrypt, [`crate::ParallelGcm::decrypt_in_place_threaded`].
@@ -25,11 +26,14 @@ use crate::error::{Error, Result};
 use crate::range::RangePlan;
 
 mod delayed;
+mod object_reads;
 mod ranged;
 mod segments;
 
 pub use crate::key_commitment::derive_v3;
 pub use delayed::DelayedStream;
+pub(crate) use object_reads::{DelayedRelease, ReadKind, release_range};
+pub use object_reads::{UnauthenticatedRead, delayed_authentication_read, ranged_read};
 pub use ranged::RangedStream;
 pub use segments::{RecheckedSegments, UnverifiedSegments};
 

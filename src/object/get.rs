@@ -54,9 +54,10 @@ use crate::envelope::{ContentAlgorithm, Envelope};
 use crate::error::{Error, Result};
 use crate::gcm::Gcm;
 use crate::hazmat::RangedStream;
+use crate::hazmat::{DelayedRelease, ReadKind, UnauthenticatedRead};
 use crate::parallel::{ParallelGcm, PartialGhash};
 use crate::policy::DecryptPolicy;
-use crate::range::{ByteRange, RangePlan};
+use crate::range::RangePlan;
 use crate::secret::DataKey;
 use crate::wrap::{EncryptionContext, KeyRequest};
 use sha2::Digest as _;
@@ -80,13 +81,11 @@ const SLOTS: usize = MAX_CONNECTIONS as usize + 2;
 pub enum ReadMode {
     /// The whole object, verified before any byte is released (the default).
     Verified,
-    /// **Hazmat.** The whole object, released as it arrives, before the tag is checked (the
-    /// spec's delayed authentication). Needs [`DecryptPolicy::delayed_authentication`]; an error
-    /// at the end means everything released must be discarded.
-    DelayedAuthenticationHazmat,
-    /// **Hazmat.** A ranged read, never authenticated. Needs
-    /// [`DecryptPolicy::legacy_unauthenticated_modes`].
-    RangeHazmat(ByteRange),
+    /// **Hazmat.** A read that releases unauthenticated plaintext, made only by
+    /// [`crate::hazmat::delayed_authentication_read`] (needs
+    /// [`DecryptPolicy::delayed_authentication`]) or [`crate::hazmat::ranged_read`] (needs
+    /// [`DecryptPolicy::legacy_unauthenticated_modes`]).
+    Unauthenticated(crate::hazmat::UnauthenticatedRead),
 }
 
 /// What to read, and how.
@@ -375,7 +374,7 @@ pub struct GetObject<'a> {
     decryptor: Option<Decryptor>,
     parallel: Option<ParallelGcm>,
     cbc: Option<CbcRelease>,
-    delayed: Option<Gcm<aes::Aes256>>,
+    delayed: Option<DelayedRelease>,
     ranged: Option<RangedStream>,
     range_plan: Option<RangePlan>,
     digests: Digests,
@@ -412,14 +411,10 @@ impl<'a> GetObject<'a> {
     /// Start a read. The intent is checked: a hazmat mode its policy does not allow is
     /// [`Error::LegacyModeDisabled`]; a bad part size or connection count [`Error::InvalidConfig`].
     pub fn new(mut intent: GetIntent<'a>) -> Result<Self> {
-        match intent.mode {
-            ReadMode::DelayedAuthenticationHazmat if !intent.policy.delayed_authentication => {
-                return Err(Error::LegacyModeDisabled);
-            }
-            ReadMode::RangeHazmat(_) if !intent.policy.legacy_unauthenticated_modes => {
-                return Err(Error::LegacyModeDisabled);
-            }
-            _ => {}
+        if let ReadMode::Unauthenticated(r) = intent.mode
+            && !r.allowed(&intent.policy)
+        {
+            return Err(Error::LegacyModeDisabled);
         }
         if intent.connections == 0 || intent.connections > MAX_CONNECTIONS {
             return Err(Error::InvalidConfig);
@@ -430,7 +425,11 @@ impl<'a> GetObject<'a> {
         if intent.instruction_file_suffix.is_empty() {
             return Err(Error::InvalidConfig);
         }
-        if matches!(intent.mode, ReadMode::RangeHazmat(_)) || intent.connections > 1 {
+        if matches!(
+            intent.mode,
+            ReadMode::Unauthenticated(UnauthenticatedRead(ReadKind::Range(_)))
+        ) || intent.connections > 1
+        {
             intent.head_first = true;
         }
         Ok(GetObject {
@@ -899,7 +898,7 @@ impl<'a> GetObject<'a> {
             .and_then(|id| self.slot(id).ok())
             .filter(|&i| self.slots[i].is_some());
         self.plan = match self.intent.mode {
-            ReadMode::RangeHazmat(range) => {
+            ReadMode::Unauthenticated(UnauthenticatedRead(ReadKind::Range(range))) => {
                 let env = self.envelope.as_ref().ok_or(Error::InvalidState)?;
                 let plan = RangePlan::for_envelope(range, stored, env)?;
                 let stream = crate::hazmat::ranged(dec.clone(), &plan)?;
@@ -911,19 +910,13 @@ impl<'a> GetObject<'a> {
                 self.decryptor = Some(dec);
                 return Ok(());
             }
-            ReadMode::DelayedAuthenticationHazmat => Plan::Delayed,
+            ReadMode::Unauthenticated(UnauthenticatedRead(ReadKind::Delayed)) => Plan::Delayed,
             ReadMode::Verified if stored <= self.intent.memory_budget => Plan::InMemory,
             ReadMode::Verified if self.intent.storage => Plan::Storage,
             ReadMode::Verified => Plan::TwoPass,
         };
         match self.plan {
-            Plan::Delayed => {
-                if gcm {
-                    self.delayed = Some(dec.gcm_engine()?);
-                } else {
-                    self.cbc = Some(dec.cbc_in_place()?);
-                }
-            }
+            Plan::Delayed => self.delayed = Some(DelayedRelease::new(&dec)?),
             Plan::Storage | Plan::TwoPass => {
                 self.digests.size_for(self.ct_len()?)?;
                 if gcm {
@@ -1301,24 +1294,8 @@ impl<'a> GetObject<'a> {
     /// **Hazmat** (delayed authentication): decrypt as it arrives; the tag is checked at the end.
     fn body_delayed(&mut self, at: u64, piece: &mut [u8]) -> Result<Released> {
         let ct_len = self.ct_len()?;
-        if let Some(g) = self.delayed.as_mut() {
-            let n = ((ct_len.saturating_sub(at)) as usize).min(piece.len());
-            g.decrypt_in_place(&mut piece[..n])?;
-            let tag_part = &piece[n..];
-            if !tag_part.is_empty() {
-                let k = (at + n as u64 - ct_len) as usize;
-                self.tag[k..k + tag_part.len()].copy_from_slice(tag_part);
-            }
-            self.released += n as u64;
-            return Ok(Released::Plaintext {
-                start: 0,
-                len: n,
-                offset: at,
-            });
-        }
-        let cbc = self.cbc.as_mut().ok_or(Error::InvalidState)?;
-        let last = at + piece.len() as u64 == ct_len;
-        let n = cbc.decrypt(piece, last)?;
+        let d = self.delayed.as_mut().ok_or(Error::InvalidState)?;
+        let n = d.release(at, ct_len, piece, &mut self.tag)?;
         self.released += n as u64;
         Ok(Released::Plaintext {
             start: 0,
@@ -1331,19 +1308,8 @@ impl<'a> GetObject<'a> {
     fn body_ranged(&mut self, piece: &mut [u8]) -> Result<Released> {
         let plan = self.range_plan.ok_or(Error::InvalidState)?;
         let stream = self.ranged.as_mut().ok_or(Error::InvalidState)?;
-        let mut scratch = [0u8; 4096];
-        let mut written = 0usize;
         let offset = plan.first + self.released;
-        let mut read = 0usize;
-        while read < piece.len() {
-            let n = (piece.len() - read).min(scratch.len());
-            let k = stream.update(&piece[read..read + n], &mut scratch[..n])?;
-            read += n;
-            // Output never outruns input: the write cursor stays behind the read cursor.
-            piece[written..written + k].copy_from_slice(&scratch[..k]);
-            written += k;
-        }
-        zeroize::Zeroize::zeroize(&mut scratch);
+        let written = crate::hazmat::release_range(stream, piece)?;
         self.released += written as u64;
         Ok(Released::Plaintext {
             start: 0,
@@ -1381,9 +1347,10 @@ impl<'a> GetObject<'a> {
                 self.ranged.take().ok_or(Error::InvalidState)?.finish()?;
             }
             Kind::Open { .. } | Kind::Body if self.plan == Plan::Delayed => {
-                if let Some(g) = self.delayed.take() {
-                    g.verify(&self.tag)?;
-                }
+                self.delayed
+                    .take()
+                    .ok_or(Error::InvalidState)?
+                    .finish(&self.tag)?;
                 let n = self.released;
                 if self.declared_len.is_some_and(|d| d != n) {
                     return Err(Error::LengthMismatch);
