@@ -2,7 +2,7 @@
 
 use crate::args::{Global, KeyArgs, Policy, PolicyArgs};
 use crate::{CliResult, Failure, commitment, keys, load_aws_config, out};
-use s3_encryption::{DecryptPolicy, EncryptConfig, Encryptor, Envelope, Placement, WriteSuite};
+use s3_encryption::{DecryptPolicy, EncryptConfig, Envelope, Placement, WriteSuite};
 use s3_encryption_transport::{EnvelopeInfo, Keyring};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
@@ -123,6 +123,10 @@ fn temp_beside(out: &Path) -> CliResult<tempfile::NamedTempFile> {
         .map_err(|e| Failure::io(format!("cannot write in {}", dir.display()), e))
 }
 
+/// Offline decrypt drives the same GET machine as a read from S3: the "store" is the metadata
+/// file, the body file and the instruction file, answered here. So the checks, the caps and the
+/// release rules are the core's (in memory within 64 MiB, else two passes over the body file,
+/// pass two releasing each chunk only when it matches what pass one authenticated).
 pub async fn decrypt(
     g: &Global,
     meta: &Path,
@@ -132,9 +136,11 @@ pub async fn decrypt(
     k: &KeyArgs,
     p: &PolicyArgs,
 ) -> CliResult<()> {
+    use s3_encryption::object::{GetIntent, GetNext, GetObject, Operation, Released};
     let m = read_meta(meta)?;
     let i = ifile.map(read).transpose()?;
     let policy = decrypt_policy(p);
+    // Parse here first for the friendly messages (and the hint for a missing instruction file).
     let env = parse_env(&m, i.as_deref(), Some(&policy))?;
     let kr = keys::keyring(k)?.ok_or_else(|| {
         Failure::usage(
@@ -144,54 +150,96 @@ pub async fn decrypt(
     })?;
     let kms = kms_if_needed(g, &kr).await;
     let ctx = (!k.context.is_empty()).then(|| k.context.clone());
-    let dk = kr.unwrap_data_key(&env, kms.as_ref(), ctx.as_ref()).await?;
-    let dec = env.decryptor(dk, &policy)?;
-    let open = || {
-        std::fs::File::open(body)
-            .map_err(|e| Failure::io(format!("cannot read {}", body.display()), e))
-    };
-    let total = open()?
-        .metadata()
-        .map_err(|e| Failure::io(format!("cannot read {}", body.display()), e))?
-        .len();
-    // Pass one authenticates, pass two releases: nothing reaches the output before the tag
-    // (or, for legacy CBC, the padding) checks out, and the output appears only on success.
+    let read_err = |e| Failure::io(format!("cannot read {}", body.display()), e);
+    let total = std::fs::metadata(body).map_err(read_err)?.len();
+    let mut headers: Vec<(String, String)> = vec![
+        ("content-length".into(), total.to_string()),
+        ("etag".into(), "\"offline\"".into()),
+    ];
+    for (k, v) in &m {
+        let k = k.to_ascii_lowercase();
+        let k = k.strip_prefix("x-amz-meta-").unwrap_or(&k).to_owned();
+        headers.push((format!("x-amz-meta-{k}"), v.clone()));
+    }
+    let mut intent = GetIntent::new("offline", "body");
+    intent.policy = policy;
+    intent.encryption_context = None;
+    let mut get = GetObject::new(intent)?;
     let pb = out::bar(g, Some(total * 2), "decrypt");
-    let mut p1 = dec.verify_first()?;
-    let mut f = open()?;
-    let mut buf = vec![0u8; CHUNK];
-    loop {
-        let n = f
-            .read(&mut buf)
-            .map_err(|e| Failure::io(format!("cannot read {}", body.display()), e))?;
-        if n == 0 {
-            break;
-        }
-        p1.update(&buf[..n])?;
-        pb.inc(n as u64);
-    }
-    let mut p2 = p1.finish()?;
     let mut tmp = temp_beside(output)?;
-    let mut f = open()?;
-    let mut outb = vec![0u8; CHUNK + 16];
     let mut released = 0u64;
+    let mut pending: Option<(s3_encryption::object::RequestId, bool)> = None;
     loop {
-        let n = f
-            .read(&mut buf)
-            .map_err(|e| Failure::io(format!("cannot read {}", body.display()), e))?;
-        if n == 0 {
-            break;
+        match get.poll()? {
+            GetNext::Send(id) => {
+                let r = get.request(id)?;
+                let ifile_req = !r.key_suffix.is_empty();
+                let op = r.operation;
+                if ifile_req && i.is_none() {
+                    get.response(id, 404, [])?;
+                    continue;
+                }
+                let len = if ifile_req {
+                    i.as_ref().map_or(0, |v| v.len() as u64)
+                } else {
+                    total
+                };
+                let mut h = headers.clone();
+                h[0].1 = len.to_string();
+                if ifile_req {
+                    h.truncate(1);
+                }
+                get.response(id, 200, h.iter().map(|(a, b)| (a.as_str(), b.as_str())))?;
+                if op == Operation::GetObject {
+                    pending = Some((id, ifile_req));
+                }
+            }
+            GetNext::Wait => {}
+            GetNext::ReadBody(id) => {
+                let ifile_req = pending.take().is_some_and(|(pid, f)| pid == id && f);
+                let mut src: Box<dyn Read> = if ifile_req {
+                    Box::new(std::io::Cursor::new(i.clone().unwrap_or_default()))
+                } else {
+                    Box::new(std::fs::File::open(body).map_err(read_err)?)
+                };
+                let mut buf = Vec::new();
+                loop {
+                    let f = get.feed(id)?;
+                    buf.resize(f.len.clamp(1, 64 << 20), 0);
+                    let mut n = 0;
+                    while n < buf.len() {
+                        let k = src.read(&mut buf[n..]).map_err(read_err)?;
+                        if k == 0 {
+                            break;
+                        }
+                        n += k;
+                        if !f.exact {
+                            break;
+                        }
+                    }
+                    if n == 0 {
+                        get.end_of_body(id)?;
+                        break;
+                    }
+                    pb.inc(n as u64);
+                    if let Released::Plaintext { start, len, .. } = get.body(id, &mut buf[..n])? {
+                        tmp.write_all(&buf[start..start + len])
+                            .map_err(|e| Failure::io("cannot write the output", e))?;
+                        released += len as u64;
+                    }
+                }
+            }
+            GetNext::UnwrapKey => {
+                let env = get
+                    .envelope()
+                    .ok_or_else(|| Failure::usage("no envelope", None))?;
+                let dk = kr.unwrap_data_key(env, kms.as_ref(), ctx.as_ref()).await?;
+                get.data_key(dk)?;
+            }
+            GetNext::Replay(_) => return Err(Failure::usage("no storage offered", None)),
+            GetNext::Done(_) => break,
         }
-        let w = p2.update(&buf[..n], &mut outb)?;
-        tmp.write_all(&outb[..w])
-            .map_err(|e| Failure::io("cannot write the output", e))?;
-        released += w as u64;
-        pb.inc(n as u64);
     }
-    let w = p2.finish(&mut outb)?;
-    tmp.write_all(&outb[..w])
-        .map_err(|e| Failure::io("cannot write the output", e))?;
-    released += w as u64;
     pb.finish_and_clear();
     tmp.persist(output)
         .map_err(|e| Failure::io(format!("cannot write {}", output.display()), e.error))?;
@@ -235,38 +283,67 @@ pub async fn encrypt(
     };
     let config = EncryptConfig::new(suite, commitment(p.commitment_policy), placement)?;
     let kms = kms_if_needed(g, &kr).await;
-    let materials = kr.encryption_materials(&config, kms.as_ref(), None).await?;
     let mut f = std::fs::File::open(file)
         .map_err(|e| Failure::io(format!("cannot read {}", file.display()), e))?;
     let len = f
         .metadata()
         .map_err(|e| Failure::io(format!("cannot read {}", file.display()), e))?
         .len();
-    let mut enc = Encryptor::new(materials, Some(len))?;
-    let meta: BTreeMap<String, String> = enc
-        .envelope()
-        .metadata()
-        .map(|(k, v)| (k.to_owned(), v.to_owned()))
-        .collect();
-    let instruction = ifile_out.map(|_| enc.envelope().instruction_file());
+    // The same PUT machine as an upload, with one PutObject whatever the size; the "store" is the
+    // output files.
+    use s3_encryption::object::{PutIntent, PutNext, PutObject, RequestBody};
+    let mut intent = PutIntent::new("offline", "body", Some(len));
+    intent.config = config;
+    intent.multipart_threshold = s3_encryption::MAX_PART_SIZE - 16;
+    let mut put = PutObject::new(intent)?;
     let pb = out::bar(g, Some(len), "encrypt");
     let mut tmp = temp_beside(output)?;
-    let mut buf = vec![0u8; CHUNK];
+    let mut meta: BTreeMap<String, String> = BTreeMap::new();
+    let mut instruction: Option<Vec<u8>> = None;
     loop {
-        let n = f
-            .read(&mut buf)
-            .map_err(|e| Failure::io(format!("cannot read {}", file.display()), e))?;
-        if n == 0 {
-            break;
+        match put.poll()? {
+            PutNext::EncryptionMaterials => {
+                let m = kr.encryption_materials(&config, kms.as_ref(), None).await?;
+                put.materials(m)?;
+            }
+            PutNext::Send(id) => {
+                let r = put.request(id)?;
+                match r.body {
+                    RequestBody::Bytes(b) => instruction = Some(b.to_vec()),
+                    _ => {
+                        meta = r
+                            .metadata()
+                            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                            .collect();
+                        let mut buf = vec![0u8; CHUNK];
+                        loop {
+                            let n = f.read(&mut buf).map_err(|e| {
+                                Failure::io(format!("cannot read {}", file.display()), e)
+                            })?;
+                            if n == 0 {
+                                break;
+                            }
+                            put.encrypt(&mut buf[..n])?;
+                            tmp.write_all(&buf[..n])
+                                .map_err(|e| Failure::io("cannot write the body", e))?;
+                            pb.inc(n as u64);
+                        }
+                        let tag = put.tag()?;
+                        tmp.write_all(&tag)
+                            .map_err(|e| Failure::io("cannot write the body", e))?;
+                    }
+                }
+                put.response(id, 200, [])?;
+            }
+            PutNext::Done(_) => break,
+            other => {
+                return Err(Failure::usage(
+                    format!("unexpected step of a single PUT: {other:?}"),
+                    None,
+                ));
+            }
         }
-        enc.encrypt_in_place(&mut buf[..n])?;
-        tmp.write_all(&buf[..n])
-            .map_err(|e| Failure::io("cannot write the body", e))?;
-        pb.inc(n as u64);
     }
-    let tag = enc.finish()?;
-    tmp.write_all(&tag)
-        .map_err(|e| Failure::io("cannot write the body", e))?;
     pb.finish_and_clear();
     tmp.persist(output)
         .map_err(|e| Failure::io(format!("cannot write {}", output.display()), e.error))?;
@@ -274,6 +351,7 @@ pub async fn encrypt(
     std::fs::write(meta_out, mj + "\n")
         .map_err(|e| Failure::io(format!("cannot write {}", meta_out.display()), e))?;
     if let (Some(path), Some(json)) = (ifile_out, instruction) {
+        let json = String::from_utf8(json).unwrap_or_default();
         std::fs::write(path, json)
             .map_err(|e| Failure::io(format!("cannot write {}", path.display()), e))?;
     }
