@@ -53,7 +53,7 @@ pub use client::{
 pub use error::{Error, ErrorKind, Result};
 pub use info::{EnvelopeInfo, GetOutput, ListEntry, ListStatus, ObjectInfo, Verification};
 pub use keyring::{Keyring, Pairs, wrap_name};
-pub use put::PutOutput;
+pub use put::{ObjectWriter, PutOutput};
 pub use reader::ObjectReader;
 pub use rotate::{ReEncryptOptions, ReEncryptOutput};
 pub use s3_encryption::object::DeleteDone;

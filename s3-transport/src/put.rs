@@ -700,3 +700,91 @@ impl http_body::Body for EncryptedBody {
         http_body::SizeHint::with_exact(self.remaining)
     }
 }
+
+/// An [`AsyncWrite`](tokio::io::AsyncWrite) that encrypts and uploads what is written to it; see
+/// [`S3EncryptionClient::put_object_writer`]. Call [`ObjectWriter::finish`] to complete the
+/// upload: dropping the writer without it aborts the upload (no object, no parts).
+#[derive(Debug)]
+pub struct ObjectWriter {
+    pipe: Option<tokio::io::DuplexStream>,
+    task: Option<tokio::task::JoinHandle<Result<PutOutput>>>,
+}
+
+impl S3EncryptionClient {
+    /// Upload by writing: the returned [`ObjectWriter`] takes plaintext through `AsyncWrite`; a
+    /// background task encrypts it and uploads it exactly as [`S3EncryptionClient::put_object`]
+    /// does with a body of unknown length (one PutObject if it fits a part, else multipart).
+    /// [`ObjectWriter::finish`] ends the body and waits for the upload; dropping the writer before
+    /// that aborts it.
+    pub fn put_object_writer(&self, bucket: &str, key: &str, opts: &PutOptions) -> ObjectWriter {
+        let (tx, rx) = tokio::io::duplex(1 << 20);
+        let (this, b, k, o) = (
+            self.clone(),
+            bucket.to_owned(),
+            key.to_owned(),
+            opts.clone(),
+        );
+        let task = tokio::spawn(async move { this.put_object(&b, &k, rx, None, &o).await });
+        ObjectWriter {
+            pipe: Some(tx),
+            task: Some(task),
+        }
+    }
+}
+
+impl ObjectWriter {
+    /// End the body and wait for the upload to complete.
+    pub async fn finish(mut self) -> Result<PutOutput> {
+        if let Some(mut p) = self.pipe.take() {
+            tokio::io::AsyncWriteExt::shutdown(&mut p).await?;
+        }
+        let task = self
+            .task
+            .take()
+            .ok_or_else(|| Error::config("the upload was already finished"))?;
+        task.await
+            .map_err(|e| Error::Io(std::io::Error::other(e)))?
+    }
+}
+
+impl Drop for ObjectWriter {
+    fn drop(&mut self) {
+        // Not finished: cancel the upload task (its guard aborts a multipart upload) before the
+        // body's end could be taken for the end of the object.
+        if let Some(t) = self.task.take() {
+            t.abort();
+        }
+    }
+}
+
+impl tokio::io::AsyncWrite for ObjectWriter {
+    fn poll_write(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        match self.pipe.as_mut() {
+            Some(p) => std::pin::Pin::new(p).poll_write(cx, buf),
+            None => std::task::Poll::Ready(Err(std::io::Error::other("the writer is finished"))),
+        }
+    }
+
+    fn poll_flush(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        match self.pipe.as_mut() {
+            Some(p) => std::pin::Pin::new(p).poll_flush(cx),
+            None => std::task::Poll::Ready(Ok(())),
+        }
+    }
+
+    /// Shutting down is not finishing: it does not complete the upload (use
+    /// [`ObjectWriter::finish`]).
+    fn poll_shutdown(
+        self: std::pin::Pin<&mut Self>,
+        _cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+}

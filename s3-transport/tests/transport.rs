@@ -1531,3 +1531,47 @@ async fn checksums_are_over_ciphertext() {
     );
     local.stop().await;
 }
+
+/// Uploading by writing: `finish` completes the upload and the object reads back; a writer dropped
+/// before `finish` leaves no object and no open upload, even after a multipart upload began.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn put_by_writing_finishes_or_aborts() {
+    use tokio::io::AsyncWriteExt;
+    let local = Local::start().await;
+    let client = local
+        .client(aes_keyring(30))
+        .part_size(5 * MIB as u64)
+        .build()
+        .unwrap();
+    for n in [0usize, 1000, 12 * MIB + 3] {
+        let pt = data(n, 31);
+        let key = format!("written/{n}");
+        let mut w = client.put_object_writer(BUCKET, &key, &PutOptions::default());
+        for c in pt.chunks(777_777) {
+            w.write_all(c).await.unwrap();
+        }
+        let put = w.finish().await.unwrap();
+        assert_eq!(put.plaintext_len, n as u64);
+        let (got, _) = client
+            .get_object_bytes(BUCKET, &key, &opts())
+            .await
+            .unwrap();
+        assert!(got == pt, "{n}");
+    }
+    let mut w = client.put_object_writer(BUCKET, "dropped", &PutOptions::default());
+    w.write_all(&data(7 * MIB, 32)).await.unwrap();
+    // Let the first part go up, so that a multipart upload is open.
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    drop(w);
+    tokio::time::sleep(std::time::Duration::from_millis(800)).await;
+    let e = client
+        .get_object_bytes(BUCKET, "dropped", &opts())
+        .await
+        .unwrap_err();
+    assert!(e.is_not_found(), "{e}");
+    assert!(
+        local.pending_uploads().is_empty(),
+        "{:?}",
+        local.pending_uploads()
+    );
+}
