@@ -1017,3 +1017,43 @@ fn policy_is_applied_before_any_key_work() {
     let got = get(&mut store, it, Lie::Honest, 1 << 20);
     assert_eq!(got.assembled(), b"abc");
 }
+
+/// A refused response ends its request: the machine then cleans up (here: the object was written
+/// but its instruction file was refused, so the object is deleted) and reports the refusal.
+#[test]
+fn a_refused_instruction_file_deletes_the_object() {
+    let mut intent = PutIntent::new("b", "k", Some(10));
+    intent.config = EncryptConfig::v3(Placement::InstructionFile);
+    let mut p = PutObject::new(intent).unwrap();
+    let mut ops = Vec::new();
+    let err = loop {
+        match p.poll() {
+            Err(e) => break e,
+            Ok(PutNext::EncryptionMaterials) => {
+                let m = EncryptionMaterials::aes_gcm(p.config(), &master(), &[]).unwrap();
+                p.materials(m).unwrap();
+            }
+            Ok(PutNext::Send(id)) => {
+                let r = p.request(id).unwrap();
+                ops.push(r.operation);
+                let is_ifile = !r.key_suffix.is_empty();
+                if r.operation == Operation::PutObject && !is_ifile {
+                    p.encrypt(&mut [7u8; 10]).unwrap();
+                    p.tag().unwrap();
+                }
+                let status = if is_ifile { 403 } else { 200 };
+                let _ = p.response(id, status, []);
+            }
+            Ok(other) => panic!("{other:?}"),
+        }
+    };
+    assert_eq!(err, Error::RequestFailed { status: 403 });
+    assert_eq!(
+        ops,
+        [
+            Operation::PutObject,
+            Operation::PutObject,
+            Operation::DeleteObject
+        ]
+    );
+}

@@ -882,8 +882,21 @@ impl<'a> PutObject<'a> {
     where
         I: IntoIterator<Item = (&'h str, &'h str)>,
     {
-        let h = read_head(status, headers, None)?;
-        h.check_status(false)?;
+        // The request is over, whatever the response says: a failure must not leave it
+        // outstanding (the cleanup waits for outstanding requests).
+        let ours = matches!(self.outstanding, Some((oid, _)) if oid == id);
+        let part = self
+            .parts
+            .iter()
+            .position(|p| p.is_some_and(|p| p.state == PartState::Uploading && p.request == id));
+        if !ours && part.is_none() {
+            return Err(Error::InvalidState);
+        }
+        let checked = read_head(status, headers, None).and_then(|h| h.check_status(false));
+        if let Err(e) = checked {
+            self.forget(id);
+            return Err(e);
+        }
         if let Some((oid, op)) = self.outstanding
             && oid == id
         {
