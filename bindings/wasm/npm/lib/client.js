@@ -1,0 +1,1 @@
+export class S3EncryptionClient {}
