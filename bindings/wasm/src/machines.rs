@@ -566,6 +566,14 @@ impl WasmDescribeObject {
     pub fn instruction_file_used(&self) -> bool {
         self.m.instruction_file_used()
     }
+
+    /// The plaintext length, when the envelope and the stored length say it.
+    #[wasm_bindgen(js_name = plaintextLength)]
+    pub fn plaintext_length(&self) -> Option<f64> {
+        let env = self.m.envelope()?;
+        let o = self.m.object()?;
+        env.plaintext_len(o.stored_len()).map(|n| n as f64)
+    }
 }
 
 // ---------------------------------------------------------------- DeleteObject
