@@ -65,15 +65,25 @@ function asBytes(c) {
  * iterator.
  */
 export class ExactReader {
-  constructor(iter) {
+  /** `tolerant`: a failing source (a connection cut mid-body) just ends; `error` keeps why. */
+  constructor(iter, { tolerant = false } = {}) {
     this.iter = iter;
     this.buf = [];
     this.have = 0;
     this.done = false;
+    this.tolerant = tolerant;
+    this.error = null;
   }
   async read(n) {
     while (this.have < n && !this.done) {
-      const r = await this.iter.next();
+      let r;
+      try {
+        r = await this.iter.next();
+      } catch (e) {
+        if (!this.tolerant) throw e;
+        this.error = e;
+        r = { done: true };
+      }
       if (r.done) this.done = true;
       else if (r.value.length) {
         this.buf.push(r.value);

@@ -137,6 +137,23 @@ async function perform(client, req, body) {
   }
 }
 
+/** Released pieces `{bytes, offset}` in plaintext order (a ranged read starts at its first). */
+async function* inOrder(run, ranged) {
+  let next = ranged ? null : 0;
+  const held = new Map();
+  for await (const { bytes, offset } of run) {
+    if (next === null) next = offset;
+    held.set(offset, bytes);
+    while (held.has(next)) {
+      const b = held.get(next);
+      held.delete(next);
+      next += b.length;
+      yield b;
+    }
+  }
+  if (held.size) throw new UsageError('released pieces do not tile the object');
+}
+
 /** Drive a small machine (describe, delete, rotate): one request at a time. */
 async function sendSimple(client, mach, id) {
   const req = core(() => mach.request(id));
@@ -376,20 +393,24 @@ export class S3EncryptionClient {
     run.head = head;
     if (options.as === 'stream') {
       // Drive until the first plaintext (or the end) so that failures before release throw here.
-      const first = await run.next();
+      // Parallel reads release verified chunks as their parts complete, in any order: hand
+      // them on in plaintext order.
+      const ordered = inOrder(run, mode === 'range');
+      const first = await ordered.next();
       let pendingFirst = first;
       const stream = new ReadableStream({
         async pull(controller) {
           try {
-            const r = pendingFirst ?? (await run.next());
+            const r = pendingFirst ?? (await ordered.next());
             pendingFirst = null;
             if (r.done) controller.close();
-            else controller.enqueue(r.value.bytes);
+            else controller.enqueue(r.value);
           } catch (e) {
             controller.error(e);
           }
         },
         async cancel() {
+          await ordered.return();
           await run.return();
         },
       });
@@ -451,7 +472,9 @@ export class S3EncryptionClient {
               const bytes = await self.storage.read(a, b);
               src = [bytes][Symbol.iterator]();
             }
-            const reader = new ExactReader(src);
+            // A body cut short (the connection dropped) ends where it ended: the machine decides
+            // what that means (a short body is TruncatedBody, and nothing unverified was released).
+            const reader = new ExactReader(src, { tolerant: true });
             try {
               for (;;) {
                 const f = core(() => g.feed(n.id));
