@@ -135,7 +135,7 @@ pub(crate) fn opt_pairs(o: &JsValue, k: &str) -> JsResult<Option<Vec<(String, St
 
 /// A flat string array as pairs.
 pub(crate) fn pairs(flat: Vec<String>) -> JsResult<Vec<(String, String)>> {
-    if flat.len() % 2 != 0 {
+    if !flat.len().is_multiple_of(2) {
         return Err(usage("a string map must have an even number of entries"));
     }
     let mut out = Vec::with_capacity(flat.len() / 2);

@@ -214,9 +214,7 @@ impl WasmEnvelope {
     }
 }
 
-/// Wipe a plaintext copy once it was handed to JavaScript.
+/// Wipe the module's plaintext copy once it was handed to JavaScript.
 pub(crate) fn zeroize(b: &mut [u8]) {
-    for x in b.iter_mut() {
-        *x = 0;
-    }
+    zeroize::Zeroize::zeroize(b);
 }

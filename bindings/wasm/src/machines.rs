@@ -1,5 +1,5 @@
 //! The object machines, one wrapper each: `poll()` returns a plain object `{kind, …}`, requests
-//! are plain objects (see [`crate::convert::request_object`]), responses come back as a status
+//! are plain objects (`id`, `operation`, `bucket`, `key`, `range`, `ifMatch`, `versionId`, `metadata`, `body`, …), responses come back as a status
 //! and a flat header array `[name0, value0, …]`.
 
 use crate::convert::{
@@ -24,7 +24,7 @@ use wasm_bindgen::prelude::wasm_bindgen;
 
 /// Flat header pairs as borrowed pairs.
 fn header_pairs(flat: &[String]) -> JsResult<impl Iterator<Item = (&str, &str)>> {
-    if flat.len() % 2 != 0 {
+    if !flat.len().is_multiple_of(2) {
         return Err(usage("headers must be a flat array of names and values"));
     }
     Ok(flat.chunks_exact(2).map(|c| (c[0].as_str(), c[1].as_str())))
