@@ -82,3 +82,25 @@ test('the SES metadata parses and builds the KMS request SES objects need', asyn
     (e) => e instanceof m.AuthenticationError && e.message === 'authentication failed',
   );
 });
+
+test('decryptObject takes the body as a stream and the metadata with its x-amz-meta- prefix', async () => {
+  const { Readable } = await import('node:stream');
+  const cases = loadVectors().filter((c) => !c.v.expect.error && !c.v.decrypt.range && c.body.length > 1000 && c.v.key.kind === 'kms');
+  assert.ok(cases.length > 0);
+  for (const c of cases.slice(0, 20)) {
+    const { v } = c;
+    const prefixed = Object.fromEntries(Object.entries(v.object.metadata).map(([k, val]) => [`x-amz-meta-${k}`, val]));
+    const body = Readable.from((function* () { for (let at = 0; at < c.body.length; at += 333) yield c.body.subarray(at, at + 333); })());
+    const pt = await m.decryptObject({
+      metadata: prefixed,
+      body,
+      instructionFile: c.instructionFile,
+      keyring: keyring(v.key),
+      commitmentPolicy: v.decrypt.commitment_policy,
+      enableLegacyWrappingAlgorithms: !!v.decrypt.legacy_wrapping_algorithms,
+      enableLegacyUnauthenticatedModes: !!v.decrypt.legacy_unauthenticated_modes,
+      encryptionContext: v.decrypt.encryption_context ?? {},
+    });
+    assert.equal(sha256(pt), v.expect.plaintext_sha256.toLowerCase(), c.label);
+  }
+});
