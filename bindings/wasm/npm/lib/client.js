@@ -184,6 +184,11 @@ class Source {
     if (this.blob) return this.blob.size;
     return undefined;
   }
+  /** For a stream of declared length: whether bytes are left after everything was read. */
+  async overrun() {
+    if (!this.reader) return false;
+    return (await this.reader.read(1)).length > 0;
+  }
   /** A fresh copy of `len` bytes at `offset` (sequential offsets for streams). */
   async read(offset, len) {
     if (this.bytes) return this.bytes.slice(offset, offset + len);
@@ -270,87 +275,103 @@ export class S3EncryptionClient {
     try {
       for (;;) {
         const n = core(() => p.poll());
-        switch (n.kind) {
-          case 'encryptionMaterials':
-            await this.keyring.encryptMaterials(p);
-            break;
-          case 'readPart': {
-            let bytes;
-            try {
-              bytes = await source.read(n.offset, n.len);
-            } catch (e) {
-              failure ??= e;
-              p.abort();
+        try {
+          switch (n.kind) {
+            case 'encryptionMaterials':
+              await this.keyring.encryptMaterials(p);
+              break;
+            case 'readPart': {
+              let bytes;
+              try {
+                bytes = await source.read(n.offset, n.len);
+              } catch (e) {
+                failure ??= e;
+                p.abort();
+                break;
+              }
+              parts.set(n.number, bytes);
+              core(() => p.partRead(n.number, bytes.length));
               break;
             }
-            parts.set(n.number, bytes);
-            core(() => p.partRead(n.number, bytes.length));
-            break;
-          }
-          case 'encryptPart':
-            core(() => p.encryptPart(n.number, parts.get(n.number)));
-            break;
-          case 'send': {
-            const req = core(() => p.request(n.id));
-            let body;
-            if (req.operation === 'PutObject' && req.body.kind === 'ciphertext') {
-              const buf = await source.read(0, req.body.len - 16);
-              for (let at = 0; at < buf.length; ) {
-                const k = Math.max(1, Math.min(buf.length - at, split(at, buf.length)));
-                const piece = buf.subarray(at, at + k);
-                core(() => p.encrypt(piece));
-                at += k;
+            case 'encryptPart':
+              core(() => p.encryptPart(n.number, parts.get(n.number)));
+              break;
+            case 'send': {
+              const req = core(() => p.request(n.id));
+              let body;
+              const last = req.operation === 'CompleteMultipartUpload' || (req.operation === 'PutObject' && req.body.kind === 'ciphertext');
+              if (last && len !== undefined && (await source.overrun())) {
+                // A stream longer than its declared ContentLength: store nothing.
+                failure ??= new UsageError('the body is longer than ContentLength', { code: 'LengthMismatch' });
+                p.requestFailed(n.id, 0);
+                break;
               }
-              body = concat([buf, core(() => p.tag())]);
-            } else if (req.operation === 'UploadPart') {
-              const b = parts.get(req.partNumber);
-              parts.delete(req.partNumber);
-              body = req.body.len === b.length + 16 ? concat([b, core(() => p.tag())]) : b;
-            } else if (req.operation === 'CompleteMultipartUpload') {
-              body = [...etags.entries()].sort((a, b) => a[0] - b[0]).map(([PartNumber, ETag]) => ({ PartNumber, ETag }));
-            } else if (req.body.kind === 'bytes') body = req.body.bytes;
-            inflight.set(
-              n.id,
-              perform(this.s3Client, req, body).then(
-                (r) => ({ id: n.id, req, r }),
-                (error) => ({ id: n.id, req, error }),
-              ),
-            );
-            break;
-          }
-          case 'wait': {
-            if (inflight.size === 0) throw new UsageError('the write waits with nothing outstanding');
-            const { id, req, r, error } = await Promise.race(inflight.values());
-            inflight.delete(id);
-            if (error) {
-              failure ??= error;
-              p.requestFailed(id, 0);
-            } else if (req.operation === 'CreateMultipartUpload') {
-              core(() => p.uploadCreated(id, r.status, r.uploadId ?? ''));
-            } else {
-              if (req.operation === 'UploadPart' && r.status < 300) etags.set(req.partNumber, r.etag);
-              if (req.operation === 'PutObject' && !req.keySuffix) last = r;
-              if (req.operation === 'CompleteMultipartUpload') last = r;
-              core(() => p.response(id, r.status, r.headers));
+              if (req.operation === 'PutObject' && req.body.kind === 'ciphertext') {
+                const buf = await source.read(0, req.body.len - 16);
+                for (let at = 0; at < buf.length; ) {
+                  const k = Math.max(1, Math.min(buf.length - at, split(at, buf.length)));
+                  const piece = buf.subarray(at, at + k);
+                  core(() => p.encrypt(piece));
+                  at += k;
+                }
+                body = concat([buf, core(() => p.tag())]);
+              } else if (req.operation === 'UploadPart') {
+                const b = parts.get(req.partNumber);
+                parts.delete(req.partNumber);
+                body = req.body.len === b.length + 16 ? concat([b, core(() => p.tag())]) : b;
+              } else if (req.operation === 'CompleteMultipartUpload') {
+                body = [...etags.entries()].sort((a, b) => a[0] - b[0]).map(([PartNumber, ETag]) => ({ PartNumber, ETag }));
+              } else if (req.body.kind === 'bytes') body = req.body.bytes;
+              inflight.set(
+                n.id,
+                perform(this.s3Client, req, body).then(
+                  (r) => ({ id: n.id, req, r }),
+                  (error) => ({ id: n.id, req, error }),
+                ),
+              );
+              break;
             }
-            break;
+            case 'wait': {
+              if (inflight.size === 0) throw new UsageError('the write waits with nothing outstanding');
+              const { id, req, r, error } = await Promise.race(inflight.values());
+              inflight.delete(id);
+              if (error) {
+                failure ??= error;
+                p.requestFailed(id, 0);
+              } else if (req.operation === 'CreateMultipartUpload') {
+                core(() => p.uploadCreated(id, r.status, r.uploadId ?? ''));
+              } else {
+                if (req.operation === 'UploadPart' && r.status < 300) etags.set(req.partNumber, r.etag);
+                if (req.operation === 'PutObject' && !req.keySuffix) last = r;
+                if (req.operation === 'CompleteMultipartUpload') last = r;
+                core(() => p.response(id, r.status, r.headers));
+              }
+              break;
+            }
+            case 'done':
+              if (failure) throw failure;
+              return {
+                ETag: last.etag,
+                plaintextLength: n.plaintextLength,
+                storedLength: n.storedLength,
+                parts: n.parts,
+                multipart: n.multipart,
+                instructionFile: n.instructionFile,
+              };
+            default:
+              throw new UsageError(`unexpected step ${n.kind}`);
           }
-          case 'done':
-            if (failure) throw failure;
-            return {
-              ETag: last.etag,
-              plaintextLength: n.plaintextLength,
-              storedLength: n.storedLength,
-              parts: n.parts,
-              multipart: n.multipart,
-              instructionFile: n.instructionFile,
-            };
-          default:
-            throw new UsageError(`unexpected step ${n.kind}`);
+        } catch (e) {
+          // A step failed (the keyring, the body, a response the machine refused): the machine
+          // now cleans up (waits for what is in flight, aborts the upload or deletes a
+          // half-written object) and then reports; keep driving it until it does.
+          if (e === failure) throw e;
+          failure ??= mapError(e);
+          p.abort();
         }
       }
     } catch (e) {
-      // The machine's own error (after its cleanup ran), or the caller's body failure.
+      // The machine's own error (after its cleanup ran), or the first failure of a step.
       throw failure ?? mapError(e);
     } finally {
       p.free();

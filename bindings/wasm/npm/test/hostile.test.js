@@ -164,6 +164,13 @@ test('a failed multipart upload is aborted', async () => {
   await assert.rejects(c.putObject({ Bucket: env.bucket, Key: 'aborted', Body: bad }), /the source failed/);
   const ups = await env.s3.send(new ListMultipartUploadsCommand({ Bucket: env.bucket }));
   assert.equal((ups.Uploads ?? []).length, 0, 'the upload was aborted');
-  // A body shorter than declared fails, and nothing is stored.
-  await assert.rejects(c.putObject({ Bucket: env.bucket, Key: 'short', Body: (async function* () { yield new Uint8Array(10); })(), ContentLength: 100 }));
+  // A body shorter or longer than declared fails, and nothing is stored (single PUT and multipart).
+  const { HeadObjectCommand } = await import('@aws-sdk/client-s3');
+  const gen = (n) => (async function* () { for (let at = 0; at < n; at += MIB) yield pt.subarray(at, Math.min(n, at + MIB)); })();
+  for (const [name, n, declared] of [['short', 10, 100], ['long', 120, 100], ['mpshort', 6 * MIB, 7 * MIB], ['mplong', 7 * MIB + 5, 7 * MIB]]) {
+    await assert.rejects(c.putObject({ Bucket: env.bucket, Key: name, Body: gen(n), ContentLength: declared }), name);
+    await assert.rejects(env.s3.send(new HeadObjectCommand({ Bucket: env.bucket, Key: name })), `${name} was stored`);
+  }
+  const ups2 = await env.s3.send(new ListMultipartUploadsCommand({ Bucket: env.bucket }));
+  assert.equal((ups2.Uploads ?? []).length, 0, 'the uploads were aborted');
 });
