@@ -332,7 +332,7 @@ export class S3EncryptionClient {
               break;
             }
             case 'wait': {
-              if (inflight.size === 0) throw new UsageError('the write waits with nothing outstanding');
+              if (inflight.size === 0) throw failure ?? new UsageError('the write waits with nothing outstanding');
               const { id, req, r, error } = await Promise.race(inflight.values());
               inflight.delete(id);
               if (error) {
@@ -344,7 +344,15 @@ export class S3EncryptionClient {
                 if (req.operation === 'UploadPart' && r.status < 300) etags.set(req.partNumber, r.etag);
                 if (req.operation === 'PutObject' && !req.keySuffix) last = r;
                 if (req.operation === 'CompleteMultipartUpload') last = r;
-                core(() => p.response(id, r.status, r.headers));
+                try {
+                  core(() => p.response(id, r.status, r.headers));
+                } catch (e) {
+                  // The machine refused the response but still counts the request as in flight
+                  // (see the report: the core should forget it): tell it the request is over, so
+                  // that its cleanup does not wait for it.
+                  p.requestFailed(id, r.status);
+                  throw e;
+                }
               }
               break;
             }

@@ -174,3 +174,12 @@ test('a failed multipart upload is aborted', async () => {
   const ups2 = await env.s3.send(new ListMultipartUploadsCommand({ Bucket: env.bucket }));
   assert.equal((ups2.Uploads ?? []).length, 0, 'the uploads were aborted');
 });
+
+test('an object whose instruction file could not be written is deleted', async () => {
+  const { HeadObjectCommand } = await import('@aws-sdk/client-s3');
+  liar.set({ kind: 'failInstructionPut' });
+  const c = new m.S3EncryptionClient({ s3Client: s3, keyring: new m.AesKeyring({ key }), instructionFilePut: true });
+  await assert.rejects(c.putObject({ Bucket: env.bucket, Key: 'half', Body: pt.subarray(0, 1000) }), (e) => e instanceof m.StorageError && e.status === 500);
+  await assert.rejects(env.s3.send(new HeadObjectCommand({ Bucket: env.bucket, Key: 'half' })), 'the object without its envelope was removed');
+  liar.set({ kind: 'honest' });
+});

@@ -17,6 +17,12 @@ export async function startLiar(upstream) {
     }
     const headers = { ...req.headers, host: up.host };
     const isInstr = key.endsWith('.instruction');
+    if (lie.kind === 'failInstructionPut' && isInstr && req.method === 'PUT') {
+      req.resume();
+      res.writeHead(500, { 'content-length': '0' });
+      res.end();
+      return;
+    }
     if (req.method === 'GET' && headers.range && !isInstr) {
       if (lie.kind === 'ignoreRange') delete headers.range;
       if (lie.kind === 'shiftRange') {
