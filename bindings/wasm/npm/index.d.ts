@@ -1,0 +1,222 @@
+// Types of the s3-encryption package.
+
+/** A string map: an object, a Map, or entries. */
+export type StringMap = Record<string, string> | Map<string, string> | Array<[string, string]>;
+
+/** Bytes or anything that yields them. */
+export type BodyInput =
+  | Uint8Array
+  | ArrayBuffer
+  | ArrayBufferView
+  | string
+  | Blob
+  | ReadableStream<Uint8Array>
+  | AsyncIterable<Uint8Array | string>
+  | Iterable<Uint8Array | string>;
+
+/** The commitment policies of the S3EC specification. */
+export type CommitmentPolicyName =
+  | 'FORBID_ENCRYPT_ALLOW_DECRYPT'
+  | 'REQUIRE_ENCRYPT_ALLOW_DECRYPT'
+  | 'REQUIRE_ENCRYPT_REQUIRE_DECRYPT';
+
+export declare const CommitmentPolicy: Readonly<{ [K in CommitmentPolicyName]: K }>;
+
+/** The algorithm suites this package writes, named as in the spec (or `V3` / `V2`). */
+export type EncryptionAlgorithm = 'ALG_AES_256_GCM_HKDF_SHA512_COMMIT_KEY' | 'ALG_AES_256_GCM_IV12_TAG16_NO_KDF' | 'V3' | 'V2';
+
+/** The decrypt-side gates, named as in the spec; everything that weakens security is off. */
+export interface DecryptPolicyOptions {
+  /** Default `REQUIRE_ENCRYPT_REQUIRE_DECRYPT`. */
+  commitmentPolicy?: CommitmentPolicyName;
+  /** V1 `x-amz-key`, `AESWrap`, `RSA/ECB/OAEPWithSHA-256AndMGF1Padding` and `kms` (SES writes `kms`). */
+  enableLegacyWrappingAlgorithms?: boolean;
+  /** AES-CBC objects and ranged reads (never authenticated). */
+  enableLegacyUnauthenticatedModes?: boolean;
+  /** Release plaintext before the tag is checked (an error at the end means discard it all). */
+  enableDelayedAuthenticationMode?: boolean;
+}
+
+/** Minimal shape of the `@aws-sdk` clients this package drives. */
+export interface SdkClient {
+  send(command: unknown): Promise<any>;
+}
+
+export interface Keyring {
+  /** @internal */ readonly discovery?: boolean;
+}
+
+/** An AES master key: raw bytes (16, 24 or 32) or an extractable WebCrypto `CryptoKey`. */
+export declare class AesKeyring implements Keyring {
+  constructor(options: { key: Uint8Array | ArrayBuffer | CryptoKey; materialsDescription?: Record<string, string> });
+}
+
+export type RsaKeyInput = string | JsonWebKey | CryptoKey | Uint8Array;
+
+/** An RSA key: a private key (reads and writes) or a public key alone (writes). PEM, JWK, DER or an extractable CryptoKey. */
+export declare class RsaKeyring implements Keyring {
+  constructor(options: { privateKey?: RsaKeyInput; publicKey?: RsaKeyInput; materialsDescription?: Record<string, string> });
+}
+
+/** A KMS key (`kms+context` writes; reads need this key). */
+export declare class KmsKeyring implements Keyring {
+  constructor(options: { kmsClient: SdkClient; kmsKeyId: string });
+}
+
+/** KMS discovery: reads under whichever KMS key the object names; no writes. */
+export declare class KmsDiscoveryKeyring implements Keyring {
+  constructor(options: { kmsClient: SdkClient });
+}
+
+/** Random-access storage for reads of large objects in one pass. */
+export interface ReadStorage {
+  write(offset: number, bytes: Uint8Array): void | Promise<void>;
+  read(first: number, last: number): Uint8Array | Promise<Uint8Array>;
+}
+
+export interface S3EncryptionClientOptions extends DecryptPolicyOptions {
+  s3Client: SdkClient;
+  keyring: Keyring;
+  /** Default V3 (`ALG_AES_256_GCM_HKDF_SHA512_COMMIT_KEY`). */
+  encryptionAlgorithm?: EncryptionAlgorithm;
+  /** Default `.instruction`. */
+  instructionFileSuffix?: string;
+  /** Write envelopes to the instruction file instead of the object metadata. */
+  instructionFilePut?: boolean;
+  /** Objects up to this stored size are verified in one buffer (64 MiB). */
+  bufferSize?: number;
+  storage?: ReadStorage;
+  /** Parallel ranged GETs for large objects (1). */
+  connections?: number;
+  /** Part size of parallel ranged GETs (8 MiB, a multiple of 1 MiB). */
+  partSize?: number;
+  /** Bodies over this go up as multipart uploads (16 MiB). */
+  multipartThreshold?: number;
+  /** Part size of multipart uploads (8 MiB, at least 5 MiB). */
+  multipartPartSize?: number;
+  partsInFlight?: number;
+}
+
+export interface PutObjectInput {
+  Bucket: string;
+  Key: string;
+  Body?: BodyInput;
+  /** The plaintext length of a stream body, when known. */
+  ContentLength?: number;
+  ContentType?: string;
+  Metadata?: Record<string, string>;
+  /** KMS encryption context (also stored as the materials description for AES/RSA). */
+  EncryptionContext?: StringMap;
+  InstructionFilePut?: boolean;
+}
+
+export interface PutObjectOutput {
+  ETag?: string;
+  plaintextLength: number;
+  storedLength: number;
+  parts: number;
+  multipart: boolean;
+  instructionFile: boolean;
+}
+
+export interface GetObjectInput {
+  Bucket: string;
+  Key: string;
+  VersionId?: string;
+  /** The expected KMS encryption context (default: none; discovery keyrings accept the stored one). */
+  EncryptionContext?: StringMap;
+  /** `bytes=a-b`, `bytes=a-` or `bytes=-n`: an unauthenticated ranged read (needs `enableLegacyUnauthenticatedModes`). */
+  Range?: string;
+}
+
+export type Verification = 'InMemory' | 'Storage' | 'TwoPass' | 'DelayedAuthentication' | 'UnauthenticatedRange';
+
+export interface GetObjectOutput<B> {
+  Body: B;
+  Metadata?: Record<string, string>;
+  ContentType?: string;
+  /** Plaintext length (set once the read finished: always for bytes). */
+  ContentLength?: number;
+  verification?: Verification;
+  ETag?: string;
+  VersionId?: string;
+  rangeFirst?: number;
+}
+
+export interface EnvelopeInfo {
+  version: 'V1' | 'V2' | 'V3';
+  contentAlgorithm: string;
+  contentCipher: string;
+  wrapAlgorithm: string;
+  placement: 'ObjectMetadata' | 'InstructionFile';
+  encryptionContext: string | null;
+  materialsDescription: string | null;
+  unencryptedContentLength: number | null;
+  metadata: Record<string, string>;
+}
+
+export interface HeadObjectOutput {
+  Metadata: Record<string, string>;
+  ContentLength?: number;
+  storedLength?: number;
+  ETag?: string;
+  VersionId?: string;
+  envelope: EnvelopeInfo | null;
+  instructionFile: boolean;
+}
+
+export declare class S3EncryptionClient {
+  constructor(options: S3EncryptionClientOptions);
+  putObject(input: PutObjectInput): Promise<PutObjectOutput>;
+  getObject(input: GetObjectInput, options?: { as?: 'bytes' }): Promise<GetObjectOutput<Uint8Array>>;
+  getObject(input: GetObjectInput, options: { as: 'stream' }): Promise<GetObjectOutput<ReadableStream<Uint8Array>>>;
+  headObject(input: { Bucket: string; Key: string; VersionId?: string }): Promise<HeadObjectOutput>;
+  deleteObject(input: { Bucket: string; Key: string }): Promise<{ object: boolean; instructionFile: boolean }>;
+  reEncryptInstructionFile(input: {
+    Bucket: string;
+    Key: string;
+    newKeyring: Keyring;
+    EncryptionContext?: StringMap;
+    NewEncryptionContext?: StringMap;
+    NewMaterialsDescription?: Record<string, string>;
+    SourceSuffix?: string;
+    NewSuffix?: string;
+    EnforceRotation?: boolean;
+  }): Promise<{ version: 'V1' | 'V2' | 'V3' }>;
+}
+
+export interface DecryptObjectInput extends DecryptPolicyOptions {
+  /** The object's user metadata, names with or without `x-amz-meta-`. */
+  metadata: StringMap | Headers;
+  body: BodyInput;
+  /** The instruction file's bytes, when the envelope is there. */
+  instructionFile?: Uint8Array | ArrayBuffer | string | Blob;
+  keyring: Keyring;
+  encryptionContext?: StringMap;
+  /** `[first, last]`: an unauthenticated ranged decryption (needs `enableLegacyUnauthenticatedModes`). */
+  range?: [number, number];
+}
+
+/** Decrypt an object already in hand; the body is authenticated before any plaintext is returned. */
+export declare function decryptObject(input: DecryptObjectInput): Promise<Uint8Array>;
+
+/** Parse an envelope without a key. */
+export declare function inspectEnvelope(input: { metadata: StringMap | Headers; instructionFile?: Uint8Array | string } & DecryptPolicyOptions): EnvelopeInfo;
+
+export declare function coreVersion(): string;
+
+export declare class S3EncryptionError extends Error {
+  /** The core's error name (e.g. `PolicyRejected`, `TooLarge`), or this package's. */
+  readonly code: string;
+  /** The HTTP status of a failed S3 request. */
+  readonly status?: number;
+}
+export declare class FormatError extends S3EncryptionError {}
+export declare class NotEncryptedError extends FormatError {}
+export declare class PolicyError extends S3EncryptionError {}
+/** Deliberately opaque: one class and one message for every tag, commitment, unwrap, padding or KMS failure (a body cut short says so: `code` TruncatedBody). */
+export declare class AuthenticationError extends S3EncryptionError {}
+export declare class StorageError extends S3EncryptionError {}
+export declare class NotFoundError extends StorageError {}
+export declare class ObjectChangedError extends StorageError {}
+export declare class UsageError extends S3EncryptionError {}

@@ -1,0 +1,107 @@
+// Byte sources: Uint8Array, ArrayBuffer, Blob, string, web ReadableStream, Node Readable or any
+// (async) iterable of chunks.
+import { UsageError } from './errors.js';
+
+/** Collect a body into one Uint8Array. */
+export async function collect(body) {
+  if (body === undefined || body === null) return new Uint8Array(0);
+  if (body instanceof Uint8Array) return body;
+  if (body instanceof ArrayBuffer) return new Uint8Array(body);
+  if (ArrayBuffer.isView(body)) return new Uint8Array(body.buffer, body.byteOffset, body.byteLength);
+  if (typeof body === 'string') return new TextEncoder().encode(body);
+  if (typeof Blob !== 'undefined' && body instanceof Blob) return new Uint8Array(await body.arrayBuffer());
+  const parts = [];
+  let n = 0;
+  for await (const c of chunks(body)) {
+    parts.push(c);
+    n += c.length;
+  }
+  return concat(parts, n);
+}
+
+/** Concatenate chunks. */
+export function concat(parts, n = parts.reduce((a, p) => a + p.length, 0)) {
+  if (parts.length === 1) return parts[0];
+  const out = new Uint8Array(n);
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
+
+/** Iterate the chunks of a stream-like body as Uint8Arrays. */
+export async function* chunks(body) {
+  if (body && typeof body.getReader === 'function') {
+    const reader = body.getReader();
+    try {
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) return;
+        yield asBytes(value);
+      }
+    } finally {
+      reader.releaseLock();
+    }
+  }
+  if (body && (typeof body[Symbol.asyncIterator] === 'function' || typeof body[Symbol.iterator] === 'function')) {
+    for await (const c of body) yield asBytes(c);
+    return;
+  }
+  throw new UsageError('unsupported body type');
+}
+
+function asBytes(c) {
+  if (c instanceof Uint8Array) return c;
+  if (typeof c === 'string') return new TextEncoder().encode(c);
+  if (c instanceof ArrayBuffer) return new Uint8Array(c);
+  if (ArrayBuffer.isView(c)) return new Uint8Array(c.buffer, c.byteOffset, c.byteLength);
+  throw new UsageError('a body chunk must be bytes');
+}
+
+/**
+ * A reader that hands out exactly `n` bytes at a time (fewer only at the end) from a chunk
+ * iterator.
+ */
+export class ExactReader {
+  /** `tolerant`: a failing source (a connection cut mid-body) just ends; `error` keeps why. */
+  constructor(iter, { tolerant = false } = {}) {
+    this.iter = iter;
+    this.buf = [];
+    this.have = 0;
+    this.done = false;
+    this.tolerant = tolerant;
+    this.error = null;
+  }
+  async read(n) {
+    while (this.have < n && !this.done) {
+      let r;
+      try {
+        r = await this.iter.next();
+      } catch (e) {
+        if (!this.tolerant) throw e;
+        this.error = e;
+        r = { done: true };
+      }
+      if (r.done) this.done = true;
+      else if (r.value.length) {
+        this.buf.push(r.value);
+        this.have += r.value.length;
+      }
+    }
+    const take = Math.min(n, this.have);
+    const out = new Uint8Array(take);
+    let at = 0;
+    while (at < take) {
+      const c = this.buf[0];
+      const k = Math.min(c.length, take - at);
+      out.set(c.subarray(0, k), at);
+      at += k;
+      if (k === c.length) this.buf.shift();
+      else this.buf[0] = c.subarray(k);
+    }
+    this.have -= take;
+    return out;
+  }
+}

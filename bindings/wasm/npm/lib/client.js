@@ -1,0 +1,657 @@
+// S3EncryptionClient: performs, with the caller's S3Client, the requests the core's machines ask
+// for, and hands every response back to them. Every check (status, Content-Range, lengths, ETags,
+// caps, authentication) is the core's; this file only moves bytes.
+import { WasmGet, WasmPut, WasmDescribeObject, WasmDelete, WasmRotate } from '../dist/s3ec_core.js';
+import { S3EncryptionError, UsageError, core, mapError } from './errors.js';
+import { flat } from './keyrings.js';
+import { ExactReader, chunks, concat } from './bytes.js';
+import { policyOptions } from './decrypt.js';
+
+let s3Module = null;
+async function s3() {
+  if (!s3Module) s3Module = await import('@aws-sdk/client-s3');
+  return s3Module;
+}
+
+const MIB = 1 << 20;
+const INSTRUCTION_FILE_LIMIT = 16 * 1024;
+
+/** The algorithm suites, named as in the spec. */
+const SUITES = {
+  ALG_AES_256_GCM_HKDF_SHA512_COMMIT_KEY: 'V3',
+  ALG_AES_256_GCM_IV12_TAG16_NO_KDF: 'V2',
+  V3: 'V3',
+  V2: 'V2',
+};
+
+/** The headers of an SDK output, as the machines read them. */
+function headersOf(out, bodyLength) {
+  const h = [];
+  if (out.ETag !== undefined) h.push('ETag', out.ETag);
+  const len = out.ContentLength !== undefined ? out.ContentLength : bodyLength;
+  if (len !== undefined) h.push('Content-Length', String(len));
+  if (out.ContentRange !== undefined) h.push('Content-Range', out.ContentRange);
+  if (out.VersionId !== undefined) h.push('x-amz-version-id', out.VersionId);
+  if (out.Metadata) for (const [k, v] of Object.entries(out.Metadata)) h.push(`x-amz-meta-${k}`, String(v));
+  return h;
+}
+
+/** The HTTP status of an SDK error, or 0 when no response came. */
+function statusOf(e) {
+  const s = e && e.$metadata && e.$metadata.httpStatusCode;
+  return typeof s === 'number' ? s : 0;
+}
+
+function destroy(body) {
+  if (!body) return;
+  try {
+    if (typeof body.destroy === 'function') body.destroy();
+    else if (typeof body.cancel === 'function') body.cancel().catch(() => {});
+  } catch {
+    // already closed
+  }
+}
+
+/** Read at most `limit` + 1 bytes of a small body (instruction files), then stop. */
+async function readCapped(body, limit) {
+  const parts = [];
+  let n = 0;
+  if (!body) return new Uint8Array(0);
+  try {
+    for await (const c of chunks(body)) {
+      parts.push(c);
+      n += c.length;
+      if (n > limit) break;
+    }
+  } finally {
+    destroy(body);
+  }
+  return concat(parts, n);
+}
+
+function commonInput(req) {
+  const i = { Bucket: req.bucket, Key: req.key };
+  if (req.versionId) i.VersionId = req.versionId;
+  return i;
+}
+
+/** Perform one machine request with the S3Client: `{status, headers, body, uploadId}`. */
+async function perform(client, req, body) {
+  const m = await s3();
+  const input = commonInput(req);
+  let cmd;
+  switch (req.operation) {
+    case 'HeadObject':
+      if (req.ifMatch) input.IfMatch = req.ifMatch;
+      cmd = new m.HeadObjectCommand(input);
+      break;
+    case 'GetObject':
+      if (req.ifMatch) input.IfMatch = req.ifMatch;
+      if (req.rangeHeader) input.Range = req.rangeHeader;
+      cmd = new m.GetObjectCommand(input);
+      break;
+    case 'PutObject':
+      Object.assign(input, { Body: body, ContentLength: body.length, Metadata: req.metadata });
+      if (req.contentType) input.ContentType = req.contentType;
+      if (req.ifMatch) input.IfMatch = req.ifMatch;
+      cmd = new m.PutObjectCommand(input);
+      break;
+    case 'CreateMultipartUpload':
+      input.Metadata = req.metadata;
+      if (req.contentType) input.ContentType = req.contentType;
+      cmd = new m.CreateMultipartUploadCommand(input);
+      break;
+    case 'UploadPart':
+      Object.assign(input, { UploadId: req.uploadId, PartNumber: req.partNumber, Body: body, ContentLength: body.length });
+      cmd = new m.UploadPartCommand(input);
+      break;
+    case 'CompleteMultipartUpload':
+      Object.assign(input, { UploadId: req.uploadId, MultipartUpload: { Parts: body } });
+      cmd = new m.CompleteMultipartUploadCommand(input);
+      break;
+    case 'AbortMultipartUpload':
+      input.UploadId = req.uploadId;
+      cmd = new m.AbortMultipartUploadCommand(input);
+      break;
+    case 'DeleteObject':
+      cmd = new m.DeleteObjectCommand(input);
+      break;
+    default:
+      throw new UsageError(`unknown operation ${req.operation}`);
+  }
+  try {
+    const out = await client.send(cmd);
+    return {
+      status: out.$metadata.httpStatusCode ?? 200,
+      headers: headersOf(out, req.operation === 'HeadObject' || req.operation === 'GetObject' ? undefined : 0),
+      body: out.Body,
+      uploadId: out.UploadId,
+      etag: out.ETag,
+      metadata: out.Metadata,
+      contentType: out.ContentType,
+    };
+  } catch (e) {
+    const status = statusOf(e);
+    if (status === 0) throw e;
+    return { status, headers: [], body: undefined, error: e };
+  }
+}
+
+/** Released pieces `{bytes, offset}` in plaintext order (a ranged read starts at its first). */
+async function* inOrder(run, ranged) {
+  let next = ranged ? null : 0;
+  const held = new Map();
+  for await (const { bytes, offset } of run) {
+    if (next === null) next = offset;
+    held.set(offset, bytes);
+    while (held.has(next)) {
+      const b = held.get(next);
+      held.delete(next);
+      next += b.length;
+      yield b;
+    }
+  }
+  if (held.size) throw new UsageError('released pieces do not tile the object');
+}
+
+/** Drive a small machine (describe, delete, rotate): one request at a time. */
+async function sendSimple(client, mach, id) {
+  const req = core(() => mach.request(id));
+  const body = req.body.kind === 'bytes' ? req.body.bytes : undefined;
+  const r = await perform(client, req, body);
+  if (req.operation === 'GetObject') {
+    const bytes = r.status < 300 ? await readCapped(r.body, req.responseBodyLimit ?? INSTRUCTION_FILE_LIMIT) : new Uint8Array(0);
+    core(() => mach.body(id, bytes));
+  } else destroy(r.body);
+  core(() => mach.response(id, r.status, r.headers));
+  return r;
+}
+
+/** A source of plaintext for a PUT. */
+class Source {
+  constructor(body) {
+    this.body = body;
+    if (body === undefined || body === null) this.bytes = new Uint8Array(0);
+    else if (typeof body === 'string') this.bytes = new TextEncoder().encode(body);
+    else if (body instanceof Uint8Array) this.bytes = body;
+    else if (body instanceof ArrayBuffer) this.bytes = new Uint8Array(body);
+    else if (ArrayBuffer.isView(body)) this.bytes = new Uint8Array(body.buffer, body.byteOffset, body.byteLength);
+    else if (typeof Blob !== 'undefined' && body instanceof Blob) this.blob = body;
+    else this.reader = new ExactReader(chunks(body)[Symbol.asyncIterator]());
+  }
+  get length() {
+    if (this.bytes) return this.bytes.length;
+    if (this.blob) return this.blob.size;
+    return undefined;
+  }
+  /** For a stream of declared length: whether bytes are left after everything was read. */
+  async overrun() {
+    if (!this.reader) return false;
+    return (await this.reader.read(1)).length > 0;
+  }
+  /** A fresh copy of `len` bytes at `offset` (sequential offsets for streams). */
+  async read(offset, len) {
+    if (this.bytes) return this.bytes.slice(offset, offset + len);
+    if (this.blob) return new Uint8Array(await this.blob.slice(offset, offset + len).arrayBuffer());
+    return this.reader.read(len);
+  }
+}
+
+/**
+ * The S3 Encryption Client. Options:
+ * - `s3Client`: an `S3Client` from `@aws-sdk/client-s3` (required);
+ * - `keyring`: an `AesKeyring`, `RsaKeyring`, `KmsKeyring` or `KmsDiscoveryKeyring` (required);
+ * - `encryptionAlgorithm`: `ALG_AES_256_GCM_HKDF_SHA512_COMMIT_KEY` (V3, default) or
+ *   `ALG_AES_256_GCM_IV12_TAG16_NO_KDF` (V2, needs `FORBID_ENCRYPT_ALLOW_DECRYPT`);
+ * - `commitmentPolicy`: default `REQUIRE_ENCRYPT_REQUIRE_DECRYPT`;
+ * - `enableLegacyWrappingAlgorithms`, `enableLegacyUnauthenticatedModes`,
+ *   `enableDelayedAuthenticationMode`: off by default;
+ * - `instructionFileSuffix` (`.instruction`), `instructionFilePut` (write the envelope to the
+ *   instruction file instead of the metadata);
+ * - `bufferSize`: objects up to this stored size are verified in one buffer (64 MiB); larger ones
+ *   are read twice (verified, then released chunk by chunk after each matched), or through
+ *   `storage` (`{write(offset, bytes), read(first, last)}`, random access) once;
+ * - `connections` (1) and `partSize` (8 MiB) for parallel ranged GETs of large objects;
+ * - `multipartThreshold` (16 MiB), `multipartPartSize` (8 MiB), `partsInFlight` (4) for writes.
+ */
+export class S3EncryptionClient {
+  constructor(options = {}) {
+    if (!options.s3Client) throw new UsageError('S3EncryptionClient needs s3Client');
+    if (!options.keyring) throw new UsageError('S3EncryptionClient needs keyring');
+    this.s3Client = options.s3Client;
+    this.keyring = options.keyring;
+    const suite = SUITES[options.encryptionAlgorithm ?? 'V3'];
+    if (!suite) throw new UsageError(`unknown encryptionAlgorithm ${options.encryptionAlgorithm}`);
+    this.suite = suite;
+    this.commitmentPolicy =
+      options.commitmentPolicy ?? (suite === 'V2' ? 'FORBID_ENCRYPT_ALLOW_DECRYPT' : 'REQUIRE_ENCRYPT_REQUIRE_DECRYPT');
+    this.policy = policyOptions({ ...options, commitmentPolicy: this.commitmentPolicy });
+    this.instructionFileSuffix = options.instructionFileSuffix ?? '.instruction';
+    this.instructionFilePut = !!options.instructionFilePut;
+    this.bufferSize = options.bufferSize ?? 64 * MIB;
+    this.storage = options.storage;
+    this.connections = options.connections ?? 1;
+    this.partSize = options.partSize ?? 8 * MIB;
+    this.multipartThreshold = options.multipartThreshold ?? 16 * MIB;
+    this.multipartPartSize = options.multipartPartSize ?? 8 * MIB;
+    this.partsInFlight = options.partsInFlight ?? 4;
+  }
+
+  /**
+   * Encrypt and store an object. `input`: `Bucket`, `Key`, `Body` (Uint8Array, ArrayBuffer,
+   * string, Blob, ReadableStream, Node Readable or async iterable), `ContentLength` (for streams
+   * whose length is known), `ContentType`, `Metadata`, `EncryptionContext` (KMS),
+   * `InstructionFilePut`. Returns `{ETag?, VersionId?, plaintextLength, storedLength, parts,
+   * multipart, instructionFile}`.
+   */
+  async putObject(input, { chunking } = {}) {
+    const source = new Source(input.Body);
+    const len = source.length ?? input.ContentLength;
+    const placement = input.InstructionFilePut ?? this.instructionFilePut ? 'instructionFile' : 'metadata';
+    const p = core(
+      () =>
+        new WasmPut({
+          bucket: input.Bucket,
+          key: input.Key,
+          plaintextLength: len,
+          suite: this.suite,
+          commitmentPolicy: this.commitmentPolicy,
+          placement,
+          encryptionContext: flat(input.EncryptionContext),
+          partSize: this.multipartPartSize,
+          multipartThreshold: this.multipartThreshold,
+          partsInFlight: this.partsInFlight,
+          contentType: input.ContentType,
+          metadata: flat(input.Metadata),
+          instructionFileSuffix: this.instructionFileSuffix,
+        }),
+    );
+    const parts = new Map();
+    const etags = new Map();
+    const inflight = new Map();
+    let failure = null;
+    let last = {};
+    const split = chunking ?? (() => 1 << 20);
+    try {
+      for (;;) {
+        const n = core(() => p.poll());
+        try {
+          switch (n.kind) {
+            case 'encryptionMaterials':
+              await this.keyring.encryptMaterials(p);
+              break;
+            case 'readPart': {
+              let bytes;
+              try {
+                bytes = await source.read(n.offset, n.len);
+              } catch (e) {
+                failure ??= e;
+                p.abort();
+                break;
+              }
+              parts.set(n.number, bytes);
+              core(() => p.partRead(n.number, bytes.length));
+              break;
+            }
+            case 'encryptPart':
+              core(() => p.encryptPart(n.number, parts.get(n.number)));
+              break;
+            case 'send': {
+              const req = core(() => p.request(n.id));
+              let body;
+              const last = req.operation === 'CompleteMultipartUpload' || (req.operation === 'PutObject' && req.body.kind === 'ciphertext');
+              if (last && len !== undefined && (await source.overrun())) {
+                // A stream longer than its declared ContentLength: store nothing.
+                failure ??= new UsageError('the body is longer than ContentLength', { code: 'LengthMismatch' });
+                p.requestFailed(n.id, 0);
+                break;
+              }
+              if (req.operation === 'PutObject' && req.body.kind === 'ciphertext') {
+                const buf = await source.read(0, req.body.len - 16);
+                for (let at = 0; at < buf.length; ) {
+                  const k = Math.max(1, Math.min(buf.length - at, split(at, buf.length)));
+                  const piece = buf.subarray(at, at + k);
+                  core(() => p.encrypt(piece));
+                  at += k;
+                }
+                body = concat([buf, core(() => p.tag())]);
+              } else if (req.operation === 'UploadPart') {
+                const b = parts.get(req.partNumber);
+                parts.delete(req.partNumber);
+                body = req.body.len === b.length + 16 ? concat([b, core(() => p.tag())]) : b;
+              } else if (req.operation === 'CompleteMultipartUpload') {
+                body = [...etags.entries()].sort((a, b) => a[0] - b[0]).map(([PartNumber, ETag]) => ({ PartNumber, ETag }));
+              } else if (req.body.kind === 'bytes') body = req.body.bytes;
+              inflight.set(
+                n.id,
+                perform(this.s3Client, req, body).then(
+                  (r) => ({ id: n.id, req, r }),
+                  (error) => ({ id: n.id, req, error }),
+                ),
+              );
+              break;
+            }
+            case 'wait': {
+              if (inflight.size === 0) throw failure ?? new UsageError('the write waits with nothing outstanding');
+              const { id, req, r, error } = await Promise.race(inflight.values());
+              inflight.delete(id);
+              if (error) {
+                failure ??= error;
+                p.requestFailed(id, 0);
+              } else if (req.operation === 'CreateMultipartUpload') {
+                core(() => p.uploadCreated(id, r.status, r.uploadId ?? ''));
+              } else {
+                if (req.operation === 'UploadPart' && r.status < 300) etags.set(req.partNumber, r.etag);
+                if (req.operation === 'PutObject' && !req.keySuffix) last = r;
+                if (req.operation === 'CompleteMultipartUpload') last = r;
+                try {
+                  core(() => p.response(id, r.status, r.headers));
+                } catch (e) {
+                  // The machine refused the response but still counts the request as in flight
+                  // (see the report: the core should forget it): tell it the request is over, so
+                  // that its cleanup does not wait for it.
+                  p.requestFailed(id, r.status);
+                  throw e;
+                }
+              }
+              break;
+            }
+            case 'done':
+              if (failure) throw failure;
+              return {
+                ETag: last.etag,
+                plaintextLength: n.plaintextLength,
+                storedLength: n.storedLength,
+                parts: n.parts,
+                multipart: n.multipart,
+                instructionFile: n.instructionFile,
+              };
+            default:
+              throw new UsageError(`unexpected step ${n.kind}`);
+          }
+        } catch (e) {
+          // A step failed (the keyring, the body, a response the machine refused): the machine
+          // now cleans up (waits for what is in flight, aborts the upload or deletes a
+          // half-written object) and then reports; keep driving it until it does.
+          if (e === failure) throw e;
+          failure ??= mapError(e);
+          p.abort();
+        }
+      }
+    } catch (e) {
+      // The machine's own error (after its cleanup ran), or the first failure of a step.
+      throw failure ?? mapError(e);
+    } finally {
+      p.free();
+    }
+  }
+
+  _getOptions(input, extra = {}) {
+    const discovery = input.EncryptionContext === undefined && this.keyring.discovery;
+    return {
+      bucket: input.Bucket,
+      key: input.Key,
+      versionId: input.VersionId,
+      ...this.policy,
+      instructionFileSuffix: this.instructionFileSuffix,
+      encryptionContext: discovery ? undefined : flat(input.EncryptionContext),
+      acceptStoredEncryptionContext: discovery,
+      memoryBudget: this.bufferSize,
+      storage: !!this.storage,
+      connections: this.connections,
+      partSize: this.partSize,
+      ...extra,
+    };
+  }
+
+  /**
+   * Read and decrypt an object. `input`: `Bucket`, `Key`, `VersionId`, `EncryptionContext`,
+   * `Range` (`bytes=a-b`: an unauthenticated ranged read, needs
+   * `enableLegacyUnauthenticatedModes`). `options.as`: `"bytes"` (default: `Body` is a
+   * Uint8Array) or `"stream"` (`Body` is a ReadableStream). Either way, only authenticated bytes
+   * are released, except under `enableDelayedAuthenticationMode` (released as they arrive; an
+   * error at the end means discard everything) or a `Range`.
+   */
+  async getObject(input, options = {}) {
+    let mode = 'verified';
+    if (input.Range) mode = 'range';
+    else if (this.policy.enableDelayedAuthenticationMode) mode = 'delayedAuthentication';
+    const g = core(() => new WasmGet(this._getOptions(input, { mode, range: input.Range })));
+    const run = this._drive(g, options);
+    const head = {};
+    run.head = head;
+    if (options.as === 'stream') {
+      // Drive until the first plaintext (or the end) so that failures before release throw here.
+      // Parallel reads release verified chunks as their parts complete, in any order: hand
+      // them on in plaintext order.
+      const ordered = inOrder(run, mode === 'range');
+      const first = await ordered.next();
+      let pendingFirst = first;
+      const stream = new ReadableStream({
+        async pull(controller) {
+          try {
+            const r = pendingFirst ?? (await ordered.next());
+            pendingFirst = null;
+            if (r.done) controller.close();
+            else controller.enqueue(r.value);
+          } catch (e) {
+            controller.error(e);
+          }
+        },
+        async cancel() {
+          await ordered.return();
+          await run.return();
+        },
+      });
+      return { ...run.info, Body: stream };
+    }
+    const pieces = [];
+    let total = 0;
+    for await (const { bytes, offset } of run) {
+      pieces.push([offset, bytes]);
+      total += bytes.length;
+    }
+    pieces.sort((a, b) => a[0] - b[0]);
+    const out = pieces.length === 1 ? pieces[0][1] : concat(pieces.map((p) => p[1]), total);
+    return { ...run.info, Body: out };
+  }
+
+  /** The machine loop of a GET, yielding released plaintext `{bytes, offset}` in order. */
+  _drive(g, options) {
+    const self = this;
+    const info = {};
+    const maxPiece = options.maxPiece ?? (() => 1 << 20);
+    async function* loop() {
+      const inflight = new Map();
+      const bodies = new Map();
+      try {
+        for (;;) {
+          const n = core(() => g.poll());
+          if (n.kind === 'send') {
+            const req = core(() => g.request(n.id));
+            inflight.set(
+              n.id,
+              perform(self.s3Client, req).then(
+                (r) => ({ id: n.id, req, r }),
+                (error) => ({ id: n.id, req, error }),
+              ),
+            );
+            // One connection: answer at once (the machine waits for it anyway).
+          } else if (n.kind === 'wait') {
+            if (inflight.size === 0) throw new UsageError('the read waits with nothing outstanding');
+            const { id, req, r, error } = await Promise.race(inflight.values());
+            inflight.delete(id);
+            if (error) throw error;
+            if (!req.keySuffix && r.metadata && !info.Metadata) {
+              info.Metadata = r.metadata;
+              info.ContentType = r.contentType;
+            }
+            if (r.status >= 300) destroy(r.body);
+            else bodies.set(id, r.body);
+            core(() => g.response(id, r.status, r.headers));
+          } else if (n.kind === 'readBody' || n.kind === 'replay') {
+            let src;
+            if (n.kind === 'readBody') {
+              const b = bodies.get(n.id);
+              bodies.delete(n.id);
+              src = b ? chunks(b)[Symbol.asyncIterator]() : [][Symbol.iterator]();
+              src.body = b;
+            } else {
+              const [a, b] = core(() => g.replayRange(n.id));
+              const bytes = await self.storage.read(a, b);
+              src = [bytes][Symbol.iterator]();
+            }
+            // A body cut short (the connection dropped) ends where it ended: the machine decides
+            // what that means (a short body is TruncatedBody, and nothing unverified was released).
+            const reader = new ExactReader(src, { tolerant: true });
+            try {
+              for (;;) {
+                const f = core(() => g.feed(n.id));
+                const want = f.len === 0 ? 64 * 1024 : f.exact ? f.len : Math.max(1, Math.min(f.len, maxPiece(f.len)));
+                const piece = await reader.read(want);
+                if (piece.length === 0) {
+                  core(() => g.endOfBody(n.id));
+                  break;
+                }
+                const rel = core(() => g.body(n.id, piece));
+                if (rel.kind === 'plaintext' && rel.len > 0) {
+                  yield { bytes: piece.subarray(rel.start, rel.start + rel.len), offset: rel.offset };
+                } else if (rel.kind === 'store') {
+                  await self.storage.write(rel.offset, piece);
+                }
+              }
+            } finally {
+              destroy(src.body);
+            }
+          } else if (n.kind === 'unwrapKey') {
+            const req = core(() => g.keyRequest());
+            await self.keyring.unwrap(g, req);
+          } else if (n.kind === 'done') {
+            info.ContentLength = n.released;
+            info.verification = n.verification;
+            info.ETag = n.object.etag ?? undefined;
+            info.VersionId = n.object.versionId ?? undefined;
+            if (n.rangeFirst !== null) info.rangeFirst = n.rangeFirst;
+            return;
+          }
+        }
+      } catch (e) {
+        throw mapError(e);
+      } finally {
+        for (const b of bodies.values()) destroy(b);
+        for (const p of inflight.values()) p.then((x) => x.r && destroy(x.r.body));
+        g.free();
+      }
+    }
+    const it = loop();
+    it.info = info;
+    return it;
+  }
+
+  /**
+   * The object's envelope and lengths without a key: `{ContentLength (plaintext, when the format
+   * says), storedLength, ETag, VersionId, envelope, instructionFile}`.
+   */
+  async headObject(input) {
+    const d = core(() => new WasmDescribeObject(input.Bucket, input.Key, input.VersionId, this.instructionFileSuffix));
+    try {
+      let metadata;
+      for (;;) {
+        const n = core(() => d.poll());
+        if (n.kind === 'done') break;
+        const r = await sendSimple(this.s3Client, d, n.id);
+        if (metadata === undefined && r.metadata) metadata = r.metadata;
+      }
+      const o = d.object();
+      const env = d.envelope();
+      return {
+        Metadata: metadata ?? {},
+        ContentLength: d.plaintextLength() ?? undefined,
+        storedLength: o ? o.storedLength : undefined,
+        ETag: o ? o.etag ?? undefined : undefined,
+        VersionId: o ? o.versionId ?? undefined : undefined,
+        envelope: env,
+        instructionFile: d.instructionFileUsed(),
+      };
+    } catch (e) {
+      throw mapError(e);
+    } finally {
+      d.free();
+    }
+  }
+
+  /** Delete an object and, when it has one, its instruction file: `{object, instructionFile}`. */
+  async deleteObject(input) {
+    const d = core(() => new WasmDelete(input.Bucket, input.Key, this.instructionFileSuffix));
+    try {
+      for (;;) {
+        const n = core(() => d.poll());
+        if (n.kind === 'done') return { object: n.object, instructionFile: n.instructionFile };
+        await sendSimple(this.s3Client, d, n.id);
+      }
+    } catch (e) {
+      throw mapError(e);
+    } finally {
+      d.free();
+    }
+  }
+
+  /**
+   * Re-encrypt an instruction file under `newKeyring` (key rotation without touching the
+   * object). `input`: `Bucket`, `Key`, `EncryptionContext` (of the old KMS wrap),
+   * `NewEncryptionContext` (KMS) or `NewMaterialsDescription` (AES/RSA, else the new keyring's),
+   * `SourceSuffix`, `NewSuffix`, `EnforceRotation`. Returns `{version}`.
+   */
+  async reEncryptInstructionFile(input) {
+    const newKeyring = input.newKeyring ?? input.NewKeyring;
+    if (!newKeyring) throw new UsageError('reEncryptInstructionFile needs newKeyring');
+    const discovery = input.EncryptionContext === undefined && this.keyring.discovery;
+    const r = core(
+      () =>
+        new WasmRotate({
+          bucket: input.Bucket,
+          key: input.Key,
+          ...this.policy,
+          sourceSuffix: input.SourceSuffix ?? this.instructionFileSuffix,
+          newSuffix: input.NewSuffix ?? this.instructionFileSuffix,
+          encryptionContext: discovery ? undefined : flat(input.EncryptionContext),
+          acceptStoredEncryptionContext: discovery,
+          enforceRotation: !!input.EnforceRotation,
+        }),
+    );
+    try {
+      for (;;) {
+        const n = core(() => r.poll());
+        switch (n.kind) {
+          case 'send':
+            await sendSimple(this.s3Client, r, n.id);
+            break;
+          case 'unwrapKey':
+            await this.keyring.unwrap(r, core(() => r.keyRequest()));
+            break;
+          case 'wrapKey':
+            if (input.NewMaterialsDescription && newKeyring.materialsDescription !== undefined) {
+              const k = Object.create(newKeyring);
+              k.materialsDescription = input.NewMaterialsDescription;
+              await k.rewrap(r, input.NewEncryptionContext);
+            } else await newKeyring.rewrap(r, input.NewEncryptionContext);
+            break;
+          case 'checkOldKey':
+            {
+            const opens = await this.keyring.opens(r);
+            core(() => r.oldKeyOpens(opens));
+          }
+            break;
+          case 'done':
+            return { version: n.version };
+          default:
+            throw new UsageError(`unexpected step ${n.kind}`);
+        }
+      }
+    } catch (e) {
+      throw e instanceof S3EncryptionError ? e : mapError(e);
+    } finally {
+      r.free();
+    }
+  }
+}

@@ -1,0 +1,82 @@
+// Objects already in hand (an S3 event's object, SES mail): parse, unwrap, authenticate, decrypt.
+import { parseEnvelope as wasmParseEnvelope } from '../dist/s3ec_core.js';
+import { UsageError, core } from './errors.js';
+import { flat } from './keyrings.js';
+import { collect } from './bytes.js';
+
+/** Metadata `{name: value}` (or a Map / entries / Headers), with or without `x-amz-meta-`. */
+export function metadataPairs(metadata) {
+  if (metadata === undefined || metadata === null) return [];
+  const entries =
+    typeof metadata.entries === 'function' && !Array.isArray(metadata) ? [...metadata.entries()] : Array.isArray(metadata) ? metadata : Object.entries(metadata);
+  const out = [];
+  for (const [k, v] of entries) {
+    const name = /^x-amz-meta-/i.test(k) ? k.slice(11) : k;
+    out.push(String(name), String(v));
+  }
+  return out;
+}
+
+/** The policy options the core reads, named as in the spec. */
+export function policyOptions(o = {}) {
+  return {
+    commitmentPolicy: o.commitmentPolicy ?? 'REQUIRE_ENCRYPT_REQUIRE_DECRYPT',
+    enableLegacyWrappingAlgorithms: !!o.enableLegacyWrappingAlgorithms,
+    enableLegacyUnauthenticatedModes: !!o.enableLegacyUnauthenticatedModes,
+    enableDelayedAuthenticationMode: !!o.enableDelayedAuthenticationMode,
+  };
+}
+
+/**
+ * Parse an envelope without any key: `{version, contentAlgorithm, wrapAlgorithm, placement,
+ * encryptionContext, materialsDescription, unencryptedContentLength, metadata}`.
+ */
+export function inspectEnvelope({ metadata, instructionFile, ...policy }) {
+  const ifile = instructionFile === undefined || instructionFile === null ? undefined : toBytes(instructionFile);
+  const env = core(() => wasmParseEnvelope(metadataPairs(metadata), ifile, policyOptions(policy)));
+  try {
+    return env.info();
+  } finally {
+    env.free();
+  }
+}
+
+function toBytes(b) {
+  if (typeof b === 'string') return new TextEncoder().encode(b);
+  if (b instanceof Uint8Array) return b;
+  if (b instanceof ArrayBuffer) return new Uint8Array(b);
+  if (ArrayBuffer.isView(b)) return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
+  throw new UsageError('expected bytes or a string');
+}
+
+/**
+ * Decrypt an object already in hand. The whole body is authenticated before any plaintext is
+ * returned. `range: [first, last]` is an unauthenticated ranged decryption and needs
+ * `enableLegacyUnauthenticatedModes`.
+ */
+export async function decryptObject({ metadata, body, instructionFile, keyring, encryptionContext, range, ...policy }) {
+  if (!keyring) throw new UsageError('decryptObject needs a keyring');
+  const ifileIn = instructionFile instanceof Blob ? new Uint8Array(await instructionFile.arrayBuffer()) : instructionFile;
+  const ifile = ifileIn === undefined || ifileIn === null ? undefined : toBytes(ifileIn);
+  const bytes = await collect(body);
+  const env = core(() => wasmParseEnvelope(metadataPairs(metadata), ifile, policyOptions(policy)));
+  let dk = null;
+  try {
+    const ctx = encryptionContext === undefined && keyring.discovery ? undefined : flat(encryptionContext);
+    const req = core(() => env.keyRequest(ctx));
+    const target = {
+      unwrapAes: (k) => (dk = env.unwrapAes(k)),
+      unwrapRsa: (k) => (dk = env.unwrapRsa(k)),
+      dataKey: (d) => (dk = d),
+    };
+    await keyring.unwrap(target, req);
+    if (range) {
+      const [a, b] = range;
+      return core(() => env.decryptRangeHazmat(dk, bytes, a, b));
+    }
+    return core(() => env.decrypt(dk, bytes));
+  } finally {
+    if (dk) dk.free();
+    env.free();
+  }
+}

@@ -1,0 +1,22 @@
+export {
+  S3EncryptionError,
+  FormatError,
+  NotEncryptedError,
+  PolicyError,
+  AuthenticationError,
+  StorageError,
+  NotFoundError,
+  ObjectChangedError,
+  UsageError,
+} from './errors.js';
+export { AesKeyring, RsaKeyring, KmsKeyring, KmsDiscoveryKeyring } from './keyrings.js';
+export { decryptObject, inspectEnvelope } from './decrypt.js';
+export { S3EncryptionClient } from './client.js';
+export { coreVersion } from '../dist/s3ec_core.js';
+
+/** The commitment policies of the S3EC specification. */
+export const CommitmentPolicy = Object.freeze({
+  FORBID_ENCRYPT_ALLOW_DECRYPT: 'FORBID_ENCRYPT_ALLOW_DECRYPT',
+  REQUIRE_ENCRYPT_ALLOW_DECRYPT: 'REQUIRE_ENCRYPT_ALLOW_DECRYPT',
+  REQUIRE_ENCRYPT_REQUIRE_DECRYPT: 'REQUIRE_ENCRYPT_REQUIRE_DECRYPT',
+});
