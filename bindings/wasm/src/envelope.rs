@@ -204,7 +204,7 @@ impl WasmEnvelope {
         let a = plan.fetch_first as usize;
         let b = (plan.fetch_last as usize).min(body.len().saturating_sub(1));
         let fetched = body.get(a..=b).unwrap_or(&[]);
-        let mut r = dec.ranged_hazmat(&plan).js()?;
+        let mut r = s3_encryption::hazmat::ranged(dec, &plan).js()?;
         let mut out = vec![0u8; fetched.len() + 16];
         let n = r.update(fetched, &mut out).js()?;
         r.finish().js()?;

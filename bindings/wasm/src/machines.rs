@@ -109,11 +109,15 @@ impl WasmGet {
         it.policy = decrypt_policy(&options)?;
         it.mode = match opt_str(&options, "mode")?.as_deref() {
             None | Some("verified") => ReadMode::Verified,
-            Some("delayedAuthentication") => ReadMode::DelayedAuthenticationHazmat,
+            Some("delayedAuthentication") => {
+                ReadMode::Unauthenticated(s3_encryption::hazmat::delayed_authentication_read())
+            }
             Some("range") => {
                 let r = opt_str(&options, "range")?
                     .ok_or_else(|| usage("mode range needs option range"))?;
-                ReadMode::RangeHazmat(ByteRange::parse(&r).js()?)
+                ReadMode::Unauthenticated(s3_encryption::hazmat::ranged_read(
+                    ByteRange::parse(&r).js()?,
+                ))
             }
             Some(other) => return Err(usage(&format!("unknown read mode {other}"))),
         };
@@ -374,12 +378,9 @@ impl WasmPut {
     /// stored as the materials description).
     #[wasm_bindgen(js_name = materialsAes)]
     pub fn materials_aes(&mut self, key: &WasmAesKey) -> JsResult<()> {
-        let m = EncryptionMaterials::aes_gcm_random(
-            self.m.config(),
-            &key.key,
-            self.m.encryption_context(),
-        )
-        .js()?;
+        let m =
+            EncryptionMaterials::aes_gcm(self.m.config(), &key.key, self.m.encryption_context())
+                .js()?;
         self.m.materials(m).js()
     }
 
@@ -733,11 +734,15 @@ impl WasmRotate {
         materials_description: Vec<String>,
     ) -> JsResult<()> {
         let md = pairs(materials_description)?;
-        let mut iv = [0u8; 12];
-        getrandom::fill(&mut iv).map_err(|_| crate::convert::js_err(Error::Rng))?;
         let cfg = self.m.new_config().js()?;
-        let m = EncryptionMaterials::aes_gcm(&cfg, &key.key, self.dk()?, &iv, &borrow_pairs(&md))
-            .js()?;
+        let m = EncryptionMaterials::aes_gcm_wrapping(
+            &cfg,
+            &key.key,
+            self.dk()?,
+            &mut getrandom::SysRng,
+            &borrow_pairs(&md),
+        )
+        .js()?;
         self.m.new_materials(m).js()
     }
 
