@@ -138,6 +138,44 @@ impl Error {
     }
 }
 
+impl Error {
+    /// The variant's name (`"Authentication"`, `"TooLarge"`, …): a stable code for bindings that
+    /// carry errors across a language boundary.
+    pub const fn code(&self) -> &'static str {
+        match self {
+            Error::BufferTooSmall { .. } => "BufferTooSmall",
+            Error::MissingMetadata(_) => "MissingMetadata",
+            Error::InvalidMetadata(_) => "InvalidMetadata",
+            Error::AmbiguousFormat => "AmbiguousFormat",
+            Error::InstructionFileRequired => "InstructionFileRequired",
+            Error::NotEncrypted => "NotEncrypted",
+            Error::ForbiddenInstructionFileKey => "ForbiddenInstructionFileKey",
+            Error::UnsupportedSuite => "UnsupportedSuite",
+            Error::UnsupportedWrap => "UnsupportedWrap",
+            Error::PolicyRejected => "PolicyRejected",
+            Error::LegacyModeDisabled => "LegacyModeDisabled",
+            Error::EncryptionContextMismatch => "EncryptionContextMismatch",
+            Error::ReservedEncryptionContextKey => "ReservedEncryptionContextKey",
+            Error::Authentication => "Authentication",
+            Error::MessageTooLong => "MessageTooLong",
+            Error::TruncatedBody => "TruncatedBody",
+            Error::LengthMismatch => "LengthMismatch",
+            Error::InvalidRange => "InvalidRange",
+            Error::TooLarge => "TooLarge",
+            Error::InvalidKey => "InvalidKey",
+            Error::InvalidConfig => "InvalidConfig",
+            Error::InvalidState => "InvalidState",
+            Error::Rng => "Rng",
+            Error::NotFound => "NotFound",
+            Error::ObjectChanged => "ObjectChanged",
+            Error::UnexpectedResponse(_) => "UnexpectedResponse",
+            Error::RequestFailed { .. } => "RequestFailed",
+            Error::EnvelopeInMetadata => "EnvelopeInMetadata",
+            Error::RotationNotEnforced => "RotationNotEnforced",
+        }
+    }
+}
+
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {

@@ -15,11 +15,7 @@ pub(crate) type JsResult<T> = Result<T, JsValue>;
 /// `status`.
 pub(crate) fn js_err(e: Error) -> JsValue {
     let err = js_sys::Error::new(&e.to_string());
-    let debug = format!("{e:?}");
-    let code: String = debug
-        .chars()
-        .take_while(|c| c.is_ascii_alphanumeric())
-        .collect();
+    let code = e.code();
     let class = match e.class() {
         ErrorClass::Format => "format",
         ErrorClass::Policy => "policy",
@@ -27,7 +23,7 @@ pub(crate) fn js_err(e: Error) -> JsValue {
         ErrorClass::Storage => "storage",
         _ => "usage",
     };
-    set(&err, "code", code.as_str());
+    set(&err, "code", code);
     set(&err, "errorClass", class);
     if let Error::RequestFailed { status } = e {
         set(&err, "status", status);
