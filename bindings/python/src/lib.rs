@@ -641,10 +641,19 @@ struct Out {
     file: Option<File>,
     /// Released plaintext goes to the file (a download) rather than memory.
     to_file: bool,
+    /// A ranged read: offsets are the object's; the output starts at the first one released.
+    ranged: bool,
+    base: Option<u64>,
 }
 
 impl Out {
     fn plaintext(&mut self, offset: u64, data: &[u8], replayed: bool) -> R<()> {
+        let offset = if self.ranged {
+            let base = *self.base.get_or_insert(offset);
+            offset.checked_sub(base).ok_or(Error::InvalidState)?
+        } else {
+            offset
+        };
         if self.to_file || replayed {
             let f = self.file.as_ref().ok_or(Error::InvalidState)?;
             f.write_all_at(data, offset)
@@ -863,6 +872,8 @@ fn get_object<'py>(
         mem: Vec::new(),
         file,
         to_file: download,
+        ranged: range.is_some(),
+        base: None,
     };
     let done = drive_get(&io, &keyring, intent, &mut out).map_err(|f| f.into_py(py))?;
     let d = PyDict::new(py);
