@@ -775,10 +775,13 @@ fn drive_get<'py>(
                 }
                 GetNext::Replay(id) => {
                     let (a, b) = g.replay_range(id)?;
-                    let file = out.file.take().ok_or(Error::InvalidState)?;
-                    let r = feed_body(py, &mut g, id, Source::File(&file, a, b), out);
-                    out.file = Some(file);
-                    r?;
+                    let file = out
+                        .file
+                        .as_ref()
+                        .ok_or(Error::InvalidState)?
+                        .try_clone()
+                        .map_err(PyErr::from)?;
+                    feed_body(py, &mut g, id, Source::File(&file, a, b), out)?;
                 }
                 GetNext::UnwrapKey => {
                     let env = g.envelope().ok_or(Error::InvalidState)?;
