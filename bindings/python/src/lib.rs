@@ -709,7 +709,9 @@ fn feed_body(
                 v
             }
         };
-        if buf.is_empty() {
+        // An exact piece that came short: the body ended early (a piece is never more than
+        // what remains of the asked length), so the machine's answer is TruncatedBody.
+        if buf.is_empty() || (f.exact && buf.len() < n) {
             if let Source::Py(b) = &src {
                 close_body(b);
             }
