@@ -4,7 +4,7 @@
 //! response and release only authenticated plaintext. This module drives them: each request goes
 //! to a Python *transport* (`s3ec._transport.Boto3Transport`, which maps it onto one boto3 call
 //! in a thread pool and hands back status, headers and body), each key request to a keyring
-//! (the native [`AesKeyring`] / [`RsaKeyring`], or any Python object with the keyring protocol).
+//! (the native `AesKeyring` / `RsaKeyring`, or any Python object with the keyring protocol).
 //! Encryption and decryption run here, with the GIL released. This crate adds no format logic.
 //!
 //! `unsafe`: PyO3's `#[pyclass]` / `#[pymethods]` / `#[pymodule]` macros expand to FFI glue that
@@ -16,9 +16,9 @@ use pyo3::exceptions::PyException;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList, PyTuple};
 use s3_encryption::object::{
-    DeleteNext, DeleteObject, DescribeNext, DescribeObject, GetDone, GetIntent, GetNext,
-    GetObject, Operation, PartJob, PutDone, PutIntent, PutNext, PutObject, ReadMode, Released,
-    Request, RequestBody, RequestId, RotateInstructionFile, RotateIntent, RotateNext,
+    DeleteNext, DeleteObject, DescribeNext, DescribeObject, GetDone, GetIntent, GetNext, GetObject,
+    Operation, PartJob, PutDone, PutIntent, PutNext, PutObject, ReadMode, Released, Request,
+    RequestBody, RequestId, RotateInstructionFile, RotateIntent, RotateNext,
 };
 use s3_encryption::rsa::pkcs1::{DecodeRsaPrivateKey, DecodeRsaPublicKey};
 use s3_encryption::rsa::pkcs8::{DecodePrivateKey, DecodePublicKey};
@@ -170,8 +170,10 @@ impl AesKeyring {
         materials_description: Option<HashMap<String, String>>,
     ) -> PyResult<Self> {
         let key = AesKey::from_slice(key).map_err(|e| py_error(py, e))?;
-        let mut matdesc: Vec<(String, String)> =
-            materials_description.unwrap_or_default().into_iter().collect();
+        let mut matdesc: Vec<(String, String)> = materials_description
+            .unwrap_or_default()
+            .into_iter()
+            .collect();
         matdesc.sort();
         Ok(AesKeyring { key, matdesc })
     }
@@ -249,8 +251,10 @@ impl RsaKeyring {
         if public.is_none() {
             return Err(UsageError::new_err("give private_pem, public_pem, or both"));
         }
-        let mut matdesc: Vec<(String, String)> =
-            materials_description.unwrap_or_default().into_iter().collect();
+        let mut matdesc: Vec<(String, String)> = materials_description
+            .unwrap_or_default()
+            .into_iter()
+            .collect();
         matdesc.sort();
         Ok(RsaKeyring {
             private,
@@ -298,10 +302,9 @@ impl<'py> Keyring<'py> {
         match self {
             Keyring::Aes(a) => Ok(env.unwrap_aes(&a.key)?),
             Keyring::Rsa(r) => {
-                let k = r
-                    .private
-                    .as_ref()
-                    .ok_or(Fail::Py(UsageError::new_err("this RsaKeyring has no private key")))?;
+                let k = r.private.as_ref().ok_or(Fail::Py(UsageError::new_err(
+                    "this RsaKeyring has no private key",
+                )))?;
                 Ok(env.unwrap_rsa(k, &mut getrandom::SysRng)?)
             }
             Keyring::Py(obj) => {
@@ -426,10 +429,7 @@ fn key_request_dict<'py>(
                 ctx.set_item(a, b)?;
             }
             d.set_item("encryption_context", ctx)?;
-            d.set_item(
-                "key_id_hint",
-                k.key_id_hint.map(|h| h.to_string_lossless()),
-            )?;
+            d.set_item("key_id_hint", k.key_id_hint.map(|h| h.to_string_lossless()))?;
         }
         KeyRequest::Aes { .. } => d.set_item("kind", "aes")?,
         KeyRequest::Rsa { .. } => d.set_item("kind", "rsa")?,
@@ -577,7 +577,11 @@ fn commitment_policy(s: &str) -> PyResult<CommitmentPolicy> {
         "REQUIRE_ENCRYPT_REQUIRE_DECRYPT" => CommitmentPolicy::RequireEncryptRequireDecrypt,
         "REQUIRE_ENCRYPT_ALLOW_DECRYPT" => CommitmentPolicy::RequireEncryptAllowDecrypt,
         "FORBID_ENCRYPT_ALLOW_DECRYPT" => CommitmentPolicy::ForbidEncryptAllowDecrypt,
-        _ => return Err(UsageError::new_err(format!("unknown commitment policy {s}"))),
+        _ => {
+            return Err(UsageError::new_err(format!(
+                "unknown commitment policy {s}"
+            )));
+        }
     })
 }
 
@@ -593,7 +597,11 @@ fn opt<'py, T: for<'a> FromPyObject<'a, 'py>>(
 }
 
 fn decrypt_policy(o: &Bound<'_, PyDict>) -> PyResult<DecryptPolicy> {
-    let cp: String = opt(o, "commitment_policy", "REQUIRE_ENCRYPT_REQUIRE_DECRYPT".into())?;
+    let cp: String = opt(
+        o,
+        "commitment_policy",
+        "REQUIRE_ENCRYPT_REQUIRE_DECRYPT".into(),
+    )?;
     Ok(DecryptPolicy {
         commitment_policy: commitment_policy(&cp)?,
         legacy_wrapping_algorithms: opt(o, "enable_legacy_wrapping_algorithms", false)?,
@@ -624,7 +632,11 @@ fn placement(o: &Bound<'_, PyDict>) -> PyResult<Placement> {
 }
 
 fn encrypt_config(py: Python<'_>, o: &Bound<'_, PyDict>) -> PyResult<EncryptConfig> {
-    let cp: String = opt(o, "commitment_policy", "REQUIRE_ENCRYPT_REQUIRE_DECRYPT".into())?;
+    let cp: String = opt(
+        o,
+        "commitment_policy",
+        "REQUIRE_ENCRYPT_REQUIRE_DECRYPT".into(),
+    )?;
     let cp = commitment_policy(&cp)?;
     let suite = match cp {
         CommitmentPolicy::ForbidEncryptAllowDecrypt => WriteSuite::V2AesGcm,
@@ -905,7 +917,14 @@ fn get_object<'py>(
 
 // ---------------------------------------------------------------- PUT
 
-fn encrypt_batch(py: Python<'_>, work: Vec<(PartJob, Vec<u8>)>) -> Vec<(u32, Vec<u8>, Result<s3_encryption::object::EncryptedPart, Error>)> {
+fn encrypt_batch(
+    py: Python<'_>,
+    work: Vec<(PartJob, Vec<u8>)>,
+) -> Vec<(
+    u32,
+    Vec<u8>,
+    Result<s3_encryption::object::EncryptedPart, Error>,
+)> {
     py.detach(move || {
         let threads = std::thread::available_parallelism()
             .map(|n| n.get())
@@ -1168,10 +1187,17 @@ fn put_object<'py>(
 
 // ---------------------------------------------------------------- HEAD, DELETE, rotation
 
-fn envelope_dict<'py>(py: Python<'py>, env: &Envelope, stored: u64) -> PyResult<Bound<'py, PyDict>> {
+fn envelope_dict<'py>(
+    py: Python<'py>,
+    env: &Envelope,
+    stored: u64,
+) -> PyResult<Bound<'py, PyDict>> {
     let d = PyDict::new(py);
     d.set_item("format_version", format!("{:?}", env.version()))?;
-    d.set_item("content_algorithm", format!("{:?}", env.content_algorithm()))?;
+    d.set_item(
+        "content_algorithm",
+        format!("{:?}", env.content_algorithm()),
+    )?;
     d.set_item("content_cipher", env.content_cipher_id())?;
     d.set_item("wrap_algorithm", wrap_name(env))?;
     d.set_item("placement", format!("{:?}", env.placement()))?;
