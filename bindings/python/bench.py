@@ -38,7 +38,8 @@ def client(s):
 s3 = client("s3")
 if tool == "s3ec":
     import s3ec
-    c = s3ec.S3EncryptionClient(s3, s3ec.KmsKeyring(client("kms"), key_id))
+    c = s3ec.S3EncryptionClient(s3, s3ec.KmsKeyring(client("kms"), key_id),
+                                max_concurrency=int(os.environ.get("S3EC_BENCH_CONCURRENCY", "4")))
 elif tool == "aws4":
     from s3_encryption import S3EncryptionClient, S3EncryptionClientConfig
     from s3_encryption.materials import KmsKeyring
@@ -57,7 +58,9 @@ elif op == "get":
             break
         n += len(b)
     assert n == os.path.getsize(path), (n, os.path.getsize(path))
-elif op == "download":
+elif op in ("download", "download1"):
+    if op == "download1":
+        c.max_concurrency = 1  # one GET into the temporary file (moto re-reads the whole object per range)
     out = path + ".out"
     c.download_file(bucket, key, out)
     assert os.path.getsize(out) == os.path.getsize(path)
@@ -89,6 +92,8 @@ def main() -> None:
     ap.add_argument("--sizes", default="64,1024", help="MiB, comma-separated")
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--aws4-python", default=str(ROOT / "target/py/aws4/bin/python"))
+    ap.add_argument("--tools", default="plain,s3ec,aws4", help="which of plain, s3ec, aws4")
+    ap.add_argument("--ops", default="put,get,download,download1")
     a = ap.parse_args()
     import boto3
     from botocore.config import Config
@@ -112,6 +117,10 @@ def main() -> None:
         tools = [("plain boto3", sys.executable, "plain"), ("s3ec", sys.executable, "s3ec")]
         if Path(a.aws4_python).exists():
             tools.append(("AWS Python 4.0.0", a.aws4_python, "aws4"))
+        tools = [t for t in tools if t[2] in a.tools.split(",")]
+        wanted = a.ops.split(",")
+        if "put" not in wanted:
+            raise SystemExit("--ops must include put (the gets read what it wrote)")
         rows = []
         with tempfile.TemporaryDirectory() as d:
             for mib in [int(x) for x in a.sizes.split(",")]:
@@ -120,8 +129,8 @@ def main() -> None:
                     for _ in range(mib):
                         f.write(os.urandom(MiB))
                 for label, py, tool in tools:
-                    ops = ["put", "get"] + (["download"] if tool == "s3ec" else [])
-                    for op in ops:
+                    ops = ["put", "get"] + (["download", "download1"] if tool == "s3ec" else [])
+                    for op in [o for o in ops if o in wanted]:
                         best, rss = None, 0
                         for r in range(a.rounds):
                             k = f"{tool}-{mib}"
@@ -146,7 +155,7 @@ def main() -> None:
         print("|---|---|---:|---:|---:|---:|---:|")
         by = {(m, o, l): (v, r) for m, o, l, v, r in rows}
         for mib in sorted({m for m, *_ in rows}):
-            for op in ["put", "get", "download"]:
+            for op in ["put", "get", "download", "download1"]:
                 p = by.get((mib, op, "plain boto3")) if op != "download" else None
                 o = by.get((mib, op, "s3ec"))
                 w = by.get((mib, op, "AWS Python 4.0.0"))
@@ -155,7 +164,8 @@ def main() -> None:
                 f = lambda x: f"{x[0]:.0f}" if x else "—"
                 ratio = f"{o[0] / w[0]:.2f}" if w else "—"
                 rss = " / ".join(f"{x[1]:.0f}" if x else "—" for x in (p, o, w))
-                name = {"put": "upload_file", "get": "get_object + read", "download": "download_file (s3ec only)"}[op]
+                name = {"put": "upload_file", "get": "get_object + read", "download": "download_file, 4 ranged GETs in flight (s3ec)",
+                        "download1": "download_file, one GET (s3ec)"}[op]
                 print(f"| {mib} MiB | {name} | {f(p)} | {f(o)} | {f(w)} | {ratio} | {rss} |")
     finally:
         moto.terminate()
