@@ -63,7 +63,9 @@ def test_round_trip(s3, kms, kms_key, bucket, name, placement):
     ctx = {"tenant": "t1"} if name in ("kms", "custom") else None
     for n in SIZES:
         data = os.urandom(n)
-        c.put_object(Bucket=bucket, Key=f"k{n}", Body=data, EncryptionContext=ctx, Metadata={"m": "v"}, ContentType="application/x-test")
+        w = c.put_object(Bucket=bucket, Key=f"k{n}", Body=data, EncryptionContext=ctx, Metadata={"m": "v"}, ContentType="application/x-test")
+        assert w["ETag"] == s3.head_object(Bucket=bucket, Key=f"k{n}")["ETag"]
+        assert w["S3EC"]["plaintext_len"] == n and w["S3EC"]["multipart"] == (n > 8 * MiB)
         r = c.get_object(Bucket=bucket, Key=f"k{n}", EncryptionContext=ctx)
         assert r["Body"].read() == data, n
         assert r["ContentLength"] == n

@@ -274,7 +274,10 @@ class S3EncryptionClient:
         opts["metadata"] = dict(metadata or {})
         opts["content_type"] = content_type
         with self._transport(extra=extra) as t:
-            return _native.put_object(t, self.keyring, bucket, key, reader, opts)
+            done = _native.put_object(t, self.keyring, bucket, key, reader, opts)
+            written = dict(t.written or {})
+        written["S3EC"] = done
+        return written
 
     def _get(
         self,
@@ -320,10 +323,11 @@ class S3EncryptionClient:
         and must be given again to read. ``Metadata`` is stored as plain user metadata. Other
         boto3 arguments (``ContentType``, ``ACL``, ``StorageClass``, ``IfMatch``,
         ``IfNoneMatch``, ...) go to the write of the object. A body larger than
-        ``multipart_threshold`` (or of unknown length) goes up as a multipart upload.
+        ``multipart_threshold`` (or of unknown length) goes up as a multipart upload. Returns
+        boto3's answer to the object's write (``ETag``, ``VersionId``, ...) with an ``S3EC``
+        entry (plaintext and stored lengths, parts, instruction file).
         """
-        r = self._put(Bucket, Key, _Reader(Body), EncryptionContext, Metadata, kwargs)
-        return {"S3EC": r}
+        return self._put(Bucket, Key, _Reader(Body), EncryptionContext, Metadata, kwargs)
 
     def get_object(
         self,

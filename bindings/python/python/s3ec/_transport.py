@@ -52,6 +52,7 @@ class Boto3Transport:
         self._parts: Dict[str, Dict[int, Dict[str, Any]]] = {}
         self._lock = threading.Lock()
         self.opened: Optional[Dict[str, Any]] = None
+        self.written: Optional[Dict[str, Any]] = None
 
     def close(self) -> None:
         self._pool.shutdown(wait=True)
@@ -127,6 +128,8 @@ class Boto3Transport:
             a["Metadata"] = req["metadata"]
             a.update(self._extra(req))
             r = c.put_object(**a)
+            if req["is_object"]:
+                self.written = r
             return int(r["ResponseMetadata"]["HTTPStatusCode"]), _headers(r), None, None
         if op == "CreateMultipartUpload":
             if req["content_type"]:
@@ -160,6 +163,8 @@ class Boto3Transport:
                 parts = [p for _, p in sorted(self._parts.pop(uid, {}).items())]
             a.update(self._extra(req))
             r = c.complete_multipart_upload(**a, UploadId=uid, MultipartUpload={"Parts": parts})
+            if req["is_object"]:
+                self.written = r
             return int(r["ResponseMetadata"]["HTTPStatusCode"]), _headers(r), None, None
         if op == "AbortMultipartUpload":
             with self._lock:
