@@ -7,10 +7,9 @@
 //! (the native `AesKeyring` / `RsaKeyring`, or any Python object with the keyring protocol).
 //! Encryption and decryption run here, with the GIL released. This crate adds no format logic.
 //!
-//! `unsafe`: PyO3's `#[pyclass]` / `#[pymethods]` / `#[pymodule]` macros expand to FFI glue that
-//! contains `unsafe` blocks, so the lint is allowed for this crate only; the code written here has
-//! no `unsafe` of its own.
-#![allow(unsafe_code)]
+//! No `unsafe`: the crate forbids it (as the workspace does); PyO3 0.30's macros need no exception.
+#![deny(missing_docs)]
+#![forbid(unsafe_code)]
 
 use pyo3::exceptions::PyException;
 use pyo3::prelude::*;
