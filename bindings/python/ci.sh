@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# The Python package's CI: install what it needs (idempotent; venvs and a wheelhouse under
+# target/py/), build the abi3 wheel from the tracked tree, install it into a fresh venv, run pytest.
+#
+#   bash bindings/python/ci.sh            # everything
+#   S3EC_PY_FAST=1 bash bindings/python/ci.sh   # reuse the last wheel if the sources did not change
+#
+# Venvs: target/py/tools (maturin), target/py/test (fresh each run: the wheel + pytest, boto3,
+# moto[server]), target/py/seed (s3-encryption 0.1.3), target/py/aws4
+# (amazon-s3-encryption-client-python 4.0.0). After the first run nothing is downloaded: the
+# test venv installs from target/py/wheelhouse with --no-index.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/../.."
+ROOT=$PWD
+PY=${PYTHON:-python3}
+T=$ROOT/target/py
+mkdir -p "$T"
+log() { echo "[python-ci] $*"; }
+
+venv() { # venv DIR MARKER PIP-ARGS...
+  local dir=$1 marker=$2
+  shift 2
+  if [ -f "$dir/.s3ec-ok" ] && [ "$(cat "$dir/.s3ec-ok")" = "$marker" ]; then
+    return 0
+  fi
+  log "creating $dir ($marker)"
+  rm -rf "$dir"
+  "$PY" -m venv "$dir"
+  "$dir/bin/python" -m pip install -q --disable-pip-version-check "$@"
+  echo "$marker" >"$dir/.s3ec-ok"
+}
+
+# 1. Tools and peers (each peer in its own venv: both import as `s3_encryption`).
+venv "$T/tools" "maturin>=1.7,<2" "maturin>=1.7,<2"
+venv "$T/seed" "s3-encryption==0.1.3" --no-deps s3-encryption==0.1.3 pycryptodome boto3 botocore \
+  jmespath s3transfer python-dateutil six urllib3
+venv "$T/aws4" "amazon-s3-encryption-client-python==4.0.0" amazon-s3-encryption-client-python==4.0.0
+
+# 2. A wheelhouse for the test venv (downloaded once).
+TEST_DEPS=(pytest boto3 "moto[server]")
+if [ ! -f "$T/wheelhouse/.s3ec-ok" ]; then
+  log "filling the wheelhouse"
+  rm -rf "$T/wheelhouse"
+  "$T/tools/bin/python" -m pip wheel -q --disable-pip-version-check -w "$T/wheelhouse" "${TEST_DEPS[@]}"
+  touch "$T/wheelhouse/.s3ec-ok"
+fi
+
+# 3. The wheel, from the tracked files only (a clean tree: nothing untracked or ignored leaks in).
+SRC=$T/clean
+STAMP=$(git ls-files -s Cargo.toml Cargo.lock src bindings/python | git hash-object --stdin)
+if [ -n "${S3EC_PY_FAST:-}" ] && [ -f "$T/dist/.stamp" ] && [ "$(cat "$T/dist/.stamp")" = "$STAMP" ]; then
+  log "wheel up to date"
+else
+  rm -rf "$SRC" "$T/dist"
+  mkdir -p "$SRC" "$T/dist"
+  git ls-files -z -- Cargo.toml Cargo.lock README.md src benches examples tests s3-transport bindings/python \
+    | xargs -0 tar -cf - | tar -xf - -C "$SRC"
+  export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
+  log "building the wheel (target dir $CARGO_TARGET_DIR)"
+  (cd "$SRC/bindings/python" && "$T/tools/bin/maturin" build --release --locked -o "$T/dist")
+  echo "$STAMP" >"$T/dist/.stamp"
+fi
+WHEEL=$(ls "$T"/dist/s3ec-*-abi3-*.whl | head -1)
+log "wheel: $(basename "$WHEEL")"
+
+# 4. A fresh venv with the wheel and the test dependencies (offline).
+rm -rf "$T/test"
+"$PY" -m venv "$T/test"
+"$T/test/bin/python" -m pip install -q --disable-pip-version-check --no-index --find-links "$T/wheelhouse" \
+  "${TEST_DEPS[@]}" "$WHEEL"
+
+# 5. The tests, run from outside the source tree so that the installed wheel is what is tested.
+export S3EC_SEED_PYTHON=$T/seed/bin/python
+export S3EC_AWS4_PYTHON=$T/aws4/bin/python
+export S3EC_REQUIRE_PEERS=1
+unset AWS_PROFILE AWS_ENDPOINT_URL || true
+export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_DEFAULT_REGION=us-east-1
+cd "$T"
+"$T/test/bin/python" -c 'import s3ec, sys; assert "site-packages" in s3ec.__file__, s3ec.__file__; print("[python-ci] testing", s3ec.__file__)'
+"$T/test/bin/python" -m pytest -q -p no:cacheprovider --rootdir "$ROOT/bindings/python" "$ROOT/bindings/python/tests" "$@"

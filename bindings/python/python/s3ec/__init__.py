@@ -1,0 +1,52 @@
+"""Amazon S3 client-side encryption (S3EC V1/V2/V3) for boto3, on the Rust ``s3-encryption`` core.
+
+>>> import boto3, s3ec
+>>> client = s3ec.S3EncryptionClient(boto3.client("s3"), s3ec.AesKeyring(key))   # doctest: +SKIP
+>>> client.put_object(Bucket="b", Key="k", Body=b"secret")                       # doctest: +SKIP
+>>> client.get_object(Bucket="b", Key="k")["Body"].read()                        # doctest: +SKIP
+b'secret'
+"""
+
+from ._native import (
+    AesKeyring,
+    AuthenticationError,
+    FormatError,
+    NoSuchKeyError,
+    NotEncryptedError,
+    ObjectChangedError,
+    PolicyError,
+    RsaKeyring,
+    S3ECError,
+    StorageError,
+    UsageError,
+)
+from ._native import __version__ as _native_version
+from ._client import CommitmentPolicy, Placement, S3EncryptionClient, StreamingBody
+from .keyrings import Keyring, KmsDiscoveryKeyring, KmsKeyring
+from .migrate import migrate_object
+from .compat import S3EncryptionSyncClient
+
+__version__ = _native_version
+
+__all__ = [
+    "S3EncryptionClient",
+    "S3EncryptionSyncClient",
+    "CommitmentPolicy",
+    "Placement",
+    "StreamingBody",
+    "AesKeyring",
+    "RsaKeyring",
+    "KmsKeyring",
+    "KmsDiscoveryKeyring",
+    "Keyring",
+    "migrate_object",
+    "S3ECError",
+    "AuthenticationError",
+    "PolicyError",
+    "FormatError",
+    "NotEncryptedError",
+    "StorageError",
+    "NoSuchKeyError",
+    "ObjectChangedError",
+    "UsageError",
+]

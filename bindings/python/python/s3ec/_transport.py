@@ -1,0 +1,184 @@
+"""The transport: each request a core machine asks for becomes one boto3 call.
+
+The machines (in Rust) decide every request and check every response. This module only maps a
+request dict onto the boto3 call of the same operation, runs it in a thread pool (boto3 releases
+the GIL while it waits on sockets) and hands back ``(status, headers, body, upload_id)``. An S3
+error status is an answer like any other (the machine decides what it means), so boto3's
+``ClientError`` becomes its status and headers here.
+"""
+
+from __future__ import annotations
+
+import io
+import threading
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from typing import Any, Callable, Dict, List, Optional, Tuple
+
+from botocore.exceptions import ClientError
+
+Response = Tuple[int, List[Tuple[str, str]], Any, Optional[str]]
+
+# Ranged GETs up to this size are read whole in the worker thread, so that parallel parts
+# really transfer in parallel; other bodies stream.
+PREFETCH_LIMIT = 32 << 20
+
+
+def _headers(resp: Dict[str, Any]) -> List[Tuple[str, str]]:
+    h = resp.get("ResponseMetadata", {}).get("HTTPHeaders", {}) or {}
+    return [(str(k), str(v)) for k, v in h.items()]
+
+
+class Boto3Transport:
+    """Runs the core's requests on a boto3 S3 client.
+
+    ``extra`` maps an operation name (``"PutObject"``, ``"CompleteMultipartUpload"``, ...) to
+    extra boto3 arguments for requests on the object itself (not its instruction file), e.g.
+    ``{"PutObject": {"IfMatch": etag}}``.
+    """
+
+    def __init__(
+        self,
+        client: Any,
+        max_workers: int = 8,
+        extra: Optional[Dict[str, Dict[str, Any]]] = None,
+        instruction_extra: Optional[Dict[str, Dict[str, Any]]] = None,
+        on_open: Optional[Callable[[Dict[str, Any]], None]] = None,
+    ) -> None:
+        self.client = client
+        self.extra = extra or {}
+        self.instruction_extra = instruction_extra or {}
+        self.on_open = on_open
+        self._pool = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="s3ec")
+        self._parts: Dict[str, Dict[int, Dict[str, Any]]] = {}
+        self._lock = threading.Lock()
+        self.opened: Optional[Dict[str, Any]] = None
+        self.written: Optional[Dict[str, Any]] = None
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True)
+
+    def __enter__(self) -> "Boto3Transport":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    # -- the two calls the native driver makes
+
+    def submit(self, req: Dict[str, Any], body: Optional[bytes]) -> "Future[Response]":
+        return self._pool.submit(self._run, req, body)
+
+    @staticmethod
+    def wait_any(futures: List["Future[Response]"]) -> int:
+        done, _ = wait(futures, return_when=FIRST_COMPLETED)
+        for i, f in enumerate(futures):
+            if f in done:
+                return i
+        return 0
+
+    # -- mapping
+
+    def _run(self, req: Dict[str, Any], body: Optional[bytes]) -> Response:
+        try:
+            return self._call(req, body)
+        except ClientError as e:
+            r = e.response or {}
+            md = r.get("ResponseMetadata", {})
+            status = int(md.get("HTTPStatusCode") or 0)
+            if status == 0:
+                code = str(r.get("Error", {}).get("Code", ""))
+                status = int(code) if code.isdigit() else 500
+            return status, _headers(r), None, None
+
+    def _extra(self, req: Dict[str, Any]) -> Dict[str, Any]:
+        table = self.extra if req["is_object"] else self.instruction_extra
+        return dict(table.get(req["op"], {}))
+
+    def _call(self, req: Dict[str, Any], body: Optional[bytes]) -> Response:
+        c = self.client
+        op = req["op"]
+        a: Dict[str, Any] = {"Bucket": req["bucket"], "Key": req["key"]}
+        if op in ("HeadObject", "GetObject"):
+            if req["version_id"]:
+                a["VersionId"] = req["version_id"]
+            if req["if_match"]:
+                a["IfMatch"] = req["if_match"]
+            if op == "HeadObject":
+                r = c.head_object(**a, **self._extra(req))
+                self._opened(req, r)
+                return 200, _headers(r), None, None
+            if req["range"]:
+                a["Range"] = req["range"]
+            r = c.get_object(**a, **self._extra(req))
+            self._opened(req, r)
+            stream = r["Body"]
+            limit = req.get("body_limit")
+            if req["range"] and limit is not None and limit <= PREFETCH_LIMIT:
+                data = stream.read(limit + 1)
+                stream.close()
+                stream = io.BytesIO(data)
+            status = int(r["ResponseMetadata"]["HTTPStatusCode"])
+            return status, _headers(r), stream, None
+        if op == "PutObject":
+            a["Body"] = body if body is not None else b""
+            if req["content_length"] is not None:
+                a["ContentLength"] = req["content_length"]
+            if req["content_type"]:
+                a["ContentType"] = req["content_type"]
+            a["Metadata"] = req["metadata"]
+            a.update(self._extra(req))
+            r = c.put_object(**a)
+            if req["is_object"]:
+                self.written = r
+            return int(r["ResponseMetadata"]["HTTPStatusCode"]), _headers(r), None, None
+        if op == "CreateMultipartUpload":
+            if req["content_type"]:
+                a["ContentType"] = req["content_type"]
+            a["Metadata"] = req["metadata"]
+            a.update(self._extra(req))
+            r = c.create_multipart_upload(**a)
+            uid = r.get("UploadId", "")
+            with self._lock:
+                self._parts[uid] = {}
+            return int(r["ResponseMetadata"]["HTTPStatusCode"]), _headers(r), None, uid
+        if op == "UploadPart":
+            n = int(req["part_number"])
+            r = c.upload_part(
+                **a,
+                UploadId=req["upload_id"],
+                PartNumber=n,
+                Body=body if body is not None else b"",
+                ContentLength=req["content_length"],
+            )
+            part = {"PartNumber": n, "ETag": r["ETag"]}
+            for k in ("ChecksumCRC32", "ChecksumCRC32C", "ChecksumSHA1", "ChecksumSHA256", "ChecksumCRC64NVME"):
+                if r.get(k):
+                    part[k] = r[k]
+            with self._lock:
+                self._parts.setdefault(req["upload_id"], {})[n] = part
+            return int(r["ResponseMetadata"]["HTTPStatusCode"]), _headers(r), None, None
+        if op == "CompleteMultipartUpload":
+            uid = req["upload_id"]
+            with self._lock:
+                parts = [p for _, p in sorted(self._parts.pop(uid, {}).items())]
+            a.update(self._extra(req))
+            r = c.complete_multipart_upload(**a, UploadId=uid, MultipartUpload={"Parts": parts})
+            if req["is_object"]:
+                self.written = r
+            return int(r["ResponseMetadata"]["HTTPStatusCode"]), _headers(r), None, None
+        if op == "AbortMultipartUpload":
+            with self._lock:
+                self._parts.pop(req["upload_id"], None)
+            r = c.abort_multipart_upload(**a, UploadId=req["upload_id"])
+            return int(r["ResponseMetadata"]["HTTPStatusCode"]), _headers(r), None, None
+        if op == "DeleteObject":
+            r = c.delete_object(**a)
+            return int(r["ResponseMetadata"]["HTTPStatusCode"]), _headers(r), None, None
+        raise ValueError(f"unknown operation {op}")
+
+    def _opened(self, req: Dict[str, Any], r: Dict[str, Any]) -> None:
+        # The first response about the object itself: what get_object/head_object return.
+        if req["is_object"] and self.opened is None:
+            self.opened = {k: v for k, v in r.items() if k != "Body"}
+            if self.on_open is not None:
+                self.on_open(self.opened)
