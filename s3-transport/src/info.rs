@@ -76,7 +76,7 @@ pub enum Verification {
     /// Verified while spilling to a temporary file; released from the file.
     SpillFile,
     /// Verified while the ciphertext was written to the (not yet visible) destination file, then
-    /// decrypted in place there ([`S3EncryptionClient::get_object_to_file`], objects over the
+    /// decrypted in place there ([`S3EncryptionClient::get_object_to_file`](crate::S3EncryptionClient::get_object_to_file), objects over the
     /// memory budget). One GET.
     InPlace,
     /// Released before the tag was checked; the tag verified at the end.

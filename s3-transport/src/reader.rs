@@ -4,7 +4,7 @@ use crate::error::Result;
 use crate::info::{GetOutput, ObjectInfo};
 
 /// Verified plaintext of one object as an [`AsyncRead`](tokio::io::AsyncRead); see
-/// [`S3EncryptionClient::get_object_reader`].
+/// [`S3EncryptionClient::get_object_reader`](crate::S3EncryptionClient::get_object_reader).
 #[derive(Debug)]
 pub struct ObjectReader {
     info: ObjectInfo,
