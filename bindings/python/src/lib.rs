@@ -87,9 +87,8 @@ pyo3::create_exception!(
     "A caller error: a bad key, length, range, configuration or state."
 );
 
-fn error_code(e: &Error) -> String {
-    let d = format!("{e:?}");
-    d.split([' ', '(', '{']).next().unwrap_or("").to_owned()
+fn error_code(e: &Error) -> &'static str {
+    e.code()
 }
 
 /// The Python exception for a core error.
