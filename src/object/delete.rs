@@ -5,6 +5,7 @@
 
 use super::INSTRUCTION_FILE_LIMIT;
 use super::head::{EnvelopeMetadata, read_head};
+use super::ifile::InstructionFileBuf;
 use super::request::{Operation, Request, RequestId};
 use crate::envelope::Envelope;
 use crate::error::{Error, Result};
@@ -47,9 +48,7 @@ pub struct DeleteObject<'a> {
     sent: Option<RequestId>,
     next_id: u32,
     meta: EnvelopeMetadata,
-    ifile: [u8; INSTRUCTION_FILE_LIMIT],
-    ifile_len: usize,
-    ifile_too_large: bool,
+    ifile: InstructionFileBuf,
     exists: bool,
     with_ifile: bool,
     error: Option<Error>,
@@ -79,9 +78,7 @@ impl<'a> DeleteObject<'a> {
             sent: None,
             next_id: 1,
             meta: EnvelopeMetadata::new(),
-            ifile: [0; INSTRUCTION_FILE_LIMIT],
-            ifile_len: 0,
-            ifile_too_large: false,
+            ifile: InstructionFileBuf::new(),
             exists: false,
             with_ifile: false,
             error: None,
@@ -135,13 +132,8 @@ impl<'a> DeleteObject<'a> {
         if self.sent != Some(id) || self.step != Step::GetInstructionFile {
             return Err(Error::InvalidState);
         }
-        let n = self.ifile_len;
-        if n + piece.len() > self.ifile.len() {
-            self.ifile_too_large = true;
-            return Ok(());
-        }
-        self.ifile[n..n + piece.len()].copy_from_slice(piece);
-        self.ifile_len += piece.len();
+        // Past the cap the file is not an instruction file: it is kept (not deleted).
+        let _ = self.ifile.push(piece);
         Ok(())
     }
 
@@ -185,10 +177,10 @@ impl<'a> DeleteObject<'a> {
                     Err(Error::NotFound) => {}
                     r => {
                         r?;
-                        self.with_ifile = !self.ifile_too_large
+                        self.with_ifile = !self.ifile.overflowed()
                             && Envelope::parse_unchecked(
                                 self.meta.pairs(),
-                                Some(&self.ifile[..self.ifile_len]),
+                                Some(self.ifile.bytes()),
                             )
                             .is_ok();
                     }
@@ -218,11 +210,5 @@ impl<'a> DeleteObject<'a> {
             Step::Done => return Err(Error::InvalidState),
         }
         Ok(())
-    }
-}
-
-impl Drop for DeleteObject<'_> {
-    fn drop(&mut self) {
-        zeroize::Zeroize::zeroize(&mut self.ifile[..]);
     }
 }

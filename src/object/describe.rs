@@ -4,6 +4,7 @@
 
 use super::INSTRUCTION_FILE_LIMIT;
 use super::head::{EnvelopeMetadata, ObjectHead, read_head};
+use super::ifile::InstructionFileBuf;
 use super::request::{Operation, Request, RequestId};
 use crate::envelope::Envelope;
 use crate::error::{Error, Result};
@@ -35,8 +36,7 @@ pub struct DescribeObject<'a> {
     sent: Option<RequestId>,
     next_id: u32,
     meta: EnvelopeMetadata,
-    ifile: [u8; INSTRUCTION_FILE_LIMIT],
-    ifile_len: usize,
+    ifile: InstructionFileBuf,
     object: Option<ObjectHead>,
     envelope: Option<Envelope>,
     error: Option<Error>,
@@ -72,8 +72,7 @@ impl<'a> DescribeObject<'a> {
             sent: None,
             next_id: 1,
             meta: EnvelopeMetadata::new(),
-            ifile: [0; INSTRUCTION_FILE_LIMIT],
-            ifile_len: 0,
+            ifile: InstructionFileBuf::new(),
             object: None,
             envelope: None,
             error: None,
@@ -127,14 +126,9 @@ impl<'a> DescribeObject<'a> {
         if self.sent != Some(id) || self.step != Step::InstructionFile {
             return Err(Error::InvalidState);
         }
-        let n = self.ifile_len;
-        if n + piece.len() > self.ifile.len() {
-            self.error = Some(Error::InvalidMetadata("instruction file"));
-            return Err(Error::InvalidMetadata("instruction file"));
-        }
-        self.ifile[n..n + piece.len()].copy_from_slice(piece);
-        self.ifile_len += piece.len();
-        Ok(())
+        self.ifile
+            .push(piece)
+            .inspect_err(|&e| self.error = Some(e))
     }
 
     /// Report the response to `id`.
@@ -183,7 +177,7 @@ impl<'a> DescribeObject<'a> {
                 }
                 self.envelope = Some(Envelope::parse_unchecked(
                     self.meta.pairs(),
-                    Some(&self.ifile[..self.ifile_len]),
+                    Some(self.ifile.bytes()),
                 )?);
                 self.step = Step::Done;
             }
@@ -204,12 +198,6 @@ impl<'a> DescribeObject<'a> {
 
     /// Whether the envelope came from the instruction file.
     pub fn instruction_file_used(&self) -> bool {
-        self.ifile_len > 0 || self.step == Step::InstructionFile
-    }
-}
-
-impl Drop for DescribeObject<'_> {
-    fn drop(&mut self) {
-        zeroize::Zeroize::zeroize(&mut self.ifile[..]);
+        !self.ifile.is_empty() || self.step == Step::InstructionFile
     }
 }

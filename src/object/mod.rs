@@ -30,6 +30,7 @@ mod delete;
 mod describe;
 mod get;
 mod head;
+mod ifile;
 mod put;
 mod request;
 mod rotate;

@@ -5,6 +5,7 @@
 
 use super::INSTRUCTION_FILE_LIMIT;
 use super::head::{EnvelopeMetadata, read_head};
+use super::ifile::InstructionFileBuf;
 use super::request::{Operation, Request, RequestBody, RequestId};
 use crate::encrypt::EncryptionMaterials;
 use crate::envelope::{ContentAlgorithm, Envelope, FormatVersion, Placement};
@@ -93,8 +94,7 @@ pub struct RotateInstructionFile<'a> {
     sent: Option<RequestId>,
     next_id: u32,
     meta: EnvelopeMetadata,
-    ifile: [u8; INSTRUCTION_FILE_LIMIT],
-    ifile_len: usize,
+    ifile: InstructionFileBuf,
     old: Option<Envelope>,
     new: Option<Envelope>,
     data_key: Option<DataKey>,
@@ -123,8 +123,7 @@ impl<'a> RotateInstructionFile<'a> {
             sent: None,
             next_id: 1,
             meta: EnvelopeMetadata::new(),
-            ifile: [0; INSTRUCTION_FILE_LIMIT],
-            ifile_len: 0,
+            ifile: InstructionFileBuf::new(),
             old: None,
             new: None,
             data_key: None,
@@ -185,8 +184,8 @@ impl<'a> RotateInstructionFile<'a> {
                 r.key_suffix = i.new_suffix;
                 r.content_type = Some("application/json");
                 r.instruction_file_marker = true;
-                r.content_length = Some(self.ifile_len as u64);
-                r.body = RequestBody::Bytes(&self.ifile[..self.ifile_len]);
+                r.content_length = Some(self.ifile.bytes().len() as u64);
+                r.body = RequestBody::Bytes(self.ifile.bytes());
                 r
             }
             _ => return Err(Error::InvalidState),
@@ -202,13 +201,7 @@ impl<'a> RotateInstructionFile<'a> {
             if self.sent != Some(id) || self.step != Step::GetInstructionFile {
                 return Err(Error::InvalidState);
             }
-            let n = self.ifile_len;
-            if n + piece.len() > self.ifile.len() {
-                return Err(Error::InvalidMetadata("instruction file"));
-            }
-            self.ifile[n..n + piece.len()].copy_from_slice(piece);
-            self.ifile_len += piece.len();
-            Ok(())
+            self.ifile.push(piece)
         })();
         self.guard(r)
     }
@@ -253,7 +246,7 @@ impl<'a> RotateInstructionFile<'a> {
                 }
                 let env = Envelope::parse(
                     self.meta.pairs(),
-                    Some(&self.ifile[..self.ifile_len]),
+                    Some(self.ifile.bytes()),
                     &self.intent.policy,
                 )?;
                 match (env.version(), env.content_algorithm()) {
@@ -323,12 +316,12 @@ impl<'a> RotateInstructionFile<'a> {
                 return Err(Error::InvalidKey);
             }
             let new = old.rewrapped(materials)?;
-            self.ifile_len = new.write_instruction_file(&mut self.ifile)?;
+            self.ifile.render(|out| new.write_instruction_file(out))?;
             // What is about to be stored must parse, under the same policy, beside the object's
             // own metadata.
             Envelope::parse(
                 self.meta.pairs(),
-                Some(&self.ifile[..self.ifile_len]),
+                Some(self.ifile.bytes()),
                 &self.intent.policy,
             )?;
             self.new = Some(new);
@@ -373,11 +366,5 @@ impl<'a> RotateInstructionFile<'a> {
             Ok(())
         })();
         self.guard(r)
-    }
-}
-
-impl Drop for RotateInstructionFile<'_> {
-    fn drop(&mut self) {
-        zeroize::Zeroize::zeroize(&mut self.ifile[..]);
     }
 }
