@@ -84,13 +84,14 @@ pub fn force_backend(backend: Option<Backend>) -> bool {
     true
 }
 
-/// Whether the wide backends run their kernels as they were before the GHASH-only loop and the
+/// Whether the x86-64 backends run their kernels as they were before the GHASH-only loop and the
 /// prefetching (`hazmat-internals`: a benchmark compares both in one binary).
 #[cfg(any(fuzzing, feature = "hazmat-internals"))]
 static LEGACY: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(false);
 
-/// Run the wide backends' kernels as they were before the GHASH-only loop and the prefetching
-/// (`true`), or as now (`false`, the default), so that a benchmark shows both in one binary.
+/// Run the x86-64 backends' kernels (`Clmul`'s GHASH, `Vaes256`, `Vaes512`) as they were before
+/// the GHASH-only loop and the prefetching (`true`), or as now (`false`, the default), so that a
+/// benchmark shows both in one binary.
 #[cfg(any(fuzzing, feature = "hazmat-internals"))]
 pub fn legacy_kernels(on: bool) {
     LEGACY.store(on, core::sync::atomic::Ordering::Relaxed);
@@ -325,7 +326,9 @@ where
                 ghash.update(blocks);
             }
             #[cfg(all(target_arch = "x86_64", not(target_os = "none")))]
-            Engine::Clmul { cpu, ghash, .. } => cpu.update(ghash, data),
+            Engine::Clmul { cpu, ghash, .. } if legacy() => cpu.update::<true>(ghash, data),
+            #[cfg(all(target_arch = "x86_64", not(target_os = "none")))]
+            Engine::Clmul { cpu, ghash, .. } => cpu.update::<false>(ghash, data),
             #[cfg(all(target_arch = "x86_64", not(target_os = "none")))]
             Engine::Wide(w) if legacy() => w.cpu.ghash::<true>(&w.keys, &mut w.y, data),
             #[cfg(all(target_arch = "x86_64", not(target_os = "none")))]

@@ -142,10 +142,10 @@ impl Clmul {
         unsafe { clmul::Ghash::new(h) }
     }
 
-    /// Absorb whole blocks.
-    pub(crate) fn update(self, g: &mut clmul::Ghash, data: &[u8]) {
+    /// Absorb whole blocks (`LEGACY`: without the prefetching, for the benchmarks).
+    pub(crate) fn update<const LEGACY: bool>(self, g: &mut clmul::Ghash, data: &[u8]) {
         // SAFETY: `self` proves SSE2, SSSE3 and PCLMULQDQ.
-        unsafe { g.update(data) }
+        unsafe { g.update::<LEGACY>(data) }
     }
 }
 

@@ -9,18 +9,24 @@
 //! Karatsuba products unreduced and reduces once per iteration. The keystream XOR is folded into
 //! the last round: `aesenclast(s, k ^ d) = aesenclast(s, k) ^ d`.
 //!
+//! GHASH alone (pass one of verify-first) has its own loop, [`ghash`]: sixteen blocks per
+//! reduction, with the running value's product `y·K_16` split off the sixteen data products, so
+//! that only four 128-bit products and the reduction are on the loop-carried path. Every loop
+//! that streams through memory prefetches ahead (`clmul::prefetch`): out of L2 the hardware
+//! prefetcher alone held GHASH to about a third of its in-cache speed.
+//!
 //! The AES-256 key schedule is our own (`aeskeygenassist`). Every function that uses an
 //! intrinsic is a safe `#[target_feature]` function; only `dispatch` calls them from outside,
 //! after checking the CPU.
 
-use super::clmul::{self, Acc, bswap, load, store, xor};
+use super::clmul::{self, Acc, bswap, load, prefetch, store, xor};
 use core::arch::x86_64::{
-    __m128i, __m256i, _MM_HINT_T0, _mm_aesenc_si128, _mm_aesenclast_si128,
-    _mm_aeskeygenassist_si128, _mm_prefetch, _mm_setzero_si128, _mm_shuffle_epi32, _mm_slli_si128,
-    _mm256_add_epi32, _mm256_aesenc_epi128, _mm256_aesenclast_epi128, _mm256_broadcastsi128_si256,
-    _mm256_castsi256_si128, _mm256_clmulepi64_epi128, _mm256_extract_epi64,
-    _mm256_extracti128_si256, _mm256_set_epi8, _mm256_set_epi32, _mm256_set_m128i,
-    _mm256_setzero_si256, _mm256_shuffle_epi8, _mm256_shuffle_epi32, _mm256_xor_si256,
+    __m128i, __m256i, _mm_aesenc_si128, _mm_aesenclast_si128, _mm_aeskeygenassist_si128,
+    _mm_setzero_si128, _mm_shuffle_epi32, _mm_slli_si128, _mm256_add_epi32, _mm256_aesenc_epi128,
+    _mm256_aesenclast_epi128, _mm256_broadcastsi128_si256, _mm256_castsi256_si128,
+    _mm256_clmulepi64_epi128, _mm256_extract_epi64, _mm256_extracti128_si256, _mm256_set_epi8,
+    _mm256_set_epi32, _mm256_set_m128i, _mm256_setzero_si256, _mm256_shuffle_epi8,
+    _mm256_shuffle_epi32, _mm256_xor_si256,
 };
 use zeroize::Zeroize;
 
@@ -300,30 +306,6 @@ fn ghash_v1(keys: &Keys, y: &mut [u8; 16], data: &[u8]) {
 
 /// Bytes per iteration of the GHASH-only loop (sixteen blocks, eight vectors).
 const G16: usize = 256;
-
-/// How far ahead the loops that stream through memory prefetch. At 64 MiB (out of L2) on an
-/// Intel Xeon with AVX-512, GHASH alone ran at 6.3 GB/s without it and at about the memory-read
-/// ceiling (9–10 GB/s) with it; 1 to 8 KiB measured alike.
-const PREFETCH: usize = 4096;
-
-/// Prefetch into L1 the `n` bytes (a multiple of 64) `PREFETCH` after `at` of `input`, or of
-/// `out` in place; buffer to buffer, also those of `out`, so that their lines are owned before
-/// they are written. Nothing with `LEGACY` (the kernels before the prefetching; benchmarks).
-#[inline]
-#[target_feature(enable = "sse")]
-pub(super) fn prefetch<const LEGACY: bool>(input: Option<&[u8]>, out: &[u8], at: usize, n: usize) {
-    if LEGACY {
-        return;
-    }
-    let src = input.unwrap_or(out);
-    for l in 0..n / 64 {
-        let ahead = at + PREFETCH + 64 * l;
-        _mm_prefetch::<_MM_HINT_T0>(src.as_ptr().wrapping_add(ahead).cast());
-        if input.is_some() {
-            _mm_prefetch::<_MM_HINT_T0>(out.as_ptr().wrapping_add(ahead).cast());
-        }
-    }
-}
 
 /// GHASH alone of whole blocks into `y` (byte-reversed): sixteen blocks per reduction. The
 /// products of the sixteen blocks with `K_16 … K_1` do not depend on the running value, so they

@@ -1,6 +1,8 @@
 //! The AVX-512 form of the wide backend: the same stitched AES-256-GCM as `vaes`, on 512-bit
 //! vectors (four blocks per register), sixteen blocks per iteration with `K_16 … K_1` and one
-//! reduction per iteration. It shares `vaes`'s key schedule, key powers and GHASH tail.
+//! reduction per iteration, and the same GHASH-only loop (four vectors of `K_16 … K_1`,
+//! `y·K_16` off the critical path) and prefetching. It shares `vaes`'s key schedule, key powers,
+//! GHASH tail and prefetch.
 //!
 //! The helpers of the loops are macros, not functions: LLVM did not inline small
 //! `#[target_feature]` functions that take or return 512-bit vectors into the loops (and
@@ -9,8 +11,8 @@
 //! Every function that uses an intrinsic is a safe `#[target_feature]` function; only `dispatch`
 //! calls them from outside, after checking the CPU (and that the OS saves the 512-bit state).
 
-use super::clmul::{Acc, load, store, xor};
-use super::vaes::{Keys, ghash_tail, load2, prefetch};
+use super::clmul::{Acc, load, prefetch, store, xor};
+use super::vaes::{Keys, ghash_tail, load2};
 use core::arch::x86_64::{
     __m512i, _MM_PERM_BADC, _mm256_extract_epi64, _mm512_add_epi32, _mm512_aesenc_epi128,
     _mm512_aesenclast_epi128, _mm512_broadcast_i32x4, _mm512_castsi256_si512,

@@ -15,7 +15,7 @@
 //! Ours runs once per GCM backend this CPU has, forced in turn in the same binary (the portable
 //! `ghash` + `ctr` path, 128-bit PCLMULQDQ, the stitched 256-bit VAES kernel and its 512-bit
 //! form); the default build picks the last one available at run time. The "before" of the
-//! runtime dispatch is the portable column (what a default build ran until then). Each wide
+//! runtime dispatch is the portable column (what a default build ran until then). Each x86-64
 //! backend also runs "before" (`internals::legacy_kernels`): its kernels as they were before the
 //! GHASH-only loop and the prefetching, so that the "best/before" column compares both in one
 //! run of one binary.
@@ -426,8 +426,8 @@ fn check_identical(f: &Fixture, pt: &[u8]) -> Vec<u8> {
     reference
 }
 
-/// One way to run ours: a GCM backend, forced, with the wide backends' current kernels or
-/// (`legacy`) the ones they had before the GHASH-only loop and the prefetching
+/// One way to run ours: a GCM backend, forced, with its current kernels or (`legacy`, x86-64
+/// backends) the ones it had before the GHASH-only loop and the prefetching
 /// (`internals::legacy_kernels`): the before/after in one binary.
 #[derive(Clone, Copy, Debug)]
 struct Variant {
@@ -449,11 +449,11 @@ impl Variant {
     }
 }
 
-/// The backends this CPU has, slowest first, each wide one first as it was before.
+/// The backends this CPU has, slowest first, each x86-64 one first as it was before.
 fn variants() -> Vec<Variant> {
     let mut v = Vec::new();
     for backend in backends() {
-        if matches!(backend, Backend::Vaes256 | Backend::Vaes512) {
+        if backend != Backend::Portable {
             v.push(Variant {
                 backend,
                 legacy: true,
