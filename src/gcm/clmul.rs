@@ -72,6 +72,10 @@ const PREFETCH: usize = 4096;
 /// Prefetch into L1 the `n` bytes (a multiple of 64) `PREFETCH` after `at` of `input`, or of
 /// `out` in place; buffer to buffer, also those of `out`, so that their lines are owned before
 /// they are written. Nothing with `LEGACY` (the kernels before the prefetching; benchmarks).
+///
+/// Near the end of the slices the addresses lie past them: a prefetch only hints the cache (it
+/// never faults and reads nothing into the program), and when the slices are chunks of a larger
+/// buffer it fetches the start of the next chunk.
 #[inline]
 #[target_feature(enable = "sse")]
 pub(super) fn prefetch<const LEGACY: bool>(input: Option<&[u8]>, out: &[u8], at: usize, n: usize) {
