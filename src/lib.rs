@@ -54,7 +54,7 @@ pub use rsa;
 #[cfg(any(fuzzing, feature = "hazmat-internals"))]
 #[doc(hidden)]
 pub mod internals {
-    pub use crate::gcm::{Backend, Gcm, force_backend};
+    pub use crate::gcm::{Backend, Gcm, force_backend, legacy_kernels};
 
     /// A [`crate::ParallelGcm`] for an arbitrary AES-256 key, nonce and AAD.
     pub fn parallel_gcm(key: &[u8; 32], nonce: &[u8; 12], aad: &[u8]) -> crate::ParallelGcm {

@@ -84,6 +84,9 @@ pub(crate) enum Engine {
     Cbc(Cbc),
 }
 
+/// Bytes of the piece that joins the held bytes with the first input bytes (sixteen blocks).
+const LEAD: usize = 256;
+
 /// A streaming decryption with a hold-back of the final bytes (the GCM tag, or the last CBC block):
 /// the engine of both verify-first passes and of [`crate::hazmat::DelayedStream`].
 pub(crate) struct Stream {
@@ -160,22 +163,31 @@ impl Stream {
         let from_hold = self.hold_len.min(n);
         let from_in = n - from_hold;
         let mut out_slice = out_slice;
-        // Bytes from the hold first.
-        {
-            let held = self.hold;
-            match (&mut self.engine, out_slice.as_deref_mut()) {
-                (Engine::Gcm(g), Some(o)) => {
-                    g.decrypt_b2b(&held[..from_hold], &mut o[..from_hold])?
-                }
-                (Engine::Gcm(g), None) => g.authenticate_only(&held[..from_hold])?,
-                (Engine::Cbc(_), _) => {}
-            }
-        }
         match &mut self.engine {
-            Engine::Gcm(g) => match out_slice.as_deref_mut() {
-                Some(o) => g.decrypt_b2b(&input[..from_in], &mut o[from_hold..n])?,
-                None => g.authenticate_only(&input[..from_in])?,
-            },
+            Engine::Gcm(g) => {
+                // The held bytes first, joined with the first input bytes into one 256-byte
+                // piece (one iteration of the wide kernels): a chunk of a multiple of 256 bytes
+                // then reaches the engine as whole iterations, none split at either end.
+                let lead = if from_hold > 0 {
+                    from_in.min(LEAD - from_hold)
+                } else {
+                    0
+                };
+                let mut first = [0u8; LEAD];
+                first[..from_hold].copy_from_slice(&self.hold[..from_hold]);
+                first[from_hold..from_hold + lead].copy_from_slice(&input[..lead]);
+                let m = from_hold + lead;
+                match out_slice.as_deref_mut() {
+                    Some(o) => {
+                        g.decrypt_b2b(&first[..m], &mut o[..m])?;
+                        g.decrypt_b2b(&input[lead..from_in], &mut o[m..n])?;
+                    }
+                    None => {
+                        g.authenticate_only(&first[..m])?;
+                        g.authenticate_only(&input[lead..from_in])?;
+                    }
+                }
+            }
             Engine::Cbc(c) => {
                 // Whole blocks taken from hold ‖ input.
                 let mut blk = [0u8; 16];

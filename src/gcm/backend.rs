@@ -84,6 +84,28 @@ pub fn force_backend(backend: Option<Backend>) -> bool {
     true
 }
 
+/// Whether the x86-64 backends run their kernels as they were before the GHASH-only loop and the
+/// prefetching (`hazmat-internals`: a benchmark compares both in one binary).
+#[cfg(any(fuzzing, feature = "hazmat-internals"))]
+static LEGACY: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(false);
+
+/// Run the x86-64 backends' kernels (`Clmul`'s GHASH, `Vaes256`, `Vaes512`) as they were before
+/// the GHASH-only loop and the prefetching (`true`), or as now (`false`, the default), so that a
+/// benchmark shows both in one binary.
+#[cfg(any(fuzzing, feature = "hazmat-internals"))]
+pub fn legacy_kernels(on: bool) {
+    LEGACY.store(on, core::sync::atomic::Ordering::Relaxed);
+}
+
+/// Whether [`legacy_kernels`] is on: never without `hazmat-internals`.
+#[cfg(all(target_arch = "x86_64", not(target_os = "none")))]
+fn legacy() -> bool {
+    #[cfg(any(fuzzing, feature = "hazmat-internals"))]
+    return LEGACY.load(core::sync::atomic::Ordering::Relaxed);
+    #[cfg(not(any(fuzzing, feature = "hazmat-internals")))]
+    false
+}
+
 impl Cpu {
     /// The fastest backend this CPU has.
     pub(crate) fn detect() -> Cpu {
@@ -245,13 +267,13 @@ impl Wide {
         self.spend(input.map(|i| &i[..take]), &mut out[..take]);
         let whole = take + (n - take) / 16 * 16;
         if whole > take {
-            self.cpu.ctr(
-                &self.keys,
-                &self.nonce,
-                &mut self.ctr,
-                input.map(|i| &i[take..whole]),
-                &mut out[take..whole],
-            );
+            let (k, n, c) = (&self.keys, &self.nonce, &mut self.ctr);
+            let (i, o) = (input.map(|i| &i[take..whole]), &mut out[take..whole]);
+            if legacy() {
+                self.cpu.ctr::<true>(k, n, c, i, o);
+            } else {
+                self.cpu.ctr::<false>(k, n, c, i, o);
+            }
         }
         if whole < n {
             let mut b = [0u8; 16];
@@ -304,9 +326,13 @@ where
                 ghash.update(blocks);
             }
             #[cfg(all(target_arch = "x86_64", not(target_os = "none")))]
-            Engine::Clmul { cpu, ghash, .. } => cpu.update(ghash, data),
+            Engine::Clmul { cpu, ghash, .. } if legacy() => cpu.update::<true>(ghash, data),
             #[cfg(all(target_arch = "x86_64", not(target_os = "none")))]
-            Engine::Wide(w) => w.cpu.ghash(&w.keys, &mut w.y, data),
+            Engine::Clmul { cpu, ghash, .. } => cpu.update::<false>(ghash, data),
+            #[cfg(all(target_arch = "x86_64", not(target_os = "none")))]
+            Engine::Wide(w) if legacy() => w.cpu.ghash::<true>(&w.keys, &mut w.y, data),
+            #[cfg(all(target_arch = "x86_64", not(target_os = "none")))]
+            Engine::Wide(w) => w.cpu.ghash::<false>(&w.keys, &mut w.y, data),
         }
     }
 
@@ -355,7 +381,11 @@ where
                 y,
                 ..
             } = w;
-            cpu.crypt(seal, keys, nonce, ctr, y, input, out);
+            if legacy() {
+                cpu.crypt::<true>(seal, keys, nonce, ctr, y, input, out);
+            } else {
+                cpu.crypt::<false>(seal, keys, nonce, ctr, y, input, out);
+            }
             return;
         }
         let mut at = 0;

@@ -20,9 +20,9 @@
 
 use aes::cipher::{BlockCipherEncrypt, BlockSizeUser, array::Array, consts::U16};
 use core::arch::x86_64::{
-    __m128i, _mm_clmulepi64_si128, _mm_cvtsi128_si64, _mm_set_epi8, _mm_set_epi64x,
-    _mm_setzero_si128, _mm_shuffle_epi8, _mm_shuffle_epi32, _mm_slli_si128, _mm_srli_si128,
-    _mm_unpackhi_epi64, _mm_xor_si128,
+    __m128i, _MM_HINT_T0, _mm_clmulepi64_si128, _mm_cvtsi128_si64, _mm_prefetch, _mm_set_epi8,
+    _mm_set_epi64x, _mm_setzero_si128, _mm_shuffle_epi8, _mm_shuffle_epi32, _mm_slli_si128,
+    _mm_srli_si128, _mm_unpackhi_epi64, _mm_xor_si128,
 };
 use zeroize::Zeroize;
 
@@ -62,6 +62,34 @@ pub(super) fn xor(a: __m128i, b: __m128i) -> __m128i {
 pub(super) fn bswap(a: __m128i) -> __m128i {
     let idx = _mm_set_epi8(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
     _mm_shuffle_epi8(a, idx)
+}
+
+/// How far ahead the loops that stream through memory prefetch. At 64 MiB (out of L2) on an
+/// Intel Xeon with AVX-512, GHASH alone ran at 6.3 GB/s without it and at about the memory-read
+/// ceiling (9–10 GB/s) with it; 1 to 8 KiB measured alike.
+const PREFETCH: usize = 4096;
+
+/// Prefetch into L1 the `n` bytes (a multiple of 64) `PREFETCH` after `at` of `input`, or of
+/// `out` in place; buffer to buffer, also those of `out`, so that their lines are owned before
+/// they are written. Nothing with `LEGACY` (the kernels before the prefetching; benchmarks).
+///
+/// Near the end of the slices the addresses lie past them: a prefetch only hints the cache (it
+/// never faults and reads nothing into the program), and when the slices are chunks of a larger
+/// buffer it fetches the start of the next chunk.
+#[inline]
+#[target_feature(enable = "sse")]
+pub(super) fn prefetch<const LEGACY: bool>(input: Option<&[u8]>, out: &[u8], at: usize, n: usize) {
+    if LEGACY {
+        return;
+    }
+    let src = input.unwrap_or(out);
+    for l in 0..n / 64 {
+        let ahead = at + PREFETCH + 64 * l;
+        _mm_prefetch::<_MM_HINT_T0>(src.as_ptr().wrapping_add(ahead).cast());
+        if input.is_some() {
+            _mm_prefetch::<_MM_HINT_T0>(out.as_ptr().wrapping_add(ahead).cast());
+        }
+    }
 }
 
 /// `(hi·2^128 + lo)·2^-128` modulo the reflected polynomial.
@@ -186,9 +214,10 @@ impl Ghash {
         Ghash { powers, y: [0; 16] }
     }
 
-    /// Absorb whole blocks (`data.len()` a multiple of 16).
+    /// Absorb whole blocks (`data.len()` a multiple of 16); `LEGACY`: without the prefetching
+    /// (benchmarks).
     #[target_feature(enable = "sse2,ssse3,pclmulqdq")]
-    pub(super) fn update(&mut self, data: &[u8]) {
+    pub(super) fn update<const LEGACY: bool>(&mut self, data: &[u8]) {
         let (blocks, rest) = data.as_chunks::<16>();
         debug_assert!(rest.is_empty());
         let mut k = [_mm_setzero_si128(); AGG];
@@ -199,7 +228,8 @@ impl Ghash {
         }
         let mut y = load(&self.y);
         let mut groups = blocks.chunks_exact(AGG);
-        for g in &mut groups {
+        for (i, g) in (&mut groups).enumerate() {
+            prefetch::<LEGACY>(None, data, 16 * AGG * i, 16 * AGG);
             let mut acc = Acc::new();
             for (i, ((b, k), kx)) in g.iter().zip(&k).zip(&kx).enumerate() {
                 let mut x = bswap(load(b));

@@ -142,10 +142,10 @@ impl Clmul {
         unsafe { clmul::Ghash::new(h) }
     }
 
-    /// Absorb whole blocks.
-    pub(crate) fn update(self, g: &mut clmul::Ghash, data: &[u8]) {
+    /// Absorb whole blocks (`LEGACY`: without the prefetching, for the benchmarks).
+    pub(crate) fn update<const LEGACY: bool>(self, g: &mut clmul::Ghash, data: &[u8]) {
         // SAFETY: `self` proves SSE2, SSSE3 and PCLMULQDQ.
-        unsafe { g.update(data) }
+        unsafe { g.update::<LEGACY>(data) }
     }
 }
 
@@ -183,20 +183,26 @@ impl Vaes {
         unsafe { keys.block(b) }
     }
 
-    /// GHASH of whole blocks into `y`.
-    pub(crate) fn ghash(self, keys: &vaes::Keys, y: &mut [u8; 16], data: &[u8]) {
+    /// GHASH of whole blocks into `y` (`LEGACY`: the kernel before the GHASH-only loop, for
+    /// the benchmarks).
+    pub(crate) fn ghash<const LEGACY: bool>(
+        self,
+        keys: &vaes::Keys,
+        y: &mut [u8; 16],
+        data: &[u8],
+    ) {
         if self.zmm {
             // SAFETY: `self.zmm` proves AVX-512F, AVX-512BW, VAES, VPCLMULQDQ, AES-NI, PCLMULQDQ and the
             // AVX-512 OS state.
-            unsafe { vaes512::ghash(keys, y, data) }
+            unsafe { vaes512::ghash::<LEGACY>(keys, y, data) }
         } else {
             // SAFETY: `self` proves AVX2, AES-NI, PCLMULQDQ, VAES, VPCLMULQDQ and the AVX OS state.
-            unsafe { vaes::ghash(keys, y, data) }
+            unsafe { vaes::ghash::<LEGACY>(keys, y, data) }
         }
     }
 
-    /// CTR over whole blocks.
-    pub(crate) fn ctr(
+    /// CTR over whole blocks (`LEGACY`: without the prefetching, for the benchmarks).
+    pub(crate) fn ctr<const LEGACY: bool>(
         self,
         keys: &vaes::Keys,
         nonce: &[u8; 12],
@@ -207,16 +213,17 @@ impl Vaes {
         if self.zmm {
             // SAFETY: `self.zmm` proves AVX-512F, AVX-512BW, VAES, VPCLMULQDQ, AES-NI, PCLMULQDQ and the
             // AVX-512 OS state.
-            unsafe { vaes512::ctr(keys, nonce, ctr, input, out) }
+            unsafe { vaes512::ctr::<LEGACY>(keys, nonce, ctr, input, out) }
         } else {
             // SAFETY: `self` proves AVX2, AES-NI, PCLMULQDQ, VAES, VPCLMULQDQ and the AVX OS state.
-            unsafe { vaes::ctr(keys, nonce, ctr, input, out) }
+            unsafe { vaes::ctr::<LEGACY>(keys, nonce, ctr, input, out) }
         }
     }
 
-    /// Stitched encryption of whole blocks (`seal`) or decryption (`!seal`) with GHASH.
+    /// Stitched encryption of whole blocks (`seal`) or decryption (`!seal`) with GHASH
+    /// (`LEGACY`: without the prefetching, for the benchmarks).
     #[allow(clippy::too_many_arguments)]
-    pub(crate) fn crypt(
+    pub(crate) fn crypt<const LEGACY: bool>(
         self,
         seal: bool,
         keys: &vaes::Keys,
@@ -230,20 +237,20 @@ impl Vaes {
             (true, true) => {
                 // SAFETY: `self.zmm` proves AVX-512F, AVX-512BW, VAES, VPCLMULQDQ, AES-NI, PCLMULQDQ and the
                 // AVX-512 OS state.
-                unsafe { vaes512::seal(keys, nonce, ctr, y, input, out) }
+                unsafe { vaes512::seal::<LEGACY>(keys, nonce, ctr, y, input, out) }
             }
             (false, true) => {
                 // SAFETY: `self.zmm` proves AVX-512F, AVX-512BW, VAES, VPCLMULQDQ, AES-NI, PCLMULQDQ and the
                 // AVX-512 OS state.
-                unsafe { vaes512::open(keys, nonce, ctr, y, input, out) }
+                unsafe { vaes512::open::<LEGACY>(keys, nonce, ctr, y, input, out) }
             }
             (true, false) => {
                 // SAFETY: `self` proves AVX2, AES-NI, PCLMULQDQ, VAES, VPCLMULQDQ and the AVX OS state.
-                unsafe { vaes::seal(keys, nonce, ctr, y, input, out) }
+                unsafe { vaes::seal::<LEGACY>(keys, nonce, ctr, y, input, out) }
             }
             (false, false) => {
                 // SAFETY: `self` proves AVX2, AES-NI, PCLMULQDQ, VAES, VPCLMULQDQ and the AVX OS state.
-                unsafe { vaes::open(keys, nonce, ctr, y, input, out) }
+                unsafe { vaes::open::<LEGACY>(keys, nonce, ctr, y, input, out) }
             }
         }
     }

@@ -1,6 +1,8 @@
 //! The AVX-512 form of the wide backend: the same stitched AES-256-GCM as `vaes`, on 512-bit
 //! vectors (four blocks per register), sixteen blocks per iteration with `K_16 … K_1` and one
-//! reduction per iteration. It shares `vaes`'s key schedule, key powers and GHASH tail.
+//! reduction per iteration, and the same GHASH-only loop (four vectors of `K_16 … K_1`,
+//! `y·K_16` off the critical path) and prefetching. It shares `vaes`'s key schedule, key powers,
+//! GHASH tail and prefetch.
 //!
 //! The helpers of the loops are macros, not functions: LLVM did not inline small
 //! `#[target_feature]` functions that take or return 512-bit vectors into the loops (and
@@ -9,7 +11,7 @@
 //! Every function that uses an intrinsic is a safe `#[target_feature]` function; only `dispatch`
 //! calls them from outside, after checking the CPU (and that the OS saves the 512-bit state).
 
-use super::clmul::{Acc, load, store, xor};
+use super::clmul::{Acc, load, prefetch, store, xor};
 use super::vaes::{Keys, ghash_tail, load2};
 use core::arch::x86_64::{
     __m512i, _MM_PERM_BADC, _mm256_extract_epi64, _mm512_add_epi32, _mm512_aesenc_epi128,
@@ -238,9 +240,11 @@ fn ctr_tail(rk: &[__m512i; 15], c: &mut Counters, input: Option<&[u8]>, out: &mu
     res.zeroize();
 }
 
-/// GHASH of whole blocks into `y` (byte-reversed).
+/// GHASH of whole blocks into `y` (byte-reversed) with the stitched kernels' loop, the running
+/// value entering the first block's product: the GHASH-only kernel before [`ghash`] (kept for
+/// the benchmarks' before/after).
 #[target_feature(enable = "avx512f,avx512bw,aes,pclmulqdq,vaes,vpclmulqdq")]
-pub(super) fn ghash(keys: &Keys, y: &mut [u8; 16], data: &[u8]) {
+fn ghash_v1(keys: &Keys, y: &mut [u8; 16], data: &[u8]) {
     let (p, px) = powers(keys);
     let mut v = load(y);
     let groups = data.len() / G;
@@ -251,9 +255,50 @@ pub(super) fn ghash(keys: &Keys, y: &mut [u8; 16], data: &[u8]) {
     *y = store(v);
 }
 
+/// GHASH alone of whole blocks into `y` (byte-reversed): sixteen blocks per reduction. The
+/// products of the sixteen blocks with `K_16 … K_1` do not depend on the running value and
+/// overlap with the previous iteration; only `y·K_16` (four 128-bit products) and the
+/// reduction are on the loop-carried path: `y' = reduce(y·K_16 + Σ x_j·K_(16−j))`.
+/// With `LEGACY`, [`ghash_v1`] (benchmarks).
+#[target_feature(enable = "avx512f,avx512bw,aes,pclmulqdq,vaes,vpclmulqdq")]
+pub(super) fn ghash<const LEGACY: bool>(keys: &Keys, y: &mut [u8; 16], data: &[u8]) {
+    if LEGACY {
+        return ghash_v1(keys, y, data);
+    }
+    let q = keys.pw.as_flattened().as_chunks::<64>().0;
+    let p = [load4!(&q[0]), load4!(&q[1]), load4!(&q[2]), load4!(&q[3])];
+    let k16 = load(&keys.pw[0]);
+    let mut v = load(y);
+    let groups = data.len() / G;
+    for g in 0..groups {
+        prefetch::<false>(None, data, G * g, G);
+        let d = load_group!(data, g);
+        let x = [bswap4!(d[0]), bswap4!(d[1]), bswap4!(d[2]), bswap4!(d[3])];
+        macro_rules! sum {
+            ($f:ident, $imm:literal) => {
+                _mm512_xor_si512(
+                    _mm512_xor_si512($f::<$imm>(x[0], p[0]), $f::<$imm>(x[1], p[1])),
+                    _mm512_xor_si512($f::<$imm>(x[2], p[2]), $f::<$imm>(x[3], p[3])),
+                )
+            };
+        }
+        let lo = fold(sum!(_mm512_clmulepi64_epi128, 0x00));
+        let hi = fold(sum!(_mm512_clmulepi64_epi128, 0x11));
+        let mid = fold(_mm512_xor_si512(
+            sum!(_mm512_clmulepi64_epi128, 0x01),
+            sum!(_mm512_clmulepi64_epi128, 0x10),
+        ));
+        let mut acc = Acc { lo, mid, hi };
+        acc.mul_add(v, k16);
+        v = acc.reduce();
+    }
+    v = ghash_tail(keys, v, &data[G * groups..]);
+    *y = store(v);
+}
+
 /// CTR over whole blocks from counter `*ctr` (advanced), from `input` or in place.
 #[target_feature(enable = "avx512f,avx512bw,aes,pclmulqdq,vaes,vpclmulqdq")]
-pub(super) fn ctr(
+pub(super) fn ctr<const LEGACY: bool>(
     keys: &Keys,
     nonce: &[u8; 12],
     ctr: &mut u32,
@@ -264,6 +309,7 @@ pub(super) fn ctr(
     let mut c = Counters::new(nonce, *ctr);
     let groups = out.len() / G;
     for g in 0..groups {
+        prefetch::<LEGACY>(input, out, G * g, G);
         let d = input_group!(input, out, g);
         store_group!(out, g, aes16!(&rk, next16!(c), d));
     }
@@ -275,7 +321,7 @@ pub(super) fn ctr(
 /// Encrypt whole blocks and GHASH the ciphertext into `y`, stitched (the GHASH of each
 /// iteration's ciphertext runs beside the AES of the next).
 #[target_feature(enable = "avx512f,avx512bw,aes,pclmulqdq,vaes,vpclmulqdq")]
-pub(super) fn seal(
+pub(super) fn seal<const LEGACY: bool>(
     keys: &Keys,
     nonce: &[u8; 12],
     ctr: &mut u32,
@@ -289,6 +335,7 @@ pub(super) fn seal(
     let mut c = Counters::new(nonce, *ctr);
     let groups = out.len() / G;
     for g in 0..groups {
+        prefetch::<LEGACY>(input, out, G * g, G);
         let d = input_group!(input, out, g);
         // The GHASH runs two iterations behind, on ciphertext read back from L1: its inputs are
         // ready when it is issued, so it does not wait in the scheduler behind the AES rounds
@@ -311,7 +358,7 @@ pub(super) fn seal(
 
 /// GHASH whole ciphertext blocks into `y` and decrypt them, stitched.
 #[target_feature(enable = "avx512f,avx512bw,aes,pclmulqdq,vaes,vpclmulqdq")]
-pub(super) fn open(
+pub(super) fn open<const LEGACY: bool>(
     keys: &Keys,
     nonce: &[u8; 12],
     ctr: &mut u32,
@@ -325,6 +372,7 @@ pub(super) fn open(
     let mut c = Counters::new(nonce, *ctr);
     let groups = out.len() / G;
     for g in 0..groups {
+        prefetch::<LEGACY>(input, out, G * g, G);
         let d = input_group!(input, out, g);
         let o = aes16!(&rk, next16!(c), d);
         v = ghash_group!(v, d, p, px);

@@ -13,9 +13,15 @@
 //!   (`decrypt_inout_detached`, `open_in_place`).
 //!
 //! Ours runs once per GCM backend this CPU has, forced in turn in the same binary (the portable
-//! `ghash` + `ctr` path, 128-bit PCLMULQDQ, the stitched 256-bit VAES kernel); the default build
-//! picks the last one available at run time. The "before" of the runtime dispatch is the portable
-//! column (what a default build ran until then).
+//! `ghash` + `ctr` path, 128-bit PCLMULQDQ, the stitched 256-bit VAES kernel and its 512-bit
+//! form); the default build picks the last one available at run time. The "before" of the
+//! runtime dispatch is the portable column (what a default build ran until then). Each x86-64
+//! backend also runs "before" (`internals::legacy_kernels`): its kernels as they were before the
+//! GHASH-only loop and the prefetching, so that the "best/before" column compares both in one
+//! run of one binary.
+//!
+//! `S3EC_BENCH_PROBE=1` prints, instead of the tables, where pass one's time goes: pass one alone
+//! over a 1 MiB body (in L2) and a 64 MiB one per variant, beside a 64 MiB read and a copy.
 //!
 //! Before timing, every variant is checked: ours (at every chunk size) and both one-shots must
 //! produce the identical ciphertext and tag, and every decryption must return the plaintext.
@@ -29,7 +35,7 @@
 use aes_gcm::aead::{AeadInOut, KeyInit};
 use aws_lc_rs::aead::{AES_256_GCM, Aad, LessSafeKey, Nonce, UnboundKey};
 use rustix::time::{ClockId, clock_gettime};
-use s3_encryption::internals::{Backend, Gcm, force_backend};
+use s3_encryption::internals::{Backend, Gcm, force_backend, legacy_kernels};
 use s3_encryption::{
     AesKey, CommitmentPolicy, DataKey, DecryptPolicy, EncryptConfig, EncryptionMaterials,
     Encryptor, Envelope, Placement,
@@ -82,6 +88,13 @@ impl Timer {
         Timer {
             wall: Instant::now(),
             cpu,
+        }
+    }
+    /// The time so far, the timer still running.
+    fn lap(&self) -> Sample {
+        Sample {
+            wall: self.wall.elapsed(),
+            cpu: thread_cpu().saturating_sub(self.cpu),
         }
     }
     fn stop(self) -> Sample {
@@ -259,7 +272,14 @@ impl Fixture {
     }
 
     /// Verify-first streaming in `chunk`-byte pieces: pass one over `body`, pass two into `out`.
-    fn ours_verify_first(&self, body: &[u8], out: &mut [u8], chunk: usize) -> (Sample, usize) {
+    /// Returns both passes' time, pass one's alone (authentication: GHASH only), and the
+    /// plaintext length.
+    fn ours_verify_first(
+        &self,
+        body: &[u8],
+        out: &mut [u8],
+        chunk: usize,
+    ) -> (Sample, Sample, usize) {
         let dk = DataKey::new_256(self.data_key);
         let t = Timer::start();
         let mut pass1 = self
@@ -272,12 +292,13 @@ impl Fixture {
             pass1.update(c).expect("pass one");
         }
         let mut pass2 = pass1.finish().expect("pass one verifies");
+        let one = t.lap();
         let mut n = 0;
         for c in body.chunks(chunk) {
             n += pass2.update(c, &mut out[n..]).expect("pass two");
         }
         n += pass2.finish(&mut out[n..]).expect("pass two verifies");
-        (t.stop(), black_box(n))
+        (t.stop(), one, black_box(n))
     }
 
     fn aes_gcm_decrypt(&self, body: &mut [u8]) -> Sample {
@@ -367,8 +388,8 @@ fn check_identical(f: &Fixture, pt: &[u8]) -> Vec<u8> {
         f.suite
     );
 
-    for b in backends() {
-        force(b);
+    for b in variants() {
+        b.set();
         for &c in &CHUNKS {
             let mut buf = pt.to_vec();
             let (_, tag) = f.ours_encrypt(&mut buf, c);
@@ -387,7 +408,7 @@ fn check_identical(f: &Fixture, pt: &[u8]) -> Vec<u8> {
         let mut out = vec![0u8; reference.len()];
         for &c in &CHUNKS {
             out.fill(0);
-            let (_, n) = f.ours_verify_first(&reference, &mut out, c);
+            let (_, _, n) = f.ours_verify_first(&reference, &mut out, c);
             assert!(
                 n == pt.len() && out[..n] == *pt,
                 "verify_first {}",
@@ -403,6 +424,47 @@ fn check_identical(f: &Fixture, pt: &[u8]) -> Vec<u8> {
     f.aws_lc_decrypt(&mut body);
     assert!(body[..pt.len()] == *pt, "aws-lc-rs decrypt");
     reference
+}
+
+/// One way to run ours: a GCM backend, forced, with its current kernels or (`legacy`, x86-64
+/// backends) the ones it had before the GHASH-only loop and the prefetching
+/// (`internals::legacy_kernels`): the before/after in one binary.
+#[derive(Clone, Copy, Debug)]
+struct Variant {
+    backend: Backend,
+    legacy: bool,
+}
+
+impl Variant {
+    fn set(self) {
+        force(self.backend);
+        legacy_kernels(self.legacy);
+    }
+    fn name(self) -> String {
+        if self.legacy {
+            format!("{:?} before", self.backend)
+        } else {
+            format!("{:?}", self.backend)
+        }
+    }
+}
+
+/// The backends this CPU has, slowest first, each x86-64 one first as it was before.
+fn variants() -> Vec<Variant> {
+    let mut v = Vec::new();
+    for backend in backends() {
+        if backend != Backend::Portable {
+            v.push(Variant {
+                backend,
+                legacy: true,
+            });
+        }
+        v.push(Variant {
+            backend,
+            legacy: false,
+        });
+    }
+    v
 }
 
 /// The GCM backends this CPU has, slowest first.
@@ -423,7 +485,7 @@ struct Row {
     len: usize,
     mode: &'static str,
     chunk: String,
-    /// Ours, one per backend of `backends()`.
+    /// Ours, one per variant of `variants()`.
     ours: Vec<Sample>,
     aes_gcm: Sample,
     aws_lc: Sample,
@@ -448,7 +510,7 @@ fn bench(suite: Suite, len: usize, rows: &mut Vec<Row>) {
     let reference = check_identical(&f, &pt);
     let rounds = rounds_for(len);
 
-    let bs = backends();
+    let bs = variants();
     let nb = bs.len();
     // Encrypt: chunked ours ×3 per backend, the two one-shots; interleaved, best of `rounds`.
     let mut buf = pt.clone();
@@ -461,11 +523,12 @@ fn bench(suite: Suite, len: usize, rows: &mut Vec<Row>) {
     let mut out = vec![0u8; reference.len()];
     let mut dec_whole = vec![Sample::MAX; nb];
     let mut dec_stream = [(); 3].map(|_| vec![Sample::MAX; nb]);
+    let mut dec_pass1 = [(); 3].map(|_| vec![Sample::MAX; nb]);
     let (mut dec_aes, mut dec_lc) = (Sample::MAX, Sample::MAX);
 
     for _ in 0..rounds {
         for (k, &b) in bs.iter().enumerate() {
-            force(b);
+            b.set();
             for (i, &c) in CHUNKS.iter().enumerate() {
                 enc_ours[i][k] = enc_ours[i][k].min(f.ours_encrypt(&mut buf, c).0);
             }
@@ -475,14 +538,15 @@ fn bench(suite: Suite, len: usize, rows: &mut Vec<Row>) {
         enc_lc = enc_lc.min(f.aws_lc_encrypt(&mut buf).0);
 
         for (k, &b) in bs.iter().enumerate() {
-            force(b);
+            b.set();
             body.copy_from_slice(&reference);
             dec_whole[k] = dec_whole[k].min(f.ours_decrypt_whole(&mut body).0);
             body.copy_from_slice(&reference);
             dec_engine[k] = dec_engine[k].min(f.engine_decrypt(&mut body));
             for (i, &c) in CHUNKS.iter().enumerate() {
-                dec_stream[i][k] =
-                    dec_stream[i][k].min(f.ours_verify_first(&reference, &mut out, c).0);
+                let (both, one, _) = f.ours_verify_first(&reference, &mut out, c);
+                dec_stream[i][k] = dec_stream[i][k].min(both);
+                dec_pass1[i][k] = dec_pass1[i][k].min(one);
             }
         }
         body.copy_from_slice(&reference);
@@ -545,6 +609,18 @@ fn bench(suite: Suite, len: usize, rows: &mut Vec<Row>) {
             aws_lc: dec_lc,
         });
     }
+    for (i, &c) in CHUNKS.iter().enumerate() {
+        rows.push(Row {
+            suite,
+            op: "decrypt",
+            len,
+            mode: "verify_first, pass one alone (authenticate: GHASH only)",
+            chunk: chunk_name(c),
+            ours: dec_pass1[i].clone(),
+            aes_gcm: dec_aes,
+            aws_lc: dec_lc,
+        });
+    }
 }
 
 fn cpu_model() -> String {
@@ -559,7 +635,79 @@ fn cpu_model() -> String {
         .unwrap_or_else(|| "unknown CPU".into())
 }
 
+/// Pass one alone (authentication), `chunk`-byte pieces.
+fn pass_one(f: &Fixture, body: &[u8], chunk: usize) -> Sample {
+    let dk = DataKey::new_256(f.data_key);
+    let t = Timer::start();
+    let mut p = f
+        .env
+        .decryptor(dk, &f.policy)
+        .expect("decryptor")
+        .verify_first()
+        .expect("verify_first");
+    for c in body.chunks(chunk) {
+        p.update(c).expect("pass one");
+    }
+    black_box(p.finish().expect("pass one verifies"));
+    t.stop()
+}
+
+/// `S3EC_BENCH_PROBE=1`: where pass one's time goes. Pass one alone over a 1 MiB body (in L2)
+/// and a 64 MiB one, per backend, beside the memory-read ceiling (a 64-bit XOR fold of the
+/// same 64 MiB) and a 64 MiB copy.
+fn probe() {
+    let rounds = rounds_for(64 * MIB);
+    let mbps = |len: usize, d: Duration| len as f64 / d.as_secs_f64() / 1e6;
+    for &len in &SIZES {
+        let f = Fixture::new(Suite::V3, len);
+        let body = check_identical(&f, &plaintext(len));
+        let reps = (64 * MIB / len).max(1);
+        for b in variants() {
+            b.set();
+            let mut best = Sample::MAX;
+            for _ in 0..rounds * reps {
+                best = best.min(pass_one(&f, &body, 64 * KIB));
+            }
+            println!(
+                "pass one, {} body, 64 KiB chunks, {}: {:.0} MB/s (on-CPU)",
+                chunk_name(len),
+                b.name(),
+                mbps(len, best.cpu)
+            );
+        }
+        if len == 64 * MIB {
+            let mut best = Sample::MAX;
+            let mut best_copy = Sample::MAX;
+            let mut out = vec![0u8; body.len()];
+            for _ in 0..rounds {
+                let t = Timer::start();
+                let (w, _) = body.as_chunks::<8>();
+                let mut acc = [0u64; 8];
+                for c in w.chunks_exact(8) {
+                    for (a, x) in acc.iter_mut().zip(c) {
+                        *a ^= u64::from_le_bytes(*x);
+                    }
+                }
+                black_box(acc);
+                best = best.min(t.stop());
+                let t = Timer::start();
+                out.copy_from_slice(&body);
+                black_box(&out);
+                best_copy = best_copy.min(t.stop());
+            }
+            println!("64 MiB read (XOR fold): {:.0} MB/s", mbps(len, best.cpu));
+            println!("64 MiB copy: {:.0} MB/s", mbps(len, best_copy.cpu));
+        }
+    }
+    force_backend(None);
+    legacy_kernels(false);
+}
+
 fn main() {
+    if std::env::var("S3EC_BENCH_PROBE").is_ok_and(|v| v == "1") {
+        probe();
+        return;
+    }
     let mut rows = Vec::new();
     // S3EC_BENCH_QUICK=1: V3 at 64 MiB only.
     let quick = std::env::var("S3EC_BENCH_QUICK").is_ok_and(|v| v == "1");
@@ -596,20 +744,35 @@ fn main() {
         println!();
         println!("{title}:");
         println!();
-        let bs = backends();
-        let names: Vec<String> = bs.iter().map(|b| format!("ours {b:?} MB/s")).collect();
+        let bs = variants();
+        let names: Vec<String> = bs
+            .iter()
+            .map(|b| format!("ours {} MB/s", b.name()))
+            .collect();
         println!(
-            "| suite | op | size | ours (API) | chunk | {} | aes-gcm MB/s | aws-lc-rs MB/s | best/portable | best/aes-gcm | best/aws-lc-rs |",
+            "| suite | op | size | ours (API) | chunk | {} | aes-gcm MB/s | aws-lc-rs MB/s | best/before | best/portable | best/aes-gcm | best/aws-lc-rs |",
             names.join(" | ")
         );
-        println!("|---|---|---|---|---|{}---:|---:|---:|---:|---:|", "---:|".repeat(bs.len()));
+        println!(
+            "|---|---|---|---|---|{}---:|---:|---:|---:|---:|---:|",
+            "---:|".repeat(bs.len())
+        );
+        // The best backend's own "before" column, if it has one.
+        let before = bs
+            .len()
+            .checked_sub(2)
+            .filter(|&i| bs[i].legacy && bs[i].backend == bs[bs.len() - 1].backend);
         for r in &rows {
             let ours: Vec<f64> = r.ours.iter().map(|s| mbps(r.len, clock(s))).collect();
-            let (a, l) = (mbps(r.len, clock(&r.aes_gcm)), mbps(r.len, clock(&r.aws_lc)));
+            let (a, l) = (
+                mbps(r.len, clock(&r.aes_gcm)),
+                mbps(r.len, clock(&r.aws_lc)),
+            );
             let best = ours.last().copied().unwrap_or(0.0);
             let cols: Vec<String> = ours.iter().map(|o| format!("{o:.0}")).collect();
+            let vs_before = before.map_or("–".into(), |i| format!("{:.2}", best / ours[i]));
             println!(
-                "| {:?} | {} | {} | {} | {} | {} | {:.0} | {:.0} | {:.2} | {:.2} | {:.2} |",
+                "| {:?} | {} | {} | {} | {} | {} | {:.0} | {:.0} | {vs_before} | {:.2} | {:.2} | {:.2} |",
                 r.suite,
                 r.op,
                 chunk_name(r.len),
@@ -625,4 +788,5 @@ fn main() {
         }
     }
     force_backend(None);
+    legacy_kernels(false);
 }
