@@ -266,7 +266,8 @@ impl<'a> RotateInstructionFile<'a> {
                 self.step = Step::Unwrap;
             }
             Step::Put => {
-                let pinned = self.ifile_etag.is_some() && self.intent.new_suffix == self.intent.source_suffix;
+                let pinned = self.ifile_etag.is_some()
+                    && self.intent.new_suffix == self.intent.source_suffix;
                 read_head(status, headers, None)?.check_status(pinned)?;
                 self.step = Step::Done;
             }

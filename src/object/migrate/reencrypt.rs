@@ -19,7 +19,7 @@
 use super::plan::Source;
 use crate::envelope::{Envelope, FormatVersion, Placement};
 use crate::error::{Error, Result};
-use crate::object::{GetDone, GetIntent, PutDone, PutIntent};
+use crate::object::{GetDone, GetIntent, PutIntent};
 use crate::policy::{CommitmentPolicy, DecryptPolicy, EncryptConfig, WriteSuite};
 use alloc::borrow::ToOwned;
 use alloc::string::String;
@@ -204,8 +204,7 @@ impl<'a> Reencrypt<'a> {
         {
             return Err(Error::ObjectChanged);
         }
-        if digest.len() != done.released
-            || self.plaintext_len().is_some_and(|l| l != done.released)
+        if digest.len() != done.released || self.plaintext_len().is_some_and(|l| l != done.released)
         {
             return Err(Error::LengthMismatch);
         }
@@ -214,19 +213,20 @@ impl<'a> Reencrypt<'a> {
         Ok(())
     }
 
-    /// The write ended: `done` is its result, `etag` and `version_id` what the PutObject or
-    /// CompleteMultipartUpload answered. It must have stored what was read.
+    /// The write ended: it stored `plaintext_len` bytes (its result's `plaintext_len`), and the
+    /// PutObject or CompleteMultipartUpload answered `etag` and `version_id`. It must have stored
+    /// what was read.
     pub fn written(
         &mut self,
-        done: &PutDone,
+        plaintext_len: u64,
         etag: Option<&str>,
         version_id: Option<&str>,
     ) -> Result<()> {
         let (len, _) = self.copied.ok_or(Error::InvalidState)?;
-        if self.step != Step::Write || done.instruction_file {
+        if self.step != Step::Write {
             return Err(Error::InvalidState);
         }
-        if done.plaintext_len != len {
+        if plaintext_len != len {
             return Err(Error::LengthMismatch);
         }
         if version_id.is_some() && version_id == self.source.version_id.as_deref() {
@@ -255,13 +255,14 @@ impl<'a> Reencrypt<'a> {
         Ok(i)
     }
 
-    /// The read-back ended: `done` its result, `envelope` the envelope it read, `digest` took
+    /// The read-back ended: `done` its result, `version` the format of the envelope it read
+    /// ([`Envelope::version`]), `digest` took
     /// every byte it released. The new object must be V3, with the ETag and version written,
     /// and hold exactly the plaintext copied.
     pub fn verified(
         &mut self,
         done: &GetDone,
-        envelope: &Envelope,
+        version: FormatVersion,
         digest: PlaintextDigest,
     ) -> Result<ReencryptDone> {
         if self.step != Step::Verify {
@@ -276,7 +277,7 @@ impl<'a> Reencrypt<'a> {
         }
         let released = digest.len();
         let (got_len, got) = digest.finish();
-        if envelope.version() != FormatVersion::V3
+        if version != FormatVersion::V3
             || released != done.released
             || got_len != len
             || !bool::from(got.ct_eq(&sha))
