@@ -514,8 +514,8 @@ impl S3EncryptionClient {
             put.version_id.as_deref(),
         )?;
         let mut out = MigrateOutcome::of(source, MigrateStatus::Migrated, None);
-        out.new_etag = put.e_tag.clone();
-        out.new_version = put.version_id.clone();
+        out.new_etag = re.new_etag().map(str::to_owned);
+        out.new_version = re.new_version_id().map(str::to_owned);
         out.bytes = put.plaintext_len;
         let mut notes = Vec::new();
         if opts.verify {
