@@ -663,7 +663,10 @@ impl S3EncryptionClient {
                                     .set_e_tag(etag)
                                     .build(),
                             );
-                            rw.response(id, a.status, a.pairs()).map_err(err)?;
+                            if let Err(e) = rw.response(id, a.status, a.pairs()) {
+                                self.finish_abort(&mut rw).await;
+                                return Err(err(e));
+                            }
                         }
                         Operation::CompleteMultipartUpload => {
                             parts.sort_by_key(|p| p.part_number());
