@@ -172,7 +172,12 @@ async fn to_v3_migrates_every_form_and_a_rerun_skips() {
         cases.push((key, old_client(&s3, &moto, &v), v.sha256));
     }
     // Ours: V3 under another AES key in both placements, and an 11 MiB multipart object.
-    let ours = client(&s3, &moto, aes_keyring(1));
+    // A 10 MiB budget: the 11 MiB object is read in two pinned passes while its V3 copy uploads.
+    let ours = S3EncryptionClient::builder(s3.clone(), aes_keyring(1))
+        .part_size(5 * MIB as u64)
+        .memory_budget(10 * MIB as u64)
+        .build()
+        .unwrap();
     for (key, n, placement) in [
         ("ours/v3-meta", 4101usize, Placement::ObjectMetadata),
         ("ours/v3-inst", 17, Placement::InstructionFile),

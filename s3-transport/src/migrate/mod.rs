@@ -207,7 +207,7 @@ impl S3EncryptionClient {
     ) -> Result<MigrateOutcome> {
         let mut source = match self.describe_source(bucket, key).await {
             Ok(s) => s,
-            Err(e @ Error::Crypto(_)) => {
+            Err(e @ Error::Crypto(_)) if !e.is_retryable() => {
                 // A malformed, ambiguous or over-large envelope: nothing can open it.
                 return Ok(MigrateOutcome {
                     key: key.to_owned(),

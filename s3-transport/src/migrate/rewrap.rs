@@ -20,8 +20,11 @@ impl S3EncryptionClient {
         source: &Source,
         opts: &MigrateOptions,
     ) -> Result<MigrateOutcome> {
+        // The old keyring must no longer open the new instruction file, unless it is KMS
+        // discovery (which opens every blob its caller may decrypt).
+        let old = &self.inner.keyring;
         let ropts = ReEncryptOptions {
-            enforce_rotation: true,
+            enforce_rotation: !old.uses_kms() || old.kms_key_id().is_some(),
             ..ReEncryptOptions::default()
         };
         let (_, written) =
