@@ -83,8 +83,6 @@ pub enum Error {
     },
     /// Local I/O (the body source, a spill file, an output file).
     Io(std::io::Error),
-    /// The operation is not supported for this object or configuration (the text says why).
-    Unsupported(String),
 }
 
 impl Error {
@@ -109,10 +107,9 @@ impl Error {
                 _ => ErrorKind::Usage,
             },
             Error::KmsRefused(_) | Error::ObjectChanged => ErrorKind::Authentication,
-            Error::RangeNotSatisfiable { .. }
-            | Error::Refused(_)
-            | Error::Config(_)
-            | Error::Unsupported(_) => ErrorKind::Usage,
+            Error::RangeNotSatisfiable { .. } | Error::Refused(_) | Error::Config(_) => {
+                ErrorKind::Usage
+            }
             Error::S3 {
                 status: Some(404), ..
             } => ErrorKind::NotFound,
@@ -266,7 +263,6 @@ impl fmt::Display for Error {
             }
             Error::Kms { operation, source } => write!(f, "KMS {operation} failed: {source}"),
             Error::Io(e) => write!(f, "I/O error: {e}"),
-            Error::Unsupported(m) => write!(f, "unsupported: {m}"),
         }
     }
 }
