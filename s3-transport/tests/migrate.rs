@@ -275,10 +275,10 @@ async fn to_v3_migrates_every_form_and_a_rerun_skips() {
             "{key}"
         );
     }
-    // A second run changes nothing.
-    for (key, _, _) in &cases {
+    // A second run, with the same keys, changes nothing.
+    for (key, old, _) in &cases {
         let before = raw_meta(&s3, key).await;
-        let out = newc.migrate_object(B, key, &opts).await.unwrap();
+        let out = old.migrate_object(B, key, &opts).await.unwrap();
         assert_eq!(out.status, MigrateStatus::Skipped, "{key}: {out:?}");
         assert_eq!(raw_meta(&s3, key).await, before, "{key}");
     }
@@ -402,7 +402,7 @@ async fn rewrap_aes_and_kms_in_both_placements() {
                     .is_err(),
                 "{key}: the old keyring still opens it"
             );
-            let again = newc.migrate_object(B, &key, &opts).await.unwrap();
+            let again = old.migrate_object(B, &key, &opts).await.unwrap();
             assert_eq!(again.status, MigrateStatus::Skipped, "{key}: {again:?}");
         }
     }
@@ -448,6 +448,64 @@ async fn rewrap_aes_and_kms_in_both_placements() {
         .unwrap();
     assert_eq!(out.status, MigrateStatus::Unsupported, "{out:?}");
     assert_eq!(raw_meta(&s3, "rewrap/v1").await, before);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kms_v2_objects_reencrypt_to_v3_under_another_kms_key() {
+    let moto = Moto::start("kms_v2_objects_reencrypt_to_v3_under_another_kms_key");
+    let s3 = bucket(&moto, false).await;
+    let (k1, k2) = (moto.create_key().await, moto.create_key().await);
+    let old_k = Keyring::kms(&k1).with_context([("tenant", "a")]);
+    let v2 = S3EncryptionClient::builder(s3.clone(), old_k.clone())
+        .kms_client(moto.kms())
+        .commitment_policy(CommitmentPolicy::ForbidEncryptAllowDecrypt)
+        .build()
+        .unwrap();
+    let new_k = Keyring::kms(&k2).with_context([("tenant", "b")]);
+    let newc = client(&s3, &moto, new_k.clone());
+    for placement in [Placement::ObjectMetadata, Placement::InstructionFile] {
+        let key = format!("kms/{placement:?}");
+        let pt = data(3000, 4);
+        let po = PutOptions {
+            placement: Some(placement),
+            ..PutOptions::default()
+        };
+        v2.put_bytes(B, &key, &pt, &po).await.unwrap();
+        let out = v2
+            .migrate_object(
+                B,
+                &key,
+                &MigrateOptions::new(MigrateMode::ToV3, new_k.clone()),
+            )
+            .await
+            .unwrap();
+        assert_eq!(out.status, MigrateStatus::Migrated, "{key}: {out:?}");
+        assert_eq!(out.form.as_ref().unwrap().format, "V2");
+        assert_eq!(out.form.as_ref().unwrap().wrap, "kms+context");
+        let (got, info) = newc
+            .get_object_bytes(B, &key, &GetOptions::default())
+            .await
+            .unwrap();
+        assert_eq!(got, pt, "{key}");
+        assert_eq!(info.info.envelope.format_version, FormatVersion::V3);
+        assert!(
+            info.info
+                .envelope
+                .encryption_context
+                .as_deref()
+                .unwrap()
+                .contains("\"tenant\":\"b\"")
+        );
+        let again = v2
+            .migrate_object(
+                B,
+                &key,
+                &MigrateOptions::new(MigrateMode::ToV3, new_k.clone()),
+            )
+            .await
+            .unwrap();
+        assert_eq!(again.status, MigrateStatus::Skipped, "{key}: {again:?}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -529,6 +587,11 @@ async fn an_object_overwritten_mid_migration_is_left_to_its_writer() {
     for (key, marker) in [
         ("chg-read", "/mig/chg-read?tagging".to_owned()),
         ("chg-write", "PUT /mig/chg-write".to_owned()),
+        // A re-wrap's new instruction file: the writer replaced the old one first.
+        (
+            "chg-ifile.instruction",
+            "PUT /mig/chg-ifile.instruction".to_owned(),
+        ),
     ] {
         let endpoint = moto.endpoint.clone();
         rules.push(Rule {
@@ -580,7 +643,35 @@ async fn an_object_overwritten_mid_migration_is_left_to_its_writer() {
             "{key}"
         );
     }
-    assert_eq!(proxy.fired.load(std::sync::atomic::Ordering::SeqCst), 2);
+    let po = PutOptions {
+        placement: Some(Placement::InstructionFile),
+        ..PutOptions::default()
+    };
+    client(&s3, &moto, old_k.clone())
+        .put_bytes(B, "chg-ifile", data(100, 2), &po)
+        .await
+        .unwrap();
+    let out = old
+        .migrate_object(
+            B,
+            "chg-ifile",
+            &MigrateOptions::new(MigrateMode::Rewrap, aes_keyring(2)),
+        )
+        .await
+        .unwrap();
+    assert_eq!(out.status, MigrateStatus::Changed, "{out:?}");
+    let got = s3
+        .get_object()
+        .bucket(B)
+        .key("chg-ifile.instruction")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        got.body.collect().await.unwrap().into_bytes().as_ref(),
+        b"the writer's object"
+    );
+    assert_eq!(proxy.fired.load(std::sync::atomic::Ordering::SeqCst), 3);
 }
 
 fn s3_client(endpoint: &str) -> aws_sdk_s3::Client {

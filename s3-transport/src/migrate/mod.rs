@@ -252,13 +252,8 @@ impl S3EncryptionClient {
             }
             (_, Some(env)) => env.clone(),
         };
-        if let Some(why) = self.old_key_refuses(&env).await? {
-            return Ok(MigrateOutcome::of(
-                &source,
-                MigrateStatus::CannotOpen,
-                Some(why),
-            ));
-        }
+        // Already in the target form first: a rerun with the same keys skips what the first
+        // run migrated (which the old keyring may no longer open).
         if plan == Plan::SkipIfNewKeyOpens {
             let policy = match opts.mode {
                 MigrateMode::ToV3 => DecryptPolicy::new(),
@@ -267,6 +262,13 @@ impl S3EncryptionClient {
             if newc.new_key_opens(&env, policy, opts).await? {
                 return Ok(MigrateOutcome::of(&source, MigrateStatus::Skipped, None));
             }
+        }
+        if let Some(why) = self.old_key_refuses(&env).await? {
+            return Ok(MigrateOutcome::of(
+                &source,
+                MigrateStatus::CannotOpen,
+                Some(why),
+            ));
         }
         if opts.dry_run {
             return Ok(MigrateOutcome::of(
