@@ -284,7 +284,7 @@ pub(crate) async fn upload_part_copy(
 }
 
 /// The object's tags as `x-amz-tagging` takes them (`k=v&...`, URL-encoded), pinned to
-/// `version_id`; `None` when it has none.
+/// `version_id`; `None` when it has none, or when the store does not implement tagging.
 pub(crate) async fn get_object_tagging(
     s3: &aws_sdk_s3::Client,
     bucket: &str,
@@ -298,7 +298,16 @@ pub(crate) async fn get_object_tagging(
         .set_version_id(version_id.map(str::to_owned))
         .send()
         .await
-        .map_err(|e| Error::from_s3("GetObjectTagging", e))?;
+        .map_err(|e| Error::from_s3("GetObjectTagging", e));
+    let out = match out {
+        Ok(o) => o,
+        // A store without tagging (s3s-fs answers 501 NotImplemented) holds no tags.
+        Err(Error::S3 {
+            status: Some(501), ..
+        }) => return Ok(None),
+        Err(Error::S3 { code: Some(c), .. }) if c == "NotImplemented" => return Ok(None),
+        Err(e) => return Err(e),
+    };
     let tags: Vec<String> = out
         .tag_set()
         .iter()

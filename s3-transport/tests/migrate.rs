@@ -674,6 +674,43 @@ async fn an_object_overwritten_mid_migration_is_left_to_its_writer() {
     assert_eq!(proxy.fired.load(std::sync::atomic::Ordering::SeqCst), 3);
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_embedded_store_migrates_and_rewraps() {
+    // s3s-fs: no tagging (answered 501: no tags), conditional copies and writes enforced.
+    let local = Local::start().await;
+    let old = local.client(aes_keyring(1)).build().unwrap();
+    let pt = data(5000, 9);
+    old.put_bytes(BUCKET, "e", &pt, &PutOptions::default())
+        .await
+        .unwrap();
+    let out = old
+        .migrate_object(
+            BUCKET,
+            "e",
+            &MigrateOptions::new(MigrateMode::Rewrap, aes_keyring(2)),
+        )
+        .await
+        .unwrap();
+    assert_eq!(out.status, MigrateStatus::Migrated, "{out:?}");
+    let mid = local.client(aes_keyring(2)).build().unwrap();
+    let out = mid
+        .migrate_object(
+            BUCKET,
+            "e",
+            &MigrateOptions::new(MigrateMode::ToV3, aes_keyring(3)),
+        )
+        .await
+        .unwrap();
+    assert_eq!(out.status, MigrateStatus::Migrated, "{out:?}");
+    let newc = local.client(aes_keyring(3)).build().unwrap();
+    let (got, _) = newc
+        .get_object_bytes(BUCKET, "e", &GetOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(got, pt);
+    local.stop().await;
+}
+
 fn s3_client(endpoint: &str) -> aws_sdk_s3::Client {
     s3_encryption_transport::local::s3_client_for(&s3_encryption_transport::local::sdk_config_for(
         endpoint,
