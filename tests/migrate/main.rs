@@ -55,13 +55,24 @@ fn old_policy() -> DecryptPolicy {
 
 /// Re-encrypt `key` from `old` to `new`: the whole flow, returning the verification's result.
 fn reencrypt(store: &mut Store, key: &str, old: &AesKey, new: &AesKey) -> Result<Vec<u8>, Error> {
+    reencrypt_with(store, key, &Unwrap::Aes(old), old_policy(), new)
+}
+
+/// [`reencrypt`] with any old key, under `policy`.
+fn reencrypt_with(
+    store: &mut Store,
+    key: &str,
+    old: &Unwrap<'_>,
+    policy: DecryptPolicy,
+    new: &AesKey,
+) -> Result<Vec<u8>, Error> {
     let source = describe(store, key);
     let mut re = Reencrypt::new(&source, CommitmentPolicy::RequireEncryptRequireDecrypt)?;
     let mut digest = PlaintextDigest::new();
     let mut plaintext = Vec::new();
-    let done = get(
+    let done = get_with(
         store,
-        re.read_intent(old_policy())?,
+        re.read_intent(policy)?,
         old,
         &mut digest,
         &mut plaintext,
@@ -79,6 +90,88 @@ fn reencrypt(store: &mut Store, key: &str, old: &AesKey, new: &AesKey) -> Result
     assert_eq!(v.plaintext_len, plaintext.len() as u64);
     assert_eq!(v.new_version_id.as_deref(), Some("v2"));
     Ok(back)
+}
+
+/// An SDK-written V3 vector (amazon-s3-encryption-client-python 4.0.0, KMS): metadata, body,
+/// instruction file, the offline KMS answer, and the plaintext digest.
+struct PyV3 {
+    meta: Vec<(String, String)>,
+    body: Vec<u8>,
+    instruction: Option<Vec<u8>>,
+    blob: Vec<u8>,
+    context: Vec<(String, String)>,
+    plaintext_key: Vec<u8>,
+    sha: String,
+}
+
+fn python_v3(name: &str) -> PyV3 {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("test-vectors/python");
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join(name)).unwrap()).unwrap();
+    let b64 = |s: &serde_json::Value| Base64::decode_vec(s.as_str().unwrap()).unwrap();
+    let mut context: Vec<(String, String)> = v["key"]["encryption_context"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .map(|(k, v)| (k.clone(), v.as_str().unwrap().to_owned()))
+        .collect();
+    context.sort();
+    PyV3 {
+        meta: v["object"]["metadata"]
+            .as_object()
+            .unwrap()
+            .iter()
+            .map(|(k, v)| (k.to_lowercase(), v.as_str().unwrap().to_owned()))
+            .collect(),
+        body: std::fs::read(dir.join(v["object"]["body"].as_str().unwrap())).unwrap(),
+        instruction: v["instruction_file"]["body"]
+            .as_str()
+            .map(|i| std::fs::read(dir.join(i)).unwrap()),
+        blob: b64(&v["key"]["ciphertext_blob_b64"]),
+        context,
+        plaintext_key: b64(&v["key"]["plaintext_b64"]),
+        sha: v["expect"]["plaintext_sha256"].as_str().unwrap().to_owned(),
+    }
+}
+
+#[test]
+fn sdk_v3_objects_from_python_reencrypt_to_v3_under_a_new_key() {
+    for name in ["v3-kms-4101.json", "v3-kms-4101-instruction-file.json"] {
+        let v = python_v3(name);
+        let mut store = Store::default();
+        store.put("k", v.meta.clone(), v.body.clone());
+        if let Some(i) = &v.instruction {
+            store.put("k.instruction", vec![], i.clone());
+        }
+        let s = describe(&mut store, "k");
+        assert_eq!(s.form().format, SourceFormat::V3, "{name}");
+        assert_eq!(s.form().wrap, Some(WrapAlgorithm::KmsContext), "{name}");
+        assert_eq!(s.instruction_file_used(), v.instruction.is_some(), "{name}");
+        let old = Unwrap::OfflineKms {
+            blob: &v.blob,
+            context: v.context.clone(),
+            plaintext: &v.plaintext_key,
+        };
+        let new = AesKey::new_256([5; 32]);
+        let back = reencrypt_with(&mut store, "k", &old, DecryptPolicy::new(), &new).unwrap();
+        assert_eq!(hex::encode(Sha256::digest(&back)), v.sha, "{name}");
+        // The new object needs only the new key: its envelope is in its metadata.
+        let o = &store.objects["k"];
+        assert!(
+            o.meta.iter().any(|(k, v)| k == "x-amz-w" && v == "02"),
+            "{name}"
+        );
+        let (mut d, mut again) = (PlaintextDigest::new(), Vec::new());
+        get(
+            &mut store,
+            GetIntent::new("b", "k"),
+            &new,
+            &mut d,
+            &mut again,
+        )
+        .unwrap();
+        assert_eq!(again, back);
+    }
 }
 
 #[test]

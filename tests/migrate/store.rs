@@ -6,7 +6,7 @@ use s3_encryption::object::{
     DescribeNext, DescribeObject, GetDone, GetIntent, GetNext, GetObject, Operation, PutIntent,
     PutNext, PutObject, Released, Request, RequestBody, RequestId,
 };
-use s3_encryption::{AesKey, EncryptionMaterials, Error};
+use s3_encryption::{AesKey, DataKey, EncryptionMaterials, Error, KeyRequest};
 use std::collections::HashMap;
 
 #[derive(Clone)]
@@ -248,6 +248,31 @@ pub fn get(
     digest: &mut PlaintextDigest,
     out: &mut Vec<u8>,
 ) -> Result<GetDone, Error> {
+    get_with(store, intent, &Unwrap::Aes(key), digest, out)
+}
+
+/// How a test unwraps a data key.
+pub enum Unwrap<'k> {
+    /// A raw AES master key.
+    Aes(&'k AesKey),
+    /// The vectors' offline KMS: `Decrypt` of exactly this blob under exactly this context
+    /// answers this plaintext (what KMS answered the SDK when it wrote the object); anything
+    /// else is refused.
+    OfflineKms {
+        blob: &'k [u8],
+        context: Vec<(String, String)>,
+        plaintext: &'k [u8],
+    },
+}
+
+/// [`get`] with any [`Unwrap`].
+pub fn get_with(
+    store: &mut Store,
+    intent: GetIntent<'_>,
+    key: &Unwrap<'_>,
+    digest: &mut PlaintextDigest,
+    out: &mut Vec<u8>,
+) -> Result<GetDone, Error> {
     let mut g = GetObject::new(intent)?;
     let mut bodies: HashMap<RequestId, Vec<u8>> = HashMap::new();
     loop {
@@ -272,7 +297,27 @@ pub fn get(
                 }
                 g.end_of_body(id)?;
             }
-            GetNext::UnwrapKey => g.unwrap_aes(key)?,
+            GetNext::UnwrapKey => match key {
+                Unwrap::Aes(k) => g.unwrap_aes(k)?,
+                Unwrap::OfflineKms {
+                    blob,
+                    context,
+                    plaintext,
+                } => {
+                    let ok = match g.key_request()? {
+                        KeyRequest::Kms(r) => {
+                            let mut c = r.encryption_context();
+                            c.sort();
+                            r.ciphertext_blob == *blob && c == *context
+                        }
+                        _ => false,
+                    };
+                    if !ok {
+                        return Err(Error::Authentication);
+                    }
+                    g.data_key(DataKey::from_slice(plaintext)?)?;
+                }
+            },
             GetNext::Done(d) => return Ok(d),
             other => panic!("unexpected {other:?}"),
         }
