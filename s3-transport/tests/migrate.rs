@@ -592,6 +592,9 @@ async fn an_object_overwritten_mid_migration_is_left_to_its_writer() {
             "chg-ifile.instruction",
             "PUT /mig/chg-ifile.instruction".to_owned(),
         ),
+        // A re-wrap's copy onto itself: moto 5.2.5 enforces neither the copy-source condition
+        // nor If-Match on CopyObject, so the copy goes through; the read-back sees another object.
+        ("chg-copy", "PUT /mig/chg-copy?x-id=CopyObject".to_owned()),
     ] {
         let endpoint = moto.endpoint.clone();
         rules.push(Rule {
@@ -671,7 +674,31 @@ async fn an_object_overwritten_mid_migration_is_left_to_its_writer() {
         got.body.collect().await.unwrap().into_bytes().as_ref(),
         b"the writer's object"
     );
-    assert_eq!(proxy.fired.load(std::sync::atomic::Ordering::SeqCst), 3);
+    client(&s3, &moto, old_k.clone())
+        .put_bytes(B, "chg-copy", data(100, 3), &PutOptions::default())
+        .await
+        .unwrap();
+    let out = old
+        .migrate_object(
+            B,
+            "chg-copy",
+            &MigrateOptions::new(MigrateMode::Rewrap, aes_keyring(2)),
+        )
+        .await
+        .unwrap();
+    assert_eq!(out.status, MigrateStatus::Changed, "{out:?}");
+    let got = s3
+        .get_object()
+        .bucket(B)
+        .key("chg-copy")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        got.body.collect().await.unwrap().into_bytes().as_ref(),
+        b"the writer's object"
+    );
+    assert_eq!(proxy.fired.load(std::sync::atomic::Ordering::SeqCst), 4);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
