@@ -175,6 +175,38 @@ fn sdk_v3_objects_from_python_reencrypt_to_v3_under_a_new_key() {
 }
 
 #[test]
+fn sdk_v3_object_from_python_rewraps_with_its_message_id_and_commitment() {
+    let v = python_v3("v3-kms-4101.json");
+    let mut store = Store::default();
+    store.put("k", v.meta.clone(), v.body.clone());
+    let old = Unwrap::OfflineKms {
+        blob: &v.blob,
+        context: v.context.clone(),
+        plaintext: &v.plaintext_key,
+    };
+    let new = AesKey::new_256([6; 32]);
+    let before = store.objects["k"].clone();
+    rewrap_with(&mut store, "k", &old, &new, 5 << 30).unwrap();
+    let after = store.objects["k"].clone();
+    assert_eq!(after.body, before.body);
+    assert_eq!(v3_ids(&after), v3_ids(&before));
+    assert!(after.meta.iter().any(|(k, v)| k == "x-amz-w" && v == "02"));
+    // The Python object now opens with the AES key alone, to the SDK's plaintext.
+    let (mut d, mut pt) = (PlaintextDigest::new(), Vec::new());
+    get(&mut store, GetIntent::new("b", "k"), &new, &mut d, &mut pt).unwrap();
+    assert_eq!(hex::encode(Sha256::digest(&pt)), v.sha);
+    // And no longer with the KMS answer that opened it before.
+    let r = get_with(
+        &mut store,
+        GetIntent::new("b", "k"),
+        &old,
+        &mut PlaintextDigest::new(),
+        &mut Vec::new(),
+    );
+    assert!(r.is_err());
+}
+
+#[test]
 fn plan_classifies_forms_and_keeps_user_metadata() {
     let (meta, body, _, _) = sdk_v2();
     let mut store = Store::default();
@@ -326,6 +358,17 @@ fn rewrap(
     new: &AesKey,
     copy_threshold: u64,
 ) -> Result<(), Error> {
+    rewrap_with(store, key, &Unwrap::Aes(old), new, copy_threshold)
+}
+
+/// [`rewrap`] with any old key.
+fn rewrap_with(
+    store: &mut Store,
+    key: &str,
+    old: &Unwrap<'_>,
+    new: &AesKey,
+    copy_threshold: u64,
+) -> Result<(), Error> {
     let source = describe(store, key);
     let mut intent = RewrapIntent::new(DecryptPolicy::new());
     intent.copy_threshold = copy_threshold;
@@ -334,8 +377,13 @@ fn rewrap(
     loop {
         match rw.poll()? {
             RewrapNext::UnwrapKey => {
-                assert!(matches!(rw.key_request()?, KeyRequest::Aes { .. }));
-                let dk = rw.old_envelope().unwrap_aes(old)?;
+                let dk = match old {
+                    Unwrap::Aes(k) => {
+                        assert!(matches!(rw.key_request()?, KeyRequest::Aes { .. }));
+                        rw.old_envelope().unwrap_aes(k)?
+                    }
+                    kms => kms.answer(rw.key_request()?)?,
+                };
                 rw.data_key(dk)?;
             }
             RewrapNext::WrapKey => {

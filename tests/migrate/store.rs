@@ -265,6 +265,31 @@ pub enum Unwrap<'k> {
     },
 }
 
+impl Unwrap<'_> {
+    /// The data key for `req`, if this is the offline KMS and `req` is exactly what it answers.
+    pub fn answer(&self, req: KeyRequest<'_>) -> Result<DataKey, Error> {
+        let Unwrap::OfflineKms {
+            blob,
+            context,
+            plaintext,
+        } = self
+        else {
+            return Err(Error::InvalidState);
+        };
+        match req {
+            KeyRequest::Kms(r) => {
+                let mut c = r.encryption_context();
+                c.sort();
+                if r.ciphertext_blob != *blob || c != *context {
+                    return Err(Error::Authentication);
+                }
+                DataKey::from_slice(plaintext)
+            }
+            _ => Err(Error::Authentication),
+        }
+    }
+}
+
 /// [`get`] with any [`Unwrap`].
 pub fn get_with(
     store: &mut Store,
@@ -299,23 +324,9 @@ pub fn get_with(
             }
             GetNext::UnwrapKey => match key {
                 Unwrap::Aes(k) => g.unwrap_aes(k)?,
-                Unwrap::OfflineKms {
-                    blob,
-                    context,
-                    plaintext,
-                } => {
-                    let ok = match g.key_request()? {
-                        KeyRequest::Kms(r) => {
-                            let mut c = r.encryption_context();
-                            c.sort();
-                            r.ciphertext_blob == *blob && c == *context
-                        }
-                        _ => false,
-                    };
-                    if !ok {
-                        return Err(Error::Authentication);
-                    }
-                    g.data_key(DataKey::from_slice(plaintext)?)?;
+                kms => {
+                    let dk = kms.answer(g.key_request()?)?;
+                    g.data_key(dk)?;
                 }
             },
             GetNext::Done(d) => return Ok(d),
