@@ -53,6 +53,19 @@ fn old_policy() -> DecryptPolicy {
     }
 }
 
+/// The plaintext of `k` under `key`, verified.
+fn open(store: &mut Store, key: &AesKey) -> Result<Vec<u8>, Error> {
+    let mut pt = Vec::new();
+    get(
+        store,
+        GetIntent::new("b", "k"),
+        key,
+        &mut PlaintextDigest::new(),
+        &mut pt,
+    )?;
+    Ok(pt)
+}
+
 /// Re-encrypt `key` from `old` to `new`: the whole flow, returning the verification's result.
 fn reencrypt(store: &mut Store, key: &str, old: &AesKey, new: &AesKey) -> Result<Vec<u8>, Error> {
     reencrypt_with(store, key, &Unwrap::Aes(old), old_policy(), new)
@@ -161,15 +174,7 @@ fn sdk_v3_objects_from_python_reencrypt_to_v3_under_a_new_key() {
             o.meta.iter().any(|(k, v)| k == "x-amz-w" && v == "02"),
             "{name}"
         );
-        let (mut d, mut again) = (PlaintextDigest::new(), Vec::new());
-        get(
-            &mut store,
-            GetIntent::new("b", "k"),
-            &new,
-            &mut d,
-            &mut again,
-        )
-        .unwrap();
+        let again = open(&mut store, &new).unwrap();
         assert_eq!(again, back);
     }
 }
@@ -192,8 +197,7 @@ fn sdk_v3_object_from_python_rewraps_with_its_message_id_and_commitment() {
     assert_eq!(v3_ids(&after), v3_ids(&before));
     assert!(after.meta.iter().any(|(k, v)| k == "x-amz-w" && v == "02"));
     // The Python object now opens with the AES key alone, to the SDK's plaintext.
-    let (mut d, mut pt) = (PlaintextDigest::new(), Vec::new());
-    get(&mut store, GetIntent::new("b", "k"), &new, &mut d, &mut pt).unwrap();
+    let pt = open(&mut store, &new).unwrap();
     assert_eq!(hex::encode(Sha256::digest(&pt)), v.sha);
     // And no longer with the KMS answer that opened it before.
     let r = get_with(
@@ -456,24 +460,9 @@ fn rewrap_in_place_copies_with_a_new_envelope_and_keeps_the_commitment() {
             "copy-source-if-match"
         );
         // The new key opens it, the old one no longer does.
-        let (mut d, mut back) = (PlaintextDigest::new(), Vec::new());
-        get(
-            &mut store,
-            GetIntent::new("b", "k"),
-            &new,
-            &mut d,
-            &mut back,
-        )
-        .unwrap();
+        let back = open(&mut store, &new).unwrap();
         assert_eq!(back, pt);
-        let r = get(
-            &mut store,
-            GetIntent::new("b", "k"),
-            &old,
-            &mut PlaintextDigest::new(),
-            &mut Vec::new(),
-        );
-        assert!(r.is_err());
+        assert!(open(&mut store, &old).is_err());
     }
 }
 

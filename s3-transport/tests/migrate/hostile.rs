@@ -53,79 +53,54 @@ async fn an_object_overwritten_mid_migration_is_left_to_its_writer() {
     let old = S3EncryptionClient::builder(via, old_k.clone())
         .build()
         .unwrap();
-    for key in ["chg-read", "chg-write"] {
+    // Each object is left as its writer left it (for the re-wrap of an instruction-file object,
+    // that is the instruction file the writer replaced).
+    for (key, left, mode, placement) in [
+        (
+            "chg-read",
+            "chg-read",
+            MigrateMode::ToV3,
+            Placement::ObjectMetadata,
+        ),
+        (
+            "chg-write",
+            "chg-write",
+            MigrateMode::ToV3,
+            Placement::ObjectMetadata,
+        ),
+        (
+            "chg-ifile",
+            "chg-ifile.instruction",
+            MigrateMode::Rewrap,
+            Placement::InstructionFile,
+        ),
+        (
+            "chg-copy",
+            "chg-copy",
+            MigrateMode::Rewrap,
+            Placement::ObjectMetadata,
+        ),
+    ] {
+        let po = PutOptions {
+            placement: Some(placement),
+            ..PutOptions::default()
+        };
         client(&s3, &moto, old_k.clone())
-            .put_bytes(B, key, data(4101, 1), &PutOptions::default())
+            .put_bytes(B, key, data(4101, 1), &po)
             .await
             .unwrap();
         let out = old
-            .migrate_object(
-                B,
-                key,
-                &MigrateOptions::new(MigrateMode::ToV3, aes_keyring(2)),
-            )
+            .migrate_object(B, key, &MigrateOptions::new(mode, aes_keyring(2)))
             .await
             .unwrap();
         assert_eq!(out.status, MigrateStatus::Changed, "{key}: {out:?}");
-        let got = s3.get_object().bucket(B).key(key).send().await.unwrap();
+        let got = s3.get_object().bucket(B).key(left).send().await.unwrap();
         assert_eq!(
             got.body.collect().await.unwrap().into_bytes().as_ref(),
             b"the writer's object",
             "{key}"
         );
     }
-    let po = PutOptions {
-        placement: Some(Placement::InstructionFile),
-        ..PutOptions::default()
-    };
-    client(&s3, &moto, old_k.clone())
-        .put_bytes(B, "chg-ifile", data(100, 2), &po)
-        .await
-        .unwrap();
-    let out = old
-        .migrate_object(
-            B,
-            "chg-ifile",
-            &MigrateOptions::new(MigrateMode::Rewrap, aes_keyring(2)),
-        )
-        .await
-        .unwrap();
-    assert_eq!(out.status, MigrateStatus::Changed, "{out:?}");
-    let got = s3
-        .get_object()
-        .bucket(B)
-        .key("chg-ifile.instruction")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(
-        got.body.collect().await.unwrap().into_bytes().as_ref(),
-        b"the writer's object"
-    );
-    client(&s3, &moto, old_k.clone())
-        .put_bytes(B, "chg-copy", data(100, 3), &PutOptions::default())
-        .await
-        .unwrap();
-    let out = old
-        .migrate_object(
-            B,
-            "chg-copy",
-            &MigrateOptions::new(MigrateMode::Rewrap, aes_keyring(2)),
-        )
-        .await
-        .unwrap();
-    assert_eq!(out.status, MigrateStatus::Changed, "{out:?}");
-    let got = s3
-        .get_object()
-        .bucket(B)
-        .key("chg-copy")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(
-        got.body.collect().await.unwrap().into_bytes().as_ref(),
-        b"the writer's object"
-    );
     assert_eq!(proxy.fired.load(std::sync::atomic::Ordering::SeqCst), 4);
 }
 
