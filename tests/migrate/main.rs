@@ -469,28 +469,43 @@ fn rewrap_in_place_copies_with_a_new_envelope_and_keeps_the_commitment() {
 #[test]
 fn a_copy_that_returns_another_object_or_a_412_is_changed() {
     let (old, new) = (AesKey::new_256([1; 32]), AesKey::new_256([2; 32]));
+    // (object size, copy threshold, what the store does): another writer's object copied by a
+    // store that ignores the conditions; a 412 on the copy; a 412 on a multipart completion.
+    let cases = [
+        (
+            4101,
+            5 << 30,
+            Hostile {
+                overwrite_before_copy: true,
+                ..Hostile::default()
+            },
+        ),
+        (
+            4101,
+            5 << 30,
+            Hostile {
+                fail_write: true,
+                ..Hostile::default()
+            },
+        ),
+        (
+            11 << 20,
+            5 << 20,
+            Hostile {
+                fail_write: true,
+                ..Hostile::default()
+            },
+        ),
+    ];
     let mut store = Store::default();
-    v3_object(&mut store, &old, 4101);
-    store.hostile.overwrite_before_copy = true;
-    assert_eq!(
-        rewrap(&mut store, "k", &old, &new, 5 << 30).unwrap_err(),
-        Error::ObjectChanged
-    );
-    let mut store = Store::default();
-    v3_object(&mut store, &old, 4101);
-    store.hostile.fail_write = true;
-    assert_eq!(
-        rewrap(&mut store, "k", &old, &new, 5 << 30).unwrap_err(),
-        Error::ObjectChanged
-    );
-    // A multipart copy whose completion fails is aborted.
-    let mut store = Store::default();
-    v3_object(&mut store, &old, 11 << 20);
-    store.hostile.fail_write = true;
-    assert_eq!(
-        rewrap(&mut store, "k", &old, &new, 5 << 20).unwrap_err(),
-        Error::ObjectChanged
-    );
+    for (len, threshold, hostile) in cases {
+        store = Store::default();
+        v3_object(&mut store, &old, len);
+        store.hostile = hostile;
+        let e = rewrap(&mut store, "k", &old, &new, threshold).unwrap_err();
+        assert_eq!(e, Error::ObjectChanged, "{len}");
+    }
+    // The multipart copy whose completion failed was aborted.
     assert!(
         store
             .ops
