@@ -205,6 +205,19 @@ impl S3EncryptionClient {
         key: &str,
         opts: &MigrateOptions,
     ) -> Result<MigrateOutcome> {
+        let new = &opts.new_keyring;
+        if !new.can_encrypt() {
+            return Err(Error::config(format!(
+                "the new keyring ({}) cannot wrap data keys",
+                new.describe()
+            )));
+        }
+        if opts.mode == MigrateMode::ToV3 && opts.verify && !new.can_decrypt() {
+            return Err(Error::config(format!(
+                "the new keyring ({}) cannot decrypt, so the re-encrypted object cannot be read back; give its private key",
+                new.describe()
+            )));
+        }
         let mut source = match self.describe_source(bucket, key).await {
             Ok(s) => s,
             Err(e @ Error::Crypto(_)) if !e.is_retryable() => {
