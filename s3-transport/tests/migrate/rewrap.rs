@@ -22,8 +22,39 @@ async fn rewrap_aes_and_kms_in_both_placements() {
         (aes_keyring(1), aes_keyring(2)),
         (Keyring::kms(&k1), Keyring::kms(&k2)),
     ];
+    // The migration's KMS calls pass a proxy that counts ReEncrypt and Encrypt requests: KMS to
+    // KMS must re-wrap server-side, never with the data key in hand.
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let (reencrypts, encrypts) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+    let count = |c: &Arc<AtomicUsize>, marker: &str| {
+        let c = c.clone();
+        Rule {
+            markers: vec![marker.as_bytes().to_vec()],
+            occurrences: vec![],
+            action: Action::Call(Box::new(move || {
+                c.fetch_add(1, Ordering::SeqCst);
+            })),
+        }
+    };
+    let upstream: std::net::SocketAddr =
+        moto.endpoint.trim_start_matches("http://").parse().unwrap();
+    let proxy = Proxy::start(
+        upstream,
+        vec![
+            count(&reencrypts, "TrentService.ReEncrypt\r\n"),
+            count(&encrypts, "TrentService.Encrypt\r\n"),
+        ],
+    )
+    .await;
+    let counted_kms = aws_sdk_kms::Client::new(&s3_encryption_transport::local::sdk_config_for(
+        &proxy.endpoint,
+    ));
     for (n, (old_k, new_k)) in pairs.iter().enumerate() {
-        let old = client(&s3, &moto, old_k.clone());
+        let old = S3EncryptionClient::builder(s3.clone(), old_k.clone())
+            .kms_client(counted_kms.clone())
+            .build()
+            .unwrap();
         let newc = client(&s3, &moto, new_k.clone());
         let opts = MigrateOptions::new(MigrateMode::Rewrap, new_k.clone());
         for placement in [Placement::ObjectMetadata, Placement::InstructionFile] {
@@ -68,6 +99,16 @@ async fn rewrap_aes_and_kms_in_both_placements() {
             assert_eq!(again.status, MigrateStatus::Skipped, "{key}: {again:?}");
         }
     }
+    assert_eq!(
+        reencrypts.load(Ordering::SeqCst),
+        2,
+        "one ReEncrypt per KMS object"
+    );
+    assert_eq!(
+        encrypts.load(Ordering::SeqCst),
+        0,
+        "no data key was wrapped client-side"
+    );
     // SDK-written V2 (Java) in both placements re-wrapped to a new AES key.
     for (i, name) in [
         "java-v2/ae-aesgcm-meta-4101.json",
