@@ -189,7 +189,27 @@ impl S3EncryptionClient {
     /// Migrate one object: old keyring and policy are this client's; the new keyring and the
     /// mode are in `opts`. Permanent per-object states (not encrypted, cannot open, changed,
     /// skipped, unsupported) are `Ok` outcomes; transport and throttling failures are `Err`
-    /// ([`Error::is_retryable`] tells the transient ones). See the [module documentation](self).
+    /// ([`Error::is_retryable`] tells the transient ones).
+    ///
+    /// The object is classified (HEAD and instruction file), then:
+    /// * a plain object is [`MigrateStatus::NotEncrypted`];
+    /// * one already in the target form (V3 that the new keyring opens, for
+    ///   [`MigrateMode::ToV3`]; wrapped so that the new keyring opens it, for
+    ///   [`MigrateMode::Rewrap`]) is [`MigrateStatus::Skipped`], so a rerun is safe;
+    /// * one this client's keyring and policy cannot open is [`MigrateStatus::CannotOpen`];
+    /// * with `dry_run`, the rest is [`MigrateStatus::WouldMigrate`];
+    /// * otherwise it is migrated, conditional on the ETag it had at the HEAD: a 412, or a
+    ///   read-back that shows another object, is [`MigrateStatus::Changed`] and the other
+    ///   writer's object is left as it is. The new object is read back and verified before
+    ///   [`MigrateStatus::Migrated`] is reported; on a versioned bucket the previous version is
+    ///   kept and reported ([`MigrateOutcome::source_version`]), never deleted.
+    ///
+    /// ToV3 streams the verified plaintext of the old object (in memory within the memory
+    /// budget, else two pinned passes) into a V3 PUT (multipart above the part size) with the
+    /// user metadata, content type and tags; it always writes metadata placement and leaves an
+    /// old instruction file in place (reported in `detail`). Rewrap copies a metadata-placement
+    /// object onto itself server-side (`CopyObject`, `UploadPartCopy` above 5 GiB) with the new
+    /// envelope, or rewrites the instruction file; KMS→KMS uses KMS `ReEncrypt`.
     pub async fn migrate_object(
         &self,
         bucket: &str,
