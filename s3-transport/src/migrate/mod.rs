@@ -55,6 +55,10 @@ pub struct MigrateOptions {
     /// Read the new object back and verify it before reporting success (default true). Off, a
     /// success is reported with the detail `not verified`.
     pub verify: bool,
+    /// Rewrap of a metadata-placement object: objects larger than this are copied as a
+    /// multipart upload of `UploadPartCopy` ranges of this size, smaller ones with one
+    /// `CopyObject` (at least 5 MiB, at most and by default 5 GiB, S3's single-copy limit).
+    pub copy_part_size: u64,
 }
 
 impl MigrateOptions {
@@ -66,6 +70,7 @@ impl MigrateOptions {
             encryption_context: None,
             dry_run: false,
             verify: true,
+            copy_part_size: s3_encryption::object::migrate::MAX_COPY_SIZE,
         }
     }
 }

@@ -80,7 +80,10 @@ impl S3EncryptionClient {
         source: &Source,
         opts: &MigrateOptions,
     ) -> Result<MigrateOutcome> {
-        let mut rw = RewrapInPlace::new(source, RewrapIntent::new(self.inner.policy))?;
+        let mut intent = RewrapIntent::new(self.inner.policy);
+        intent.copy_threshold = opts.copy_part_size;
+        intent.copy_part_size = opts.copy_part_size;
+        let mut rw = RewrapInPlace::new(source, intent)?;
         let kms = self.inner.kms.as_ref();
         let new = &opts.new_keyring;
         let old = &self.inner.keyring;

@@ -109,6 +109,76 @@ async fn rewrap_aes_and_kms_in_both_placements() {
         0,
         "no data key was wrapped client-side"
     );
+    // Above the copy part size: CreateMultipartUpload + UploadPartCopy ranges + Complete.
+    let old = client(&s3, &moto, aes_keyring(1));
+    let pt = data(11 * MIB + 7, 5);
+    let po = PutOptions {
+        metadata: vec![("owner".into(), "dan".into())],
+        content_type: Some("application/x-big".into()),
+        ..PutOptions::default()
+    };
+    old.put_bytes(B, "rewrap/big", &pt, &po).await.unwrap();
+    s3.put_object_tagging()
+        .bucket(B)
+        .key("rewrap/big")
+        .tagging(
+            aws_sdk_s3::types::Tagging::builder()
+                .tag_set(
+                    aws_sdk_s3::types::Tag::builder()
+                        .key("team")
+                        .value("red")
+                        .build()
+                        .unwrap(),
+                )
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let ids = v3_ids(&s3, "rewrap/big").await;
+    let mut opts = MigrateOptions::new(MigrateMode::Rewrap, aes_keyring(2));
+    opts.copy_part_size = 5 * MIB as u64;
+    let out = old.migrate_object(B, "rewrap/big", &opts).await.unwrap();
+    assert_eq!(out.status, MigrateStatus::Migrated, "{out:?}");
+    assert_eq!(v3_ids(&s3, "rewrap/big").await, ids);
+    let h = s3
+        .head_object()
+        .bucket(B)
+        .key("rewrap/big")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(h.content_type(), Some("application/x-big"));
+    assert!(h.e_tag().unwrap().ends_with("-3\""), "{:?}", h.e_tag());
+    assert_eq!(
+        tags(&s3, "rewrap/big").await,
+        vec![("team".to_owned(), "red".to_owned())]
+    );
+    let newc = client(&s3, &moto, aes_keyring(2));
+    let (got, info) = newc
+        .get_object_bytes(B, "rewrap/big", &GetOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(got, pt);
+    assert_eq!(
+        info.info.user_metadata,
+        vec![("owner".to_owned(), "dan".to_owned())]
+    );
+    assert!(
+        old.get_object_bytes(B, "rewrap/big", &GetOptions::default())
+            .await
+            .is_err()
+    );
+    assert!(
+        s3.list_multipart_uploads()
+            .bucket(B)
+            .send()
+            .await
+            .unwrap()
+            .uploads()
+            .is_empty()
+    );
     // SDK-written V2 (Java) in both placements re-wrapped to a new AES key.
     for (i, name) in [
         "java-v2/ae-aesgcm-meta-4101.json",
