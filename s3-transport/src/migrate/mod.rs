@@ -53,7 +53,8 @@ pub struct MigrateOptions {
     /// Classify only: report what would be migrated, write nothing.
     pub dry_run: bool,
     /// Read the new object back and verify it before reporting success (default true). Off, a
-    /// success is reported with the detail `not verified`.
+    /// re-encryption or instruction-file re-wrap reports success with the detail `not verified`
+    /// (a re-wrap in place always reads its copy back: the copy conditions may be ignored).
     pub verify: bool,
     /// Rewrap of a metadata-placement object: objects larger than this are copied as a
     /// multipart upload of `UploadPartCopy` ranges of this size, smaller ones with one
