@@ -306,6 +306,31 @@ fn a_412_on_put_or_complete_is_changed_and_the_upload_is_aborted() {
 }
 
 #[test]
+fn a_source_overwritten_after_the_head_is_never_read_nor_written() {
+    // Honest 412, and a store that ignores If-Match and serves the newer object: both stop the
+    // read (the answer's ETag is not the pinned one) before anything is written.
+    for ignore in [false, true] {
+        let (meta, body, old, _) = sdk_v2();
+        let mut store = Store::default();
+        store.put("k", meta.clone(), body.clone());
+        let source = describe(&mut store, "k");
+        store.put("k", meta, body); // another writer: same bytes, a new ETag and version
+        store.hostile.ignore_read_if_match = ignore;
+        let re = Reencrypt::new(&source, CommitmentPolicy::RequireEncryptRequireDecrypt).unwrap();
+        let intent = re.read_intent(old_policy()).unwrap();
+        let r = get(
+            &mut store,
+            intent,
+            &old,
+            &mut PlaintextDigest::new(),
+            &mut Vec::new(),
+        );
+        assert_eq!(r.unwrap_err(), Error::ObjectChanged, "ignore={ignore}");
+        assert_eq!(store.writes, 0);
+    }
+}
+
+#[test]
 fn a_read_back_of_other_bytes_or_unauthenticated_is_not_success() {
     let (meta, body, old, _) = sdk_v2();
     let new = AesKey::new_256([7; 32]);

@@ -25,6 +25,8 @@ pub struct Hostile {
     pub fail_write: bool,
     /// Ignore `x-amz-copy-source-if-match`: copy whatever is current (after `overwrite_before_copy`).
     pub overwrite_before_copy: bool,
+    /// Ignore `If-Match` on reads: serve whatever is current.
+    pub ignore_read_if_match: bool,
     /// Serve these bytes instead of the object's on GETs after the first write.
     pub swap_after_write: Option<u8>,
 }
@@ -110,7 +112,9 @@ impl Store {
                     a.status = 404;
                     return a;
                 };
-                if r.if_match.is_some_and(|m| !same(m, &o.etag)) {
+                if !self.hostile.ignore_read_if_match
+                    && r.if_match.is_some_and(|m| !same(m, &o.etag))
+                {
                     a.status = 412;
                     return a;
                 }
