@@ -280,3 +280,52 @@ impl std::error::Error for Error {
 
 /// Shorthand for the transport's results.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn s3(status: Option<u16>, code: Option<&str>) -> Error {
+        Error::S3 {
+            operation: "HeadObject",
+            status,
+            code: code.map(str::to_owned),
+            source: "x".into(),
+        }
+    }
+
+    #[test]
+    fn transient_failures_are_retryable_and_verdicts_are_not() {
+        for e in [
+            s3(Some(503), Some("SlowDown")),
+            s3(Some(500), None),
+            s3(Some(400), Some("RequestTimeout")),
+            s3(None, None),
+            Error::Kms {
+                operation: "Decrypt",
+                source: "ThrottlingException: rate exceeded".into(),
+            },
+            Error::Crypto(s3_encryption::Error::RequestFailed { status: 503 }),
+        ] {
+            assert!(e.is_retryable(), "{e}");
+            assert!(!e.is_precondition_failed(), "{e}");
+        }
+        for e in [
+            s3(Some(403), Some("AccessDenied")),
+            s3(Some(404), None),
+            Error::KmsRefused("Decrypt: IncorrectKeyException".into()),
+            Error::Crypto(s3_encryption::Error::Authentication),
+            Error::Crypto(s3_encryption::Error::ReadBackMismatch),
+        ] {
+            assert!(!e.is_retryable(), "{e}");
+        }
+        for e in [
+            s3(Some(412), Some("PreconditionFailed")),
+            Error::ObjectChanged,
+            Error::Crypto(s3_encryption::Error::ObjectChanged),
+        ] {
+            assert!(e.is_precondition_failed(), "{e}");
+            assert!(!e.is_retryable(), "{e}");
+        }
+    }
+}
