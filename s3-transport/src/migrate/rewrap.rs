@@ -51,8 +51,8 @@ impl S3EncryptionClient {
         out.bytes = source.stored_len();
         if opts.verify {
             let suffix = source.suffix();
-            let mut d =
-                DescribeObject::new(source.bucket(), source.key(), source.version_id(), suffix)?;
+            // The current object, not the source version: a newer one is another writer's.
+            let mut d = DescribeObject::new(source.bucket(), source.key(), None, suffix)?;
             let err = |e| self.machine_error(e, source.bucket(), source.key());
             while let DescribeNext::Send(id) = d.poll().map_err(err)? {
                 let req = ReadReq::of(&d.request(id).map_err(err)?);
