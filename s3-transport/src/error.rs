@@ -122,6 +122,51 @@ impl Error {
         self.kind() == ErrorKind::NotEncrypted
     }
 
+    /// Whether retrying the same request later may succeed: S3 throttling and server errors
+    /// (503 `SlowDown`, 500, 502, 504, 429, `RequestTimeout`), KMS throttling and KMS or network
+    /// failures that are not refusals ([`Error::Kms`]), a connection that failed without a
+    /// response, and local I/O errors of the transfer. Refusals, authentication, format and policy
+    /// failures, missing objects and failed preconditions are permanent.
+    pub fn is_retryable(&self) -> bool {
+        const CODES: [&str; 6] = [
+            "SlowDown",
+            "RequestTimeout",
+            "InternalError",
+            "ServiceUnavailable",
+            "ThrottlingException",
+            "RequestTimeTooSkewed",
+        ];
+        match self {
+            Error::S3 { status, code, .. } => match status {
+                Some(s) => {
+                    matches!(s, 429 | 500 | 502 | 503 | 504)
+                        || code.as_deref().is_some_and(|c| CODES.contains(&c))
+                }
+                // No response at all: a network failure (the SDK already retried it).
+                None => true,
+            },
+            Error::Kms { .. } | Error::Io(_) => true,
+            Error::Crypto(s3_encryption::Error::RequestFailed { status }) => {
+                matches!(status, 429 | 500 | 502 | 503 | 504)
+            }
+            _ => false,
+        }
+    }
+
+    /// Whether a conditional request failed (HTTP 412) or the object changed under a pinned
+    /// read: another writer got there first.
+    pub fn is_precondition_failed(&self) -> bool {
+        matches!(
+            self,
+            Error::ObjectChanged
+                | Error::Crypto(s3_encryption::Error::ObjectChanged)
+                | Error::S3 {
+                    status: Some(412),
+                    ..
+                }
+        )
+    }
+
     /// Whether this is a "not found" error.
     pub fn is_not_found(&self) -> bool {
         self.kind() == ErrorKind::NotFound
@@ -235,3 +280,52 @@ impl std::error::Error for Error {
 
 /// Shorthand for the transport's results.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn s3(status: Option<u16>, code: Option<&str>) -> Error {
+        Error::S3 {
+            operation: "HeadObject",
+            status,
+            code: code.map(str::to_owned),
+            source: "x".into(),
+        }
+    }
+
+    #[test]
+    fn transient_failures_are_retryable_and_verdicts_are_not() {
+        for e in [
+            s3(Some(503), Some("SlowDown")),
+            s3(Some(500), None),
+            s3(Some(400), Some("RequestTimeout")),
+            s3(None, None),
+            Error::Kms {
+                operation: "Decrypt",
+                source: "ThrottlingException: rate exceeded".into(),
+            },
+            Error::Crypto(s3_encryption::Error::RequestFailed { status: 503 }),
+        ] {
+            assert!(e.is_retryable(), "{e}");
+            assert!(!e.is_precondition_failed(), "{e}");
+        }
+        for e in [
+            s3(Some(403), Some("AccessDenied")),
+            s3(Some(404), None),
+            Error::KmsRefused("Decrypt: IncorrectKeyException".into()),
+            Error::Crypto(s3_encryption::Error::Authentication),
+            Error::Crypto(s3_encryption::Error::ReadBackMismatch),
+        ] {
+            assert!(!e.is_retryable(), "{e}");
+        }
+        for e in [
+            s3(Some(412), Some("PreconditionFailed")),
+            Error::ObjectChanged,
+            Error::Crypto(s3_encryption::Error::ObjectChanged),
+        ] {
+            assert!(e.is_precondition_failed(), "{e}");
+            assert!(!e.is_retryable(), "{e}");
+        }
+    }
+}

@@ -7,6 +7,7 @@ use crate::info::EnvelopeInfo;
 use crate::keyring::{Keyring, Pairs};
 use crate::sdk::{self, ReadReq};
 use aws_sdk_s3::primitives::ByteStream;
+use s3_encryption::Envelope;
 use s3_encryption::object::{
     DeleteDone, DeleteNext, DeleteObject, Operation, RequestBody, RotateInstructionFile,
     RotateIntent, RotateNext,
@@ -49,16 +50,23 @@ impl S3EncryptionClient {
         new_keyring: &Keyring,
         opts: &ReEncryptOptions,
     ) -> Result<ReEncryptOutput> {
-        Box::pin(self.rotate(bucket, key, new_keyring, opts)).await
+        Box::pin(self.rotate(bucket, key, new_keyring, opts, false))
+            .await
+            .map(|(out, _)| out)
     }
 
-    async fn rotate(
+    /// The rotation, returning the new envelope as well. With `server_side` (KMS→KMS, a
+    /// `kms+context` object) the blob is re-encrypted by KMS `ReEncrypt` and the data key never
+    /// reaches the client; the new envelope is then checked with the new keyring before it is
+    /// written.
+    pub(crate) async fn rotate(
         &self,
         bucket: &str,
         key: &str,
         new_keyring: &Keyring,
         opts: &ReEncryptOptions,
-    ) -> Result<ReEncryptOutput> {
+        server_side: bool,
+    ) -> Result<(ReEncryptOutput, Envelope)> {
         let source = opts.source_suffix.as_deref().unwrap_or(&self.inner.suffix);
         let target = opts.new_suffix.as_deref().unwrap_or(&self.inner.suffix);
         let mut intent = RotateIntent::new(bucket, key);
@@ -91,6 +99,20 @@ impl S3EncryptionClient {
                         }
                     };
                     r.response(id, a.status, a.pairs()).map_err(err)?;
+                }
+                RotateNext::UnwrapKey if server_side => {
+                    let env = r
+                        .old_envelope()
+                        .ok_or_else(|| Error::config("no envelope"))?;
+                    let blob = new_keyring
+                        .reencrypt_data_key(env, &self.inner.keyring, kms)
+                        .await?;
+                    r.reencrypted_key(&blob).map_err(err)?;
+                    let env = r
+                        .new_envelope()
+                        .ok_or_else(|| Error::config("no envelope"))?;
+                    let dk = new_keyring.unwrap_data_key(env, kms, None).await?;
+                    env.decryptor(dk, &self.inner.policy)?;
                 }
                 RotateNext::UnwrapKey => {
                     let env = r
@@ -132,10 +154,13 @@ impl S3EncryptionClient {
                     let env = r
                         .new_envelope()
                         .ok_or_else(|| Error::config("no envelope"))?;
-                    return Ok(ReEncryptOutput {
-                        instruction_file_key: format!("{key}{target}"),
-                        envelope: EnvelopeInfo::new(env, None),
-                    });
+                    return Ok((
+                        ReEncryptOutput {
+                            instruction_file_key: format!("{key}{target}"),
+                            envelope: EnvelopeInfo::new(env, None),
+                        },
+                        env.clone(),
+                    ));
                 }
             }
         }

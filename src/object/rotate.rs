@@ -7,6 +7,7 @@ use super::INSTRUCTION_FILE_LIMIT;
 use super::head::{EnvelopeMetadata, read_head};
 use super::ifile::InstructionFileBuf;
 use super::request::{Operation, Request, RequestBody, RequestId};
+use super::text::Text;
 use crate::encrypt::EncryptionMaterials;
 use crate::envelope::{ContentAlgorithm, Envelope, FormatVersion, Placement};
 use crate::error::{Error, Result};
@@ -55,7 +56,7 @@ pub enum RotateNext {
     /// [`RotateInstructionFile::body`] first).
     Send(RequestId),
     /// Unwrap the data key with the old key: [`RotateInstructionFile::key_request`], then
-    /// [`RotateInstructionFile::data_key`].
+    /// [`RotateInstructionFile::data_key`] (or, KMS→KMS, [`RotateInstructionFile::reencrypted_key`]).
     UnwrapKey,
     /// Wrap [`RotateInstructionFile::data_key_to_wrap`] under the new key for
     /// [`RotateInstructionFile::new_config`] (AES/RSA locally, KMS `Encrypt`), then
@@ -98,6 +99,8 @@ pub struct RotateInstructionFile<'a> {
     old: Option<Envelope>,
     new: Option<Envelope>,
     data_key: Option<DataKey>,
+    /// The ETag of the instruction file read: the new one is written only over that one.
+    ifile_etag: Option<Text<256>>,
     error: Option<Error>,
 }
 
@@ -127,6 +130,7 @@ impl<'a> RotateInstructionFile<'a> {
             old: None,
             new: None,
             data_key: None,
+            ifile_etag: None,
             error: None,
         })
     }
@@ -186,6 +190,10 @@ impl<'a> RotateInstructionFile<'a> {
                 r.instruction_file_marker = true;
                 r.content_length = Some(self.ifile.bytes().len() as u64);
                 r.body = RequestBody::Bytes(self.ifile.bytes());
+                // Overwrite only the instruction file that was read, when rewriting it in place.
+                if i.new_suffix == i.source_suffix {
+                    r.if_match = self.ifile_etag.as_ref().map(|t| t.as_str());
+                }
                 r
             }
             _ => return Err(Error::InvalidState),
@@ -244,6 +252,7 @@ impl<'a> RotateInstructionFile<'a> {
                     }
                     r => r?,
                 }
+                self.ifile_etag = h.etag;
                 let env = Envelope::parse(
                     self.meta.pairs(),
                     Some(self.ifile.bytes()),
@@ -257,7 +266,9 @@ impl<'a> RotateInstructionFile<'a> {
                 self.step = Step::Unwrap;
             }
             Step::Put => {
-                read_head(status, headers, None)?.check_status(false)?;
+                let pinned = self.ifile_etag.is_some()
+                    && self.intent.new_suffix == self.intent.source_suffix;
+                read_head(status, headers, None)?.check_status(pinned)?;
                 self.step = Step::Done;
             }
             _ => return Err(Error::InvalidState),
@@ -316,24 +327,48 @@ impl<'a> RotateInstructionFile<'a> {
                 return Err(Error::InvalidKey);
             }
             let new = old.rewrapped(materials)?;
-            self.ifile.render(|out| new.write_instruction_file(out))?;
-            // What is about to be stored must parse, under the same policy, beside the object's
-            // own metadata.
-            Envelope::parse(
-                self.meta.pairs(),
-                Some(self.ifile.bytes()),
-                &self.intent.policy,
-            )?;
-            self.new = Some(new);
-            self.data_key = None;
-            self.step = if self.intent.enforce_rotation {
-                Step::Check
-            } else {
-                Step::Put
-            };
-            Ok(())
+            self.set_new(new)
         })();
         self.guard(r)
+    }
+
+    /// KMS→KMS instead of [`RotateInstructionFile::data_key`] and
+    /// [`RotateInstructionFile::new_materials`] ([`RotateNext::UnwrapKey`]): the stored blob as
+    /// KMS `ReEncrypt` returned it, so the data key never reaches the caller. Nothing here can
+    /// check that it holds the same data key: unwrap [`RotateInstructionFile::new_envelope`] with
+    /// the new key and open the object (V3: the commitment) before the instruction file is sent.
+    pub fn reencrypted_key(&mut self, blob: &[u8]) -> Result<()> {
+        let r = (|| {
+            if self.step != Step::Unwrap {
+                return Err(Error::InvalidState);
+            }
+            let old = self.old.as_ref().ok_or(Error::InvalidState)?;
+            let new = old
+                .with_reencrypted_key(blob)?
+                .with_placement(Placement::InstructionFile);
+            self.set_new(new)
+        })();
+        self.guard(r)
+    }
+
+    /// Render the new instruction file, check it parses beside the object's metadata, and move on.
+    fn set_new(&mut self, new: Envelope) -> Result<()> {
+        self.ifile.render(|out| new.write_instruction_file(out))?;
+        // What is about to be stored must parse, under the same policy, beside the object's
+        // own metadata.
+        Envelope::parse(
+            self.meta.pairs(),
+            Some(self.ifile.bytes()),
+            &self.intent.policy,
+        )?;
+        self.new = Some(new);
+        self.data_key = None;
+        self.step = if self.intent.enforce_rotation {
+            Step::Check
+        } else {
+            Step::Put
+        };
+        Ok(())
     }
 
     /// The new envelope's key request, for [`RotateNext::CheckOldKey`].
