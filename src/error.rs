@@ -83,6 +83,9 @@ pub enum Error {
     EnvelopeInMetadata,
     /// Rotation was to be enforced, but the old key still unwraps the new envelope.
     RotationNotEnforced,
+    /// A migration's read-back does not match what it wrote (length, plaintext digest, envelope
+    /// or ETag): the new object is not reported as migrated.
+    ReadBackMismatch,
 }
 
 /// The three classes every failure falls into, for callers that map errors to outcomes.
@@ -122,7 +125,8 @@ impl Error {
             Error::NotFound
             | Error::ObjectChanged
             | Error::UnexpectedResponse(_)
-            | Error::RequestFailed { .. } => ErrorClass::Storage,
+            | Error::RequestFailed { .. }
+            | Error::ReadBackMismatch => ErrorClass::Storage,
             Error::BufferTooSmall { .. }
             | Error::MessageTooLong
             | Error::LengthMismatch
@@ -172,6 +176,7 @@ impl Error {
             Error::RequestFailed { .. } => "RequestFailed",
             Error::EnvelopeInMetadata => "EnvelopeInMetadata",
             Error::RotationNotEnforced => "RotationNotEnforced",
+            Error::ReadBackMismatch => "ReadBackMismatch",
         }
     }
 }
@@ -210,6 +215,7 @@ impl fmt::Display for Error {
             Error::RequestFailed { status } => write!(f, "S3 answered with status {status}"),
             Error::EnvelopeInMetadata => f.write_str("the envelope is in the object metadata, which takes precedence over any instruction file"),
             Error::RotationNotEnforced => f.write_str("rotation not enforced: the old key still unwraps the new envelope"),
+            Error::ReadBackMismatch => f.write_str("the migrated object read back does not match what was written"),
         }
     }
 }

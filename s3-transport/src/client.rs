@@ -310,6 +310,37 @@ impl S3EncryptionClient {
         self.inner.memory_budget
     }
 
+    /// The client a migration writes and verifies with: this one's S3 and KMS clients, sizes and
+    /// suffix, with `keyring`, writing V3 (REQUIRE_ENCRYPT_REQUIRE_DECRYPT, metadata placement)
+    /// and reading under the strict default policy.
+    pub(crate) fn for_migration(&self, keyring: Keyring) -> Result<S3EncryptionClient> {
+        let i = &self.inner;
+        if keyring.uses_kms() && i.kms.is_none() {
+            return Err(Error::config(
+                "the new KMS keyring needs a KMS client: build the client with Builder::kms_client",
+            ));
+        }
+        Ok(S3EncryptionClient {
+            inner: Arc::new(Inner {
+                s3: i.s3.clone(),
+                kms: i.kms.clone(),
+                keyring,
+                suite: WriteSuite::V3AesGcmCommitting,
+                commitment_policy: CommitmentPolicy::RequireEncryptRequireDecrypt,
+                placement: Placement::ObjectMetadata,
+                policy: DecryptPolicy::new(),
+                suffix: i.suffix.clone(),
+                memory_budget: i.memory_budget,
+                part_size: i.part_size,
+                parts_in_flight: i.parts_in_flight,
+                multipart_threshold: i.multipart_threshold,
+                large_get: i.large_get.clone(),
+                checksum: i.checksum.clone(),
+                connections: 1,
+            }),
+        })
+    }
+
     pub(crate) fn encrypt_config(&self, placement: Placement) -> Result<EncryptConfig> {
         Ok(EncryptConfig::new(
             self.inner.suite,
@@ -319,7 +350,9 @@ impl S3EncryptionClient {
     }
 
     /// Refused: a server-side copy would carry ciphertext whose instruction file (if any) is not
-    /// copied, and a plain `CopyObject` API invites copying plaintext in. Read with
+    /// copied, and a plain `CopyObject` API invites copying plaintext in. (The migration's
+    /// re-wrap, [`S3EncryptionClient::migrate_object`], copies an object onto itself with a new
+    /// envelope; that copy is internal, conditional and read back, and is not offered here.) Read with
     /// [`S3EncryptionClient::get_object_to_writer`] and write with
     /// [`S3EncryptionClient::put_object`] instead.
     pub async fn copy_object(&self, _bucket: &str, _key: &str, _source: &str) -> Result<()> {

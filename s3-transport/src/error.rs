@@ -83,6 +83,8 @@ pub enum Error {
     },
     /// Local I/O (the body source, a spill file, an output file).
     Io(std::io::Error),
+    /// The operation is not supported for this object or configuration (the text says why).
+    Unsupported(String),
 }
 
 impl Error {
@@ -107,9 +109,10 @@ impl Error {
                 _ => ErrorKind::Usage,
             },
             Error::KmsRefused(_) | Error::ObjectChanged => ErrorKind::Authentication,
-            Error::RangeNotSatisfiable { .. } | Error::Refused(_) | Error::Config(_) => {
-                ErrorKind::Usage
-            }
+            Error::RangeNotSatisfiable { .. }
+            | Error::Refused(_)
+            | Error::Config(_)
+            | Error::Unsupported(_) => ErrorKind::Usage,
             Error::S3 {
                 status: Some(404), ..
             } => ErrorKind::NotFound,
@@ -120,6 +123,51 @@ impl Error {
     /// Whether this is the "not encrypted" error.
     pub fn is_not_encrypted(&self) -> bool {
         self.kind() == ErrorKind::NotEncrypted
+    }
+
+    /// Whether retrying the same request later may succeed: S3 throttling and server errors
+    /// (503 `SlowDown`, 500, 502, 504, 429, `RequestTimeout`), KMS throttling and KMS or network
+    /// failures that are not refusals ([`Error::Kms`]), a connection that failed without a
+    /// response, and local I/O errors of the transfer. Refusals, authentication, format and policy
+    /// failures, missing objects and failed preconditions are permanent.
+    pub fn is_retryable(&self) -> bool {
+        const CODES: [&str; 6] = [
+            "SlowDown",
+            "RequestTimeout",
+            "InternalError",
+            "ServiceUnavailable",
+            "ThrottlingException",
+            "RequestTimeTooSkewed",
+        ];
+        match self {
+            Error::S3 { status, code, .. } => match status {
+                Some(s) => {
+                    matches!(s, 429 | 500 | 502 | 503 | 504)
+                        || code.as_deref().is_some_and(|c| CODES.contains(&c))
+                }
+                // No response at all: a network failure (the SDK already retried it).
+                None => true,
+            },
+            Error::Kms { .. } | Error::Io(_) => true,
+            Error::Crypto(s3_encryption::Error::RequestFailed { status }) => {
+                matches!(status, 429 | 500 | 502 | 503 | 504)
+            }
+            _ => false,
+        }
+    }
+
+    /// Whether a conditional request failed (HTTP 412) or the object changed under a pinned
+    /// read: another writer got there first.
+    pub fn is_precondition_failed(&self) -> bool {
+        matches!(
+            self,
+            Error::ObjectChanged
+                | Error::Crypto(s3_encryption::Error::ObjectChanged)
+                | Error::S3 {
+                    status: Some(412),
+                    ..
+                }
+        )
     }
 
     /// Whether this is a "not found" error.
@@ -218,6 +266,7 @@ impl fmt::Display for Error {
             }
             Error::Kms { operation, source } => write!(f, "KMS {operation} failed: {source}"),
             Error::Io(e) => write!(f, "I/O error: {e}"),
+            Error::Unsupported(m) => write!(f, "unsupported: {m}"),
         }
     }
 }

@@ -292,6 +292,25 @@ impl S3EncryptionClient {
         }
     }
 
+    /// A verified read of `intent` (made by this crate) into `w`, in order; nothing is written
+    /// that was not authenticated. Objects over the memory budget take two passes.
+    pub(crate) async fn read_verified_into<W: AsyncWrite + Unpin + Send>(
+        &self,
+        mut intent: GetIntent<'_>,
+        opts: &GetOptions,
+        w: &mut W,
+    ) -> Result<(GetDone, ObjectInfo)> {
+        intent.memory_budget = self.inner.memory_budget;
+        intent.connections = 1;
+        intent.storage = false;
+        let mut out = Output::Writer {
+            w,
+            next: 0,
+            held: BTreeMap::new(),
+        };
+        Box::pin(self.drive(intent, opts, None, &mut out, false, None)).await
+    }
+
     /// HEAD an object and describe its envelope (no key needed, no policy applied). A plain
     /// object is [`Error::NotEncrypted`]; a missing one [`Error::NotFound`].
     pub async fn head_object(

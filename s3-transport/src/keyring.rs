@@ -103,6 +103,20 @@ where
 {
     if let Some(se) = e.as_service_error() {
         let code = se.code().unwrap_or("error").to_owned();
+        // Throttling and KMS-side failures are transient, not refusals: the caller may retry.
+        if matches!(
+            code.as_str(),
+            "ThrottlingException"
+                | "LimitExceededException"
+                | "KMSInternalException"
+                | "DependencyTimeoutException"
+                | "KeyUnavailableException"
+        ) {
+            return Error::Kms {
+                operation,
+                source: format!("{code}: {}", se.message().unwrap_or("")).into(),
+            };
+        }
         let msg = se.message().unwrap_or("").to_owned();
         return Error::KmsRefused(format!("{operation}: {code}: {msg}"));
     }
@@ -314,6 +328,54 @@ impl Keyring {
                 "a KMS discovery keyring cannot wrap keys; give a KMS key id",
             )),
         }
+    }
+
+    /// The KMS key id of a KMS keyring (`None` for other keyrings and for discovery).
+    pub fn kms_key_id(&self) -> Option<&str> {
+        match &self.0 {
+            Inner::Kms { key_id, .. } => Some(key_id),
+            _ => None,
+        }
+    }
+
+    /// KMS→KMS re-wrap without the data key reaching the client: KMS `ReEncrypt` of `env`'s
+    /// encrypted data key from `source` (the old keyring: its key id, or discovery) to this
+    /// keyring's key id, with the stored encryption context on both sides (the context is bound
+    /// to the content cipher, so it stays the same). Returns the new ciphertext blob; nothing here
+    /// proves it holds the same data key (unwrap it and open the object for that).
+    pub async fn reencrypt_data_key(
+        &self,
+        env: &Envelope,
+        source: &Keyring,
+        kms: Option<&aws_sdk_kms::Client>,
+    ) -> Result<Vec<u8>> {
+        let Inner::Kms { key_id, .. } = &self.0 else {
+            return Err(Error::config("ReEncrypt needs a KMS keyring with a key id"));
+        };
+        if !source.uses_kms() || env.wrap_algorithm() != s3_encryption::WrapAlgorithm::KmsContext {
+            return Err(Error::config(
+                "ReEncrypt applies to kms+context objects and a KMS source keyring",
+            ));
+        }
+        // The exact context KMS bound the blob to, as a Decrypt of it would send it.
+        let stored = match env.key_request_accepting_stored_context()? {
+            KeyRequest::Kms(r) => to_map(&r.encryption_context()),
+            _ => return Err(Error::config("not a KMS-wrapped data key")),
+        };
+        let out = Self::kms_client(kms)?
+            .re_encrypt()
+            .ciphertext_blob(Blob::new(env.encrypted_data_key().to_vec()))
+            .set_source_encryption_context(Some(stored.clone()))
+            .set_source_key_id(source.kms_key_id().map(str::to_owned))
+            .destination_key_id(key_id)
+            .set_destination_encryption_context(Some(stored))
+            .send()
+            .await
+            .map_err(|e| kms_error("ReEncrypt", e))?;
+        let blob = out
+            .ciphertext_blob()
+            .ok_or_else(|| Error::KmsRefused("ReEncrypt returned no ciphertext blob".into()))?;
+        Ok(blob.as_ref().to_vec())
     }
 
     /// Unwrap the data key of `env` (KMS keyrings call `Decrypt`). `context` (KMS only) overrides

@@ -15,6 +15,8 @@
 //!   [`S3EncryptionClient::reencrypt_instruction_file`] for AES, RSA and KMS keyrings.
 //! * [`S3EncryptionClient::head_object`] / [`S3EncryptionClient::list_objects`] report plaintext
 //!   lengths; a plain object is [`Error::NotEncrypted`], distinct from every crypto failure.
+//! * [`S3EncryptionClient::migrate_object`]: migrate one object to V3, or re-wrap its data key
+//!   under a new keyring, conditionally and verified ([`MigrateOptions`], [`MigrateOutcome`]).
 //! * No silent plaintext: copy, part-copy and presigned PUT are refused ([`Error::Refused`]).
 //! * [`local::LocalS3`] (feature `embedded-s3`): an S3 server embedded in the process.
 //!
@@ -41,6 +43,7 @@ mod keyring;
 mod list;
 #[cfg(feature = "embedded-s3")]
 pub mod local;
+mod migrate;
 mod put;
 mod reader;
 mod rotate;
@@ -54,6 +57,7 @@ pub use client::{
 pub use error::{Error, ErrorKind, Result};
 pub use info::{EnvelopeInfo, GetOutput, ListEntry, ListStatus, ObjectInfo, Verification};
 pub use keyring::{Keyring, Pairs, wrap_name};
+pub use migrate::{MigrateMode, MigrateOptions, MigrateOutcome, MigrateStatus, ObjectForm};
 pub use put::{ObjectWriter, PutOutput};
 pub use reader::ObjectReader;
 pub use rotate::{ReEncryptOptions, ReEncryptOutput};

@@ -174,7 +174,7 @@ impl S3EncryptionClient {
         &self,
         bucket: &str,
         key: &str,
-        mut body: R,
+        body: R,
         len: Option<u64>,
         opts: &PutOptions,
     ) -> Result<PutOutput> {
@@ -206,6 +206,20 @@ impl S3EncryptionClient {
         intent.content_type = opts.content_type.as_deref();
         intent.metadata = &user;
         intent.instruction_file_suffix = &inner.suffix;
+        self.put_with_intent(intent, body, len, opts).await
+    }
+
+    /// Drive a PUT of `intent` (made by this crate: the options' metadata and content type are
+    /// already in it; `opts` gives the encryption context and the progress callback).
+    pub(crate) async fn put_with_intent<R: AsyncRead + Unpin + Send>(
+        &self,
+        intent: PutIntent<'_>,
+        mut body: R,
+        len: Option<u64>,
+        opts: &PutOptions,
+    ) -> Result<PutOutput> {
+        let inner = &self.inner;
+        let (bucket, key) = (intent.bucket, intent.key);
         let mut put = PutObject::new(intent)?;
         let mut guard = AbortOnDrop {
             s3: inner.s3.clone(),
@@ -356,8 +370,9 @@ impl S3EncryptionClient {
                                     last_answer = Some(a);
                                 }
                                 Err(e) => {
+                                    let m = machine_view(&e, s3_encryption::Error::TruncatedBody);
                                     failure = Some(e);
-                                    put.request_failed(id, s3_encryption::Error::TruncatedBody);
+                                    put.request_failed(id, m);
                                 }
                             }
                         }
@@ -386,6 +401,7 @@ impl S3EncryptionClient {
                                 .key(key)
                                 .set_metadata(Some(metadata))
                                 .set_content_type(req.content_type.map(str::to_owned))
+                                .set_tagging(req.tagging.map(str::to_owned))
                                 .set_checksum_algorithm(inner.checksum.clone())
                                 .send()
                                 .await;
@@ -413,6 +429,7 @@ impl S3EncryptionClient {
                                 .bucket(bucket)
                                 .key(key)
                                 .set_upload_id(upload_id.clone())
+                                .set_if_match(req.if_match.map(str::to_owned))
                                 .multipart_upload(
                                     CompletedMultipartUpload::builder()
                                         .set_parts(Some(std::mem::take(&mut completed)))
@@ -439,11 +456,13 @@ impl S3EncryptionClient {
                                     last_answer = Some(a);
                                 }
                                 Err(e) => {
-                                    failure = Some(Error::from_s3("CompleteMultipartUpload", e));
-                                    put.request_failed(
-                                        id,
+                                    let e = Error::from_s3("CompleteMultipartUpload", e);
+                                    let m = machine_view(
+                                        &e,
                                         s3_encryption::Error::RequestFailed { status: 500 },
                                     );
+                                    failure = Some(e);
+                                    put.request_failed(id, m);
                                 }
                             }
                         }
@@ -547,6 +566,8 @@ impl S3EncryptionClient {
             .content_length(stored as i64)
             .set_metadata(Some(metadata))
             .set_content_type(req.content_type.map(str::to_owned))
+            .set_if_match(req.if_match.map(str::to_owned))
+            .set_tagging(req.tagging.map(str::to_owned))
             .set_checksum_algorithm(self.inner.checksum.clone());
         if len <= self.inner.part_size || probed.is_some() {
             let mut buf = match probed {
@@ -631,6 +652,16 @@ impl S3EncryptionClient {
                 "PutObject answered before its whole body was sent",
             )),
         }
+    }
+}
+
+/// What the machine is told when a request failed: a failed condition (412) is the object
+/// having changed; anything else `otherwise`.
+fn machine_view(e: &Error, otherwise: s3_encryption::Error) -> s3_encryption::Error {
+    if e.is_precondition_failed() {
+        s3_encryption::Error::ObjectChanged
+    } else {
+        otherwise
     }
 }
 

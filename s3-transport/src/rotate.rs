@@ -7,6 +7,7 @@ use crate::info::EnvelopeInfo;
 use crate::keyring::{Keyring, Pairs};
 use crate::sdk::{self, ReadReq};
 use aws_sdk_s3::primitives::ByteStream;
+use s3_encryption::Envelope;
 use s3_encryption::object::{
     DeleteDone, DeleteNext, DeleteObject, Operation, RequestBody, RotateInstructionFile,
     RotateIntent, RotateNext,
@@ -49,16 +50,19 @@ impl S3EncryptionClient {
         new_keyring: &Keyring,
         opts: &ReEncryptOptions,
     ) -> Result<ReEncryptOutput> {
-        Box::pin(self.rotate(bucket, key, new_keyring, opts)).await
+        Box::pin(self.rotate(bucket, key, new_keyring, opts))
+            .await
+            .map(|(out, _)| out)
     }
 
-    async fn rotate(
+    /// The rotation, returning the new envelope as well.
+    pub(crate) async fn rotate(
         &self,
         bucket: &str,
         key: &str,
         new_keyring: &Keyring,
         opts: &ReEncryptOptions,
-    ) -> Result<ReEncryptOutput> {
+    ) -> Result<(ReEncryptOutput, Envelope)> {
         let source = opts.source_suffix.as_deref().unwrap_or(&self.inner.suffix);
         let target = opts.new_suffix.as_deref().unwrap_or(&self.inner.suffix);
         let mut intent = RotateIntent::new(bucket, key);
@@ -132,10 +136,13 @@ impl S3EncryptionClient {
                     let env = r
                         .new_envelope()
                         .ok_or_else(|| Error::config("no envelope"))?;
-                    return Ok(ReEncryptOutput {
-                        instruction_file_key: format!("{key}{target}"),
-                        envelope: EnvelopeInfo::new(env, None),
-                    });
+                    return Ok((
+                        ReEncryptOutput {
+                            instruction_file_key: format!("{key}{target}"),
+                            envelope: EnvelopeInfo::new(env, None),
+                        },
+                        env.clone(),
+                    ));
                 }
             }
         }

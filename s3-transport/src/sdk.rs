@@ -100,6 +100,7 @@ pub(crate) async fn read(s3: &aws_sdk_s3::Client, r: &ReadReq) -> Result<Answer>
             push(&mut h, "content-length", out.content_length());
             push(&mut h, "etag", out.e_tag());
             push(&mut h, "x-amz-version-id", out.version_id());
+            push(&mut h, "content-type", out.content_type());
             meta_headers(&mut h, out.metadata());
             Ok(Answer {
                 status: 200,
@@ -160,6 +161,8 @@ pub(crate) async fn put_object(
         .set_content_type(r.content_type.map(str::to_owned))
         .set_metadata((!metadata.is_empty()).then_some(metadata))
         .set_checksum_algorithm(checksum)
+        .set_if_match(r.if_match.map(str::to_owned))
+        .set_tagging(r.tagging.map(str::to_owned))
         .body(body)
         .send()
         .await
@@ -172,6 +175,142 @@ pub(crate) async fn put_object(
         headers: h,
         body: None,
     })
+}
+
+/// `x-amz-copy-source` for a copy: `bucket/key` (the key URL-encoded, `/` kept) and the pinned
+/// version.
+fn copy_source_header(c: &s3_encryption::object::CopySource<'_>) -> String {
+    let mut s = format!("{}/{}", c.bucket, url_encode(c.key, false));
+    if let Some(v) = c.version_id {
+        s.push_str("?versionId=");
+        s.push_str(&url_encode(v, true));
+    }
+    s
+}
+
+/// Percent-encode everything but unreserved characters (and `/` unless `slash`).
+pub(crate) fn url_encode(s: &str, slash: bool) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                out.push(b as char)
+            }
+            b'/' if !slash => out.push('/'),
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
+}
+
+/// CopyObject of the request's copy source onto its key: metadata replaced (when asked) with
+/// the request's metadata and content type, tags copied, conditional on the source ETag
+/// (`x-amz-copy-source-if-match`) and the destination's (`If-Match`). 412 comes back as a status.
+pub(crate) async fn copy_object(s3: &aws_sdk_s3::Client, r: &Request<'_>) -> Result<Answer> {
+    let c = r
+        .copy_source
+        .as_ref()
+        .ok_or_else(|| Error::config("a copy without a source"))?;
+    let metadata: HashMap<String, String> = r
+        .metadata()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+    let directive = if r.replace_metadata {
+        aws_sdk_s3::types::MetadataDirective::Replace
+    } else {
+        aws_sdk_s3::types::MetadataDirective::Copy
+    };
+    let out = s3
+        .copy_object()
+        .bucket(r.bucket)
+        .key(r.full_key().to_string())
+        .copy_source(copy_source_header(c))
+        .set_copy_source_if_match(c.if_match.map(str::to_owned))
+        .set_if_match(r.if_match.map(str::to_owned))
+        .metadata_directive(directive)
+        .tagging_directive(aws_sdk_s3::types::TaggingDirective::Copy)
+        .set_metadata(r.replace_metadata.then_some(metadata))
+        .set_content_type(r.content_type.map(str::to_owned))
+        .send()
+        .await;
+    let out = match out {
+        Ok(o) => o,
+        Err(e) => return interpreted("CopyObject", e),
+    };
+    let mut h = Vec::new();
+    push(
+        &mut h,
+        "etag",
+        out.copy_object_result().and_then(|c| c.e_tag()),
+    );
+    push(&mut h, "x-amz-version-id", out.version_id());
+    Ok(Answer {
+        status: 200,
+        headers: h,
+        body: None,
+    })
+}
+
+/// UploadPartCopy of the request's copy-source range; returns the answer and the part's ETag.
+pub(crate) async fn upload_part_copy(
+    s3: &aws_sdk_s3::Client,
+    r: &Request<'_>,
+) -> Result<(Answer, Option<String>)> {
+    let c = r
+        .copy_source
+        .as_ref()
+        .ok_or_else(|| Error::config("a copy without a source"))?;
+    let out = s3
+        .upload_part_copy()
+        .bucket(r.bucket)
+        .key(r.full_key().to_string())
+        .copy_source(copy_source_header(c))
+        .set_copy_source_if_match(c.if_match.map(str::to_owned))
+        .set_copy_source_range(c.range.map(|(a, b)| format!("bytes={a}-{b}")))
+        .set_upload_id(r.upload_id.map(str::to_owned))
+        .set_part_number(r.part_number.map(|n| n as i32))
+        .send()
+        .await;
+    match out {
+        Ok(o) => {
+            let etag = o
+                .copy_part_result()
+                .and_then(|c| c.e_tag())
+                .map(str::to_owned);
+            Ok((Answer::status_only(200), etag))
+        }
+        Err(e) => interpreted("UploadPartCopy", e).map(|a| (a, None)),
+    }
+}
+
+/// The object's tags as `x-amz-tagging` takes them (`k=v&...`, URL-encoded), pinned to
+/// `version_id`; `None` when it has none.
+pub(crate) async fn get_object_tagging(
+    s3: &aws_sdk_s3::Client,
+    bucket: &str,
+    key: &str,
+    version_id: Option<&str>,
+) -> Result<Option<String>> {
+    let out = s3
+        .get_object_tagging()
+        .bucket(bucket)
+        .key(key)
+        .set_version_id(version_id.map(str::to_owned))
+        .send()
+        .await
+        .map_err(|e| Error::from_s3("GetObjectTagging", e))?;
+    let tags: Vec<String> = out
+        .tag_set()
+        .iter()
+        .map(|t| {
+            format!(
+                "{}={}",
+                url_encode(t.key(), true),
+                url_encode(t.value(), true)
+            )
+        })
+        .collect();
+    Ok((!tags.is_empty()).then(|| tags.join("&")))
 }
 
 /// DeleteObject (missing objects are the machine's business: 404 comes back as a status).

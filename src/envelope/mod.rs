@@ -213,6 +213,31 @@ impl Envelope {
         Ok(out)
     }
 
+    /// The same envelope with its encrypted data key replaced by `blob`, a KMS `ReEncrypt` of the
+    /// stored one (KMS→KMS re-wrap: the data key never reaches the client). Only for the
+    /// `kms+context` wrap; the encryption context, message id, IV and V3 commitment are unchanged.
+    /// Nothing here can check that `blob` holds the same data key: unwrap it and open the object
+    /// ([`Envelope::decryptor`], which checks the V3 commitment) before relying on it.
+    pub fn with_reencrypted_key(&self, blob: &[u8]) -> Result<Envelope> {
+        if self.wrap != WrapAlgorithm::KmsContext {
+            return Err(Error::UnsupportedWrap);
+        }
+        if blob.is_empty() {
+            return Err(Error::InvalidKey);
+        }
+        let mut out = self.clone();
+        out.set_wrapped_key(blob)?;
+        Ok(out)
+    }
+
+    /// Whether two envelopes store exactly the same entries (compared in object-metadata
+    /// placement: every key, whichever object it lives in).
+    pub fn same_entries(&self, other: &Envelope) -> bool {
+        let a = self.clone().with_placement(Placement::ObjectMetadata);
+        let b = other.clone().with_placement(Placement::ObjectMetadata);
+        a.version == b.version && a.metadata().eq(b.metadata())
+    }
+
     /// The same envelope with another placement (for writing, or re-encrypting an instruction file).
     pub fn with_placement(mut self, placement: Placement) -> Self {
         self.placement = placement;

@@ -97,6 +97,10 @@ pub struct GetIntent<'a> {
     pub key: &'a str,
     /// A version to read (default: the current one).
     pub version_id: Option<&'a str>,
+    /// `If-Match` for the first request: read only the object with this ETag (a 412, or another
+    /// ETag in the answer, is [`Error::ObjectChanged`]). Later requests are pinned to the first
+    /// response's ETag and version whatever this says.
+    pub if_match: Option<&'a str>,
     /// How plaintext may be released.
     pub mode: ReadMode,
     /// What may be decrypted.
@@ -127,6 +131,7 @@ impl<'a> GetIntent<'a> {
             bucket,
             key,
             version_id: None,
+            if_match: None,
             mode: ReadMode::Verified,
             policy: DecryptPolicy::new(),
             instruction_file_suffix: crate::envelope::keys::INSTRUCTION_SUFFIX,
@@ -588,6 +593,7 @@ impl<'a> GetObject<'a> {
             }
             Kind::Open { .. } => {
                 r.version_id = i.version_id;
+                r.if_match = i.if_match;
             }
             _ => {
                 // Every later read is pinned to the object the first response described.
@@ -668,7 +674,13 @@ impl<'a> GetObject<'a> {
         match s.kind {
             Kind::Open { head } => {
                 let h = read_head(status, headers, Some(&mut self.meta))?;
-                h.check_status(self.intent.version_id.is_some())?;
+                h.check_status(self.intent.version_id.is_some() || self.intent.if_match.is_some())?;
+                if let (Some(want), Some(got)) = (self.intent.if_match, h.etag.as_ref())
+                    && want != got.as_str()
+                {
+                    // A store that ignores If-Match: the object is not the one asked for.
+                    return Err(Error::ObjectChanged);
+                }
                 if h.content_range.is_some() {
                     return Err(Error::UnexpectedResponse(
                         "a whole-object response carries a Content-Range",

@@ -22,6 +22,8 @@
 //! * [`DeleteObject`]: the object and, when it has one, its instruction file.
 //! * [`RotateInstructionFile`]: re-encrypt an instruction file under a new key (key rotation
 //!   without touching the object).
+//! * [`migrate`] (feature `alloc`): migrate one object to V3, or re-wrap its data key, reusing the
+//!   machines above.
 //!
 //! The machines allocate nothing: body bytes live in the caller's buffers, and the machine
 //! decrypts them in place only once they are verified.
@@ -31,6 +33,8 @@ mod describe;
 mod get;
 mod head;
 mod ifile;
+#[cfg(feature = "alloc")]
+pub mod migrate;
 mod put;
 mod request;
 mod rotate;
@@ -46,7 +50,7 @@ pub use head::ObjectHead;
 pub use put::{
     EncryptedPart, MAX_PARTS_IN_FLIGHT, PartJob, PutDone, PutIntent, PutNext, PutObject,
 };
-pub use request::{FullKey, Operation, RangeValue, Request, RequestBody, RequestId};
+pub use request::{CopySource, FullKey, Operation, RangeValue, Request, RequestBody, RequestId};
 pub use rotate::{RotateDone, RotateInstructionFile, RotateIntent, RotateNext};
 
 /// The largest instruction file a machine reads: bytes past it are refused whatever the headers

@@ -77,6 +77,13 @@ pub struct PutIntent<'a> {
     pub metadata: &'a [(&'a str, &'a str)],
     /// The instruction-file suffix for instruction-file placement.
     pub instruction_file_suffix: &'a str,
+    /// `If-Match` on the PutObject or CompleteMultipartUpload that stores the object: a
+    /// conditional write, which a concurrent writer's object makes fail (412:
+    /// [`Error::ObjectChanged`]; a multipart upload is then aborted). Only with metadata placement
+    /// (an instruction file is a second object the condition cannot cover).
+    pub if_match: Option<&'a str>,
+    /// `x-amz-tagging` (URL-encoded `key=value&...`) for the stored object.
+    pub tagging: Option<&'a str>,
 }
 
 impl<'a> PutIntent<'a> {
@@ -95,6 +102,8 @@ impl<'a> PutIntent<'a> {
             content_type: None,
             metadata: &[],
             instruction_file_suffix: crate::envelope::keys::INSTRUCTION_SUFFIX,
+            if_match: None,
+            tagging: None,
         }
     }
 }
@@ -298,6 +307,9 @@ impl<'a> PutObject<'a> {
             return Err(Error::MessageTooLong);
         }
         if intent.metadata.iter().any(|(k, _)| is_reserved(k)) {
+            return Err(Error::InvalidConfig);
+        }
+        if intent.if_match.is_some() && intent.config.placement() == Placement::InstructionFile {
             return Err(Error::InvalidConfig);
         }
         Ok(PutObject {
@@ -792,13 +804,20 @@ impl<'a> PutObject<'a> {
                     r.envelope = env;
                     r.user_metadata = i.metadata;
                     r.body = RequestBody::Ciphertext { len };
+                    r.if_match = i.if_match;
+                    r.tagging = i.tagging;
                 }
                 (Operation::CreateMultipartUpload, _) => {
                     r.content_type = i.content_type;
                     r.envelope = env;
                     r.user_metadata = i.metadata;
+                    r.tagging = i.tagging;
                 }
-                (Operation::CompleteMultipartUpload | Operation::AbortMultipartUpload, _) => {
+                (Operation::CompleteMultipartUpload, _) => {
+                    r.upload_id = self.upload_id.as_ref().map(|u| u.as_str());
+                    r.if_match = i.if_match;
+                }
+                (Operation::AbortMultipartUpload, _) => {
                     r.upload_id = self.upload_id.as_ref().map(|u| u.as_str());
                 }
                 (Operation::DeleteObject, _) => {}
@@ -892,7 +911,9 @@ impl<'a> PutObject<'a> {
         if !ours && part.is_none() {
             return Err(Error::InvalidState);
         }
-        let checked = read_head(status, headers, None).and_then(|h| h.check_status(false));
+        // A conditional write (If-Match) that fails: another writer changed the object.
+        let conditional = ours && self.intent.if_match.is_some();
+        let checked = read_head(status, headers, None).and_then(|h| h.check_status(conditional));
         if let Err(e) = checked {
             self.forget(id);
             return Err(e);

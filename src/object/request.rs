@@ -39,6 +39,18 @@ pub enum Operation {
     AbortMultipartUpload,
     /// `DELETE /key`.
     DeleteObject,
+    /// `PUT /key` with `x-amz-copy-source` ([`Request::copy_source`]): a server-side copy (the
+    /// migration's re-wrap of a metadata-placement object onto itself). No body byte passes
+    /// through the client; `x-amz-metadata-directive: REPLACE` when [`Request::replace_metadata`]
+    /// (the metadata to send is [`Request::metadata`], the content type
+    /// [`Request::content_type`]; tags are copied: `x-amz-tagging-directive: COPY`).
+    CopyObject,
+    /// `PUT /key?partNumber=N&uploadId=U` with `x-amz-copy-source` and
+    /// `x-amz-copy-source-range` ([`Request::copy_source`]).
+    UploadPartCopy,
+    /// `GET /key?tagging`: the object's tags (the driver answers with the tag set as
+    /// `key=value&...`, URL-encoded; see the migration machines).
+    GetObjectTagging,
 }
 
 impl Operation {
@@ -47,7 +59,11 @@ impl Operation {
         match self {
             Operation::HeadObject => "HEAD",
             Operation::GetObject => "GET",
-            Operation::PutObject | Operation::UploadPart => "PUT",
+            Operation::PutObject
+            | Operation::UploadPart
+            | Operation::CopyObject
+            | Operation::UploadPartCopy => "PUT",
+            Operation::GetObjectTagging => "GET",
             Operation::CreateMultipartUpload | Operation::CompleteMultipartUpload => "POST",
             Operation::AbortMultipartUpload | Operation::DeleteObject => "DELETE",
         }
@@ -69,6 +85,23 @@ pub enum RequestBody<'a> {
     },
 }
 
+/// The source of a server-side copy: `x-amz-copy-source: /bucket/key?versionId=V`, guarded by
+/// `x-amz-copy-source-if-match`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CopySource<'a> {
+    /// Source bucket.
+    pub bucket: &'a str,
+    /// Source key (URL-encode it in the header).
+    pub key: &'a str,
+    /// Source version (pinned when the source has one).
+    pub version_id: Option<&'a str>,
+    /// `x-amz-copy-source-if-match` to send: the copy happens only if the source still has this
+    /// ETag (a server that ignores it is caught by the read-back).
+    pub if_match: Option<&'a str>,
+    /// `x-amz-copy-source-range: bytes=first-last` (inclusive), for `UploadPartCopy`.
+    pub range: Option<(u64, u64)>,
+}
+
 /// One S3 request, borrowed from its machine. Map it onto an SDK call (by [`Request::operation`])
 /// or onto HTTP (method, key, query and headers).
 #[derive(Debug, Clone, Copy)]
@@ -87,8 +120,15 @@ pub struct Request<'a> {
     pub version_id: Option<&'a str>,
     /// `Range: bytes=first-last` (inclusive) to send.
     pub range: Option<(u64, u64)>,
-    /// `If-Match` to send.
+    /// `If-Match` to send (on a PutObject or CompleteMultipartUpload: a conditional write; a 412
+    /// means another writer changed the object).
     pub if_match: Option<&'a str>,
+    /// `x-amz-tagging` to send (PutObject, CreateMultipartUpload): the tag set, URL-encoded.
+    pub tagging: Option<&'a str>,
+    /// The copy source (CopyObject, UploadPartCopy).
+    pub copy_source: Option<CopySource<'a>>,
+    /// CopyObject: `x-amz-metadata-directive: REPLACE` (else COPY).
+    pub replace_metadata: bool,
     /// `uploadId` to send.
     pub upload_id: Option<&'a str>,
     /// `partNumber` to send.
@@ -118,6 +158,9 @@ impl<'a> Request<'a> {
             version_id: None,
             range: None,
             if_match: None,
+            tagging: None,
+            copy_source: None,
+            replace_metadata: false,
             upload_id: None,
             part_number: None,
             content_length: None,

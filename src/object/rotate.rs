@@ -7,6 +7,7 @@ use super::INSTRUCTION_FILE_LIMIT;
 use super::head::{EnvelopeMetadata, read_head};
 use super::ifile::InstructionFileBuf;
 use super::request::{Operation, Request, RequestBody, RequestId};
+use super::text::Text;
 use crate::encrypt::EncryptionMaterials;
 use crate::envelope::{ContentAlgorithm, Envelope, FormatVersion, Placement};
 use crate::error::{Error, Result};
@@ -98,6 +99,8 @@ pub struct RotateInstructionFile<'a> {
     old: Option<Envelope>,
     new: Option<Envelope>,
     data_key: Option<DataKey>,
+    /// The ETag of the instruction file read: the new one is written only over that one.
+    ifile_etag: Option<Text<256>>,
     error: Option<Error>,
 }
 
@@ -127,6 +130,7 @@ impl<'a> RotateInstructionFile<'a> {
             old: None,
             new: None,
             data_key: None,
+            ifile_etag: None,
             error: None,
         })
     }
@@ -186,6 +190,10 @@ impl<'a> RotateInstructionFile<'a> {
                 r.instruction_file_marker = true;
                 r.content_length = Some(self.ifile.bytes().len() as u64);
                 r.body = RequestBody::Bytes(self.ifile.bytes());
+                // Overwrite only the instruction file that was read, when rewriting it in place.
+                if i.new_suffix == i.source_suffix {
+                    r.if_match = self.ifile_etag.as_ref().map(|t| t.as_str());
+                }
                 r
             }
             _ => return Err(Error::InvalidState),
@@ -244,6 +252,7 @@ impl<'a> RotateInstructionFile<'a> {
                     }
                     r => r?,
                 }
+                self.ifile_etag = h.etag;
                 let env = Envelope::parse(
                     self.meta.pairs(),
                     Some(self.ifile.bytes()),
@@ -257,7 +266,9 @@ impl<'a> RotateInstructionFile<'a> {
                 self.step = Step::Unwrap;
             }
             Step::Put => {
-                read_head(status, headers, None)?.check_status(false)?;
+                let pinned = self.ifile_etag.is_some()
+                    && self.intent.new_suffix == self.intent.source_suffix;
+                read_head(status, headers, None)?.check_status(pinned)?;
                 self.step = Step::Done;
             }
             _ => return Err(Error::InvalidState),

@@ -1,0 +1,30 @@
+//! Migration of one object (feature `alloc`): re-encrypt it as V3, or re-wrap its data key under
+//! a new keyring, without ever losing it or making it unreadable. The same per-object operation
+//! serves a command-line run over a bucket and an S3 Batch Operations handler.
+//!
+//! * [`plan`](Source::plan): from a [`DescribeObject`](crate::object::DescribeObject) (HEAD and
+//!   instruction file) an owned [`Source`] snapshot, its [`ObjectForm`], and what to do: a plain
+//!   object is reported and left alone; an object possibly in the target form is skipped when the
+//!   new keyring opens it; the rest proceeds.
+//! * [`Reencrypt`]: the old object read and verified (pinned), written back as V3 (conditional on
+//!   its ETag), and the new object read back and compared (length, SHA-256 of the plaintext).
+//! * [`RewrapInPlace`] and [`check_instruction_file_rewrap`]: the data key re-wrapped, the
+//!   content kept (a server-side copy onto itself, or a new instruction file), read back.
+//!
+//! Safety rules every step follows: each write is conditional on the source ETag (`If-Match`,
+//! `x-amz-copy-source-if-match`), so a concurrent writer's newer object is never overwritten (a
+//! 412 is [`Error::ObjectChanged`](crate::Error::ObjectChanged)); nothing is reported migrated
+//! before the new object was read back and verified; on a versioned bucket the source version is
+//! kept (nothing here deletes); an instruction file the new object no longer needs is left in
+//! place and reported ([`ReencryptDone::instruction_file_left`]).
+
+mod plan;
+mod reencrypt;
+mod rewrap;
+
+pub use plan::{MigrateTarget, ObjectForm, Plan, Source, SourceFormat};
+pub use reencrypt::{PlaintextDigest, Reencrypt, ReencryptDone};
+pub use rewrap::{
+    MAX_COPY_SIZE, RewrapDone, RewrapInPlace, RewrapIntent, RewrapNext,
+    check_instruction_file_rewrap,
+};

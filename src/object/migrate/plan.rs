@@ -1,0 +1,277 @@
+//! What an object is and what a migration should do with it: an owned snapshot of the object
+//! ([`Source`], from a [`DescribeObject`] and the HEAD's headers), its form ([`ObjectForm`]),
+//! and the decision for a target ([`Plan`]).
+
+use super::super::describe::DescribeObject;
+use super::super::{HEADER_COUNT_LIMIT, METADATA_LIMIT};
+use crate::envelope::keys::is_envelope_key;
+use crate::envelope::{ContentAlgorithm, Envelope, FormatVersion, Placement, WrapAlgorithm};
+use crate::error::{Error, Result};
+use alloc::borrow::ToOwned;
+use alloc::string::String;
+use alloc::vec::Vec;
+
+/// What a migration makes of an object.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum MigrateTarget {
+    /// Re-encrypt the content as V3 under the new keyring (a new data key, a new message id).
+    ToV3,
+    /// Keep the content and re-wrap its data key under the new keyring.
+    Rewrap,
+}
+
+/// The format of a stored object.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SourceFormat {
+    /// V1 (`x-amz-key`).
+    V1,
+    /// V2 (`x-amz-key-v2`).
+    V2,
+    /// V3 (`x-amz-3`).
+    V3,
+    /// A V1/V2 object whose data key uses the legacy `kms` wrap.
+    LegacyKms,
+    /// No S3EC envelope: a plain S3 object.
+    Plain,
+}
+
+impl SourceFormat {
+    /// `V1`, `V2`, `V3`, `kms` or `plain`.
+    pub const fn name(self) -> &'static str {
+        match self {
+            SourceFormat::V1 => "V1",
+            SourceFormat::V2 => "V2",
+            SourceFormat::V3 => "V3",
+            SourceFormat::LegacyKms => "kms",
+            SourceFormat::Plain => "plain",
+        }
+    }
+}
+
+/// An object's form, as an inventory counts it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ObjectForm {
+    /// The format.
+    pub format: SourceFormat,
+    /// The content cipher (`None`: plain).
+    pub content: Option<ContentAlgorithm>,
+    /// The data-key wrap (`None`: plain).
+    pub wrap: Option<WrapAlgorithm>,
+    /// Where the envelope lives (`None`: plain).
+    pub placement: Option<Placement>,
+    /// Stored bytes.
+    pub stored_len: u64,
+    /// Plaintext bytes, when the envelope says (GCM always; CBC when the length is stored).
+    pub plaintext_len: Option<u64>,
+}
+
+/// What a migration does with an object, before any key is used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Plan {
+    /// A plain object: report it, leave it untouched.
+    NotEncrypted,
+    /// Possibly in the target form already: if the new keyring opens it (unwraps its data key,
+    /// and for V3 the key matches the commitment), skip it; otherwise proceed.
+    SkipIfNewKeyOpens,
+    /// Migrate it.
+    Proceed,
+}
+
+/// An owned snapshot of one object, taken from its description: what every later request of the
+/// migration is pinned to (ETag, version id) and what it keeps (user metadata, content type, tags).
+#[derive(Clone)]
+pub struct Source {
+    pub(crate) bucket: String,
+    pub(crate) key: String,
+    pub(crate) suffix: String,
+    pub(crate) etag: Option<String>,
+    pub(crate) version_id: Option<String>,
+    pub(crate) stored_len: u64,
+    pub(crate) content_type: Option<String>,
+    pub(crate) user_metadata: Vec<(String, String)>,
+    pub(crate) tagging: Option<String>,
+    pub(crate) envelope: Option<Envelope>,
+    pub(crate) instruction_file: bool,
+}
+
+impl core::fmt::Debug for Source {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Source")
+            .field("bucket", &self.bucket)
+            .field("key", &self.key)
+            .field("etag", &self.etag)
+            .field("version_id", &self.version_id)
+            .field("stored_len", &self.stored_len)
+            .field("form", &self.form())
+            .finish_non_exhaustive()
+    }
+}
+
+fn strip_meta(name: &str) -> Option<&str> {
+    let n = name.trim();
+    (n.len() > 11 && n.as_bytes()[..11].eq_ignore_ascii_case(b"x-amz-meta-")).then(|| &n[11..])
+}
+
+impl Source {
+    /// The snapshot of a described object: `described` ran to its end (or stopped with
+    /// [`Error::NotEncrypted`]: a plain object), `head_headers` are the headers of its HEAD
+    /// response (user metadata as `x-amz-meta-*`, `Content-Type`), `suffix` the instruction-file
+    /// suffix it was described with. The caps of [`read_head`](super::super::head) hold here too.
+    pub fn described<'h, I>(
+        bucket: &str,
+        key: &str,
+        suffix: &str,
+        described: &DescribeObject<'_>,
+        head_headers: I,
+    ) -> Result<Self>
+    where
+        I: IntoIterator<Item = (&'h str, &'h str)>,
+    {
+        let object = described.object().ok_or(Error::InvalidState)?;
+        let mut content_type = None;
+        let mut user_metadata = Vec::new();
+        let (mut count, mut bytes) = (0usize, 0usize);
+        for (name, value) in head_headers {
+            count += 1;
+            if count > HEADER_COUNT_LIMIT {
+                return Err(Error::TooLarge);
+            }
+            if let Some(m) = strip_meta(name) {
+                bytes += m.len() + value.len();
+                if bytes > METADATA_LIMIT {
+                    return Err(Error::TooLarge);
+                }
+                if !is_envelope_key(m) {
+                    user_metadata.push((m.to_ascii_lowercase(), value.to_owned()));
+                }
+            } else if name.trim().eq_ignore_ascii_case("content-type") {
+                content_type = Some(value.trim().to_owned());
+            }
+        }
+        user_metadata.sort();
+        Ok(Source {
+            bucket: bucket.to_owned(),
+            key: key.to_owned(),
+            suffix: suffix.to_owned(),
+            etag: object.etag().map(str::to_owned),
+            version_id: object.version_id().map(str::to_owned),
+            stored_len: object.stored_len(),
+            content_type,
+            user_metadata,
+            tagging: None,
+            envelope: described.envelope().cloned(),
+            instruction_file: described.envelope().is_some() && described.instruction_file_used(),
+        })
+    }
+
+    /// Set the object's tags (`key=value&...`, URL-encoded, as `x-amz-tagging` takes them), as
+    /// the driver read them with `GetObjectTagging` (pinned to [`Source::version_id`]). Empty is
+    /// no tags.
+    pub fn set_tagging(&mut self, tagging: Option<String>) {
+        self.tagging = tagging.filter(|t| !t.is_empty());
+    }
+
+    /// The bucket.
+    pub fn bucket(&self) -> &str {
+        &self.bucket
+    }
+    /// The key.
+    pub fn key(&self) -> &str {
+        &self.key
+    }
+    /// The instruction-file suffix.
+    pub fn suffix(&self) -> &str {
+        &self.suffix
+    }
+    /// The ETag every write is conditional on.
+    pub fn etag(&self) -> Option<&str> {
+        self.etag.as_deref()
+    }
+    /// The version every read is pinned to (versioned buckets).
+    pub fn version_id(&self) -> Option<&str> {
+        self.version_id.as_deref()
+    }
+    /// Stored bytes.
+    pub fn stored_len(&self) -> u64 {
+        self.stored_len
+    }
+    /// The `Content-Type`.
+    pub fn content_type(&self) -> Option<&str> {
+        self.content_type.as_deref()
+    }
+    /// The user metadata that is not envelope (names without `x-amz-meta-`, lowercase, sorted).
+    pub fn user_metadata(&self) -> &[(String, String)] {
+        &self.user_metadata
+    }
+    /// The tags, as set by [`Source::set_tagging`].
+    pub fn tagging(&self) -> Option<&str> {
+        self.tagging.as_deref()
+    }
+    /// The envelope (parsed without a policy), `None` for a plain object.
+    pub fn envelope(&self) -> Option<&Envelope> {
+        self.envelope.as_ref()
+    }
+    /// Whether the envelope came from an instruction file.
+    pub fn instruction_file_used(&self) -> bool {
+        self.instruction_file
+    }
+    /// Whether the ETag is that of a multipart upload (`"…-N"`): not an MD5 of the body, so a
+    /// copy of the same bytes may get another one.
+    pub fn multipart_etag(&self) -> bool {
+        self.etag.as_deref().is_some_and(|e| e.contains('-'))
+    }
+
+    /// The object's form.
+    pub fn form(&self) -> ObjectForm {
+        match &self.envelope {
+            None => ObjectForm {
+                format: SourceFormat::Plain,
+                content: None,
+                wrap: None,
+                placement: None,
+                stored_len: self.stored_len,
+                plaintext_len: Some(self.stored_len),
+            },
+            Some(env) => ObjectForm {
+                format: match (env.version(), env.wrap_algorithm()) {
+                    (FormatVersion::V3, _) => SourceFormat::V3,
+                    (_, WrapAlgorithm::Kms) => SourceFormat::LegacyKms,
+                    (FormatVersion::V2, _) => SourceFormat::V2,
+                    (FormatVersion::V1, _) => SourceFormat::V1,
+                },
+                content: Some(env.content_algorithm()),
+                wrap: Some(env.wrap_algorithm()),
+                placement: Some(if self.instruction_file {
+                    Placement::InstructionFile
+                } else {
+                    Placement::ObjectMetadata
+                }),
+                stored_len: self.stored_len,
+                plaintext_len: env.plaintext_len(self.stored_len),
+            },
+        }
+    }
+
+    /// What to do for `target`. A re-wrap keeps the content, so it needs content this crate can
+    /// also write (V3, or V2 AES-GCM): V1 and AES-CBC objects are [`Error::UnsupportedSuite`]
+    /// (re-encrypt them to V3 instead).
+    pub fn plan(&self, target: MigrateTarget) -> Result<Plan> {
+        let Some(env) = &self.envelope else {
+            return Ok(Plan::NotEncrypted);
+        };
+        Ok(match target {
+            MigrateTarget::ToV3 if env.version() == FormatVersion::V3 => Plan::SkipIfNewKeyOpens,
+            MigrateTarget::ToV3 => Plan::Proceed,
+            MigrateTarget::Rewrap => match (env.version(), env.content_algorithm()) {
+                (FormatVersion::V3, _) | (FormatVersion::V2, ContentAlgorithm::AesGcm) => {
+                    Plan::SkipIfNewKeyOpens
+                }
+                _ => return Err(Error::UnsupportedSuite),
+            },
+        })
+    }
+}

@@ -1,0 +1,305 @@
+//! Re-encryption to V3: the steps around three runs of the existing machines.
+//!
+//! 1. **Read** ([`Reencrypt::read_intent`]): a [`GetObject`](crate::object::GetObject) of the
+//!    source pinned to its version id and ETag (`If-Match`), under the old keyring and policy. Its
+//!    verified plaintext is fed, as it is released, to a [`PlaintextDigest`] and to
+//! 2. **Write** ([`Reencrypt::write_intent`]): a [`PutObject`](crate::object::PutObject) as V3,
+//!    metadata placement, the user metadata, content type and tags kept, conditional on the
+//!    source ETag (`If-Match` on the PutObject or the CompleteMultipartUpload; a 412 is
+//!    [`Error::ObjectChanged`] and the upload is aborted). Memory is the two machines' own bounds:
+//!    released plaintext goes straight into the PUT's parts.
+//! 3. **Verify** ([`Reencrypt::verify_intent`]): a [`GetObject`](crate::object::GetObject) of the
+//!    new object, pinned to the version id and ETag the write returned, under the new keyring and
+//!    REQUIRE_ENCRYPT_REQUIRE_DECRYPT; its plaintext must have the length and SHA-256 of the
+//!    plaintext copied, or the migration fails with [`Error::ReadBackMismatch`].
+//!
+//! The read must end (authenticated) before the write completes: a driver streams the plaintext
+//! through a pipe that fails the PUT if the GET fails, so that a partial body is never stored.
+
+use super::plan::Source;
+use crate::envelope::{Envelope, FormatVersion, Placement};
+use crate::error::{Error, Result};
+use crate::object::{GetDone, GetIntent, PutIntent};
+use crate::policy::{CommitmentPolicy, DecryptPolicy, EncryptConfig, WriteSuite};
+use alloc::borrow::ToOwned;
+use alloc::string::String;
+use alloc::vec::Vec;
+use sha2::Digest as _;
+use subtle::ConstantTimeEq;
+
+/// A running SHA-256 of released plaintext, taken in order.
+#[derive(Clone)]
+pub struct PlaintextDigest {
+    sha: sha2::Sha256,
+    len: u64,
+}
+
+impl core::fmt::Debug for PlaintextDigest {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("PlaintextDigest")
+            .field("len", &self.len)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for PlaintextDigest {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl PlaintextDigest {
+    /// An empty digest.
+    pub fn new() -> Self {
+        PlaintextDigest {
+            sha: sha2::Sha256::new(),
+            len: 0,
+        }
+    }
+    /// Plaintext at `offset`: it must follow what came before ([`Error::InvalidState`] if not).
+    pub fn update(&mut self, offset: u64, bytes: &[u8]) -> Result<()> {
+        if offset != self.len {
+            return Err(Error::InvalidState);
+        }
+        self.sha.update(bytes);
+        self.len += bytes.len() as u64;
+        Ok(())
+    }
+    /// Bytes taken.
+    pub fn len(&self) -> u64 {
+        self.len
+    }
+    /// Whether nothing was taken.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+    fn finish(self) -> (u64, [u8; 32]) {
+        (self.len, self.sha.finalize().into())
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Step {
+    Read,
+    Write,
+    Verify,
+    Done,
+}
+
+/// The result of a re-encryption, once verified.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ReencryptDone {
+    /// Plaintext bytes copied (and verified).
+    pub plaintext_len: u64,
+    /// The new object's ETag.
+    pub new_etag: Option<String>,
+    /// The new object's version (versioned buckets: the source version is kept).
+    pub new_version_id: Option<String>,
+    /// The source had an instruction file; it was left in place (the new object keeps its
+    /// envelope in its metadata, which readers take first).
+    pub instruction_file_left: bool,
+}
+
+/// A re-encryption of one object to V3. See the [module documentation](self).
+pub struct Reencrypt<'a> {
+    source: &'a Source,
+    old_envelope: &'a Envelope,
+    config: EncryptConfig,
+    meta: Vec<(&'a str, &'a str)>,
+    step: Step,
+    copied: Option<(u64, [u8; 32])>,
+    new_etag: Option<String>,
+    new_version: Option<String>,
+}
+
+impl core::fmt::Debug for Reencrypt<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Reencrypt")
+            .field("key", &self.source.key)
+            .field("step", &self.step)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<'a> Reencrypt<'a> {
+    /// Start re-encrypting `source` (an encrypted object with an ETag) as V3 with metadata
+    /// placement, under `commitment` (REQUIRE_ENCRYPT_*: V3 only).
+    pub fn new(source: &'a Source, commitment: CommitmentPolicy) -> Result<Self> {
+        let old_envelope = source.envelope.as_ref().ok_or(Error::NotEncrypted)?;
+        if source.etag.is_none() {
+            // Nothing to make the write conditional on.
+            return Err(Error::UnexpectedResponse("the object has no ETag"));
+        }
+        let config = EncryptConfig::new(
+            WriteSuite::V3AesGcmCommitting,
+            commitment,
+            Placement::ObjectMetadata,
+        )?;
+        let meta = source
+            .user_metadata
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        Ok(Reencrypt {
+            source,
+            old_envelope,
+            config,
+            meta,
+            step: Step::Read,
+            copied: None,
+            new_etag: None,
+            new_version: None,
+        })
+    }
+
+    /// The read of the source under the old `policy`, pinned to its version id and ETag. Tune
+    /// the budget, storage and connections on the result; leave the pins.
+    pub fn read_intent(&self, policy: DecryptPolicy) -> Result<GetIntent<'_>> {
+        if self.step != Step::Read {
+            return Err(Error::InvalidState);
+        }
+        let s = self.source;
+        let mut i = GetIntent::new(&s.bucket, &s.key);
+        i.version_id = s.version_id.as_deref();
+        i.if_match = s.etag.as_deref();
+        i.policy = policy;
+        i.instruction_file_suffix = &s.suffix;
+        i.encryption_context = None;
+        Ok(i)
+    }
+
+    /// The plaintext length the write must have, when the envelope says (GCM objects; CBC ones
+    /// when the length is stored). `None`: the write learns it from the body.
+    pub fn plaintext_len(&self) -> Option<u64> {
+        self.old_envelope.plaintext_len(self.source.stored_len)
+    }
+
+    /// The write of the new object: V3, metadata placement, the source's user metadata,
+    /// content type and tags, `If-Match` the source ETag. Set the part size, threshold, parts in
+    /// flight and encryption context on the result; leave the rest.
+    pub fn write_intent(&self) -> Result<PutIntent<'_>> {
+        if self.step == Step::Done || self.step == Step::Verify {
+            return Err(Error::InvalidState);
+        }
+        let s = self.source;
+        let mut i = PutIntent::new(&s.bucket, &s.key, self.plaintext_len());
+        i.config = self.config;
+        i.content_type = s.content_type.as_deref();
+        i.metadata = &self.meta;
+        i.if_match = s.etag.as_deref();
+        i.tagging = s.tagging.as_deref();
+        Ok(i)
+    }
+
+    /// The read ended: `done` is its result, `digest` took every byte it released. The read must
+    /// have been the source (its ETag and version) and released all its plaintext.
+    pub fn read_done(&mut self, done: &GetDone, digest: PlaintextDigest) -> Result<()> {
+        if self.step != Step::Read {
+            return Err(Error::InvalidState);
+        }
+        let s = self.source;
+        if done.object.etag() != s.etag.as_deref()
+            || (s.version_id.is_some() && done.object.version_id() != s.version_id.as_deref())
+        {
+            return Err(Error::ObjectChanged);
+        }
+        if digest.len() != done.released || self.plaintext_len().is_some_and(|l| l != done.released)
+        {
+            return Err(Error::LengthMismatch);
+        }
+        self.copied = Some(digest.finish());
+        self.step = Step::Write;
+        Ok(())
+    }
+
+    /// The write ended: it stored `plaintext_len` bytes (its result's `plaintext_len`), and the
+    /// PutObject or CompleteMultipartUpload answered `etag` and `version_id`. It must have stored
+    /// what was read.
+    pub fn written(
+        &mut self,
+        plaintext_len: u64,
+        etag: Option<&str>,
+        version_id: Option<&str>,
+    ) -> Result<()> {
+        let (len, _) = self.copied.ok_or(Error::InvalidState)?;
+        if self.step != Step::Write {
+            return Err(Error::InvalidState);
+        }
+        if plaintext_len != len {
+            return Err(Error::LengthMismatch);
+        }
+        if version_id.is_some() && version_id == self.source.version_id.as_deref() {
+            // A new write cannot keep the old version id.
+            return Err(Error::ReadBackMismatch);
+        }
+        self.new_etag = etag.map(str::to_owned);
+        self.new_version = version_id.map(str::to_owned);
+        self.step = Step::Verify;
+        Ok(())
+    }
+
+    /// The read-back of the new object, pinned to the version and ETag the write returned,
+    /// under REQUIRE_ENCRYPT_REQUIRE_DECRYPT with every legacy mode off (it must be V3).
+    pub fn verify_intent(&self) -> Result<GetIntent<'_>> {
+        if self.step != Step::Verify {
+            return Err(Error::InvalidState);
+        }
+        let s = self.source;
+        let mut i = GetIntent::new(&s.bucket, &s.key);
+        i.version_id = self.new_version.as_deref();
+        i.if_match = self.new_etag.as_deref();
+        i.policy = DecryptPolicy::new();
+        i.instruction_file_suffix = &s.suffix;
+        i.encryption_context = None;
+        Ok(i)
+    }
+
+    /// The read-back ended: `done` its result, `version` the format of the envelope it read
+    /// ([`Envelope::version`]), `digest` took
+    /// every byte it released. The new object must be V3, with the ETag and version written,
+    /// and hold exactly the plaintext copied.
+    pub fn verified(
+        &mut self,
+        done: &GetDone,
+        version: FormatVersion,
+        digest: PlaintextDigest,
+    ) -> Result<ReencryptDone> {
+        if self.step != Step::Verify {
+            return Err(Error::InvalidState);
+        }
+        let (len, sha) = self.copied.ok_or(Error::InvalidState)?;
+        let ok_object = (self.new_etag.is_none() || done.object.etag() == self.new_etag.as_deref())
+            && (self.new_version.is_none()
+                || done.object.version_id() == self.new_version.as_deref());
+        if !ok_object {
+            return Err(Error::ObjectChanged);
+        }
+        let released = digest.len();
+        let (got_len, got) = digest.finish();
+        if version != FormatVersion::V3
+            || released != done.released
+            || got_len != len
+            || !bool::from(got.ct_eq(&sha))
+        {
+            return Err(Error::ReadBackMismatch);
+        }
+        self.step = Step::Done;
+        Ok(ReencryptDone {
+            plaintext_len: len,
+            new_etag: self.new_etag.clone(),
+            new_version_id: self.new_version.clone(),
+            instruction_file_left: self.source.instruction_file,
+        })
+    }
+
+    /// The source's version id (kept on a versioned bucket).
+    pub fn source_version_id(&self) -> Option<&str> {
+        self.source.version_id.as_deref()
+    }
+
+    /// An owned copy of the new object's ETag, once written.
+    pub fn new_etag(&self) -> Option<String> {
+        self.new_etag.as_deref().map(ToOwned::to_owned)
+    }
+}
