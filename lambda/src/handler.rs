@@ -5,7 +5,7 @@ use crate::args::{Env, JobArgs, keyring};
 use aws_lambda_events::event::s3::batch_job::{
     S3BatchJobEvent, S3BatchJobResponse, S3BatchJobResult, S3BatchJobTask,
 };
-use s3_encryption_transport::bulk::{is_retryable, short};
+use s3_encryption_transport::bulk::short;
 use s3_encryption_transport::s3_encryption::CommitmentPolicy;
 use s3_encryption_transport::{
     MigrateOptions, MigrateOutcome, MigrateStatus, Result as TResult, S3EncryptionClient,
@@ -65,7 +65,7 @@ pub fn result_of(r: &TResult<MigrateOutcome>) -> (ResultCode, String) {
             }
             (code, clip(s))
         }
-        Err(e) if is_retryable(e) => (ResultCode::TemporaryFailure, clip(short(e))),
+        Err(e) if e.is_retryable() => (ResultCode::TemporaryFailure, clip(short(e))),
         Err(e) => (ResultCode::PermanentFailure, clip(short(e))),
     }
 }

@@ -51,15 +51,16 @@ async fn a_csv_manifest_migrates_exactly_the_objects_it_names() {
     )
     .unwrap();
     let rep = d.join("r.json");
-    s3ec_at(&local.endpoint(), None, LOCAL_ACCESS_KEY, LOCAL_SECRET_KEY)
+    let o = s3ec_at(&local.endpoint(), None, LOCAL_ACCESS_KEY, LOCAL_SECRET_KEY)
         .args(["migrate", "--to", "v3", "--aes-key"])
         .arg(d.join("k"))
         .arg("--manifest")
         .arg(d.join("manifest.csv"))
         .arg("--report")
         .arg(&rep)
-        .assert()
-        .success();
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}\n{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
     let r = report(&rep);
     assert_eq!(r["objects_total"], 3, "{r}");
     assert_eq!(total(&r, "migrated"), 3);
@@ -125,7 +126,7 @@ async fn throttled_writes_back_off_and_the_run_still_migrates_everything() {
         .arg(&rep)
         .output()
         .unwrap();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(o.status.success(), "{}\n{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
     let r = report(&rep);
     assert_eq!(total(&r, "migrated"), 10, "{}", r["totals"]);
     let retried = r["objects"]

@@ -1,7 +1,7 @@
 //! Bucket-scale migration: run [`S3EncryptionClient::migrate_object`] over many objects, a bounded
 //! number at a time, with retries of throttled objects, a resumable journal and a report. The
 //! `s3ec migrate` command and the benchmarks call [`run`]; the S3 Batch Operations handler calls
-//! the per-object operation directly and classifies its errors with [`is_retryable`].
+//! the per-object operation directly; both tell transient failures by [`Error::is_retryable`].
 //!
 //! ```no_run
 //! # async fn demo(client: s3_encryption_transport::S3EncryptionClient,
@@ -23,7 +23,7 @@ mod retry;
 pub use journal::{Journal, JournalEntry};
 pub use manifest::read_manifest;
 pub use report::{Inventory, Summary, Tally, size_class};
-pub use retry::{Backoff, is_retryable};
+pub use retry::Backoff;
 
 use crate::error::{Error, Result};
 use crate::{MigrateOptions, MigrateOutcome, MigrateStatus, S3EncryptionClient};
@@ -66,6 +66,7 @@ impl RecordStatus {
             RecordStatus::Done(MigrateStatus::CannotOpen) => "cannot-open",
             RecordStatus::Done(MigrateStatus::Changed) => "changed",
             RecordStatus::Done(MigrateStatus::WouldMigrate) => "would-migrate",
+            RecordStatus::Done(MigrateStatus::Unsupported) => "unsupported",
             RecordStatus::FailedTemporary => "failed-temporary",
             RecordStatus::Failed => "failed",
         }
@@ -81,6 +82,7 @@ impl RecordStatus {
                     | MigrateStatus::Skipped
                     | MigrateStatus::NotEncrypted
                     | MigrateStatus::CannotOpen
+                    | MigrateStatus::Unsupported
             )
         )
     }
@@ -89,8 +91,9 @@ impl RecordStatus {
     pub fn is_problem(self) -> bool {
         matches!(
             self,
-            RecordStatus::Done(MigrateStatus::Changed | MigrateStatus::CannotOpen)
-                | RecordStatus::FailedTemporary
+            RecordStatus::Done(
+                MigrateStatus::Changed | MigrateStatus::CannotOpen | MigrateStatus::Unsupported
+            ) | RecordStatus::FailedTemporary
                 | RecordStatus::Failed
         )
     }
@@ -237,7 +240,7 @@ pub async fn migrate_with_retries(
             .await;
         let (status, detail, outcome) = match r {
             Ok(o) => (RecordStatus::Done(o.status), o.detail.clone(), Some(o)),
-            Err(e) if is_retryable(&e) => {
+            Err(e) if e.is_retryable() => {
                 if let Some(d) = backoff.delay(attempts) {
                     tokio::time::sleep(d).await;
                     continue;

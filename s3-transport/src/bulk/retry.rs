@@ -1,43 +1,8 @@
-//! Which failures are worth another attempt, and how long to wait before it: exponential backoff
-//! with full jitter, bounded in attempts and in delay.
+//! How long to wait before another attempt at an object that failed retryably
+//! ([`crate::Error::is_retryable`]): exponential backoff with full jitter, bounded in attempts
+//! and in delay.
 
-use crate::error::Error;
 use std::time::Duration;
-
-/// Whether another attempt at the same object may succeed: S3 throttling (503 SlowDown) and other
-/// 5xx answers, request timeouts, no answer at all (network), and KMS failures that are not
-/// refusals (throttling, limits, network). Refusals, missing objects, wrong keys and malformed
-/// envelopes are not.
-pub fn is_retryable(e: &Error) -> bool {
-    match e {
-        Error::S3 {
-            status: Some(s), ..
-        } if *s >= 500 || *s == 429 => true,
-        Error::S3 { status: None, .. } => true,
-        Error::S3 { code: Some(c), .. } => is_throttling_code(c),
-        Error::Kms { .. } => true,
-        Error::Crypto(s3_encryption::Error::RequestFailed { status }) => {
-            *status >= 500 || *status == 429
-        }
-        _ => false,
-    }
-}
-
-fn is_throttling_code(c: &str) -> bool {
-    matches!(
-        c,
-        "SlowDown"
-            | "Throttling"
-            | "ThrottlingException"
-            | "RequestTimeout"
-            | "RequestTimeTooSkewed"
-            | "InternalError"
-            | "ServiceUnavailable"
-            | "TooManyRequestsException"
-            | "KMSThrottlingException"
-            | "LimitExceededException"
-    )
-}
 
 /// Bounded exponential backoff with full jitter.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -101,26 +66,5 @@ mod tests {
         }
         assert_eq!(b.delay(5), None);
         assert_eq!(b.delay(6), None);
-    }
-
-    #[test]
-    fn throttling_is_retryable_and_refusals_are_not() {
-        let s3 = |status, code: Option<&str>| Error::S3 {
-            operation: "PutObject",
-            status,
-            code: code.map(str::to_owned),
-            source: "x".into(),
-        };
-        assert!(is_retryable(&s3(Some(503), Some("SlowDown"))));
-        assert!(is_retryable(&s3(Some(500), None)));
-        assert!(is_retryable(&s3(None, None)));
-        assert!(is_retryable(&s3(Some(400), Some("RequestTimeout"))));
-        assert!(!is_retryable(&s3(Some(403), Some("AccessDenied"))));
-        assert!(!is_retryable(&s3(Some(412), Some("PreconditionFailed"))));
-        assert!(!is_retryable(&Error::ObjectChanged));
-        assert!(!is_retryable(&Error::KmsRefused("no".into())));
-        assert!(!is_retryable(&Error::Crypto(
-            s3_encryption::Error::Authentication
-        )));
     }
 }

@@ -92,9 +92,6 @@ pub async fn run(g: &Global, a: MigrateArgs) -> CliResult<()> {
         let list = targets(&c, &a).await?;
         let mut opts = MigrateOptions::new(mode, new);
         opts.dry_run = a.dry_run;
-        if !a.keys.context.is_empty() {
-            opts.encryption_context = Some(a.keys.context.clone());
-        }
         let pb = bar(g, list.len() as u64);
         let run = RunOptions {
             concurrency: usize::from(a.concurrency),
