@@ -60,7 +60,12 @@ async fn a_csv_manifest_migrates_exactly_the_objects_it_names() {
         .arg(&rep)
         .output()
         .unwrap();
-    assert!(o.status.success(), "{}\n{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+    assert!(
+        o.status.success(),
+        "{}\n{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
     let r = report(&rep);
     assert_eq!(r["objects_total"], 3, "{r}");
     assert_eq!(total(&r, "migrated"), 3);
@@ -126,7 +131,12 @@ async fn throttled_writes_back_off_and_the_run_still_migrates_everything() {
         .arg(&rep)
         .output()
         .unwrap();
-    assert!(o.status.success(), "{}\n{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+    assert!(
+        o.status.success(),
+        "{}\n{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
     let r = report(&rep);
     assert_eq!(total(&r, "migrated"), 10, "{}", r["totals"]);
     let retried = r["objects"]

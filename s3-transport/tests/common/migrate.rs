@@ -70,7 +70,10 @@ pub struct Uploaded {
     /// V1 / V2 / V3, from the envelope's keys (metadata or instruction file).
     pub format: &'static str,
     pub instruction_file: bool,
+    /// Plaintext bytes.
     pub len: u64,
+    /// Stored bytes.
+    pub stored: u64,
 }
 
 fn vectors_root() -> PathBuf {
@@ -157,6 +160,7 @@ pub async fn upload(
         );
         let body = std::fs::read(dir.join(v["object"]["body"].as_str().unwrap())).unwrap();
         let meta = v["object"]["metadata"].as_object().unwrap();
+        let stored = body.len() as u64;
         let mut format = format_of(meta);
         if body.len() > 5 * 1024 * 1024 {
             let mut c = s3.create_multipart_upload().bucket(bucket).key(&key);
@@ -219,6 +223,7 @@ pub async fn upload(
             format,
             instruction_file,
             len: v["expect"]["plaintext_len"].as_u64().unwrap(),
+            stored,
         });
     }
     out
