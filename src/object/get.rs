@@ -676,7 +676,7 @@ impl<'a> GetObject<'a> {
                 let h = read_head(status, headers, Some(&mut self.meta))?;
                 h.check_status(self.intent.version_id.is_some() || self.intent.if_match.is_some())?;
                 if let (Some(want), Some(got)) = (self.intent.if_match, h.etag.as_ref())
-                    && want != got.as_str()
+                    && !super::head::same_etag(want, got.as_str())
                 {
                     // A store that ignores If-Match: the object is not the one asked for.
                     return Err(Error::ObjectChanged);

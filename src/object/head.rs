@@ -29,6 +29,12 @@ impl ObjectHead {
     }
 }
 
+/// Whether two ETags name the same entity: compared without their quotes (stores differ in
+/// whether an XML answer, such as CompleteMultipartUpload's, quotes it).
+pub(crate) fn same_etag(a: &str, b: &str) -> bool {
+    a.trim().trim_matches('"') == b.trim().trim_matches('"')
+}
+
 /// The headers of one response that the protocol checks.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct ResponseHead {

@@ -111,6 +111,11 @@ impl core::fmt::Debug for Source {
     }
 }
 
+/// Both present and the same entity (quotes aside).
+pub(crate) fn etag_eq(a: Option<&str>, b: Option<&str>) -> bool {
+    matches!((a, b), (Some(a), Some(b)) if crate::object::head::same_etag(a, b))
+}
+
 fn strip_meta(name: &str) -> Option<&str> {
     let n = name.trim();
     (n.len() > 11 && n.as_bytes()[..11].eq_ignore_ascii_case(b"x-amz-meta-")).then(|| &n[11..])

@@ -16,7 +16,7 @@
 //! The read must end (authenticated) before the write completes: a driver streams the plaintext
 //! through a pipe that fails the PUT if the GET fails, so that a partial body is never stored.
 
-use super::plan::Source;
+use super::plan::{Source, etag_eq};
 use crate::envelope::{Envelope, FormatVersion, Placement};
 use crate::error::{Error, Result};
 use crate::object::{GetDone, GetIntent, PutIntent};
@@ -199,7 +199,7 @@ impl<'a> Reencrypt<'a> {
             return Err(Error::InvalidState);
         }
         let s = self.source;
-        if done.object.etag() != s.etag.as_deref()
+        if !etag_eq(done.object.etag(), s.etag.as_deref())
             || (s.version_id.is_some() && done.object.version_id() != s.version_id.as_deref())
         {
             return Err(Error::ObjectChanged);
@@ -223,6 +223,8 @@ impl<'a> Reencrypt<'a> {
         version_id: Option<&str>,
     ) -> Result<()> {
         let (len, _) = self.copied.ok_or(Error::InvalidState)?;
+        // `null` is the version id of an unversioned bucket's object: no version.
+        let version_id = version_id.filter(|v| !v.trim().is_empty() && v.trim() != "null");
         if self.step != Step::Write {
             return Err(Error::InvalidState);
         }
@@ -269,7 +271,8 @@ impl<'a> Reencrypt<'a> {
             return Err(Error::InvalidState);
         }
         let (len, sha) = self.copied.ok_or(Error::InvalidState)?;
-        let ok_object = (self.new_etag.is_none() || done.object.etag() == self.new_etag.as_deref())
+        let ok_object = (self.new_etag.is_none()
+            || etag_eq(done.object.etag(), self.new_etag.as_deref()))
             && (self.new_version.is_none()
                 || done.object.version_id() == self.new_version.as_deref());
         if !ok_object {
@@ -298,8 +301,13 @@ impl<'a> Reencrypt<'a> {
         self.source.version_id.as_deref()
     }
 
-    /// An owned copy of the new object's ETag, once written.
-    pub fn new_etag(&self) -> Option<String> {
-        self.new_etag.as_deref().map(ToOwned::to_owned)
+    /// The new object's ETag, once written.
+    pub fn new_etag(&self) -> Option<&str> {
+        self.new_etag.as_deref()
+    }
+
+    /// The new object's version id, once written (versioned buckets).
+    pub fn new_version_id(&self) -> Option<&str> {
+        self.new_version.as_deref()
     }
 }

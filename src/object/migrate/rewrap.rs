@@ -19,7 +19,7 @@
 //!
 //! The message id, IV and V3 commitment are unchanged: the data key is the same.
 
-use super::plan::Source;
+use super::plan::{Source, etag_eq};
 use crate::encrypt::EncryptionMaterials;
 use crate::envelope::{ContentAlgorithm, Envelope, FormatVersion, Placement};
 use crate::error::{Error, Result};
@@ -452,7 +452,7 @@ impl<'a> RewrapInPlace<'a> {
                 let s = self.source;
                 let same_etag = match (s.multipart_etag(), self.multipart(), h.etag.as_ref()) {
                     // A single-part copy of a single-part object keeps its MD5 ETag.
-                    (false, false, Some(e)) => Some(e.as_str()) == s.etag.as_deref(),
+                    (false, false, Some(e)) => etag_eq(Some(e.as_str()), s.etag.as_deref()),
                     (_, _, e) => e.is_some(),
                 };
                 if !back.same_entries(new)
@@ -521,7 +521,7 @@ pub fn check_instruction_file_rewrap(
         return Err(Error::ObjectChanged);
     };
     if !described.instruction_file_used()
-        || o.etag() != source.etag()
+        || !etag_eq(o.etag(), source.etag())
         || o.version_id() != source.version_id()
         || o.stored_len() != source.stored_len()
         || !env.same_entries(written)
