@@ -165,8 +165,8 @@ async fn sdk_written_bucket_migrates_to_v3_and_reads_back_strictly() {
         .arg(&dry)
         .output()
         .unwrap();
-    let r = report(&dry);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let r = report(&dry);
     assert_eq!(r["dry_run"], true);
     assert_eq!(
         total(&r, "would-migrate"),
@@ -468,18 +468,23 @@ async fn an_object_overwritten_during_the_run_is_left_as_written_and_reported() 
     }
     // When the migration's write of the victim passes the proxy, another writer replaces it first.
     let upstream: std::net::SocketAddr = m.endpoint.trim_start_matches("http://").parse().unwrap();
-    let writer = s3.clone();
-    let handle = tokio::runtime::Handle::current();
+    // The hook blocks a worker of this runtime (the proxy's), so the writer runs on a runtime and
+    // a connection pool of its own: none of its tasks can wait behind the blocked worker.
+    let writer_conf = m.sdk_config();
     let proxy = Proxy::start(
         upstream,
         vec![Rule {
             markers: vec![b"PUT /mig/victim?".to_vec(), b"PUT /mig/victim ".to_vec()],
             occurrences: vec![1],
             action: Action::Call(Box::new(move || {
-                let w = writer.clone();
-                let h = handle.clone();
+                let conf = writer_conf.clone();
                 std::thread::spawn(move || {
-                    h.block_on(async {
+                    let rt = tokio::runtime::Builder::new_current_thread()
+                        .enable_all()
+                        .build()
+                        .unwrap();
+                    rt.block_on(async {
+                        let w = s3_encryption_transport::local::s3_client_for(&conf);
                         w.put_object()
                             .bucket(B)
                             .key("victim")
