@@ -50,9 +50,15 @@ pub fn result_of(r: &TResult<MigrateOutcome>) -> (ResultCode, String) {
                     ResultCode::PermanentFailure,
                     "changed during the migration; left as written",
                 ),
+                MigrateStatus::Unsupported => (
+                    ResultCode::PermanentFailure,
+                    "the operation does not apply to it (re-encrypt it to V3 instead)",
+                ),
+                // A verdict newer than this handler: untouched as far as it knows.
+                _ => (ResultCode::PermanentFailure, "not migrated"),
             };
             let mut s = what.to_owned();
-            if let Some(f) = &o.form {
+            if let Some(f) = o.form.as_ref().filter(|f| f.format != "plain") {
                 s.push_str(&format!(" (was {} {})", f.format, f.wrap));
             }
             if let Some(v) = o.new_version.as_ref().or(o.new_etag.as_ref()) {
