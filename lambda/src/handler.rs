@@ -109,6 +109,33 @@ fn task_bucket(t: &S3BatchJobTask) -> Option<String> {
         .then(|| bucket.to_owned())
 }
 
+/// The object key of a task. S3 Batch Operations passes keys URL-encoded, as the manifest holds
+/// them (AWS Lambda Powertools decodes them with `unquote_plus`): `%XX` escapes, and `+` for a
+/// space. `None` for a bad escape or a key that is not UTF-8.
+pub(crate) fn decode_key(s: &str) -> Option<String> {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'%' => {
+                let h = std::str::from_utf8(b.get(i + 1..i + 3)?).ok()?;
+                out.push(u8::from_str_radix(h, 16).ok()?);
+                i += 3;
+            }
+            b'+' => {
+                out.push(b' ');
+                i += 1;
+            }
+            c => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8(out).ok().filter(|k| !k.is_empty())
+}
+
 /// The handler: S3 and KMS clients, and the function's environment.
 #[derive(Debug, Clone)]
 pub struct Handler {
@@ -162,7 +189,8 @@ impl Handler {
         let setup = JobArgs::from_event(&event, &self.env).and_then(|a| self.client(&a));
         let mut results = Vec::with_capacity(event.tasks.len());
         for t in &event.tasks {
-            let (code, text) = match (&setup, task_bucket(t), t.s3_key.as_deref()) {
+            let key = t.s3_key.as_deref().map(|k| decode_key(k).ok_or(k));
+            let (code, text) = match (&setup, task_bucket(t), key) {
                 (Err(e), _, _) => (
                     ResultCode::PermanentFailure,
                     format!("bad job arguments: {e}"),
@@ -171,12 +199,16 @@ impl Handler {
                     ResultCode::PermanentFailure,
                     "no bucket in the task".to_owned(),
                 ),
-                (_, _, None | Some("")) => (
+                (_, _, None | Some(Err(""))) => (
                     ResultCode::PermanentFailure,
                     "no key in the task".to_owned(),
                 ),
-                (Ok((c, opts)), Some(bucket), Some(key)) => {
-                    result_of(&c.migrate_object(&bucket, key, opts).await)
+                (_, _, Some(Err(_))) => (
+                    ResultCode::PermanentFailure,
+                    "the key is not URL-encoded UTF-8".to_owned(),
+                ),
+                (Ok((c, opts)), Some(bucket), Some(Ok(key))) => {
+                    result_of(&c.migrate_object(&bucket, &key, opts).await)
                 }
             };
             let mut r = S3BatchJobResult::default();
@@ -197,6 +229,19 @@ impl Handler {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn keys_are_url_decoded() {
+        assert_eq!(decode_key("a/b.jpg").as_deref(), Some("a/b.jpg"));
+        assert_eq!(
+            decode_key("summer+2024/%C3%A9t%C3%A9%2B1.jpg").as_deref(),
+            Some("summer 2024/été+1.jpg")
+        );
+        assert_eq!(decode_key("100%"), None);
+        assert_eq!(decode_key("%zz"), None);
+        assert_eq!(decode_key("%FF"), None);
+        assert_eq!(decode_key(""), None);
+    }
 
     #[test]
     fn bucket_from_arn_or_name() {

@@ -97,6 +97,16 @@ async fn schema_1_0_events_migrate_with_an_aes_key_file_and_answer_each_code() {
         )
         .await
         .unwrap();
+    // S3 Batch Operations passes keys URL-encoded, as the manifest holds them.
+    writer(7)
+        .put_bytes(
+            BUCKET,
+            "photos/summer 2024/été+1.jpg",
+            &data(700, 3),
+            &PutOptions::default(),
+        )
+        .await
+        .unwrap();
     writer(8)
         .put_bytes(
             BUCKET,
@@ -132,6 +142,8 @@ async fn schema_1_0_events_migrate_with_an_aes_key_file_and_answer_each_code() {
             "job": { "id": "f3cc4f60-61f6-4a2b-8a21-d07600c373ce" },
             "tasks": [
                 { "taskId": "t-a", "s3Key": "photos/a.jpg", "s3VersionId": null, "s3BucketArn": arn },
+                { "taskId": "t-encoded", "s3Key": "photos/summer+2024/%C3%A9t%C3%A9%2B1.jpg", "s3VersionId": null, "s3BucketArn": arn },
+                { "taskId": "t-bad-escape", "s3Key": "photos/100%", "s3VersionId": null, "s3BucketArn": arn },
                 { "taskId": "t-other", "s3Key": "photos/other-key", "s3VersionId": null, "s3BucketArn": arn },
                 { "taskId": "t-plain", "s3Key": "photos/plain.txt", "s3VersionId": null, "s3BucketArn": arn },
                 { "taskId": "t-missing", "s3Key": "photos/missing", "s3VersionId": null, "s3BucketArn": arn },
@@ -143,9 +155,18 @@ async fn schema_1_0_events_migrate_with_an_aes_key_file_and_answer_each_code() {
     let secrets = [key_hex.as_str()];
     let inv = "YXNkbGZqYWRmaiBhc2RmdW9hZHNmZGpmaGFzbGtkaGZza2RmaAo";
     let r = results(&h.handle(ev()).await, inv, "1.0", &secrets);
-    assert_eq!(r.len(), 5);
+    assert_eq!(r.len(), 7);
     assert_eq!(r["t-a"].0, "Succeeded", "{r:?}");
     assert!(r["t-a"].1.starts_with("migrated (was V2"), "{r:?}");
+    assert_eq!(r["t-encoded"].0, "Succeeded", "{r:?}");
+    assert!(r["t-encoded"].1.starts_with("migrated (was V2"), "{r:?}");
+    assert_eq!(
+        r["t-bad-escape"],
+        (
+            "PermanentFailure".into(),
+            "the key is not URL-encoded UTF-8".into()
+        )
+    );
     assert_eq!(r["t-other"].0, "PermanentFailure", "{r:?}");
     assert!(r["t-other"].1.contains("cannot open"), "{r:?}");
     assert_eq!(
@@ -168,6 +189,15 @@ async fn schema_1_0_events_migrate_with_an_aes_key_file_and_answer_each_code() {
         .await
         .unwrap();
     assert_eq!(pt, data(5000, 1));
+    let (pt, _) = strict
+        .get_object_bytes(
+            BUCKET,
+            "photos/summer 2024/été+1.jpg",
+            &GetOptions::default(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(pt, data(700, 3));
     assert_eq!(
         format_of(&writer(8), BUCKET, "photos/other-key").await,
         "V2"
