@@ -96,7 +96,9 @@ async fn main() {
     s3.create_bucket().bucket(BUCKET).send().await.unwrap();
     let key = AesKey::new_256([0x42; 32]);
     let key_file = dir.path().join("aes.key");
-    std::fs::write(&key_file, [0x42u8; 32]).unwrap();
+    // As hex text: 32 raw bytes that all happen to be hex digits (0x42 is 'B') would read as a
+    // 16-byte key written in hex, as `s3ec` reads key files too.
+    std::fs::write(&key_file, hex::encode([0x42u8; 32])).unwrap();
     let v2 = S3EncryptionClient::builder(s3.clone(), Keyring::aes(key))
         .commitment_policy(CommitmentPolicy::ForbidEncryptAllowDecrypt)
         .build()
