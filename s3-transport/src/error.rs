@@ -83,8 +83,6 @@ pub enum Error {
     },
     /// Local I/O (the body source, a spill file, an output file).
     Io(std::io::Error),
-    /// The operation is not supported for this object or configuration (the text says why).
-    Unsupported(String),
 }
 
 impl Error {
@@ -109,10 +107,9 @@ impl Error {
                 _ => ErrorKind::Usage,
             },
             Error::KmsRefused(_) | Error::ObjectChanged => ErrorKind::Authentication,
-            Error::RangeNotSatisfiable { .. }
-            | Error::Refused(_)
-            | Error::Config(_)
-            | Error::Unsupported(_) => ErrorKind::Usage,
+            Error::RangeNotSatisfiable { .. } | Error::Refused(_) | Error::Config(_) => {
+                ErrorKind::Usage
+            }
             Error::S3 {
                 status: Some(404), ..
             } => ErrorKind::NotFound,
@@ -266,7 +263,6 @@ impl fmt::Display for Error {
             }
             Error::Kms { operation, source } => write!(f, "KMS {operation} failed: {source}"),
             Error::Io(e) => write!(f, "I/O error: {e}"),
-            Error::Unsupported(m) => write!(f, "unsupported: {m}"),
         }
     }
 }
@@ -284,3 +280,52 @@ impl std::error::Error for Error {
 
 /// Shorthand for the transport's results.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn s3(status: Option<u16>, code: Option<&str>) -> Error {
+        Error::S3 {
+            operation: "HeadObject",
+            status,
+            code: code.map(str::to_owned),
+            source: "x".into(),
+        }
+    }
+
+    #[test]
+    fn transient_failures_are_retryable_and_verdicts_are_not() {
+        for e in [
+            s3(Some(503), Some("SlowDown")),
+            s3(Some(500), None),
+            s3(Some(400), Some("RequestTimeout")),
+            s3(None, None),
+            Error::Kms {
+                operation: "Decrypt",
+                source: "ThrottlingException: rate exceeded".into(),
+            },
+            Error::Crypto(s3_encryption::Error::RequestFailed { status: 503 }),
+        ] {
+            assert!(e.is_retryable(), "{e}");
+            assert!(!e.is_precondition_failed(), "{e}");
+        }
+        for e in [
+            s3(Some(403), Some("AccessDenied")),
+            s3(Some(404), None),
+            Error::KmsRefused("Decrypt: IncorrectKeyException".into()),
+            Error::Crypto(s3_encryption::Error::Authentication),
+            Error::Crypto(s3_encryption::Error::ReadBackMismatch),
+        ] {
+            assert!(!e.is_retryable(), "{e}");
+        }
+        for e in [
+            s3(Some(412), Some("PreconditionFailed")),
+            Error::ObjectChanged,
+            Error::Crypto(s3_encryption::Error::ObjectChanged),
+        ] {
+            assert!(e.is_precondition_failed(), "{e}");
+            assert!(!e.is_retryable(), "{e}");
+        }
+    }
+}

@@ -50,18 +50,22 @@ impl S3EncryptionClient {
         new_keyring: &Keyring,
         opts: &ReEncryptOptions,
     ) -> Result<ReEncryptOutput> {
-        Box::pin(self.rotate(bucket, key, new_keyring, opts))
+        Box::pin(self.rotate(bucket, key, new_keyring, opts, false))
             .await
             .map(|(out, _)| out)
     }
 
-    /// The rotation, returning the new envelope as well.
+    /// The rotation, returning the new envelope as well. With `server_side` (KMS→KMS, a
+    /// `kms+context` object) the blob is re-encrypted by KMS `ReEncrypt` and the data key never
+    /// reaches the client; the new envelope is then checked with the new keyring before it is
+    /// written.
     pub(crate) async fn rotate(
         &self,
         bucket: &str,
         key: &str,
         new_keyring: &Keyring,
         opts: &ReEncryptOptions,
+        server_side: bool,
     ) -> Result<(ReEncryptOutput, Envelope)> {
         let source = opts.source_suffix.as_deref().unwrap_or(&self.inner.suffix);
         let target = opts.new_suffix.as_deref().unwrap_or(&self.inner.suffix);
@@ -95,6 +99,20 @@ impl S3EncryptionClient {
                         }
                     };
                     r.response(id, a.status, a.pairs()).map_err(err)?;
+                }
+                RotateNext::UnwrapKey if server_side => {
+                    let env = r
+                        .old_envelope()
+                        .ok_or_else(|| Error::config("no envelope"))?;
+                    let blob = new_keyring
+                        .reencrypt_data_key(env, &self.inner.keyring, kms)
+                        .await?;
+                    r.reencrypted_key(&blob).map_err(err)?;
+                    let env = r
+                        .new_envelope()
+                        .ok_or_else(|| Error::config("no envelope"))?;
+                    let dk = new_keyring.unwrap_data_key(env, kms, None).await?;
+                    env.decryptor(dk, &self.inner.policy)?;
                 }
                 RotateNext::UnwrapKey => {
                     let env = r

@@ -284,27 +284,28 @@ pub(crate) async fn upload_part_copy(
 }
 
 /// The object's tags as `x-amz-tagging` takes them (`k=v&...`, URL-encoded), pinned to
-/// `version_id`; `None` when it has none, or when the store does not implement tagging at all
-/// (501 NotImplemented, as the embedded s3s-fs answers): such a store holds no tags to lose.
+/// `version_id`; `None` when it has none, or when the store does not implement tagging.
 pub(crate) async fn get_object_tagging(
     s3: &aws_sdk_s3::Client,
     bucket: &str,
     key: &str,
     version_id: Option<&str>,
 ) -> Result<Option<String>> {
-    let out = match s3
+    let out = s3
         .get_object_tagging()
         .bucket(bucket)
         .key(key)
         .set_version_id(version_id.map(str::to_owned))
         .send()
         .await
-        .map_err(|e| Error::from_s3("GetObjectTagging", e))
-    {
-        Ok(out) => out,
+        .map_err(|e| Error::from_s3("GetObjectTagging", e));
+    let out = match out {
+        Ok(o) => o,
+        // A store without tagging (s3s-fs answers 501 NotImplemented) holds no tags.
         Err(Error::S3 {
             status: Some(501), ..
         }) => return Ok(None),
+        Err(Error::S3 { code: Some(c), .. }) if c == "NotImplemented" => return Ok(None),
         Err(e) => return Err(e),
     };
     let tags: Vec<String> = out

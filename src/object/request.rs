@@ -48,9 +48,6 @@ pub enum Operation {
     /// `PUT /key?partNumber=N&uploadId=U` with `x-amz-copy-source` and
     /// `x-amz-copy-source-range` ([`Request::copy_source`]).
     UploadPartCopy,
-    /// `GET /key?tagging`: the object's tags (the driver answers with the tag set as
-    /// `key=value&...`, URL-encoded; see the migration machines).
-    GetObjectTagging,
 }
 
 impl Operation {
@@ -63,7 +60,6 @@ impl Operation {
             | Operation::UploadPart
             | Operation::CopyObject
             | Operation::UploadPartCopy => "PUT",
-            Operation::GetObjectTagging => "GET",
             Operation::CreateMultipartUpload | Operation::CompleteMultipartUpload => "POST",
             Operation::AbortMultipartUpload | Operation::DeleteObject => "DELETE",
         }

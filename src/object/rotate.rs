@@ -56,7 +56,7 @@ pub enum RotateNext {
     /// [`RotateInstructionFile::body`] first).
     Send(RequestId),
     /// Unwrap the data key with the old key: [`RotateInstructionFile::key_request`], then
-    /// [`RotateInstructionFile::data_key`].
+    /// [`RotateInstructionFile::data_key`] (or, KMS→KMS, [`RotateInstructionFile::reencrypted_key`]).
     UnwrapKey,
     /// Wrap [`RotateInstructionFile::data_key_to_wrap`] under the new key for
     /// [`RotateInstructionFile::new_config`] (AES/RSA locally, KMS `Encrypt`), then
@@ -327,24 +327,48 @@ impl<'a> RotateInstructionFile<'a> {
                 return Err(Error::InvalidKey);
             }
             let new = old.rewrapped(materials)?;
-            self.ifile.render(|out| new.write_instruction_file(out))?;
-            // What is about to be stored must parse, under the same policy, beside the object's
-            // own metadata.
-            Envelope::parse(
-                self.meta.pairs(),
-                Some(self.ifile.bytes()),
-                &self.intent.policy,
-            )?;
-            self.new = Some(new);
-            self.data_key = None;
-            self.step = if self.intent.enforce_rotation {
-                Step::Check
-            } else {
-                Step::Put
-            };
-            Ok(())
+            self.set_new(new)
         })();
         self.guard(r)
+    }
+
+    /// KMS→KMS instead of [`RotateInstructionFile::data_key`] and
+    /// [`RotateInstructionFile::new_materials`] ([`RotateNext::UnwrapKey`]): the stored blob as
+    /// KMS `ReEncrypt` returned it, so the data key never reaches the caller. Nothing here can
+    /// check that it holds the same data key: unwrap [`RotateInstructionFile::new_envelope`] with
+    /// the new key and open the object (V3: the commitment) before the instruction file is sent.
+    pub fn reencrypted_key(&mut self, blob: &[u8]) -> Result<()> {
+        let r = (|| {
+            if self.step != Step::Unwrap {
+                return Err(Error::InvalidState);
+            }
+            let old = self.old.as_ref().ok_or(Error::InvalidState)?;
+            let new = old
+                .with_reencrypted_key(blob)?
+                .with_placement(Placement::InstructionFile);
+            self.set_new(new)
+        })();
+        self.guard(r)
+    }
+
+    /// Render the new instruction file, check it parses beside the object's metadata, and move on.
+    fn set_new(&mut self, new: Envelope) -> Result<()> {
+        self.ifile.render(|out| new.write_instruction_file(out))?;
+        // What is about to be stored must parse, under the same policy, beside the object's
+        // own metadata.
+        Envelope::parse(
+            self.meta.pairs(),
+            Some(self.ifile.bytes()),
+            &self.intent.policy,
+        )?;
+        self.new = Some(new);
+        self.data_key = None;
+        self.step = if self.intent.enforce_rotation {
+            Step::Check
+        } else {
+            Step::Put
+        };
+        Ok(())
     }
 
     /// The new envelope's key request, for [`RotateNext::CheckOldKey`].

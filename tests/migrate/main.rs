@@ -53,15 +53,39 @@ fn old_policy() -> DecryptPolicy {
     }
 }
 
+/// The plaintext of `k` under `key`, verified.
+fn open(store: &mut Store, key: &AesKey) -> Result<Vec<u8>, Error> {
+    let mut pt = Vec::new();
+    get(
+        store,
+        GetIntent::new("b", "k"),
+        key,
+        &mut PlaintextDigest::new(),
+        &mut pt,
+    )?;
+    Ok(pt)
+}
+
 /// Re-encrypt `key` from `old` to `new`: the whole flow, returning the verification's result.
 fn reencrypt(store: &mut Store, key: &str, old: &AesKey, new: &AesKey) -> Result<Vec<u8>, Error> {
+    reencrypt_with(store, key, &Unwrap::Aes(old), old_policy(), new)
+}
+
+/// [`reencrypt`] with any old key, under `policy`.
+fn reencrypt_with(
+    store: &mut Store,
+    key: &str,
+    old: &Unwrap<'_>,
+    policy: DecryptPolicy,
+    new: &AesKey,
+) -> Result<Vec<u8>, Error> {
     let source = describe(store, key);
     let mut re = Reencrypt::new(&source, CommitmentPolicy::RequireEncryptRequireDecrypt)?;
     let mut digest = PlaintextDigest::new();
     let mut plaintext = Vec::new();
-    let done = get(
+    let done = get_with(
         store,
-        re.read_intent(old_policy())?,
+        re.read_intent(policy)?,
         old,
         &mut digest,
         &mut plaintext,
@@ -79,6 +103,111 @@ fn reencrypt(store: &mut Store, key: &str, old: &AesKey, new: &AesKey) -> Result
     assert_eq!(v.plaintext_len, plaintext.len() as u64);
     assert_eq!(v.new_version_id.as_deref(), Some("v2"));
     Ok(back)
+}
+
+/// An SDK-written V3 vector (amazon-s3-encryption-client-python 4.0.0, KMS): metadata, body,
+/// instruction file, the offline KMS answer, and the plaintext digest.
+struct PyV3 {
+    meta: Vec<(String, String)>,
+    body: Vec<u8>,
+    instruction: Option<Vec<u8>>,
+    blob: Vec<u8>,
+    context: Vec<(String, String)>,
+    plaintext_key: Vec<u8>,
+    sha: String,
+}
+
+fn python_v3(name: &str) -> PyV3 {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("test-vectors/python");
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join(name)).unwrap()).unwrap();
+    let b64 = |s: &serde_json::Value| Base64::decode_vec(s.as_str().unwrap()).unwrap();
+    let mut context: Vec<(String, String)> = v["key"]["encryption_context"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .map(|(k, v)| (k.clone(), v.as_str().unwrap().to_owned()))
+        .collect();
+    context.sort();
+    PyV3 {
+        meta: v["object"]["metadata"]
+            .as_object()
+            .unwrap()
+            .iter()
+            .map(|(k, v)| (k.to_lowercase(), v.as_str().unwrap().to_owned()))
+            .collect(),
+        body: std::fs::read(dir.join(v["object"]["body"].as_str().unwrap())).unwrap(),
+        instruction: v["instruction_file"]["body"]
+            .as_str()
+            .map(|i| std::fs::read(dir.join(i)).unwrap()),
+        blob: b64(&v["key"]["ciphertext_blob_b64"]),
+        context,
+        plaintext_key: b64(&v["key"]["plaintext_b64"]),
+        sha: v["expect"]["plaintext_sha256"].as_str().unwrap().to_owned(),
+    }
+}
+
+#[test]
+fn sdk_v3_objects_from_python_reencrypt_to_v3_under_a_new_key() {
+    for name in ["v3-kms-4101.json", "v3-kms-4101-instruction-file.json"] {
+        let v = python_v3(name);
+        let mut store = Store::default();
+        store.put("k", v.meta.clone(), v.body.clone());
+        if let Some(i) = &v.instruction {
+            store.put("k.instruction", vec![], i.clone());
+        }
+        let s = describe(&mut store, "k");
+        assert_eq!(s.form().format, SourceFormat::V3, "{name}");
+        assert_eq!(s.form().wrap, Some(WrapAlgorithm::KmsContext), "{name}");
+        assert_eq!(s.instruction_file_used(), v.instruction.is_some(), "{name}");
+        let old = Unwrap::OfflineKms {
+            blob: &v.blob,
+            context: v.context.clone(),
+            plaintext: &v.plaintext_key,
+        };
+        let new = AesKey::new_256([5; 32]);
+        let back = reencrypt_with(&mut store, "k", &old, DecryptPolicy::new(), &new).unwrap();
+        assert_eq!(hex::encode(Sha256::digest(&back)), v.sha, "{name}");
+        // The new object needs only the new key: its envelope is in its metadata.
+        let o = &store.objects["k"];
+        assert!(
+            o.meta.iter().any(|(k, v)| k == "x-amz-w" && v == "02"),
+            "{name}"
+        );
+        let again = open(&mut store, &new).unwrap();
+        assert_eq!(again, back);
+    }
+}
+
+#[test]
+fn sdk_v3_object_from_python_rewraps_with_its_message_id_and_commitment() {
+    let v = python_v3("v3-kms-4101.json");
+    let mut store = Store::default();
+    store.put("k", v.meta.clone(), v.body.clone());
+    let old = Unwrap::OfflineKms {
+        blob: &v.blob,
+        context: v.context.clone(),
+        plaintext: &v.plaintext_key,
+    };
+    let new = AesKey::new_256([6; 32]);
+    let before = store.objects["k"].clone();
+    rewrap_with(&mut store, "k", &old, &new, 5 << 30).unwrap();
+    let after = store.objects["k"].clone();
+    assert_eq!(after.body, before.body);
+    assert_eq!(v3_ids(&after), v3_ids(&before));
+    assert!(after.meta.iter().any(|(k, v)| k == "x-amz-w" && v == "02"));
+    // The Python object now opens with the AES key alone, to the SDK's plaintext.
+    let pt = open(&mut store, &new).unwrap();
+    assert_eq!(hex::encode(Sha256::digest(&pt)), v.sha);
+    // And no longer with the KMS answer that opened it before.
+    let r = get_with(
+        &mut store,
+        GetIntent::new("b", "k"),
+        &old,
+        &mut PlaintextDigest::new(),
+        &mut Vec::new(),
+    );
+    assert!(r.is_err());
 }
 
 #[test]
@@ -177,6 +306,31 @@ fn a_412_on_put_or_complete_is_changed_and_the_upload_is_aborted() {
 }
 
 #[test]
+fn a_source_overwritten_after_the_head_is_never_read_nor_written() {
+    // Honest 412, and a store that ignores If-Match and serves the newer object: both stop the
+    // read (the answer's ETag is not the pinned one) before anything is written.
+    for ignore in [false, true] {
+        let (meta, body, old, _) = sdk_v2();
+        let mut store = Store::default();
+        store.put("k", meta.clone(), body.clone());
+        let source = describe(&mut store, "k");
+        store.put("k", meta, body); // another writer: same bytes, a new ETag and version
+        store.hostile.ignore_read_if_match = ignore;
+        let re = Reencrypt::new(&source, CommitmentPolicy::RequireEncryptRequireDecrypt).unwrap();
+        let intent = re.read_intent(old_policy()).unwrap();
+        let r = get(
+            &mut store,
+            intent,
+            &old,
+            &mut PlaintextDigest::new(),
+            &mut Vec::new(),
+        );
+        assert_eq!(r.unwrap_err(), Error::ObjectChanged, "ignore={ignore}");
+        assert_eq!(store.writes, 0);
+    }
+}
+
+#[test]
 fn a_read_back_of_other_bytes_or_unauthenticated_is_not_success() {
     let (meta, body, old, _) = sdk_v2();
     let new = AesKey::new_256([7; 32]);
@@ -233,6 +387,17 @@ fn rewrap(
     new: &AesKey,
     copy_threshold: u64,
 ) -> Result<(), Error> {
+    rewrap_with(store, key, &Unwrap::Aes(old), new, copy_threshold)
+}
+
+/// [`rewrap`] with any old key.
+fn rewrap_with(
+    store: &mut Store,
+    key: &str,
+    old: &Unwrap<'_>,
+    new: &AesKey,
+    copy_threshold: u64,
+) -> Result<(), Error> {
     let source = describe(store, key);
     let mut intent = RewrapIntent::new(DecryptPolicy::new());
     intent.copy_threshold = copy_threshold;
@@ -241,8 +406,13 @@ fn rewrap(
     loop {
         match rw.poll()? {
             RewrapNext::UnwrapKey => {
-                assert!(matches!(rw.key_request()?, KeyRequest::Aes { .. }));
-                let dk = rw.old_envelope().unwrap_aes(old)?;
+                let dk = match old {
+                    Unwrap::Aes(k) => {
+                        assert!(matches!(rw.key_request()?, KeyRequest::Aes { .. }));
+                        rw.old_envelope().unwrap_aes(k)?
+                    }
+                    kms => kms.answer(rw.key_request()?)?,
+                };
                 rw.data_key(dk)?;
             }
             RewrapNext::WrapKey => {
@@ -315,52 +485,52 @@ fn rewrap_in_place_copies_with_a_new_envelope_and_keeps_the_commitment() {
             "copy-source-if-match"
         );
         // The new key opens it, the old one no longer does.
-        let (mut d, mut back) = (PlaintextDigest::new(), Vec::new());
-        get(
-            &mut store,
-            GetIntent::new("b", "k"),
-            &new,
-            &mut d,
-            &mut back,
-        )
-        .unwrap();
+        let back = open(&mut store, &new).unwrap();
         assert_eq!(back, pt);
-        let r = get(
-            &mut store,
-            GetIntent::new("b", "k"),
-            &old,
-            &mut PlaintextDigest::new(),
-            &mut Vec::new(),
-        );
-        assert!(r.is_err());
+        assert!(open(&mut store, &old).is_err());
     }
 }
 
 #[test]
 fn a_copy_that_returns_another_object_or_a_412_is_changed() {
     let (old, new) = (AesKey::new_256([1; 32]), AesKey::new_256([2; 32]));
+    // (object size, copy threshold, what the store does): another writer's object copied by a
+    // store that ignores the conditions; a 412 on the copy; a 412 on a multipart completion.
+    let cases = [
+        (
+            4101,
+            5 << 30,
+            Hostile {
+                overwrite_before_copy: true,
+                ..Hostile::default()
+            },
+        ),
+        (
+            4101,
+            5 << 30,
+            Hostile {
+                fail_write: true,
+                ..Hostile::default()
+            },
+        ),
+        (
+            11 << 20,
+            5 << 20,
+            Hostile {
+                fail_write: true,
+                ..Hostile::default()
+            },
+        ),
+    ];
     let mut store = Store::default();
-    v3_object(&mut store, &old, 4101);
-    store.hostile.overwrite_before_copy = true;
-    assert_eq!(
-        rewrap(&mut store, "k", &old, &new, 5 << 30).unwrap_err(),
-        Error::ObjectChanged
-    );
-    let mut store = Store::default();
-    v3_object(&mut store, &old, 4101);
-    store.hostile.fail_write = true;
-    assert_eq!(
-        rewrap(&mut store, "k", &old, &new, 5 << 30).unwrap_err(),
-        Error::ObjectChanged
-    );
-    // A multipart copy whose completion fails is aborted.
-    let mut store = Store::default();
-    v3_object(&mut store, &old, 11 << 20);
-    store.hostile.fail_write = true;
-    assert_eq!(
-        rewrap(&mut store, "k", &old, &new, 5 << 20).unwrap_err(),
-        Error::ObjectChanged
-    );
+    for (len, threshold, hostile) in cases {
+        store = Store::default();
+        v3_object(&mut store, &old, len);
+        store.hostile = hostile;
+        let e = rewrap(&mut store, "k", &old, &new, threshold).unwrap_err();
+        assert_eq!(e, Error::ObjectChanged, "{len}");
+    }
+    // The multipart copy whose completion failed was aborted.
     assert!(
         store
             .ops

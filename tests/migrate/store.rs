@@ -6,7 +6,7 @@ use s3_encryption::object::{
     DescribeNext, DescribeObject, GetDone, GetIntent, GetNext, GetObject, Operation, PutIntent,
     PutNext, PutObject, Released, Request, RequestBody, RequestId,
 };
-use s3_encryption::{AesKey, EncryptionMaterials, Error};
+use s3_encryption::{AesKey, DataKey, EncryptionMaterials, Error, KeyRequest};
 use std::collections::HashMap;
 
 #[derive(Clone)]
@@ -25,6 +25,8 @@ pub struct Hostile {
     pub fail_write: bool,
     /// Ignore `x-amz-copy-source-if-match`: copy whatever is current (after `overwrite_before_copy`).
     pub overwrite_before_copy: bool,
+    /// Ignore `If-Match` on reads: serve whatever is current.
+    pub ignore_read_if_match: bool,
     /// Serve these bytes instead of the object's on GETs after the first write.
     pub swap_after_write: Option<u8>,
 }
@@ -110,7 +112,9 @@ impl Store {
                     a.status = 404;
                     return a;
                 };
-                if r.if_match.is_some_and(|m| !same(m, &o.etag)) {
+                if !self.hostile.ignore_read_if_match
+                    && r.if_match.is_some_and(|m| !same(m, &o.etag))
+                {
                     a.status = 412;
                     return a;
                 }
@@ -248,6 +252,56 @@ pub fn get(
     digest: &mut PlaintextDigest,
     out: &mut Vec<u8>,
 ) -> Result<GetDone, Error> {
+    get_with(store, intent, &Unwrap::Aes(key), digest, out)
+}
+
+/// How a test unwraps a data key.
+pub enum Unwrap<'k> {
+    /// A raw AES master key.
+    Aes(&'k AesKey),
+    /// The vectors' offline KMS: `Decrypt` of exactly this blob under exactly this context
+    /// answers this plaintext (what KMS answered the SDK when it wrote the object); anything
+    /// else is refused.
+    OfflineKms {
+        blob: &'k [u8],
+        context: Vec<(String, String)>,
+        plaintext: &'k [u8],
+    },
+}
+
+impl Unwrap<'_> {
+    /// The data key for `req`, if this is the offline KMS and `req` is exactly what it answers.
+    pub fn answer(&self, req: KeyRequest<'_>) -> Result<DataKey, Error> {
+        let Unwrap::OfflineKms {
+            blob,
+            context,
+            plaintext,
+        } = self
+        else {
+            return Err(Error::InvalidState);
+        };
+        match req {
+            KeyRequest::Kms(r) => {
+                let mut c = r.encryption_context();
+                c.sort();
+                if r.ciphertext_blob != *blob || c != *context {
+                    return Err(Error::Authentication);
+                }
+                DataKey::from_slice(plaintext)
+            }
+            _ => Err(Error::Authentication),
+        }
+    }
+}
+
+/// [`get`] with any [`Unwrap`].
+pub fn get_with(
+    store: &mut Store,
+    intent: GetIntent<'_>,
+    key: &Unwrap<'_>,
+    digest: &mut PlaintextDigest,
+    out: &mut Vec<u8>,
+) -> Result<GetDone, Error> {
     let mut g = GetObject::new(intent)?;
     let mut bodies: HashMap<RequestId, Vec<u8>> = HashMap::new();
     loop {
@@ -272,7 +326,13 @@ pub fn get(
                 }
                 g.end_of_body(id)?;
             }
-            GetNext::UnwrapKey => g.unwrap_aes(key)?,
+            GetNext::UnwrapKey => match key {
+                Unwrap::Aes(k) => g.unwrap_aes(k)?,
+                kms => {
+                    let dk = kms.answer(g.key_request()?)?;
+                    g.data_key(dk)?;
+                }
+            },
             GetNext::Done(d) => return Ok(d),
             other => panic!("unexpected {other:?}"),
         }

@@ -53,8 +53,13 @@ pub struct MigrateOptions {
     /// Classify only: report what would be migrated, write nothing.
     pub dry_run: bool,
     /// Read the new object back and verify it before reporting success (default true). Off, a
-    /// success is reported with the detail `not verified`.
+    /// re-encryption or instruction-file re-wrap reports success with the detail `not verified`
+    /// (a re-wrap in place always reads its copy back: the copy conditions may be ignored).
     pub verify: bool,
+    /// Rewrap of a metadata-placement object: objects larger than this are copied as a
+    /// multipart upload of `UploadPartCopy` ranges of this size, smaller ones with one
+    /// `CopyObject` (at least 5 MiB, at most and by default 5 GiB, S3's single-copy limit).
+    pub copy_part_size: u64,
 }
 
 impl MigrateOptions {
@@ -66,6 +71,7 @@ impl MigrateOptions {
             encryption_context: None,
             dry_run: false,
             verify: true,
+            copy_part_size: s3_encryption::object::migrate::MAX_COPY_SIZE,
         }
     }
 }
@@ -189,7 +195,27 @@ impl S3EncryptionClient {
     /// Migrate one object: old keyring and policy are this client's; the new keyring and the
     /// mode are in `opts`. Permanent per-object states (not encrypted, cannot open, changed,
     /// skipped, unsupported) are `Ok` outcomes; transport and throttling failures are `Err`
-    /// ([`Error::is_retryable`] tells the transient ones). See the [module documentation](self).
+    /// ([`Error::is_retryable`] tells the transient ones).
+    ///
+    /// The object is classified (HEAD and instruction file), then:
+    /// * a plain object is [`MigrateStatus::NotEncrypted`];
+    /// * one already in the target form (V3 that the new keyring opens, for
+    ///   [`MigrateMode::ToV3`]; wrapped so that the new keyring opens it, for
+    ///   [`MigrateMode::Rewrap`]) is [`MigrateStatus::Skipped`], so a rerun is safe;
+    /// * one this client's keyring and policy cannot open is [`MigrateStatus::CannotOpen`];
+    /// * with `dry_run`, the rest is [`MigrateStatus::WouldMigrate`];
+    /// * otherwise it is migrated, conditional on the ETag it had at the HEAD: a 412, or a
+    ///   read-back that shows another object, is [`MigrateStatus::Changed`] and the other
+    ///   writer's object is left as it is. The new object is read back and verified before
+    ///   [`MigrateStatus::Migrated`] is reported; on a versioned bucket the previous version is
+    ///   kept and reported ([`MigrateOutcome::source_version`]), never deleted.
+    ///
+    /// ToV3 streams the verified plaintext of the old object (in memory within the memory
+    /// budget, else two pinned passes) into a V3 PUT (multipart above the part size) with the
+    /// user metadata, content type and tags; it always writes metadata placement and leaves an
+    /// old instruction file in place (reported in `detail`). Rewrap copies a metadata-placement
+    /// object onto itself server-side (`CopyObject`, `UploadPartCopy` above 5 GiB) with the new
+    /// envelope, or rewrites the instruction file; KMS→KMS uses KMS `ReEncrypt`.
     pub async fn migrate_object(
         &self,
         bucket: &str,
@@ -205,9 +231,22 @@ impl S3EncryptionClient {
         key: &str,
         opts: &MigrateOptions,
     ) -> Result<MigrateOutcome> {
+        let new = &opts.new_keyring;
+        if !new.can_encrypt() {
+            return Err(Error::config(format!(
+                "the new keyring ({}) cannot wrap data keys",
+                new.describe()
+            )));
+        }
+        if opts.mode == MigrateMode::ToV3 && opts.verify && !new.can_decrypt() {
+            return Err(Error::config(format!(
+                "the new keyring ({}) cannot decrypt, so the re-encrypted object cannot be read back; give its private key",
+                new.describe()
+            )));
+        }
         let mut source = match self.describe_source(bucket, key).await {
             Ok(s) => s,
-            Err(e @ Error::Crypto(_)) => {
+            Err(e @ Error::Crypto(_)) if !e.is_retryable() => {
                 // A malformed, ambiguous or over-large envelope: nothing can open it.
                 return Ok(MigrateOutcome {
                     key: key.to_owned(),
@@ -252,13 +291,8 @@ impl S3EncryptionClient {
             }
             (_, Some(env)) => env.clone(),
         };
-        if let Some(why) = self.old_key_refuses(&env).await? {
-            return Ok(MigrateOutcome::of(
-                &source,
-                MigrateStatus::CannotOpen,
-                Some(why),
-            ));
-        }
+        // Already in the target form first: a rerun with the same keys skips what the first
+        // run migrated (which the old keyring may no longer open).
         if plan == Plan::SkipIfNewKeyOpens {
             let policy = match opts.mode {
                 MigrateMode::ToV3 => DecryptPolicy::new(),
@@ -267,6 +301,13 @@ impl S3EncryptionClient {
             if newc.new_key_opens(&env, policy, opts).await? {
                 return Ok(MigrateOutcome::of(&source, MigrateStatus::Skipped, None));
             }
+        }
+        if let Some(why) = self.old_key_refuses(&env).await? {
+            return Ok(MigrateOutcome::of(
+                &source,
+                MigrateStatus::CannotOpen,
+                Some(why),
+            ));
         }
         if opts.dry_run {
             return Ok(MigrateOutcome::of(

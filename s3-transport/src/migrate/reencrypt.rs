@@ -3,7 +3,7 @@
 
 use super::{MigrateOptions, MigrateOutcome, MigrateStatus, short};
 use crate::client::{GetOptions, PutOptions, S3EncryptionClient};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use s3_encryption::CommitmentPolicy;
 use s3_encryption::object::MAX_PARTS_IN_FLIGHT;
 use s3_encryption::object::migrate::{PlaintextDigest, Reencrypt, Source};
@@ -119,21 +119,25 @@ impl S3EncryptionClient {
         };
         let write = newc.put_with_intent(write_intent, reader, re.plaintext_len(), &popts);
         let ((read, digest), written) = tokio::join!(read, write);
-        let done = match read {
-            Ok((done, _)) => done,
+        let (done, put) = match (read, written) {
+            (Ok((done, _)), Ok(put)) => (done, put),
             // The source changed since the HEAD (a failed pin): nothing was written.
-            Err(e) if e.is_precondition_failed() => return Err(e),
-            Err(e) if e.is_retryable() => return Err(e),
-            Err(e) => {
-                // The put saw an incomplete body and aborted; the source is untouched.
+            (Err(e), _) if e.is_precondition_failed() => return Err(e),
+            // A concurrent writer's object: the conditional write refused to replace it.
+            (_, Err(w)) if w.is_precondition_failed() => return Err(w),
+            // The pipe broke because the write failed first: its error is the cause.
+            (Err(Error::Io(_)), Err(w)) => return Err(w),
+            (Err(e), _) if e.is_retryable() => return Err(e),
+            (Err(e), _) => {
+                // The source did not authenticate; the PUT saw an incomplete body and aborted.
                 return Ok(MigrateOutcome::of(
                     source,
                     MigrateStatus::CannotOpen,
                     Some(short(&e)),
                 ));
             }
+            (Ok(_), Err(w)) => return Err(w),
         };
-        let put = written?;
         re.read_done(&done, digest)?;
         re.written(
             put.plaintext_len,

@@ -4,6 +4,7 @@
 use super::{MigrateOptions, MigrateOutcome, MigrateStatus};
 use crate::client::S3EncryptionClient;
 use crate::error::{Error, Result};
+use crate::keyring::Keyring;
 use crate::rotate::ReEncryptOptions;
 use crate::sdk::{self, ReadReq};
 use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
@@ -11,6 +12,16 @@ use s3_encryption::object::migrate::{
     RewrapInPlace, RewrapIntent, RewrapNext, Source, check_instruction_file_rewrap,
 };
 use s3_encryption::object::{DescribeNext, DescribeObject, Operation};
+
+/// Whether the re-wrap can be KMS `ReEncrypt`: a `kms+context` object, a KMS old keyring and a
+/// new one with a key id.
+fn server_side(old: &Keyring, new: &Keyring, source: &Source) -> bool {
+    old.uses_kms()
+        && new.kms_key_id().is_some()
+        && source
+            .envelope()
+            .is_some_and(|e| e.wrap_algorithm() == s3_encryption::WrapAlgorithm::KmsContext)
+}
 
 impl S3EncryptionClient {
     /// Rewrap, instruction-file placement: rewrite the instruction file (conditional on the one
@@ -20,18 +31,28 @@ impl S3EncryptionClient {
         source: &Source,
         opts: &MigrateOptions,
     ) -> Result<MigrateOutcome> {
+        // The old keyring must no longer open the new instruction file, unless it is KMS
+        // discovery (which opens every blob its caller may decrypt).
+        let old = &self.inner.keyring;
         let ropts = ReEncryptOptions {
-            enforce_rotation: true,
+            enforce_rotation: !old.uses_kms() || old.kms_key_id().is_some(),
             ..ReEncryptOptions::default()
         };
-        let (_, written) =
-            Box::pin(self.rotate(source.bucket(), source.key(), &opts.new_keyring, &ropts)).await?;
+        let server_side = server_side(old, &opts.new_keyring, source);
+        let (_, written) = Box::pin(self.rotate(
+            source.bucket(),
+            source.key(),
+            &opts.new_keyring,
+            &ropts,
+            server_side,
+        ))
+        .await?;
         let mut out = MigrateOutcome::of(source, MigrateStatus::Migrated, None);
         out.bytes = source.stored_len();
         if opts.verify {
             let suffix = source.suffix();
-            let mut d =
-                DescribeObject::new(source.bucket(), source.key(), source.version_id(), suffix)?;
+            // The current object, not the source version: a newer one is another writer's.
+            let mut d = DescribeObject::new(source.bucket(), source.key(), None, suffix)?;
             let err = |e| self.machine_error(e, source.bucket(), source.key());
             while let DescribeNext::Send(id) = d.poll().map_err(err)? {
                 let req = ReadReq::of(&d.request(id).map_err(err)?);
@@ -59,13 +80,14 @@ impl S3EncryptionClient {
         source: &Source,
         opts: &MigrateOptions,
     ) -> Result<MigrateOutcome> {
-        let mut rw = RewrapInPlace::new(source, RewrapIntent::new(self.inner.policy))?;
+        let mut intent = RewrapIntent::new(self.inner.policy);
+        intent.copy_threshold = opts.copy_part_size;
+        intent.copy_part_size = opts.copy_part_size;
+        let mut rw = RewrapInPlace::new(source, intent)?;
         let kms = self.inner.kms.as_ref();
         let new = &opts.new_keyring;
         let old = &self.inner.keyring;
-        let server_side = old.uses_kms()
-            && new.kms_key_id().is_some()
-            && rw.old_envelope().wrap_algorithm() == s3_encryption::WrapAlgorithm::KmsContext;
+        let server_side = server_side(old, new, source);
         let s3 = &self.inner.s3;
         let mut parts: Vec<CompletedPart> = Vec::new();
         let err = |e| self.machine_error(e, source.bucket(), source.key());

@@ -11,6 +11,17 @@
 //! * [`RewrapInPlace`] and [`check_instruction_file_rewrap`]: the data key re-wrapped, the
 //!   content kept (a server-side copy onto itself, or a new instruction file), read back.
 //!
+//! Decisions where the protocol leaves a choice:
+//! * Tags are read by the driver (`GetObjectTagging`, pinned to the source version) and handed to
+//!   [`Source::set_tagging`]; a re-encryption writes them with `x-amz-tagging`, a single-part copy
+//!   keeps them (`x-amz-tagging-directive: COPY`), a multipart copy writes them on its
+//!   CreateMultipartUpload.
+//! * A re-encryption always writes metadata placement: an instruction-file write is two objects,
+//!   which one `If-Match` cannot cover, and the PUT machine's cleanup of a half-written pair would
+//!   delete the new object. The source's instruction file is left in place (readers take the
+//!   envelope in the metadata first) and reported.
+//! * Nothing is ever deleted: on a versioned bucket the source version stays, and is reported.
+//!
 //! Safety rules every step follows: each write is conditional on the source ETag (`If-Match`,
 //! `x-amz-copy-source-if-match`), so a concurrent writer's newer object is never overwritten (a
 //! 412 is [`Error::ObjectChanged`](crate::Error::ObjectChanged)); nothing is reported migrated

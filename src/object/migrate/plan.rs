@@ -125,7 +125,7 @@ impl Source {
     /// The snapshot of a described object: `described` ran to its end (or stopped with
     /// [`Error::NotEncrypted`]: a plain object), `head_headers` are the headers of its HEAD
     /// response (user metadata as `x-amz-meta-*`, `Content-Type`), `suffix` the instruction-file
-    /// suffix it was described with. The caps of [`read_head`](super::super::head) hold here too.
+    /// suffix it was described with. The response caps (header count, metadata bytes) hold here too.
     pub fn described<'h, I>(
         bucket: &str,
         key: &str,

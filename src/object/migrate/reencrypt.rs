@@ -101,7 +101,7 @@ pub struct ReencryptDone {
     pub instruction_file_left: bool,
 }
 
-/// A re-encryption of one object to V3. See the [module documentation](self).
+/// A re-encryption of one object to V3. See the [module documentation](crate::object::migrate).
 pub struct Reencrypt<'a> {
     source: &'a Source,
     old_envelope: &'a Envelope,

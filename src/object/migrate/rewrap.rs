@@ -104,7 +104,7 @@ enum Step {
     Done,
 }
 
-/// A re-wrap of one metadata-placement object in place. See the [module documentation](self).
+/// A re-wrap of one metadata-placement object in place. See the [module documentation](crate::object::migrate).
 pub struct RewrapInPlace<'a> {
     source: &'a Source,
     old: &'a Envelope,
