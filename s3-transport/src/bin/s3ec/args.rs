@@ -379,8 +379,9 @@ pub struct MigrateArgs {
     /// Write the final report (JSON) to FILE.
     #[arg(long, value_name = "FILE")]
     pub report: Option<PathBuf>,
-    /// The objects to migrate: a CSV manifest (bucket,key[,version_id], keys URL-encoded, as S3
-    /// Batch Operations takes) or an S3 Inventory manifest.json with its CSV files beside it.
+    /// The objects to migrate: a CSV manifest (bucket, key and an optional version id per line,
+    /// keys URL-encoded, as S3 Batch Operations takes) or an S3 Inventory manifest.json with its
+    /// CSV files beside it.
     #[arg(long, value_name = "FILE")]
     pub manifest: Option<PathBuf>,
     /// Attempts per object when S3 or KMS throttles or fails with 5xx (then it is reported as
