@@ -67,6 +67,9 @@ pub enum Case {
     SwapBody { key: String, body: Vec<u8> },
     /// Answer every request with 503 Service Unavailable.
     Unavailable,
+    /// Answer the first `times` requests of `method` for each key with 503 SlowDown (S3's
+    /// throttling answer), then forward.
+    SlowDown { method: String, times: usize },
     /// Dribble the first `first` body bytes of every GET of `key` in pieces of `piece` bytes,
     /// `delay` apart (the rest at full speed).
     Trickle {
@@ -435,6 +438,20 @@ fn unavailable() -> Resp {
     }
 }
 
+fn slow_down() -> Resp {
+    let body = b"<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message></Error>".to_vec();
+    Resp {
+        status: 503,
+        reason: "Slow Down".into(),
+        headers: vec![
+            ("content-type".into(), "application/xml".into()),
+            ("content-length".into(), body.len().to_string()),
+        ],
+        body,
+        send: Send::Normal,
+    }
+}
+
 /// The bytes (and headers) of `key` through the direct client, for the given range.
 async fn fetch(
     direct: &aws_sdk_s3::Client,
@@ -480,11 +497,19 @@ async fn respond(shared: &Shared, req: &Req) -> Option<Resp> {
         shared.stats.rewritten.fetch_add(1, Ordering::SeqCst);
         return Some(unavailable());
     }
+    if let Case::SlowDown { method, times } = &case
+        && *method == req.method
+        && !key.is_empty()
+        && n <= *times
+    {
+        shared.stats.rewritten.fetch_add(1, Ordering::SeqCst);
+        return Some(slow_down());
+    }
     let mut r = forward(shared.upstream, req).await?;
     // Every arm below but the last two is a misbehaviour that fired.
     let mut fired = true;
     match case {
-        Case::Honest | Case::Unavailable => fired = false,
+        Case::Honest | Case::Unavailable | Case::SlowDown { .. } => fired = false,
         Case::FlipBit { key: k, nth, at } if get && hit(&k, nth) && r.body.len() > at => {
             r.body[at] ^= 0x01;
         }

@@ -1,6 +1,7 @@
 //! Shared test helpers: an embedded s3s-fs server per test, moto (KMS) per test, and a TCP proxy
 //! that can drop connections or run a hook when a request passes. Every server listens on
-//! 127.0.0.1 and is stopped when its guard drops.
+//! 127.0.0.1 and is stopped when its guard drops. The Lambda handler's tests (lambda/tests) use
+//! this module too (by `#[path]`), so paths here go through the workspace root.
 #![allow(dead_code)]
 
 pub mod hostile;
@@ -165,7 +166,8 @@ fn find_or_install_moto() -> Result<PathBuf, String> {
     if bin.exists() {
         return Ok(bin);
     }
-    let setup = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/setup.sh");
+    // By way of the workspace root: lambda/tests shares this module.
+    let setup = Path::new(env!("CARGO_MANIFEST_DIR")).join("../s3-transport/tests/setup.sh");
     eprintln!(
         "moto_server not found in {}: installing it with {} (moto from PyPI, once)",
         venv.display(),

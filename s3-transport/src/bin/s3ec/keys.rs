@@ -1,6 +1,6 @@
 //! Key sources and key generation.
 
-use crate::args::{Global, KeyArgs};
+use crate::args::{Global, KeyArgs, NewKeyArgs};
 use crate::{CliResult, Failure, out};
 use base64ct::{Base64, Encoding};
 use s3_encryption::AesKey;
@@ -93,6 +93,16 @@ pub fn keyring(k: &KeyArgs) -> CliResult<Option<Keyring>> {
         return Ok(None);
     };
     Ok(Some(kr.with_context(k.context.clone())))
+}
+
+/// The new key `rotate` and `migrate` take (None when none was given).
+pub fn new_keyring(n: &NewKeyArgs) -> CliResult<Option<Keyring>> {
+    let kr = match (&n.new_key, &n.new_kms_key_id) {
+        (Some(f), _) => keyring_from_file(f)?,
+        (None, Some(id)) => Keyring::kms(id.clone()),
+        (None, None) => return Ok(None),
+    };
+    Ok(Some(kr.with_context(n.new_context.clone())))
 }
 
 /// An AES key file or an RSA PEM, told apart by content.

@@ -4,6 +4,7 @@
 mod args;
 mod demo;
 mod keys;
+mod migrate;
 mod offline;
 mod out;
 #[cfg(feature = "test-server")]
@@ -246,7 +247,7 @@ pub fn commitment(p: Policy) -> CommitmentPolicy {
 }
 
 /// A client for `keyring` with the policy arguments applied.
-async fn client(
+pub async fn client(
     ctx: &mut Ctx,
     g: &Global,
     keyring: Keyring,
@@ -275,7 +276,7 @@ fn keyless(ctx: &Ctx, suffix: &str) -> CliResult<S3EncryptionClient> {
         .build()?)
 }
 
-fn need_keyring(k: &KeyArgs) -> CliResult<Keyring> {
+pub fn need_keyring(k: &KeyArgs) -> CliResult<Keyring> {
     keys::keyring(k)?.ok_or_else(|| {
         Failure::usage(
             "no key given",
@@ -420,25 +421,18 @@ async fn run(cli: Cli) -> CliResult<()> {
             url,
             keys,
             policy,
-            new_key,
-            new_kms_key_id,
-            new_context,
+            new,
             new_suffix,
             enforce_rotation,
         } => {
             let (bucket, key) = parse_url(&url, false)?;
             let keyring = need_keyring(&keys)?;
-            let new = match (new_key, new_kms_key_id) {
-                (Some(f), _) => keys::keyring_from_file(&f)?,
-                (None, Some(id)) => Keyring::kms(id),
-                (None, None) => {
-                    return Err(Failure::usage(
-                        "no new key given",
-                        Some("pass --new-key FILE (AES key or RSA PEM) or --new-kms-key-id ID"),
-                    ));
-                }
-            }
-            .with_context(new_context);
+            let new = keys::new_keyring(&new)?.ok_or_else(|| {
+                Failure::usage(
+                    "no new key given",
+                    Some("pass --new-key FILE (AES key or RSA PEM) or --new-kms-key-id ID"),
+                )
+            })?;
             let mut ctx = Ctx::new(g).await?;
             let mut b = client(&mut ctx, g, keyring, &policy).await?;
             if new.uses_kms() {
@@ -489,6 +483,7 @@ async fn run(cli: Cli) -> CliResult<()> {
             }
             Ok(())
         }
+        Command::Migrate(a) => migrate::run(g, a).await,
         Command::Ls { url, suffix } => {
             let (bucket, prefix) = parse_url(&url, true)?;
             let ctx = Ctx::new(g).await?;
