@@ -47,13 +47,13 @@ fi
 
 # 3. The wheel, from the tracked files only (a clean tree: nothing untracked or ignored leaks in).
 SRC=$T/clean
-STAMP=$(git ls-files -s Cargo.toml Cargo.lock src bindings | git hash-object --stdin)
+STAMP=$(git ls-files -s Cargo.toml Cargo.lock src lambda bindings | git hash-object --stdin)
 if [ -n "${S3EC_PY_FAST:-}" ] && [ -f "$T/dist/.stamp" ] && [ "$(cat "$T/dist/.stamp")" = "$STAMP" ]; then
   log "wheel up to date"
 else
   rm -rf "$SRC" "$T/dist"
   mkdir -p "$SRC" "$T/dist"
-  git ls-files -z -- Cargo.toml Cargo.lock README.md src benches examples tests s3-transport bindings \
+  git ls-files -z -- Cargo.toml Cargo.lock README.md src benches examples tests s3-transport lambda bindings \
     | xargs -0 tar -cf - | tar -xf - -C "$SRC"
   export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
   log "building the wheel (target dir $CARGO_TARGET_DIR)"
