@@ -2,7 +2,9 @@
 //! proxy that caps each connection's server→client bytes (a token bucket per connection), in
 //! front of the embedded s3s-fs server. One object of `S3EC_BENCH_MIB` MiB (default 256) is put
 //! through `S3EncryptionClient` (AES keyring, straight to the server); then, through the proxy,
-//! plain aws-sdk-s3 GetObject of the stored ciphertext (one stream) and ours
+//! plain aws-sdk-s3 GetObject of the stored ciphertext (one stream), plain aws-sdk-s3 with 1, 2,
+//! 4 and 8 concurrent 8 MiB ranged GETs whose bytes are discarded (what the server, the proxy
+//! and the client together reach on this machine: the ceiling for ours), and ours
 //! (`get_object_to_file`, `get_object_to_writer` into `tokio::io::sink()` with
 //! `LargeObjectVerification::TwoPass`) with 1, 2, 4 and 8 connections, a 16 MiB memory budget and
 //! 8 MiB parts. Prints MB/s, the ratio to 1 connection and to plain single-stream.
@@ -114,6 +116,43 @@ async fn forward(client: TcpStream, upstream: SocketAddr, rate: f64) {
     tokio::join!(up, down);
 }
 
+/// Read `stored` bytes of the object as 8 MiB ranges, `n` at a time, discarding them.
+async fn plain_ranged(s3: &aws_sdk_s3::Client, stored: u64, n: u16) -> u64 {
+    let parts = stored.div_ceil(8 * MIB);
+    let next = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let mut set = tokio::task::JoinSet::new();
+    for _ in 0..n {
+        let (s3, next) = (s3.clone(), next.clone());
+        set.spawn(async move {
+            let mut got = 0u64;
+            loop {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                if i >= parts {
+                    return got;
+                }
+                let (a, b) = (i * 8 * MIB, ((i + 1) * 8 * MIB).min(stored) - 1);
+                let mut r = s3
+                    .get_object()
+                    .bucket(BUCKET)
+                    .key(KEY)
+                    .range(format!("bytes={a}-{b}"))
+                    .send()
+                    .await
+                    .unwrap();
+                while let Some(chunk) = r.body.try_next().await.unwrap() {
+                    got += chunk.len() as u64;
+                }
+            }
+        });
+    }
+    let mut got = 0;
+    while let Some(r) = set.join_next().await {
+        got += r.unwrap();
+    }
+    assert_eq!(got, stored);
+    got
+}
+
 fn s3_client(endpoint: &str) -> aws_sdk_s3::Client {
     let conf = aws_sdk_s3::config::Builder::from(&sdk_config_for(endpoint)).force_path_style(true);
     aws_sdk_s3::Client::from_conf(conf.build())
@@ -194,6 +233,11 @@ fn main() {
             stored = got;
             record("plain", 0, t.elapsed().as_secs_f64(), got, got);
             for n in CONNECTIONS {
+                // Plain aws-sdk-s3, n concurrent ranged GETs of 8 MiB parts, bytes discarded: the
+                // ceiling this setup (server, proxy and client on one machine) gives n connections.
+                let t = Instant::now();
+                let got = plain_ranged(&s3, stored, n).await;
+                record("ranged", n, t.elapsed().as_secs_f64(), got, got);
                 // One pass into the file (n ranged GETs), then decrypted in place.
                 let c = ours(&s3, n, LargeObjectVerification::default());
                 let t = Instant::now();
@@ -229,7 +273,11 @@ fn main() {
         server.stop().await;
 
         let mbps = |path: &str, n: u16| {
-            let bytes = if path == "plain" { stored } else { len };
+            let bytes = if path == "plain" || path == "ranged" {
+                stored
+            } else {
+                len
+            };
             bytes as f64 / best[&(path, n)].0 / 1e6
         };
         let plain = mbps("plain", 0);
@@ -249,6 +297,15 @@ fn main() {
         println!(
             "| plain aws-sdk-s3 GetObject (ciphertext) | 1 | {plain:.1} | 1.00 | 1.00 | {stored} |"
         );
+        let one = mbps("ranged", 1);
+        for n in CONNECTIONS {
+            let m = mbps("ranged", n);
+            println!(
+                "| plain aws-sdk-s3, concurrent 8 MiB ranged GETs, bytes discarded (this setup's ceiling) | {n} | {m:.1} | {:.2} | {:.2} | {stored} |",
+                m / one,
+                m / plain
+            );
+        }
         for (path, name) in [
             ("file", "`get_object_to_file` (one pass, then in place)"),
             ("writer", "`get_object_to_writer` TwoPass (two passes)"),

@@ -5,8 +5,10 @@
 use crate::client::{GetOptions, LargeObjectVerification, S3EncryptionClient};
 use crate::error::{Error, Result};
 use crate::info::{EnvelopeInfo, GetOutput, ObjectInfo, Verification};
+use crate::part_bodies::{Arrival, PartBodies};
 use crate::reader::ObjectReader;
 use crate::sdk::{self, Answer, ReadReq};
+use crate::storage::{Read, Storage};
 use aws_sdk_s3::primitives::ByteStream;
 use bytes::{Buf, Bytes};
 use s3_encryption::envelope::keys::is_envelope_key;
@@ -15,9 +17,10 @@ use s3_encryption::object::{
     RequestId,
 };
 use s3_encryption::{ByteRange, Envelope};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::ops::Range;
 use std::path::Path;
-use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncWrite, AsyncWriteExt};
 use tokio::task::JoinSet;
 
 /// Where released plaintext goes.
@@ -34,38 +37,28 @@ enum Output<'w, W> {
     Storage,
 }
 
-/// A response body waiting to be read.
-enum Body {
-    Stream(ByteStream),
-    Collected(Bytes),
-}
-
-impl Body {
-    async fn next(&mut self) -> Result<Option<Bytes>> {
-        match self {
-            Body::Stream(s) => s.try_next().await.map_err(sdk::stream_err),
-            Body::Collected(b) => Ok((!b.is_empty()).then(|| std::mem::take(b))),
-        }
-    }
-}
-
 /// A response head and its body, if any.
-type Answered = (Answer, Option<Body>);
+type Answered = (Answer, Option<ByteStream>);
 
-/// Perform a read request in a task; parallel parts are read whole there (bounded by the part
-/// size), so that several download at once.
-async fn send_read(req: ReadReq, s3: aws_sdk_s3::Client, collect: bool) -> Result<Answered> {
+/// Bytes of storage writes that may wait behind the download (one part).
+const WRITE_BEHIND: usize = 8 << 20;
+
+/// Perform a read request (in a task, so that several are out at once).
+async fn send_read(req: ReadReq, s3: aws_sdk_s3::Client) -> Result<Answered> {
     let mut a = sdk::read(&s3, &req).await?;
-    let body = match a.body.take() {
-        Some(mut b) if collect => Some(Body::Collected(
-            sdk::collect(&mut b, req.limit.unwrap_or(u64::MAX))
-                .await?
-                .into(),
-        )),
-        Some(b) => Some(Body::Stream(b)),
-        None => None,
-    };
+    let body = a.body.take();
     Ok((a, body))
+}
+
+/// A request task's end.
+type Joined = std::result::Result<(RequestId, Result<Answered>), tokio::task::JoinError>;
+
+/// What the driver woke up for.
+enum Woke {
+    /// A request task finished (boxed: a response head is large), or none was out.
+    Answer(Box<Option<Joined>>),
+    /// A part body sent a chunk, its end or its error.
+    Chunk(Option<Arrival>),
 }
 
 /// What the driver knows about the object besides what the machine keeps.
@@ -143,7 +136,7 @@ impl S3EncryptionClient {
         &self,
         intent: GetIntent<'_>,
         opts: &GetOptions,
-        mut storage: Option<&mut tokio::fs::File>,
+        mut storage: Option<&mut Storage>,
         out: &mut Output<'_, W>,
         must_fit: bool,
         mut opened: Option<tokio::sync::oneshot::Sender<ObjectInfo>>,
@@ -153,7 +146,10 @@ impl S3EncryptionClient {
         let parallel = intent.connections > 1;
         let mut get = GetObject::new(intent)?;
         let mut tasks: JoinSet<(RequestId, Result<Answered>)> = JoinSet::new();
-        let mut bodies: HashMap<RequestId, Body> = HashMap::new();
+        let mut bodies: HashMap<RequestId, ByteStream> = HashMap::new();
+        // Parallel parts, whose bodies are read at once.
+        let mut parted: HashSet<RequestId> = HashSet::new();
+        let mut parts = PartBodies::new();
         let mut seen: Option<Seen> = None;
         let mut info: Option<ObjectInfo> = None;
         let err = |e: s3_encryption::Error| self.machine_error(e, bucket, key);
@@ -169,13 +165,45 @@ impl S3EncryptionClient {
                 GetNext::Send(id) => {
                     let r = get.request(id).map_err(err)?;
                     let req = ReadReq::of(&r);
-                    let collect = parallel && r.range.is_some();
+                    if parallel && r.range.is_some() {
+                        parted.insert(id);
+                    }
                     let s3 = self.inner.s3.clone();
-                    tasks.spawn(async move { (id, send_read(req, s3, collect).await) });
+                    tasks.spawn(async move { (id, send_read(req, s3).await) });
                 }
                 GetNext::Wait => {
-                    let Some(joined) = tasks.join_next().await else {
-                        return Err(Error::config("the read waits with no request out"));
+                    let woke = tokio::select! {
+                        j = tasks.join_next(), if !tasks.is_empty() => Woke::Answer(Box::new(j)),
+                        c = parts.next(), if !parts.is_empty() => Woke::Chunk(c),
+                        else => return Err(Error::config("the read waits with no request out")),
+                    };
+                    let joined = match woke {
+                        Woke::Answer(j) => match *j {
+                            Some(j) => j,
+                            None => {
+                                return Err(Error::config("the read waits with no request out"));
+                            }
+                        },
+                        Woke::Chunk(Some((id, chunk))) => {
+                            feed_part(
+                                &mut get,
+                                &mut parts,
+                                id,
+                                chunk,
+                                out,
+                                storage.as_deref_mut(),
+                                opts,
+                            )
+                            .await
+                            .map_err(|e| match e {
+                                Error::Crypto(c) => err(c),
+                                e => e,
+                            })?;
+                            continue;
+                        }
+                        Woke::Chunk(None) => {
+                            return Err(Error::config("the read waits with no request out"));
+                        }
                     };
                     let (id, answer) = joined.map_err(|e| Error::Io(std::io::Error::other(e)))?;
                     let (a, body) = answer?;
@@ -198,24 +226,25 @@ impl S3EncryptionClient {
                     }
                 }
                 GetNext::ReadBody(id) => {
-                    let mut body = bodies
+                    let body = bodies
                         .remove(&id)
                         .ok_or_else(|| Error::config("a body was asked for that never came"))?;
-                    feed(&mut get, id, &mut body, out, storage.as_deref_mut(), opts)
-                        .await
-                        .map_err(|e| match e {
-                            Error::Crypto(c) => err(c),
-                            e => e,
-                        })?;
+                    if parted.remove(&id) {
+                        parts.start(id, body);
+                        continue;
+                    }
+                    let fed = feed(&mut get, id, body, out, storage.as_deref_mut(), opts).await;
+                    fed.map_err(|e| match e {
+                        Error::Crypto(c) => err(c),
+                        e => e,
+                    })?;
                 }
                 GetNext::Replay(id) => {
                     let (a, b) = get.replay_range(id).map_err(err)?;
                     let f = storage
                         .as_deref_mut()
                         .ok_or_else(|| Error::config("a replay without storage"))?;
-                    f.seek(std::io::SeekFrom::Start(a)).await?;
-                    let mut body = Body::Collected(Bytes::new());
-                    replay(&mut get, id, f, a, b, out, &mut body, opts)
+                    replay(&mut get, id, f, a, b, out, opts)
                         .await
                         .map_err(|e| match e {
                             Error::Crypto(c) => err(c),
@@ -258,6 +287,9 @@ impl S3EncryptionClient {
                     info = Some(i);
                 }
                 GetNext::Done(done) => {
+                    if let Some(s) = storage.as_deref_mut() {
+                        s.settle().await?;
+                    }
                     if let Output::Writer { w, held, .. } = out {
                         if !held.is_empty() {
                             return Err(Error::config("released plaintext left a gap"));
@@ -325,9 +357,9 @@ impl S3EncryptionClient {
         let mut headers = None;
         while let DescribeNext::Send(id) = d.poll().map_err(err)? {
             let req = ReadReq::of(&d.request(id).map_err(err)?);
-            let (a, body) = send_read(req, self.inner.s3.clone(), false).await?;
+            let (a, body) = send_read(req, self.inner.s3.clone()).await?;
             if let Some(mut b) = body {
-                while let Some(c) = b.next().await? {
+                while let Some(c) = b.try_next().await.map_err(sdk::stream_err)? {
                     d.body(id, &c).map_err(err)?;
                 }
             }
@@ -394,7 +426,7 @@ impl S3EncryptionClient {
             LargeObjectVerification::TwoPass => None,
         };
         intent.storage = spill.is_some();
-        let mut file = spill.map(tokio::fs::File::from_std);
+        let mut file = spill.map(|f| Storage::new(f, WRITE_BEHIND));
         let mut out = Output::Writer {
             w,
             next: 0,
@@ -467,15 +499,13 @@ impl S3EncryptionClient {
             _ => std::path::PathBuf::from("."),
         };
         let tmp = tempfile::NamedTempFile::new_in(&dir)?;
-        let mut f = tokio::fs::File::from_std(tmp.reopen()?);
+        let mut f = Storage::new(tmp.reopen()?, WRITE_BEHIND);
         let mut intent = self.intent(bucket, key, opts);
         intent.storage = true;
         let mut out: Output<'_, tokio::io::Sink> = Output::Storage;
         let (done, info) =
             Box::pin(self.drive(intent, opts, Some(&mut f), &mut out, false, None)).await?;
-        f.set_len(done.released).await?;
-        f.flush().await?;
-        drop(f);
+        f.finish(done.released).await?;
         tmp.persist(path).map_err(|e| Error::Io(e.error))?;
         let v = match done.verification {
             object::Verification::InMemory => Verification::InMemory,
@@ -567,21 +597,22 @@ fn range_text(r: ByteRange) -> String {
     }
 }
 
-/// Write what one `body` call released.
+/// Where the bytes of one `body` call go, besides the writer or the collected bytes: a range of
+/// the piece that belongs in the storage file at an offset.
+type StoreSpan = (u64, Range<usize>);
+
+/// Pass on what one `body` call released: plaintext for the caller goes out here; what belongs in
+/// the storage file (ciphertext in pass one, plaintext decrypted in place) is returned as a span
+/// of `piece` for the caller to write.
 async fn emit<W: AsyncWrite + Unpin + Send>(
     released: Released,
     piece: &[u8],
     out: &mut Output<'_, W>,
-    storage: Option<&mut tokio::fs::File>,
     opts: &GetOptions,
-) -> Result<()> {
+) -> Result<Option<StoreSpan>> {
     match released {
         Released::Nothing => {}
-        Released::Store { offset } => {
-            let f = storage.ok_or_else(|| Error::config("a store without storage"))?;
-            f.seek(std::io::SeekFrom::Start(offset)).await?;
-            f.write_all(piece).await?;
-        }
+        Released::Store { offset } => return Ok(Some((offset, 0..piece.len()))),
         Released::Plaintext { start, len, offset } => {
             let data = &piece[start..start + len];
             if let Some(p) = &opts.progress {
@@ -594,18 +625,14 @@ async fn emit<W: AsyncWrite + Unpin + Send>(
                     }
                     v.extend_from_slice(data);
                 }
-                Output::Storage => {
-                    let f = storage.ok_or_else(|| Error::config("no storage"))?;
-                    f.seek(std::io::SeekFrom::Start(offset)).await?;
-                    f.write_all(data).await?;
-                }
+                Output::Storage => return Ok(Some((offset, start..start + len))),
                 Output::Writer { w, next, held } => {
                     if *next == u64::MAX {
                         *next = offset;
                     }
                     if offset != *next {
                         held.insert(offset, data.to_vec());
-                        return Ok(());
+                        return Ok(None);
                     }
                     w.write_all(data).await?;
                     *next += len as u64;
@@ -621,16 +648,29 @@ async fn emit<W: AsyncWrite + Unpin + Send>(
             }
         }
     }
+    Ok(None)
+}
+
+/// Hand `buf` to the storage's background writer when `span` of it is to be stored; `buf` is
+/// then the spare buffer the writer gave back.
+async fn store(
+    storage: Option<&mut Storage>,
+    buf: &mut Vec<u8>,
+    span: Option<StoreSpan>,
+) -> Result<()> {
+    let Some(span) = span else { return Ok(()) };
+    let s = storage.ok_or_else(|| Error::config("a store without storage"))?;
+    *buf = s.write_behind(std::mem::take(buf), vec![span]).await?;
     Ok(())
 }
 
-/// Feed a response body to the machine in the pieces it asks for.
+/// Feed a streamed response body to the machine in the pieces it asks for.
 async fn feed<W: AsyncWrite + Unpin + Send>(
     get: &mut GetObject<'_>,
     id: RequestId,
-    body: &mut Body,
+    mut body: ByteStream,
     out: &mut Output<'_, W>,
-    mut storage: Option<&mut tokio::fs::File>,
+    mut storage: Option<&mut Storage>,
     opts: &GetOptions,
 ) -> Result<()> {
     let mut carry = Bytes::new();
@@ -642,7 +682,7 @@ async fn feed<W: AsyncWrite + Unpin + Send>(
         buf.clear();
         while buf.len() < want {
             if carry.is_empty() {
-                match body.next().await? {
+                match body.try_next().await.map_err(sdk::stream_err)? {
                     Some(c) => carry = c,
                     None => break,
                 }
@@ -660,37 +700,123 @@ async fn feed<W: AsyncWrite + Unpin + Send>(
             return Ok(());
         }
         let released = get.body(id, &mut buf)?;
-        emit(released, &buf, out, storage.as_deref_mut(), opts).await?;
+        let span = emit(released, &buf, out, opts).await?;
+        store(storage.as_deref_mut(), &mut buf, span).await?;
     }
 }
 
-/// Feed `[a, b]` of the storage back to the machine (storage mode, pass two).
-#[allow(clippy::too_many_arguments)]
+/// Feed one arrival of a part body to the machine. A piece the machine takes whole goes as it
+/// is; otherwise it is gathered into pieces of the lengths the machine asks for. At the end the
+/// rest goes, and the machine checks the length.
+async fn feed_part<W: AsyncWrite + Unpin + Send>(
+    get: &mut GetObject<'_>,
+    parts: &mut PartBodies,
+    id: RequestId,
+    arrival: Result<Option<Vec<u8>>>,
+    out: &mut Output<'_, W>,
+    mut storage: Option<&mut Storage>,
+    opts: &GetOptions,
+) -> Result<()> {
+    let lost = || Error::config("a part body arrived for no request");
+    let Some(mut data) = arrival? else {
+        let mut piece = parts.finish(id).ok_or_else(lost)?;
+        if !piece.is_empty() {
+            let f = get.feed(id)?;
+            if !f.exact || piece.len() == f.len {
+                let released = get.body(id, &mut piece)?;
+                let span = emit(released, &piece, out, opts).await?;
+                store(storage.as_deref_mut(), &mut piece, span).await?;
+            }
+        }
+        parts.recycle(piece);
+        // A short body is the machine's to refuse.
+        get.end_of_body(id)?;
+        return Ok(());
+    };
+    let f = get.feed(id)?;
+    let gathering = !parts.piece(id).ok_or_else(lost)?.is_empty();
+    if !gathering && !data.is_empty() && data.len() <= f.len && (!f.exact || data.len() == f.len) {
+        let released = get.body(id, &mut data)?;
+        let span = emit(released, &data, out, opts).await?;
+        store(storage, &mut data, span).await?;
+        parts.recycle(data);
+        return Ok(());
+    }
+    let mut rest = &data[..];
+    while !rest.is_empty() {
+        let f = get.feed(id)?;
+        if f.len == 0 {
+            // More than was asked for: the machine refuses it.
+            get.body(id, &mut [rest[0]])?;
+            return Err(Error::config("a part body ran past its range"));
+        }
+        let piece = parts.piece(id).ok_or_else(lost)?;
+        if piece.capacity() == 0 {
+            piece.reserve_exact(f.len);
+        }
+        let take = f.len.saturating_sub(piece.len()).min(rest.len());
+        piece.extend_from_slice(&rest[..take]);
+        rest = &rest[take..];
+        if piece.len() >= f.len {
+            let mut full = std::mem::take(piece);
+            let released = get.body(id, &mut full)?;
+            let span = emit(released, &full, out, opts).await?;
+            store(storage.as_deref_mut(), &mut full, span).await?;
+            full.clear();
+            *parts.piece(id).ok_or_else(lost)? = full;
+        }
+    }
+    parts.recycle(data);
+    Ok(())
+}
+
+/// Feed `[a, b]` of the storage back to the machine (storage mode, pass two). The next piece
+/// is read (guessing it is as long as this one) while this one is checked and decrypted.
 async fn replay<W: AsyncWrite + Unpin + Send>(
     get: &mut GetObject<'_>,
     id: RequestId,
-    f: &mut tokio::fs::File,
+    f: &mut Storage,
     a: u64,
     b: u64,
     out: &mut Output<'_, W>,
-    _body: &mut Body,
     opts: &GetOptions,
 ) -> Result<()> {
     let mut at = a;
     let end = b + 1;
-    let mut buf: Vec<u8> = Vec::new();
+    let mut ahead: Option<Read> = None;
     loop {
         let want = get.feed(id)?.len;
         if at >= end || want == 0 {
+            if let Some(r) = ahead {
+                let unused = r.bytes().await?;
+                f.recycle(unused);
+            }
             get.end_of_body(id)?;
             return Ok(());
         }
         let n = want.min((end - at) as usize);
-        buf.resize(n, 0);
-        f.seek(std::io::SeekFrom::Start(at)).await?;
-        f.read_exact(&mut buf).await?;
-        at += n as u64;
+        let read = match ahead.take() {
+            Some(r) if r.covers(at, n) => r,
+            other => {
+                if let Some(r) = other {
+                    let unused = r.bytes().await?;
+                    f.recycle(unused);
+                }
+                let buf = f.spare();
+                f.read_at(at, n, buf).await?
+            }
+        };
+        let mut buf = read.bytes().await?;
+        let next = at + n as u64;
+        if next < end {
+            let m = n.min((end - next) as usize);
+            let spare = f.spare();
+            ahead = Some(f.read_at(next, m, spare).await?);
+        }
         let released = get.body(id, &mut buf)?;
-        emit(released, &buf, out, Some(f), opts).await?;
+        let span = emit(released, &buf, out, opts).await?;
+        store(Some(&mut *f), &mut buf, span).await?;
+        f.recycle(buf);
+        at = next;
     }
 }

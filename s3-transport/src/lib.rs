@@ -44,10 +44,12 @@ mod list;
 #[cfg(feature = "embedded-s3")]
 pub mod local;
 mod migrate;
+mod part_bodies;
 mod put;
 mod reader;
 mod rotate;
 mod sdk;
+mod storage;
 
 pub use client::{
     Builder, DEFAULT_INSTRUCTION_FILE_SUFFIX, DEFAULT_MEMORY_BUDGET, DEFAULT_PART_SIZE,

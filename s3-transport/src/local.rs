@@ -52,7 +52,12 @@ impl LocalS3 {
             loop {
                 let socket = tokio::select! {
                     r = listener.accept() => match r {
-                        Ok((s, _)) => s,
+                        Ok((s, _)) => {
+                            // Responses go out as written (head, then body), as a real store's
+                            // do: no Nagle wait on the peer's delayed ACK per request.
+                            let _ = s.set_nodelay(true);
+                            s
+                        }
                         Err(_) => continue,
                     },
                     _ = &mut rx => break,
