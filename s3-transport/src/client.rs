@@ -155,9 +155,12 @@ impl Builder {
         self.large_get = v;
         self
     }
-    /// Concurrent ranged GETs for objects over the memory budget (default 1; at most 16). Each
-    /// range is checked against what was asked for and authenticated as a GCM segment; the
-    /// combined tag is checked before anything is released.
+    /// Concurrent ranged GETs for objects over the memory budget (default 1; at most 16), of
+    /// 8 MiB parts. Each range is checked against what was asked for and authenticated as a GCM
+    /// segment as its bytes arrive; the combined tag is checked before anything is released.
+    /// Memory: about 1 MiB per connection, plus at most 8 MiB of writes behind into a file or
+    /// spill file, plus (two passes into a writer) the parts released out of order that wait
+    /// for an earlier one, at most `n` parts.
     pub fn connections(mut self, n: u16) -> Self {
         self.connections = n;
         self
