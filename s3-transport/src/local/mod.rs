@@ -1,6 +1,8 @@
 //! An S3 server embedded in the process (s3s-fs over a local folder, on 127.0.0.1), for
 //! `s3ec demo`, `s3ec --local DIR`, and tests. It checks SigV4 signatures like S3.
 
+mod store;
+
 use crate::error::{Error, Result};
 use aws_sdk_s3::config::{Credentials, Region};
 use hyper_util::rt::{TokioExecutor, TokioIo};
@@ -33,8 +35,8 @@ impl LocalS3 {
     pub async fn start(root: impl AsRef<Path>) -> Result<Self> {
         let root = root.as_ref().to_path_buf();
         std::fs::create_dir_all(&root)?;
-        let fs = s3s_fs::FileSystem::new(&root)
-            .map_err(|e| Error::config(format!("cannot serve {}: {e:?}", root.display())))?;
+        let fs = store::Store::new(&root)
+            .map_err(|e| Error::config(format!("cannot serve {}: {e}", root.display())))?;
         let service = {
             let mut b = s3s::service::S3ServiceBuilder::new(fs);
             b.set_auth(s3s::auth::SimpleAuth::from_single(
