@@ -7,10 +7,8 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 impl S3EncryptionClient {
-    /// List objects under `prefix` with their plaintext sizes (HEAD of each, and its instruction
-    /// file where needed; up to 8 at a time). Instruction files beside their objects are listed
-    /// as such.
-    pub async fn list_objects(&self, bucket: &str, prefix: &str) -> Result<Vec<ListEntry>> {
+    /// Every key under `prefix` with its stored size (ListObjectsV2, page by page).
+    pub(crate) async fn list_keys(&self, bucket: &str, prefix: &str) -> Result<Vec<(String, u64)>> {
         let mut objects: Vec<(String, u64)> = Vec::new();
         let mut token: Option<String> = None;
         loop {
@@ -34,6 +32,14 @@ impl S3EncryptionClient {
                 _ => break,
             }
         }
+        Ok(objects)
+    }
+
+    /// List objects under `prefix` with their plaintext sizes (HEAD of each, and its instruction
+    /// file where needed; up to 8 at a time). Instruction files beside their objects are listed
+    /// as such.
+    pub async fn list_objects(&self, bucket: &str, prefix: &str) -> Result<Vec<ListEntry>> {
+        let objects = self.list_keys(bucket, prefix).await?;
         let names: BTreeSet<&str> = objects.iter().map(|(k, _)| k.as_str()).collect();
         let suffix = self.inner.suffix.clone();
         let sem = Arc::new(tokio::sync::Semaphore::new(8));

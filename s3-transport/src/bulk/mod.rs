@@ -170,34 +170,12 @@ pub async fn list_targets(
     bucket: &str,
     prefix: &str,
 ) -> Result<Vec<Target>> {
-    let mut keys: Vec<String> = Vec::new();
-    let mut token: Option<String> = None;
-    loop {
-        let r = client
-            .inner
-            .s3
-            .list_objects_v2()
-            .bucket(bucket)
-            .prefix(prefix)
-            .set_continuation_token(token.take())
-            .send()
-            .await
-            .map_err(|e| Error::from_s3("ListObjectsV2", e))?;
-        keys.extend(
-            r.contents()
-                .iter()
-                .filter_map(|o| o.key().map(str::to_owned)),
-        );
-        match r.next_continuation_token() {
-            Some(t) if r.is_truncated() == Some(true) => token = Some(t.to_owned()),
-            _ => break,
-        }
-    }
+    let keys = client.list_keys(bucket, prefix).await?;
     let targets = keys
-        .iter()
-        .map(|k| Target {
+        .into_iter()
+        .map(|(key, _)| Target {
             bucket: bucket.to_owned(),
-            key: k.clone(),
+            key,
             version_id: None,
         })
         .collect();
