@@ -60,6 +60,9 @@ pub enum Error {
     InvalidKey,
     /// The configuration is contradictory (for example V2 under REQUIRE_ENCRYPT).
     InvalidConfig,
+    /// A name from the specification (a commitment policy, an encryption algorithm) is not one
+    /// this crate knows; the text says which kind of name.
+    UnknownName(&'static str),
     /// The operation does not apply to this object or state (for example the wrong key kind).
     InvalidState,
     /// The random number generator failed.
@@ -134,6 +137,7 @@ impl Error {
             | Error::TooLarge
             | Error::InvalidKey
             | Error::InvalidConfig
+            | Error::UnknownName(_)
             | Error::InvalidState
             | Error::Rng
             | Error::EnvelopeInMetadata
@@ -168,6 +172,7 @@ impl Error {
             Error::TooLarge => "TooLarge",
             Error::InvalidKey => "InvalidKey",
             Error::InvalidConfig => "InvalidConfig",
+            Error::UnknownName(_) => "UnknownName",
             Error::InvalidState => "InvalidState",
             Error::Rng => "Rng",
             Error::NotFound => "NotFound",
@@ -207,6 +212,7 @@ impl fmt::Display for Error {
             Error::TooLarge => f.write_str("value exceeds the fixed capacity"),
             Error::InvalidKey => f.write_str("invalid key length or all-zero random value"),
             Error::InvalidConfig => f.write_str("contradictory configuration"),
+            Error::UnknownName(kind) => write!(f, "unknown {kind} name"),
             Error::InvalidState => f.write_str("operation does not apply here"),
             Error::Rng => f.write_str("random number generator failure"),
             Error::NotFound => f.write_str("no such object"),

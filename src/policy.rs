@@ -1,6 +1,9 @@
 //! Commitment policies and the decrypt-side gates, named as in the AWS specification. Depends
 //! only on [`crate::suite`].
 
+use core::fmt;
+use core::str::FromStr;
+
 use crate::error::{Error, Result};
 use crate::suite::{ContentAlgorithm, Placement};
 
@@ -14,6 +17,51 @@ pub enum CommitmentPolicy {
     /// Write V3; read only V3. The default.
     #[default]
     RequireEncryptRequireDecrypt,
+}
+
+impl CommitmentPolicy {
+    /// Every policy, for drivers that list the names they accept.
+    pub const ALL: [CommitmentPolicy; 3] = [
+        CommitmentPolicy::ForbidEncryptAllowDecrypt,
+        CommitmentPolicy::RequireEncryptAllowDecrypt,
+        CommitmentPolicy::RequireEncryptRequireDecrypt,
+    ];
+    /// The policy's name in the AWS specification (`REQUIRE_ENCRYPT_REQUIRE_DECRYPT`, …), as
+    /// S3EC clients take it in their configuration. [`FromStr`] parses it back and
+    /// [`Display`](fmt::Display) writes it.
+    pub const fn spec_name(self) -> &'static str {
+        match self {
+            CommitmentPolicy::ForbidEncryptAllowDecrypt => "FORBID_ENCRYPT_ALLOW_DECRYPT",
+            CommitmentPolicy::RequireEncryptAllowDecrypt => "REQUIRE_ENCRYPT_ALLOW_DECRYPT",
+            CommitmentPolicy::RequireEncryptRequireDecrypt => "REQUIRE_ENCRYPT_REQUIRE_DECRYPT",
+        }
+    }
+    /// The suite this policy writes: V2 under FORBID_ENCRYPT_ALLOW_DECRYPT, V3 otherwise.
+    pub const fn write_suite(self) -> WriteSuite {
+        match self {
+            CommitmentPolicy::ForbidEncryptAllowDecrypt => WriteSuite::V2AesGcm,
+            CommitmentPolicy::RequireEncryptAllowDecrypt
+            | CommitmentPolicy::RequireEncryptRequireDecrypt => WriteSuite::V3AesGcmCommitting,
+        }
+    }
+}
+
+/// Parses the [spec name](CommitmentPolicy::spec_name); anything else is
+/// [`Error::UnknownName`].
+impl FromStr for CommitmentPolicy {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        CommitmentPolicy::ALL
+            .into_iter()
+            .find(|p| p.spec_name() == s)
+            .ok_or(Error::UnknownName("commitment policy"))
+    }
+}
+
+impl fmt::Display for CommitmentPolicy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.spec_name())
+    }
 }
 
 /// How decryption may proceed. Everything that weakens security is off by default.
@@ -66,6 +114,34 @@ impl WriteSuite {
             WriteSuite::V3AesGcmCommitting => ContentAlgorithm::AesGcmCommitting,
         }
     }
+    /// The suite that writes `content`: a legacy suite (AES-CBC) is never written, and is
+    /// [`Error::UnsupportedSuite`].
+    pub const fn for_content(content: ContentAlgorithm) -> Result<Self> {
+        match content {
+            ContentAlgorithm::AesGcm => Ok(WriteSuite::V2AesGcm),
+            ContentAlgorithm::AesGcmCommitting => Ok(WriteSuite::V3AesGcmCommitting),
+            ContentAlgorithm::AesCbc => Err(Error::UnsupportedSuite),
+        }
+    }
+    /// The suite's name in the AWS specification ([`ContentAlgorithm::spec_name`]).
+    pub const fn spec_name(self) -> &'static str {
+        self.content().spec_name()
+    }
+}
+
+/// Parses a [spec name](ContentAlgorithm::spec_name): an unknown name is
+/// [`Error::UnknownName`], the legacy AES-CBC suite [`Error::UnsupportedSuite`].
+impl FromStr for WriteSuite {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        WriteSuite::for_content(s.parse()?)
+    }
+}
+
+impl fmt::Display for WriteSuite {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.spec_name())
+    }
 }
 
 /// Write configuration: suite, commitment policy and placement, checked for consistency.
@@ -116,6 +192,31 @@ impl EncryptConfig {
             policy,
             placement,
         })
+    }
+    /// The configuration of `policy`, writing the suite that follows from it
+    /// ([`CommitmentPolicy::write_suite`]).
+    pub const fn for_policy(policy: CommitmentPolicy, placement: Placement) -> Self {
+        EncryptConfig {
+            suite: policy.write_suite(),
+            policy,
+            placement,
+        }
+    }
+    /// The configuration an S3EC client's settings describe: the commitment policy, and the
+    /// encryption algorithm when one is configured (else the policy's suite). A legacy
+    /// algorithm is [`Error::UnsupportedSuite`]; one the policy forbids [`Error::InvalidConfig`].
+    pub const fn from_settings(
+        policy: CommitmentPolicy,
+        algorithm: Option<ContentAlgorithm>,
+        placement: Placement,
+    ) -> Result<Self> {
+        match algorithm {
+            None => Ok(Self::for_policy(policy, placement)),
+            Some(a) => match WriteSuite::for_content(a) {
+                Ok(suite) => Self::new(suite, policy, placement),
+                Err(e) => Err(e),
+            },
+        }
     }
     /// The V2 configuration (FORBID_ENCRYPT_ALLOW_DECRYPT).
     pub const fn v2(placement: Placement) -> Self {

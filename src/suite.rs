@@ -2,6 +2,9 @@
 //! It depends on nothing else in the crate; [`crate::policy`] and [`crate::envelope`] build on it.
 
 use core::fmt;
+use core::str::FromStr;
+
+use crate::error::Error;
 
 /// Bytes of the AES-GCM tag appended to V2 and V3 bodies (`x-amz-tag-len` is its bit count, 128).
 pub const TAG_LEN: usize = 16;
@@ -49,6 +52,35 @@ impl ContentAlgorithm {
             ContentAlgorithm::AesCbc => 0,
             _ => 16,
         }
+    }
+    /// The suite's name in the AWS specification, as S3EC clients take it in their
+    /// configuration (`encryptionAlgorithm`): `ALG_AES_256_CBC_IV16_NO_KDF`,
+    /// `ALG_AES_256_GCM_IV12_TAG16_NO_KDF` or `ALG_AES_256_GCM_HKDF_SHA512_COMMIT_KEY`.
+    pub const fn spec_name(self) -> &'static str {
+        match self {
+            ContentAlgorithm::AesCbc => "ALG_AES_256_CBC_IV16_NO_KDF",
+            ContentAlgorithm::AesGcm => "ALG_AES_256_GCM_IV12_TAG16_NO_KDF",
+            ContentAlgorithm::AesGcmCommitting => "ALG_AES_256_GCM_HKDF_SHA512_COMMIT_KEY",
+        }
+    }
+    /// Every suite, for drivers that list the names they accept.
+    pub const ALL: [ContentAlgorithm; 3] = [
+        ContentAlgorithm::AesCbc,
+        ContentAlgorithm::AesGcm,
+        ContentAlgorithm::AesGcmCommitting,
+    ];
+}
+
+/// Parses the [spec name](ContentAlgorithm::spec_name); anything else is
+/// [`Error::UnknownName`]. (A legacy suite parses: whether it may be written is
+/// [`crate::WriteSuite`]'s question.)
+impl FromStr for ContentAlgorithm {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self, Error> {
+        ContentAlgorithm::ALL
+            .into_iter()
+            .find(|a| a.spec_name() == s)
+            .ok_or(Error::UnknownName("encryption algorithm"))
     }
 }
 

@@ -353,24 +353,44 @@ fn send_put(
     let r = p.request(id)?;
     let op = r.operation;
     let body: Vec<u8> = match (r.operation, r.body) {
-        (Operation::PutObject, RequestBody::Ciphertext { .. }) => {
+        (
+            Operation::PutObject,
+            RequestBody::Ciphertext {
+                len,
+                plaintext_len,
+                ends_with_tag,
+            },
+        ) => {
+            assert!(ends_with_tag, "a single PutObject body ends with the tag");
+            assert_eq!(plaintext_len, plaintext.len() as u64);
+            assert_eq!(r.content_length, Some(len));
             let mut b = plaintext.to_vec();
             for c in b.chunks_mut(7777) {
                 p.encrypt(c)?;
             }
             b.extend_from_slice(&p.tag()?);
+            assert_eq!(len, b.len() as u64, "the body's length");
             b
         }
-        (Operation::UploadPart, RequestBody::Ciphertext { len }) => {
+        (
+            Operation::UploadPart,
+            RequestBody::Ciphertext {
+                len,
+                plaintext_len,
+                ends_with_tag,
+            },
+        ) => {
             let n = p.request(id)?.part_number.unwrap();
             if o.fail_part == Some(n) {
                 p.request_failed(id, Error::RequestFailed { status: 500 });
                 return Ok(());
             }
             let mut b = bufs[&n].clone();
-            if len as usize == b.len() + 16 {
+            assert_eq!(plaintext_len, b.len() as u64, "the body's plaintext length");
+            if ends_with_tag {
                 b.extend_from_slice(&p.tag()?);
             }
+            assert_eq!(len, b.len() as u64, "the body's length");
             b
         }
         (_, RequestBody::Bytes(b)) => b.to_vec(),

@@ -4,7 +4,6 @@ use crate::error::{Error, Result};
 use crate::keyring::{Keyring, Pairs};
 use s3_encryption::{
     CommitmentPolicy, DecryptPolicy, EncryptConfig, MAX_PART_SIZE, MIN_PART_SIZE, Placement,
-    WriteSuite,
 };
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -49,7 +48,6 @@ pub(crate) struct Inner {
     pub(crate) s3: aws_sdk_s3::Client,
     pub(crate) kms: Option<aws_sdk_kms::Client>,
     pub(crate) keyring: Keyring,
-    pub(crate) suite: WriteSuite,
     pub(crate) commitment_policy: CommitmentPolicy,
     pub(crate) placement: Placement,
     pub(crate) policy: DecryptPolicy,
@@ -173,11 +171,6 @@ impl Builder {
 
     /// Check the configuration and build the client.
     pub fn build(self) -> Result<S3EncryptionClient> {
-        let suite = match self.commitment_policy {
-            CommitmentPolicy::ForbidEncryptAllowDecrypt => WriteSuite::V2AesGcm,
-            _ => WriteSuite::V3AesGcmCommitting,
-        };
-        EncryptConfig::new(suite, self.commitment_policy, self.placement)?;
         if self.part_size < MIN_PART_SIZE
             || !self.part_size.is_multiple_of(16)
             || self.part_size > MAX_PART_SIZE
@@ -231,7 +224,6 @@ impl Builder {
                 s3: self.s3,
                 kms: self.kms,
                 keyring: self.keyring,
-                suite,
                 commitment_policy: self.commitment_policy,
                 placement: self.placement,
                 policy,
@@ -328,7 +320,6 @@ impl S3EncryptionClient {
                 s3: i.s3.clone(),
                 kms: i.kms.clone(),
                 keyring,
-                suite: WriteSuite::V3AesGcmCommitting,
                 commitment_policy: CommitmentPolicy::RequireEncryptRequireDecrypt,
                 placement: Placement::ObjectMetadata,
                 policy: DecryptPolicy::new(),
@@ -345,11 +336,10 @@ impl S3EncryptionClient {
     }
 
     pub(crate) fn encrypt_config(&self, placement: Placement) -> Result<EncryptConfig> {
-        Ok(EncryptConfig::new(
-            self.inner.suite,
+        Ok(EncryptConfig::for_policy(
             self.inner.commitment_policy,
             placement,
-        )?)
+        ))
     }
 
     /// Refused: a server-side copy would carry ciphertext whose instruction file (if any) is not

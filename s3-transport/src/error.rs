@@ -187,10 +187,13 @@ impl Error {
             .and_then(|s| s.code())
             .map(str::to_owned);
         let source: BoxError = match e.as_service_error() {
-            Some(se) => match (se.code(), se.message()) {
-                (Some(c), Some(m)) => format!("{c}: {m}").into(),
-                (Some(c), None) => c.to_owned().into(),
-                _ => aws_sdk_s3::error::DisplayErrorContext(&e)
+            Some(se) => match (se.code(), se.message(), status) {
+                (Some(c), Some(m), _) => format!("{c}: {m}").into(),
+                (Some(c), None, _) => c.to_owned().into(),
+                // An error answer without a body (every HEAD answer, and some proxies): the
+                // status is all S3 said; the SDK's debug dump of it helps nobody.
+                (None, _, Some(s)) => no_error_body(s).into(),
+                (None, _, None) => aws_sdk_s3::error::DisplayErrorContext(&e)
                     .to_string()
                     .into(),
             },
@@ -206,9 +209,42 @@ impl Error {
         }
     }
 
+    /// Whether S3 answered with an error status and no error code (a HEAD answer has no body).
+    pub fn is_bodyless_s3_error(&self) -> bool {
+        matches!(
+            self,
+            Error::S3 {
+                status: Some(_),
+                code: None,
+                ..
+            }
+        )
+    }
+
     pub(crate) fn config(msg: impl Into<String>) -> Self {
         Error::Config(msg.into())
     }
+}
+
+/// What an error status without a body says: its reason phrase, and that S3 gave no detail.
+fn no_error_body(status: u16) -> String {
+    let reason = match status {
+        301 => "Moved Permanently (the bucket is in another region)",
+        307 => "Temporary Redirect",
+        400 => "Bad Request",
+        403 => "Forbidden",
+        404 => "Not Found",
+        405 => "Method Not Allowed",
+        409 => "Conflict",
+        412 => "Precondition Failed",
+        416 => "Range Not Satisfiable",
+        429 => "Too Many Requests",
+        500 => "Internal Server Error",
+        501 => "Not Implemented",
+        503 => "Service Unavailable",
+        _ => "error",
+    };
+    format!("{reason}, with no error body to say more")
 }
 
 impl From<s3_encryption::Error> for Error {

@@ -323,12 +323,12 @@ impl S3EncryptionClient {
                 PutNext::Send(id) => {
                     let req = put.request(id)?;
                     match (req.operation, req.body) {
-                        (Operation::UploadPart, RequestBody::Ciphertext { len: part_len }) => {
+                        (Operation::UploadPart, RequestBody::Ciphertext { ends_with_tag, .. }) => {
                             let number = req.part_number.unwrap_or(0);
                             let upload = upload_id.clone().unwrap_or_default();
                             let mut buf = bufs.remove(&number).unwrap_or_default();
                             let plain = buf.len() as u64;
-                            if part_len == buf.len() as u64 + 16 {
+                            if ends_with_tag {
                                 buf.extend_from_slice(&put.tag()?);
                             }
                             let r = inner
@@ -358,7 +358,7 @@ impl S3EncryptionClient {
                                 Event::Uploaded { id, number, result }
                             });
                         }
-                        (Operation::PutObject, RequestBody::Ciphertext { len: stored }) => {
+                        (Operation::PutObject, RequestBody::Ciphertext { len: stored, .. }) => {
                             // A body of unknown length that fit one part was read already.
                             let probed = bufs.remove(&1);
                             let r = self

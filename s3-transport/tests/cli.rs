@@ -503,6 +503,32 @@ fn every_command_against_the_embedded_server() {
 }
 
 #[test]
+fn an_error_answer_without_a_body_is_status_and_hint() {
+    // A one-letter bucket name is invalid; S3 answers the GET's first request, a HEAD, with 400
+    // and (as every HEAD answer) no body, so no error code reaches the client.
+    let d = dirs();
+    std::fs::create_dir_all(&d.store).unwrap();
+    let key = d.root.join("k");
+    std::fs::write(&key, "42".repeat(32)).unwrap();
+    let o = local(&d)
+        .args(["get", "s3://b/x", "-o"])
+        .arg(d.root.join("out"))
+        .arg("--aes-key")
+        .arg(&key)
+        .output()
+        .unwrap();
+    let err = stderr(&o);
+    assert_ne!(code(&o), 0, "{err}");
+    assert!(err.contains("HTTP 400"), "{err}");
+    assert!(err.contains("no error body"), "{err}");
+    assert!(err.contains("check the bucket name"), "{err}");
+    for dump in ["ServiceError", "Unhandled", "unhandled error", "source:"] {
+        assert!(!err.contains(dump), "the SDK's debug dump leaked: {err}");
+    }
+    assert!(!d.root.join("out").exists());
+}
+
+#[test]
 fn bad_arguments_are_usage_errors() {
     let d = dirs();
     for args in [

@@ -798,12 +798,12 @@ impl<'a> PutObject<'a> {
                     r.body = RequestBody::Bytes(&self.ifile[..self.ifile_len]);
                 }
                 (Operation::PutObject, _) => {
-                    let len = i.plaintext_len.or(self.probed).ok_or(Error::InvalidState)? + 16;
-                    r.content_length = Some(len);
+                    let plain = i.plaintext_len.or(self.probed).ok_or(Error::InvalidState)?;
+                    r.body = RequestBody::ciphertext(plain, true);
+                    r.content_length = Some(r.body.len());
                     r.content_type = i.content_type;
                     r.envelope = env;
                     r.user_metadata = i.metadata;
-                    r.body = RequestBody::Ciphertext { len };
                     r.if_match = i.if_match;
                     r.tagging = i.tagging;
                 }
@@ -832,11 +832,10 @@ impl<'a> PutObject<'a> {
             .find(|p| p.state == PartState::Uploading && p.request == id)
             .ok_or(Error::InvalidState)?;
         let mut r = Request::new(id, Operation::UploadPart, i.bucket, i.key);
-        let len = p.len + if p.last { 16 } else { 0 };
         r.upload_id = self.upload_id.as_ref().map(|u| u.as_str());
         r.part_number = Some(p.number);
-        r.content_length = Some(len);
-        r.body = RequestBody::Ciphertext { len };
+        r.body = RequestBody::ciphertext(p.len, p.last);
+        r.content_length = Some(r.body.len());
         Ok(r)
     }
 

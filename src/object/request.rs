@@ -2,6 +2,7 @@
 
 use crate::envelope::Envelope;
 use crate::envelope::keys::INSTRUCTION_FILE_MARKER;
+use crate::suite::TAG_LEN;
 
 /// Identifies one request of a machine; pass it back with the response.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -51,6 +52,22 @@ pub enum Operation {
 }
 
 impl Operation {
+    /// The operation's name in the S3 API (`"HeadObject"`, `"UploadPart"`, …), for logs,
+    /// errors and bindings that hand requests to another language.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Operation::HeadObject => "HeadObject",
+            Operation::GetObject => "GetObject",
+            Operation::PutObject => "PutObject",
+            Operation::CreateMultipartUpload => "CreateMultipartUpload",
+            Operation::UploadPart => "UploadPart",
+            Operation::CompleteMultipartUpload => "CompleteMultipartUpload",
+            Operation::AbortMultipartUpload => "AbortMultipartUpload",
+            Operation::DeleteObject => "DeleteObject",
+            Operation::CopyObject => "CopyObject",
+            Operation::UploadPartCopy => "UploadPartCopy",
+        }
+    }
     /// The HTTP method.
     pub const fn method(self) -> &'static str {
         match self {
@@ -66,6 +83,12 @@ impl Operation {
     }
 }
 
+impl core::fmt::Display for Operation {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
 /// What a request's body is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RequestBody<'a> {
@@ -74,11 +97,42 @@ pub enum RequestBody<'a> {
     /// These bytes (an instruction file).
     Bytes(&'a [u8]),
     /// `len` bytes of ciphertext the caller produced through the machine (the single PutObject's
-    /// encrypted body, or an encrypted part).
+    /// encrypted body, or an encrypted part): the encryption of `plaintext_len` bytes, followed
+    /// by the 16-byte tag when `ends_with_tag` (the single PutObject, and the last part).
     Ciphertext {
-        /// The exact body length (also [`Request::content_length`]).
+        /// The exact body length (also [`Request::content_length`]): `plaintext_len`, plus
+        /// [`TAG_LEN`](crate::TAG_LEN) when `ends_with_tag`.
         len: u64,
+        /// The bytes of plaintext this body encrypts (the part's length, or the object's).
+        plaintext_len: u64,
+        /// Whether the body ends with the object's tag (the machine's `tag()`), appended after
+        /// the encrypted bytes.
+        ends_with_tag: bool,
     },
+}
+
+impl RequestBody<'_> {
+    /// The body's length in bytes (what `Content-Length` says).
+    pub const fn len(&self) -> u64 {
+        match self {
+            RequestBody::Empty => 0,
+            RequestBody::Bytes(b) => b.len() as u64,
+            RequestBody::Ciphertext { len, .. } => *len,
+        }
+    }
+    /// Whether the body is empty.
+    pub const fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+    /// The body of `plaintext_len` encrypted bytes, followed by the tag when `ends_with_tag`.
+    pub(crate) const fn ciphertext(plaintext_len: u64, ends_with_tag: bool) -> Self {
+        let tag = if ends_with_tag { TAG_LEN as u64 } else { 0 };
+        RequestBody::Ciphertext {
+            len: plaintext_len + tag,
+            plaintext_len,
+            ends_with_tag,
+        }
+    }
 }
 
 /// The source of a server-side copy: `x-amz-copy-source: /bucket/key?versionId=V`, guarded by

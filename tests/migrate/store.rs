@@ -378,9 +378,9 @@ pub fn put(
                         b.extend_from_slice(&p.tag()?);
                         b
                     }
-                    (Operation::UploadPart, RequestBody::Ciphertext { len }) => {
+                    (Operation::UploadPart, RequestBody::Ciphertext { ends_with_tag, .. }) => {
                         let mut b = bufs[&r.part_number.unwrap()].clone();
-                        if len as usize == b.len() + 16 {
+                        if ends_with_tag {
                             b.extend_from_slice(&p.tag()?);
                         }
                         b

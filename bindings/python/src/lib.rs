@@ -24,7 +24,7 @@ use s3_encryption::rsa::pkcs8::{DecodePrivateKey, DecodePublicKey};
 use s3_encryption::rsa::{PrivateKey, PublicKey};
 use s3_encryption::{
     AesKey, ByteRange, CommitmentPolicy, DataKey, DecryptPolicy, EncryptConfig,
-    EncryptionMaterials, Envelope, Error, ErrorClass, KeyRequest, Placement, WriteSuite,
+    EncryptionMaterials, Envelope, Error, ErrorClass, KeyRequest, Placement,
 };
 use std::collections::HashMap;
 use std::fs::File;
@@ -462,26 +462,12 @@ impl<'py> Resp<'py> {
     }
 }
 
-fn op_name(op: Operation) -> &'static str {
-    match op {
-        Operation::HeadObject => "HeadObject",
-        Operation::GetObject => "GetObject",
-        Operation::PutObject => "PutObject",
-        Operation::CreateMultipartUpload => "CreateMultipartUpload",
-        Operation::UploadPart => "UploadPart",
-        Operation::CompleteMultipartUpload => "CompleteMultipartUpload",
-        Operation::AbortMultipartUpload => "AbortMultipartUpload",
-        Operation::DeleteObject => "DeleteObject",
-        _ => "Unknown",
-    }
-}
-
 impl<'py> Io<'py> {
     fn request_dict(&self, r: &Request<'_>) -> PyResult<Bound<'py, PyDict>> {
         let py = self.py;
         let d = PyDict::new(py);
         d.set_item("id", r.id.get())?;
-        d.set_item("op", op_name(r.operation))?;
+        d.set_item("op", r.operation.name())?;
         d.set_item("bucket", r.bucket)?;
         d.set_item("key", r.full_key().to_string())?;
         d.set_item("object_key", r.key)?;
@@ -575,16 +561,8 @@ fn read_small(body: &Bound<'_, PyAny>, limit: u64) -> PyResult<Vec<u8>> {
 // ---------------------------------------------------------------- policy
 
 fn commitment_policy(s: &str) -> PyResult<CommitmentPolicy> {
-    Ok(match s {
-        "REQUIRE_ENCRYPT_REQUIRE_DECRYPT" => CommitmentPolicy::RequireEncryptRequireDecrypt,
-        "REQUIRE_ENCRYPT_ALLOW_DECRYPT" => CommitmentPolicy::RequireEncryptAllowDecrypt,
-        "FORBID_ENCRYPT_ALLOW_DECRYPT" => CommitmentPolicy::ForbidEncryptAllowDecrypt,
-        _ => {
-            return Err(UsageError::new_err(format!(
-                "unknown commitment policy {s}"
-            )));
-        }
-    })
+    s.parse()
+        .map_err(|_| UsageError::new_err(format!("unknown commitment policy {s}")))
 }
 
 fn opt<'py, T: for<'a> FromPyObject<'a, 'py>>(
@@ -602,7 +580,7 @@ fn decrypt_policy(o: &Bound<'_, PyDict>) -> PyResult<DecryptPolicy> {
     let cp: String = opt(
         o,
         "commitment_policy",
-        "REQUIRE_ENCRYPT_REQUIRE_DECRYPT".into(),
+        CommitmentPolicy::default().spec_name().into(),
     )?;
     Ok(DecryptPolicy {
         commitment_policy: commitment_policy(&cp)?,
@@ -633,18 +611,16 @@ fn placement(o: &Bound<'_, PyDict>) -> PyResult<Placement> {
     }
 }
 
-fn encrypt_config(py: Python<'_>, o: &Bound<'_, PyDict>) -> PyResult<EncryptConfig> {
+fn encrypt_config(o: &Bound<'_, PyDict>) -> PyResult<EncryptConfig> {
     let cp: String = opt(
         o,
         "commitment_policy",
-        "REQUIRE_ENCRYPT_REQUIRE_DECRYPT".into(),
+        CommitmentPolicy::default().spec_name().into(),
     )?;
-    let cp = commitment_policy(&cp)?;
-    let suite = match cp {
-        CommitmentPolicy::ForbidEncryptAllowDecrypt => WriteSuite::V2AesGcm,
-        _ => WriteSuite::V3AesGcmCommitting,
-    };
-    EncryptConfig::new(suite, cp, placement(o)?).map_err(|e| py_error(py, e))
+    Ok(EncryptConfig::for_policy(
+        commitment_policy(&cp)?,
+        placement(o)?,
+    ))
 }
 
 // ---------------------------------------------------------------- GET
@@ -1021,8 +997,8 @@ fn drive_put<'py>(
                 let r = p.request(id)?;
                 let op = r.operation;
                 let body: Option<Vec<u8>> = match (op, r.body) {
-                    (Operation::PutObject, RequestBody::Ciphertext { len }) => {
-                        let n = len.saturating_sub(16) as usize;
+                    (Operation::PutObject, RequestBody::Ciphertext { plaintext_len, .. }) => {
+                        let n = plaintext_len as usize;
                         match read_body(reader, n, true) {
                             Ok(mut b) => {
                                 let enc = if b.len() >= 64 << 10 {
@@ -1048,10 +1024,10 @@ fn drive_put<'py>(
                             }
                         }
                     }
-                    (Operation::UploadPart, RequestBody::Ciphertext { len }) => {
+                    (Operation::UploadPart, RequestBody::Ciphertext { ends_with_tag, .. }) => {
                         let n = r.part_number.ok_or(Error::InvalidState)?;
                         let mut b = bufs.remove(&n).ok_or(Error::InvalidState)?;
-                        if len as usize == b.len() + 16 {
+                        if ends_with_tag {
                             match p.tag() {
                                 Ok(t) => b.extend_from_slice(&t),
                                 Err(e) => {
@@ -1148,7 +1124,7 @@ fn put_object<'py>(
     let io = Io { py, t: transport };
     let keyring = Keyring::from_py(&keyring);
     let o = &options;
-    let config = encrypt_config(py, o)?;
+    let config = encrypt_config(o)?;
     let ctx = context_of(o, "encryption_context")?;
     if ctx.is_some() && !matches!(keyring, Keyring::Py(_)) {
         return Err(UsageError::new_err(

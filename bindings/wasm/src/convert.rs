@@ -2,7 +2,7 @@
 //! S3EC format.
 
 use js_sys::{Array, Object, Reflect, Uint8Array};
-use s3_encryption::object::{Operation, Request, RequestBody, RequestId};
+use s3_encryption::object::{Request, RequestBody, RequestId};
 use s3_encryption::{CommitmentPolicy, DecryptPolicy, Error, ErrorClass};
 use std::cell::RefCell;
 use std::collections::BTreeSet;
@@ -176,16 +176,14 @@ pub(crate) fn decrypt_policy(o: &JsValue) -> JsResult<DecryptPolicy> {
     })
 }
 
-/// A commitment policy by its spec name.
+/// A commitment policy by its spec name (the default when absent).
 pub(crate) fn commitment_policy(name: Option<&str>) -> JsResult<CommitmentPolicy> {
-    Ok(match name {
-        None | Some("REQUIRE_ENCRYPT_REQUIRE_DECRYPT") => {
-            CommitmentPolicy::RequireEncryptRequireDecrypt
-        }
-        Some("REQUIRE_ENCRYPT_ALLOW_DECRYPT") => CommitmentPolicy::RequireEncryptAllowDecrypt,
-        Some("FORBID_ENCRYPT_ALLOW_DECRYPT") => CommitmentPolicy::ForbidEncryptAllowDecrypt,
-        Some(other) => return Err(usage(&format!("unknown commitment policy {other}"))),
-    })
+    match name {
+        None => Ok(CommitmentPolicy::default()),
+        Some(name) => name
+            .parse()
+            .map_err(|_| usage(&format!("unknown commitment policy {name}"))),
+    }
 }
 
 thread_local! {
@@ -225,21 +223,6 @@ pub(crate) fn rid(id: u32) -> RequestId {
     RequestId::from_raw(id)
 }
 
-/// The operation's name as in the S3 API.
-pub(crate) fn operation_name(op: Operation) -> &'static str {
-    match op {
-        Operation::HeadObject => "HeadObject",
-        Operation::GetObject => "GetObject",
-        Operation::PutObject => "PutObject",
-        Operation::CreateMultipartUpload => "CreateMultipartUpload",
-        Operation::UploadPart => "UploadPart",
-        Operation::CompleteMultipartUpload => "CompleteMultipartUpload",
-        Operation::AbortMultipartUpload => "AbortMultipartUpload",
-        Operation::DeleteObject => "DeleteObject",
-        _ => "Unknown",
-    }
-}
-
 /// A request as a plain object: `id`, `operation`, `method`, `bucket`, `key` (the full key),
 /// `objectKey`, `keySuffix`, `versionId`, `range` (`[first, last]`), `rangeHeader`, `ifMatch`,
 /// `uploadId`, `partNumber`, `contentLength`, `contentType`, `metadata` (`{name: value}`, names
@@ -248,7 +231,7 @@ pub(crate) fn operation_name(op: Operation) -> &'static str {
 pub(crate) fn request_object(r: &Request<'_>) -> Object {
     let o = obj();
     set(&o, "id", r.id.get());
-    set(&o, "operation", operation_name(r.operation));
+    set(&o, "operation", r.operation.name());
     set(&o, "method", r.operation.method());
     set(&o, "bucket", r.bucket);
     set(&o, "key", r.full_key().to_string());
@@ -280,9 +263,15 @@ pub(crate) fn request_object(r: &Request<'_>) -> Object {
             set(&body, "kind", "bytes");
             set(&body, "bytes", Uint8Array::from(b));
         }
-        RequestBody::Ciphertext { len } => {
+        RequestBody::Ciphertext {
+            len,
+            plaintext_len,
+            ends_with_tag,
+        } => {
             set(&body, "kind", "ciphertext");
             set(&body, "len", len as f64);
+            set(&body, "plaintextLen", plaintext_len as f64);
+            set(&body, "endsWithTag", ends_with_tag);
         }
         _ => set(&body, "kind", "empty"),
     }

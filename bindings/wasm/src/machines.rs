@@ -284,6 +284,7 @@ fn encrypt_config(options: &JsValue) -> JsResult<EncryptConfig> {
         Some(other) => return Err(usage(&format!("unknown suite {other}"))),
     };
     let policy = match opt_str(options, "commitmentPolicy")?.as_deref() {
+        // V2 asked for without a policy: the policy that writes V2.
         None if suite == WriteSuite::V2AesGcm => CommitmentPolicy::ForbidEncryptAllowDecrypt,
         p => crate::convert::commitment_policy(p)?,
     };

@@ -307,7 +307,7 @@ export class S3EncryptionClient {
                 break;
               }
               if (req.operation === 'PutObject' && req.body.kind === 'ciphertext') {
-                const buf = await source.read(0, req.body.len - 16);
+                const buf = await source.read(0, req.body.plaintextLen);
                 for (let at = 0; at < buf.length; ) {
                   const k = Math.max(1, Math.min(buf.length - at, split(at, buf.length)));
                   const piece = buf.subarray(at, at + k);
@@ -318,7 +318,7 @@ export class S3EncryptionClient {
               } else if (req.operation === 'UploadPart') {
                 const b = parts.get(req.partNumber);
                 parts.delete(req.partNumber);
-                body = req.body.len === b.length + 16 ? concat([b, core(() => p.tag())]) : b;
+                body = req.body.endsWithTag ? concat([b, core(() => p.tag())]) : b;
               } else if (req.operation === 'CompleteMultipartUpload') {
                 body = [...etags.entries()].sort((a, b) => a[0] - b[0]).map(([PartNumber, ETag]) => ({ PartNumber, ETag }));
               } else if (req.body.kind === 'bytes') body = req.body.bytes;

@@ -119,6 +119,16 @@ impl From<TError> for Failure {
             TError::S3 {
                 code: Some(c), ..
             } if c == "InvalidBucketName" => Some("bucket names are 3 to 63 characters: lowercase letters, digits, dots and hyphens".into()),
+            TError::S3 {
+                status: Some(400),
+                code: None,
+                ..
+            } => Some("S3 refused the request without saying why (HEAD answers carry no error body); check the bucket name: 3 to 63 characters, lowercase letters, digits, dots and hyphens".into()),
+            TError::S3 {
+                status: Some(301),
+                code: None,
+                ..
+            } => Some("the bucket is in another region: pass --region (or set AWS_REGION)".into()),
             _ => None,
         };
         Failure {

@@ -1,8 +1,8 @@
 //! Offline commands: inspect, decrypt and encrypt files without S3.
 
-use crate::args::{Global, KeyArgs, Policy, PolicyArgs};
+use crate::args::{Global, KeyArgs, PolicyArgs};
 use crate::{CliResult, Failure, commitment, keys, load_aws_config, out};
-use s3_encryption::{DecryptPolicy, EncryptConfig, Envelope, Placement, WriteSuite};
+use s3_encryption::{DecryptPolicy, EncryptConfig, Envelope, Placement};
 use s3_encryption_transport::{EnvelopeInfo, Keyring};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
@@ -271,17 +271,12 @@ pub async fn encrypt(
             Some("pass --aes-key FILE, --rsa-key PEM or --kms-key-id ID"),
         )
     })?;
-    let suite = if p.commitment_policy == Policy::ForbidAllow {
-        WriteSuite::V2AesGcm
-    } else {
-        WriteSuite::V3AesGcmCommitting
-    };
     let placement = if ifile_out.is_some() {
         Placement::InstructionFile
     } else {
         Placement::ObjectMetadata
     };
-    let config = EncryptConfig::new(suite, commitment(p.commitment_policy), placement)?;
+    let config = EncryptConfig::for_policy(commitment(p.commitment_policy), placement);
     let kms = kms_if_needed(g, &kr).await;
     let mut f = std::fs::File::open(file)
         .map_err(|e| Failure::io(format!("cannot read {}", file.display()), e))?;

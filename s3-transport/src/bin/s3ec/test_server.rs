@@ -26,7 +26,7 @@ use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
-use s3_encryption::{ByteRange, CommitmentPolicy, EncryptConfig, Placement, WriteSuite};
+use s3_encryption::{ByteRange, CommitmentPolicy, ContentAlgorithm, EncryptConfig, Placement};
 use s3_encryption_transport::{
     DEFAULT_PART_SIZE, ErrorKind, GetOptions, Keyring, Pairs, PutOptions, ReEncryptOptions,
     S3EncryptionClient,
@@ -519,17 +519,13 @@ fn build_client(
     let legacy_unauth = flag(c, "enableLegacyUnauthenticatedModes")?;
     let delayed = flag(c, "enableDelayedAuthenticationMode")?;
     let policy = match string(c, "commitmentPolicy")? {
-        None | Some("REQUIRE_ENCRYPT_REQUIRE_DECRYPT") => {
-            CommitmentPolicy::RequireEncryptRequireDecrypt
-        }
-        Some("REQUIRE_ENCRYPT_ALLOW_DECRYPT") => CommitmentPolicy::RequireEncryptAllowDecrypt,
-        Some("FORBID_ENCRYPT_ALLOW_DECRYPT") => CommitmentPolicy::ForbidEncryptAllowDecrypt,
-        Some(other) => {
-            return Err(Reply::generic(
+        None => CommitmentPolicy::default(),
+        Some(name) => name.parse::<CommitmentPolicy>().map_err(|_| {
+            Reply::generic(
                 StatusCode::BAD_REQUEST,
-                format!("unknown commitmentPolicy {other}"),
-            ));
-        }
+                format!("unknown commitmentPolicy {name}"),
+            )
+        })?,
     };
     let placement = match object(c, "instructionFileConfig")? {
         Some(ifc) => {
@@ -556,29 +552,23 @@ fn build_client(
     // The suite written: the configured algorithm, or the policy's default. A legacy algorithm
     // and an algorithm the policy forbids are refused here, at client creation (spec, client.md:
     // "Encryption Algorithm" and "Key Commitment").
-    let suite = match string(c, "encryptionAlgorithm")? {
-        None => match policy {
-            CommitmentPolicy::ForbidEncryptAllowDecrypt => WriteSuite::V2AesGcm,
-            _ => WriteSuite::V3AesGcmCommitting,
-        },
-        Some("ALG_AES_256_GCM_IV12_TAG16_NO_KDF") => WriteSuite::V2AesGcm,
-        Some("ALG_AES_256_GCM_HKDF_SHA512_COMMIT_KEY") => WriteSuite::V3AesGcmCommitting,
-        Some("ALG_AES_256_CBC_IV16_NO_KDF") => {
-            return Err(Reply::client(
-                "ALG_AES_256_CBC_IV16_NO_KDF is a legacy algorithm and cannot be configured for encryption",
-            ));
-        }
-        Some(other) => {
-            return Err(Reply::generic(
+    let algorithm = match string(c, "encryptionAlgorithm")? {
+        None => None,
+        Some(name) => Some(name.parse::<ContentAlgorithm>().map_err(|_| {
+            Reply::generic(
                 StatusCode::BAD_REQUEST,
-                format!("unknown encryptionAlgorithm {other}"),
-            ));
-        }
+                format!("unknown encryptionAlgorithm {name}"),
+            )
+        })?),
     };
-    EncryptConfig::new(suite, policy, placement).map_err(|e| {
-        Reply::client(format!(
+    EncryptConfig::from_settings(policy, algorithm, placement).map_err(|e| match e {
+        s3_encryption::Error::UnsupportedSuite => Reply::client(format!(
+            "{} is a legacy algorithm and cannot be configured for encryption",
+            algorithm.map_or("", ContentAlgorithm::spec_name)
+        )),
+        e => Reply::client(format!(
             "the encryption algorithm is incompatible with the commitment policy: {e}"
-        ))
+        )),
     })?;
     let mut b = S3EncryptionClient::builder(state.s3.clone(), keyring)
         .commitment_policy(policy)
