@@ -5,9 +5,9 @@
 //! differs from the true plaintext.
 
 use s3_encryption::object::{
-    DeleteNext, DeleteObject, GetDone, GetIntent, GetNext, GetObject, Operation, PutIntent,
-    PutNext, PutObject, ReadMode, Released, Request, RequestBody, RequestId, RotateInstructionFile,
-    RotateIntent, RotateNext, Verification,
+    DeleteNext, DeleteObject, DescribeNext, DescribeObject, GetDone, GetIntent, GetNext, GetObject,
+    Operation, PutIntent, PutNext, PutObject, ReadMode, Released, Request, RequestBody, RequestId,
+    RotateInstructionFile, RotateIntent, RotateNext, Verification,
 };
 use s3_encryption::{
     AesKey, ByteRange, DataKey, DecryptPolicy, EncryptConfig, EncryptionMaterials, Error, Placement,
@@ -50,6 +50,12 @@ enum Lie {
     SwapInstructionFile,
     /// Every request fails with 503.
     Unavailable,
+    /// The instruction file's answer carries a Content-Range.
+    InstructionFileRange,
+    /// The instruction file's Content-Length says 10 bytes more than its body has.
+    InstructionFileShort,
+    /// The instruction file's Content-Length is past the cap (its body is the real one).
+    InstructionFileHugeLength,
 }
 
 /// An open multipart upload: key, metadata (`name\0value`), parts.
@@ -157,8 +163,20 @@ impl Store {
                     }
                     _ => {}
                 }
+                let declared = match lie {
+                    _ if !key.ends_with(".instruction") => data.len(),
+                    Lie::InstructionFileShort => data.len() + 10,
+                    Lie::InstructionFileHugeLength => 1 << 20,
+                    Lie::InstructionFileRange => {
+                        let n = data.len();
+                        resp.headers
+                            .push(("Content-Range".into(), format!("bytes 0-{}/{n}", n - 1)));
+                        n
+                    }
+                    _ => data.len(),
+                };
                 resp.headers
-                    .push(("Content-Length".into(), data.len().to_string()));
+                    .push(("Content-Length".into(), declared.to_string()));
                 match lie {
                     Lie::Truncate => {
                         data.truncate(data.len() / 2);
@@ -845,6 +863,147 @@ fn instruction_files_are_capped_and_bound() {
             .unwrap_err(),
         Error::NotFound
     );
+}
+
+/// Describe `key` through the store, lying as `lie`.
+fn describe(store: &mut Store, key: &str, lie: Lie) -> Result<(), Error> {
+    let mut d = DescribeObject::new("b", key, None, ".instruction")?;
+    loop {
+        match d.poll()? {
+            DescribeNext::Send(id) => {
+                let r = d.request(id)?;
+                let resp = store.serve(&r, &[], lie);
+                if r.operation == Operation::GetObject {
+                    d.body(id, &resp.body)?;
+                }
+                d.response(id, resp.status, pairs(&resp.headers))?;
+            }
+            DescribeNext::Done => return d.envelope().map(|_| ()).ok_or(Error::InvalidState),
+        }
+    }
+}
+
+/// Rotate `key`'s instruction file (old key [`master`], a new AES key), lying as `lie`.
+fn rotate(store: &mut Store, key: &str, lie: Lie) -> Result<(), Error> {
+    let mut r = RotateInstructionFile::new(RotateIntent::new("b", key))?;
+    loop {
+        match r.poll()? {
+            RotateNext::Send(id) => {
+                let req = r.request(id)?;
+                let body = match req.body {
+                    RequestBody::Bytes(b) => b.to_vec(),
+                    _ => vec![],
+                };
+                let resp = store.serve(&req, &body, lie);
+                if req.operation == Operation::GetObject {
+                    r.body(id, &resp.body)?;
+                }
+                r.response(id, resp.status, pairs(&resp.headers))?;
+            }
+            RotateNext::UnwrapKey => {
+                let dk = store_env_unwrap(&r, &master());
+                r.data_key(dk)?;
+            }
+            RotateNext::WrapKey => {
+                let dk = r.data_key_to_wrap()?.clone();
+                let m = EncryptionMaterials::aes_gcm_deterministic(
+                    &r.new_config()?,
+                    &AesKey::new_256([0x66; 32]),
+                    dk,
+                    &[3; 12],
+                    &[],
+                )?;
+                r.new_materials(m)?;
+            }
+            RotateNext::CheckOldKey => r.old_key_opens(false)?,
+            RotateNext::Done(_) => return Ok(()),
+        }
+    }
+}
+
+/// Delete `key` through the store, lying as `lie`: whether its instruction file went too.
+fn delete(store: &mut Store, key: &str, lie: Lie) -> Result<bool, Error> {
+    let mut d = DeleteObject::new("b", key, ".instruction")?;
+    loop {
+        match d.poll()? {
+            DeleteNext::Send(id) => {
+                let r = d.request(id)?;
+                let resp = store.serve(&r, &[], lie);
+                if r.operation == Operation::GetObject {
+                    d.body(id, &resp.body)?;
+                }
+                d.response(id, resp.status, pairs(&resp.headers))?;
+            }
+            DeleteNext::Done(done) => return Ok(done.instruction_file),
+        }
+    }
+}
+
+#[test]
+fn every_machine_checks_the_instruction_file_alike() {
+    // One lookup, one set of checks: GET, describe, rotate and delete refuse the same answers.
+    let cases = [
+        (
+            Lie::InstructionFileRange,
+            Error::UnexpectedResponse("an instruction file response carries a Content-Range"),
+        ),
+        (
+            Lie::InstructionFileShort,
+            Error::UnexpectedResponse("the instruction file is not as long as its Content-Length"),
+        ),
+        (
+            Lie::InstructionFileHugeLength,
+            Error::InvalidMetadata("instruction file"),
+        ),
+        (
+            Lie::EndlessInstructionFile,
+            Error::InvalidMetadata("instruction file"),
+        ),
+    ];
+    let o = PutOpts {
+        placement: Placement::InstructionFile,
+        ..PutOpts::default()
+    };
+    for (lie, want) in cases {
+        let mut store = Store::default();
+        put(&mut store, "k", &data(3000, 9), &o).unwrap();
+        let got = get(&mut store, intent("k"), lie, 1 << 20);
+        assert_eq!(got.result.unwrap_err(), want, "GET, {lie:?}");
+        assert_eq!(got.released_total(), 0);
+        assert_eq!(
+            describe(&mut store, "k", lie),
+            Err(want),
+            "describe, {lie:?}"
+        );
+        let before = store.objects["k.instruction"].body.clone();
+        assert_eq!(rotate(&mut store, "k", lie), Err(want), "rotate, {lie:?}");
+        assert_eq!(
+            store.objects["k.instruction"].body, before,
+            "rotate wrote nothing"
+        );
+        // Delete: a file past the cap is not the object's instruction file and is kept; a
+        // malformed answer fails the delete before anything is deleted.
+        match want {
+            Error::InvalidMetadata(_) => {
+                assert_eq!(delete(&mut store, "k", lie), Ok(false), "{lie:?}");
+                assert!(!store.objects.contains_key("k"));
+                assert!(store.objects.contains_key("k.instruction"));
+            }
+            _ => {
+                assert_eq!(delete(&mut store, "k", lie), Err(want), "delete, {lie:?}");
+                assert!(store.objects.contains_key("k"));
+            }
+        }
+    }
+    // The honest store: every machine reads the same envelope, and delete removes both.
+    let mut store = Store::default();
+    put(&mut store, "k", &data(3000, 9), &o).unwrap();
+    let got = get(&mut store, intent("k"), Lie::Honest, 1 << 20);
+    assert!(got.result.is_ok());
+    describe(&mut store, "k", Lie::Honest).unwrap();
+    rotate(&mut store, "k", Lie::Honest).unwrap();
+    assert_eq!(delete(&mut store, "k", Lie::Honest), Ok(true));
+    assert!(store.objects.is_empty());
 }
 
 #[test]

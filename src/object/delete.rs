@@ -3,11 +3,9 @@
 //! envelope lives there and the file parses as one, so an unrelated object that happens to be
 //! named `<key>.instruction` is never removed.
 
-use super::INSTRUCTION_FILE_LIMIT;
-use super::head::{EnvelopeMetadata, read_head};
-use super::ifile::InstructionFileBuf;
+use super::head::read_head;
+use super::lookup::EnvelopeLookup;
 use super::request::{Operation, Request, RequestId};
-use crate::envelope::Envelope;
 use crate::error::{Error, Result};
 
 /// What [`DeleteObject::poll`] asks for.
@@ -47,8 +45,7 @@ pub struct DeleteObject<'a> {
     step: Step,
     sent: Option<RequestId>,
     next_id: u32,
-    meta: EnvelopeMetadata,
-    ifile: InstructionFileBuf,
+    lookup: EnvelopeLookup,
     exists: bool,
     with_ifile: bool,
     error: Option<Error>,
@@ -77,8 +74,7 @@ impl<'a> DeleteObject<'a> {
             step: Step::Head,
             sent: None,
             next_id: 1,
-            meta: EnvelopeMetadata::new(),
-            ifile: InstructionFileBuf::new(),
+            lookup: EnvelopeLookup::new(),
             exists: false,
             with_ifile: false,
             error: None,
@@ -112,7 +108,14 @@ impl<'a> DeleteObject<'a> {
         }
         let (op, suffixed) = match self.step {
             Step::Head => (Operation::HeadObject, false),
-            Step::GetInstructionFile => (Operation::GetObject, true),
+            Step::GetInstructionFile => {
+                return Ok(EnvelopeLookup::request(
+                    id,
+                    self.bucket,
+                    self.key,
+                    self.suffix,
+                ));
+            }
             Step::DeleteObject => (Operation::DeleteObject, false),
             Step::DeleteInstructionFile => (Operation::DeleteObject, true),
             Step::Done => return Err(Error::InvalidState),
@@ -120,9 +123,6 @@ impl<'a> DeleteObject<'a> {
         let mut r = Request::new(id, op, self.bucket, self.key);
         if suffixed {
             r.key_suffix = self.suffix;
-        }
-        if op == Operation::GetObject {
-            r.response_body_limit = Some(INSTRUCTION_FILE_LIMIT as u64);
         }
         Ok(r)
     }
@@ -133,7 +133,7 @@ impl<'a> DeleteObject<'a> {
             return Err(Error::InvalidState);
         }
         // Past the cap the file is not an instruction file: it is kept (not deleted).
-        let _ = self.ifile.push(piece);
+        let _ = self.lookup.body(piece);
         Ok(())
     }
 
@@ -156,7 +156,7 @@ impl<'a> DeleteObject<'a> {
     {
         match self.step {
             Step::Head => {
-                let h = read_head(status, headers, Some(&mut self.meta))?;
+                let h = read_head(status, headers, Some(self.lookup.metadata_mut()))?;
                 match h.check_status(false) {
                     Err(Error::NotFound) => {
                         self.step = Step::Done;
@@ -165,7 +165,7 @@ impl<'a> DeleteObject<'a> {
                     r => r?,
                 }
                 self.exists = true;
-                self.step = if Envelope::needs_instruction_file(self.meta.pairs())? {
+                self.step = if self.lookup.needs_instruction_file()? {
                     Step::GetInstructionFile
                 } else {
                     Step::DeleteObject
@@ -173,17 +173,21 @@ impl<'a> DeleteObject<'a> {
             }
             Step::GetInstructionFile => {
                 let h = read_head(status, headers, None)?;
-                match h.check_status(false) {
-                    Err(Error::NotFound) => {}
-                    r => {
-                        r?;
-                        self.with_ifile = !self.ifile.overflowed()
-                            && Envelope::parse_unchecked(
-                                self.meta.pairs(),
-                                Some(self.ifile.bytes()),
-                            )
-                            .is_ok();
-                    }
+                // The lookup's checks. No file, one past the cap, or one that is not the
+                // object's envelope: only the object is deleted, the file (if any) is kept.
+                // A malformed answer fails the delete, before anything is deleted.
+                match self.lookup.answered(&h) {
+                    Ok(()) => match self.lookup.envelope(None) {
+                        Ok(_) => self.with_ifile = true,
+                        Err(e @ Error::UnexpectedResponse(_)) => return Err(e),
+                        Err(_) => {}
+                    },
+                    Err(
+                        Error::NotEncrypted
+                        | Error::InstructionFileRequired
+                        | Error::InvalidMetadata(_),
+                    ) => {}
+                    Err(e) => return Err(e),
                 }
                 self.step = Step::DeleteObject;
             }

@@ -2,9 +2,8 @@
 //! (for `inspect`, `ls`, `head`): its HEAD, then its instruction file when the metadata holds no
 //! envelope (capped like every instruction-file read).
 
-use super::INSTRUCTION_FILE_LIMIT;
-use super::head::{EnvelopeMetadata, ObjectHead, read_head};
-use super::ifile::InstructionFileBuf;
+use super::head::{ObjectHead, read_head};
+use super::lookup::EnvelopeLookup;
 use super::request::{Operation, Request, RequestId};
 use crate::envelope::Envelope;
 use crate::error::{Error, Result};
@@ -35,8 +34,7 @@ pub struct DescribeObject<'a> {
     step: Step,
     sent: Option<RequestId>,
     next_id: u32,
-    meta: EnvelopeMetadata,
-    ifile: InstructionFileBuf,
+    lookup: EnvelopeLookup,
     object: Option<ObjectHead>,
     envelope: Option<Envelope>,
     error: Option<Error>,
@@ -71,8 +69,7 @@ impl<'a> DescribeObject<'a> {
             step: Step::Head,
             sent: None,
             next_id: 1,
-            meta: EnvelopeMetadata::new(),
-            ifile: InstructionFileBuf::new(),
+            lookup: EnvelopeLookup::new(),
             object: None,
             envelope: None,
             error: None,
@@ -111,23 +108,21 @@ impl<'a> DescribeObject<'a> {
                 r
             }
             Step::InstructionFile => {
-                let mut r = Request::new(id, Operation::GetObject, self.bucket, self.key);
-                r.key_suffix = self.suffix;
-                r.response_body_limit = Some(INSTRUCTION_FILE_LIMIT as u64);
-                r
+                EnvelopeLookup::request(id, self.bucket, self.key, self.suffix)
             }
             Step::Done => return Err(Error::InvalidState),
         })
     }
 
-    /// A piece of the instruction file's body; past [`INSTRUCTION_FILE_LIMIT`] bytes it is
-    /// refused ([`Error::InvalidMetadata`]).
+    /// A piece of the instruction file's body; past
+    /// [`INSTRUCTION_FILE_LIMIT`](super::INSTRUCTION_FILE_LIMIT) bytes it is refused
+    /// ([`Error::InvalidMetadata`]).
     pub fn body(&mut self, id: RequestId, piece: &[u8]) -> Result<()> {
         if self.sent != Some(id) || self.step != Step::InstructionFile {
             return Err(Error::InvalidState);
         }
-        self.ifile
-            .push(piece)
+        self.lookup
+            .body(piece)
             .inspect_err(|&e| self.error = Some(e))
     }
 
@@ -150,35 +145,22 @@ impl<'a> DescribeObject<'a> {
     {
         match self.step {
             Step::Head => {
-                let h = read_head(status, headers, Some(&mut self.meta))?;
+                let h = read_head(status, headers, Some(self.lookup.metadata_mut()))?;
                 h.check_status(false)?;
                 let len = h
                     .content_length
                     .ok_or(Error::UnexpectedResponse("no Content-Length"))?;
                 self.object = Some(h.object(len));
-                if Envelope::needs_instruction_file(self.meta.pairs())? {
+                if self.lookup.needs_instruction_file()? {
                     self.step = Step::InstructionFile;
                 } else {
-                    self.envelope = Some(Envelope::parse_unchecked(self.meta.pairs(), None)?);
+                    self.envelope = Some(self.lookup.envelope(None)?);
                     self.step = Step::Done;
                 }
             }
             Step::InstructionFile => {
-                let h = read_head(status, headers, None)?;
-                match h.check_status(false) {
-                    Err(Error::NotFound) => {
-                        return Err(if self.meta.is_empty() {
-                            Error::NotEncrypted
-                        } else {
-                            Error::InstructionFileRequired
-                        });
-                    }
-                    r => r?,
-                }
-                self.envelope = Some(Envelope::parse_unchecked(
-                    self.meta.pairs(),
-                    Some(self.ifile.bytes()),
-                )?);
+                self.lookup.answered(&read_head(status, headers, None)?)?;
+                self.envelope = Some(self.lookup.envelope(None)?);
                 self.step = Step::Done;
             }
             Step::Done => return Err(Error::InvalidState),
@@ -198,6 +180,6 @@ impl<'a> DescribeObject<'a> {
 
     /// Whether the envelope came from the instruction file.
     pub fn instruction_file_used(&self) -> bool {
-        !self.ifile.is_empty() || self.step == Step::InstructionFile
+        self.lookup.used_instruction_file() || self.step == Step::InstructionFile
     }
 }

@@ -45,10 +45,6 @@ impl InstructionFileBuf {
     pub(crate) fn bytes(&self) -> &[u8] {
         &self.buf[..self.len]
     }
-
-    pub(crate) fn is_empty(&self) -> bool {
-        self.len == 0
-    }
 }
 
 impl Drop for InstructionFileBuf {

@@ -33,6 +33,7 @@ mod describe;
 mod get;
 mod head;
 mod ifile;
+mod lookup;
 #[cfg(feature = "alloc")]
 pub mod migrate;
 mod put;

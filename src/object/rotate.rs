@@ -3,9 +3,8 @@
 //! under the new key, and the new instruction file is checked to parse before it is written. The
 //! object, its IV or message id and its V3 commitment are unchanged.
 
-use super::INSTRUCTION_FILE_LIMIT;
-use super::head::{EnvelopeMetadata, read_head};
-use super::ifile::InstructionFileBuf;
+use super::head::read_head;
+use super::lookup::EnvelopeLookup;
 use super::request::{Operation, Request, RequestBody, RequestId};
 use super::text::Text;
 use crate::encrypt::EncryptionMaterials;
@@ -94,8 +93,7 @@ pub struct RotateInstructionFile<'a> {
     step: Step,
     sent: Option<RequestId>,
     next_id: u32,
-    meta: EnvelopeMetadata,
-    ifile: InstructionFileBuf,
+    lookup: EnvelopeLookup,
     old: Option<Envelope>,
     new: Option<Envelope>,
     data_key: Option<DataKey>,
@@ -125,8 +123,7 @@ impl<'a> RotateInstructionFile<'a> {
             step: Step::Head,
             sent: None,
             next_id: 1,
-            meta: EnvelopeMetadata::new(),
-            ifile: InstructionFileBuf::new(),
+            lookup: EnvelopeLookup::new(),
             old: None,
             new: None,
             data_key: None,
@@ -178,18 +175,15 @@ impl<'a> RotateInstructionFile<'a> {
         let mut r = match self.step {
             Step::Head => Request::new(id, Operation::HeadObject, i.bucket, i.key),
             Step::GetInstructionFile => {
-                let mut r = Request::new(id, Operation::GetObject, i.bucket, i.key);
-                r.key_suffix = i.source_suffix;
-                r.response_body_limit = Some(INSTRUCTION_FILE_LIMIT as u64);
-                r
+                EnvelopeLookup::request(id, i.bucket, i.key, i.source_suffix)
             }
             Step::Put => {
                 let mut r = Request::new(id, Operation::PutObject, i.bucket, i.key);
                 r.key_suffix = i.new_suffix;
                 r.content_type = Some("application/json");
                 r.instruction_file_marker = true;
-                r.content_length = Some(self.ifile.bytes().len() as u64);
-                r.body = RequestBody::Bytes(self.ifile.bytes());
+                r.body = RequestBody::Bytes(self.lookup.buffer());
+                r.content_length = Some(r.body.len());
                 // Overwrite only the instruction file that was read, when rewriting it in place.
                 if i.new_suffix == i.source_suffix {
                     r.if_match = self.ifile_etag.as_ref().map(|t| t.as_str());
@@ -209,7 +203,7 @@ impl<'a> RotateInstructionFile<'a> {
             if self.sent != Some(id) || self.step != Step::GetInstructionFile {
                 return Err(Error::InvalidState);
             }
-            self.ifile.push(piece)
+            self.lookup.body(piece)
         })();
         self.guard(r)
     }
@@ -233,31 +227,18 @@ impl<'a> RotateInstructionFile<'a> {
         self.sent = None;
         match self.step {
             Step::Head => {
-                let h = read_head(status, headers, Some(&mut self.meta))?;
+                let h = read_head(status, headers, Some(self.lookup.metadata_mut()))?;
                 h.check_status(false)?;
-                if !Envelope::needs_instruction_file(self.meta.pairs())? {
+                if !self.lookup.needs_instruction_file()? {
                     return Err(Error::EnvelopeInMetadata);
                 }
                 self.step = Step::GetInstructionFile;
             }
             Step::GetInstructionFile => {
                 let h = read_head(status, headers, None)?;
-                match h.check_status(false) {
-                    Err(Error::NotFound) => {
-                        return Err(if self.meta.is_empty() {
-                            Error::NotEncrypted
-                        } else {
-                            Error::InstructionFileRequired
-                        });
-                    }
-                    r => r?,
-                }
+                self.lookup.answered(&h)?;
                 self.ifile_etag = h.etag;
-                let env = Envelope::parse(
-                    self.meta.pairs(),
-                    Some(self.ifile.bytes()),
-                    &self.intent.policy,
-                )?;
+                let env = self.lookup.envelope(Some(&self.intent.policy))?;
                 match (env.version(), env.content_algorithm()) {
                     (FormatVersion::V3, _) | (FormatVersion::V2, ContentAlgorithm::AesGcm) => {}
                     _ => return Err(Error::UnsupportedSuite),
@@ -353,14 +334,12 @@ impl<'a> RotateInstructionFile<'a> {
 
     /// Render the new instruction file, check it parses beside the object's metadata, and move on.
     fn set_new(&mut self, new: Envelope) -> Result<()> {
-        self.ifile.render(|out| new.write_instruction_file(out))?;
+        self.lookup
+            .buffer_mut()
+            .render(|out| new.write_instruction_file(out))?;
         // What is about to be stored must parse, under the same policy, beside the object's
         // own metadata.
-        Envelope::parse(
-            self.meta.pairs(),
-            Some(self.ifile.bytes()),
-            &self.intent.policy,
-        )?;
+        self.lookup.rendered_envelope(&self.intent.policy)?;
         self.new = Some(new);
         self.data_key = None;
         self.step = if self.intent.enforce_rotation {

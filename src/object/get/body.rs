@@ -86,9 +86,7 @@ impl GetObject<'_> {
         self.slots[i] = Some(s);
         match s.kind {
             Kind::InstructionFile => {
-                let n = self.ifile_len;
-                self.ifile[n..n + piece.len()].copy_from_slice(piece);
-                self.ifile_len += piece.len();
+                self.lookup.body(piece)?;
                 Ok(Released::Nothing)
             }
             Kind::Ranged => self.body_ranged(piece),
@@ -290,12 +288,7 @@ impl GetObject<'_> {
         self.slots[i] = None;
         self.hashers[i] = None;
         match s.kind {
-            Kind::InstructionFile => {
-                if self.ifile_len == 0 {
-                    return Err(Error::InvalidMetadata("instruction file"));
-                }
-                return self.parse_envelope(Some(self.ifile_len));
-            }
+            Kind::InstructionFile => return self.parse_envelope(),
             _ if s.remaining() != 0 => return Err(Error::TruncatedBody),
             Kind::Ranged => {
                 self.ranged.take().ok_or(Error::InvalidState)?.finish()?;

@@ -51,7 +51,8 @@ mod plan;
 mod response;
 
 use super::INSTRUCTION_FILE_LIMIT;
-use super::head::{EnvelopeMetadata, ObjectHead, ResponseHead, read_head};
+use super::head::{ObjectHead, ResponseHead, read_head};
+use super::lookup::EnvelopeLookup;
 use super::request::{Operation, Request, RequestId};
 use crate::decrypt::Decryptor;
 use crate::envelope::{ContentAlgorithm, Envelope};
@@ -376,9 +377,7 @@ pub struct GetObject<'a> {
     hashers: [Option<Hasher>; SLOTS],
     open_id: Option<RequestId>,
     object: Option<ObjectHead>,
-    meta: EnvelopeMetadata,
-    ifile: [u8; INSTRUCTION_FILE_LIMIT],
-    ifile_len: usize,
+    lookup: EnvelopeLookup,
     envelope: Option<Envelope>,
     decryptor: Option<Decryptor>,
     parallel: Option<ParallelGcm>,
@@ -407,12 +406,6 @@ impl core::fmt::Debug for GetObject<'_> {
             .field("plan", &self.plan)
             .field("released", &self.released)
             .finish_non_exhaustive()
-    }
-}
-
-impl Drop for GetObject<'_> {
-    fn drop(&mut self) {
-        zeroize::Zeroize::zeroize(&mut self.ifile[..]);
     }
 }
 
@@ -451,9 +444,7 @@ impl<'a> GetObject<'a> {
             hashers: [const { None }; SLOTS],
             open_id: None,
             object: None,
-            meta: EnvelopeMetadata::new(),
-            ifile: [0; INSTRUCTION_FILE_LIMIT],
-            ifile_len: 0,
+            lookup: EnvelopeLookup::new(),
             envelope: None,
             decryptor: None,
             parallel: None,
@@ -592,8 +583,12 @@ impl<'a> GetObject<'a> {
         let mut r = Request::new(id, op, i.bucket, i.key);
         match s.kind {
             Kind::InstructionFile => {
-                r.key_suffix = i.instruction_file_suffix;
-                r.response_body_limit = Some(INSTRUCTION_FILE_LIMIT as u64);
+                return Ok(EnvelopeLookup::request(
+                    id,
+                    i.bucket,
+                    i.key,
+                    i.instruction_file_suffix,
+                ));
             }
             Kind::Open { .. } => {
                 r.version_id = i.version_id;
@@ -634,7 +629,7 @@ impl<'a> GetObject<'a> {
 
     /// The instruction-file key suffix read, when the envelope came from an instruction file.
     pub fn instruction_file_used(&self) -> bool {
-        self.ifile_len > 0
+        self.lookup.used_instruction_file()
     }
 
     /// Plaintext bytes released so far.

@@ -35,7 +35,7 @@ impl GetObject<'_> {
         }
         match s.kind {
             Kind::Open { head } => {
-                let h = read_head(status, headers, Some(&mut self.meta))?;
+                let h = read_head(status, headers, Some(self.lookup.metadata_mut()))?;
                 h.check_status(self.intent.version_id.is_some() || self.intent.if_match.is_some())?;
                 if let (Some(want), Some(got)) = (self.intent.if_match, h.etag.as_ref())
                     && !crate::object::head::same_etag(want, got.as_str())
@@ -69,28 +69,9 @@ impl GetObject<'_> {
             }
             Kind::InstructionFile => {
                 let h = read_head(status, headers, None)?;
-                match h.check_status(false) {
-                    Err(Error::NotFound) => {
-                        self.slots[i] = None;
-                        // The object names envelope keys but its instruction file is gone, or
-                        // it is a plain object.
-                        return Err(if self.meta.is_empty() {
-                            Error::NotEncrypted
-                        } else {
-                            Error::InstructionFileRequired
-                        });
-                    }
-                    r => r?,
-                }
-                if h.content_range.is_some() {
-                    return Err(Error::UnexpectedResponse(
-                        "an instruction file response carries a Content-Range",
-                    ));
-                }
-                if h.content_length
-                    .is_some_and(|l| l > INSTRUCTION_FILE_LIMIT as u64)
-                {
-                    return Err(Error::InvalidMetadata("instruction file"));
+                if let Err(e) = self.lookup.answered(&h) {
+                    self.slots[i] = None;
+                    return Err(e);
                 }
                 s.state = SlotState::Answered;
                 s.first = 0;
@@ -161,20 +142,16 @@ impl GetObject<'_> {
 
     /// The object's first response arrived: fetch the instruction file, or parse the envelope.
     pub(super) fn after_open(&mut self) -> Result<()> {
-        if Envelope::needs_instruction_file(self.meta.pairs())? {
+        if self.lookup.needs_instruction_file()? {
             self.phase = Phase::InstructionFile;
             self.issue(Kind::InstructionFile, 0, 0, false)?;
             return Ok(());
         }
-        self.parse_envelope(None)
+        self.parse_envelope()
     }
 
-    pub(super) fn parse_envelope(&mut self, ifile: Option<usize>) -> Result<()> {
-        let env = Envelope::parse(
-            self.meta.pairs(),
-            ifile.map(|n| &self.ifile[..n]),
-            &self.intent.policy,
-        )?;
+    pub(super) fn parse_envelope(&mut self) -> Result<()> {
+        let env = self.lookup.envelope(Some(&self.intent.policy))?;
         // The body must be able to hold this content before any key work, so that a body of the
         // wrong length fails the same way whatever the key unwraps to (no padding oracle).
         let stored = self.stored_len()?;
