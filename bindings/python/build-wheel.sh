@@ -6,10 +6,9 @@
 #   bash bindings/python/build-wheel.sh          # rebuild unless target/py/dist/.stamp matches
 #   S3EC_PY_REBUILD=1 bash bindings/python/build-wheel.sh   # rebuild whatever the stamp says
 #
-# The stamp is a hash of the tracked sources the wheel is made of (index and unstaged changes),
-# so an unchanged tree
-# reuses the last wheel. Cargo's target dir is $CARGO_TARGET_DIR, else target/ of this checkout:
-# a rebuild after a small change is incremental. Used by bindings/python/ci.sh and
+# The stamp is a hash of the tracked sources the wheel is made of (index and unstaged changes)
+# and of `rustc -V`, so an unchanged tree reuses the last wheel. Cargo's target dir is
+# $CARGO_TARGET_DIR, else target/ of this checkout: a rebuild reuses the compiled dependencies. Used by bindings/python/ci.sh and
 # test-server/run.sh; fails (non-zero) when the build fails.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
@@ -30,8 +29,8 @@ fi
 
 SRC=$T/clean
 PATHS=(Cargo.toml Cargo.lock README.md src benches examples tests s3-transport lambda bindings)
-# What is copied: the tracked files as they are in the work tree (staged or not).
-STAMP=$({ git ls-files -s -- "${PATHS[@]}"; git diff --no-ext-diff -- "${PATHS[@]}"; } | git hash-object --stdin)
+# What is copied: the tracked files as they are in the work tree (staged or not); and the compiler.
+STAMP=$({ rustc -V; git ls-files -s -- "${PATHS[@]}"; git diff --no-ext-diff -- "${PATHS[@]}"; } | git hash-object --stdin)
 if [ -z "${S3EC_PY_REBUILD:-}" ] && [ -f "$T/dist/.stamp" ] && [ "$(cat "$T/dist/.stamp")" = "$STAMP" ] \
   && ls "$T"/dist/s3ec-*-abi3-*.whl >/dev/null 2>&1; then
   log "wheel up to date"
