@@ -2,7 +2,8 @@
 """A server for AWS's official Python S3EC (`amazon-s3-encryption-client-python` 4.0.0) that
 speaks the cross-SDK harness model (`S3ECTestServer`, restJson1; see test-server/README.md).
 
-Written for this repository from the model; standard library HTTP server plus the client.
+Written for this repository from the model: the client plus the HTTP side shared with the
+other Python server (../model_server.py).
 
     python server.py [--port N]     # 0 (default): any free port
 
