@@ -1,18 +1,16 @@
 #!/usr/bin/env bash
 # The cross-implementation S3EC harness, as CI runs it: the Python environment (cached in
-# target/harness-venv), the s3ec binary, then the scenario runner against moto on 127.0.0.1 with
-# two servers of AWS's harness model: `s3ec test-server` (this repository) and the server for
-# AWS's official Python S3EC 4.0.0 (test-server/python-official/server.py).
-# Extra arguments go to the runner (e.g. --only ranged-get).
+# target/harness-venv, with the s3ec wheel built from this tree), the s3ec binary, then the
+# scenario runner against moto on 127.0.0.1 with every server listed in test-server/servers.txt.
+# Extra arguments go to the runner (e.g. --only ranged-get, --only-server python).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 bash test-server/setup.sh
 cargo build --quiet -p s3-encryption-transport --bin s3ec
-target_dir="${CARGO_TARGET_DIR:-target}"
-s3ec="$target_dir/debug/s3ec"
-venv="${HARNESS_VENV:-target/harness-venv}"
-exec "$venv/bin/python" test-server/runner.py \
-  --moto-server "$venv/bin/moto_server" \
-  --server "rust=$s3ec --path-style test-server --port 0" \
-  --server "python-official=$venv/bin/python test-server/python-official/server.py" \
+S3EC="${CARGO_TARGET_DIR:-target}/debug/s3ec"
+VENV="${HARNESS_VENV:-target/harness-venv}"
+export S3EC VENV
+exec "$VENV/bin/python" test-server/runner.py \
+  --moto-server "$VENV/bin/moto_server" \
+  --servers-file test-server/servers.txt \
   "$@"

@@ -5,6 +5,7 @@
     runner.py --moto-server PATH/moto_server \
         --server 'rust=target/debug/s3ec --path-style test-server --port 0' \
         --server 'python-official=python test-server/python-official/server.py'
+    runner.py --moto-server PATH/moto_server --servers-file test-server/servers.txt [--only-server NAME]
 
 Each server is a command line that listens on 127.0.0.1 and prints `listening on 127.0.0.1:PORT`
 as its first line of output (or `NAME=http://127.0.0.1:PORT` for one that is already running).
@@ -31,6 +32,7 @@ import select
 import shlex
 import signal
 import socket
+import string
 import subprocess
 import sys
 import time
@@ -1044,14 +1046,53 @@ def wait_http(port, timeout=30):
     raise RuntimeError("moto did not start")
 
 
+def read_servers_file(path):
+    """`NAME=COMMAND` lines (blank lines and `#` comments skipped), with `$VAR` / `${VAR}`
+    replaced from the environment; a variable that is not set is an error, never an empty
+    string."""
+    specs = []
+    with open(path, encoding="utf-8") as f:
+        for n, line in enumerate(f, 1):
+            line = line.strip()
+            if not line or line.startswith("#"):
+                continue
+            name, eq, command = line.partition("=")
+            if not eq or not name.strip() or not command.strip():
+                raise ValueError(f"{path}:{n}: expected NAME=COMMAND")
+            try:
+                command = string.Template(command.strip()).substitute(os.environ)
+            except KeyError as e:
+                raise ValueError(f"{path}:{n}: the variable {e.args[0]} is not set")
+            except ValueError as e:
+                raise ValueError(f"{path}:{n}: {e}")
+            specs.append(f"{name.strip()}={command}")
+    return specs
+
+
 def main():
     ap = argparse.ArgumentParser(description="Run the S3EC harness scenarios against model servers.")
     ap.add_argument("--server", action="append", default=[], help="NAME=COMMAND or NAME=http://127.0.0.1:PORT")
+    ap.add_argument("--servers-file", help="a file of NAME=COMMAND lines (test-server/servers.txt): every server in it")
+    ap.add_argument("--only-server", action="append", default=[], help="of the servers given, start only these names")
     ap.add_argument("--moto-server", default="moto_server", help="the moto_server executable")
     ap.add_argument("--only", action="append", default=[], help="run only these scenarios (%s)" % ", ".join(SCENARIOS))
     args = ap.parse_args()
-    if not args.server:
-        ap.error("give at least one --server")
+    specs = list(args.server)
+    if args.servers_file:
+        try:
+            specs += read_servers_file(args.servers_file)
+        except (OSError, ValueError) as e:
+            ap.error(str(e))
+    names = [s.partition("=")[0] for s in specs]
+    if len(set(names)) != len(names):
+        ap.error(f"a server name is given twice: {', '.join(names)}")
+    unknown = sorted(set(args.only_server) - set(names))
+    if unknown:
+        ap.error(f"--only-server names no server given: {', '.join(unknown)}")
+    if args.only_server:
+        specs = [s for s in specs if s.partition("=")[0] in args.only_server]
+    if not specs:
+        ap.error("give at least one --server or --servers-file")
     # A TERM (a CI timeout) unwinds like ^C, so that everything started here is stopped.
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
     started = []
@@ -1077,7 +1118,7 @@ def main():
             NO_PROXY="127.0.0.1,localhost",
         )
         servers = []
-        for spec in args.server:
+        for spec in specs:
             name, _, what = spec.partition("=")
             if what.startswith("http://"):
                 u = urllib.parse.urlparse(what)

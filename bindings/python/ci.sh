@@ -31,7 +31,7 @@ venv() { # venv DIR MARKER PIP-ARGS...
 }
 
 # 1. Tools and peers (each peer in its own venv: both import as `s3_encryption`).
-venv "$T/tools" "maturin>=1.7,<2" "maturin>=1.7,<2"
+venv "$T/tools" "maturin>=1.7,<2" "maturin>=1.7,<2"   # build-wheel.sh keeps the same marker
 venv "$T/seed" "s3-encryption==0.1.3" --no-deps s3-encryption==0.1.3 pycryptodome boto3 botocore \
   jmespath s3transfer python-dateutil six urllib3
 venv "$T/aws4" "amazon-s3-encryption-client-python==4.0.0" amazon-s3-encryption-client-python==4.0.0
@@ -45,22 +45,12 @@ if [ ! -f "$T/wheelhouse/.s3ec-ok" ]; then
   touch "$T/wheelhouse/.s3ec-ok"
 fi
 
-# 3. The wheel, from the tracked files only (a clean tree: nothing untracked or ignored leaks in).
-SRC=$T/clean
-STAMP=$(git ls-files -s Cargo.toml Cargo.lock src lambda bindings | git hash-object --stdin)
-if [ -n "${S3EC_PY_FAST:-}" ] && [ -f "$T/dist/.stamp" ] && [ "$(cat "$T/dist/.stamp")" = "$STAMP" ]; then
-  log "wheel up to date"
-else
-  rm -rf "$SRC" "$T/dist"
-  mkdir -p "$SRC" "$T/dist"
-  git ls-files -z -- Cargo.toml Cargo.lock README.md src benches examples tests s3-transport lambda bindings \
-    | xargs -0 tar -cf - | tar -xf - -C "$SRC"
-  export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
-  log "building the wheel (target dir $CARGO_TARGET_DIR)"
-  (cd "$SRC/bindings/python" && "$T/tools/bin/maturin" build --release --locked -o "$T/dist")
-  echo "$STAMP" >"$T/dist/.stamp"
+# 3. The wheel, from the tracked files only (bindings/python/build-wheel.sh: a clean copy of the
+#    tree; the maturin venv target/py/tools). Rebuilt each run unless S3EC_PY_FAST is set.
+if [ -z "${S3EC_PY_FAST:-}" ]; then
+  export S3EC_PY_REBUILD=1
 fi
-WHEEL=$(ls "$T"/dist/s3ec-*-abi3-*.whl | head -1)
+WHEEL=$(PYTHON="$PY" bash "$ROOT/bindings/python/build-wheel.sh" | tail -n 1)
 log "wheel: $(basename "$WHEEL")"
 
 # 4. A fresh venv with the wheel and the test dependencies (offline).
