@@ -883,8 +883,23 @@ fn describe(store: &mut Store, key: &str, lie: Lie) -> Result<(), Error> {
     }
 }
 
+/// How a rotation's driver answers the new-key check.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum NewKeyCheck {
+    /// Unwraps the new envelope with the new key.
+    Honest,
+    /// Hands back another data key (a keyring that does not read back what it wrapped).
+    WrongKey,
+    /// Says the new key cannot decrypt (an RSA public key).
+    CannotDecrypt,
+}
+
 /// Rotate `key`'s instruction file (old key [`master`], a new AES key), lying as `lie`.
 fn rotate(store: &mut Store, key: &str, lie: Lie) -> Result<(), Error> {
+    rotate_checked(store, key, lie, NewKeyCheck::Honest)
+}
+
+fn rotate_checked(store: &mut Store, key: &str, lie: Lie, check: NewKeyCheck) -> Result<(), Error> {
     let mut r = RotateInstructionFile::new(RotateIntent::new("b", key))?;
     loop {
         match r.poll()? {
@@ -915,6 +930,16 @@ fn rotate(store: &mut Store, key: &str, lie: Lie) -> Result<(), Error> {
                 )?;
                 r.new_materials(m)?;
             }
+            RotateNext::CheckNewKey => match check {
+                NewKeyCheck::Honest => {
+                    let dk = r
+                        .envelope_to_unwrap()?
+                        .unwrap_aes(&AesKey::new_256([0x66; 32]))?;
+                    r.data_key(dk)?;
+                }
+                NewKeyCheck::WrongKey => r.data_key(DataKey::from_slice(&[0x77; 32])?)?,
+                NewKeyCheck::CannotDecrypt => r.new_key_cannot_decrypt()?,
+            },
             RotateNext::CheckOldKey => r.old_key_opens(false)?,
             RotateNext::Done(_) => return Ok(()),
         }
@@ -1004,6 +1029,42 @@ fn every_machine_checks_the_instruction_file_alike() {
     rotate(&mut store, "k", Lie::Honest).unwrap();
     assert_eq!(delete(&mut store, "k", Lie::Honest), Ok(true));
     assert!(store.objects.is_empty());
+}
+
+#[test]
+fn rotation_checks_the_new_key_before_anything_is_written() {
+    let o = PutOpts {
+        placement: Placement::InstructionFile,
+        ..PutOpts::default()
+    };
+    let mut store = Store::default();
+    put(&mut store, "k", &data(3000, 9), &o).unwrap();
+    let before = store.objects["k.instruction"].clone();
+    let puts = |s: &Store| {
+        s.requests
+            .iter()
+            .filter(|(op, _)| *op == Operation::PutObject)
+            .count()
+    };
+    let n = puts(&store);
+    // A new key that unwraps to another data key: refused, opaque, nothing written.
+    assert_eq!(
+        rotate_checked(&mut store, "k", Lie::Honest, NewKeyCheck::WrongKey),
+        Err(Error::Authentication)
+    );
+    assert_eq!(puts(&store), n);
+    assert_eq!(store.objects["k.instruction"].body, before.body);
+    // A key that cannot decrypt says so, and the rotation goes on; the new key then reads it.
+    rotate_checked(&mut store, "k", Lie::Honest, NewKeyCheck::CannotDecrypt).unwrap();
+    assert_eq!(puts(&store), n + 1);
+    assert_ne!(store.objects["k.instruction"].body, before.body);
+    let mut it = RotateIntent::new("b", "k");
+    it.enforce_rotation = true;
+    let mut r = RotateInstructionFile::new(it).unwrap();
+    // The machine asks for the new-key check only after it wrapped: answering it early is
+    // refused, and so is the old key's data key where the new one's is asked for.
+    assert_eq!(r.new_key_cannot_decrypt(), Err(Error::InvalidState));
+    assert!(r.envelope_to_unwrap().is_err());
 }
 
 #[test]
@@ -1132,6 +1193,14 @@ fn rotation_rewraps_and_enforces() {
                     )
                     .unwrap();
                     r.new_materials(m).unwrap();
+                }
+                Ok(RotateNext::CheckNewKey) => {
+                    let dk = r
+                        .envelope_to_unwrap()
+                        .unwrap()
+                        .unwrap_aes(&new_key)
+                        .unwrap();
+                    r.data_key(dk).unwrap();
                 }
                 Ok(RotateNext::CheckOldKey) => {
                     let opens = r.new_envelope().unwrap().unwrap_aes(&master()).is_ok();

@@ -108,11 +108,6 @@ impl S3EncryptionClient {
                         .reencrypt_data_key(env, &self.inner.keyring, kms)
                         .await?;
                     r.reencrypted_key(&blob).map_err(err)?;
-                    let env = r
-                        .new_envelope()
-                        .ok_or_else(|| Error::config("no envelope"))?;
-                    let dk = new_keyring.unwrap_data_key(env, kms, None).await?;
-                    env.decryptor(dk, &self.inner.policy)?;
                 }
                 RotateNext::UnwrapKey => {
                     let env = r
@@ -130,14 +125,13 @@ impl S3EncryptionClient {
                     let dk = r.data_key_to_wrap().map_err(err)?.clone();
                     let m = new_keyring.rewrap_data_key(&config, dk, kms).await?;
                     r.new_materials(m).map_err(err)?;
-                    if new_keyring.can_decrypt() {
-                        let env = r
-                            .new_envelope()
-                            .ok_or_else(|| Error::config("no envelope"))?;
-                        let dk = new_keyring.unwrap_data_key(env, kms, None).await?;
-                        env.decryptor(dk, &self.inner.policy)?;
-                    }
                 }
+                RotateNext::CheckNewKey if new_keyring.can_decrypt() => {
+                    let env = r.envelope_to_unwrap().map_err(err)?;
+                    let dk = new_keyring.unwrap_data_key(env, kms, None).await?;
+                    r.data_key(dk).map_err(err)?;
+                }
+                RotateNext::CheckNewKey => r.new_key_cannot_decrypt().map_err(err)?,
                 RotateNext::CheckOldKey => {
                     let env = r
                         .new_envelope()

@@ -61,6 +61,14 @@ pub enum RotateNext {
     /// [`RotateInstructionFile::new_config`] (AES/RSA locally, KMS `Encrypt`), then
     /// [`RotateInstructionFile::new_materials`].
     WrapKey,
+    /// Unwrap the new envelope with the NEW key, as for [`RotateNext::UnwrapKey`]
+    /// ([`RotateInstructionFile::envelope_to_unwrap`] and
+    /// [`RotateInstructionFile::key_request`] now name the new envelope), and hand the key to
+    /// [`RotateInstructionFile::data_key`]: it must be the data key that opens the object, so a
+    /// new key that cannot read what it wrapped is found before anything is written. A new key
+    /// that cannot decrypt at all (an RSA public key) says so with
+    /// [`RotateInstructionFile::new_key_cannot_decrypt`].
+    CheckNewKey,
     /// Try the old key on the new envelope ([`RotateInstructionFile::check_request`]) and report
     /// with [`RotateInstructionFile::old_key_opens`].
     CheckOldKey,
@@ -82,6 +90,7 @@ enum Step {
     GetInstructionFile,
     Unwrap,
     Wrap,
+    CheckNew,
     Check,
     Put,
     Done,
@@ -155,6 +164,7 @@ impl<'a> RotateInstructionFile<'a> {
             }
             Step::Unwrap => RotateNext::UnwrapKey,
             Step::Wrap => RotateNext::WrapKey,
+            Step::CheckNew => RotateNext::CheckNewKey,
             Step::Check => RotateNext::CheckOldKey,
             Step::Done => RotateNext::Done(RotateDone {
                 version: self
@@ -257,28 +267,76 @@ impl<'a> RotateInstructionFile<'a> {
         Ok(())
     }
 
-    /// The old key's request ([`RotateNext::UnwrapKey`]).
-    pub fn key_request(&self) -> Result<KeyRequest<'_>> {
-        let env = self.old.as_ref().ok_or(Error::InvalidState)?;
-        match self.intent.encryption_context {
-            Some(ctx) => env.key_request(ctx),
-            None => env.key_request_accepting_stored_context(),
+    /// The envelope to unwrap now: the old one ([`RotateNext::UnwrapKey`]), or the new one
+    /// with the new key ([`RotateNext::CheckNewKey`]).
+    pub fn envelope_to_unwrap(&self) -> Result<&Envelope> {
+        match self.step {
+            Step::Unwrap => self.old.as_ref().ok_or(Error::InvalidState),
+            Step::CheckNew => self.new.as_ref().ok_or(Error::InvalidState),
+            _ => Err(Error::InvalidState),
         }
     }
 
-    /// The data key the old key unwrapped. It must open the object (V3: match the commitment).
+    /// The key request for [`RotateInstructionFile::envelope_to_unwrap`]: the old envelope's
+    /// under the expected encryption context; the new one's under the context it stores.
+    pub fn key_request(&self) -> Result<KeyRequest<'_>> {
+        let env = self.envelope_to_unwrap()?;
+        match (self.step, self.intent.encryption_context) {
+            (Step::Unwrap, Some(ctx)) => env.key_request(ctx),
+            _ => env.key_request_accepting_stored_context(),
+        }
+    }
+
+    /// The data key unwrapped from [`RotateInstructionFile::envelope_to_unwrap`]. The old key's
+    /// must open the object (V3: match the commitment); the new key's must be that same data key
+    /// (compared in constant time) and open the object too. Any mismatch is
+    /// [`Error::Authentication`].
     pub fn data_key(&mut self, key: DataKey) -> Result<()> {
+        let r = (|| match self.step {
+            Step::Unwrap => {
+                let env = self.old.as_ref().ok_or(Error::InvalidState)?;
+                env.decryptor(key.clone(), &self.intent.policy)?;
+                self.data_key = Some(key);
+                self.step = Step::Wrap;
+                Ok(())
+            }
+            Step::CheckNew => {
+                let env = self.new.as_ref().ok_or(Error::InvalidState)?;
+                env.decryptor(key.clone(), &self.intent.policy)?;
+                // After a KMS ReEncrypt the data key never reached the machine: the commitment
+                // (V3) is what vouches for the new blob.
+                if self.data_key.as_ref().is_some_and(|dk| *dk != key) {
+                    return Err(Error::Authentication);
+                }
+                self.after_new_key_check();
+                Ok(())
+            }
+            _ => Err(Error::InvalidState),
+        })();
+        self.guard(r)
+    }
+
+    /// At [`RotateNext::CheckNewKey`]: the new key cannot decrypt (an RSA public key), so what it
+    /// wrapped cannot be read back here. Refused after a KMS `ReEncrypt`
+    /// ([`RotateInstructionFile::reencrypted_key`]), whose blob nothing else vouches for.
+    pub fn new_key_cannot_decrypt(&mut self) -> Result<()> {
         let r = (|| {
-            if self.step != Step::Unwrap {
+            if self.step != Step::CheckNew || self.data_key.is_none() {
                 return Err(Error::InvalidState);
             }
-            let env = self.old.as_ref().ok_or(Error::InvalidState)?;
-            env.decryptor(key.clone(), &self.intent.policy)?;
-            self.data_key = Some(key);
-            self.step = Step::Wrap;
+            self.after_new_key_check();
             Ok(())
         })();
         self.guard(r)
+    }
+
+    fn after_new_key_check(&mut self) {
+        self.data_key = None;
+        self.step = if self.intent.enforce_rotation {
+            Step::Check
+        } else {
+            Step::Put
+        };
     }
 
     /// The data key to wrap under the new key ([`RotateNext::WrapKey`]).
@@ -315,9 +373,9 @@ impl<'a> RotateInstructionFile<'a> {
 
     /// KMS→KMS instead of [`RotateInstructionFile::data_key`] and
     /// [`RotateInstructionFile::new_materials`] ([`RotateNext::UnwrapKey`]): the stored blob as
-    /// KMS `ReEncrypt` returned it, so the data key never reaches the caller. Nothing here can
-    /// check that it holds the same data key: unwrap [`RotateInstructionFile::new_envelope`] with
-    /// the new key and open the object (V3: the commitment) before the instruction file is sent.
+    /// KMS `ReEncrypt` returned it, so the data key never reaches the caller. The machine then
+    /// asks for [`RotateNext::CheckNewKey`]: the new key must unwrap the blob to a key that opens
+    /// the object (V3: the commitment) before the instruction file is sent.
     pub fn reencrypted_key(&mut self, blob: &[u8]) -> Result<()> {
         let r = (|| {
             if self.step != Step::Unwrap {
@@ -341,12 +399,7 @@ impl<'a> RotateInstructionFile<'a> {
         // own metadata.
         self.lookup.rendered_envelope(&self.intent.policy)?;
         self.new = Some(new);
-        self.data_key = None;
-        self.step = if self.intent.enforce_rotation {
-            Step::Check
-        } else {
-            Step::Put
-        };
+        self.step = Step::CheckNew;
         Ok(())
     }
 

@@ -295,6 +295,16 @@ impl<'py> Keyring<'py> {
         }
     }
 
+    /// Whether this keyring can unwrap at all (an RSA keyring needs its private key; a Python
+    /// keyring its `decrypt_data_key`).
+    fn can_decrypt(&self) -> bool {
+        match self {
+            Keyring::Aes(_) => true,
+            Keyring::Rsa(r) => r.private.is_some(),
+            Keyring::Py(obj) => obj.hasattr("decrypt_data_key").unwrap_or(false),
+        }
+    }
+
     /// Unwrap the data key of `env` (whose key request is `req`).
     fn unwrap(&self, py: Python<'py>, env: &Envelope, req: KeyRequest<'_>) -> R<DataKey> {
         match self {
@@ -1321,7 +1331,7 @@ fn reencrypt_instruction_file<'py>(
                     m.response(id, resp.status, resp.pairs())?;
                 }
                 RotateNext::UnwrapKey => {
-                    let env = m.old_envelope().ok_or(Error::InvalidState)?;
+                    let env = m.envelope_to_unwrap()?;
                     let req = m.key_request()?;
                     let dk = old.unwrap(py, env, req)?;
                     m.data_key(dk)?;
@@ -1332,6 +1342,13 @@ fn reencrypt_instruction_file<'py>(
                     let mat = new.rewrap(py, &cfg, dk, &new_ctx_ref)?;
                     m.new_materials(mat)?;
                 }
+                RotateNext::CheckNewKey if new.can_decrypt() => {
+                    let env = m.envelope_to_unwrap()?;
+                    let req = m.key_request()?;
+                    let dk = new.unwrap(py, env, req)?;
+                    m.data_key(dk)?;
+                }
+                RotateNext::CheckNewKey => m.new_key_cannot_decrypt()?,
                 RotateNext::CheckOldKey => {
                     let env = m.new_envelope().ok_or(Error::InvalidState)?;
                     let opens = match m.check_request() {

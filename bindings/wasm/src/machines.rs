@@ -657,13 +657,16 @@ impl WasmRotate {
         })
     }
 
-    /// `{kind: "send", id}`, `{kind: "unwrapKey" | "wrapKey" | "checkOldKey"}` or `{kind:
-    /// "done", version}`.
+    /// `{kind: "send", id}`, `{kind: "unwrapKey" | "wrapKey" | "checkNewKey" | "checkOldKey"}`
+    /// or `{kind: "done", version}`. At `checkNewKey`, unwrap with the NEW key as at
+    /// `unwrapKey` (`keyRequest`, `unwrapAes`, `unwrapRsa`, `dataKey` name the new envelope
+    /// then), or call `newKeyCannotDecrypt` for a key that cannot decrypt (an RSA public key).
     pub fn poll(&mut self) -> JsResult<Object> {
         Ok(match self.m.poll().js()? {
             RotateNext::Send(id) => with_id("send", id.get()),
             RotateNext::UnwrapKey => kind("unwrapKey"),
             RotateNext::WrapKey => kind("wrapKey"),
+            RotateNext::CheckNewKey => kind("checkNewKey"),
             RotateNext::CheckOldKey => kind("checkOldKey"),
             RotateNext::Done(d) => {
                 let o = kind("done");
@@ -689,7 +692,13 @@ impl WasmRotate {
         self.m.response(rid(id), status, h).js()
     }
 
-    /// The old key to supply.
+    /// At `checkNewKey`: the new key cannot decrypt, so what it wrapped is not read back.
+    #[wasm_bindgen(js_name = newKeyCannotDecrypt)]
+    pub fn new_key_cannot_decrypt(&mut self) -> JsResult<()> {
+        self.m.new_key_cannot_decrypt().js()
+    }
+
+    /// The key to supply now (the old one at `unwrapKey`, the new one at `checkNewKey`).
     #[wasm_bindgen(js_name = keyRequest)]
     pub fn key_request(&self) -> JsResult<Object> {
         Ok(key_request_object(&self.m.key_request().js()?))
@@ -701,24 +710,18 @@ impl WasmRotate {
         self.m.data_key(key.key.clone()).js()
     }
 
-    /// Unwrap the data key with the old AES master key.
+    /// Unwrap the data key with an AES master key (the old one, or the new one at `checkNewKey`).
     #[wasm_bindgen(js_name = unwrapAes)]
     pub fn unwrap_aes(&mut self, key: &WasmAesKey) -> JsResult<()> {
-        let env = self
-            .m
-            .old_envelope()
-            .ok_or_else(|| crate::convert::js_err(Error::InvalidState))?;
+        let env = self.m.envelope_to_unwrap().js()?;
         let dk = env.unwrap_aes(&key.key).js()?;
         self.m.data_key(dk).js()
     }
 
-    /// Unwrap the data key with the old RSA private key.
+    /// Unwrap the data key with an RSA private key (the old one, or the new one at `checkNewKey`).
     #[wasm_bindgen(js_name = unwrapRsa)]
     pub fn unwrap_rsa(&mut self, key: &WasmRsaPrivateKey) -> JsResult<()> {
-        let env = self
-            .m
-            .old_envelope()
-            .ok_or_else(|| crate::convert::js_err(Error::InvalidState))?;
+        let env = self.m.envelope_to_unwrap().js()?;
         let dk = env.unwrap_rsa_os_rng(&key.key).js()?;
         self.m.data_key(dk).js()
     }

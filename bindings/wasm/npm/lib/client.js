@@ -636,6 +636,11 @@ export class S3EncryptionClient {
               await k.rewrap(r, input.NewEncryptionContext);
             } else await newKeyring.rewrap(r, input.NewEncryptionContext);
             break;
+          case 'checkNewKey':
+            // The new key must read back what it wrapped, before anything is written.
+            if (newKeyring.canDecrypt === false) core(() => r.newKeyCannotDecrypt());
+            else await newKeyring.unwrap(r, core(() => r.keyRequest()));
+            break;
           case 'checkOldKey':
             {
             const opens = await this.keyring.opens(r);

@@ -150,6 +150,10 @@ export class RsaKeyring {
     if (this._priv === undefined) return false;
     return rot.checkRsa(await this._private());
   }
+  /** Whether this keyring can unwrap (it holds the private key). */
+  get canDecrypt() {
+    return this._priv !== undefined;
+  }
 }
 
 let kmsModule = null;
