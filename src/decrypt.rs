@@ -364,3 +364,13 @@ impl ReleasePass {
         stream.finish(output)
     }
 }
+
+/// Decryption starts from an envelope and its data key.
+impl Envelope {
+    /// Bind the unwrapped data key. For V3 the key commitment is derived and compared with
+    /// `x-amz-d` in constant time before anything else; a mismatch is [`Error::Authentication`].
+    /// The policy is checked again here (it must be the one the envelope was parsed under).
+    pub fn decryptor(&self, data_key: DataKey, policy: &DecryptPolicy) -> Result<Decryptor> {
+        Decryptor::new(self, data_key, policy)
+    }
+}

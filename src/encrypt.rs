@@ -5,138 +5,14 @@
 //! `*_with_rng` ones from a caller's [`rand_core::TryCryptoRng`] (no allocator, no `getrandom`);
 //! the `*_deterministic` ones take the values, for known-answer tests only.
 
-use crate::envelope::{Envelope, FormatVersion, WrapAlgorithm};
+use crate::envelope::{Envelope, FormatVersion};
 use crate::error::{Error, Result};
 use crate::gcm::{GCM_MAX_PLAINTEXT, Gcm};
 use crate::key_commitment;
 use crate::parallel::ParallelGcm;
-use crate::policy::EncryptConfig;
-use crate::secret::{AesKey, DataKey};
-use crate::wrap::{self, EncryptionContext};
+use crate::wrap::{EncryptionMaterials, draw};
 use rand_core::TryCryptoRng;
 use zeroize::Zeroize;
-
-/// A data key wrapped for storage, ready to start an [`Encryptor`].
-#[derive(Debug)]
-pub struct EncryptionMaterials {
-    data_key: DataKey,
-    env: Envelope,
-}
-
-/// Fill `buf` from `rng`; an all-zero draw is refused (a broken RNG, not chance).
-pub(crate) fn draw<R: TryCryptoRng + ?Sized, const N: usize>(rng: &mut R) -> Result<[u8; N]> {
-    let mut b = [0u8; N];
-    rng.try_fill_bytes(&mut b).map_err(|_| Error::Rng)?;
-    if b.iter().all(|&x| x == 0) {
-        return Err(Error::Rng);
-    }
-    Ok(b)
-}
-
-impl EncryptionMaterials {
-    pub(crate) fn from_parts(data_key: DataKey, env: Envelope) -> Self {
-        EncryptionMaterials { data_key, env }
-    }
-
-    pub(crate) fn into_parts(self) -> (DataKey, Envelope) {
-        (self.data_key, self.env)
-    }
-
-    /// A fresh data key wrapped with an AES master key (`AES/GCM`; V3 code `02`), the data key
-    /// and the wrap IV drawn from the operating system. `materials_description` is stored (as
-    /// `x-amz-matdesc` or `x-amz-m`) to identify the master key.
-    #[cfg(feature = "getrandom")]
-    pub fn aes_gcm(
-        config: &EncryptConfig,
-        master: &AesKey,
-        materials_description: EncryptionContext<'_>,
-    ) -> Result<Self> {
-        Self::aes_gcm_with_rng(
-            config,
-            master,
-            &mut getrandom::SysRng,
-            materials_description,
-        )
-    }
-
-    /// [`EncryptionMaterials::aes_gcm`] with the data key and wrap IV drawn from `rng`.
-    pub fn aes_gcm_with_rng<R: TryCryptoRng + ?Sized>(
-        config: &EncryptConfig,
-        master: &AesKey,
-        rng: &mut R,
-        materials_description: EncryptionContext<'_>,
-    ) -> Result<Self> {
-        let mut dk = draw::<R, 32>(rng)?;
-        let data_key = DataKey::new_256(dk);
-        dk.zeroize();
-        Self::aes_gcm_wrapping(config, master, data_key, rng, materials_description)
-    }
-
-    /// Wrap a given data key with an AES master key, the wrap IV drawn from `rng`: for
-    /// re-wrapping an object's data key ([`Envelope::rewrapped`]).
-    pub fn aes_gcm_wrapping<R: TryCryptoRng + ?Sized>(
-        config: &EncryptConfig,
-        master: &AesKey,
-        data_key: DataKey,
-        rng: &mut R,
-        materials_description: EncryptionContext<'_>,
-    ) -> Result<Self> {
-        let iv = draw::<R, 12>(rng)?;
-        Self::aes_gcm_deterministic(config, master, data_key, &iv, materials_description)
-    }
-
-    /// [`EncryptionMaterials::aes_gcm`] with a given data key and wrap IV: for known-answer
-    /// tests. Reusing a wrap IV under one master key breaks the wrap's confidentiality and
-    /// integrity.
-    pub fn aes_gcm_deterministic(
-        config: &EncryptConfig,
-        master: &AesKey,
-        data_key: DataKey,
-        wrap_iv: &[u8; 12],
-        materials_description: EncryptionContext<'_>,
-    ) -> Result<Self> {
-        if data_key.len() != 32 {
-            return Err(Error::InvalidKey);
-        }
-        let mut env = Envelope::for_write(config, WrapAlgorithm::AesGcm);
-        let mut edk = [0u8; 60];
-        let aad = env.content_cipher_id().as_bytes();
-        wrap::aes_gcm_wrap(master, wrap_iv, aad, &data_key, &mut edk)?;
-        env.set_wrapped_key(&edk)?;
-        env.set_materials_description(materials_description)?;
-        Ok(EncryptionMaterials { data_key, env })
-    }
-
-    /// Wrap `data_key` with an RSA public key (`RSA-OAEP-SHA1`; V3 code `22`): OAEP-SHA-1 of
-    /// `len ‖ key ‖ content-cipher id`, the OAEP seed from `rng`.
-    #[cfg(feature = "rsa")]
-    pub fn rsa_oaep<R: TryCryptoRng + ?Sized>(
-        config: &EncryptConfig,
-        key: &rsa::PublicKey,
-        data_key: DataKey,
-        rng: &mut R,
-        materials_description: EncryptionContext<'_>,
-    ) -> Result<Self> {
-        if data_key.len() != 32 {
-            return Err(Error::InvalidKey);
-        }
-        let mut env = Envelope::for_write(config, WrapAlgorithm::RsaOaepSha1);
-        let edk = wrap::rsa_oaep_wrap(key, &data_key, env.content_cipher_id(), rng)?;
-        env.set_wrapped_key(&edk)?;
-        env.set_materials_description(materials_description)?;
-        Ok(EncryptionMaterials { data_key, env })
-    }
-
-    /// The envelope so far (no content IV or message id yet).
-    pub fn envelope(&self) -> &Envelope {
-        &self.env
-    }
-
-    /// The data key these materials wrap.
-    pub fn data_key(&self) -> &DataKey {
-        &self.data_key
-    }
-}
 
 /// Streaming encryptor. Drive it: [`Encryptor::new`] → send [`Encryptor::envelope`]'s metadata
 /// (and instruction file) → [`Encryptor::encrypt`] any number of times → [`Encryptor::finish`]
@@ -193,7 +69,7 @@ impl Encryptor {
         if plaintext_len.is_some_and(|l| l > GCM_MAX_PLAINTEXT) {
             return Err(Error::MessageTooLong);
         }
-        let EncryptionMaterials { data_key, mut env } = materials;
+        let (data_key, mut env) = materials.into_parts();
         let dk = data_key.as_256().map_err(|_| Error::InvalidKey)?;
         let (gcm, parallel) = match env.version() {
             FormatVersion::V3 => {

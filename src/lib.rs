@@ -29,7 +29,7 @@ pub mod suite;
 pub mod wrap;
 
 pub use decrypt::{Decryptor, ReleasePass, VerifyPass};
-pub use encrypt::{EncryptionMaterials, Encryptor};
+pub use encrypt::Encryptor;
 pub use envelope::{ARENA_CAPACITY, Envelope};
 pub use error::{Error, ErrorClass, Result};
 pub use gcm::GCM_MAX_PLAINTEXT;
@@ -43,8 +43,8 @@ pub use suite::{ContentAlgorithm, FormatVersion, Placement, TAG_LEN, WrapAlgorit
 #[cfg(feature = "rsa")]
 pub use wrap::RsaKeyring;
 pub use wrap::{
-    AesKeyring, EncryptionContext, JsonString, KeyRequest, Keyring, KmsDecryptRequest,
-    KmsGenerateDataKeyRequest, MultiKeyring,
+    AesKeyring, EncryptionContext, EncryptionMaterials, JsonString, KeyRequest, Keyring,
+    KmsDecryptRequest, KmsGenerateDataKeyRequest, MultiKeyring,
 };
 
 #[cfg(feature = "rsa")]

@@ -1,7 +1,7 @@
 //! Constant-time standard base64 (padded; unpadded accepted on read, as Ruby writes it) into
 //! and out of the envelope storage.
 
-use crate::envelope::storage::{Arena, Span};
+use super::arena::{Arena, Span};
 use crate::error::{Error, Result};
 use base64ct::{Base64, Base64Unpadded, Encoding};
 

@@ -1,7 +1,7 @@
 //! A strict flat-JSON reader and writer without an allocator: the instruction file, the
 //! materials description and the encryption context.
 
-use crate::envelope::storage::{Arena, Span};
+use super::arena::{Arena, Span};
 use crate::error::{Error, Result};
 
 // ---------------------------------------------------------------- output sink

@@ -1,6 +1,6 @@
 //! RFC 2047 encoded words, as S3 returns non-ASCII user metadata.
 
-use crate::envelope::storage::{Arena, Span};
+use super::arena::{Arena, Span};
 use crate::error::{Error, Result};
 use base64ct::{Base64, Base64Unpadded, Encoding};
 

@@ -1,24 +1,30 @@
 //! The envelope: everything S3EC stores beside the body. One type, [`Envelope`], with private
 //! fields; [`keys`] names every key once and holds [`keys::FIELDS`], the one table deciding
 //! what goes to the object metadata and what to the instruction file; `parse.rs` reads an
-//! envelope, `render.rs` writes one, `storage.rs` is the fixed storage it keeps its values in.
+//! envelope, `render.rs` writes one, in the fixed storage of `encoding::arena`.
+//!
+//! The envelope is a leaf of the crate: it knows the format, not the keys or the ciphers. The
+//! key wraps (`wrap`) answer [`Envelope::key_request`] and unwrap its data key, content
+//! encryption (`encrypt`) builds a new one and re-wraps it ([`Envelope::rewrapped`]), and
+//! decryption (`decrypt`) binds a data key to it ([`Envelope::decryptor`]).
 
+use crate::encoding::arena::{Arena, Span};
 use crate::error::{Error, Result};
 use crate::key_commitment::{self, COMMIT_LEN};
 use crate::policy::{CommitmentPolicy, DecryptPolicy, EncryptConfig, WriteSuite};
-use crate::secret::{AesKey, DataKey};
+use crate::secret::DataKey;
 use crate::suite::CekName;
-use crate::wrap::{self, EncryptionContext, KeyRequest};
-use crate::{Decryptor, EncryptionMaterials};
-use storage::{Arena, Span};
 
+pub use crate::encoding::arena::ARENA_CAPACITY;
 pub use crate::suite::{ContentAlgorithm, FormatVersion, Placement, WrapAlgorithm};
-pub use storage::ARENA_CAPACITY;
 
 pub mod keys;
 mod parse;
 mod render;
-pub(crate) mod storage;
+
+/// An encryption context or materials description supplied by the caller: `(key, value)`
+/// pairs.
+pub type EncryptionContext<'a> = &'a [(&'a str, &'a str)];
 
 /// A parsed (or newly built) S3EC envelope: everything but the body.
 ///
@@ -177,13 +183,9 @@ impl Envelope {
         Ok(())
     }
 
-    /// Re-wrap this object's data key under new key material (key rotation without touching the
-    /// object): `materials` must wrap the same data key (unwrapped from this envelope) for the same
-    /// suite. For V3 the data key is checked against the stored key commitment, so the result still
-    /// verifies. The result has instruction-file placement; store
-    /// [`Envelope::write_instruction_file`] as the new instruction file.
-    pub fn rewrapped(&self, materials: EncryptionMaterials) -> Result<Envelope> {
-        let (data_key, new) = materials.into_parts();
+    /// This envelope with the wrapped key and wrap of `new` (made for `data_key`), in
+    /// instruction-file placement: [`Envelope::rewrapped`].
+    pub(crate) fn rewrapped_as(&self, data_key: &DataKey, new: &Envelope) -> Result<Envelope> {
         if new.content != self.content || new.version != self.version {
             return Err(Error::InvalidConfig);
         }
@@ -200,8 +202,8 @@ impl Envelope {
         };
         out.edk = a.push(new.arena.get(new.edk))?;
         out.edk_b64 = a.push(new.arena.get(new.edk_b64))?;
-        out.matdesc = copy(&mut a, &new, new.matdesc)?;
-        out.context = copy(&mut a, &new, new.context)?;
+        out.matdesc = copy(&mut a, new, new.matdesc)?;
+        out.context = copy(&mut a, new, new.context)?;
         out.iv_b64 = a.push(self.arena.get(self.iv_b64))?;
         out.mid_b64 = a.push(self.arena.get(self.mid_b64))?;
         out.commit_b64 = a.push(self.arena.get(self.commit_b64))?;
@@ -342,55 +344,6 @@ impl Envelope {
             ContentAlgorithm::AesCbc => self.unencrypted_len,
             _ => body_len.checked_sub(16),
         }
-    }
-
-    /// What key the caller must supply. For KMS wraps the caller's encryption context (what the
-    /// writer's caller passed; empty if none) is checked against the stored one first, and the
-    /// stored binding to the content cipher (`aws:x-amz-cek-alg`) is verified.
-    pub fn key_request<'e>(
-        &'e self,
-        caller_context: EncryptionContext<'_>,
-    ) -> Result<KeyRequest<'e>> {
-        wrap::key_request(self, Some(caller_context))
-    }
-
-    /// [`Envelope::key_request`] for a caller that expects no particular encryption context
-    /// (KMS discovery): the stored context is sent to KMS as it is (the binding of the content
-    /// cipher, `aws:x-amz-cek-alg`, is still verified).
-    pub fn key_request_accepting_stored_context(&self) -> Result<KeyRequest<'_>> {
-        wrap::key_request(self, None)
-    }
-
-    /// Unwrap the data key with an AES master key (`AES/GCM`, legacy `AESWrap`, legacy V1 AES-ECB).
-    /// Every failure is [`Error::Authentication`]; a wrap that does not take an AES key is
-    /// [`Error::UnsupportedWrap`].
-    pub fn unwrap_aes(&self, master: &AesKey) -> Result<DataKey> {
-        wrap::unwrap_aes(self, master)
-    }
-
-    /// Unwrap the data key with an RSA private key (`RSA-OAEP-SHA1`, legacy
-    /// `RSA/ECB/OAEPWithSHA-256AndMGF1Padding`, legacy V1 PKCS#1 v1.5). `rng` blinds the
-    /// private-key operation. Every failure is [`Error::Authentication`].
-    #[cfg(feature = "rsa")]
-    pub fn unwrap_rsa<R: rand_core::TryCryptoRng + ?Sized>(
-        &self,
-        key: &rsa::PrivateKey,
-        rng: &mut R,
-    ) -> Result<DataKey> {
-        wrap::unwrap_rsa(self, key, rng)
-    }
-
-    /// [`Envelope::unwrap_rsa`] with the operating system's RNG for blinding.
-    #[cfg(all(feature = "rsa", feature = "getrandom"))]
-    pub fn unwrap_rsa_os_rng(&self, key: &rsa::PrivateKey) -> Result<DataKey> {
-        self.unwrap_rsa(key, &mut getrandom::SysRng)
-    }
-
-    /// Bind the unwrapped data key. For V3 the key commitment is derived and compared with
-    /// `x-amz-d` in constant time before anything else; a mismatch is [`Error::Authentication`].
-    /// The policy is checked again here (it must be the one the envelope was parsed under).
-    pub fn decryptor(&self, data_key: DataKey, policy: &DecryptPolicy) -> Result<Decryptor> {
-        Decryptor::new(self, data_key, policy)
     }
 }
 

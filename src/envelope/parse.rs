@@ -4,7 +4,7 @@
 use super::Envelope;
 use super::keys::*;
 use super::keys::{self, ALL, FIELDS, Home, Versions};
-use super::storage::{Arena, Span};
+use crate::encoding::arena::{Arena, Span};
 use crate::encoding::json::{self, JVal};
 use crate::encoding::{base64, rfc2047};
 use crate::error::{Error, Result};

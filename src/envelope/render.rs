@@ -2,14 +2,14 @@
 //! placement table [`keys::FIELDS`], plus the JSON maps (materials description, encryption
 //! context) the encryptor stores.
 
+use super::EncryptionContext;
 use super::Envelope;
 use super::keys::*;
 use super::keys::{FIELDS, Home};
-use super::storage::{Arena, Span};
+use crate::encoding::arena::{Arena, Span};
 use crate::encoding::json::{self, Sink};
 use crate::error::{Error, Result};
 use crate::suite::{ContentAlgorithm, FormatVersion, Placement, TAG_LEN_BITS};
-use crate::wrap::EncryptionContext;
 
 impl Envelope {
     /// The stored text of row `i` of [`keys::FIELDS`] for this envelope, `None` when the row

@@ -7,11 +7,11 @@ use super::head::read_head;
 use super::lookup::EnvelopeLookup;
 use super::request::{Operation, Request, RequestBody, RequestId};
 use super::text::Text;
-use crate::encrypt::EncryptionMaterials;
 use crate::envelope::{ContentAlgorithm, Envelope, FormatVersion, Placement};
 use crate::error::{Error, Result};
 use crate::policy::{DecryptPolicy, EncryptConfig};
 use crate::secret::DataKey;
+use crate::wrap::EncryptionMaterials;
 use crate::wrap::{EncryptionContext, KeyRequest};
 
 /// What to rotate.

@@ -8,7 +8,7 @@
 //! ([`crate::KeyRequest::Kms`], [`crate::EncryptionMaterials::kms`]).
 
 use super::EncryptionContext;
-use crate::EncryptionMaterials;
+use super::EncryptionMaterials;
 use crate::envelope::Envelope;
 use crate::error::{Error, Result};
 use crate::policy::EncryptConfig;

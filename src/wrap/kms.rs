@@ -3,7 +3,7 @@
 //! context). The core builds the `GenerateDataKey` and `Decrypt` requests and checks contexts.
 
 use super::EncryptionContext;
-use crate::EncryptionMaterials;
+use super::EncryptionMaterials;
 use crate::encoding::json::{self, JStr};
 use crate::envelope::{Envelope, WrapAlgorithm, keys};
 use crate::error::{Error, Result};

@@ -15,11 +15,10 @@
 
 use crate::envelope::{Envelope, FormatVersion, WrapAlgorithm};
 use crate::error::{Error, Result};
-use crate::secret::AesKey;
+use crate::secret::{AesKey, DataKey};
 use aes::cipher::KeyInit;
 
-/// An encryption context supplied by the caller: `(key, value)` pairs.
-pub type EncryptionContext<'a> = &'a [(&'a str, &'a str)];
+pub use crate::envelope::EncryptionContext;
 
 enum AnyAes {
     A128(aes::Aes128),
@@ -53,6 +52,7 @@ mod aes_gcm;
 mod aes_kw;
 mod keyring;
 mod kms;
+mod materials;
 mod pkcs7;
 #[cfg(feature = "rsa")]
 mod rsa_legacy;
@@ -66,6 +66,8 @@ pub use keyring::RsaKeyring;
 pub use keyring::os_random;
 pub use keyring::{AesKeyring, FillRandom, Keyring, MultiKeyring, RngFromFill};
 pub use kms::{JsonString, KmsDecryptRequest, KmsGenerateDataKeyRequest};
+pub use materials::EncryptionMaterials;
+pub(crate) use materials::draw;
 pub(crate) use pkcs7::unpad_pkcs7;
 #[cfg(feature = "rsa")]
 pub(crate) use rsa_oaep::rsa_oaep_wrap;
@@ -144,5 +146,50 @@ pub(crate) fn unwrap_rsa<R: rand_core::TryCryptoRng + ?Sized>(
         WrapAlgorithm::RsaOaepSha256 => rsa_legacy::unwrap_oaep_sha256(key, rng, edk),
         WrapAlgorithm::V1Legacy => rsa_legacy::unwrap_pkcs1v15(key, rng, edk),
         _ => Err(Error::UnsupportedWrap),
+    }
+}
+
+/// The envelope's key requests and local unwraps: what it takes to recover an object's data key.
+impl Envelope {
+    /// What key the caller must supply. For KMS wraps the caller's encryption context (what the
+    /// writer's caller passed; empty if none) is checked against the stored one first, and the
+    /// stored binding to the content cipher (`aws:x-amz-cek-alg`) is verified.
+    pub fn key_request<'e>(
+        &'e self,
+        caller_context: EncryptionContext<'_>,
+    ) -> Result<KeyRequest<'e>> {
+        key_request(self, Some(caller_context))
+    }
+
+    /// [`Envelope::key_request`] for a caller that expects no particular encryption context
+    /// (KMS discovery): the stored context is sent to KMS as it is (the binding of the content
+    /// cipher, `aws:x-amz-cek-alg`, is still verified).
+    pub fn key_request_accepting_stored_context(&self) -> Result<KeyRequest<'_>> {
+        key_request(self, None)
+    }
+
+    /// Unwrap the data key with an AES master key (`AES/GCM`, legacy `AESWrap`, legacy V1 AES-ECB).
+    /// Every failure is [`Error::Authentication`]; a wrap that does not take an AES key is
+    /// [`Error::UnsupportedWrap`].
+    pub fn unwrap_aes(&self, master: &AesKey) -> Result<DataKey> {
+        unwrap_aes(self, master)
+    }
+
+    /// Unwrap the data key with an RSA private key (`RSA-OAEP-SHA1`, legacy
+    /// `RSA/ECB/OAEPWithSHA-256AndMGF1Padding`, legacy V1 PKCS#1 v1.5). `rng` blinds the
+    /// private-key operation. Every failure is [`Error::Authentication`].
+    #[cfg(feature = "rsa")]
+    pub fn unwrap_rsa<R: rand_core::TryCryptoRng + ?Sized>(
+        &self,
+        key: &rsa::PrivateKey,
+        rng: &mut R,
+    ) -> Result<DataKey> {
+        unwrap_rsa(self, key, rng)
+    }
+
+    /// [`Envelope::unwrap_rsa`] with the operating system's RNG for blinding.
+    #[cfg(all(feature = "rsa", feature = "getrandom"))]
+    pub fn unwrap_rsa_os_rng(&self, key: &rsa::PrivateKey) -> Result<DataKey> {
+        self.unwrap_rsa(key, &mut getrandom::SysRng)
     }
 }

@@ -20,7 +20,6 @@
 //! The message id, IV and V3 commitment are unchanged: the data key is the same.
 
 use super::plan::{Source, etag_eq};
-use crate::encrypt::EncryptionMaterials;
 use crate::envelope::{ContentAlgorithm, Envelope, FormatVersion, Placement};
 use crate::error::{Error, Result};
 use crate::object::describe::DescribeObject;
@@ -28,6 +27,7 @@ use crate::object::head::{EnvelopeMetadata, read_head};
 use crate::object::request::{CopySource, Operation, Request, RequestId};
 use crate::policy::{DecryptPolicy, EncryptConfig};
 use crate::secret::DataKey;
+use crate::wrap::EncryptionMaterials;
 use crate::wrap::KeyRequest;
 use alloc::borrow::ToOwned;
 use alloc::string::String;
