@@ -339,11 +339,30 @@ pub fn get_with(
     }
 }
 
+/// How a test wraps a new data key.
+pub enum Wrap<'k> {
+    /// A raw AES master key (the intent's encryption context is its materials description).
+    Aes(&'k AesKey),
+    /// An offline KMS `GenerateDataKey` that answers this data key and blob for the intent's
+    /// encryption context.
+    OfflineKms { plaintext: &'k [u8], blob: &'k [u8] },
+}
+
 /// Run a PUT of `plaintext` under `key`.
 pub fn put(
     store: &mut Store,
     intent: PutIntent<'_>,
     key: &AesKey,
+    plaintext: &[u8],
+) -> Result<(u64, Option<String>, Option<String>), Error> {
+    put_with(store, intent, &Wrap::Aes(key), plaintext)
+}
+
+/// [`put`] with any [`Wrap`].
+pub fn put_with(
+    store: &mut Store,
+    intent: PutIntent<'_>,
+    key: &Wrap<'_>,
     plaintext: &[u8],
 ) -> Result<(u64, Option<String>, Option<String>), Error> {
     let mut p = PutObject::new(intent)?;
@@ -352,7 +371,15 @@ pub fn put(
     loop {
         match p.poll()? {
             PutNext::EncryptionMaterials => {
-                let m = EncryptionMaterials::aes_gcm(p.config(), key, p.encryption_context())?;
+                let m = match key {
+                    Wrap::Aes(key) => {
+                        EncryptionMaterials::aes_gcm(p.config(), key, p.encryption_context())?
+                    }
+                    Wrap::OfflineKms { plaintext, blob } => {
+                        EncryptionMaterials::kms(p.config(), p.encryption_context())?
+                            .into_materials(DataKey::from_slice(plaintext)?, blob)?
+                    }
+                };
                 p.materials(m)?;
             }
             PutNext::ReadPart {

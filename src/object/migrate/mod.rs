@@ -34,7 +34,7 @@ mod reencrypt;
 mod rewrap;
 
 pub use plan::{MigrateTarget, ObjectForm, Plan, Source, SourceFormat};
-pub use reencrypt::{PlaintextDigest, Reencrypt, ReencryptDone};
+pub use reencrypt::{NewKey, PlaintextDigest, Reencrypt, ReencryptDone};
 pub use rewrap::{
     MAX_COPY_SIZE, RewrapDone, RewrapInPlace, RewrapIntent, RewrapNext,
     check_instruction_file_rewrap,

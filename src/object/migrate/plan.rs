@@ -4,7 +4,7 @@
 
 use super::super::describe::DescribeObject;
 use super::super::{HEADER_COUNT_LIMIT, METADATA_LIMIT};
-use crate::envelope::keys::is_envelope_key;
+use crate::envelope::keys::{EC_CEK_ALG, EC_KMS_CMK_ID, is_envelope_key};
 use crate::envelope::{ContentAlgorithm, Envelope, FormatVersion, Placement, WrapAlgorithm};
 use crate::error::{Error, Result};
 use alloc::borrow::ToOwned;
@@ -96,6 +96,11 @@ pub struct Source {
     pub(crate) tagging: Option<String>,
     pub(crate) envelope: Option<Envelope>,
     pub(crate) instruction_file: bool,
+    /// The materials description of an AES/RSA wrap (`x-amz-matdesc`, `x-amz-m`), sorted.
+    pub(crate) materials_description: Vec<(String, String)>,
+    /// The KMS encryption context (`x-amz-matdesc` of a V1/V2 KMS wrap, `x-amz-t`) without the
+    /// reserved `aws:x-amz-cek-alg` and `kms_cmk_id`, sorted.
+    pub(crate) encryption_context: Vec<(String, String)>,
 }
 
 impl core::fmt::Debug for Source {
@@ -114,6 +119,21 @@ impl core::fmt::Debug for Source {
 /// Both present and the same entity (quotes aside).
 pub(crate) fn etag_eq(a: Option<&str>, b: Option<&str>) -> bool {
     matches!((a, b), (Some(a), Some(b)) if crate::object::head::same_etag(a, b))
+}
+
+/// The members of a stored JSON string map (validated when the envelope was parsed), without
+/// the names in `skip`, sorted.
+pub(crate) fn json_pairs(json: &str, skip: &[&str]) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    crate::encoding::json::string_map_entries(json.as_bytes(), |k, v| {
+        let k: String = k.chars().collect();
+        if !skip.contains(&k.as_str()) {
+            out.push((k, v.chars().collect()));
+        }
+        true
+    });
+    out.sort();
+    out
 }
 
 fn strip_meta(name: &str) -> Option<&str> {
@@ -158,6 +178,15 @@ impl Source {
             }
         }
         user_metadata.sort();
+        let env = described.envelope();
+        let materials_description = env
+            .and_then(Envelope::materials_description)
+            .map(|j| json_pairs(j, &[]))
+            .unwrap_or_default();
+        let encryption_context = env
+            .and_then(Envelope::encryption_context)
+            .map(|j| json_pairs(j, &[EC_CEK_ALG, EC_KMS_CMK_ID]))
+            .unwrap_or_default();
         Ok(Source {
             bucket: bucket.to_owned(),
             key: key.to_owned(),
@@ -170,6 +199,8 @@ impl Source {
             tagging: None,
             envelope: described.envelope().cloned(),
             instruction_file: described.envelope().is_some() && described.instruction_file_used(),
+            materials_description,
+            encryption_context,
         })
     }
 
@@ -219,6 +250,17 @@ impl Source {
     /// The envelope (parsed without a policy), `None` for a plain object.
     pub fn envelope(&self) -> Option<&Envelope> {
         self.envelope.as_ref()
+    }
+    /// The materials description of an AES/RSA wrap (`x-amz-matdesc` of V1/V2, `x-amz-m` of
+    /// V3): the label readers select the master key by. Sorted; empty for KMS wraps and `{}`.
+    pub fn materials_description(&self) -> &[(String, String)] {
+        &self.materials_description
+    }
+    /// The KMS encryption context of a KMS wrap (`x-amz-matdesc` of V1/V2, `x-amz-t` of V3)
+    /// without the reserved `aws:x-amz-cek-alg` and `kms_cmk_id`: what a reader passes. Sorted;
+    /// empty for AES/RSA wraps.
+    pub fn encryption_context(&self) -> &[(String, String)] {
+        &self.encryption_context
     }
     /// Whether the envelope came from an instruction file.
     pub fn instruction_file_used(&self) -> bool {
