@@ -76,6 +76,28 @@ impl MigrateOptions {
     }
 }
 
+impl MigrateOptions {
+    /// The configuration errors every object would hit, found before the first one: a new
+    /// keyring that cannot wrap data keys, or (re-encryption with verification) cannot decrypt
+    /// the objects it writes. [`Error::Config`]; [`crate::bulk::run`] checks this first.
+    pub fn validate(&self) -> Result<()> {
+        let new = &self.new_keyring;
+        if !new.can_encrypt() {
+            return Err(Error::config(format!(
+                "the new keyring ({}) cannot wrap data keys",
+                new.describe()
+            )));
+        }
+        if self.mode == MigrateMode::ToV3 && self.verify && !new.can_decrypt() {
+            return Err(Error::config(format!(
+                "the new keyring ({}) cannot decrypt, so the re-encrypted objects cannot be read back; give its private key",
+                new.describe()
+            )));
+        }
+        Ok(())
+    }
+}
+
 /// An object's form, as an inventory counts it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -133,7 +155,8 @@ pub struct MigrateOutcome {
     pub new_etag: Option<String>,
     /// The new object's version.
     pub new_version: Option<String>,
-    /// Plaintext bytes re-encrypted (ToV3), or stored bytes re-wrapped (Rewrap); 0 otherwise.
+    /// Plaintext bytes re-encrypted (ToV3), or stored bytes re-wrapped (Rewrap), or, in a dry
+    /// run, those that would be; 0 otherwise.
     pub bytes: u64,
     /// A short note (why it cannot be opened, what was left behind); never key material.
     pub detail: Option<String>,
@@ -231,19 +254,8 @@ impl S3EncryptionClient {
         key: &str,
         opts: &MigrateOptions,
     ) -> Result<MigrateOutcome> {
+        opts.validate()?;
         let new = &opts.new_keyring;
-        if !new.can_encrypt() {
-            return Err(Error::config(format!(
-                "the new keyring ({}) cannot wrap data keys",
-                new.describe()
-            )));
-        }
-        if opts.mode == MigrateMode::ToV3 && opts.verify && !new.can_decrypt() {
-            return Err(Error::config(format!(
-                "the new keyring ({}) cannot decrypt, so the re-encrypted object cannot be read back; give its private key",
-                new.describe()
-            )));
-        }
         let mut source = match self.describe_source(bucket, key).await {
             Ok(s) => s,
             Err(e @ Error::Crypto(_)) if !e.is_retryable() => {
@@ -298,7 +310,13 @@ impl S3EncryptionClient {
                 MigrateMode::ToV3 => DecryptPolicy::new(),
                 MigrateMode::Rewrap => self.inner.policy,
             };
-            if newc.new_key_opens(&env, policy, opts).await? {
+            // A KMS object the migration wrote carries the source's context: accept the stored
+            // one when no context was given.
+            let ctx = opts.encryption_context.clone().or_else(|| {
+                (new.uses_kms() && new.context().is_empty())
+                    .then(|| source.encryption_context().to_vec())
+            });
+            if newc.new_key_opens(&env, policy, ctx.as_ref()).await? {
                 return Ok(MigrateOutcome::of(&source, MigrateStatus::Skipped, None));
             }
         }
@@ -310,11 +328,15 @@ impl S3EncryptionClient {
             ));
         }
         if opts.dry_run {
-            return Ok(MigrateOutcome::of(
-                &source,
-                MigrateStatus::WouldMigrate,
-                None,
-            ));
+            let mut o = MigrateOutcome::of(&source, MigrateStatus::WouldMigrate, None);
+            // What the migration would handle: the plaintext a re-encryption copies (stored
+            // bytes where the envelope does not say), the stored bytes a re-wrap copies.
+            let f = source.form();
+            o.bytes = match opts.mode {
+                MigrateMode::ToV3 => f.plaintext_len.unwrap_or(f.stored_len),
+                MigrateMode::Rewrap => f.stored_len,
+            };
+            return Ok(o);
         }
         let tagging = sdk::get_object_tagging(&self.inner.s3, bucket, key, source.version_id())
             .await
@@ -407,13 +429,12 @@ impl S3EncryptionClient {
         &self,
         env: &Envelope,
         policy: DecryptPolicy,
-        opts: &MigrateOptions,
+        ctx: Option<&Pairs>,
     ) -> Result<bool> {
         if !self.inner.keyring.can_decrypt() {
             return Ok(false);
         }
         let kms = self.inner.kms.as_ref();
-        let ctx = opts.encryption_context.as_ref();
         match self.inner.keyring.unwrap_data_key(env, kms, ctx).await {
             Ok(dk) => Ok(env.decryptor(dk, &policy).is_ok()),
             Err(e) if e.is_retryable() => Err(e),

@@ -6,7 +6,7 @@ use crate::client::{GetOptions, PutOptions, S3EncryptionClient};
 use crate::error::{Error, Result};
 use s3_encryption::CommitmentPolicy;
 use s3_encryption::object::MAX_PARTS_IN_FLIGHT;
-use s3_encryption::object::migrate::{PlaintextDigest, Reencrypt, Source};
+use s3_encryption::object::migrate::{NewKey, PlaintextDigest, Reencrypt, Source};
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -85,7 +85,36 @@ impl S3EncryptionClient {
         source: &Source,
         opts: &MigrateOptions,
     ) -> Result<MigrateOutcome> {
+        // The new key's own description: for KMS the options' context, else the keyring's.
+        let new_key = &newc.inner.keyring;
+        let kms = new_key.uses_kms();
+        let own: Vec<(&str, &str)> = match &opts.encryption_context {
+            Some(c) if kms => c.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect(),
+            _ => new_key
+                .context()
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.as_str()))
+                .collect(),
+        };
         let mut re = Reencrypt::new(source, CommitmentPolicy::RequireEncryptRequireDecrypt)?;
+        re.set_new_key(if kms {
+            NewKey::Kms(&own)
+        } else {
+            NewKey::Local(&own)
+        })?;
+        // What the core decided the new object carries (the source's when no new one was given).
+        let desc: Vec<(String, String)> = re
+            .new_description()
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let described;
+        let newc = if kms {
+            newc
+        } else {
+            described = self.for_migration(new_key.clone().with_context(desc.clone()))?;
+            &described
+        };
         let read_intent = re.read_intent(self.inner.policy)?;
         let mut write_intent = re.write_intent()?;
         let n = &newc.inner;
@@ -94,7 +123,7 @@ impl S3EncryptionClient {
         write_intent.parts_in_flight = n.parts_in_flight.min(MAX_PARTS_IN_FLIGHT as usize) as u16;
         write_intent.instruction_file_suffix = &n.suffix;
         let popts = PutOptions {
-            encryption_context: opts.encryption_context.clone(),
+            encryption_context: kms.then(|| desc.clone()),
             ..PutOptions::default()
         };
         let ok: Flag = Arc::new(AtomicBool::new(false));
@@ -152,7 +181,7 @@ impl S3EncryptionClient {
         if opts.verify {
             let intent = re.verify_intent()?;
             let gopts = GetOptions {
-                encryption_context: opts.encryption_context.clone(),
+                encryption_context: kms.then(|| desc.clone()),
                 ..GetOptions::default()
             };
             let mut w = HashWriter {
@@ -160,7 +189,17 @@ impl S3EncryptionClient {
                 digest: PlaintextDigest::new(),
             };
             let (vdone, info) = newc.read_verified_into(intent, &gopts, &mut w).await?;
+            re.check_new_envelope(
+                info.envelope.materials_description.as_deref(),
+                info.envelope.encryption_context.as_deref(),
+            )?;
             let v = re.verified(&vdone, info.envelope.format_version, w.digest)?;
+            if v.description_not_carried {
+                notes.push(
+                    "the source's materials description or encryption context does not apply to the new key's kind and was not carried (give the new key's own with --new-context)"
+                        .to_owned(),
+                );
+            }
             if v.instruction_file_left {
                 notes.push(format!(
                     "the old instruction file {}{} was left in place",

@@ -60,21 +60,22 @@ pub struct Global {
 
 #[derive(Debug, Args, Default, Clone)]
 pub struct KeyArgs {
-    /// AES master key file: 16/24/32 raw bytes, or base64 or hex text.
+    /// AES master key file: 16/24/32 raw bytes, or base64 or hex text (`migrate`: repeatable).
     #[arg(long, value_name = "FILE")]
-    pub aes_key: Option<PathBuf>,
-    /// Environment variable holding the AES master key (base64 or hex).
+    pub aes_key: Vec<PathBuf>,
+    /// Environment variable holding the AES master key (base64 or hex; `migrate`: repeatable).
     #[arg(long, value_name = "VAR")]
-    pub aes_key_env: Option<String>,
-    /// RSA key in PEM form: a private key (reads and writes) or a public key (writes).
+    pub aes_key_env: Vec<String>,
+    /// RSA key in PEM form: a private key (reads and writes) or a public key (writes;
+    /// `migrate`: repeatable).
     #[arg(long, value_name = "PEM")]
-    pub rsa_key: Option<PathBuf>,
-    /// Environment variable holding an RSA key in PEM form.
+    pub rsa_key: Vec<PathBuf>,
+    /// Environment variable holding an RSA key in PEM form (`migrate`: repeatable).
     #[arg(long, value_name = "VAR")]
-    pub rsa_key_env: Option<String>,
-    /// AWS KMS key id, ARN or alias.
+    pub rsa_key_env: Vec<String>,
+    /// AWS KMS key id, ARN or alias (`migrate`: repeatable).
     #[arg(long, value_name = "ID")]
-    pub kms_key_id: Option<String>,
+    pub kms_key_id: Vec<String>,
     /// Decrypt with whichever KMS key the object names.
     #[arg(long)]
     pub kms_discovery: bool,
