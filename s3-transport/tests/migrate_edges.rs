@@ -406,3 +406,84 @@ async fn the_retry_hint_appears_only_for_failures_a_rerun_can_fix() {
     hostile.stop();
     local.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn superseded_instruction_files_are_removed_only_on_request() {
+    let local = Local::start().await;
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../test-vectors/ruby");
+    let path = root.join("v2-aes-instr-0004101.json");
+    let v: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let kept = upload(&local.s3, BUCKET, "keep/", &[(path.clone(), v.clone())]).await;
+    let gone = upload(&local.s3, BUCKET, "rm/", &[(path, v.clone())]).await;
+    assert!(kept[0].instruction_file && gone[0].instruction_file);
+    let dir = tempfile::tempdir().unwrap();
+    let k = dir.path().join("k");
+    std::fs::write(&k, aes_key_bytes(v["key"]["key_b64"].as_str().unwrap())).unwrap();
+    let exists = |key: String| {
+        let s3 = local.s3.clone();
+        async move {
+            s3.head_object()
+                .bucket(BUCKET)
+                .key(key)
+                .send()
+                .await
+                .is_ok()
+        }
+    };
+    // Default: migrated, the old instruction file left (and said so).
+    let rep = dir.path().join("keep.json");
+    let o = cli(&local)
+        .args(["migrate", "s3://test/keep/", "--to", "v3", "--aes-key"])
+        .arg(&k)
+        .arg("--report")
+        .arg(&rep)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}{}", text(&o.stdout), text(&o.stderr));
+    assert!(exists(format!("{}.instruction", kept[0].key)).await);
+    let r = report(&rep);
+    assert_eq!(r["instruction_files_removed"], 0);
+    assert!(
+        r["objects"][0]["detail"]
+            .as_str()
+            .unwrap()
+            .contains("left in place")
+    );
+    // Opted in: removed after the verification, in the report, the summary and the journal.
+    let (rep, journal) = (dir.path().join("rm.json"), dir.path().join("journal"));
+    let o = cli(&local)
+        .args(["migrate", "s3://test/rm/", "--to", "v3", "--aes-key"])
+        .arg(&k)
+        .args(["--remove-instruction-files", "--report"])
+        .arg(&rep)
+        .arg("--journal")
+        .arg(&journal)
+        .output()
+        .unwrap();
+    let out = text(&o.stdout);
+    assert!(o.status.success(), "{out}{}", text(&o.stderr));
+    assert!(!exists(format!("{}.instruction", gone[0].key)).await);
+    assert!(
+        out.contains("superseded instruction files removed: 1"),
+        "{out}"
+    );
+    let r = report(&rep);
+    assert_eq!(r["instruction_files_removed"], 1);
+    assert_eq!(r["objects"][0]["instruction_file_removed"], true);
+    let line: Value =
+        serde_json::from_str(std::fs::read_to_string(&journal).unwrap().trim()).unwrap();
+    assert_eq!(line["instruction_file_removed"], true);
+    // The new object needs nothing else.
+    let c = local
+        .client(Keyring::aes(
+            s3_encryption::AesKey::from_slice(&std::fs::read(&k).unwrap()).unwrap(),
+        ))
+        .build()
+        .unwrap();
+    let (pt, _) = c
+        .get_object_bytes(BUCKET, &gone[0].key, &GetOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(sha256(&pt), gone[0].sha256);
+    local.stop().await;
+}

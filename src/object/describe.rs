@@ -38,6 +38,7 @@ pub struct DescribeObject<'a> {
     meta: EnvelopeMetadata,
     ifile: InstructionFileBuf,
     object: Option<ObjectHead>,
+    ifile_object: Option<ObjectHead>,
     envelope: Option<Envelope>,
     error: Option<Error>,
 }
@@ -74,6 +75,7 @@ impl<'a> DescribeObject<'a> {
             meta: EnvelopeMetadata::new(),
             ifile: InstructionFileBuf::new(),
             object: None,
+            ifile_object: None,
             envelope: None,
             error: None,
         })
@@ -175,6 +177,8 @@ impl<'a> DescribeObject<'a> {
                     }
                     r => r?,
                 }
+                let len = h.content_length.unwrap_or(self.ifile.bytes().len() as u64);
+                self.ifile_object = Some(h.object(len));
                 self.envelope = Some(Envelope::parse_unchecked(
                     self.meta.pairs(),
                     Some(self.ifile.bytes()),
@@ -189,6 +193,11 @@ impl<'a> DescribeObject<'a> {
     /// The object, once its HEAD came back.
     pub fn object(&self) -> Option<&ObjectHead> {
         self.object.as_ref()
+    }
+
+    /// The instruction file read (its ETag and version), when the envelope came from one.
+    pub fn instruction_file_object(&self) -> Option<&ObjectHead> {
+        self.ifile_object.as_ref()
     }
 
     /// The envelope (parsed without a policy: never decrypt with it).

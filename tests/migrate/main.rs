@@ -17,6 +17,7 @@ use s3_encryption::{
 use sha2::{Digest, Sha256};
 
 mod carry;
+mod cleanup;
 mod store;
 use store::*;
 

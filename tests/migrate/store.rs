@@ -29,6 +29,8 @@ pub struct Hostile {
     pub ignore_read_if_match: bool,
     /// Serve these bytes instead of the object's on GETs after the first write.
     pub swap_after_write: Option<u8>,
+    /// Ignore `If-Match` on DeleteObject: delete whatever is current.
+    pub ignore_delete_if_match: bool,
 }
 
 /// An open multipart upload: its metadata and its parts.
@@ -205,6 +207,20 @@ impl Store {
                     ("ETag".into(), src.etag),
                     ("x-amz-version-id".into(), format!("v{v}")),
                 ];
+            }
+            Operation::DeleteObject => {
+                let Some(o) = self.objects.get(&key) else {
+                    a.status = 204;
+                    return a;
+                };
+                if !self.hostile.ignore_delete_if_match
+                    && r.if_match.is_some_and(|m| !same(m, &o.etag))
+                {
+                    a.status = 412;
+                    return a;
+                }
+                self.objects.remove(&key);
+                a.status = 204;
             }
             _ => a.status = 501,
         }

@@ -160,6 +160,18 @@ impl Summary {
             .count() as u64
     }
 
+    /// Superseded instruction files removed.
+    pub fn instruction_files_removed(&self) -> u64 {
+        self.records
+            .iter()
+            .filter(|r| {
+                r.outcome
+                    .as_ref()
+                    .is_some_and(|o| o.instruction_file_removed)
+            })
+            .count() as u64
+    }
+
     /// Bytes handled.
     pub fn bytes(&self) -> u64 {
         self.records.iter().map(Record::bytes).sum()
@@ -204,6 +216,7 @@ impl Summary {
                     "new_etag": o.and_then(|o| o.new_etag.clone()),
                     "bytes": r.bytes(),
                     "attempts": r.attempts,
+                    "instruction_file_removed": o.is_some_and(|o| o.instruction_file_removed),
                     "detail": r.detail,
                 })
             })
@@ -220,6 +233,7 @@ impl Summary {
             "objects_per_s": self.objects_per_s(),
             // A dry run moves no bytes: no throughput.
             "mb_per_s": (!self.dry_run).then(|| self.mb_per_s()),
+            "instruction_files_removed": self.instruction_files_removed(),
             "interrupted": self.interrupted,
             "not_started": self.not_started,
             "inventory": self.inventory.json(),
@@ -286,6 +300,10 @@ impl Summary {
         section(&mut s, "wrap", &self.inventory.wrap);
         section(&mut s, "placement", &self.inventory.placement);
         section(&mut s, "size class", &self.inventory.size_class);
+        let removed = self.instruction_files_removed();
+        if removed > 0 {
+            let _ = writeln!(s, "  superseded instruction files removed: {removed}");
+        }
         let cannot: Vec<&Record> = self.cannot_open().collect();
         if !cannot.is_empty() {
             let _ = writeln!(s, "  the given keys cannot open {} objects:", cannot.len());

@@ -60,6 +60,11 @@ pub struct MigrateOptions {
     /// multipart upload of `UploadPartCopy` ranges of this size, smaller ones with one
     /// `CopyObject` (at least 5 MiB, at most and by default 5 GiB, S3's single-copy limit).
     pub copy_part_size: u64,
+    /// ToV3 (verified): remove the source's instruction file once the new object (envelope in
+    /// its metadata) is verified, conditional on that file's ETag (a HEAD pinned to it, then a
+    /// DELETE with `If-Match`); reported in [`MigrateOutcome::instruction_file_removed`].
+    /// Default false: nothing is deleted.
+    pub remove_instruction_files: bool,
 }
 
 impl MigrateOptions {
@@ -72,6 +77,7 @@ impl MigrateOptions {
             dry_run: false,
             verify: true,
             copy_part_size: s3_encryption::object::migrate::MAX_COPY_SIZE,
+            remove_instruction_files: false,
         }
     }
 }
@@ -160,6 +166,8 @@ pub struct MigrateOutcome {
     pub bytes: u64,
     /// A short note (why it cannot be opened, what was left behind); never key material.
     pub detail: Option<String>,
+    /// The superseded instruction file was removed ([`MigrateOptions::remove_instruction_files`]).
+    pub instruction_file_removed: bool,
 }
 
 fn form_of(s: &Source) -> ObjectForm {
@@ -210,6 +218,7 @@ impl MigrateOutcome {
             new_version: None,
             bytes: 0,
             detail,
+            instruction_file_removed: false,
         }
     }
 }
@@ -270,6 +279,7 @@ impl S3EncryptionClient {
                     new_version: None,
                     bytes: 0,
                     detail: Some(short(&e)),
+                    instruction_file_removed: false,
                 });
             }
             Err(e) => return Err(e),

@@ -4,9 +4,13 @@
 use super::{MigrateOptions, MigrateOutcome, MigrateStatus, short};
 use crate::client::{GetOptions, PutOptions, S3EncryptionClient};
 use crate::error::{Error, Result};
+use crate::sdk::{self, ReadReq};
 use s3_encryption::CommitmentPolicy;
 use s3_encryption::object::MAX_PARTS_IN_FLIGHT;
-use s3_encryption::object::migrate::{NewKey, PlaintextDigest, Reencrypt, Source};
+use s3_encryption::object::Operation;
+use s3_encryption::object::migrate::{
+    NewKey, PlaintextDigest, Reencrypt, ReencryptDone, RemoveInstructionFile, RemoveNext, Source,
+};
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -201,16 +205,52 @@ impl S3EncryptionClient {
                 );
             }
             if v.instruction_file_left {
-                notes.push(format!(
-                    "the old instruction file {}{} was left in place",
-                    source.key(),
-                    source.suffix()
-                ));
+                let name = format!("{}{}", source.key(), source.suffix());
+                notes.push(if !opts.remove_instruction_files {
+                    format!("the old instruction file {name} was left in place")
+                } else {
+                    match self.remove_instruction_file(source, &v).await {
+                        Ok(true) => {
+                            out.instruction_file_removed = true;
+                            format!("the old instruction file {name} was removed")
+                        }
+                        Ok(false) => format!("the old instruction file {name} was gone already"),
+                        Err(e) if e.is_precondition_failed() => format!(
+                            "the old instruction file {name} changed since it was read and was left in place"
+                        ),
+                        Err(e) => format!(
+                            "the old instruction file {name} was left in place: {}",
+                            short(&e)
+                        ),
+                    }
+                });
             }
         } else {
             notes.push("not verified".to_owned());
         }
         out.detail = (!notes.is_empty()).then(|| notes.join("; "));
         Ok(out)
+    }
+
+    /// Remove the superseded instruction file of `source` (after `done`, a verified
+    /// re-encryption): a HEAD pinned to its ETag, then a DELETE conditional on it. Whether it was
+    /// removed (false: gone already); a replaced file is [`Error::ObjectChanged`].
+    async fn remove_instruction_file(&self, source: &Source, done: &ReencryptDone) -> Result<bool> {
+        let (bucket, key) = (source.bucket(), source.key());
+        let err = |e| self.machine_error(e, bucket, key);
+        let mut r = RemoveInstructionFile::new(source, done).map_err(err)?;
+        loop {
+            match r.poll().map_err(err)? {
+                RemoveNext::Send(id) => {
+                    let req = r.request(id).map_err(err)?;
+                    let a = match req.operation {
+                        Operation::DeleteObject => sdk::delete_object(&self.inner.s3, &req).await?,
+                        _ => sdk::read(&self.inner.s3, &ReadReq::of(&req)).await?,
+                    };
+                    r.response(id, a.status, a.pairs()).map_err(err)?;
+                }
+                RemoveNext::Done(removed) => return Ok(removed),
+            }
+        }
     }
 }

@@ -96,6 +96,8 @@ pub struct Source {
     pub(crate) tagging: Option<String>,
     pub(crate) envelope: Option<Envelope>,
     pub(crate) instruction_file: bool,
+    /// The ETag of the instruction file read, when the envelope came from one.
+    pub(crate) instruction_file_etag: Option<String>,
     /// The materials description of an AES/RSA wrap (`x-amz-matdesc`, `x-amz-m`), sorted.
     pub(crate) materials_description: Vec<(String, String)>,
     /// The KMS encryption context (`x-amz-matdesc` of a V1/V2 KMS wrap, `x-amz-t`) without the
@@ -199,6 +201,10 @@ impl Source {
             tagging: None,
             envelope: described.envelope().cloned(),
             instruction_file: described.envelope().is_some() && described.instruction_file_used(),
+            instruction_file_etag: described
+                .instruction_file_object()
+                .and_then(|o| o.etag())
+                .map(str::to_owned),
             materials_description,
             encryption_context,
         })
@@ -261,6 +267,11 @@ impl Source {
     /// empty for AES/RSA wraps.
     pub fn encryption_context(&self) -> &[(String, String)] {
         &self.encryption_context
+    }
+    /// The ETag of the instruction file the envelope came from (what its removal is
+    /// conditional on).
+    pub fn instruction_file_etag(&self) -> Option<&str> {
+        self.instruction_file_etag.as_deref()
     }
     /// Whether the envelope came from an instruction file.
     pub fn instruction_file_used(&self) -> bool {

@@ -385,6 +385,11 @@ pub struct MigrateArgs {
     /// CSV files beside it.
     #[arg(long, value_name = "FILE")]
     pub manifest: Option<PathBuf>,
+    /// With --to v3: once a new object is verified, delete the old instruction file it no longer
+    /// needs, conditional on that file's ETag (a file changed since it was read is left);
+    /// reported per object. Default: nothing is deleted.
+    #[arg(long, conflicts_with = "rewrap")]
+    pub remove_instruction_files: bool,
     /// Attempts per object when S3 or KMS throttles or fails with 5xx (then it is reported as
     /// failed-temporary and the run goes on).
     #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=100))]

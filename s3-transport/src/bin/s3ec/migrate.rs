@@ -195,6 +195,7 @@ pub async fn run(g: &Global, a: MigrateArgs) -> CliResult<()> {
     };
     let mut opts = MigrateOptions::new(mode, new);
     opts.dry_run = a.dry_run;
+    opts.remove_instruction_files = a.remove_instruction_files;
     // What would fail every object fails the run, once, before the first object.
     opts.validate().map_err(|e| {
         Failure::usage(
