@@ -211,3 +211,32 @@ fn an_sdk_written_kms_encryption_context_is_carried_to_v3_x_amz_t() {
     assert!(done.description_not_carried);
     assert!(json_map(&store.objects["k"], "x-amz-t").is_none());
 }
+
+#[test]
+fn a_rewrap_keeps_the_sdk_written_materials_description() {
+    let (meta, body, old) = ruby_matdesc();
+    let label = map(&[("purpose", "s3ec-vectors"), ("owner", "ruby-v2")]);
+    let new = AesKey::new_256([8; 32]);
+    let mut store = Store::default();
+    store.put("k", meta.clone(), body.clone());
+    let (u, p) = (Unwrap::Aes(&old), old_policy());
+    rewrap_described(&mut store, "k", &u, &new, 5 << 30, None, p).unwrap();
+    let o = &store.objects["k"];
+    assert_eq!(json_map(o, "x-amz-matdesc"), Some(label));
+    assert_eq!(o.body, body);
+    let mut read = GetIntent::new("b", "k");
+    read.policy = old_policy();
+    let (mut d, mut pt) = (PlaintextDigest::new(), Vec::new());
+    get(&mut store, read, &new, &mut d, &mut pt).unwrap();
+    assert_eq!(pt.len(), 4101);
+    // Materials made without it are refused before anything is copied.
+    let mut store = Store::default();
+    store.put("k", meta, body);
+    let before = store.objects["k"].clone();
+    assert_eq!(
+        rewrap_described(&mut store, "k", &u, &new, 5 << 30, Some(&[]), p),
+        Err(Error::InvalidConfig)
+    );
+    assert_eq!(store.objects["k"].meta, before.meta);
+    assert_eq!(store.writes, 0);
+}

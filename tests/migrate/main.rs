@@ -413,11 +413,34 @@ fn rewrap_with(
     new: &AesKey,
     copy_threshold: u64,
 ) -> Result<(), Error> {
+    rewrap_described(
+        store,
+        key,
+        old,
+        new,
+        copy_threshold,
+        None,
+        DecryptPolicy::new(),
+    )
+}
+
+/// [`rewrap_with`], the new AES key's materials made with `wrap_with` (default: the description
+/// the machine asks for).
+fn rewrap_described(
+    store: &mut Store,
+    key: &str,
+    old: &Unwrap<'_>,
+    new: &AesKey,
+    copy_threshold: u64,
+    wrap_with: Option<&[(&str, &str)]>,
+    policy: DecryptPolicy,
+) -> Result<(), Error> {
     let source = describe(store, key);
-    let mut intent = RewrapIntent::new(DecryptPolicy::new());
+    let mut intent = RewrapIntent::new(policy);
     intent.copy_threshold = copy_threshold;
     intent.copy_part_size = 5 << 20;
     let mut rw = RewrapInPlace::new(&source, intent)?;
+    rw.set_new_key(NewKey::Local(&[]))?;
     loop {
         match rw.poll()? {
             RewrapNext::UnwrapKey => {
@@ -432,7 +455,11 @@ fn rewrap_with(
             }
             RewrapNext::WrapKey => {
                 let dk = rw.data_key_to_wrap()?.clone();
-                let m = AesKeyring::new(new.clone()).wrap_data_key(&rw.new_config()?, dk, &[])?;
+                let d: Vec<(&str, &str)> = match wrap_with {
+                    Some(w) => w.to_vec(),
+                    None => rw.new_description().unwrap().to_vec(),
+                };
+                let m = AesKeyring::new(new.clone()).wrap_data_key(&rw.new_config()?, dk, &d)?;
                 rw.new_materials(m)?;
             }
             RewrapNext::Send(id) => {

@@ -25,7 +25,7 @@ use crate::client::S3EncryptionClient;
 use crate::error::{Error, Result};
 use crate::keyring::{Keyring, Pairs};
 use crate::sdk::{self, ReadReq};
-use s3_encryption::object::migrate::{MigrateTarget, Plan, Source};
+use s3_encryption::object::migrate::{MigrateTarget, NewKey, Plan, Source};
 use s3_encryption::object::{DescribeNext, DescribeObject};
 use s3_encryption::{ContentAlgorithm, DecryptPolicy, Envelope, Placement};
 
@@ -190,6 +190,31 @@ fn form_of(s: &Source) -> ObjectForm {
         },
         size: f.stored_len,
     }
+}
+
+/// The new key's own description: for KMS the options' context when given, else the keyring's.
+fn own_description<'a>(new: &'a Keyring, opts: &'a MigrateOptions) -> Vec<(&'a str, &'a str)> {
+    let p = match &opts.encryption_context {
+        Some(c) if new.uses_kms() => c,
+        _ => new.context(),
+    };
+    p.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect()
+}
+
+/// The new key as the core's description rule names it.
+fn new_key<'a>(new: &Keyring, own: &'a [(&'a str, &'a str)]) -> NewKey<'a> {
+    if new.uses_kms() {
+        NewKey::Kms(own)
+    } else {
+        NewKey::Local(own)
+    }
+}
+
+/// Owned pairs.
+fn owned(p: &[(&str, &str)]) -> Pairs {
+    p.iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
 }
 
 /// A short, secret-free description of a failure.

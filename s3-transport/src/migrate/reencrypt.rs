@@ -1,7 +1,7 @@
 //! ToV3: the source read (pinned, verified) streams its released plaintext through a guarded pipe
 //! into the V3 write (conditional), then the new object is read back and compared.
 
-use super::{MigrateOptions, MigrateOutcome, MigrateStatus, short};
+use super::{MigrateOptions, MigrateOutcome, MigrateStatus, own_description, owned, short};
 use crate::client::{GetOptions, PutOptions, S3EncryptionClient};
 use crate::error::{Error, Result};
 use crate::sdk::{self, ReadReq};
@@ -9,7 +9,7 @@ use s3_encryption::CommitmentPolicy;
 use s3_encryption::object::MAX_PARTS_IN_FLIGHT;
 use s3_encryption::object::Operation;
 use s3_encryption::object::migrate::{
-    NewKey, PlaintextDigest, Reencrypt, ReencryptDone, RemoveInstructionFile, RemoveNext, Source,
+    PlaintextDigest, Reencrypt, ReencryptDone, RemoveInstructionFile, RemoveNext, Source,
 };
 use std::pin::Pin;
 use std::sync::Arc;
@@ -89,29 +89,13 @@ impl S3EncryptionClient {
         source: &Source,
         opts: &MigrateOptions,
     ) -> Result<MigrateOutcome> {
-        // The new key's own description: for KMS the options' context, else the keyring's.
         let new_key = &newc.inner.keyring;
         let kms = new_key.uses_kms();
-        let own: Vec<(&str, &str)> = match &opts.encryption_context {
-            Some(c) if kms => c.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect(),
-            _ => new_key
-                .context()
-                .iter()
-                .map(|(k, v)| (k.as_str(), v.as_str()))
-                .collect(),
-        };
+        let own = own_description(new_key, opts);
         let mut re = Reencrypt::new(source, CommitmentPolicy::RequireEncryptRequireDecrypt)?;
-        re.set_new_key(if kms {
-            NewKey::Kms(&own)
-        } else {
-            NewKey::Local(&own)
-        })?;
+        re.set_new_key(super::new_key(new_key, &own))?;
         // What the core decided the new object carries (the source's when no new one was given).
-        let desc: Vec<(String, String)> = re
-            .new_description()
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
+        let desc = owned(re.new_description());
         let described;
         let newc = if kms {
             newc

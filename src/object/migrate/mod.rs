@@ -45,8 +45,8 @@ mod reencrypt;
 mod rewrap;
 
 pub use cleanup::{RemoveInstructionFile, RemoveNext};
-pub use plan::{MigrateTarget, ObjectForm, Plan, Source, SourceFormat};
-pub use reencrypt::{NewKey, PlaintextDigest, Reencrypt, ReencryptDone};
+pub use plan::{MigrateTarget, NewKey, ObjectForm, Plan, Source, SourceFormat};
+pub use reencrypt::{PlaintextDigest, Reencrypt, ReencryptDone};
 pub use rewrap::{
     MAX_COPY_SIZE, RewrapDone, RewrapInPlace, RewrapIntent, RewrapNext,
     check_instruction_file_rewrap,

@@ -7,6 +7,7 @@ use super::super::{HEADER_COUNT_LIMIT, METADATA_LIMIT};
 use crate::envelope::keys::{EC_CEK_ALG, EC_KMS_CMK_ID, is_envelope_key};
 use crate::envelope::{ContentAlgorithm, Envelope, FormatVersion, Placement, WrapAlgorithm};
 use crate::error::{Error, Result};
+use crate::wrap::EncryptionContext;
 use alloc::borrow::ToOwned;
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -79,6 +80,41 @@ pub enum Plan {
     SkipIfNewKeyOpens,
     /// Migrate it.
     Proceed,
+}
+
+/// The new key, as far as the new object's description goes ([`Reencrypt::set_new_key`](super::Reencrypt::set_new_key),
+/// [`RewrapInPlace::set_new_key`](super::RewrapInPlace::set_new_key)).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum NewKey<'k> {
+    /// An AES or RSA key with its own materials description (empty: none given).
+    Local(EncryptionContext<'k>),
+    /// A KMS key with its own encryption context (empty: none given).
+    Kms(EncryptionContext<'k>),
+}
+
+/// Whether a stored materials description (`kms` false) or KMS encryption context (`kms` true,
+/// its `aws:x-amz-cek-alg` aside) holds exactly `want`.
+pub(crate) fn carries(
+    want: &[(&str, &str)],
+    kms: bool,
+    materials_description: Option<&str>,
+    encryption_context: Option<&str>,
+) -> bool {
+    let stored = if kms {
+        encryption_context.map(|j| json_pairs(j, &[EC_CEK_ALG]))
+    } else {
+        materials_description.map(|j| json_pairs(j, &[]))
+    };
+    let mut want = want.to_vec();
+    want.sort();
+    stored.is_some_and(|got| {
+        got.len() == want.len()
+            && got
+                .iter()
+                .zip(&want)
+                .all(|((a, b), (c, d))| a == c && b == d)
+    })
 }
 
 /// An owned snapshot of one object, taken from its description: what every later request of the
@@ -272,6 +308,30 @@ impl Source {
     /// conditional on).
     pub fn instruction_file_etag(&self) -> Option<&str> {
         self.instruction_file_etag.as_deref()
+    }
+    /// The description a migrated object is written with under `key`: the key's own when not
+    /// empty, else this object's of the same kind (an AES/RSA materials description for an
+    /// AES/RSA key, a KMS encryption context for a KMS key). The flag: this object has one of
+    /// the other kind, which does not carry over.
+    pub fn description_for<'a>(
+        &'a self,
+        key: NewKey<'a>,
+    ) -> Result<(Vec<(&'a str, &'a str)>, bool)> {
+        let refs = |p: &'a [(String, String)]| -> Vec<(&'a str, &'a str)> {
+            p.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect()
+        };
+        let (own, same, other) = match key {
+            NewKey::Local(own) => (own, &self.materials_description, &self.encryption_context),
+            NewKey::Kms(own) => (own, &self.encryption_context, &self.materials_description),
+        };
+        if own.iter().any(|(k, _)| *k == EC_CEK_ALG) {
+            return Err(Error::ReservedEncryptionContextKey);
+        }
+        Ok(if own.is_empty() {
+            (refs(same), !other.is_empty())
+        } else {
+            (own.to_vec(), false)
+        })
     }
     /// Whether the envelope came from an instruction file.
     pub fn instruction_file_used(&self) -> bool {

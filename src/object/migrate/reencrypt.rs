@@ -25,8 +25,7 @@
 //! The read must end (authenticated) before the write completes: a driver streams the plaintext
 //! through a pipe that fails the PUT if the GET fails, so that a partial body is never stored.
 
-use super::plan::{Source, etag_eq, json_pairs};
-use crate::envelope::keys::EC_CEK_ALG;
+use super::plan::{NewKey, Source, carries, etag_eq};
 use crate::envelope::{Envelope, FormatVersion, Placement};
 use crate::error::{Error, Result};
 use crate::object::{GetDone, GetIntent, PutIntent};
@@ -115,16 +114,6 @@ pub struct ReencryptDone {
     pub description_not_carried: bool,
 }
 
-/// The new key, as far as the new object's description goes ([`Reencrypt::set_new_key`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum NewKey<'k> {
-    /// An AES or RSA key with its own materials description (empty: none given).
-    Local(EncryptionContext<'k>),
-    /// A KMS key with its own encryption context (empty: none given).
-    Kms(EncryptionContext<'k>),
-}
-
 /// A re-encryption of one object to V3. See the [module documentation](crate::object::migrate).
 pub struct Reencrypt<'a> {
     source: &'a Source,
@@ -194,22 +183,10 @@ impl<'a> Reencrypt<'a> {
         if self.step != Step::Read && self.step != Step::Write {
             return Err(Error::InvalidState);
         }
-        let s = self.source;
-        let refs = |p: &'a [(String, String)]| -> Vec<(&'a str, &'a str)> {
-            p.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect()
-        };
-        let (kms, own, same, other) = match key {
-            NewKey::Local(own) => (false, own, &s.materials_description, &s.encryption_context),
-            NewKey::Kms(own) => (true, own, &s.encryption_context, &s.materials_description),
-        };
-        if own.iter().any(|(k, _)| *k == EC_CEK_ALG) {
-            return Err(Error::ReservedEncryptionContextKey);
-        }
-        (self.description, self.not_carried) = if own.is_empty() {
-            (refs(same), !other.is_empty())
-        } else {
-            (own.to_vec(), false)
-        };
+        let (description, not_carried) = self.source.description_for(key)?;
+        self.description = description;
+        self.not_carried = not_carried;
+        let kms = matches!(key, NewKey::Kms(_));
         self.new_kms = Some(kms);
         Ok(())
     }
@@ -339,21 +316,13 @@ impl<'a> Reencrypt<'a> {
         if self.step != Step::Verify {
             return Err(Error::InvalidState);
         }
-        let stored = match self.new_kms {
-            Some(true) => encryption_context.map(|j| json_pairs(j, &[EC_CEK_ALG])),
-            Some(false) => materials_description.map(|j| json_pairs(j, &[])),
-            None => return Err(Error::InvalidState),
-        };
-        let mut want = self.description.clone();
-        want.sort();
-        let same = stored.is_some_and(|got| {
-            got.len() == want.len()
-                && got
-                    .iter()
-                    .zip(&want)
-                    .all(|((a, b), (c, d))| a == c && b == d)
-        });
-        if !same {
+        let kms = self.new_kms.ok_or(Error::InvalidState)?;
+        if !carries(
+            &self.description,
+            kms,
+            materials_description,
+            encryption_context,
+        ) {
             return Err(Error::ReadBackMismatch);
         }
         self.description_checked = true;

@@ -328,15 +328,20 @@ pub enum Command {
 }
 
 pub const MIGRATE_HELP: &str = "\
-Reads with the current key (--aes-key, --rsa-key, --kms-key-id, --kms-discovery …) under
-REQUIRE_ENCRYPT_ALLOW_DECRYPT (V2 and V3; add --legacy for V1, legacy key wraps and AES-CBC), and
-writes under the new key (--new-key FILE, --new-kms-key-id ID; for --to v3 the default is the
-current key). Writes are conditional on the source ETag: an object overwritten meanwhile is left
-as its writer left it and reported as changed. Objects already in the target form are skipped, so a
-rerun is safe; with --journal FILE a rerun after a crash or Ctrl-C skips what was finished.
+Reads with the current keys (--aes-key, --rsa-key, --kms-key-id, --kms-discovery …; each may be
+repeated: an object opens with whichever key unwraps it) under REQUIRE_ENCRYPT_ALLOW_DECRYPT (V2
+and V3; add --legacy for V1, legacy key wraps and AES-CBC), and writes under the new key
+(--new-key FILE, --new-kms-key-id ID; for --to v3 the default is the current key, when only one is
+given). The materials description and KMS encryption context carry over unless --new-context
+gives the new key's own. Writes are conditional on the source ETag: an object overwritten
+meanwhile is left as its writer left it and reported as changed. Objects already in the target
+form are skipped, so a rerun is safe; with --journal FILE a rerun after a crash or Ctrl-C skips
+what was finished. Ctrl-C or SIGTERM finishes the objects in flight, writes the journal and the
+report, and exits 130.
 
 Exit code 0 when every object was migrated, skipped or not encrypted; 1 when any object changed
-during the run, could not be opened with the given keys, or failed (the report names them).";
+during the run, could not be opened with the given keys, or failed (the report names them); 2 for
+a usage or configuration error (found before the first object); 130 when interrupted.";
 
 /// `s3ec migrate`.
 #[derive(Debug, Args)]
