@@ -32,6 +32,9 @@ enum Inner {
     KmsDiscovery {
         context: Option<Pairs>,
     },
+    /// Several keyrings (at least two, none of them `Multi`): writes with the first, reads with
+    /// whichever opens the object.
+    Multi(Vec<Keyring>),
 }
 
 /// The key material a client wraps and unwraps data keys with.
@@ -42,6 +45,8 @@ enum Inner {
 /// * [`Keyring::kms`]: an AWS KMS key id (`kms+context`), for writes and reads; reads pass the key
 ///   id to KMS, which refuses blobs made under another key.
 /// * [`Keyring::kms_discovery`]: reads only; KMS decrypts with whichever key the blob names.
+/// * [`Keyring::multi`]: several of these; writes with the first, reads with whichever opens the
+///   object (a bucket written under several keys).
 #[derive(Clone)]
 pub struct Keyring(Inner);
 
@@ -71,6 +76,7 @@ impl fmt::Debug for Keyring {
                 .debug_struct("Keyring::KmsDiscovery")
                 .field("encryption_context", context)
                 .finish(),
+            Inner::Multi(k) => f.debug_tuple("Keyring::Multi").field(k).finish(),
         }
     }
 }
@@ -199,13 +205,58 @@ impl Keyring {
             Inner::Aes { matdesc, .. } | Inner::Rsa { matdesc, .. } => *matdesc = p,
             Inner::Kms { context, .. } => *context = p,
             Inner::KmsDiscovery { context } => *context = Some(p),
+            Inner::Multi(k) => {
+                for m in k {
+                    *m = m.clone().with_context(p.clone());
+                }
+            }
         }
         self
     }
 
+    /// Several keyrings as one: writes use the first, reads try each in turn (the first that
+    /// opens the object wins; a transient KMS failure stops the search). One keyring is itself;
+    /// none is a configuration error.
+    pub fn multi(keyrings: impl IntoIterator<Item = Keyring>) -> Result<Self> {
+        let mut all = Vec::new();
+        for k in keyrings {
+            match k.0 {
+                Inner::Multi(inner) => all.extend(inner),
+                _ => all.push(k),
+            }
+        }
+        match all.len() {
+            0 => Err(Error::config("no keyring given")),
+            1 => Ok(all.remove(0)),
+            _ => Ok(Keyring(Inner::Multi(all))),
+        }
+    }
+
+    /// The keyrings a [`Keyring::multi`] holds (itself for any other).
+    pub fn members(&self) -> &[Keyring] {
+        match &self.0 {
+            Inner::Multi(k) => k,
+            _ => std::slice::from_ref(self),
+        }
+    }
+
+    /// The materials description (AES, RSA) or encryption context (KMS) set with
+    /// [`Keyring::with_context`]; empty when none was set.
+    pub fn context(&self) -> &[(String, String)] {
+        match &self.0 {
+            Inner::Aes { matdesc, .. } | Inner::Rsa { matdesc, .. } => matdesc,
+            Inner::Kms { context, .. } => context,
+            Inner::KmsDiscovery { context } => context.as_deref().unwrap_or(&[]),
+            Inner::Multi(k) => k[0].context(),
+        }
+    }
+
     /// Whether the keyring needs a KMS client.
     pub fn uses_kms(&self) -> bool {
-        matches!(self.0, Inner::Kms { .. } | Inner::KmsDiscovery { .. })
+        match &self.0 {
+            Inner::Multi(k) => k.iter().any(Keyring::uses_kms),
+            i => matches!(i, Inner::Kms { .. } | Inner::KmsDiscovery { .. }),
+        }
     }
 
     /// Whether this keyring can wrap new data keys.
@@ -214,6 +265,7 @@ impl Keyring {
             Inner::Aes { .. } | Inner::Kms { .. } => true,
             Inner::Rsa { keyring, .. } => keyring.public_key().is_some(),
             Inner::KmsDiscovery { .. } => false,
+            Inner::Multi(k) => k[0].can_encrypt(),
         }
     }
 
@@ -221,6 +273,7 @@ impl Keyring {
     pub fn can_decrypt(&self) -> bool {
         match &self.0 {
             Inner::Rsa { keyring, .. } => keyring.has_private_key(),
+            Inner::Multi(k) => k.iter().any(Keyring::can_decrypt),
             _ => true,
         }
     }
@@ -240,6 +293,10 @@ impl Keyring {
             }
             Inner::Kms { key_id, .. } => format!("KMS key {key_id}"),
             Inner::KmsDiscovery { .. } => "KMS discovery".to_owned(),
+            Inner::Multi(k) => {
+                let d: Vec<String> = k.iter().map(Keyring::describe).collect();
+                format!("{} keys ({})", k.len(), d.join(", "))
+            }
         }
     }
 
@@ -283,6 +340,7 @@ impl Keyring {
             Inner::KmsDiscovery { .. } => Err(Error::config(
                 "a KMS discovery keyring can only decrypt; give a KMS key id to encrypt",
             )),
+            Inner::Multi(k) => Box::pin(k[0].encryption_materials(config, kms, context)).await,
         }
     }
 
@@ -327,6 +385,7 @@ impl Keyring {
             Inner::KmsDiscovery { .. } => Err(Error::config(
                 "a KMS discovery keyring cannot wrap keys; give a KMS key id",
             )),
+            Inner::Multi(k) => Box::pin(k[0].rewrap_data_key(config, dk, kms)).await,
         }
     }
 
@@ -334,6 +393,7 @@ impl Keyring {
     pub fn kms_key_id(&self) -> Option<&str> {
         match &self.0 {
             Inner::Kms { key_id, .. } => Some(key_id),
+            Inner::Multi(k) => k[0].kms_key_id(),
             _ => None,
         }
     }
@@ -349,6 +409,20 @@ impl Keyring {
         source: &Keyring,
         kms: Option<&aws_sdk_kms::Client>,
     ) -> Result<Vec<u8>> {
+        if let Inner::Multi(sources) = &source.0 {
+            // The KMS members in turn: the blob names its key, and KMS refuses another source key.
+            let mut last = None;
+            for s in sources.iter().filter(|s| s.uses_kms()) {
+                match Box::pin(self.reencrypt_data_key(env, s, kms)).await {
+                    Ok(b) => return Ok(b),
+                    Err(e) if e.is_retryable() => return Err(e),
+                    Err(e) => last = Some(e),
+                }
+            }
+            return Err(last.unwrap_or_else(|| {
+                Error::config("ReEncrypt applies to kms+context objects and a KMS source keyring")
+            }));
+        }
         let Inner::Kms { key_id, .. } = &self.0 else {
             return Err(Error::config("ReEncrypt needs a KMS keyring with a key id"));
         };
@@ -387,6 +461,23 @@ impl Keyring {
         kms: Option<&aws_sdk_kms::Client>,
         context: Option<&Pairs>,
     ) -> Result<DataKey> {
+        if let Inner::Multi(k) = &self.0 {
+            // The first that opens it; a refusal of the right kind says more than "needs a KMS
+            // keyring", so it is the error reported when none does.
+            let mut err: Option<Error> = None;
+            for m in k {
+                match Box::pin(m.unwrap_data_key(env, kms, context)).await {
+                    Ok(dk) => return Ok(dk),
+                    Err(e) if e.is_retryable() => return Err(e),
+                    Err(e) => {
+                        if err.as_ref().is_none_or(|p| matches!(p, Error::Config(_))) {
+                            err = Some(e);
+                        }
+                    }
+                }
+            }
+            return Err(err.unwrap_or_else(|| Error::config("no keyring given")));
+        }
         let caller: Pairs = if env.wrap_algorithm().is_kms() {
             match (&self.0, context) {
                 (_, Some(c)) => c.clone(),

@@ -328,6 +328,7 @@ pub(crate) async fn delete_object(s3: &aws_sdk_s3::Client, r: &Request<'_>) -> R
         .delete_object()
         .bucket(r.bucket)
         .key(r.full_key().to_string())
+        .set_if_match(r.if_match.map(str::to_owned))
         .send()
         .await
     {

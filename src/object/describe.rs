@@ -36,6 +36,7 @@ pub struct DescribeObject<'a> {
     next_id: u32,
     lookup: EnvelopeLookup,
     object: Option<ObjectHead>,
+    ifile_object: Option<ObjectHead>,
     envelope: Option<Envelope>,
     error: Option<Error>,
 }
@@ -71,6 +72,7 @@ impl<'a> DescribeObject<'a> {
             next_id: 1,
             lookup: EnvelopeLookup::new(),
             object: None,
+            ifile_object: None,
             envelope: None,
             error: None,
         })
@@ -159,7 +161,11 @@ impl<'a> DescribeObject<'a> {
                 }
             }
             Step::InstructionFile => {
-                self.lookup.answered(&read_head(status, headers, None)?)?;
+                let h = read_head(status, headers, None)?;
+                self.lookup.answered(&h)?;
+                let bytes = self.lookup.instruction_file()?;
+                let len = h.content_length.unwrap_or(bytes.len() as u64);
+                self.ifile_object = Some(h.object(len));
                 self.envelope = Some(self.lookup.envelope(None)?);
                 self.step = Step::Done;
             }
@@ -171,6 +177,11 @@ impl<'a> DescribeObject<'a> {
     /// The object, once its HEAD came back.
     pub fn object(&self) -> Option<&ObjectHead> {
         self.object.as_ref()
+    }
+
+    /// The instruction file read (its ETag and version), when the envelope came from one.
+    pub fn instruction_file_object(&self) -> Option<&ObjectHead> {
+        self.ifile_object.as_ref()
     }
 
     /// The envelope (parsed without a policy: never decrypt with it).

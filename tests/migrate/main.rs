@@ -6,8 +6,8 @@
 
 use base64ct::{Base64, Encoding};
 use s3_encryption::object::migrate::{
-    MigrateTarget, PlaintextDigest, Plan, Reencrypt, RewrapInPlace, RewrapIntent, RewrapNext,
-    SourceFormat,
+    MigrateTarget, NewKey, PlaintextDigest, Plan, Reencrypt, RewrapInPlace, RewrapIntent,
+    RewrapNext, SourceFormat,
 };
 use s3_encryption::object::{GetIntent, Operation, PutIntent};
 use s3_encryption::{
@@ -16,6 +16,8 @@ use s3_encryption::{
 };
 use sha2::{Digest, Sha256};
 
+mod carry;
+mod cleanup;
 mod store;
 use store::*;
 
@@ -81,6 +83,7 @@ fn reencrypt_with(
 ) -> Result<Vec<u8>, Error> {
     let source = describe(store, key);
     let mut re = Reencrypt::new(&source, CommitmentPolicy::RequireEncryptRequireDecrypt)?;
+    re.set_new_key(NewKey::Local(&[]))?;
     let mut digest = PlaintextDigest::new();
     let mut plaintext = Vec::new();
     let done = get_with(
@@ -99,6 +102,9 @@ fn reencrypt_with(
     let mut digest = PlaintextDigest::new();
     let mut back = Vec::new();
     let vdone = get(store, re.verify_intent()?, new, &mut digest, &mut back)?;
+    let written = describe(store, key);
+    let env = written.envelope().unwrap();
+    re.check_new_envelope(env.materials_description(), env.encryption_context())?;
     let v = re.verified(&vdone, FormatVersion::V3, digest)?;
     assert_eq!(v.plaintext_len, plaintext.len() as u64);
     assert_eq!(v.new_version_id.as_deref(), Some("v2"));
@@ -118,7 +124,14 @@ struct PyV3 {
 }
 
 fn python_v3(name: &str) -> PyV3 {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("test-vectors/python");
+    sdk_kms("python", name)
+}
+
+/// A KMS-wrapped SDK vector from `test-vectors/DIR` (the same schema for every SDK).
+fn sdk_kms(dir: &str, name: &str) -> PyV3 {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("test-vectors")
+        .join(dir);
     let v: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(dir.join(name)).unwrap()).unwrap();
     let b64 = |s: &serde_json::Value| Base64::decode_vec(s.as_str().unwrap()).unwrap();
@@ -359,6 +372,7 @@ fn a_read_back_of_other_bytes_or_unauthenticated_is_not_success() {
     )
     .unwrap();
     re.read_done(&done, d).unwrap();
+    re.set_new_key(NewKey::Local(&[])).unwrap();
     let mut other = pt.clone();
     other[0] ^= 1;
     let (n, etag, ver) =
@@ -373,6 +387,7 @@ fn a_read_back_of_other_bytes_or_unauthenticated_is_not_success() {
         &mut back,
     )
     .unwrap();
+    re.check_new_envelope(Some("{}"), None).unwrap();
     assert_eq!(
         re.verified(&vdone, FormatVersion::V3, d2).unwrap_err(),
         Error::ReadBackMismatch
@@ -398,11 +413,34 @@ fn rewrap_with(
     new: &AesKey,
     copy_threshold: u64,
 ) -> Result<(), Error> {
+    rewrap_described(
+        store,
+        key,
+        old,
+        new,
+        copy_threshold,
+        None,
+        DecryptPolicy::new(),
+    )
+}
+
+/// [`rewrap_with`], the new AES key's materials made with `wrap_with` (default: the description
+/// the machine asks for).
+fn rewrap_described(
+    store: &mut Store,
+    key: &str,
+    old: &Unwrap<'_>,
+    new: &AesKey,
+    copy_threshold: u64,
+    wrap_with: Option<&[(&str, &str)]>,
+    policy: DecryptPolicy,
+) -> Result<(), Error> {
     let source = describe(store, key);
-    let mut intent = RewrapIntent::new(DecryptPolicy::new());
+    let mut intent = RewrapIntent::new(policy);
     intent.copy_threshold = copy_threshold;
     intent.copy_part_size = 5 << 20;
     let mut rw = RewrapInPlace::new(&source, intent)?;
+    rw.set_new_key(NewKey::Local(&[]))?;
     loop {
         match rw.poll()? {
             RewrapNext::UnwrapKey => {
@@ -417,7 +455,11 @@ fn rewrap_with(
             }
             RewrapNext::WrapKey => {
                 let dk = rw.data_key_to_wrap()?.clone();
-                let m = AesKeyring::new(new.clone()).wrap_data_key(&rw.new_config()?, dk, &[])?;
+                let d: Vec<(&str, &str)> = match wrap_with {
+                    Some(w) => w.to_vec(),
+                    None => rw.new_description().unwrap().to_vec(),
+                };
+                let m = AesKeyring::new(new.clone()).wrap_data_key(&rw.new_config()?, dk, &d)?;
                 rw.new_materials(m)?;
             }
             RewrapNext::Send(id) => {

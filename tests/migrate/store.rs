@@ -29,6 +29,8 @@ pub struct Hostile {
     pub ignore_read_if_match: bool,
     /// Serve these bytes instead of the object's on GETs after the first write.
     pub swap_after_write: Option<u8>,
+    /// Ignore `If-Match` on DeleteObject: delete whatever is current.
+    pub ignore_delete_if_match: bool,
 }
 
 /// An open multipart upload: its metadata and its parts.
@@ -206,6 +208,20 @@ impl Store {
                     ("x-amz-version-id".into(), format!("v{v}")),
                 ];
             }
+            Operation::DeleteObject => {
+                let Some(o) = self.objects.get(&key) else {
+                    a.status = 204;
+                    return a;
+                };
+                if !self.hostile.ignore_delete_if_match
+                    && r.if_match.is_some_and(|m| !same(m, &o.etag))
+                {
+                    a.status = 412;
+                    return a;
+                }
+                self.objects.remove(&key);
+                a.status = 204;
+            }
             _ => a.status = 501,
         }
         a
@@ -339,11 +355,30 @@ pub fn get_with(
     }
 }
 
+/// How a test wraps a new data key.
+pub enum Wrap<'k> {
+    /// A raw AES master key (the intent's encryption context is its materials description).
+    Aes(&'k AesKey),
+    /// An offline KMS `GenerateDataKey` that answers this data key and blob for the intent's
+    /// encryption context.
+    OfflineKms { plaintext: &'k [u8], blob: &'k [u8] },
+}
+
 /// Run a PUT of `plaintext` under `key`.
 pub fn put(
     store: &mut Store,
     intent: PutIntent<'_>,
     key: &AesKey,
+    plaintext: &[u8],
+) -> Result<(u64, Option<String>, Option<String>), Error> {
+    put_with(store, intent, &Wrap::Aes(key), plaintext)
+}
+
+/// [`put`] with any [`Wrap`].
+pub fn put_with(
+    store: &mut Store,
+    intent: PutIntent<'_>,
+    key: &Wrap<'_>,
     plaintext: &[u8],
 ) -> Result<(u64, Option<String>, Option<String>), Error> {
     let mut p = PutObject::new(intent)?;
@@ -352,7 +387,15 @@ pub fn put(
     loop {
         match p.poll()? {
             PutNext::EncryptionMaterials => {
-                let m = EncryptionMaterials::aes_gcm(p.config(), key, p.encryption_context())?;
+                let m = match key {
+                    Wrap::Aes(key) => {
+                        EncryptionMaterials::aes_gcm(p.config(), key, p.encryption_context())?
+                    }
+                    Wrap::OfflineKms { plaintext, blob } => {
+                        EncryptionMaterials::kms(p.config(), p.encryption_context())?
+                            .into_materials(DataKey::from_slice(plaintext)?, blob)?
+                    }
+                };
                 p.materials(m)?;
             }
             PutNext::ReadPart {

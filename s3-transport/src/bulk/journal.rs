@@ -28,6 +28,8 @@ pub struct JournalEntry {
     pub source: Option<String>,
     /// The version or ETag written.
     pub new: Option<String>,
+    /// The superseded instruction file was removed.
+    pub instruction_file_removed: bool,
 }
 
 impl JournalEntry {
@@ -41,6 +43,7 @@ impl JournalEntry {
             done: r.status.is_final(),
             source: o.and_then(|o| o.source_version.clone().or(o.source_etag.clone())),
             new: o.and_then(|o| o.new_version.clone().or(o.new_etag.clone())),
+            instruction_file_removed: o.is_some_and(|o| o.instruction_file_removed),
         }
     }
 
@@ -52,6 +55,7 @@ impl JournalEntry {
             "done": self.done,
             "source": self.source,
             "new": self.new,
+            "instruction_file_removed": self.instruction_file_removed,
         })
         .to_string();
         s.push('\n');
@@ -68,6 +72,10 @@ impl JournalEntry {
             done: v.get("done")?.as_bool()?,
             source: s("source"),
             new: s("new"),
+            instruction_file_removed: v
+                .get("instruction_file_removed")
+                .and_then(Value::as_bool)
+                .unwrap_or(false),
         })
     }
 }
@@ -143,6 +151,7 @@ mod tests {
             done,
             source: Some("v1".into()),
             new: None,
+            instruction_file_removed: false,
         }
     }
 

@@ -30,6 +30,7 @@ use crate::{MigrateOptions, MigrateOutcome, MigrateStatus, S3EncryptionClient};
 use std::collections::HashSet;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 /// One object to migrate.
@@ -140,6 +141,9 @@ pub struct RunOptions {
     pub journal: Option<PathBuf>,
     /// Called for every object finished in this run (not for those the journal skips).
     pub on_record: Option<RecordFn>,
+    /// Set (by a signal handler) to stop: no new object is started, those in flight finish and
+    /// are journaled and reported; the summary says [`Summary::interrupted`].
+    pub stop: Option<Arc<AtomicBool>>,
 }
 
 impl Default for RunOptions {
@@ -149,6 +153,7 @@ impl Default for RunOptions {
             backoff: Backoff::default(),
             journal: None,
             on_record: None,
+            stop: None,
         }
     }
 }
@@ -265,6 +270,7 @@ pub async fn run(
     migrate: MigrateOptions,
     opts: &RunOptions,
 ) -> Result<Summary> {
+    migrate.validate()?;
     let started = Instant::now();
     let (mut journal, done) = match (&opts.journal, migrate.dry_run) {
         (Some(p), false) => {
@@ -278,8 +284,9 @@ pub async fn run(
     let mut set = tokio::task::JoinSet::new();
     let mut pending = targets.into_iter();
     let limit = opts.concurrency.max(1);
+    let stopped = || opts.stop.as_ref().is_some_and(|s| s.load(Ordering::SeqCst));
     loop {
-        while set.len() < limit {
+        while set.len() < limit && !stopped() {
             let Some(t) = pending.next() else { break };
             if done.contains(&(t.bucket.clone(), t.key.clone())) {
                 summary.resumed += 1;
@@ -299,6 +306,11 @@ pub async fn run(
             f(&rec);
         }
         summary.add(rec);
+    }
+    if stopped() {
+        let left = pending.count() as u64;
+        summary.interrupted = true;
+        summary.not_started = left;
     }
     summary.elapsed = started.elapsed();
     Ok(summary)

@@ -20,6 +20,15 @@ pub fn size_class(size: u64) -> &'static str {
     }
 }
 
+/// Bytes for people: `1234 bytes`, `12.3 MB` (10^6), `4.56 GB`.
+fn human_bytes(b: u64) -> String {
+    match b {
+        b if b < 10_000 => format!("{b} bytes"),
+        b if b < 10_000_000_000 => format!("{:.1} MB", b as f64 / 1e6),
+        b => format!("{:.2} GB", b as f64 / 1e9),
+    }
+}
+
 /// A count and a byte total.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Tally {
@@ -106,6 +115,10 @@ pub struct Summary {
     pub inventory: Inventory,
     /// Wall time of the run.
     pub elapsed: Duration,
+    /// The run was stopped ([`super::RunOptions::stop`]) before every object was started.
+    pub interrupted: bool,
+    /// Objects not started because the run was stopped (a rerun with the journal does them).
+    pub not_started: u64,
 }
 
 impl Summary {
@@ -118,6 +131,8 @@ impl Summary {
             by_status: BTreeMap::new(),
             inventory: Inventory::default(),
             elapsed: Duration::ZERO,
+            interrupted: false,
+            not_started: 0,
         }
     }
 
@@ -142,6 +157,18 @@ impl Summary {
         self.records
             .iter()
             .filter(|r| r.status.is_problem())
+            .count() as u64
+    }
+
+    /// Superseded instruction files removed.
+    pub fn instruction_files_removed(&self) -> u64 {
+        self.records
+            .iter()
+            .filter(|r| {
+                r.outcome
+                    .as_ref()
+                    .is_some_and(|o| o.instruction_file_removed)
+            })
             .count() as u64
     }
 
@@ -189,6 +216,7 @@ impl Summary {
                     "new_etag": o.and_then(|o| o.new_etag.clone()),
                     "bytes": r.bytes(),
                     "attempts": r.attempts,
+                    "instruction_file_removed": o.is_some_and(|o| o.instruction_file_removed),
                     "detail": r.detail,
                 })
             })
@@ -203,7 +231,11 @@ impl Summary {
             "bytes": self.bytes(),
             "elapsed_s": self.elapsed.as_secs_f64(),
             "objects_per_s": self.objects_per_s(),
-            "mb_per_s": self.mb_per_s(),
+            // A dry run moves no bytes: no throughput.
+            "mb_per_s": (!self.dry_run).then(|| self.mb_per_s()),
+            "instruction_files_removed": self.instruction_files_removed(),
+            "interrupted": self.interrupted,
+            "not_started": self.not_started,
             "inventory": self.inventory.json(),
             "objects": objects,
         })
@@ -213,25 +245,41 @@ impl Summary {
     pub fn to_text(&self) -> String {
         use std::fmt::Write;
         let mut s = String::new();
-        let verb = if self.dry_run {
-            "inventory (dry run, nothing written)"
+        let resumed = if self.resumed > 0 {
+            format!("; {} already done per the journal", self.resumed)
         } else {
-            "migration"
+            String::new()
         };
-        let _ = writeln!(
-            s,
-            "{verb}: {} objects, {} bytes in {:.1} s ({:.1} objects/s, {:.2} MB/s){}",
-            self.records.len(),
-            self.bytes(),
-            self.elapsed.as_secs_f64(),
-            self.objects_per_s(),
-            self.mb_per_s(),
-            if self.resumed > 0 {
-                format!("; {} already done per the journal", self.resumed)
-            } else {
-                String::new()
-            }
-        );
+        let interrupted = if self.interrupted {
+            format!("; interrupted, {} not started", self.not_started)
+        } else {
+            String::new()
+        };
+        if self.dry_run {
+            let would = self
+                .by_status
+                .get(RecordStatus::Done(MigrateStatus::WouldMigrate).name())
+                .copied()
+                .unwrap_or_default();
+            let _ = writeln!(
+                s,
+                "dry run, nothing written: {} objects examined in {:.1} s; {} would be migrated ({}){resumed}{interrupted}",
+                self.records.len(),
+                self.elapsed.as_secs_f64(),
+                would.objects,
+                human_bytes(would.bytes),
+            );
+        } else {
+            let _ = writeln!(
+                s,
+                "migration: {} objects, {} in {:.1} s ({:.1} objects/s, {:.1} MB/s){resumed}{interrupted}",
+                self.records.len(),
+                human_bytes(self.bytes()),
+                self.elapsed.as_secs_f64(),
+                self.objects_per_s(),
+                self.mb_per_s(),
+            );
+        }
         let section = |s: &mut String, title: &str, t: &BTreeMap<String, Tally>| {
             let _ = writeln!(s, "  by {title}:");
             for (k, v) in t {
@@ -252,6 +300,10 @@ impl Summary {
         section(&mut s, "wrap", &self.inventory.wrap);
         section(&mut s, "placement", &self.inventory.placement);
         section(&mut s, "size class", &self.inventory.size_class);
+        let removed = self.instruction_files_removed();
+        if removed > 0 {
+            let _ = writeln!(s, "  superseded instruction files removed: {removed}");
+        }
         let cannot: Vec<&Record> = self.cannot_open().collect();
         if !cannot.is_empty() {
             let _ = writeln!(s, "  the given keys cannot open {} objects:", cannot.len());

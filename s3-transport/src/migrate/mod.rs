@@ -25,7 +25,7 @@ use crate::client::S3EncryptionClient;
 use crate::error::{Error, Result};
 use crate::keyring::{Keyring, Pairs};
 use crate::sdk::{self, ReadReq};
-use s3_encryption::object::migrate::{MigrateTarget, Plan, Source};
+use s3_encryption::object::migrate::{MigrateTarget, NewKey, Plan, Source};
 use s3_encryption::object::{DescribeNext, DescribeObject};
 use s3_encryption::{ContentAlgorithm, DecryptPolicy, Envelope, Placement};
 
@@ -60,6 +60,11 @@ pub struct MigrateOptions {
     /// multipart upload of `UploadPartCopy` ranges of this size, smaller ones with one
     /// `CopyObject` (at least 5 MiB, at most and by default 5 GiB, S3's single-copy limit).
     pub copy_part_size: u64,
+    /// ToV3 (verified): remove the source's instruction file once the new object (envelope in
+    /// its metadata) is verified, conditional on that file's ETag (a HEAD pinned to it, then a
+    /// DELETE with `If-Match`); reported in [`MigrateOutcome::instruction_file_removed`].
+    /// Default false: nothing is deleted.
+    pub remove_instruction_files: bool,
 }
 
 impl MigrateOptions {
@@ -72,7 +77,30 @@ impl MigrateOptions {
             dry_run: false,
             verify: true,
             copy_part_size: s3_encryption::object::migrate::MAX_COPY_SIZE,
+            remove_instruction_files: false,
         }
+    }
+}
+
+impl MigrateOptions {
+    /// The configuration errors every object would hit, found before the first one: a new
+    /// keyring that cannot wrap data keys, or (re-encryption with verification) cannot decrypt
+    /// the objects it writes. [`Error::Config`]; [`crate::bulk::run`] checks this first.
+    pub fn validate(&self) -> Result<()> {
+        let new = &self.new_keyring;
+        if !new.can_encrypt() {
+            return Err(Error::config(format!(
+                "the new keyring ({}) cannot wrap data keys",
+                new.describe()
+            )));
+        }
+        if self.mode == MigrateMode::ToV3 && self.verify && !new.can_decrypt() {
+            return Err(Error::config(format!(
+                "the new keyring ({}) cannot decrypt, so the re-encrypted objects cannot be read back; give its private key",
+                new.describe()
+            )));
+        }
+        Ok(())
     }
 }
 
@@ -133,10 +161,13 @@ pub struct MigrateOutcome {
     pub new_etag: Option<String>,
     /// The new object's version.
     pub new_version: Option<String>,
-    /// Plaintext bytes re-encrypted (ToV3), or stored bytes re-wrapped (Rewrap); 0 otherwise.
+    /// Plaintext bytes re-encrypted (ToV3), or stored bytes re-wrapped (Rewrap), or, in a dry
+    /// run, those that would be; 0 otherwise.
     pub bytes: u64,
     /// A short note (why it cannot be opened, what was left behind); never key material.
     pub detail: Option<String>,
+    /// The superseded instruction file was removed ([`MigrateOptions::remove_instruction_files`]).
+    pub instruction_file_removed: bool,
 }
 
 fn form_of(s: &Source) -> ObjectForm {
@@ -159,6 +190,31 @@ fn form_of(s: &Source) -> ObjectForm {
         },
         size: f.stored_len,
     }
+}
+
+/// The new key's own description: for KMS the options' context when given, else the keyring's.
+fn own_description<'a>(new: &'a Keyring, opts: &'a MigrateOptions) -> Vec<(&'a str, &'a str)> {
+    let p = match &opts.encryption_context {
+        Some(c) if new.uses_kms() => c,
+        _ => new.context(),
+    };
+    p.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect()
+}
+
+/// The new key as the core's description rule names it.
+fn new_key<'a>(new: &Keyring, own: &'a [(&'a str, &'a str)]) -> NewKey<'a> {
+    if new.uses_kms() {
+        NewKey::Kms(own)
+    } else {
+        NewKey::Local(own)
+    }
+}
+
+/// Owned pairs.
+fn owned(p: &[(&str, &str)]) -> Pairs {
+    p.iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
 }
 
 /// A short, secret-free description of a failure.
@@ -187,6 +243,7 @@ impl MigrateOutcome {
             new_version: None,
             bytes: 0,
             detail,
+            instruction_file_removed: false,
         }
     }
 }
@@ -231,19 +288,8 @@ impl S3EncryptionClient {
         key: &str,
         opts: &MigrateOptions,
     ) -> Result<MigrateOutcome> {
+        opts.validate()?;
         let new = &opts.new_keyring;
-        if !new.can_encrypt() {
-            return Err(Error::config(format!(
-                "the new keyring ({}) cannot wrap data keys",
-                new.describe()
-            )));
-        }
-        if opts.mode == MigrateMode::ToV3 && opts.verify && !new.can_decrypt() {
-            return Err(Error::config(format!(
-                "the new keyring ({}) cannot decrypt, so the re-encrypted object cannot be read back; give its private key",
-                new.describe()
-            )));
-        }
         let mut source = match self.describe_source(bucket, key).await {
             Ok(s) => s,
             Err(e @ Error::Crypto(_)) if !e.is_retryable() => {
@@ -258,6 +304,7 @@ impl S3EncryptionClient {
                     new_version: None,
                     bytes: 0,
                     detail: Some(short(&e)),
+                    instruction_file_removed: false,
                 });
             }
             Err(e) => return Err(e),
@@ -298,7 +345,13 @@ impl S3EncryptionClient {
                 MigrateMode::ToV3 => DecryptPolicy::new(),
                 MigrateMode::Rewrap => self.inner.policy,
             };
-            if newc.new_key_opens(&env, policy, opts).await? {
+            // A KMS object the migration wrote carries the source's context: accept the stored
+            // one when no context was given.
+            let ctx = opts.encryption_context.clone().or_else(|| {
+                (new.uses_kms() && new.context().is_empty())
+                    .then(|| source.encryption_context().to_vec())
+            });
+            if newc.new_key_opens(&env, policy, ctx.as_ref()).await? {
                 return Ok(MigrateOutcome::of(&source, MigrateStatus::Skipped, None));
             }
         }
@@ -310,11 +363,15 @@ impl S3EncryptionClient {
             ));
         }
         if opts.dry_run {
-            return Ok(MigrateOutcome::of(
-                &source,
-                MigrateStatus::WouldMigrate,
-                None,
-            ));
+            let mut o = MigrateOutcome::of(&source, MigrateStatus::WouldMigrate, None);
+            // What the migration would handle: the plaintext a re-encryption copies (stored
+            // bytes where the envelope does not say), the stored bytes a re-wrap copies.
+            let f = source.form();
+            o.bytes = match opts.mode {
+                MigrateMode::ToV3 => f.plaintext_len.unwrap_or(f.stored_len),
+                MigrateMode::Rewrap => f.stored_len,
+            };
+            return Ok(o);
         }
         let tagging = sdk::get_object_tagging(&self.inner.s3, bucket, key, source.version_id())
             .await
@@ -407,13 +464,12 @@ impl S3EncryptionClient {
         &self,
         env: &Envelope,
         policy: DecryptPolicy,
-        opts: &MigrateOptions,
+        ctx: Option<&Pairs>,
     ) -> Result<bool> {
         if !self.inner.keyring.can_decrypt() {
             return Ok(false);
         }
         let kms = self.inner.kms.as_ref();
-        let ctx = opts.encryption_context.as_ref();
         match self.inner.keyring.unwrap_data_key(env, kms, ctx).await {
             Ok(dk) => Ok(env.decryptor(dk, &policy).is_ok()),
             Err(e) if e.is_retryable() => Err(e),

@@ -1,12 +1,16 @@
 //! ToV3: the source read (pinned, verified) streams its released plaintext through a guarded pipe
 //! into the V3 write (conditional), then the new object is read back and compared.
 
-use super::{MigrateOptions, MigrateOutcome, MigrateStatus, short};
+use super::{MigrateOptions, MigrateOutcome, MigrateStatus, own_description, owned, short};
 use crate::client::{GetOptions, PutOptions, S3EncryptionClient};
 use crate::error::{Error, Result};
+use crate::sdk::{self, ReadReq};
 use s3_encryption::CommitmentPolicy;
 use s3_encryption::object::MAX_PARTS_IN_FLIGHT;
-use s3_encryption::object::migrate::{PlaintextDigest, Reencrypt, Source};
+use s3_encryption::object::Operation;
+use s3_encryption::object::migrate::{
+    PlaintextDigest, Reencrypt, ReencryptDone, RemoveInstructionFile, RemoveNext, Source,
+};
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -85,7 +89,20 @@ impl S3EncryptionClient {
         source: &Source,
         opts: &MigrateOptions,
     ) -> Result<MigrateOutcome> {
+        let new_key = &newc.inner.keyring;
+        let kms = new_key.uses_kms();
+        let own = own_description(new_key, opts);
         let mut re = Reencrypt::new(source, CommitmentPolicy::RequireEncryptRequireDecrypt)?;
+        re.set_new_key(super::new_key(new_key, &own))?;
+        // What the core decided the new object carries (the source's when no new one was given).
+        let desc = owned(re.new_description());
+        let described;
+        let newc = if kms {
+            newc
+        } else {
+            described = self.for_migration(new_key.clone().with_context(desc.clone()))?;
+            &described
+        };
         let read_intent = re.read_intent(self.inner.policy)?;
         let mut write_intent = re.write_intent()?;
         let n = &newc.inner;
@@ -94,7 +111,7 @@ impl S3EncryptionClient {
         write_intent.parts_in_flight = n.parts_in_flight.min(MAX_PARTS_IN_FLIGHT as usize) as u16;
         write_intent.instruction_file_suffix = &n.suffix;
         let popts = PutOptions {
-            encryption_context: opts.encryption_context.clone(),
+            encryption_context: kms.then(|| desc.clone()),
             ..PutOptions::default()
         };
         let ok: Flag = Arc::new(AtomicBool::new(false));
@@ -152,7 +169,7 @@ impl S3EncryptionClient {
         if opts.verify {
             let intent = re.verify_intent()?;
             let gopts = GetOptions {
-                encryption_context: opts.encryption_context.clone(),
+                encryption_context: kms.then(|| desc.clone()),
                 ..GetOptions::default()
             };
             let mut w = HashWriter {
@@ -160,18 +177,64 @@ impl S3EncryptionClient {
                 digest: PlaintextDigest::new(),
             };
             let (vdone, info) = newc.read_verified_into(intent, &gopts, &mut w).await?;
+            re.check_new_envelope(
+                info.envelope.materials_description.as_deref(),
+                info.envelope.encryption_context.as_deref(),
+            )?;
             let v = re.verified(&vdone, info.envelope.format_version, w.digest)?;
+            if v.description_not_carried {
+                notes.push(
+                    "the source's materials description or encryption context does not apply to the new key's kind and was not carried (give the new key's own with --new-context)"
+                        .to_owned(),
+                );
+            }
             if v.instruction_file_left {
-                notes.push(format!(
-                    "the old instruction file {}{} was left in place",
-                    source.key(),
-                    source.suffix()
-                ));
+                let name = format!("{}{}", source.key(), source.suffix());
+                notes.push(if !opts.remove_instruction_files {
+                    format!("the old instruction file {name} was left in place")
+                } else {
+                    match self.remove_instruction_file(source, &v).await {
+                        Ok(true) => {
+                            out.instruction_file_removed = true;
+                            format!("the old instruction file {name} was removed")
+                        }
+                        Ok(false) => format!("the old instruction file {name} was gone already"),
+                        Err(e) if e.is_precondition_failed() => format!(
+                            "the old instruction file {name} changed since it was read and was left in place"
+                        ),
+                        Err(e) => format!(
+                            "the old instruction file {name} was left in place: {}",
+                            short(&e)
+                        ),
+                    }
+                });
             }
         } else {
             notes.push("not verified".to_owned());
         }
         out.detail = (!notes.is_empty()).then(|| notes.join("; "));
         Ok(out)
+    }
+
+    /// Remove the superseded instruction file of `source` (after `done`, a verified
+    /// re-encryption): a HEAD pinned to its ETag, then a DELETE conditional on it. Whether it was
+    /// removed (false: gone already); a replaced file is [`Error::ObjectChanged`].
+    async fn remove_instruction_file(&self, source: &Source, done: &ReencryptDone) -> Result<bool> {
+        let (bucket, key) = (source.bucket(), source.key());
+        let err = |e| self.machine_error(e, bucket, key);
+        let mut r = RemoveInstructionFile::new(source, done).map_err(err)?;
+        loop {
+            match r.poll().map_err(err)? {
+                RemoveNext::Send(id) => {
+                    let req = r.request(id).map_err(err)?;
+                    let a = match req.operation {
+                        Operation::DeleteObject => sdk::delete_object(&self.inner.s3, &req).await?,
+                        _ => sdk::read(&self.inner.s3, &ReadReq::of(&req)).await?,
+                    };
+                    r.response(id, a.status, a.pairs()).map_err(err)?;
+                }
+                RemoveNext::Done(removed) => return Ok(removed),
+            }
+        }
     }
 }

@@ -1,7 +1,7 @@
 //! Rewrap: the instruction file rewritten (the rotation driver), or the object copied onto itself
 //! server-side with the new envelope (KMS `ReEncrypt` where both keyrings are KMS), read back.
 
-use super::{MigrateOptions, MigrateOutcome, MigrateStatus};
+use super::{MigrateOptions, MigrateOutcome, MigrateStatus, new_key, own_description, owned};
 use crate::client::S3EncryptionClient;
 use crate::error::{Error, Result};
 use crate::keyring::Keyring;
@@ -39,10 +39,14 @@ impl S3EncryptionClient {
             ..ReEncryptOptions::default()
         };
         let server_side = server_side(old, &opts.new_keyring, source);
+        // The new wrap keeps the object's description unless the new key brings its own.
+        let own = own_description(&opts.new_keyring, opts);
+        let (desc, _) = source.description_for(new_key(&opts.new_keyring, &own))?;
+        let described = opts.new_keyring.clone().with_context(owned(&desc));
         let (_, written) = Box::pin(self.rotate(
             source.bucket(),
             source.key(),
-            &opts.new_keyring,
+            &described,
             &ropts,
             server_side,
         ))
@@ -83,9 +87,16 @@ impl S3EncryptionClient {
         let mut intent = RewrapIntent::new(self.inner.policy);
         intent.copy_threshold = opts.copy_part_size;
         intent.copy_part_size = opts.copy_part_size;
+        let own = own_description(&opts.new_keyring, opts);
         let mut rw = RewrapInPlace::new(source, intent)?;
+        rw.set_new_key(new_key(&opts.new_keyring, &own))?;
+        // The new wrap keeps the object's description unless the new key brings its own.
+        let described = opts
+            .new_keyring
+            .clone()
+            .with_context(owned(rw.new_description().unwrap_or_default()));
         let kms = self.inner.kms.as_ref();
-        let new = &opts.new_keyring;
+        let new = &described;
         let old = &self.inner.keyring;
         let server_side = server_side(old, new, source);
         let s3 = &self.inner.s3;

@@ -10,6 +10,13 @@
 //!   its ETag), and the new object read back and compared (length, SHA-256 of the plaintext).
 //! * [`RewrapInPlace`] and [`check_instruction_file_rewrap`]: the data key re-wrapped, the
 //!   content kept (a server-side copy onto itself, or a new instruction file), read back.
+//! * [`RemoveInstructionFile`] (opt-in): after a verified re-encryption, the source's superseded
+//!   instruction file deleted, conditional on its ETag and re-checked first.
+//!
+//! What the new object carries: the user metadata, content type and tags, and the envelope
+//! fields readers use to pick keys: the source's materials description (V1/V2 `x-amz-matdesc`,
+//! V3 `x-amz-m`) becomes V3 `x-amz-m`, its KMS encryption context V3 `x-amz-t`, unless the new
+//! key brings its own ([`Reencrypt::set_new_key`]).
 //!
 //! Decisions where the protocol leaves a choice:
 //! * Tags are read by the driver (`GetObjectTagging`, pinned to the source version) and handed to
@@ -19,21 +26,26 @@
 //! * A re-encryption always writes metadata placement: an instruction-file write is two objects,
 //!   which one `If-Match` cannot cover, and the PUT machine's cleanup of a half-written pair would
 //!   delete the new object. The source's instruction file is left in place (readers take the
-//!   envelope in the metadata first) and reported.
-//! * Nothing is ever deleted: on a versioned bucket the source version stays, and is reported.
+//!   envelope in the metadata first) and reported, unless the driver opts in to
+//!   [`RemoveInstructionFile`].
+//! * Nothing else is ever deleted: on a versioned bucket the source version stays, and is
+//!   reported.
 //!
 //! Safety rules every step follows: each write is conditional on the source ETag (`If-Match`,
 //! `x-amz-copy-source-if-match`), so a concurrent writer's newer object is never overwritten (a
 //! 412 is [`Error::ObjectChanged`](crate::Error::ObjectChanged)); nothing is reported migrated
 //! before the new object was read back and verified; on a versioned bucket the source version is
-//! kept (nothing here deletes); an instruction file the new object no longer needs is left in
-//! place and reported ([`ReencryptDone::instruction_file_left`]).
+//! kept; an instruction file the new object no longer needs is left in place and reported
+//! ([`ReencryptDone::instruction_file_left`]), or on request removed after the verification,
+//! conditional on its own ETag.
 
+mod cleanup;
 mod plan;
 mod reencrypt;
 mod rewrap;
 
-pub use plan::{MigrateTarget, ObjectForm, Plan, Source, SourceFormat};
+pub use cleanup::{RemoveInstructionFile, RemoveNext};
+pub use plan::{MigrateTarget, NewKey, ObjectForm, Plan, Source, SourceFormat};
 pub use reencrypt::{PlaintextDigest, Reencrypt, ReencryptDone};
 pub use rewrap::{
     MAX_COPY_SIZE, RewrapDone, RewrapInPlace, RewrapIntent, RewrapNext,

@@ -4,9 +4,10 @@
 
 use super::super::describe::DescribeObject;
 use super::super::{HEADER_COUNT_LIMIT, METADATA_LIMIT};
-use crate::envelope::keys::is_envelope_key;
+use crate::envelope::keys::{EC_CEK_ALG, EC_KMS_CMK_ID, is_envelope_key};
 use crate::envelope::{ContentAlgorithm, Envelope, FormatVersion, Placement, WrapAlgorithm};
 use crate::error::{Error, Result};
+use crate::wrap::EncryptionContext;
 use alloc::borrow::ToOwned;
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -81,6 +82,41 @@ pub enum Plan {
     Proceed,
 }
 
+/// The new key, as far as the new object's description goes ([`Reencrypt::set_new_key`](super::Reencrypt::set_new_key),
+/// [`RewrapInPlace::set_new_key`](super::RewrapInPlace::set_new_key)).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum NewKey<'k> {
+    /// An AES or RSA key with its own materials description (empty: none given).
+    Local(EncryptionContext<'k>),
+    /// A KMS key with its own encryption context (empty: none given).
+    Kms(EncryptionContext<'k>),
+}
+
+/// Whether a stored materials description (`kms` false) or KMS encryption context (`kms` true,
+/// its `aws:x-amz-cek-alg` aside) holds exactly `want`.
+pub(crate) fn carries(
+    want: &[(&str, &str)],
+    kms: bool,
+    materials_description: Option<&str>,
+    encryption_context: Option<&str>,
+) -> bool {
+    let stored = if kms {
+        encryption_context.map(|j| json_pairs(j, &[EC_CEK_ALG]))
+    } else {
+        materials_description.map(|j| json_pairs(j, &[]))
+    };
+    let mut want = want.to_vec();
+    want.sort();
+    stored.is_some_and(|got| {
+        got.len() == want.len()
+            && got
+                .iter()
+                .zip(&want)
+                .all(|((a, b), (c, d))| a == c && b == d)
+    })
+}
+
 /// An owned snapshot of one object, taken from its description: what every later request of the
 /// migration is pinned to (ETag, version id) and what it keeps (user metadata, content type, tags).
 #[derive(Clone)]
@@ -96,6 +132,13 @@ pub struct Source {
     pub(crate) tagging: Option<String>,
     pub(crate) envelope: Option<Envelope>,
     pub(crate) instruction_file: bool,
+    /// The ETag of the instruction file read, when the envelope came from one.
+    pub(crate) instruction_file_etag: Option<String>,
+    /// The materials description of an AES/RSA wrap (`x-amz-matdesc`, `x-amz-m`), sorted.
+    pub(crate) materials_description: Vec<(String, String)>,
+    /// The KMS encryption context (`x-amz-matdesc` of a V1/V2 KMS wrap, `x-amz-t`) without the
+    /// reserved `aws:x-amz-cek-alg` and `kms_cmk_id`, sorted.
+    pub(crate) encryption_context: Vec<(String, String)>,
 }
 
 impl core::fmt::Debug for Source {
@@ -114,6 +157,21 @@ impl core::fmt::Debug for Source {
 /// Both present and the same entity (quotes aside).
 pub(crate) fn etag_eq(a: Option<&str>, b: Option<&str>) -> bool {
     matches!((a, b), (Some(a), Some(b)) if crate::object::head::same_etag(a, b))
+}
+
+/// The members of a stored JSON string map (validated when the envelope was parsed), without
+/// the names in `skip`, sorted.
+pub(crate) fn json_pairs(json: &str, skip: &[&str]) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    crate::encoding::json::string_map_entries(json.as_bytes(), |k, v| {
+        let k: String = k.chars().collect();
+        if !skip.contains(&k.as_str()) {
+            out.push((k, v.chars().collect()));
+        }
+        true
+    });
+    out.sort();
+    out
 }
 
 fn strip_meta(name: &str) -> Option<&str> {
@@ -158,6 +216,15 @@ impl Source {
             }
         }
         user_metadata.sort();
+        let env = described.envelope();
+        let materials_description = env
+            .and_then(Envelope::materials_description)
+            .map(|j| json_pairs(j, &[]))
+            .unwrap_or_default();
+        let encryption_context = env
+            .and_then(Envelope::encryption_context)
+            .map(|j| json_pairs(j, &[EC_CEK_ALG, EC_KMS_CMK_ID]))
+            .unwrap_or_default();
         Ok(Source {
             bucket: bucket.to_owned(),
             key: key.to_owned(),
@@ -170,6 +237,12 @@ impl Source {
             tagging: None,
             envelope: described.envelope().cloned(),
             instruction_file: described.envelope().is_some() && described.instruction_file_used(),
+            instruction_file_etag: described
+                .instruction_file_object()
+                .and_then(|o| o.etag())
+                .map(str::to_owned),
+            materials_description,
+            encryption_context,
         })
     }
 
@@ -219,6 +292,46 @@ impl Source {
     /// The envelope (parsed without a policy), `None` for a plain object.
     pub fn envelope(&self) -> Option<&Envelope> {
         self.envelope.as_ref()
+    }
+    /// The materials description of an AES/RSA wrap (`x-amz-matdesc` of V1/V2, `x-amz-m` of
+    /// V3): the label readers select the master key by. Sorted; empty for KMS wraps and `{}`.
+    pub fn materials_description(&self) -> &[(String, String)] {
+        &self.materials_description
+    }
+    /// The KMS encryption context of a KMS wrap (`x-amz-matdesc` of V1/V2, `x-amz-t` of V3)
+    /// without the reserved `aws:x-amz-cek-alg` and `kms_cmk_id`: what a reader passes. Sorted;
+    /// empty for AES/RSA wraps.
+    pub fn encryption_context(&self) -> &[(String, String)] {
+        &self.encryption_context
+    }
+    /// The ETag of the instruction file the envelope came from (what its removal is
+    /// conditional on).
+    pub fn instruction_file_etag(&self) -> Option<&str> {
+        self.instruction_file_etag.as_deref()
+    }
+    /// The description a migrated object is written with under `key`: the key's own when not
+    /// empty, else this object's of the same kind (an AES/RSA materials description for an
+    /// AES/RSA key, a KMS encryption context for a KMS key). The flag: this object has one of
+    /// the other kind, which does not carry over.
+    pub fn description_for<'a>(
+        &'a self,
+        key: NewKey<'a>,
+    ) -> Result<(Vec<(&'a str, &'a str)>, bool)> {
+        let refs = |p: &'a [(String, String)]| -> Vec<(&'a str, &'a str)> {
+            p.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect()
+        };
+        let (own, same, other) = match key {
+            NewKey::Local(own) => (own, &self.materials_description, &self.encryption_context),
+            NewKey::Kms(own) => (own, &self.encryption_context, &self.materials_description),
+        };
+        if own.iter().any(|(k, _)| *k == EC_CEK_ALG) {
+            return Err(Error::ReservedEncryptionContextKey);
+        }
+        Ok(if own.is_empty() {
+            (refs(same), !other.is_empty())
+        } else {
+            (own.to_vec(), false)
+        })
     }
     /// Whether the envelope came from an instruction file.
     pub fn instruction_file_used(&self) -> bool {

@@ -13,14 +13,24 @@
 //!    REQUIRE_ENCRYPT_REQUIRE_DECRYPT; its plaintext must have the length and SHA-256 of the
 //!    plaintext copied, or the migration fails with [`Error::ReadBackMismatch`].
 //!
+//! What the new envelope carries: the driver names the new key's kind and its own label with
+//! [`Reencrypt::set_new_key`] before the write. The new object's materials description (AES/RSA,
+//! V3 `x-amz-m`) or KMS encryption context (V3 `x-amz-t`) is the new key's own when one is given,
+//! else the source's (`x-amz-matdesc` → `x-amz-m`; a KMS context → `x-amz-t`), so readers that
+//! select master keys by the description, or pass the context, still find it. A description of
+//! the other kind (an AES label for a KMS key, a KMS context for an AES key) cannot be carried
+//! and is reported ([`ReencryptDone::description_not_carried`]). The read-back checks the stored
+//! value ([`Reencrypt::check_new_envelope`]).
+//!
 //! The read must end (authenticated) before the write completes: a driver streams the plaintext
 //! through a pipe that fails the PUT if the GET fails, so that a partial body is never stored.
 
-use super::plan::{Source, etag_eq};
+use super::plan::{NewKey, Source, carries, etag_eq};
 use crate::envelope::{Envelope, FormatVersion, Placement};
 use crate::error::{Error, Result};
 use crate::object::{GetDone, GetIntent, PutIntent};
 use crate::policy::{CommitmentPolicy, DecryptPolicy, EncryptConfig, WriteSuite};
+use crate::wrap::EncryptionContext;
 use alloc::borrow::ToOwned;
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -99,6 +109,9 @@ pub struct ReencryptDone {
     /// The source had an instruction file; it was left in place (the new object keeps its
     /// envelope in its metadata, which readers take first).
     pub instruction_file_left: bool,
+    /// The source's materials description or encryption context could not be carried to the
+    /// new key's kind (an AES/RSA label for a KMS key, or the reverse) and no new one was given.
+    pub description_not_carried: bool,
 }
 
 /// A re-encryption of one object to V3. See the [module documentation](crate::object::migrate).
@@ -111,6 +124,12 @@ pub struct Reencrypt<'a> {
     copied: Option<(u64, [u8; 32])>,
     new_etag: Option<String>,
     new_version: Option<String>,
+    /// The new key's kind (`Some(true)`: KMS), once set.
+    new_kms: Option<bool>,
+    /// The materials description or encryption context the new object is written with.
+    description: Vec<(&'a str, &'a str)>,
+    not_carried: bool,
+    description_checked: bool,
 }
 
 impl core::fmt::Debug for Reencrypt<'_> {
@@ -150,7 +169,34 @@ impl<'a> Reencrypt<'a> {
             copied: None,
             new_etag: None,
             new_version: None,
+            new_kms: None,
+            description: Vec::new(),
+            not_carried: false,
+            description_checked: false,
         })
+    }
+
+    /// Name the new key (before [`Reencrypt::write_intent`]): its kind and its own description.
+    /// The new object is written with that description when it is not empty, else with the
+    /// source's of the same kind ([`Reencrypt::new_description`]).
+    pub fn set_new_key(&mut self, key: NewKey<'a>) -> Result<()> {
+        if self.step != Step::Read && self.step != Step::Write {
+            return Err(Error::InvalidState);
+        }
+        let (description, not_carried) = self.source.description_for(key)?;
+        self.description = description;
+        self.not_carried = not_carried;
+        let kms = matches!(key, NewKey::Kms(_));
+        self.new_kms = Some(kms);
+        Ok(())
+    }
+
+    /// The materials description (AES/RSA) or encryption context (KMS) the new object is
+    /// written with: the new key's materials must be made with exactly this
+    /// ([`PutIntent::encryption_context`] holds it too), and the read-back of a KMS object
+    /// passes it.
+    pub fn new_description(&self) -> EncryptionContext<'_> {
+        &self.description
     }
 
     /// The read of the source under the old `policy`, pinned to its version id and ETag. Tune
@@ -179,12 +225,13 @@ impl<'a> Reencrypt<'a> {
     /// content type and tags, `If-Match` the source ETag. Set the part size, threshold, parts in
     /// flight and encryption context on the result; leave the rest.
     pub fn write_intent(&self) -> Result<PutIntent<'_>> {
-        if self.step == Step::Done || self.step == Step::Verify {
+        if self.step == Step::Done || self.step == Step::Verify || self.new_kms.is_none() {
             return Err(Error::InvalidState);
         }
         let s = self.source;
         let mut i = PutIntent::new(&s.bucket, &s.key, self.plaintext_len());
         i.config = self.config;
+        i.encryption_context = &self.description;
         i.content_type = s.content_type.as_deref();
         i.metadata = &self.meta;
         i.if_match = s.etag.as_deref();
@@ -257,8 +304,33 @@ impl<'a> Reencrypt<'a> {
         Ok(i)
     }
 
-    /// The read-back ended: `done` its result, `version` the format of the envelope it read
-    /// ([`Envelope::version`]), `digest` took
+    /// The envelope the read-back found (its [`Envelope::materials_description`] and
+    /// [`Envelope::encryption_context`]): it must carry exactly
+    /// [`Reencrypt::new_description`] (a KMS context besides its `aws:x-amz-cek-alg`), or the
+    /// migration fails with [`Error::ReadBackMismatch`]. Before [`Reencrypt::verified`].
+    pub fn check_new_envelope(
+        &mut self,
+        materials_description: Option<&str>,
+        encryption_context: Option<&str>,
+    ) -> Result<()> {
+        if self.step != Step::Verify {
+            return Err(Error::InvalidState);
+        }
+        let kms = self.new_kms.ok_or(Error::InvalidState)?;
+        if !carries(
+            &self.description,
+            kms,
+            materials_description,
+            encryption_context,
+        ) {
+            return Err(Error::ReadBackMismatch);
+        }
+        self.description_checked = true;
+        Ok(())
+    }
+
+    /// The read-back ended (after [`Reencrypt::check_new_envelope`]): `done` its result,
+    /// `version` the format of the envelope it read ([`Envelope::version`]), `digest` took
     /// every byte it released. The new object must be V3, with the ETag and version written,
     /// and hold exactly the plaintext copied.
     pub fn verified(
@@ -267,7 +339,7 @@ impl<'a> Reencrypt<'a> {
         version: FormatVersion,
         digest: PlaintextDigest,
     ) -> Result<ReencryptDone> {
-        if self.step != Step::Verify {
+        if self.step != Step::Verify || !self.description_checked {
             return Err(Error::InvalidState);
         }
         let (len, sha) = self.copied.ok_or(Error::InvalidState)?;
@@ -293,6 +365,7 @@ impl<'a> Reencrypt<'a> {
             new_etag: self.new_etag.clone(),
             new_version_id: self.new_version.clone(),
             instruction_file_left: self.source.instruction_file,
+            description_not_carried: self.not_carried,
         })
     }
 

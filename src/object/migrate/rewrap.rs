@@ -19,7 +19,7 @@
 //!
 //! The message id, IV and V3 commitment are unchanged: the data key is the same.
 
-use super::plan::{Source, etag_eq};
+use super::plan::{NewKey, Source, carries, etag_eq};
 use crate::envelope::{ContentAlgorithm, Envelope, FormatVersion, Placement};
 use crate::error::{Error, Result};
 use crate::object::describe::DescribeObject;
@@ -121,6 +121,9 @@ pub struct RewrapInPlace<'a> {
     new_etag: Option<String>,
     new_version: Option<String>,
     new_key_checked: bool,
+    /// The description the new wrap must carry, and whether the new key is KMS
+    /// ([`RewrapInPlace::set_new_key`]).
+    description: Option<(Vec<(&'a str, &'a str)>, bool)>,
     /// The failure being cleaned up after (the abort goes first).
     error: Option<Error>,
 }
@@ -180,8 +183,28 @@ impl<'a> RewrapInPlace<'a> {
             new_etag: None,
             new_version: None,
             new_key_checked: false,
+            description: None,
             error: None,
         })
+    }
+
+    /// Name the new key (before [`RewrapNext::WrapKey`]): its kind and its own description. The
+    /// new wrap must then carry that description when it is not empty, else the object's own of
+    /// the same kind ([`Source::description_for`]): [`RewrapInPlace::new_materials`] refuses
+    /// materials made with another. (A KMS `ReEncrypt` keeps the stored context as it is.)
+    pub fn set_new_key(&mut self, key: NewKey<'a>) -> Result<()> {
+        if self.step != Step::Unwrap && self.step != Step::Wrap {
+            return Err(Error::InvalidState);
+        }
+        let (d, _) = self.source.description_for(key)?;
+        self.description = Some((d, matches!(key, NewKey::Kms(_))));
+        Ok(())
+    }
+
+    /// The materials description (AES/RSA) or encryption context (KMS) the new materials must
+    /// be made with, once [`RewrapInPlace::set_new_key`] named the new key.
+    pub fn new_description(&self) -> Option<&[(&'a str, &'a str)]> {
+        self.description.as_ref().map(|(d, _)| d.as_slice())
     }
 
     fn fail(&mut self, e: Error) -> Error {
@@ -268,6 +291,12 @@ impl<'a> RewrapInPlace<'a> {
         let dk = self.data_key.take().ok_or(Error::InvalidState)?;
         if materials.data_key() != &dk {
             return Err(self.fail(Error::InvalidKey));
+        }
+        if let Some((d, kms)) = &self.description {
+            let e = materials.envelope();
+            if !carries(d, *kms, e.materials_description(), e.encryption_context()) {
+                return Err(self.fail(Error::InvalidConfig));
+            }
         }
         match self.old.rewrapped(materials) {
             Ok(env) => self.set_new(env.with_placement(Placement::ObjectMetadata)),

@@ -60,21 +60,22 @@ pub struct Global {
 
 #[derive(Debug, Args, Default, Clone)]
 pub struct KeyArgs {
-    /// AES master key file: 16/24/32 raw bytes, or base64 or hex text.
+    /// AES master key file: 16/24/32 raw bytes, or base64 or hex text (`migrate`: repeatable).
     #[arg(long, value_name = "FILE")]
-    pub aes_key: Option<PathBuf>,
-    /// Environment variable holding the AES master key (base64 or hex).
+    pub aes_key: Vec<PathBuf>,
+    /// Environment variable holding the AES master key (base64 or hex; `migrate`: repeatable).
     #[arg(long, value_name = "VAR")]
-    pub aes_key_env: Option<String>,
-    /// RSA key in PEM form: a private key (reads and writes) or a public key (writes).
+    pub aes_key_env: Vec<String>,
+    /// RSA key in PEM form: a private key (reads and writes) or a public key (writes;
+    /// `migrate`: repeatable).
     #[arg(long, value_name = "PEM")]
-    pub rsa_key: Option<PathBuf>,
-    /// Environment variable holding an RSA key in PEM form.
+    pub rsa_key: Vec<PathBuf>,
+    /// Environment variable holding an RSA key in PEM form (`migrate`: repeatable).
     #[arg(long, value_name = "VAR")]
-    pub rsa_key_env: Option<String>,
-    /// AWS KMS key id, ARN or alias.
+    pub rsa_key_env: Vec<String>,
+    /// AWS KMS key id, ARN or alias (`migrate`: repeatable).
     #[arg(long, value_name = "ID")]
-    pub kms_key_id: Option<String>,
+    pub kms_key_id: Vec<String>,
     /// Decrypt with whichever KMS key the object names.
     #[arg(long)]
     pub kms_discovery: bool,
@@ -327,15 +328,20 @@ pub enum Command {
 }
 
 pub const MIGRATE_HELP: &str = "\
-Reads with the current key (--aes-key, --rsa-key, --kms-key-id, --kms-discovery …) under
-REQUIRE_ENCRYPT_ALLOW_DECRYPT (V2 and V3; add --legacy for V1, legacy key wraps and AES-CBC), and
-writes under the new key (--new-key FILE, --new-kms-key-id ID; for --to v3 the default is the
-current key). Writes are conditional on the source ETag: an object overwritten meanwhile is left
-as its writer left it and reported as changed. Objects already in the target form are skipped, so a
-rerun is safe; with --journal FILE a rerun after a crash or Ctrl-C skips what was finished.
+Reads with the current keys (--aes-key, --rsa-key, --kms-key-id, --kms-discovery …; each may be
+repeated: an object opens with whichever key unwraps it) under REQUIRE_ENCRYPT_ALLOW_DECRYPT (V2
+and V3; add --legacy for V1, legacy key wraps and AES-CBC), and writes under the new key
+(--new-key FILE, --new-kms-key-id ID; for --to v3 the default is the current key, when only one is
+given). The materials description and KMS encryption context carry over unless --new-context
+gives the new key's own. Writes are conditional on the source ETag: an object overwritten
+meanwhile is left as its writer left it and reported as changed. Objects already in the target
+form are skipped, so a rerun is safe; with --journal FILE a rerun after a crash or Ctrl-C skips
+what was finished. Ctrl-C or SIGTERM finishes the objects in flight, writes the journal and the
+report, and exits 130.
 
 Exit code 0 when every object was migrated, skipped or not encrypted; 1 when any object changed
-during the run, could not be opened with the given keys, or failed (the report names them).";
+during the run, could not be opened with the given keys, or failed (the report names them); 2 for
+a usage or configuration error (found before the first object); 130 when interrupted.";
 
 /// `s3ec migrate`.
 #[derive(Debug, Args)]
@@ -384,6 +390,11 @@ pub struct MigrateArgs {
     /// CSV files beside it.
     #[arg(long, value_name = "FILE")]
     pub manifest: Option<PathBuf>,
+    /// With --to v3: once a new object is verified, delete the old instruction file it no longer
+    /// needs, conditional on that file's ETag (a file changed since it was read is left);
+    /// reported per object. Default: nothing is deleted.
+    #[arg(long, conflicts_with = "rewrap")]
+    pub remove_instruction_files: bool,
     /// Attempts per object when S3 or KMS throttles or fails with 5xx (then it is reported as
     /// failed-temporary and the run goes on).
     #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=100))]

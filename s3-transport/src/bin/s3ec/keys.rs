@@ -50,20 +50,53 @@ fn env(var: &str) -> CliResult<String> {
     })
 }
 
-/// The keyring the arguments name (None when no key was given).
+/// Every key the arguments name, in the order of the flags (AES files, AES variables, RSA files,
+/// RSA variables, KMS key ids, KMS discovery), each with the `--context` pairs.
+fn all_keyrings(k: &KeyArgs) -> CliResult<Vec<Keyring>> {
+    let mut out = Vec::new();
+    for p in &k.aes_key {
+        out.push(Keyring::aes(parse_aes(
+            &read(p)?,
+            &p.display().to_string(),
+        )?));
+    }
+    for v in &k.aes_key_env {
+        out.push(Keyring::aes(parse_aes(
+            env(v)?.as_bytes(),
+            &format!("${v}"),
+        )?));
+    }
+    for p in &k.rsa_key {
+        let t = String::from_utf8(read(p)?)
+            .map_err(|_| Failure::usage(format!("{} is not PEM text", p.display()), None))?;
+        out.push(Keyring::rsa_pem(&t)?);
+    }
+    for v in &k.rsa_key_env {
+        out.push(Keyring::rsa_pem(&env(v)?)?);
+    }
+    for id in &k.kms_key_id {
+        out.push(Keyring::kms(id.clone()));
+    }
+    let discovery = k.kms_discovery.then(Keyring::kms_discovery);
+    let mut out: Vec<Keyring> = out
+        .into_iter()
+        .map(|kr| kr.with_context(k.context.clone()))
+        .collect();
+    if let Some(d) = discovery {
+        // Without --context, discovery accepts the stored encryption context.
+        out.push(if k.context.is_empty() {
+            d
+        } else {
+            d.with_context(k.context.clone())
+        });
+    }
+    Ok(out)
+}
+
+/// The keyring the arguments name (None when no key was given); one key only.
 pub fn keyring(k: &KeyArgs) -> CliResult<Option<Keyring>> {
-    let n = [
-        k.aes_key.is_some(),
-        k.aes_key_env.is_some(),
-        k.rsa_key.is_some(),
-        k.rsa_key_env.is_some(),
-        k.kms_key_id.is_some(),
-        k.kms_discovery,
-    ]
-    .iter()
-    .filter(|b| **b)
-    .count();
-    if n > 1 {
+    let mut all = all_keyrings(k)?;
+    if all.len() > 1 {
         return Err(Failure::usage(
             "more than one key given",
             Some(
@@ -71,28 +104,18 @@ pub fn keyring(k: &KeyArgs) -> CliResult<Option<Keyring>> {
             ),
         ));
     }
-    let kr = if let Some(p) = &k.aes_key {
-        Keyring::aes(parse_aes(&read(p)?, &p.display().to_string())?)
-    } else if let Some(v) = &k.aes_key_env {
-        Keyring::aes(parse_aes(env(v)?.as_bytes(), &format!("${v}"))?)
-    } else if let Some(p) = &k.rsa_key {
-        let t = String::from_utf8(read(p)?)
-            .map_err(|_| Failure::usage(format!("{} is not PEM text", p.display()), None))?;
-        Keyring::rsa_pem(&t)?
-    } else if let Some(v) = &k.rsa_key_env {
-        Keyring::rsa_pem(&env(v)?)?
-    } else if let Some(id) = &k.kms_key_id {
-        Keyring::kms(id.clone())
-    } else if k.kms_discovery {
-        let kr = Keyring::kms_discovery();
-        if k.context.is_empty() {
-            return Ok(Some(kr));
-        }
-        kr
-    } else {
+    Ok(all.pop())
+}
+
+/// The old keys of `migrate`: every key flag is repeatable, and an object opens with whichever
+/// of them unwraps its data key (None when no key was given).
+pub fn old_keyrings(k: &KeyArgs) -> CliResult<Option<(Keyring, usize)>> {
+    let all = all_keyrings(k)?;
+    let n = all.len();
+    if n == 0 {
         return Ok(None);
-    };
-    Ok(Some(kr.with_context(k.context.clone())))
+    }
+    Ok(Some((Keyring::multi(all)?, n)))
 }
 
 /// The new key `rotate` and `migrate` take (None when none was given).
