@@ -5,7 +5,7 @@ use core::fmt;
 use core::str::FromStr;
 
 use crate::error::{Error, Result};
-use crate::suite::{ContentAlgorithm, Placement};
+use crate::suite::{CekName, ContentAlgorithm, Placement};
 
 /// The three commitment policies of the S3EC specification.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
@@ -127,6 +127,14 @@ impl WriteSuite {
     pub const fn spec_name(self) -> &'static str {
         self.content().spec_name()
     }
+    /// The content-cipher identifier that key wraps bind to for this suite:
+    /// `AES/GCM/NoPadding` (V2) or `115` (V3).
+    pub const fn content_cipher_id(self) -> &'static str {
+        match self {
+            WriteSuite::V2AesGcm => CekName::Gcm.as_str(),
+            WriteSuite::V3AesGcmCommitting => CekName::Suite115.as_str(),
+        }
+    }
 }
 
 /// Parses a [spec name](ContentAlgorithm::spec_name): an unknown name is
@@ -245,5 +253,9 @@ impl EncryptConfig {
     /// The placement.
     pub const fn placement(&self) -> Placement {
         self.placement
+    }
+    /// The content-cipher identifier that key wraps bind to ([`WriteSuite::content_cipher_id`]).
+    pub const fn content_cipher_id(&self) -> &'static str {
+        self.suite.content_cipher_id()
     }
 }

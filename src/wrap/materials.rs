@@ -121,6 +121,44 @@ impl EncryptionMaterials {
         Ok(EncryptionMaterials { data_key, env })
     }
 
+    /// Materials for `data_key` wrapped outside this crate: by an HSM, a Vault transit key, a
+    /// keyring program or any other key store that holds the master key. `encrypted_data_key`
+    /// is what the store returned for `wrap`, bound to `config`'s content cipher as the wrap
+    /// requires ([`EncryptConfig::content_cipher_id`]):
+    /// - `AES/GCM` (V3 `02`): `iv(12) ‖ AES-GCM(master, iv, aad = content cipher id, data key)`
+    ///   with its 16-byte tag: 60 bytes;
+    /// - `RSA-OAEP-SHA1` (V3 `22`): RSA-OAEP (SHA-1, MGF1-SHA-1, empty label) of
+    ///   `len(data key) as one byte ‖ data key ‖ content cipher id`.
+    ///
+    /// `materials_description` is stored beside it. Only these two wraps are accepted here
+    /// (KMS goes through [`EncryptionMaterials::kms`]; legacy wraps are never written):
+    /// anything else is [`Error::UnsupportedWrap`]. A data key that is not 256 bits, an empty
+    /// blob or an `AES/GCM` blob of another length is [`Error::InvalidKey`]. Nothing here can
+    /// check that the blob holds `data_key`: read it back through the store (unwrap, then open
+    /// the object) before relying on it, as the rotation machine does.
+    pub fn externally_wrapped(
+        config: &EncryptConfig,
+        data_key: DataKey,
+        wrap: WrapAlgorithm,
+        encrypted_data_key: &[u8],
+        materials_description: EncryptionContext<'_>,
+    ) -> Result<Self> {
+        if data_key.len() != 32 || encrypted_data_key.is_empty() {
+            return Err(Error::InvalidKey);
+        }
+        match wrap {
+            WrapAlgorithm::AesGcm if encrypted_data_key.len() != 60 => {
+                return Err(Error::InvalidKey);
+            }
+            WrapAlgorithm::AesGcm | WrapAlgorithm::RsaOaepSha1 => {}
+            _ => return Err(Error::UnsupportedWrap),
+        }
+        let mut env = Envelope::for_write(config, wrap);
+        env.set_wrapped_key(encrypted_data_key)?;
+        env.set_materials_description(materials_description)?;
+        Ok(EncryptionMaterials { data_key, env })
+    }
+
     /// The envelope so far (no content IV or message id yet).
     pub fn envelope(&self) -> &Envelope {
         &self.env
