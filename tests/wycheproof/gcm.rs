@@ -28,7 +28,7 @@ const MIN_GENERIC: usize = 197;
 /// Of those, AES-256 (the content engine).
 const MIN_CONTENT: usize = 66;
 /// Of those, with empty AAD (V2 object bodies).
-const MIN_PUBLIC: usize = 20;
+const MIN_PUBLIC: usize = 48;
 
 fn ranges(n: usize, step: usize) -> Vec<core::ops::Range<usize>> {
     let step = step.clamp(1, n.max(1));
