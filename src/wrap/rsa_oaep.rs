@@ -40,9 +40,10 @@ pub(crate) fn decrypt<R: TryCryptoRng + ?Sized>(
 /// OAEP decoding never looks at it (Wycheproof `rsa_oaep_*` "First byte is 1"; see
 /// supply-chain/README.md). So the OAEP unwraps check it themselves on the raw RSA result
 /// (blinded, like the decryption): Y = 0 exactly when that integer is below 2^(8(k−1)). The
-/// answer is combined with the padding check only after both ran, into the one opaque error; it
-/// is no oracle (a ciphertext whose Y alone is wrong passes the label-hash check only if it was
-/// built by someone who knows the message).
+/// answer is combined with the padding check only after both ran, into the one opaque error. It is
+/// no oracle: a mauled ciphertext (Manger's attack) fails the label-hash check except with
+/// negligible probability, so only an encoding built on purpose from a chosen message has a wrong
+/// Y and nothing else wrong. The early returns depend on public facts only (length, c ≥ n).
 pub(super) fn leading_octet_is_zero<R: TryCryptoRng + ?Sized>(
     key: &PrivateKey,
     rng: &mut R,
