@@ -69,6 +69,55 @@ pub mod internals {
     ) -> crate::hazmat::UnverifiedSegments {
         crate::hazmat::UnverifiedSegments(crate::ParallelGcm::new(key, nonce, aad))
     }
+
+    /// The `AES/GCM` key wrap's one-shot AES-GCM open of `ct ‖ tag` for an AES-128, -192 or -256
+    /// `key` (any other length is [`crate::Error::InvalidKey`]): nothing is written to `out`
+    /// unless the tag verifies.
+    pub fn aes_gcm_open(
+        key: &[u8],
+        nonce: &[u8; 12],
+        aad: &[u8],
+        ct_tag: &[u8],
+        out: &mut [u8],
+    ) -> crate::Result<()> {
+        crate::wrap::steps::aes_gcm_open(&crate::AesKey::from_slice(key)?, nonce, aad, ct_tag, out)
+    }
+
+    /// The legacy `AESWrap` unwrap (RFC 3394) under an AES-128, -192 or -256 `key`.
+    pub fn aes_kw_unwrap(key: &[u8], wrapped: &[u8]) -> crate::Result<crate::DataKey> {
+        crate::wrap::steps::aes_kw_unwrap(&crate::AesKey::from_slice(key)?, wrapped)
+    }
+
+    /// The padding step of the `RSA-OAEP-SHA1` unwrap: OAEP with SHA-1, MGF1-SHA-1, empty label.
+    #[cfg(feature = "rsa")]
+    pub fn rsa_oaep_sha1_decrypt<R: rand_core::TryCryptoRng + ?Sized>(
+        key: &rsa::PrivateKey,
+        rng: &mut R,
+        ct: &[u8],
+    ) -> crate::Result<zeroize::Zeroizing<alloc::vec::Vec<u8>>> {
+        crate::wrap::steps::decrypt_oaep_sha1(key, rng, ct)
+    }
+
+    /// The padding step of the legacy `RSA/ECB/OAEPWithSHA-256AndMGF1Padding` unwrap: OAEP with
+    /// SHA-256 and MGF1-SHA-1 (SunJCE), else MGF1-SHA-256, empty label.
+    #[cfg(feature = "rsa")]
+    pub fn rsa_oaep_sha256_decrypt<R: rand_core::TryCryptoRng + ?Sized>(
+        key: &rsa::PrivateKey,
+        rng: &mut R,
+        ct: &[u8],
+    ) -> crate::Result<zeroize::Zeroizing<alloc::vec::Vec<u8>>> {
+        crate::wrap::steps::decrypt_oaep_sha256(key, rng, ct)
+    }
+
+    /// The padding step of the legacy V1 RSA unwrap: PKCS#1 v1.5 with implicit rejection.
+    #[cfg(feature = "rsa")]
+    pub fn rsa_pkcs1v15_decrypt<R: rand_core::TryCryptoRng + ?Sized>(
+        key: &rsa::PrivateKey,
+        rng: &mut R,
+        ct: &[u8],
+    ) -> crate::Result<zeroize::Zeroizing<alloc::vec::Vec<u8>>> {
+        crate::wrap::steps::decrypt_pkcs1v15(key, rng, ct)
+    }
 }
 
 /// Composite types wipe their secrets on drop: their key-bearing parts (`aes` key schedules, CTR,

@@ -1494,11 +1494,11 @@ fn every_rsa_failure_is_the_same_error() {
 }
 
 /// RFC 8017 §7.1.2 step 3.g: an OAEP encoding whose first byte Y is not zero is a decryption
-/// error. rsa 0.10.0's `decrypt_inner` (src/algorithms/oaep.rs) never looks at Y, so such a
-/// ciphertext unwraps. Not an oracle (Y is ignored, not reported), and only someone who knows the
-/// data key can build one, but the SDKs refuse it and so should we.
+/// error. rsa 0.10.0's `decrypt_inner` (src/algorithms/oaep.rs) never looks at Y, so the OAEP
+/// unwraps check it themselves (`wrap/rsa_oaep.rs`, `leading_octet_is_zero`; Wycheproof
+/// `rsa_oaep_*` "First byte is 1" in tests/wycheproof). Not an oracle, and only someone who knows
+/// the data key can build such a ciphertext, but the SDKs refuse it and so do we.
 #[test]
-#[ignore = "upstream rsa 0.10.0: OAEP decoding does not check that the leading byte is zero (RFC 8017 7.1.2 3.g); not an oracle (only a holder of the data key can build such a ciphertext); see supply-chain/README.md"]
 fn oaep_leading_byte_must_be_zero() {
     let dk = [0x42u8 ^ 22; 32];
     let o = ours(

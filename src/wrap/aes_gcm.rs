@@ -27,6 +27,18 @@ pub(super) fn aes_gcm_unwrap(master: &AesKey, aad: &[u8], edk: &[u8]) -> Result<
     let mut iv = [0u8; 12];
     iv.copy_from_slice(&edk[..12]);
     let mut out = [0u8; 32];
-    with_aes!(master, |c| gcm::open(c, &iv, aad, &edk[12..], &mut out))?;
+    open(master, &iv, aad, &edk[12..], &mut out)?;
     Ok(DataKey::new_256(out))
+}
+
+/// The wrap's AES-GCM open of `ct ‖ tag` under an AES-128/192/256 master key: nothing is written
+/// to `out` unless the tag verifies.
+pub(crate) fn open(
+    master: &AesKey,
+    iv: &[u8; 12],
+    aad: &[u8],
+    ct_tag: &[u8],
+    out: &mut [u8],
+) -> Result<()> {
+    with_aes!(master, |c| gcm::open(c, iv, aad, ct_tag, out))
 }

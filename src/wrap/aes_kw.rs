@@ -4,7 +4,7 @@ use crate::error::{Error, Result};
 use crate::secret::{AesKey, DataKey};
 use aes::cipher::KeyInit;
 
-pub(super) fn aes_kw_unwrap(master: &AesKey, edk: &[u8]) -> Result<DataKey> {
+pub(crate) fn aes_kw_unwrap(master: &AesKey, edk: &[u8]) -> Result<DataKey> {
     if edk.len() != 40 && edk.len() != 32 && edk.len() != 24 {
         return Err(Error::Authentication);
     }

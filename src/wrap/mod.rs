@@ -72,6 +72,17 @@ pub(crate) use pkcs7::unpad_pkcs7;
 #[cfg(feature = "rsa")]
 pub(crate) use rsa_oaep::rsa_oaep_wrap;
 
+/// The wraps' cipher steps, for `crate::internals` (Wycheproof and fuzzing).
+#[cfg(any(fuzzing, feature = "hazmat-internals"))]
+pub(crate) mod steps {
+    pub(crate) use super::aes_gcm::open as aes_gcm_open;
+    pub(crate) use super::aes_kw::aes_kw_unwrap;
+    #[cfg(feature = "rsa")]
+    pub(crate) use super::rsa_legacy::{decrypt_oaep_sha256, decrypt_pkcs1v15};
+    #[cfg(feature = "rsa")]
+    pub(crate) use super::rsa_oaep::decrypt as decrypt_oaep_sha1;
+}
+
 /// Which kind of key the caller must supply to unwrap this envelope's data key.
 #[derive(Debug)]
 #[non_exhaustive]
