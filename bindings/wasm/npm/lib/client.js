@@ -240,7 +240,8 @@ export class S3EncryptionClient {
   /**
    * Encrypt and store an object. `input`: `Bucket`, `Key`, `Body` (Uint8Array, ArrayBuffer,
    * string, Blob, ReadableStream, Node Readable or async iterable), `ContentLength` (for streams
-   * whose length is known), `ContentType`, `Metadata`, `EncryptionContext` (KMS),
+   * whose length is known), `ContentType`, `Metadata`, `EncryptionContext` (KMS; for AES / RSA the
+   * materials description stored, by default the keyring's `materialsDescription`),
    * `InstructionFilePut`. Returns `{ETag?, VersionId?, plaintextLength, storedLength, parts,
    * multipart, instructionFile}`.
    */
@@ -257,7 +258,8 @@ export class S3EncryptionClient {
           suite: this.suite,
           commitmentPolicy: this.commitmentPolicy,
           placement,
-          encryptionContext: flat(input.EncryptionContext),
+          // AES / RSA: the keyring's materials description unless the write names one.
+          encryptionContext: flat(input.EncryptionContext ?? this.keyring.materialsDescription),
           partSize: this.multipartPartSize,
           multipartThreshold: this.multipartThreshold,
           partsInFlight: this.partsInFlight,
