@@ -73,7 +73,7 @@ const fakeKms = {
 const sesCtx = { 'aws:ses:message-id': 'lhne4tbq09c867b1ko1f3ho4fqfidcatruo26781', 'aws:ses:rule-name': 'encrypt-to-s3', 'aws:ses:source-account': '123456789012' };
 const mail = randomBytes(100 * 1024);
 const kmsRing = new m.KmsKeyring({ kmsClient: fakeKms, kmsKeyId: 'alias/aws/ses' });
-await new m.S3EncryptionClient({ s3Client: s3, keyring: kmsRing, encryptionAlgorithm: 'V2' }).putObject({ Bucket: 'b', Key: 'mail', Body: mail, EncryptionContext: sesCtx });
+await new m.S3EncryptionClient({ s3Client: s3, keyring: kmsRing, encryptionAlgorithm: 'V2', commitmentPolicy: 'FORBID_ENCRYPT_ALLOW_DECRYPT' }).putObject({ Bucket: 'b', Key: 'mail', Body: mail, EncryptionContext: sesCtx });
 const so = s3.objects.get('b/mail');
 const sesOnce = async () =>
   m.decryptObject({ metadata: so.metadata, body: so.body, keyring: kmsRing, encryptionContext: sesCtx, commitmentPolicy: 'REQUIRE_ENCRYPT_ALLOW_DECRYPT' });

@@ -11,13 +11,10 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$root/target}"
 export S3EC_JS_CACHE="${S3EC_JS_CACHE:-$CARGO_TARGET_DIR}"
 cd "$root"
 
-echo "== wasm build"
-bash "$here/build.sh"
+echo "== wasm build and npm ci (prepare.sh)"
+bash "$here/prepare.sh"
 cargo fmt -p s3-encryption-wasm -- --check
 cargo clippy -p s3-encryption-wasm --target wasm32-unknown-unknown --release -- -D warnings
-
-echo "== npm ci"
-(cd "$here/npm" && npm ci --no-audit --no-fund --loglevel=error)
 
 echo "== chromium"
 if [ ! -x /usr/bin/chromium ]; then

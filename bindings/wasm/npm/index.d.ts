@@ -105,7 +105,7 @@ export interface PutObjectInput {
   ContentLength?: number;
   ContentType?: string;
   Metadata?: Record<string, string>;
-  /** KMS encryption context (also stored as the materials description for AES/RSA). */
+  /** KMS encryption context; for AES/RSA the materials description stored (default: the keyring's `materialsDescription`). */
   EncryptionContext?: StringMap;
   InstructionFilePut?: boolean;
 }

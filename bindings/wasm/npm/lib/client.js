@@ -203,7 +203,8 @@ class Source {
  * - `keyring`: an `AesKeyring`, `RsaKeyring`, `KmsKeyring` or `KmsDiscoveryKeyring` (required);
  * - `encryptionAlgorithm`: `ALG_AES_256_GCM_HKDF_SHA512_COMMIT_KEY` (V3, default) or
  *   `ALG_AES_256_GCM_IV12_TAG16_NO_KDF` (V2, needs `FORBID_ENCRYPT_ALLOW_DECRYPT`);
- * - `commitmentPolicy`: default `REQUIRE_ENCRYPT_REQUIRE_DECRYPT`;
+ * - `commitmentPolicy`: default `REQUIRE_ENCRYPT_REQUIRE_DECRYPT`, also with V2 (whose writes it
+ *   refuses);
  * - `enableLegacyWrappingAlgorithms`, `enableLegacyUnauthenticatedModes`,
  *   `enableDelayedAuthenticationMode`: off by default;
  * - `instructionFileSuffix` (`.instruction`), `instructionFilePut` (write the envelope to the
@@ -223,8 +224,9 @@ export class S3EncryptionClient {
     const suite = SUITES[options.encryptionAlgorithm ?? 'V3'];
     if (!suite) throw new UsageError(`unknown encryptionAlgorithm ${options.encryptionAlgorithm}`);
     this.suite = suite;
-    this.commitmentPolicy =
-      options.commitmentPolicy ?? (suite === 'V2' ? 'FORBID_ENCRYPT_ALLOW_DECRYPT' : 'REQUIRE_ENCRYPT_REQUIRE_DECRYPT');
+    // The spec's default whatever the suite: a V2 writer must say FORBID_ENCRYPT_ALLOW_DECRYPT
+    // itself (else its writes are refused), never weaken its reads by choosing V2.
+    this.commitmentPolicy = options.commitmentPolicy ?? 'REQUIRE_ENCRYPT_REQUIRE_DECRYPT';
     this.policy = policyOptions({ ...options, commitmentPolicy: this.commitmentPolicy });
     this.instructionFileSuffix = options.instructionFileSuffix ?? '.instruction';
     this.instructionFilePut = !!options.instructionFilePut;
@@ -240,7 +242,8 @@ export class S3EncryptionClient {
   /**
    * Encrypt and store an object. `input`: `Bucket`, `Key`, `Body` (Uint8Array, ArrayBuffer,
    * string, Blob, ReadableStream, Node Readable or async iterable), `ContentLength` (for streams
-   * whose length is known), `ContentType`, `Metadata`, `EncryptionContext` (KMS),
+   * whose length is known), `ContentType`, `Metadata`, `EncryptionContext` (KMS; for AES / RSA the
+   * materials description stored, by default the keyring's `materialsDescription`),
    * `InstructionFilePut`. Returns `{ETag?, VersionId?, plaintextLength, storedLength, parts,
    * multipart, instructionFile}`.
    */
@@ -257,7 +260,8 @@ export class S3EncryptionClient {
           suite: this.suite,
           commitmentPolicy: this.commitmentPolicy,
           placement,
-          encryptionContext: flat(input.EncryptionContext),
+          // AES / RSA: the keyring's materials description unless the write names one.
+          encryptionContext: flat(input.EncryptionContext ?? this.keyring.materialsDescription),
           partSize: this.multipartPartSize,
           multipartThreshold: this.multipartThreshold,
           partsInFlight: this.partsInFlight,

@@ -52,6 +52,7 @@ test('written by JS, read by Python S3EC 4.0.0 (and back)', { skip: !existsSync(
         s3Client: env.s3,
         keyring,
         encryptionAlgorithm: version,
+        commitmentPolicy: version === 'V2' ? 'FORBID_ENCRYPT_ALLOW_DECRYPT' : undefined,
         instructionFilePut: placement === 'instructionFile',
         multipartThreshold: 5 * MIB,
         multipartPartSize: 5 * MIB,
@@ -158,7 +159,7 @@ test('written by JS, read by the Rust transport (and back)', { skip: !existsSync
           const pt = data(n, n);
           // JS writes, Rust reads.
           const key = `js2rs/${wname}/${version}/${placement}/${n}`;
-          const c = new m.S3EncryptionClient({ s3Client: env.s3, keyring: w.js(), encryptionAlgorithm: version, instructionFilePut: placement === 'instructionFile', multipartThreshold: 5 * MIB, multipartPartSize: 5 * MIB });
+          const c = new m.S3EncryptionClient({ s3Client: env.s3, keyring: w.js(), encryptionAlgorithm: version, commitmentPolicy: version === 'V2' ? 'FORBID_ENCRYPT_ALLOW_DECRYPT' : undefined, instructionFilePut: placement === 'instructionFile', multipartThreshold: 5 * MIB, multipartPartSize: 5 * MIB });
           const put = await c.putObject({ Bucket: env.bucket, Key: key, Body: pt, EncryptionContext: ctx });
           const out = join(dir, 'rs.out');
           let label = `JS -> Rust: ${version} ${wname} ${placement} ${n}${put.multipart ? ' (multipart)' : ''}`;
