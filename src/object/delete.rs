@@ -5,7 +5,7 @@
 
 use super::head::read_head;
 use super::lookup::EnvelopeLookup;
-use super::request::{Operation, Request, RequestId};
+use super::request::{OneAtATime, Operation, Request, RequestId};
 use crate::error::{Error, Result};
 
 /// What [`DeleteObject::poll`] asks for.
@@ -43,8 +43,7 @@ pub struct DeleteObject<'a> {
     key: &'a str,
     suffix: &'a str,
     step: Step,
-    sent: Option<RequestId>,
-    next_id: u32,
+    sent: OneAtATime,
     lookup: EnvelopeLookup,
     exists: bool,
     with_ifile: bool,
@@ -72,8 +71,7 @@ impl<'a> DeleteObject<'a> {
             key,
             suffix,
             step: Step::Head,
-            sent: None,
-            next_id: 1,
+            sent: OneAtATime::new(),
             lookup: EnvelopeLookup::new(),
             exists: false,
             with_ifile: false,
@@ -86,7 +84,7 @@ impl<'a> DeleteObject<'a> {
         if let Some(e) = self.error {
             return Err(e);
         }
-        if let Some(id) = self.sent {
+        if let Some(id) = self.sent.outstanding() {
             return Ok(DeleteNext::Send(id));
         }
         if self.step == Step::Done {
@@ -95,15 +93,13 @@ impl<'a> DeleteObject<'a> {
                 instruction_file: self.with_ifile,
             }));
         }
-        let id = RequestId(self.next_id);
-        self.next_id += 1;
-        self.sent = Some(id);
+        let id = self.sent.send();
         Ok(DeleteNext::Send(id))
     }
 
     /// The request `id`.
     pub fn request(&self, id: RequestId) -> Result<Request<'_>> {
-        if self.sent != Some(id) {
+        if !self.sent.is(id) {
             return Err(Error::InvalidState);
         }
         let (op, suffixed) = match self.step {
@@ -129,7 +125,7 @@ impl<'a> DeleteObject<'a> {
 
     /// A piece of the instruction file's body (its GET); past the cap the file is not one.
     pub fn body(&mut self, id: RequestId, piece: &[u8]) -> Result<()> {
-        if self.sent != Some(id) || self.step != Step::GetInstructionFile {
+        if !self.sent.is(id) || self.step != Step::GetInstructionFile {
             return Err(Error::InvalidState);
         }
         // Past the cap the file is not an instruction file: it is kept (not deleted).
@@ -142,10 +138,7 @@ impl<'a> DeleteObject<'a> {
     where
         I: IntoIterator<Item = (&'h str, &'h str)>,
     {
-        if self.sent != Some(id) {
-            return Err(Error::InvalidState);
-        }
-        self.sent = None;
+        self.sent.answered(id)?;
         let r = self.response_inner(status, headers);
         r.inspect_err(|&e| self.error = Some(e))
     }

@@ -4,7 +4,7 @@
 
 use super::head::{ObjectHead, read_head};
 use super::lookup::EnvelopeLookup;
-use super::request::{Operation, Request, RequestId};
+use super::request::{OneAtATime, Operation, Request, RequestId};
 use crate::envelope::Envelope;
 use crate::error::{Error, Result};
 
@@ -32,8 +32,7 @@ pub struct DescribeObject<'a> {
     version_id: Option<&'a str>,
     suffix: &'a str,
     step: Step,
-    sent: Option<RequestId>,
-    next_id: u32,
+    sent: OneAtATime,
     lookup: EnvelopeLookup,
     object: Option<ObjectHead>,
     ifile_object: Option<ObjectHead>,
@@ -68,8 +67,7 @@ impl<'a> DescribeObject<'a> {
             version_id,
             suffix,
             step: Step::Head,
-            sent: None,
-            next_id: 1,
+            sent: OneAtATime::new(),
             lookup: EnvelopeLookup::new(),
             object: None,
             ifile_object: None,
@@ -86,21 +84,13 @@ impl<'a> DescribeObject<'a> {
         if self.step == Step::Done {
             return Ok(DescribeNext::Done);
         }
-        let id = match self.sent {
-            Some(id) => id,
-            None => {
-                let id = RequestId(self.next_id);
-                self.next_id += 1;
-                self.sent = Some(id);
-                id
-            }
-        };
+        let id = self.sent.send();
         Ok(DescribeNext::Send(id))
     }
 
     /// The request `id`.
     pub fn request(&self, id: RequestId) -> Result<Request<'_>> {
-        if self.sent != Some(id) {
+        if !self.sent.is(id) {
             return Err(Error::InvalidState);
         }
         Ok(match self.step {
@@ -120,7 +110,7 @@ impl<'a> DescribeObject<'a> {
     /// [`INSTRUCTION_FILE_LIMIT`](super::INSTRUCTION_FILE_LIMIT) bytes it is refused
     /// ([`Error::InvalidMetadata`]).
     pub fn body(&mut self, id: RequestId, piece: &[u8]) -> Result<()> {
-        if self.sent != Some(id) || self.step != Step::InstructionFile {
+        if !self.sent.is(id) || self.step != Step::InstructionFile {
             return Err(Error::InvalidState);
         }
         self.lookup
@@ -133,10 +123,7 @@ impl<'a> DescribeObject<'a> {
     where
         I: IntoIterator<Item = (&'h str, &'h str)>,
     {
-        if self.sent != Some(id) {
-            return Err(Error::InvalidState);
-        }
-        self.sent = None;
+        self.sent.answered(id)?;
         let r = self.response_inner(status, headers);
         r.inspect_err(|&e| self.error = Some(e))
     }

@@ -2,6 +2,7 @@
 
 use crate::envelope::Envelope;
 use crate::envelope::keys::INSTRUCTION_FILE_MARKER;
+use crate::error::{Error, Result};
 use crate::suite::TAG_LEN;
 
 /// Identifies one request of a machine; pass it back with the response.
@@ -16,6 +17,52 @@ impl RequestId {
     /// The id with this number (bindings only: a wrong id is refused by the machine).
     pub const fn from_raw(n: u32) -> Self {
         RequestId(n)
+    }
+}
+
+/// The bookkeeping of a machine with at most one request out at a time: the id of the one
+/// outstanding, and the next id to hand out.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct OneAtATime {
+    sent: Option<RequestId>,
+    next: u32,
+}
+
+impl OneAtATime {
+    pub(crate) const fn new() -> Self {
+        OneAtATime {
+            sent: None,
+            next: 1,
+        }
+    }
+
+    /// The outstanding request's id, or a new one, now outstanding.
+    pub(crate) fn send(&mut self) -> RequestId {
+        *self.sent.get_or_insert_with(|| {
+            let id = RequestId(self.next);
+            self.next += 1;
+            id
+        })
+    }
+
+    /// The outstanding request, if one is.
+    pub(crate) fn outstanding(&self) -> Option<RequestId> {
+        self.sent
+    }
+
+    /// Whether `id` is the outstanding request.
+    pub(crate) fn is(&self, id: RequestId) -> bool {
+        self.sent == Some(id)
+    }
+
+    /// `id` was answered: it must be the outstanding request ([`Error::InvalidState`]
+    /// otherwise), which no longer is.
+    pub(crate) fn answered(&mut self, id: RequestId) -> Result<()> {
+        if !self.is(id) {
+            return Err(Error::InvalidState);
+        }
+        self.sent = None;
+        Ok(())
     }
 }
 

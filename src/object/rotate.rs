@@ -5,7 +5,7 @@
 
 use super::head::read_head;
 use super::lookup::EnvelopeLookup;
-use super::request::{Operation, Request, RequestBody, RequestId};
+use super::request::{OneAtATime, Operation, Request, RequestBody, RequestId};
 use super::text::Text;
 use crate::envelope::{ContentAlgorithm, Envelope, FormatVersion, Placement};
 use crate::error::{Error, Result};
@@ -100,8 +100,7 @@ enum Step {
 pub struct RotateInstructionFile<'a> {
     intent: RotateIntent<'a>,
     step: Step,
-    sent: Option<RequestId>,
-    next_id: u32,
+    sent: OneAtATime,
     lookup: EnvelopeLookup,
     old: Option<Envelope>,
     new: Option<Envelope>,
@@ -130,8 +129,7 @@ impl<'a> RotateInstructionFile<'a> {
         Ok(RotateInstructionFile {
             intent,
             step: Step::Head,
-            sent: None,
-            next_id: 1,
+            sent: OneAtATime::new(),
             lookup: EnvelopeLookup::new(),
             old: None,
             new: None,
@@ -152,14 +150,12 @@ impl<'a> RotateInstructionFile<'a> {
         if let Some(e) = self.error {
             return Err(e);
         }
-        if let Some(id) = self.sent {
+        if let Some(id) = self.sent.outstanding() {
             return Ok(RotateNext::Send(id));
         }
         Ok(match self.step {
             Step::Head | Step::GetInstructionFile | Step::Put => {
-                let id = RequestId(self.next_id);
-                self.next_id += 1;
-                self.sent = Some(id);
+                let id = self.sent.send();
                 RotateNext::Send(id)
             }
             Step::Unwrap => RotateNext::UnwrapKey,
@@ -178,7 +174,7 @@ impl<'a> RotateInstructionFile<'a> {
 
     /// The request `id`.
     pub fn request(&self, id: RequestId) -> Result<Request<'_>> {
-        if self.sent != Some(id) {
+        if !self.sent.is(id) {
             return Err(Error::InvalidState);
         }
         let i = &self.intent;
@@ -210,7 +206,7 @@ impl<'a> RotateInstructionFile<'a> {
     /// refused.
     pub fn body(&mut self, id: RequestId, piece: &[u8]) -> Result<()> {
         let r = (|| {
-            if self.sent != Some(id) || self.step != Step::GetInstructionFile {
+            if !self.sent.is(id) || self.step != Step::GetInstructionFile {
                 return Err(Error::InvalidState);
             }
             self.lookup.body(piece)
@@ -231,10 +227,7 @@ impl<'a> RotateInstructionFile<'a> {
     where
         I: IntoIterator<Item = (&'h str, &'h str)>,
     {
-        if self.sent != Some(id) {
-            return Err(Error::InvalidState);
-        }
-        self.sent = None;
+        self.sent.answered(id)?;
         match self.step {
             Step::Head => {
                 let h = read_head(status, headers, Some(self.lookup.metadata_mut()))?;

@@ -14,7 +14,7 @@ use super::plan::{Source, etag_eq};
 use super::reencrypt::ReencryptDone;
 use crate::error::{Error, Result};
 use crate::object::head::read_head;
-use crate::object::request::{Operation, Request, RequestId};
+use crate::object::request::{OneAtATime, Operation, Request, RequestId};
 
 /// What [`RemoveInstructionFile::poll`] asks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -38,8 +38,7 @@ pub struct RemoveInstructionFile<'a> {
     source: &'a Source,
     etag: &'a str,
     step: Step,
-    sent: Option<RequestId>,
-    next_id: u32,
+    sent: OneAtATime,
     removed: bool,
     error: Option<Error>,
 }
@@ -70,8 +69,7 @@ impl<'a> RemoveInstructionFile<'a> {
             source,
             etag,
             step: Step::Check,
-            sent: None,
-            next_id: 1,
+            sent: OneAtATime::new(),
             removed: false,
             error: None,
         })
@@ -85,22 +83,14 @@ impl<'a> RemoveInstructionFile<'a> {
         if self.step == Step::Done {
             return Ok(RemoveNext::Done(self.removed));
         }
-        let id = match self.sent {
-            Some(id) => id,
-            None => {
-                let id = RequestId(self.next_id);
-                self.next_id += 1;
-                self.sent = Some(id);
-                id
-            }
-        };
+        let id = self.sent.send();
         Ok(RemoveNext::Send(id))
     }
 
     /// The request `id`: the HEAD, then the DELETE, of `key + suffix`, both `If-Match` the ETag
     /// read.
     pub fn request(&self, id: RequestId) -> Result<Request<'_>> {
-        if self.sent != Some(id) {
+        if !self.sent.is(id) {
             return Err(Error::InvalidState);
         }
         let op = match self.step {
@@ -121,10 +111,7 @@ impl<'a> RemoveInstructionFile<'a> {
     where
         I: IntoIterator<Item = (&'h str, &'h str)>,
     {
-        if self.sent != Some(id) {
-            return Err(Error::InvalidState);
-        }
-        self.sent = None;
+        self.sent.answered(id)?;
         let r = self.response_inner(status, headers);
         r.inspect_err(|&e| self.error = Some(e))
     }

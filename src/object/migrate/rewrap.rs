@@ -24,7 +24,7 @@ use crate::envelope::{ContentAlgorithm, Envelope, FormatVersion, Placement};
 use crate::error::{Error, Result};
 use crate::object::describe::DescribeObject;
 use crate::object::head::{EnvelopeMetadata, read_head};
-use crate::object::request::{CopySource, Operation, Request, RequestId};
+use crate::object::request::{CopySource, OneAtATime, Operation, Request, RequestId};
 use crate::policy::{DecryptPolicy, EncryptConfig};
 use crate::secret::DataKey;
 use crate::wrap::EncryptionMaterials;
@@ -111,8 +111,7 @@ pub struct RewrapInPlace<'a> {
     intent: RewrapIntent,
     meta: Vec<(&'a str, &'a str)>,
     step: Step,
-    sent: Option<RequestId>,
-    next_id: u32,
+    sent: OneAtATime,
     data_key: Option<DataKey>,
     new: Option<Envelope>,
     upload_id: Option<String>,
@@ -173,8 +172,7 @@ impl<'a> RewrapInPlace<'a> {
                 .map(|(k, v)| (k.as_str(), v.as_str()))
                 .collect(),
             step: Step::Unwrap,
-            sent: None,
-            next_id: 1,
+            sent: OneAtATime::new(),
             data_key: None,
             new: None,
             upload_id: None,
@@ -223,7 +221,7 @@ impl<'a> RewrapInPlace<'a> {
     /// What the machine needs next. After a failure during a multipart copy it first asks for
     /// the `AbortMultipartUpload`, then returns the error.
     pub fn poll(&mut self) -> Result<RewrapNext> {
-        if let Some(id) = self.sent {
+        if let Some(id) = self.sent.outstanding() {
             return Ok(RewrapNext::Send(id));
         }
         if let (Some(e), Step::Done) = (self.error, self.step) {
@@ -238,9 +236,7 @@ impl<'a> RewrapInPlace<'a> {
                 new_key_checked: self.new_key_checked,
             }),
             _ => {
-                let id = RequestId(self.next_id);
-                self.next_id += 1;
-                self.sent = Some(id);
+                let id = self.sent.send();
                 RewrapNext::Send(id)
             }
         })
@@ -354,7 +350,7 @@ impl<'a> RewrapInPlace<'a> {
 
     /// The request `id`.
     pub fn request(&self, id: RequestId) -> Result<Request<'_>> {
-        if self.sent != Some(id) {
+        if !self.sent.is(id) {
             return Err(Error::InvalidState);
         }
         let s = self.source;
@@ -412,10 +408,10 @@ impl<'a> RewrapInPlace<'a> {
 
     /// The upload id of the CreateMultipartUpload answer, with its status.
     pub fn upload_created(&mut self, id: RequestId, status: u16, upload_id: &str) -> Result<()> {
-        if self.sent != Some(id) || self.step != Step::Create {
+        if self.step != Step::Create {
             return Err(Error::InvalidState);
         }
-        self.sent = None;
+        self.sent.answered(id)?;
         if let Err(e) = read_head(status, [], None).and_then(|h| h.check_status(false)) {
             return Err(self.fail(e));
         }
@@ -434,10 +430,7 @@ impl<'a> RewrapInPlace<'a> {
     where
         I: IntoIterator<Item = (&'h str, &'h str)>,
     {
-        if self.sent != Some(id) {
-            return Err(Error::InvalidState);
-        }
-        self.sent = None;
+        self.sent.answered(id)?;
         let r = self.response_inner(status, headers);
         r.map_err(|e| self.fail(e))
     }
