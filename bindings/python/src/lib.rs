@@ -1023,7 +1023,14 @@ fn drive_put<'py>(
                 let body: Option<Vec<u8>> = match (op, r.body) {
                     (Operation::PutObject, RequestBody::Ciphertext { len }) => {
                         let n = len.saturating_sub(16) as usize;
-                        match read_body(reader, n, true) {
+                        // A body of unknown length that fit one part was read by the probe:
+                        // that part is the body (the reader is past it).
+                        let probed = bufs.keys().next().copied();
+                        let body = match probed.and_then(|k| bufs.remove(&k)) {
+                            Some(b) => Ok(b),
+                            None => read_body(reader, n, true),
+                        };
+                        match body {
                             Ok(mut b) => {
                                 let enc = if b.len() >= 64 << 10 {
                                     py.detach(|| p.encrypt(&mut b))
