@@ -171,9 +171,17 @@ def test_migrate_prefix_mixed_versioned_bucket(moto_endpoint, s3, tmp_path, seed
     before, markers = versions(s3, bucket)
     assert markers == 0
     seen: List[Tuple[str, int, int]] = []
+    lists: List[int] = []
+    s3.meta.events.register("before-call.s3.ListObjectsV2", lambda **kw: lists.append(1))
     report = s3ec.migrate_prefix(
-        s3, kr, Bucket=bucket, Prefix="mix/", Progress=lambda r, done, total: seen.append((r["key"], done, total))
+        s3,
+        kr,
+        Bucket=bucket,
+        Prefix="mix/",
+        page_size=5,  # 11 keys: 3 pages, the instruction file on the page after its object's
+        Progress=lambda r, done, total: seen.append((r["key"], done, total)),
     )
+    assert len(lists) == 3
 
     migrated = [k for k in want if "/v1-" in k or "/v2-" in k]
     assert totals(report) == {"migrated": 7, "skipped": 2, "not-encrypted": 1}, report["failures"]
@@ -376,3 +384,8 @@ def test_readme_migration_example_runs_as_written(moto_endpoint, s3, tmp_path, s
     c = strict(s3, s3ec.AesKeyring(new_master_key))
     assert c.get_object(Bucket=bucket, Key="photos/cat.jpg")["Body"].read() == cat
     assert read_sha(c, bucket, "photos/dog.jpg") == dog
+
+
+def test_migrate_prefix_refuses_unknown_options(s3):
+    with pytest.raises(TypeError, match="placement"):
+        s3ec.migrate_prefix(s3, s3ec.AesKeyring(JAVA_KEY), Bucket="any", placement="metadata")

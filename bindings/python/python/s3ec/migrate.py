@@ -23,6 +23,7 @@ fields of ``s3ec migrate --report``.
 
 from __future__ import annotations
 
+import inspect
 import os
 import tempfile
 import time
@@ -125,11 +126,21 @@ def migrate_object(
             pass
 
 
-def list_keys(client: Any, Bucket: str, Prefix: str = "", instruction_file_suffix: str = ".instruction") -> List[str]:
-    """The keys under ``Prefix`` (the ``list_objects_v2`` paginator), without the instruction
-    files that sit beside their objects (``KEY`` + suffix when ``KEY`` is listed too)."""
+def list_keys(
+    client: Any,
+    Bucket: str,
+    Prefix: str = "",
+    instruction_file_suffix: str = ".instruction",
+    page_size: Optional[int] = None,
+) -> List[str]:
+    """The keys under ``Prefix`` (the ``list_objects_v2`` paginator, ``page_size`` keys a page),
+    without the instruction files that sit beside their objects (``KEY`` + suffix when ``KEY``
+    is listed too)."""
     keys: List[str] = []
-    pages = _boto3(client).get_paginator("list_objects_v2").paginate(Bucket=Bucket, Prefix=Prefix)
+    config = {"PageSize": int(page_size)} if page_size else {}
+    pages = _boto3(client).get_paginator("list_objects_v2").paginate(
+        Bucket=Bucket, Prefix=Prefix, PaginationConfig=config
+    )
     for page in pages:
         keys.extend(o["Key"] for o in page.get("Contents") or [])
     return without_instruction_files(keys, instruction_file_suffix)
@@ -245,12 +256,14 @@ def migrate_prefix(
     concurrency: int = 4,
     max_attempts: int = 3,
     backoff_s: float = 0.2,
+    page_size: Optional[int] = None,
     **kwargs: Any,
 ) -> Dict[str, Any]:
     """Migrate every object under ``Bucket/Prefix`` to V3 and return the report.
 
     The objects are listed with the ``list_objects_v2`` paginator of ``client`` (a boto3 client,
-    or an :class:`S3EncryptionClient`'s), instruction files beside their objects left out, and
+    or an :class:`S3EncryptionClient`'s; ``page_size`` keys a page, default S3's 1000),
+    instruction files beside their objects left out, and
     migrated ``concurrency`` at a time with :func:`migrate_object` (``kwargs`` are its options:
     ``NewKeyring``, ``DryRun``, ``legacy``, ...). A failure that another attempt may fix
     (throttling, 5xx, network) is retried up to ``max_attempts`` times, then recorded as
@@ -263,9 +276,12 @@ def migrate_prefix(
     size class and whole form), ``objects`` (one record per object: bucket, key, status, form,
     listed_version, source/new ETag and version, bytes, attempts, detail) and ``failures``.
     """
+    unknown = set(kwargs) - _OBJECT_OPTIONS
+    if unknown:
+        raise TypeError(f"migrate_prefix() got unexpected keyword arguments {sorted(unknown)!r}")
     suffix = kwargs.get("instruction_file_suffix", ".instruction")
     t0 = time.monotonic()
-    keys = list_keys(client, Bucket, Prefix, suffix)
+    keys = list_keys(client, Bucket, Prefix, suffix, page_size)
     total = len(keys)
     records: List[Optional[Dict[str, Any]]] = [None] * total
 
@@ -292,3 +308,9 @@ def migrate_prefix(
         dry_run=bool(kwargs.get("DryRun", False)),
         elapsed_s=time.monotonic() - t0,
     )
+
+
+# The options migrate_prefix passes on to migrate_object.
+_OBJECT_OPTIONS = frozenset(
+    n for n, p in inspect.signature(migrate_object).parameters.items() if p.kind is inspect.Parameter.KEYWORD_ONLY
+) - {"Bucket", "Key"}
