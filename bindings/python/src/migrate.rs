@@ -174,6 +174,8 @@ fn opens(
     match keyring.unwrap(py, env, req) {
         Ok(dk) => Ok(env.decryptor(dk, policy).map(|_| ()).map_err(|e| short(&e))),
         Err(Fail::Core(e)) => Ok(Err(short(&e))),
+        // Throttling, 5xx, a network failure: not a verdict; the caller may retry.
+        Err(Fail::Py(e)) if transient(py, &e)? => Err(Fail::Py(e)),
         Err(Fail::Py(e))
             if e.is_instance_of::<S3ECError>(py) || e.is_instance_of::<PyException>(py) =>
         {
@@ -186,6 +188,12 @@ fn opens(
         }
         Err(f) => Err(f),
     }
+}
+
+/// Whether a keyring's exception is transient (`s3ec.migrate.is_transient`).
+fn transient(py: Python<'_>, e: &PyErr) -> R<bool> {
+    let f = py.import("s3ec.migrate")?.getattr("is_transient")?;
+    Ok(f.call1((e.value(py),))?.is_truthy()?)
 }
 
 /// HEAD the object (and its instruction file) and take the snapshot every later request is

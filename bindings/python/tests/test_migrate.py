@@ -389,3 +389,35 @@ def test_readme_migration_example_runs_as_written(moto_endpoint, s3, tmp_path, s
 def test_migrate_prefix_refuses_unknown_options(s3):
     with pytest.raises(TypeError, match="placement"):
         s3ec.migrate_prefix(s3, s3ec.AesKeyring(JAVA_KEY), Bucket="any", placement="metadata")
+
+
+class FlakyKms(s3ec.KmsKeyring):
+    """A KMS keyring whose first ``failures`` Decrypt calls are throttled."""
+
+    def __init__(self, kms, key_id, failures):
+        super().__init__(kms, key_id)
+        self.failures = failures
+        self.calls = 0
+
+    def decrypt_data_key(self, request):
+        self.calls += 1
+        if self.calls <= self.failures:
+            from botocore.exceptions import ClientError
+
+            raise ClientError(
+                {"Error": {"Code": "ThrottlingException", "Message": "slow down"}, "ResponseMetadata": {"HTTPStatusCode": 400}},
+                "Decrypt",
+            )
+        return super().decrypt_data_key(request)
+
+
+def test_throttled_keyring_is_retried_then_reported_failed_temporary(moto_endpoint, s3, kms, kms_key):
+    bucket = new_bucket(s3, versioned=False)
+    s3ec.S3EncryptionClient(s3, s3ec.KmsKeyring(kms, kms_key)).put_object(Bucket=bucket, Key="k", Body=b"v3")
+    once = FlakyKms(kms, kms_key, failures=1)
+    r = s3ec.migrate_prefix(s3, once, Bucket=bucket, backoff_s=0.01)
+    assert totals(r) == {"skipped": 1} and r["objects"][0]["attempts"] == 2
+    always = FlakyKms(kms, kms_key, failures=10**6)
+    r = s3ec.migrate_prefix(s3, always, Bucket=bucket, backoff_s=0.01, max_attempts=3)
+    assert totals(r) == {"failed-temporary": 1} and r["objects"][0]["attempts"] == 3
+    assert "ThrottlingException" in r["failures"][0]["detail"]

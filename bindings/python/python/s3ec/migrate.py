@@ -30,7 +30,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Union
 
-from botocore.exceptions import BotoCoreError
+from botocore.exceptions import BotoCoreError, ClientError
 
 from . import _native
 from ._client import CommitmentPolicy, S3EncryptionClient, _policy_value
@@ -165,10 +165,30 @@ def _size_class(size: int) -> str:
     return ">=5GiB"
 
 
-def _retryable(e: BaseException) -> bool:
+_THROTTLING = {
+    "Throttling",
+    "ThrottlingException",
+    "ThrottledException",
+    "RequestLimitExceeded",
+    "SlowDown",
+    "TooManyRequestsException",
+    "KMSInternalException",
+    "DependencyTimeoutException",
+}
+
+
+def is_transient(e: BaseException) -> bool:
+    """Whether another attempt may succeed: a network failure, throttling or a 5xx (from S3
+    through the machines, or from a keyring's KMS call)."""
     if isinstance(e, BotoCoreError):
         return True
-    return isinstance(e, StorageError) and int(getattr(e, "status", -1) or 0) in _RETRYABLE_STATUS
+    if isinstance(e, StorageError):
+        return int(getattr(e, "status", -1) or 0) in _RETRYABLE_STATUS
+    if isinstance(e, ClientError):
+        r = e.response or {}
+        status = int(r.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
+        return status >= 500 or status == 429 or r.get("Error", {}).get("Code") in _THROTTLING
+    return False
 
 
 def _short(e: BaseException) -> str:
@@ -185,12 +205,12 @@ def _one(bucket: str, key: str, attempts_max: int, backoff_s: float, run: Callab
         except UsageError:
             raise
         except Exception as e:  # recorded per object; a rerun retries it
-            if _retryable(e) and attempts < attempts_max:
+            if is_transient(e) and attempts < attempts_max:
                 time.sleep(backoff_s * (2 ** (attempts - 1)))
                 continue
             out = {
                 "key": key,
-                "status": "failed-temporary" if _retryable(e) else "failed",
+                "status": "failed-temporary" if is_transient(e) else "failed",
                 "form": None,
                 "source_etag": None,
                 "source_version": None,
