@@ -312,10 +312,38 @@ def test_dry_run_wrong_key_and_legacy_off_write_nothing(moto_endpoint, s3, tmp_p
     assert versions(s3, bucket) == before
 
 
-def test_missing_object_is_a_failure_with_a_reason(moto_endpoint, s3):
+class DeniedTagging:
+    """A boto3 client on which GetObjectTagging is denied (403)."""
+
+    def __init__(self, inner):
+        self.inner = inner
+
+    def __getattr__(self, name):
+        return getattr(self.inner, name)
+
+    def get_object_tagging(self, **kw):
+        from botocore.exceptions import ClientError
+
+        raise ClientError(
+            {"Error": {"Code": "AccessDenied", "Message": "denied"}, "ResponseMetadata": {"HTTPStatusCode": 403}},
+            "GetObjectTagging",
+        )
+
+
+def test_storage_failures_raise_and_are_recorded_failed_with_a_reason(moto_endpoint, s3):
     bucket = new_bucket(s3, versioned=False)
+    kr = s3ec.AesKeyring(JAVA_KEY)
     with pytest.raises(s3ec.NoSuchKeyError):
-        s3ec.migrate_object(s3, s3ec.AesKeyring(JAVA_KEY), Bucket=bucket, Key="nope")
+        s3ec.migrate_object(s3, kr, Bucket=bucket, Key="nope")
+    put_java_vector(s3, bucket, "v2", "strict-aesgcm-meta-17")
+    with pytest.raises(s3ec.StorageError) as e:
+        s3ec.migrate_object(DeniedTagging(s3), kr, Bucket=bucket, Key="v2")
+    assert e.value.status == 403
+    r = s3ec.migrate_prefix(DeniedTagging(s3), kr, Bucket=bucket)
+    assert totals(r) == {"failed": 1} and r["objects"][0]["attempts"] == 1
+    assert r["failures"] == [{"bucket": bucket, "key": "v2", "status": "failed", "detail": r["failures"][0]["detail"]}]
+    assert "403" in r["failures"][0]["detail"]
+    assert legacy(s3).head_object(Bucket=bucket, Key="v2")["S3EC"]["format_version"] == "V2"
 
 
 def test_large_object_through_storage_and_multipart(moto_endpoint, s3):
