@@ -30,6 +30,8 @@ use std::collections::HashMap;
 use std::fs::File;
 use std::os::unix::fs::FileExt;
 
+mod migrate;
+
 // ---------------------------------------------------------------- exceptions
 
 pyo3::create_exception!(
@@ -489,6 +491,7 @@ impl<'py> Io<'py> {
         d.set_item("part_number", r.part_number)?;
         d.set_item("content_length", r.content_length)?;
         d.set_item("content_type", r.content_type)?;
+        d.set_item("tagging", r.tagging)?;
         d.set_item("body_limit", r.response_body_limit)?;
         let md = PyDict::new(py);
         for (k, v) in r.metadata() {
@@ -644,6 +647,10 @@ struct Out {
     /// A ranged read: offsets are the object's; the output starts at the first one released.
     ranged: bool,
     base: Option<u64>,
+    /// A running SHA-256 of the released plaintext, in order (a migration's read and read-back).
+    digest: Option<s3_encryption::object::migrate::PlaintextDigest>,
+    /// The format of the envelope the read opened.
+    version: Option<s3_encryption::FormatVersion>,
 }
 
 impl Out {
@@ -654,6 +661,9 @@ impl Out {
         } else {
             offset
         };
+        if let Some(d) = &mut self.digest {
+            d.update(offset, data)?;
+        }
         if self.to_file || replayed {
             let f = self.file.as_ref().ok_or(Error::InvalidState)?;
             f.write_all_at(data, offset)
@@ -787,6 +797,7 @@ fn drive_get<'py>(
                 }
                 GetNext::UnwrapKey => {
                     let env = g.envelope().ok_or(Error::InvalidState)?;
+                    out.version = Some(env.version());
                     let req = g.key_request()?;
                     let dk = keyring.unwrap(py, env, req)?;
                     g.data_key(dk)?;
@@ -880,6 +891,8 @@ fn get_object<'py>(
         to_file: download,
         ranged: range.is_some(),
         base: None,
+        digest: None,
+        version: None,
     };
     let done = drive_get(&io, &keyring, intent, &mut out).map_err(|f| f.into_py(py))?;
     let d = PyDict::new(py);
@@ -1009,7 +1022,14 @@ fn drive_put<'py>(
                 let body: Option<Vec<u8>> = match (op, r.body) {
                     (Operation::PutObject, RequestBody::Ciphertext { plaintext_len, .. }) => {
                         let n = plaintext_len as usize;
-                        match read_body(reader, n, true) {
+                        // A body of unknown length that fit one part was read by the probe:
+                        // that part is the body (the reader is past it).
+                        let probed = bufs.keys().next().copied();
+                        let body = match probed.and_then(|k| bufs.remove(&k)) {
+                            Some(b) => Ok(b),
+                            None => read_body(reader, n, true),
+                        };
+                        match body {
                             Ok(mut b) => {
                                 let enc = if b.len() >= 64 << 10 {
                                     py.detach(|| p.encrypt(&mut b))
@@ -1400,6 +1420,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(describe_object, m)?)?;
     m.add_function(wrap_pyfunction!(delete_object, m)?)?;
     m.add_function(wrap_pyfunction!(reencrypt_instruction_file, m)?)?;
+    m.add_function(wrap_pyfunction!(migrate::migrate_object, m)?)?;
     m.add_function(wrap_pyfunction!(is_envelope_key, m)?)?;
     m.add_function(wrap_pyfunction!(default_instruction_suffix, m)?)?;
     m.add("S3ECError", py.get_type::<S3ECError>())?;

@@ -83,35 +83,37 @@ def test_read_and_migrate_objects_written_by_0_1_3(moto_endpoint, s3, bucket, tm
         assert strict.head_object(Bucket=bucket, Key=f"seed{n}")["S3EC"]["format_version"] == "V1"
     for n, data in written.items():
         r = s3ec.migrate_object(s3, kr, Bucket=bucket, Key=f"seed{n}")
-        assert r["Migrated"] and r["FromVersion"] == "V1"
+        assert r["status"] == "migrated" and r["form"]["format"] == "V1" and r["bytes"] == n
         assert strict.get_object(Bucket=bucket, Key=f"seed{n}")["Body"].read() == data
         assert strict.head_object(Bucket=bucket, Key=f"seed{n}")["S3EC"]["format_version"] == "V3"
         assert shim.get_object(Bucket=bucket, Key=f"seed{n}") == data
         # Idempotent: a V3 object is left alone.
-        assert s3ec.migrate_object(s3, kr, Bucket=bucket, Key=f"seed{n}")["Migrated"] is False
-    # No temporary keys left behind.
+        assert s3ec.migrate_object(s3, kr, Bucket=bucket, Key=f"seed{n}")["status"] == "skipped"
+    # Migrated in place: no other key was written.
     keys = sorted(o["Key"] for o in s3.list_objects_v2(Bucket=bucket)["Contents"])
     assert keys == sorted(f"seed{n}" for n in written)
 
 
-def test_migration_refuses_a_changed_object(moto_endpoint, s3, bucket, tmp_path, seed_py, monkeypatch):
+def test_migration_refuses_a_changed_object(moto_endpoint, s3, bucket, tmp_path, seed_py):
     master = aes(16, seed=5)
     src = tmp_path / "p"
     src.write_bytes(b"original")
     run_peer(seed_py, "seed_peer.py", moto_endpoint, "put", bucket, "obj", master.hex(), str(src))
     kr = s3ec.AesKeyring(master)
-    # Another writer replaces the object between the read and the replace: If-Match fails.
-    from s3ec import migrate as m
 
-    real = m._replace
+    # Another writer replaces the object just before the migration's conditional write: If-Match
+    # fails, and the other writer's object stays.
+    class Racing:
+        def __getattr__(self, name):
+            return getattr(s3, name)
 
-    def racing(client, b, src_key, dst, etag, placement, suffix):
-        client.put_object(Bucket=b, Key=dst, Body=b"someone else's write")
-        return real(client, b, src_key, dst, etag, placement, suffix)
+        def put_object(self, **kw):
+            if kw.get("IfMatch"):
+                s3.put_object(Bucket=kw["Bucket"], Key=kw["Key"], Body=b"someone else's write")
+            return s3.put_object(**kw)
 
-    monkeypatch.setattr(m, "_replace", racing)
-    with pytest.raises(s3ec.ObjectChangedError):
-        s3ec.migrate_object(s3, kr, Bucket=bucket, Key="obj")
+    r = s3ec.migrate_object(Racing(), kr, Bucket=bucket, Key="obj")
+    assert r["status"] == "changed" and r["new_etag"] is None
     assert s3.get_object(Bucket=bucket, Key="obj")["Body"].read() == b"someone else's write"
     assert [o["Key"] for o in s3.list_objects_v2(Bucket=bucket)["Contents"]] == ["obj"]
 

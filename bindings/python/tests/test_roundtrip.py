@@ -228,3 +228,23 @@ def test_reencrypt_instruction_file(s3, kms, kms_key, bucket, kind):
     m.put_object(Bucket=bucket, Key="meta", Body=b"x", EncryptionContext=ctx)
     with pytest.raises(s3ec.UsageError):
         m.reencrypt_instruction_file(Bucket=bucket, Key="meta", NewKeyring=new, EncryptionContext=ctx)
+
+
+class _Unseekable:
+    """A body with ``read`` only: its length is unknown until it ends."""
+
+    def __init__(self, data):
+        self._b = io.BytesIO(data)
+
+    def read(self, n=-1):
+        return self._b.read(n)
+
+
+@pytest.mark.parametrize("n", [0, 17, 4101, 5 * (1 << 20) + 3])
+def test_body_of_unknown_length(s3, bucket, n):
+    # Below the part size the machine probes one part and sends it as a single PutObject.
+    c = s3ec.S3EncryptionClient(s3, s3ec.AesKeyring(aes(32)), part_size=5 << 20, multipart_threshold=5 << 20)
+    data = os.urandom(n)
+    r = c.put_object(Bucket=bucket, Key=f"u{n}", Body=_Unseekable(data))
+    assert r["S3EC"]["plaintext_len"] == n and r["S3EC"]["multipart"] == (n > 5 << 20)
+    assert c.get_object(Bucket=bucket, Key=f"u{n}")["Body"].read() == data

@@ -23,7 +23,7 @@ from ._native import (
 from ._native import __version__ as _native_version
 from ._client import CommitmentPolicy, Placement, S3EncryptionClient, StreamingBody
 from .keyrings import Keyring, KmsDiscoveryKeyring, KmsKeyring
-from .migrate import migrate_object
+from .migrate import migrate_object, migrate_prefix
 from .compat import S3EncryptionSyncClient
 
 __version__ = _native_version
@@ -40,6 +40,7 @@ __all__ = [
     "KmsDiscoveryKeyring",
     "Keyring",
     "migrate_object",
+    "migrate_prefix",
     "S3ECError",
     "AuthenticationError",
     "PolicyError",

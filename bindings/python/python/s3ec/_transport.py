@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import threading
+from urllib.parse import quote, urlencode
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
@@ -126,6 +127,7 @@ class Boto3Transport:
             if req["content_type"]:
                 a["ContentType"] = req["content_type"]
             a["Metadata"] = req["metadata"]
+            self._conditions(req, a, if_match=True, tagging=True)
             a.update(self._extra(req))
             r = c.put_object(**a)
             if req["is_object"]:
@@ -135,6 +137,7 @@ class Boto3Transport:
             if req["content_type"]:
                 a["ContentType"] = req["content_type"]
             a["Metadata"] = req["metadata"]
+            self._conditions(req, a, if_match=False, tagging=True)
             a.update(self._extra(req))
             r = c.create_multipart_upload(**a)
             uid = r.get("UploadId", "")
@@ -161,6 +164,7 @@ class Boto3Transport:
             uid = req["upload_id"]
             with self._lock:
                 parts = [p for _, p in sorted(self._parts.pop(uid, {}).items())]
+            self._conditions(req, a, if_match=True, tagging=False)
             a.update(self._extra(req))
             r = c.complete_multipart_upload(**a, UploadId=uid, MultipartUpload={"Parts": parts})
             if req["is_object"]:
@@ -175,6 +179,29 @@ class Boto3Transport:
             r = c.delete_object(**a)
             return int(r["ResponseMetadata"]["HTTPStatusCode"]), _headers(r), None, None
         raise ValueError(f"unknown operation {op}")
+
+    @staticmethod
+    def _conditions(req: Dict[str, Any], a: Dict[str, Any], if_match: bool, tagging: bool) -> None:
+        # What the machine itself asks for on a write: a condition on the object's current ETag
+        # (a migration's conditional replace) and the tags to store.
+        if if_match and req.get("if_match"):
+            a["IfMatch"] = req["if_match"]
+        if tagging and req.get("tagging"):
+            a["Tagging"] = req["tagging"]
+
+    def get_object_tagging(self, bucket: str, key: str, version_id: Optional[str]) -> Tuple[int, Optional[str]]:
+        """The object's tags as ``x-amz-tagging`` takes them (``k=v&...``, URL-encoded), with the
+        status; an error status is an answer (``(404, None)``: the object is gone)."""
+        a: Dict[str, Any] = {"Bucket": bucket, "Key": key}
+        if version_id:
+            a["VersionId"] = version_id
+        try:
+            r = self._pool.submit(self.client.get_object_tagging, **a).result()
+        except ClientError as e:
+            md = (e.response or {}).get("ResponseMetadata", {})
+            return int(md.get("HTTPStatusCode") or 500), None
+        tags = [(t["Key"], t["Value"]) for t in r.get("TagSet") or []]
+        return 200, urlencode(tags, quote_via=quote)
 
     def _opened(self, req: Dict[str, Any], r: Dict[str, Any]) -> None:
         # The first response about the object itself: what get_object/head_object return.

@@ -1,66 +1,64 @@
-"""Rewrite a V1/V2 object as V3 in place, losing nothing on the way.
+"""Migrate objects to V3 with the core's migration protocol (the one ``s3ec migrate`` runs).
 
-The sequence (every step must succeed before the next one starts):
+:func:`migrate_object` hands one object to the Rust core's migration machine
+(``s3_encryption::object::migrate``), with boto3 doing the requests it asks for:
 
-1. **Describe** the object (HEAD + instruction file): already V3 → nothing to do.
-2. **Read** it under a reading policy that admits the legacy formats, to a temporary file:
-   plaintext ``P``, its SHA-256, and the ETag ``E`` the read was pinned to (every GET of the read
-   carries ``If-Match: E``, so ``P`` is the plaintext of exactly that version).
-3. **Write** ``P`` as V3 to a temporary key ``T = Key + ".s3ec-migrate-<random>"``
-   (``If-None-Match: *``), with the user metadata and content type of the original.
-4. **Verify** ``T``: read it back strictly (REQUIRE_ENCRYPT_REQUIRE_DECRYPT, no legacy flag) and
-   compare its SHA-256 with ``P``'s.
-5. **Replace**: copy ``T``'s stored bytes and metadata onto ``Key`` with ``If-Match: E`` (a
-   conditional PutObject, or for large objects a multipart copy completed with ``If-Match: E``).
-   If the object changed since step 2, S3 refuses (412) and the original is untouched:
-   :class:`ObjectChangedError`, ``T`` is deleted.
-6. **Verify** ``Key`` strictly again. If that fails, ``T`` (a verified V3 copy) is kept and its
-   name is in the error.
-7. **Clean up**: delete ``T`` (and its instruction file), and the original's V1/V2 instruction
-   file when the envelope moved into the metadata.
+1. **Describe** the object (HEAD and instruction file). A plain object is ``not-encrypted``; a
+   V3 object the new keyring opens is ``skipped`` (so a rerun is safe); one the old keyring and
+   read policy cannot open is ``cannot-open``; with ``DryRun`` the rest is ``would-migrate``.
+2. **Read** it pinned to the version and ETag the HEAD saw, verified (its tags too).
+3. **Write** it back in place as V3 (metadata placement, user metadata, content type and tags
+   kept), conditional on that ETag (``If-Match`` on the PutObject or the
+   CompleteMultipartUpload). If another writer changed the object in the meantime, S3 refuses
+   and the verdict is ``changed``: the other writer's object is left as it is.
+4. **Read back** the new object (pinned to the version and ETag the write returned, strictly V3)
+   and compare its length and SHA-256 with what was read, before ``migrated`` is reported.
 
-At no point is the only copy of the plaintext the one being overwritten: until step 5 the
-original is untouched; after it, both ``Key`` and ``T`` hold the verified V3 object until step 6
-has read ``Key`` back.
+Nothing is deleted: on a versioned bucket the old version stays (``source_version``); an
+instruction file the new object no longer needs is left in place (``detail`` names it).
+
+:func:`migrate_prefix` runs it over every object under a prefix and returns a report with the
+fields of ``s3ec migrate --report``.
 """
 
 from __future__ import annotations
 
-import hashlib
+import inspect
 import os
 import tempfile
-import uuid
-from typing import Any, Dict, Mapping, Optional
+import time
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Union
 
-from ._client import CommitmentPolicy, S3EncryptionClient
-from ._native import ObjectChangedError, StorageError
+from botocore.exceptions import BotoCoreError, ClientError
+
+from . import _native
+from ._client import CommitmentPolicy, S3EncryptionClient, _policy_value
+from ._native import StorageError, UsageError
+from ._transport import Boto3Transport
 
 MiB = 1 << 20
-_COPY_PART = 64 * MiB
-_SINGLE_COPY_LIMIT = 256 * MiB
+
+#: Every verdict, as ``s3ec migrate`` names it.
+STATUSES = (
+    "migrated",
+    "skipped",
+    "not-encrypted",
+    "cannot-open",
+    "changed",
+    "would-migrate",
+    "unsupported",
+    "failed-temporary",
+    "failed",
+)
+#: Verdicts that make a run unsuccessful (``s3ec migrate`` exits non-zero).
+PROBLEMS = frozenset({"changed", "cannot-open", "unsupported", "failed-temporary", "failed"})
+
+_RETRYABLE_STATUS = {0, 429, 500, 502, 503, 504}
 
 
-def _sha256_file(path: str) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for c in iter(lambda: f.read(1 << 20), b""):
-            h.update(c)
-    return h.hexdigest()
-
-
-def _sha256_body(body: Any) -> str:
-    h = hashlib.sha256()
-    try:
-        for c in iter(lambda: body.read(1 << 20), b""):
-            h.update(c)
-    finally:
-        body.close()
-    return h.hexdigest()
-
-
-def _status(e: BaseException) -> int:
-    r = getattr(e, "response", None) or {}
-    return int(r.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
+def _boto3(client: Any) -> Any:
+    return client.client if isinstance(client, S3EncryptionClient) else client
 
 
 def migrate_object(
@@ -69,185 +67,270 @@ def migrate_object(
     *,
     Bucket: str,
     Key: str,
+    NewKeyring: Any = None,
     EncryptionContext: Optional[Mapping[str, str]] = None,
     NewEncryptionContext: Optional[Mapping[str, str]] = None,
-    NewKeyring: Any = None,
-    placement: str = "metadata",
+    DryRun: bool = False,
+    Verify: bool = True,
+    legacy: bool = True,
+    commitment_policy: Union[str, CommitmentPolicy] = CommitmentPolicy.REQUIRE_ENCRYPT_ALLOW_DECRYPT,
     instruction_file_suffix: str = ".instruction",
+    memory_budget: int = 64 * MiB,
+    part_size: int = 8 * MiB,
+    multipart_threshold: int = 8 * MiB,
+    max_concurrency: int = 4,
     temp_dir: Optional[str] = None,
 ) -> Dict[str, Any]:
-    """Rewrite ``Bucket/Key`` (V1 or V2, e.g. written by ``s3-encryption`` 0.1.3) as V3.
+    """Migrate ``Bucket/Key`` to V3 in place (see the module documentation).
 
-    ``client`` is a boto3 S3 client; ``keyring`` opens the old object, ``NewKeyring`` (default:
-    the same) wraps the new one. ``EncryptionContext`` is the old object's (KMS),
-    ``NewEncryptionContext`` the new one's (default: the old one). Returns a dict with
-    ``Migrated`` (False when the object already was V3), ``FromVersion``, ``ETag`` (the new
-    object's) and ``PlaintextSHA256``. See the module documentation for the exact sequence.
+    ``client`` is a boto3 S3 client (or an :class:`S3EncryptionClient`, whose boto3 client is
+    used). ``keyring`` opens the old object under ``commitment_policy`` (V2 and V3) and, with
+    ``legacy``, the legacy formats (V1, legacy wraps, AES-CBC); ``NewKeyring`` (default: the
+    same) writes the new one and must be able to read it back. ``EncryptionContext`` is the old
+    object's expected KMS context (default: the stored one is accepted),
+    ``NewEncryptionContext`` the new one's. Objects above ``memory_budget`` pass through a
+    temporary file in ``temp_dir``.
+
+    Returns the object's report entry: ``key``, ``status`` (``migrated``, ``skipped``,
+    ``not-encrypted``, ``cannot-open``, ``changed``, ``would-migrate``, ``unsupported``),
+    ``form`` (``format``, ``content``, ``wrap``, ``placement``, ``size`` before the migration),
+    ``source_etag``, ``source_version``, ``new_etag``, ``new_version``, ``bytes`` (plaintext
+    bytes re-encrypted) and ``detail``. Transport failures (S3 errors other than a failed
+    condition, network) raise.
     """
     new_keyring = NewKeyring if NewKeyring is not None else keyring
-    new_ctx = NewEncryptionContext if NewEncryptionContext is not None else EncryptionContext
-    reader = S3EncryptionClient(
-        client,
-        keyring,
-        commitment_policy=CommitmentPolicy.REQUIRE_ENCRYPT_ALLOW_DECRYPT,
-        enable_legacy_wrapping_algorithms=True,
-        enable_legacy_unauthenticated_modes=True,
-        instruction_file_suffix=instruction_file_suffix,
-        memory_budget=0,
-        temp_dir=temp_dir,
-    )
-    strict = S3EncryptionClient(
-        client,
-        new_keyring,
-        placement=placement,
-        instruction_file_suffix=instruction_file_suffix,
-        temp_dir=temp_dir,
-    )
-    # 1. describe
-    head = reader.head_object(Bucket=Bucket, Key=Key)
-    info = head["S3EC"]
-    if info["format_version"] == "V3":
-        return {"Migrated": False, "FromVersion": "V3", "ETag": head.get("ETag")}
-    old_had_instruction_file = bool(info["instruction_file"])
-    if placement == "instruction_file" and old_had_instruction_file:
-        # Writing the new instruction file would overwrite the old envelope before the
-        # conditional replace: refuse rather than risk the original.
-        from ._native import UsageError
-
-        raise UsageError(
-            "the object keeps its envelope in an instruction file: migrate it with placement='metadata'"
-        )
-    # 2. read (pinned to one ETag)
-    fd, ptext = tempfile.mkstemp(prefix=".s3ec-migrate-", dir=temp_dir)
+    fd, scratch = tempfile.mkstemp(prefix=".s3ec-migrate-", dir=temp_dir)
     os.close(fd)
-    tmp_key = f"{Key}.s3ec-migrate-{uuid.uuid4().hex[:12]}"
-    tmp_written = False
+    opts: Dict[str, Any] = {
+        "commitment_policy": _policy_value(commitment_policy),
+        "enable_legacy_wrapping_algorithms": bool(legacy),
+        "enable_legacy_unauthenticated_modes": bool(legacy),
+        "instruction_file_suffix": instruction_file_suffix,
+        "storage_path": scratch,
+        "memory_budget": int(memory_budget),
+        "encryption_context": dict(EncryptionContext) if EncryptionContext is not None else None,
+        "new_encryption_context": dict(NewEncryptionContext) if NewEncryptionContext is not None else None,
+        "part_size": int(part_size),
+        "multipart_threshold": int(multipart_threshold),
+        "parts_in_flight": max(1, int(max_concurrency)),
+        "dry_run": bool(DryRun),
+        "verify": bool(Verify),
+    }
     try:
-        got = reader.get_object(Bucket=Bucket, Key=Key, EncryptionContext=EncryptionContext)
-        etag = got["S3EC"]["ETag"]
-        if not etag:
-            raise StorageError("the object has no ETag: cannot replace it conditionally")
-        body = got["Body"]
-        with open(ptext, "wb") as f:
-            for c in body.iter_chunks():
-                f.write(c)
-        body.close()
-        digest = _sha256_file(ptext)
-        metadata = got.get("Metadata") or {}
-        extra: Dict[str, Any] = {}
-        if got.get("ContentType"):
-            extra["ContentType"] = got["ContentType"]
-        # 3. write the V3 copy to a fresh temporary key
-        with open(ptext, "rb") as f:
-            strict.put_object(
-                Bucket=Bucket,
-                Key=tmp_key,
-                Body=f,
-                EncryptionContext=new_ctx,
-                Metadata=metadata,
-                IfNoneMatch="*",
-                **extra,
-            )
-        tmp_written = True
-        # 4. verify it strictly
-        r = strict.get_object(Bucket=Bucket, Key=tmp_key, EncryptionContext=new_ctx)
-        if _sha256_body(r["Body"]) != digest:
-            raise StorageError(f"the V3 copy {tmp_key!r} does not read back as the original")
-        # 5. replace, conditionally on the original being unchanged
-        new_etag = _replace(client, Bucket, tmp_key, Key, etag, placement, instruction_file_suffix)
-        # 6. verify the replaced object
-        try:
-            r = strict.get_object(Bucket=Bucket, Key=Key, EncryptionContext=new_ctx)
-            ok = _sha256_body(r["Body"]) == digest
-        except Exception as e:  # keep the verified copy
-            tmp_written = False
-            raise StorageError(
-                f"{Key!r} was replaced but does not read back ({e}); the verified V3 copy is kept at {tmp_key!r}"
-            ) from e
-        if not ok:
-            tmp_written = False
-            raise StorageError(
-                f"{Key!r} was replaced but does not read back as the original; the verified V3 copy is kept at {tmp_key!r}"
-            )
-        # 7. clean up: the stale old instruction file (the envelope is in the metadata now)
-        if old_had_instruction_file and placement == "metadata":
-            client.delete_object(Bucket=Bucket, Key=Key + instruction_file_suffix)
-        return {
-            "Migrated": True,
-            "FromVersion": info["format_version"],
-            "ETag": new_etag,
-            "PlaintextSHA256": digest,
-        }
+        with Boto3Transport(_boto3(client), max_workers=max(4, int(max_concurrency) + 2)) as t:
+            return dict(_native.migrate_object(t, keyring, new_keyring, Bucket, Key, opts))
     finally:
         try:
-            os.unlink(ptext)
+            os.unlink(scratch)
         except OSError:
             pass
-        if tmp_written:
-            for k in (tmp_key, tmp_key + instruction_file_suffix):
-                try:
-                    client.delete_object(Bucket=Bucket, Key=k)
-                except Exception:
-                    pass
 
 
-def _replace(
-    client: Any, bucket: str, src: str, dst: str, etag: str, placement: str, suffix: str
-) -> Optional[str]:
-    """Copy ``src``'s stored bytes and metadata onto ``dst`` if ``dst``'s ETag is still ``etag``."""
-    if placement == "instruction_file":
-        # The new instruction file first: while the old object is still in place its metadata
-        # envelope takes precedence over any instruction file, so readers are not disturbed.
-        r = client.get_object(Bucket=bucket, Key=src + suffix)
-        data = r["Body"].read()
-        client.put_object(
-            Bucket=bucket,
-            Key=dst + suffix,
-            Body=data,
-            Metadata=r.get("Metadata") or {},
-            ContentType=r.get("ContentType") or "application/json",
-        )
-    head = client.head_object(Bucket=bucket, Key=src)
-    size = int(head["ContentLength"])
-    md = head.get("Metadata") or {}
-    ct = head.get("ContentType") or "binary/octet-stream"
-    try:
-        if size <= _SINGLE_COPY_LIMIT:
-            with tempfile.SpooledTemporaryFile(max_size=64 * MiB) as buf:
-                r = client.get_object(Bucket=bucket, Key=src, IfMatch=head["ETag"])
-                for c in iter(lambda: r["Body"].read(1 << 20), b""):
-                    buf.write(c)
-                buf.seek(0)
-                out = client.put_object(
-                    Bucket=bucket, Key=dst, Body=buf, ContentLength=size, Metadata=md, ContentType=ct, IfMatch=etag
-                )
-            return out.get("ETag")
-        up = client.create_multipart_upload(Bucket=bucket, Key=dst, Metadata=md, ContentType=ct)
-        uid = up["UploadId"]
+def list_keys(
+    client: Any,
+    Bucket: str,
+    Prefix: str = "",
+    instruction_file_suffix: str = ".instruction",
+    page_size: Optional[int] = None,
+) -> List[str]:
+    """The keys under ``Prefix`` (the ``list_objects_v2`` paginator, ``page_size`` keys a page),
+    without the instruction files that sit beside their objects (``KEY`` + suffix when ``KEY``
+    is listed too)."""
+    keys: List[str] = []
+    config = {"PageSize": int(page_size)} if page_size else {}
+    pages = _boto3(client).get_paginator("list_objects_v2").paginate(
+        Bucket=Bucket, Prefix=Prefix, PaginationConfig=config
+    )
+    for page in pages:
+        keys.extend(o["Key"] for o in page.get("Contents") or [])
+    return without_instruction_files(keys, instruction_file_suffix)
+
+
+def without_instruction_files(keys: Iterable[str], suffix: str) -> List[str]:
+    """``keys`` without the instruction files of objects that are also in ``keys``."""
+    keys = list(keys)
+    if not suffix:
+        return keys
+    names = set(keys)
+    return [k for k in keys if not (k.endswith(suffix) and k[: -len(suffix)] in names)]
+
+
+def _size_class(size: int) -> str:
+    if size < MiB:
+        return "<1MiB"
+    if size < 100 * MiB:
+        return "<100MiB"
+    if size < 5 * 1024 * MiB:
+        return "<5GiB"
+    return ">=5GiB"
+
+
+_THROTTLING = {
+    "Throttling",
+    "ThrottlingException",
+    "ThrottledException",
+    "RequestLimitExceeded",
+    "SlowDown",
+    "TooManyRequestsException",
+    "KMSInternalException",
+    "DependencyTimeoutException",
+}
+
+
+def is_transient(e: BaseException) -> bool:
+    """Whether another attempt may succeed: a network failure, throttling or a 5xx (from S3
+    through the machines, or from a keyring's KMS call)."""
+    if isinstance(e, BotoCoreError):
+        return True
+    if isinstance(e, StorageError):
+        return int(getattr(e, "status", -1) or 0) in _RETRYABLE_STATUS
+    if isinstance(e, ClientError):
+        r = e.response or {}
+        status = int(r.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
+        return status >= 500 or status == 429 or r.get("Error", {}).get("Code") in _THROTTLING
+    return False
+
+
+def _short(e: BaseException) -> str:
+    s = f"{type(e).__name__}: {e}".split("\n", 1)[0]
+    return s if len(s) <= 200 else s[:200] + "…"
+
+
+def _one(bucket: str, key: str, attempts_max: int, backoff_s: float, run: Callable[[], Dict[str, Any]]) -> Dict[str, Any]:
+    attempts = 0
+    while True:
+        attempts += 1
         try:
-            parts = []
-            for i, off in enumerate(range(0, size, _COPY_PART), start=1):
-                last = min(off + _COPY_PART, size) - 1
-                p = client.upload_part_copy(
-                    Bucket=bucket,
-                    Key=dst,
-                    UploadId=uid,
-                    PartNumber=i,
-                    CopySource={"Bucket": bucket, "Key": src},
-                    CopySourceRange=f"bytes={off}-{last}",
-                    CopySourceIfMatch=head["ETag"],
-                )
-                parts.append({"PartNumber": i, "ETag": p["CopyPartResult"]["ETag"]})
-            out = client.complete_multipart_upload(
-                Bucket=bucket, Key=dst, UploadId=uid, MultipartUpload={"Parts": parts}, IfMatch=etag
-            )
-            return out.get("ETag")
-        except BaseException:
-            client.abort_multipart_upload(Bucket=bucket, Key=dst, UploadId=uid)
+            out = run()
+        except UsageError:
             raise
-    except Exception as e:
-        if _status(e) == 412:
-            raise ObjectChangedError(
-                f"{dst!r} changed since it was read (If-Match {etag} failed): not replaced"
-            ) from None
-        raise
+        except Exception as e:  # recorded per object; a rerun retries it
+            if is_transient(e) and attempts < attempts_max:
+                time.sleep(backoff_s * (2 ** (attempts - 1)))
+                continue
+            out = {
+                "key": key,
+                "status": "failed-temporary" if is_transient(e) else "failed",
+                "form": None,
+                "source_etag": None,
+                "source_version": None,
+                "new_etag": None,
+                "new_version": None,
+                "bytes": 0,
+                "detail": _short(e),
+            }
+        rec = {"bucket": bucket, "listed_version": None, **out, "attempts": attempts}
+        return rec
+
+
+def _tally(t: Dict[str, Dict[str, int]], name: str, size: int) -> None:
+    e = t.setdefault(name, {"objects": 0, "bytes": 0})
+    e["objects"] += 1
+    e["bytes"] += size
+
+
+def summarize(records: List[Dict[str, Any]], *, dry_run: bool, elapsed_s: float) -> Dict[str, Any]:
+    """A report of per-object records, with the fields of ``s3ec migrate --report``, plus
+    ``failures`` (key, status and reason of every problem)."""
+    totals: Dict[str, Dict[str, int]] = {}
+    inv: Dict[str, Dict[str, Dict[str, int]]] = {k: {} for k in ("format", "wrap", "placement", "size_class", "form")}
+    for r in records:
+        _tally(totals, r["status"], r["bytes"])
+        f = r.get("form")
+        if f:
+            size = f["size"]
+            _tally(inv["format"], f["format"], size)
+            _tally(inv["wrap"], f["wrap"], size)
+            _tally(inv["placement"], f["placement"], size)
+            _tally(inv["size_class"], _size_class(size), size)
+            _tally(inv["form"], f"{f['format']} / {f['content']} / {f['wrap']} / {f['placement']}", size)
+    total_bytes = sum(r["bytes"] for r in records)
+    el = max(elapsed_s, 1e-9)
+    return {
+        "mode": "to-v3",
+        "dry_run": dry_run,
+        "objects_total": len(records),
+        "totals": dict(sorted(totals.items())),
+        "problems": sum(1 for r in records if r["status"] in PROBLEMS),
+        "bytes": total_bytes,
+        "elapsed_s": elapsed_s,
+        "objects_per_s": len(records) / el,
+        "mb_per_s": total_bytes / 1e6 / el,
+        "inventory": {k: dict(sorted(v.items())) for k, v in inv.items()},
+        "objects": records,
+        "failures": [
+            {"bucket": r["bucket"], "key": r["key"], "status": r["status"], "detail": r["detail"]}
+            for r in records
+            if r["status"] in PROBLEMS
+        ],
+    }
+
+
+def migrate_prefix(
+    client: Any,
+    keyring: Any,
+    *,
+    Bucket: str,
+    Prefix: str = "",
+    Progress: Optional[Callable[[Dict[str, Any], int, int], None]] = None,
+    concurrency: int = 4,
+    max_attempts: int = 3,
+    backoff_s: float = 0.2,
+    page_size: Optional[int] = None,
+    **kwargs: Any,
+) -> Dict[str, Any]:
+    """Migrate every object under ``Bucket/Prefix`` to V3 and return the report.
+
+    The objects are listed with the ``list_objects_v2`` paginator of ``client`` (a boto3 client,
+    or an :class:`S3EncryptionClient`'s; ``page_size`` keys a page, default S3's 1000),
+    instruction files beside their objects left out, and
+    migrated ``concurrency`` at a time with :func:`migrate_object` (``kwargs`` are its options:
+    ``NewKeyring``, ``DryRun``, ``legacy``, ...). A failure that another attempt may fix
+    (throttling, 5xx, network) is retried up to ``max_attempts`` times, then recorded as
+    ``failed-temporary``; other exceptions as ``failed``; a changed object is not retried
+    (a rerun does). ``Progress(record, done, total)`` is called once per finished object.
+
+    The report (:func:`summarize`): ``mode``, ``dry_run``, ``objects_total``, ``totals`` (per
+    verdict: ``objects`` and ``bytes``), ``problems``, ``bytes``, ``elapsed_s``,
+    ``objects_per_s``, ``mb_per_s``, ``inventory`` (counts and bytes by format, wrap, placement,
+    size class and whole form), ``objects`` (one record per object: bucket, key, status, form,
+    listed_version, source/new ETag and version, bytes, attempts, detail) and ``failures``.
+    """
+    unknown = set(kwargs) - _OBJECT_OPTIONS
+    if unknown:
+        raise TypeError(f"migrate_prefix() got unexpected keyword arguments {sorted(unknown)!r}")
+    suffix = kwargs.get("instruction_file_suffix", ".instruction")
+    t0 = time.monotonic()
+    keys = list_keys(client, Bucket, Prefix, suffix, page_size)
+    total = len(keys)
+    records: List[Optional[Dict[str, Any]]] = [None] * total
+
+    def job(key: str) -> Dict[str, Any]:
+        return _one(
+            Bucket,
+            key,
+            max(1, int(max_attempts)),
+            backoff_s,
+            lambda: migrate_object(client, keyring, Bucket=Bucket, Key=key, **kwargs),
+        )
+
+    done = 0
+    with ThreadPoolExecutor(max_workers=max(1, int(concurrency)), thread_name_prefix="s3ec-migrate") as pool:
+        futures = {pool.submit(job, k): i for i, k in enumerate(keys)}
+        for f in as_completed(futures):
+            rec = f.result()
+            records[futures[f]] = rec
+            done += 1
+            if Progress is not None:
+                Progress(rec, done, total)
+    return summarize(
+        [r for r in records if r is not None],
+        dry_run=bool(kwargs.get("DryRun", False)),
+        elapsed_s=time.monotonic() - t0,
+    )
+
+
+# The options migrate_prefix passes on to migrate_object.
+_OBJECT_OPTIONS = frozenset(
+    n for n, p in inspect.signature(migrate_object).parameters.items() if p.kind is inspect.Parameter.KEYWORD_ONLY
+) - {"Bucket", "Key"}
