@@ -262,15 +262,19 @@ pub fn short(e: &Error) -> String {
 }
 
 /// Migrate every target, `opts.concurrency` at a time. Objects the journal lists as finished are
-/// not touched again; every other object ends in the summary. Fails only when the journal cannot
-/// be read or written: per-object failures are records.
+/// not touched again; every other object ends in the summary. Fails only on a configuration error
+/// (before the first object: [`MigrateOptions::validate`], a KMS keyring without a KMS client) or
+/// when the journal cannot be read or written: per-object failures are records. With
+/// [`RunOptions::stop`] set, the objects in flight finish and the rest are not started.
 pub async fn run(
     client: &S3EncryptionClient,
     targets: Vec<Target>,
     migrate: MigrateOptions,
     opts: &RunOptions,
 ) -> Result<Summary> {
+    // Configuration errors fail the run once, before the first object (not every object).
     migrate.validate()?;
+    client.for_migration(migrate.new_keyring.clone())?;
     let started = Instant::now();
     let (mut journal, done) = match (&opts.journal, migrate.dry_run) {
         (Some(p), false) => {
