@@ -351,9 +351,8 @@ export class S3EncryptionClient {
                 try {
                   core(() => p.response(id, r.status, r.headers));
                 } catch (e) {
-                  // The machine refused the response but still counts the request as in flight
-                  // (see the report: the core should forget it): tell it the request is over, so
-                  // that its cleanup does not wait for it.
+                  // The machine refused the response (and settled the request itself: a write
+                  // the status says happened is cleaned up); make sure it is not waited for.
                   p.requestFailed(id, r.status);
                   throw e;
                 }
