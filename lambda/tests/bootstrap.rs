@@ -4,6 +4,12 @@
 //! `POST /2018-06-01/runtime/invocation/{id}/response` (or `/error`), and holds every later `next`
 //! open, as Lambda does between invocations. The function reaches moto (S3 + KMS) through
 //! `AWS_ENDPOINT_URL`; the test checks the response JSON and the object, then kills the process.
+//!
+//! The binary is the one cargo built for this test, or, when `S3EC_LAMBDA_BOOTSTRAP` names a file,
+//! that file: CI sets it to the static `x86_64-unknown-linux-musl` build of
+//! `lambda/build-bootstrap.sh`, the binary users deploy, and the test then also checks that the
+//! file is a static x86_64 ELF (no program interpreter) and that the process it ran is that file.
+//! A variable naming no file fails the test.
 
 #[path = "../../s3-transport/tests/common/mod.rs"]
 mod common;
@@ -12,6 +18,7 @@ use common::{Moto, data};
 use s3_encryption::CommitmentPolicy;
 use s3_encryption_transport::{GetOptions, Keyring, PutOptions, S3EncryptionClient};
 use serde_json::{Value, json};
+use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -103,6 +110,53 @@ async fn runtime_api(event: Value, posts: mpsc::UnboundedSender<(String, Vec<u8>
     addr
 }
 
+/// The binary under test: the file `S3EC_LAMBDA_BOOTSTRAP` names (a static musl build; it must
+/// exist), else the `bootstrap` cargo built for this test. The flag says which.
+fn bootstrap_binary() -> (PathBuf, bool) {
+    match std::env::var_os("S3EC_LAMBDA_BOOTSTRAP") {
+        Some(p) => {
+            let p = PathBuf::from(p);
+            assert!(
+                p.is_file(),
+                "S3EC_LAMBDA_BOOTSTRAP={:?} names no file: run `bash lambda/build-bootstrap.sh`",
+                p
+            );
+            (p.canonicalize().unwrap(), true)
+        }
+        None => (PathBuf::from(env!("CARGO_BIN_EXE_bootstrap")), false),
+    }
+}
+
+/// The ELF program header types of an x86_64 (ELFCLASS64, little-endian, `EM_X86_64`)
+/// executable, or why the file is not one.
+fn elf64_x86_64_program_headers(bin: &Path) -> Result<Vec<u32>, String> {
+    let f = std::fs::read(bin).map_err(|e| e.to_string())?;
+    let u16_at = |o: usize| f.get(o..o + 2).map(|b| u16::from_le_bytes([b[0], b[1]]));
+    let u32_at = |o: usize| {
+        f.get(o..o + 4)
+            .map(|b| u32::from_le_bytes(b.try_into().unwrap()))
+    };
+    let u64_at = |o: usize| {
+        f.get(o..o + 8)
+            .map(|b| u64::from_le_bytes(b.try_into().unwrap()))
+    };
+    if f.get(..6) != Some(b"\x7fELF\x02\x01".as_slice()) {
+        return Err("not a 64-bit little-endian ELF file".into());
+    }
+    if u16_at(0x12) != Some(62) {
+        return Err(format!("e_machine {:?}, not x86_64 (62)", u16_at(0x12)));
+    }
+    let short = || "truncated ELF header".to_owned();
+    let phoff = usize::try_from(u64_at(0x20).ok_or_else(short)?).map_err(|e| e.to_string())?;
+    let phentsize = usize::from(u16_at(0x36).ok_or_else(short)?);
+    let phnum = usize::from(u16_at(0x38).ok_or_else(short)?);
+    (0..phnum)
+        .map(|i| {
+            u32_at(phoff + i * phentsize).ok_or_else(|| format!("program header {i} truncated"))
+        })
+        .collect()
+}
+
 /// Kills the function process when the test ends, however it ends.
 struct Killed(std::process::Child);
 impl Drop for Killed {
@@ -114,6 +168,32 @@ impl Drop for Killed {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_bootstrap_loop_answers_a_batch_event_through_the_runtime_api() {
+    let (bin, deployable) = bootstrap_binary();
+    eprintln!(
+        "bootstrap under test: {} ({})",
+        bin.display(),
+        if deployable {
+            "S3EC_LAMBDA_BOOTSTRAP"
+        } else {
+            "built by cargo for this test"
+        }
+    );
+    if deployable {
+        // What Lambda's provided.al2023 (x86_64) runs: no program interpreter (PT_INTERP, 3)
+        // means the kernel starts it directly and no system library (nor glibc version) is used.
+        let headers =
+            elf64_x86_64_program_headers(&bin).unwrap_or_else(|e| panic!("{}: {e}", bin.display()));
+        assert!(
+            !headers.contains(&3),
+            "{} asks for a program interpreter: not a static binary",
+            bin.display()
+        );
+        assert!(
+            headers.contains(&1),
+            "{}: no PT_LOAD segment",
+            bin.display()
+        );
+    }
     let m = Moto::start("lambda-bootstrap");
     let s3 = m.s3();
     s3.create_bucket().bucket("mig").send().await.unwrap();
@@ -145,7 +225,7 @@ async fn the_bootstrap_loop_answers_a_batch_event_through_the_runtime_api() {
     });
     let (tx, mut rx) = mpsc::unbounded_channel();
     let api = runtime_api(event, tx).await;
-    let child = std::process::Command::new(env!("CARGO_BIN_EXE_bootstrap"))
+    let child = std::process::Command::new(&bin)
         .env_clear()
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
         .env("AWS_LAMBDA_RUNTIME_API", &api)
@@ -170,6 +250,12 @@ async fn the_bootstrap_loop_answers_a_batch_event_through_the_runtime_api() {
         .spawn()
         .expect("spawn bootstrap");
     let mut child = Killed(child);
+    // The process is that very file (not, say, a cargo-built namesake found some other way).
+    assert_eq!(
+        std::fs::read_link(format!("/proc/{}/exe", child.0.id())).unwrap(),
+        bin.canonicalize().unwrap(),
+        "the process runs another file than the one under test"
+    );
     let (path, body) = tokio::time::timeout(Duration::from_secs(90), rx.recv())
         .await
         .unwrap_or_else(|_| {
