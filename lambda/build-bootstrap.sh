@@ -78,8 +78,8 @@ if readelf -dW "$bin" | grep -q "(NEEDED)"; then
   ok=0
 fi
 if readelf -VW "$bin" | grep -q "GLIBC_"; then
-  echo "build-bootstrap: asks for glibc symbol versions:" >&2
-  readelf -VW "$bin" | grep -o "GLIBC_[0-9.]*" | sort -uV >&2
+  echo "build-bootstrap: asks for glibc symbol versions, up to" \
+    "$(readelf -VW "$bin" | grep -o "GLIBC_[0-9.]*" | sort -uV | tail -n 1)" >&2
   ok=0
 fi
 ldd_says=$(ldd "$bin" 2>&1 || true)
@@ -97,6 +97,13 @@ if command -v zip >/dev/null; then
 else
   (cd "$dir" && python3 -m zipfile -c bootstrap.zip bootstrap)
 fi
+# Lambda runs `bootstrap` from the zip's root: one entry, that name, executable.
+python3 - "$dir/bootstrap.zip" <<'PY'
+import sys, zipfile
+entries = [(i.filename, i.external_attr >> 16) for i in zipfile.ZipFile(sys.argv[1]).infolist()]
+if len(entries) != 1 or entries[0][0] != "bootstrap" or not entries[0][1] & 0o111:
+    sys.exit(f"build-bootstrap: {sys.argv[1]} holds {entries}, not one executable bootstrap")
+PY
 echo "build-bootstrap: $dir/bootstrap.zip ($(stat -c %s "$dir/bootstrap.zip") bytes)"
 echo "build-bootstrap: $bin ($(stat -c %s "$bin") bytes)"
 echo "$bin"
