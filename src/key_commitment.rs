@@ -10,7 +10,8 @@ pub const COMMIT_LEN: usize = 28;
 /// The derived content key (DEK) and the commitment value for a data key and a message id.
 ///
 /// `PRK = HMAC-SHA-512(message_id, data_key)`, `DEK = HKDF-Expand(PRK, 0x00 0x73 ‖ "DERIVEKEY", 32)`,
-/// `commitment = HKDF-Expand(PRK, 0x00 0x73 ‖ "COMMITKEY", 28)` (S3EC-FORMAT §4.2).
+/// `commitment = HKDF-Expand(PRK, 0x00 0x73 ‖ "COMMITKEY", 28)` (the AWS S3EC specification,
+/// `key-derivation.md`).
 pub fn derive_v3(
     data_key: &[u8; 32],
     message_id: &[u8; COMMIT_LEN],

@@ -1,4 +1,4 @@
-#![doc = include_str!("../README.md")]
+#![doc = include_str!("lib.md")]
 #![no_std]
 #![deny(unsafe_code)]
 #![deny(missing_docs)]
@@ -150,3 +150,9 @@ mod zod {
         z::<crate::ParallelGcm>();
     }
 }
+
+/// The README's examples run as doctests too (it tells the whole story, drivers included; the
+/// crate documentation above is the core's part of it).
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

@@ -41,8 +41,9 @@ impl ByteRange {
     }
 }
 
-/// What to fetch for a ranged read, and which decrypted bytes to keep (S3EC-FORMAT §6: one block
-/// of slack before and after the request, the end clamped to the object length minus the tag).
+/// What to fetch for a ranged read, and which decrypted bytes to keep (the AWS S3EC
+/// specification, `decryption.md`, ranged gets: one block of slack before and after the
+/// request, the end clamped to the object length minus the tag).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RangePlan {
     pub(crate) content: ContentAlgorithm,

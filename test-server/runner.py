@@ -833,7 +833,7 @@ def reencrypt(world, servers, res):
 
 
 def cbc_legacy(world, servers, res):
-    """Legacy CBC objects, built here from the format (S3EC-FORMAT.md §2): `kms` + AES-CBC, and
+    """Legacy CBC objects, built here from the V1/legacy format (the AWS S3EC specification, `data-format/`): `kms` + AES-CBC, and
     V1 (AES-ECB-wrapped data key) + AES-CBC. Readable only with both legacy flags and an ALLOW
     decrypt policy."""
 

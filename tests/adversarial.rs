@@ -780,7 +780,7 @@ fn content_algorithm_downgrade() {
     }
 }
 
-/// The AES/GCM wrap must bind the object's content cipher (S3EC-FORMAT §3.3.1: the AAD is the
+/// The AES/GCM wrap must bind the object's content cipher (the AWS S3EC specification and every SDK's AES/GCM key wrap: the AAD is the
 /// content-cipher id; Go, Ruby, .NET and C++ use the stored `x-amz-cek-alg`), so that relabelling
 /// GCM content as CBC fails at unwrap, as it does for the RSA and KMS wraps.
 #[test]

@@ -1,4 +1,4 @@
-//! The public shape added with the layout of issue 11: RNG-drawing constructors, the `Keyring`
+//! The public shape: RNG-drawing constructors, the `Keyring`
 //! trait and its keyrings, the `hazmat` gates, the envelope's names and placement table, the
 //! display names, and the `io` adapters. Runs without `std` where the API does.
 

@@ -1,5 +1,6 @@
 //! Core behaviour: published known answers, round trips in every mode and placement, the buffer
-//! contract, and the negatives of DESIGN.md §3 that the core can see on its own.
+//! contract, and the negative cases (tampered tag, body and metadata, header spoofing, wrong
+//! commitment, truncation, wrong keys) that the core can see on its own.
 #![cfg_attr(
     not(all(feature = "std", feature = "rsa")),
     allow(unused_imports, dead_code)

@@ -1068,6 +1068,35 @@ fn rotation_checks_the_new_key_before_anything_is_written() {
 }
 
 #[test]
+fn a_refused_answer_to_a_write_that_happened_is_cleaned_up() {
+    // The store stored the object (200) but its answer is malformed: the PUT fails, and the
+    // object it wrote is deleted before the error is reported (nothing half-written remains).
+    let mut intent = PutIntent::new("b", "k", Some(100));
+    intent.config = EncryptConfig::v3(Placement::ObjectMetadata);
+    let mut p = PutObject::new(intent).unwrap();
+    assert!(matches!(p.poll().unwrap(), PutNext::EncryptionMaterials));
+    let m = EncryptionMaterials::aes_gcm(p.config(), &master(), &[]).unwrap();
+    p.materials(m).unwrap();
+    let PutNext::Send(id) = p.poll().unwrap() else {
+        panic!()
+    };
+    assert_eq!(p.request(id).unwrap().operation, Operation::PutObject);
+    p.encrypt(&mut [0u8; 100]).unwrap();
+    p.tag().unwrap();
+    let malformed = [("ETag", "\"e1\""), ("Content-Length", "not a number")];
+    assert!(p.response(id, 200, malformed).is_err());
+    let PutNext::Send(del) = p.poll().unwrap() else {
+        panic!("the object written is deleted first")
+    };
+    assert_eq!(p.request(del).unwrap().operation, Operation::DeleteObject);
+    p.response(del, 204, []).unwrap();
+    assert_eq!(
+        p.poll().unwrap_err(),
+        Error::UnexpectedResponse("a number header is malformed")
+    );
+}
+
+#[test]
 fn failed_multipart_uploads_are_aborted() {
     let pt = data(12 * MIB, 6);
     let mut store = Store::default();

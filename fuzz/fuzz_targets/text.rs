@@ -227,8 +227,9 @@ fn text2047(t: &str) -> bool {
     t.starts_with("=?") && t.ends_with("?=")
 }
 
-/// What S3EC-FORMAT §1.1 says an encoded word's text becomes: the decoded characters; if all are
-/// ≤ U+00FF and their byte values form UTF-8, that UTF-8 instead (S3's double encoding undone).
+/// What an encoded word's text becomes (the AWS S3EC specification, `metadata-strategy.md`):
+/// the decoded characters; if all are ≤ U+00FF and their byte values form UTF-8, that UTF-8
+/// instead (S3's double encoding undone).
 fn reference_2047(s: &str) -> String {
     if s.chars().all(|c| (c as u32) <= 0xff) {
         let bytes: Vec<u8> = s.chars().map(|c| c as u32 as u8).collect();

@@ -15,7 +15,8 @@ fn hexval(c: u8) -> Option<u8> {
 }
 
 /// Decode RFC 2047 encoded words into the arena, then undo S3's double encoding: if every
-/// character is ≤ U+00FF and those bytes form UTF-8, the result is that UTF-8 (S3EC-FORMAT §1.1).
+/// character is ≤ U+00FF and those bytes form UTF-8, the result is that UTF-8 (the AWS S3EC
+/// specification, `metadata-strategy.md`; the Java and Go clients decode the same way).
 pub(crate) fn rfc2047_decode_into(a: &mut Arena, v: &str, key: &'static str) -> Result<Span> {
     let err = Error::InvalidMetadata(key);
     if v.len() > a.free() {

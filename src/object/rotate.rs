@@ -202,7 +202,8 @@ impl<'a> RotateInstructionFile<'a> {
         Ok(r)
     }
 
-    /// A piece of the instruction file's body; past [`INSTRUCTION_FILE_LIMIT`] bytes it is
+    /// A piece of the instruction file's body; past
+    /// [`INSTRUCTION_FILE_LIMIT`](super::INSTRUCTION_FILE_LIMIT) bytes it is
     /// refused.
     pub fn body(&mut self, id: RequestId, piece: &[u8]) -> Result<()> {
         let r = (|| {

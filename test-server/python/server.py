@@ -12,10 +12,9 @@ How the model maps onto `s3ec`:
   * `aesKey` -> `s3ec.AesKeyring`, `rsaKey` (PKCS#8 DER) -> `s3ec.RsaKeyring` (as PEM),
     `kmsKeyId` -> `s3ec.KmsKeyring`; `materialsDescription` goes to the raw keyrings.
   * `commitmentPolicy`, the two legacy flags and delayed authentication are the client's options
-    of the same names. `s3ec` writes the one suite its policy allows (V2 AES-GCM under
-    FORBID_ENCRYPT_ALLOW_DECRYPT, V3 key-committing AES-GCM under the REQUIRE policies): an
-    `encryptionAlgorithm` naming another suite (legacy CBC, or one the policy forbids) is refused
-    with S3EncryptionClientError, as the specification requires (client.md).
+    of the same names, and `encryptionAlgorithm` is `encryption_algorithm`: the package (its core)
+    refuses a suite the policy does not write, or a legacy one, with S3EncryptionClientError, as
+    the specification requires (client.md).
   * `instructionFileConfig.enableInstructionFilePutObject` -> `placement="instruction_file"`.
   * `setBufferSize` -> `memory_budget` (objects up to it are verified in memory, larger ones in a
     temporary file); refused together with delayed authentication (client.md).
@@ -50,13 +49,6 @@ from model_server import Backend, client_error, generic, parse_metadata, scrub, 
 from model_server import unsupported as _unsupported  # noqa: E402
 
 RRD = "REQUIRE_ENCRYPT_REQUIRE_DECRYPT"
-RAD = "REQUIRE_ENCRYPT_ALLOW_DECRYPT"
-FAD = "FORBID_ENCRYPT_ALLOW_DECRYPT"
-KC = "ALG_AES_256_GCM_HKDF_SHA512_COMMIT_KEY"
-GCM = "ALG_AES_256_GCM_IV12_TAG16_NO_KDF"
-CBC = "ALG_AES_256_CBC_IV16_NO_KDF"
-# The suite s3ec writes under each policy (the only one the specification allows there).
-WRITES = {RRD: KC, RAD: KC, FAD: GCM}
 
 
 def unsupported(message):
@@ -143,19 +135,12 @@ class PythonPackage(Backend):
         km = config.get("keyMaterial")
         if not isinstance(km, dict):
             raise generic("config.keyMaterial is required", 400)
-        policy = config.get("commitmentPolicy") or RRD
-        if policy not in WRITES:
-            raise generic(f"unknown commitmentPolicy {policy}", 400)
-        alg = config.get("encryptionAlgorithm")
-        if alg == CBC:
-            raise client_error(f"{CBC} is a legacy algorithm and cannot be configured for encryption")
-        if alg is not None and alg not in (KC, GCM):
-            raise generic(f"unknown encryptionAlgorithm {alg}", 400)
-        if alg is not None and alg != WRITES[policy]:
-            raise client_error(f"{alg} is incompatible with the commitment policy {policy}")
         delayed = flag(config, "enableDelayedAuthenticationMode")
+        # The names and whether the suite fits the policy are the package's (its core's) to
+        # judge: an unknown name is the harness's 400, a refusal the S3EC's error.
         kwargs = {
-            "commitment_policy": policy,
+            "commitment_policy": config.get("commitmentPolicy") or RRD,
+            "encryption_algorithm": config.get("encryptionAlgorithm"),
             "enable_legacy_wrapping_algorithms": flag(config, "enableLegacyWrappingAlgorithms"),
             "enable_legacy_unauthenticated_modes": flag(config, "enableLegacyUnauthenticatedModes"),
             "enable_delayed_authentication": delayed,
@@ -178,7 +163,11 @@ class PythonPackage(Backend):
             kwargs["memory_budget"] = size
         try:
             return Entry(self, km, kwargs)
+        except ValueError as e:  # not a commitment policy the package knows
+            raise generic(f"unknown commitmentPolicy {kwargs['commitment_policy']}: {e}", 400)
         except s3ec.S3ECError as e:
+            if str(e).startswith("unknown "):
+                raise generic(str(e), 400)
             raise client_error(f"client configuration refused: {type(e).__name__}: {e}")
 
     def put_object(self, entry, headers, bucket, key, body):

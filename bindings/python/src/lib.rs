@@ -644,16 +644,41 @@ fn placement(o: &Bound<'_, PyDict>) -> PyResult<Placement> {
     }
 }
 
+/// The write configuration from `commitment_policy`, `encryption_algorithm` (the spec's name;
+/// absent: the suite the policy writes) and `placement`; the names are parsed, and the suite
+/// checked against the policy, by the core.
 fn encrypt_config(o: &Bound<'_, PyDict>) -> PyResult<EncryptConfig> {
     let cp: String = opt(
         o,
         "commitment_policy",
         CommitmentPolicy::default().spec_name().into(),
     )?;
-    Ok(EncryptConfig::for_policy(
-        commitment_policy(&cp)?,
-        placement(o)?,
-    ))
+    let policy = commitment_policy(&cp)?;
+    let alg: Option<String> = opt(o, "encryption_algorithm", None)?;
+    let algorithm = match alg.as_deref() {
+        None => None,
+        Some(name) => Some(
+            name.parse::<s3_encryption::ContentAlgorithm>()
+                .map_err(|_| UsageError::new_err(format!("unknown encryption_algorithm {name}")))?,
+        ),
+    };
+    EncryptConfig::from_settings(policy, algorithm, placement(o)?).map_err(|e| match e {
+        Error::UnsupportedSuite => UsageError::new_err(format!(
+            "encryption_algorithm {} is a legacy algorithm and is never written",
+            alg.as_deref().unwrap_or("")
+        )),
+        _ => UsageError::new_err(format!(
+            "encryption_algorithm {} is not written under commitment_policy {policy}",
+            alg.as_deref().unwrap_or("")
+        )),
+    })
+}
+
+/// Check a client's write settings when it is made (`commitment_policy`,
+/// `encryption_algorithm`, `placement`); returns the spec name of the suite it writes.
+#[pyfunction]
+fn check_write_settings(options: &Bound<'_, PyDict>) -> PyResult<&'static str> {
+    Ok(encrypt_config(options)?.suite().spec_name())
 }
 
 // ---------------------------------------------------------------- GET
@@ -1449,6 +1474,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(migrate::migrate_object, m)?)?;
     m.add_function(wrap_pyfunction!(is_envelope_key, m)?)?;
     m.add_function(wrap_pyfunction!(default_instruction_suffix, m)?)?;
+    m.add_function(wrap_pyfunction!(check_write_settings, m)?)?;
     m.add("S3ECError", py.get_type::<S3ECError>())?;
     m.add("AuthenticationError", py.get_type::<AuthenticationError>())?;
     m.add("PolicyError", py.get_type::<PolicyError>())?;

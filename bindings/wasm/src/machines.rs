@@ -15,7 +15,7 @@ use s3_encryption::object::{
     RotateIntent, RotateNext,
 };
 use s3_encryption::{
-    ByteRange, CommitmentPolicy, DataKey, EncryptConfig, EncryptionMaterials, Error,
+    ByteRange, ContentAlgorithm, DataKey, EncryptConfig, EncryptionMaterials, Error,
     KmsGenerateDataKeyRequest, Placement, WriteSuite,
 };
 use std::collections::BTreeMap;
@@ -276,26 +276,46 @@ pub struct WasmPut {
     pub(crate) external: Option<DataKey>,
 }
 
-/// The write configuration from `suite` (`"V3"`, the default, or `"V2"`), `commitmentPolicy`
-/// (default REQUIRE_ENCRYPT_REQUIRE_DECRYPT; V2 needs FORBID_ENCRYPT_ALLOW_DECRYPT) and
-/// `placement` (`"metadata"`, the default, or `"instructionFile"`).
+/// The write configuration from `suite` (the spec's name of an encryption algorithm, or `"V3"` /
+/// `"V2"` for short; absent: the suite the commitment policy writes), `commitmentPolicy`
+/// (default REQUIRE_ENCRYPT_REQUIRE_DECRYPT) and `placement` (`"metadata"`, the default, or
+/// `"instructionFile"`). The names are parsed, and the suite checked against the policy, by the
+/// core.
 fn encrypt_config(options: &JsValue) -> JsResult<EncryptConfig> {
-    let suite = match opt_str(options, "suite")?.as_deref() {
-        None | Some("V3") => WriteSuite::V3AesGcmCommitting,
-        Some("V2") => WriteSuite::V2AesGcm,
-        Some(other) => return Err(usage(&format!("unknown suite {other}"))),
+    let algorithm = match opt_str(options, "suite")?.as_deref() {
+        None => None,
+        Some("V3") => Some(WriteSuite::V3AesGcmCommitting.content()),
+        Some("V2") => Some(WriteSuite::V2AesGcm.content()),
+        Some(name) => Some(
+            name.parse::<ContentAlgorithm>()
+                .map_err(|_| usage(&format!("unknown encryptionAlgorithm {name}")))?,
+        ),
     };
-    let policy = match opt_str(options, "commitmentPolicy")?.as_deref() {
-        // V2 asked for without a policy: the policy that writes V2.
-        None if suite == WriteSuite::V2AesGcm => CommitmentPolicy::ForbidEncryptAllowDecrypt,
-        p => crate::convert::commitment_policy(p)?,
-    };
+    let policy =
+        crate::convert::commitment_policy(opt_str(options, "commitmentPolicy")?.as_deref())?;
     let placement = match opt_str(options, "placement")?.as_deref() {
         None | Some("metadata") => Placement::ObjectMetadata,
         Some("instructionFile") => Placement::InstructionFile,
         Some(other) => return Err(usage(&format!("unknown placement {other}"))),
     };
-    EncryptConfig::new(suite, policy, placement).js()
+    EncryptConfig::from_settings(policy, algorithm, placement).map_err(|e| match e {
+        Error::UnsupportedSuite => usage(&format!(
+            "{} is a legacy algorithm and is never written",
+            algorithm.map_or("", ContentAlgorithm::spec_name)
+        )),
+        Error::InvalidConfig => usage(&format!(
+            "encryptionAlgorithm {} is not written under commitmentPolicy {policy}",
+            algorithm.map_or("", ContentAlgorithm::spec_name)
+        )),
+        e => crate::convert::js_err(e),
+    })
+}
+
+/// Check a client's write settings (`suite`, `commitmentPolicy`, as for [`WasmPut`]) when it is
+/// made, not at its first write; returns the suite's spec name.
+#[wasm_bindgen(js_name = checkWriteSettings)]
+pub fn check_write_settings(options: JsValue) -> JsResult<String> {
+    Ok(encrypt_config(&options)?.suite().spec_name().into())
 }
 
 #[wasm_bindgen]

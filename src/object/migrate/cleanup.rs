@@ -33,7 +33,9 @@ enum Step {
     Done,
 }
 
-/// The removal of one superseded instruction file. See the [module documentation](self).
+/// The removal of one superseded instruction file: a HEAD pinned to the ETag it had when the
+/// object was described, then a `DeleteObject` with `If-Match` on that ETag. A 412 or another
+/// ETag leaves it ([`Error::ObjectChanged`]); a 404 means it is gone already.
 pub struct RemoveInstructionFile<'a> {
     source: &'a Source,
     etag: &'a str,

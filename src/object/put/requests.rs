@@ -96,34 +96,46 @@ impl PutObject<'_> {
     {
         if self.phase == Phase::Cleanup {
             // Bookkeeping only: the write has failed and `poll` reports it.
-            if let Some((oid, op)) = self.outstanding
-                && oid == id
-            {
-                let ok = (200..300).contains(&status);
-                match op {
-                    Operation::AbortMultipartUpload => self.upload_id = None,
-                    Operation::DeleteObject => self.object_written = false,
-                    Operation::CompleteMultipartUpload if ok => {
-                        self.upload_id = None;
-                        self.object_written = true;
-                    }
-                    Operation::PutObject if ok => self.object_written = true,
-                    _ => {}
-                }
-            }
-            self.forget(id);
+            self.settle(id, status);
             return Ok(());
         }
         let r = self.response_inner(id, status, headers);
-        r.map_err(|e| self.fail(e))
+        r.map_err(|e| {
+            // A refused response still ends its request: what the status says it did is kept
+            // for the cleanup (an object written is deleted, an upload aborted).
+            let e = self.fail(e);
+            self.settle(id, status);
+            e
+        })
+    }
+
+    /// The request `id` is over, answered with `status`: record what it did (for the cleanup)
+    /// and stop counting it in flight.
+    fn settle(&mut self, id: RequestId, status: u16) {
+        if let Some((oid, op)) = self.outstanding
+            && oid == id
+        {
+            let ok = (200..300).contains(&status);
+            match op {
+                Operation::AbortMultipartUpload => self.upload_id = None,
+                Operation::DeleteObject => self.object_written = false,
+                Operation::CompleteMultipartUpload if ok => {
+                    self.upload_id = None;
+                    self.object_written = true;
+                }
+                Operation::PutObject if ok => self.object_written = true,
+                _ => {}
+            }
+        }
+        self.forget(id);
     }
 
     fn response_inner<'h, I>(&mut self, id: RequestId, status: u16, headers: I) -> Result<()>
     where
         I: IntoIterator<Item = (&'h str, &'h str)>,
     {
-        // The request is over, whatever the response says: a failure must not leave it
-        // outstanding (the cleanup waits for outstanding requests).
+        // The request is over, whatever the response says: on a failure `response` settles it
+        // (the cleanup waits for outstanding requests).
         let ours = matches!(self.outstanding, Some((oid, _)) if oid == id);
         let part = self
             .parts
@@ -135,10 +147,7 @@ impl PutObject<'_> {
         // A conditional write (If-Match) that fails: another writer changed the object.
         let conditional = ours && self.intent.if_match.is_some();
         let checked = read_head(status, headers, None).and_then(|h| h.check_status(conditional));
-        if let Err(e) = checked {
-            self.forget(id);
-            return Err(e);
-        }
+        checked?;
         if let Some((oid, op)) = self.outstanding
             && oid == id
         {

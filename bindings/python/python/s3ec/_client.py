@@ -171,6 +171,10 @@ class S3EncryptionClient:
     * ``enable_delayed_authentication``: allow ``get_object(..., DelayedAuthentication=True)``,
       which releases plaintext before the tag is checked.
     * ``placement``: ``"metadata"`` (default) or ``"instruction_file"``.
+    * ``encryption_algorithm``: the specification's name of the suite to write
+      (``ALG_AES_256_GCM_HKDF_SHA512_COMMIT_KEY`` or ``ALG_AES_256_GCM_IV12_TAG16_NO_KDF``); by
+      default the one the commitment policy writes. A suite the policy does not write, a legacy
+      or an unknown one is refused here, with :class:`UsageError`.
     * ``instruction_file_suffix``: default ``".instruction"``.
     * ``memory_budget``: objects up to this size are verified in memory; larger ones are verified
       into a temporary file first (default 64 MiB).
@@ -189,6 +193,7 @@ class S3EncryptionClient:
         enable_legacy_unauthenticated_modes: bool = False,
         enable_delayed_authentication: bool = False,
         placement: Union[str, Placement] = Placement.METADATA,
+        encryption_algorithm: Optional[str] = None,
         instruction_file_suffix: str = ".instruction",
         memory_budget: int = 64 * MiB,
         part_size: int = 8 * MiB,
@@ -203,6 +208,15 @@ class S3EncryptionClient:
         self.enable_legacy_unauthenticated_modes = bool(enable_legacy_unauthenticated_modes)
         self.enable_delayed_authentication = bool(enable_delayed_authentication)
         self.placement = Placement(_placement_value(placement))
+        # The suite written: the spec's name, checked against the policy by the core now, not at
+        # the first write (absent: the suite the policy writes).
+        self.encryption_algorithm: str = _native.check_write_settings(
+            {
+                "commitment_policy": self.commitment_policy.value,
+                "encryption_algorithm": encryption_algorithm,
+                "placement": self.placement.value,
+            }
+        )
         self.instruction_file_suffix = instruction_file_suffix
         self.memory_budget = int(memory_budget)
         self.part_size = int(part_size)
@@ -231,6 +245,7 @@ class S3EncryptionClient:
     def _write_options(self, placement: Optional[Union[str, Placement]] = None) -> Dict[str, Any]:
         return {
             "commitment_policy": self.commitment_policy.value,
+            "encryption_algorithm": self.encryption_algorithm,
             "placement": _placement_value(placement) if placement is not None else self.placement.value,
             "instruction_file_suffix": self.instruction_file_suffix,
             "part_size": self.part_size,

@@ -1,7 +1,7 @@
 // S3EncryptionClient: performs, with the caller's S3Client, the requests the core's machines ask
 // for, and hands every response back to them. Every check (status, Content-Range, lengths, ETags,
 // caps, authentication) is the core's; this file only moves bytes.
-import { WasmGet, WasmPut, WasmDescribeObject, WasmDelete, WasmRotate } from '../dist/s3ec_core.js';
+import { WasmGet, WasmPut, WasmDescribeObject, WasmDelete, WasmRotate, checkWriteSettings } from '../dist/s3ec_core.js';
 import { S3EncryptionError, UsageError, core, mapError } from './errors.js';
 import { flat } from './keyrings.js';
 import { engineKeyring } from './custom-keyring.js';
@@ -16,14 +16,6 @@ async function s3() {
 
 const MIB = 1 << 20;
 const INSTRUCTION_FILE_LIMIT = 16 * 1024;
-
-/** The algorithm suites, named as in the spec. */
-const SUITES = {
-  ALG_AES_256_GCM_HKDF_SHA512_COMMIT_KEY: 'V3',
-  ALG_AES_256_GCM_IV12_TAG16_NO_KDF: 'V2',
-  V3: 'V3',
-  V2: 'V2',
-};
 
 /** The headers of an SDK output, as the machines read them. */
 function headersOf(out, bodyLength) {
@@ -223,12 +215,13 @@ export class S3EncryptionClient {
     if (!options.keyring) throw new UsageError('S3EncryptionClient needs keyring');
     this.s3Client = options.s3Client;
     this.keyring = engineKeyring(options.keyring);
-    const suite = SUITES[options.encryptionAlgorithm ?? 'V3'];
-    if (!suite) throw new UsageError(`unknown encryptionAlgorithm ${options.encryptionAlgorithm}`);
-    this.suite = suite;
     // The spec's default whatever the suite: a V2 writer must say FORBID_ENCRYPT_ALLOW_DECRYPT
-    // itself (else its writes are refused), never weaken its reads by choosing V2.
+    // itself, never weaken its reads by choosing V2. The core parses both names and refuses,
+    // here and not at the first write, a suite the policy does not write.
     this.commitmentPolicy = options.commitmentPolicy ?? 'REQUIRE_ENCRYPT_REQUIRE_DECRYPT';
+    this.suite = core(() =>
+      checkWriteSettings({ suite: options.encryptionAlgorithm, commitmentPolicy: this.commitmentPolicy }),
+    );
     this.policy = policyOptions({ ...options, commitmentPolicy: this.commitmentPolicy });
     this.instructionFileSuffix = options.instructionFileSuffix ?? '.instruction';
     this.instructionFilePut = !!options.instructionFilePut;
@@ -353,9 +346,8 @@ export class S3EncryptionClient {
                 try {
                   core(() => p.response(id, r.status, r.headers));
                 } catch (e) {
-                  // The machine refused the response but still counts the request as in flight
-                  // (see the report: the core should forget it): tell it the request is over, so
-                  // that its cleanup does not wait for it.
+                  // The machine refused the response (and settled the request itself: a write
+                  // the status says happened is cleaned up); make sure it is not waited for.
                   p.requestFailed(id, r.status);
                   throw e;
                 }
