@@ -6,7 +6,7 @@
 #   S3EC_PY_FAST=1 bash bindings/python/ci.sh   # reuse the last wheel if the sources did not change
 #
 # Venvs: target/py/tools (maturin), target/py/test (fresh each run: the wheel + pytest, boto3,
-# moto[server]), target/py/seed (s3-encryption 0.1.3), target/py/aws4
+# moto[server], mypy), target/py/seed (s3-encryption 0.1.3), target/py/aws4
 # (amazon-s3-encryption-client-python 4.0.0). After the first run nothing is downloaded: the
 # test venv installs from target/py/wheelhouse with --no-index.
 set -euo pipefail
@@ -37,12 +37,14 @@ venv "$T/seed" "s3-encryption==0.1.3" --no-deps s3-encryption==0.1.3 pycryptodom
 venv "$T/aws4" "amazon-s3-encryption-client-python==4.0.0" amazon-s3-encryption-client-python==4.0.0
 
 # 2. A wheelhouse for the test venv (downloaded once).
-TEST_DEPS=(pytest boto3 "moto[server]")
-if [ ! -f "$T/wheelhouse/.s3ec-ok" ]; then
+# cryptography and mypy: the fake HSM and the typing test of tests/test_custom_keyring.py. The marker holds
+# the list, so that a changed list refills the wheelhouse.
+TEST_DEPS=(pytest boto3 "moto[server]" cryptography mypy)
+if [ ! -f "$T/wheelhouse/.s3ec-ok" ] || [ "$(cat "$T/wheelhouse/.s3ec-ok")" != "${TEST_DEPS[*]}" ]; then
   log "filling the wheelhouse"
   rm -rf "$T/wheelhouse"
   "$T/tools/bin/python" -m pip wheel -q --disable-pip-version-check -w "$T/wheelhouse" "${TEST_DEPS[@]}"
-  touch "$T/wheelhouse/.s3ec-ok"
+  echo "${TEST_DEPS[*]}" >"$T/wheelhouse/.s3ec-ok"
 fi
 
 # 3. The wheel, from the tracked files only (bindings/python/build-wheel.sh: a clean copy of the

@@ -30,6 +30,7 @@ use std::collections::HashMap;
 use std::fs::File;
 use std::os::unix::fs::FileExt;
 
+mod custom;
 mod migrate;
 
 // ---------------------------------------------------------------- exceptions
@@ -63,6 +64,13 @@ pyo3::create_exception!(
     NotEncryptedError,
     FormatError,
     "The object is not an S3EC object (no envelope in its metadata or instruction file)."
+);
+pyo3::create_exception!(
+    s3ec,
+    UnsupportedKeyError,
+    FormatError,
+    "The keyring does not hold the key the envelope names, or not for its wrap (`code` \
+     `UnsupportedWrap`). A keyring of your own raises it from `unwrap_data_key` for \"not my key\"."
 );
 pyo3::create_exception!(
     s3ec,
@@ -100,6 +108,7 @@ fn py_error(py: Python<'_>, e: Error) -> PyErr {
         (Error::NotEncrypted, _) => NotEncryptedError::new_err(msg),
         (Error::NotFound, _) => NoSuchKeyError::new_err(msg),
         (Error::ObjectChanged, _) => ObjectChangedError::new_err(msg),
+        (Error::UnsupportedWrap, _) => UnsupportedKeyError::new_err(msg),
         (_, ErrorClass::Authentication) => AuthenticationError::new_err(msg),
         (_, ErrorClass::Policy) => PolicyError::new_err(msg),
         (_, ErrorClass::Format) => FormatError::new_err(msg),
@@ -272,6 +281,9 @@ impl RsaKeyring {
 enum Keyring<'py> {
     Aes(AesKeyring),
     Rsa(RsaKeyring),
+    /// A Python object with `wrap_data_key(request) -> dict` and `unwrap_data_key(request) ->
+    /// bytes`: the protocol of `KEYRINGS.md` (see `custom`).
+    User(custom::UserKeyring<'py>),
     /// A Python object with `decrypt_data_key(request) -> bytes`, and for writes
     /// `generate_data_key(encryption_context) -> (plaintext, ciphertext_blob)` (a `kms+context`
     /// wrap), and for rotation `encrypt_data_key(data_key, encryption_context) -> blob`.
@@ -279,20 +291,24 @@ enum Keyring<'py> {
 }
 
 impl<'py> Keyring<'py> {
-    fn from_py(k: &Bound<'py, PyAny>) -> Self {
+    fn from_py(k: &Bound<'py, PyAny>) -> PyResult<Self> {
         if let Ok(a) = k.cast::<AesKeyring>() {
-            return Keyring::Aes(a.get().clone());
+            return Ok(Keyring::Aes(a.get().clone()));
         }
         if let Ok(r) = k.cast::<RsaKeyring>() {
-            return Keyring::Rsa(r.get().clone());
+            return Ok(Keyring::Rsa(r.get().clone()));
         }
-        Keyring::Py(k.clone())
+        if custom::is_user_keyring(k) {
+            return Ok(Keyring::User(custom::UserKeyring::new(k)?));
+        }
+        Ok(Keyring::Py(k.clone()))
     }
 
     fn matdesc(&self) -> &[(String, String)] {
         match self {
             Keyring::Aes(a) => &a.matdesc,
             Keyring::Rsa(r) => &r.matdesc,
+            Keyring::User(u) => &u.matdesc,
             Keyring::Py(_) => &[],
         }
     }
@@ -303,6 +319,7 @@ impl<'py> Keyring<'py> {
         match self {
             Keyring::Aes(_) => true,
             Keyring::Rsa(r) => r.private.is_some(),
+            Keyring::User(u) => u.can_decrypt(),
             Keyring::Py(obj) => obj.hasattr("decrypt_data_key").unwrap_or(false),
         }
     }
@@ -317,6 +334,7 @@ impl<'py> Keyring<'py> {
                 )))?;
                 Ok(env.unwrap_rsa(k, &mut getrandom::SysRng)?)
             }
+            Keyring::User(u) => u.unwrap(py, env),
             Keyring::Py(obj) => {
                 let d = key_request_dict(py, env, &req)?;
                 let r = obj.call_method1("decrypt_data_key", (d,))?;
@@ -349,6 +367,7 @@ impl<'py> Keyring<'py> {
                     &md,
                 )?)
             }
+            Keyring::User(u) => u.wrap(py, config, DataKey::generate()?, &pairs_ref(&u.matdesc)),
             Keyring::Py(obj) => {
                 let req = EncryptionMaterials::kms(config, context)?;
                 let ctx = PyDict::new(py);
@@ -397,6 +416,7 @@ impl<'py> Keyring<'py> {
                     &md,
                 )?)
             }
+            Keyring::User(u) => u.wrap(py, config, dk, &pairs_ref(&u.matdesc)),
             Keyring::Py(obj) => {
                 let req = EncryptionMaterials::kms(config, context)?;
                 let ctx = PyDict::new(py);
@@ -869,7 +889,7 @@ fn get_object<'py>(
     options: Bound<'py, PyDict>,
 ) -> PyResult<Bound<'py, PyDict>> {
     let io = Io { py, t: transport };
-    let keyring = Keyring::from_py(&keyring);
+    let keyring = Keyring::from_py(&keyring)?;
     let o = &options;
     let version_id: Option<String> = opt(o, "version_id", None)?;
     let suffix: String = opt(o, "instruction_file_suffix", ".instruction".into())?;
@@ -1177,14 +1197,14 @@ fn put_object<'py>(
     options: Bound<'py, PyDict>,
 ) -> PyResult<Bound<'py, PyDict>> {
     let io = Io { py, t: transport };
-    let keyring = Keyring::from_py(&keyring);
+    let keyring = Keyring::from_py(&keyring)?;
     let o = &options;
     let config = encrypt_config(o)?;
     let ctx = context_of(o, "encryption_context")?;
     if ctx.is_some() && !matches!(keyring, Keyring::Py(_)) {
         return Err(UsageError::new_err(
-            "EncryptionContext applies to KMS (and Python) keyrings; an AES or RSA keyring \
-             stores its materials_description instead",
+            "EncryptionContext applies to KMS (and KMS-shaped Python) keyrings; an AES, RSA or \
+             wrap_data_key keyring stores its materials_description instead",
         ));
     }
     let ctx = ctx.unwrap_or_default();
@@ -1341,8 +1361,8 @@ fn reencrypt_instruction_file<'py>(
     options: Bound<'py, PyDict>,
 ) -> PyResult<String> {
     let io = Io { py, t: transport };
-    let old = Keyring::from_py(&keyring);
-    let new = Keyring::from_py(&new_keyring);
+    let old = Keyring::from_py(&keyring)?;
+    let new = Keyring::from_py(&new_keyring)?;
     let o = &options;
     let src: String = opt(o, "source_suffix", ".instruction".into())?;
     let dst: String = opt(o, "new_suffix", src.clone())?;
@@ -1398,7 +1418,8 @@ fn reencrypt_instruction_file<'py>(
                     let env = m.new_envelope().ok_or(Error::InvalidState)?;
                     let opens = match m.check_request() {
                         Ok(req) => match old.unwrap(py, env, req) {
-                            Ok(_) => true,
+                            // A key handed back opens it (for V3: if the key commitment matches).
+                            Ok(dk) => env.decryptor(dk, &opens_policy()).is_ok(),
                             Err(Fail::Core(_)) => false,
                             Err(Fail::Py(e)) => {
                                 // A keyring that refuses (e.g. KMS on another key) does not open it.
@@ -1418,6 +1439,11 @@ fn reencrypt_instruction_file<'py>(
         }
     })();
     r.map_err(|f| f.into_py(py))
+}
+
+/// The policy that asks of a key only what the envelope can vouch for (V3: the commitment).
+fn opens_policy() -> DecryptPolicy {
+    DecryptPolicy::new().with_commitment_policy(CommitmentPolicy::RequireEncryptAllowDecrypt)
 }
 
 /// Whether a metadata name (without `x-amz-meta-`) belongs to the S3EC envelope.
@@ -1458,6 +1484,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("NoSuchKeyError", py.get_type::<NoSuchKeyError>())?;
     m.add("ObjectChangedError", py.get_type::<ObjectChangedError>())?;
     m.add("UsageError", py.get_type::<UsageError>())?;
+    m.add("UnsupportedKeyError", py.get_type::<UnsupportedKeyError>())?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }

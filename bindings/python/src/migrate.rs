@@ -505,8 +505,8 @@ pub(crate) fn migrate_object<'py>(
     options: Bound<'py, PyDict>,
 ) -> PyResult<Bound<'py, PyDict>> {
     let io = Io { py, t: transport };
-    let old = Keyring::from_py(&keyring);
-    let new = Keyring::from_py(&new_keyring);
+    let old = Keyring::from_py(&keyring)?;
+    let new = Keyring::from_py(&new_keyring)?;
     let o = &options;
     let verify: bool = opt(o, "verify", true)?;
     if let Keyring::Rsa(r) = &new

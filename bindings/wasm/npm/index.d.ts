@@ -42,31 +42,93 @@ export interface SdkClient {
   send(command: unknown): Promise<any>;
 }
 
+/** The content cipher a wrap binds to: `115` for V3 objects, `AES/GCM/NoPadding` for V2 ones. */
+export type ContentCipher = '115' | 'AES/GCM/NoPadding' | (string & {});
+
+/** The wraps a keyring of your own may use (see `KEYRINGS.md`). */
+export type KeyWrap = 'AES/GCM' | 'RSA-OAEP-SHA1';
+
+/** What `Keyring.wrapDataKey` is asked. */
+export interface WrapDataKeyRequest {
+  /** The fresh 256-bit data key (a copy, wiped by the package once the call returns). */
+  dataKey: Uint8Array;
+  /** What the wrap binds to: the AES-GCM AAD, or the bytes after the key in the RSA-OAEP plaintext. */
+  contentCipher: ContentCipher;
+  /** The materials description the write stores (the keyring's, or the write's `EncryptionContext`; possibly `{}`). */
+  materialsDescription: Record<string, string>;
+}
+
+/** What `Keyring.wrapDataKey` answers. */
+export interface WrapDataKeyResult {
+  wrap: KeyWrap;
+  /**
+   * `AES/GCM`: `iv(12) ‖ AES-GCM(master key, iv, aad = contentCipher, dataKey) ‖ tag(16)` (60 bytes).
+   * `RSA-OAEP-SHA1`: RSA-OAEP (SHA-1, MGF1-SHA-1, empty label) of `0x20 ‖ dataKey ‖ contentCipher`.
+   */
+  encryptedDataKey: Uint8Array;
+  /** Replaces the request's materials description on the stored object (name your key here). */
+  materialsDescription?: Record<string, string>;
+}
+
+/** What `Keyring.unwrapDataKey` is asked: the stored envelope's fields. */
+export interface UnwrapDataKeyRequest {
+  wrap: KeyWrap;
+  contentCipher: ContentCipher;
+  encryptedDataKey: Uint8Array;
+  /** The stored materials description (`{}` when none). */
+  materialsDescription: Record<string, string>;
+}
+
+/**
+ * A keyring of your own (an HSM, a Vault transit key, a hardware token): the protocol of
+ * `KEYRINGS.md`. The package draws the data key, builds the envelope from your wrap, and checks
+ * every data key you hand back (the V3 key commitment, then the tag) before releasing plaintext.
+ *
+ * `unwrapDataKey` throws an error with `code: 'Unsupported'` when the envelope names a key it
+ * does not hold (the read then fails with a `FormatError`, code `UnsupportedWrap`); any other
+ * error it throws becomes the one opaque `AuthenticationError`. Errors of `wrapDataKey` reach
+ * the caller as they are.
+ */
 export interface Keyring {
-  /** @internal */ readonly discovery?: boolean;
+  wrapDataKey(request: WrapDataKeyRequest): Promise<WrapDataKeyResult> | WrapDataKeyResult;
+  /** Returns the data key (the package wipes the returned array once it has copied it). */
+  unwrapDataKey(request: UnwrapDataKeyRequest): Promise<Uint8Array> | Uint8Array;
+  /** The materials description stored when a write names none (default `{}`). */
+  readonly materialsDescription?: Record<string, string>;
 }
 
 /** An AES master key: raw bytes (16, 24 or 32) or an extractable WebCrypto `CryptoKey`. */
-export declare class AesKeyring implements Keyring {
+export declare class AesKeyring {
+  private readonly __keyring: 'aes';
   constructor(options: { key: Uint8Array | ArrayBuffer | CryptoKey; materialsDescription?: Record<string, string> });
+  readonly materialsDescription: Record<string, string>;
 }
 
 export type RsaKeyInput = string | JsonWebKey | CryptoKey | Uint8Array;
 
 /** An RSA key: a private key (reads and writes) or a public key alone (writes). PEM, JWK, DER or an extractable CryptoKey. */
-export declare class RsaKeyring implements Keyring {
+export declare class RsaKeyring {
+  private readonly __keyring: 'rsa';
   constructor(options: { privateKey?: RsaKeyInput; publicKey?: RsaKeyInput; materialsDescription?: Record<string, string> });
+  readonly materialsDescription: Record<string, string>;
+  /** Whether this keyring can unwrap (it holds the private key). */
+  readonly canDecrypt: boolean;
 }
 
 /** A KMS key (`kms+context` writes; reads need this key). */
-export declare class KmsKeyring implements Keyring {
+export declare class KmsKeyring {
+  private readonly __keyring: 'kms';
   constructor(options: { kmsClient: SdkClient; kmsKeyId: string });
 }
 
 /** KMS discovery: reads under whichever KMS key the object names; no writes. */
-export declare class KmsDiscoveryKeyring implements Keyring {
+export declare class KmsDiscoveryKeyring {
+  private readonly __keyring: 'kmsDiscovery';
   constructor(options: { kmsClient: SdkClient });
 }
+
+/** What the client and `decryptObject` take: a built-in keyring or a `Keyring` of your own. */
+export type AnyKeyring = AesKeyring | RsaKeyring | KmsKeyring | KmsDiscoveryKeyring | Keyring;
 
 /** Random-access storage for reads of large objects in one pass. */
 export interface ReadStorage {
@@ -76,7 +138,7 @@ export interface ReadStorage {
 
 export interface S3EncryptionClientOptions extends DecryptPolicyOptions {
   s3Client: SdkClient;
-  keyring: Keyring;
+  keyring: AnyKeyring;
   /** Default V3 (`ALG_AES_256_GCM_HKDF_SHA512_COMMIT_KEY`). */
   encryptionAlgorithm?: EncryptionAlgorithm;
   /** Default `.instruction`. */
@@ -175,7 +237,7 @@ export declare class S3EncryptionClient {
   reEncryptInstructionFile(input: {
     Bucket: string;
     Key: string;
-    newKeyring: Keyring;
+    newKeyring: AnyKeyring;
     EncryptionContext?: StringMap;
     NewEncryptionContext?: StringMap;
     NewMaterialsDescription?: Record<string, string>;
@@ -191,7 +253,7 @@ export interface DecryptObjectInput extends DecryptPolicyOptions {
   body: BodyInput;
   /** The instruction file's bytes, when the envelope is there. */
   instructionFile?: Uint8Array | ArrayBuffer | string | Blob;
-  keyring: Keyring;
+  keyring: AnyKeyring;
   encryptionContext?: StringMap;
   /** `[first, last]`: an unauthenticated ranged decryption (needs `enableLegacyUnauthenticatedModes`). */
   range?: [number, number];

@@ -33,7 +33,7 @@ impl WasmDataKey {
 #[wasm_bindgen]
 #[derive(Debug)]
 pub struct WasmEnvelope {
-    env: Envelope,
+    pub(crate) env: Envelope,
     policy: DecryptPolicy,
 }
 

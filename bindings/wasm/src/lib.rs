@@ -17,6 +17,7 @@
 
 mod convert;
 mod envelope;
+mod external;
 mod keys;
 mod machines;
 

@@ -82,7 +82,7 @@ fn required(options: &JsValue, k: &str) -> JsResult<&'static str> {
 #[wasm_bindgen]
 #[derive(Debug)]
 pub struct WasmGet {
-    m: GetObject<'static>,
+    pub(crate) m: GetObject<'static>,
 }
 
 fn get_done(d: &GetDone) -> Object {
@@ -269,9 +269,11 @@ fn js_config() -> JsValue {
 #[wasm_bindgen]
 #[derive(Debug)]
 pub struct WasmPut {
-    m: PutObject<'static>,
+    pub(crate) m: PutObject<'static>,
     jobs: BTreeMap<u32, PartJob>,
     kms: Option<KmsGenerateDataKeyRequest>,
+    /// The data key drawn for a JavaScript keyring to wrap.
+    pub(crate) external: Option<DataKey>,
 }
 
 /// The write configuration from `suite` (the spec's name of an encryption algorithm, or `"V3"` /
@@ -348,6 +350,7 @@ impl WasmPut {
             m: PutObject::new(it).js()?,
             jobs: BTreeMap::new(),
             kms: None,
+            external: None,
         })
     }
 
@@ -654,7 +657,7 @@ impl WasmDelete {
 #[wasm_bindgen]
 #[derive(Debug)]
 pub struct WasmRotate {
-    m: RotateInstructionFile<'static>,
+    pub(crate) m: RotateInstructionFile<'static>,
     kms: Option<KmsGenerateDataKeyRequest>,
 }
 

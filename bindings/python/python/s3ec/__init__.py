@@ -18,11 +18,20 @@ from ._native import (
     RsaKeyring,
     S3ECError,
     StorageError,
+    UnsupportedKeyError,
     UsageError,
 )
 from ._native import __version__ as _native_version
 from ._client import CommitmentPolicy, Placement, S3EncryptionClient, StreamingBody
-from .keyrings import Keyring, KmsDiscoveryKeyring, KmsKeyring
+from .keyrings import (
+    Keyring,
+    KmsDiscoveryKeyring,
+    KmsKeyring,
+    UnwrapRequest,
+    WrapRequest,
+    WrapResult,
+    WrappingKeyring,
+)
 from .migrate import migrate_object, migrate_prefix
 from .compat import S3EncryptionSyncClient
 
@@ -39,6 +48,10 @@ __all__ = [
     "KmsKeyring",
     "KmsDiscoveryKeyring",
     "Keyring",
+    "WrappingKeyring",
+    "WrapRequest",
+    "WrapResult",
+    "UnwrapRequest",
     "migrate_object",
     "migrate_prefix",
     "S3ECError",
@@ -50,4 +63,5 @@ __all__ = [
     "NoSuchKeyError",
     "ObjectChangedError",
     "UsageError",
+    "UnsupportedKeyError",
 ]

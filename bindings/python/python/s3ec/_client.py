@@ -334,7 +334,7 @@ class S3EncryptionClient:
     ) -> Dict[str, Any]:
         """Encrypt ``Body`` (bytes, str or a file-like object) and store it.
 
-        ``EncryptionContext`` applies to KMS (and Python) keyrings; it is bound to the data key
+        ``EncryptionContext`` applies to KMS (and KMS-shaped Python) keyrings; it is bound to the data key
         and must be given again to read. ``Metadata`` is stored as plain user metadata. Other
         boto3 arguments (``ContentType``, ``ACL``, ``StorageClass``, ``IfMatch``,
         ``IfNoneMatch``, ...) go to the write of the object. A body larger than

@@ -1,21 +1,17 @@
 """Keyrings: who wraps and unwraps data keys.
 
-``AesKeyring`` and ``RsaKeyring`` are native (the key never leaves Rust once given). KMS keyrings
-and any keyring you write yourself are Python objects with the :class:`Keyring` protocol: the core
-machine emits the key request, your object answers it (a KMS call, an HSM, ...).
+``AesKeyring`` and ``RsaKeyring`` are native (the key never leaves Rust once given). A keyring of
+your own (an HSM, a Vault transit key, a hardware token) is a Python object with the
+:class:`WrappingKeyring` protocol (``wrap_data_key`` / ``unwrap_data_key``, the protocol every
+driver of this project takes: ``KEYRINGS.md``). KMS keyrings are Python objects with the
+KMS-shaped :class:`Keyring` protocol (``generate_data_key`` / ``decrypt_data_key``).
 """
 
 from __future__ import annotations
 
-import sys
-from typing import Any, Dict, Optional, Sequence, Tuple
+from typing import Any, Dict, Literal, Optional, Protocol, Sequence, Tuple, TypedDict
 
-from ._native import AesKeyring, AuthenticationError, PolicyError, RsaKeyring, UsageError
-
-if sys.version_info >= (3, 8):
-    from typing import Protocol
-else:  # pragma: no cover
-    Protocol = object
+from ._native import AesKeyring, AuthenticationError, PolicyError, RsaKeyring, UnsupportedKeyError, UsageError
 
 __all__ = [
     "AesKeyring",
@@ -23,11 +19,74 @@ __all__ = [
     "KmsKeyring",
     "KmsDiscoveryKeyring",
     "Keyring",
+    "WrappingKeyring",
+    "WrapRequest",
+    "WrapResult",
+    "UnwrapRequest",
+    "UnsupportedKeyError",
 ]
+
+#: The wraps a keyring of your own may answer with (the two the specification writes with a
+#: local master key, so that every S3EC client holding the key reads the object).
+KeyWrap = Literal["AES/GCM", "RSA-OAEP-SHA1"]
+
+
+class WrapRequest(TypedDict):
+    """What ``wrap_data_key`` is asked."""
+
+    #: The fresh 256-bit data key.
+    data_key: bytes
+    #: What the wrap binds to: ``"115"`` for V3 objects, ``"AES/GCM/NoPadding"`` for V2 ones.
+    content_cipher: str
+    #: The materials description the object stores (the keyring's ``materials_description``).
+    materials_description: Dict[str, str]
+
+
+class _WrapResult(TypedDict):
+    wrap: KeyWrap
+    encrypted_data_key: bytes
+
+
+class WrapResult(_WrapResult, total=False):
+    """What ``wrap_data_key`` returns. ``encrypted_data_key`` for ``AES/GCM``:
+    ``iv(12) + AES-GCM(key, iv, aad=content_cipher, data_key) + tag(16)`` (60 bytes); for
+    ``RSA-OAEP-SHA1``: RSA-OAEP (SHA-1, MGF1-SHA-1, empty label) of
+    ``b"\\x20" + data_key + content_cipher``. ``materials_description``, when given, replaces the
+    request's on the stored object (name your key there)."""
+
+    materials_description: Dict[str, str]
+
+
+class UnwrapRequest(TypedDict):
+    """What ``unwrap_data_key`` is asked: the stored envelope's fields."""
+
+    wrap: KeyWrap
+    content_cipher: str
+    encrypted_data_key: bytes
+    #: The stored materials description (``{}`` when none).
+    materials_description: Dict[str, str]
+
+
+class WrappingKeyring(Protocol):
+    """A keyring of your own: the protocol of ``KEYRINGS.md``, recognised by its methods.
+
+    The package draws each object's data key and asks ``wrap_data_key`` to wrap it; on reads it
+    hands ``unwrap_data_key`` the stored wrap and takes the data key back, then checks it (the V3
+    key commitment, then the tag) before anything is released. ``unwrap_data_key`` raises
+    :class:`UnsupportedKeyError` for an envelope whose key it does not hold ("not my key": the
+    read raises ``UnsupportedKeyError``); any other exception it raises becomes the one opaque
+    :class:`AuthenticationError`. Exceptions of ``wrap_data_key`` reach the caller as they are.
+    An optional ``materials_description`` attribute (dict) is what writes store by default.
+    """
+
+    def wrap_data_key(self, request: WrapRequest) -> WrapResult: ...
+
+    def unwrap_data_key(self, request: UnwrapRequest) -> bytes: ...
 
 
 class Keyring(Protocol):
-    """The keyring protocol a Python class implements (e.g. for an HSM or another KMS).
+    """The KMS-shaped keyring protocol (what :class:`KmsKeyring` implements; for another KMS).
+    For an HSM or any key that wraps locally, :class:`WrappingKeyring` is the simpler one.
 
     ``decrypt_data_key(request)`` gets a dict: ``kind`` (``"kms"``, ``"aes"``, ``"rsa"`` or
     ``"aes_or_rsa"``), ``wrap`` (the wrapping algorithm, e.g. ``"KmsContext"``, ``"AesGcm"``,

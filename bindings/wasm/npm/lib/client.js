@@ -4,6 +4,7 @@
 import { WasmGet, WasmPut, WasmDescribeObject, WasmDelete, WasmRotate, checkWriteSettings } from '../dist/s3ec_core.js';
 import { S3EncryptionError, UsageError, core, mapError } from './errors.js';
 import { flat } from './keyrings.js';
+import { engineKeyring } from './custom-keyring.js';
 import { ExactReader, chunks, concat } from './bytes.js';
 import { policyOptions } from './decrypt.js';
 
@@ -192,7 +193,8 @@ class Source {
 /**
  * The S3 Encryption Client. Options:
  * - `s3Client`: an `S3Client` from `@aws-sdk/client-s3` (required);
- * - `keyring`: an `AesKeyring`, `RsaKeyring`, `KmsKeyring` or `KmsDiscoveryKeyring` (required);
+ * - `keyring`: an `AesKeyring`, `RsaKeyring`, `KmsKeyring` or `KmsDiscoveryKeyring`, or a keyring of
+ *   your own (an object with `wrapDataKey` and `unwrapDataKey`, see `Keyring`) (required);
  * - `encryptionAlgorithm`: `ALG_AES_256_GCM_HKDF_SHA512_COMMIT_KEY` (V3, default) or
  *   `ALG_AES_256_GCM_IV12_TAG16_NO_KDF` (V2, needs `FORBID_ENCRYPT_ALLOW_DECRYPT`);
  * - `commitmentPolicy`: default `REQUIRE_ENCRYPT_REQUIRE_DECRYPT`, also with V2 (whose writes it
@@ -212,7 +214,7 @@ export class S3EncryptionClient {
     if (!options.s3Client) throw new UsageError('S3EncryptionClient needs s3Client');
     if (!options.keyring) throw new UsageError('S3EncryptionClient needs keyring');
     this.s3Client = options.s3Client;
-    this.keyring = options.keyring;
+    this.keyring = engineKeyring(options.keyring);
     // The spec's default whatever the suite: a V2 writer must say FORBID_ENCRYPT_ALLOW_DECRYPT
     // itself, never weaken its reads by choosing V2. The core parses both names and refuses,
     // here and not at the first write, a suite the policy does not write.
@@ -599,8 +601,9 @@ export class S3EncryptionClient {
    * `SourceSuffix`, `NewSuffix`, `EnforceRotation`. Returns `{version}`.
    */
   async reEncryptInstructionFile(input) {
-    const newKeyring = input.newKeyring ?? input.NewKeyring;
-    if (!newKeyring) throw new UsageError('reEncryptInstructionFile needs newKeyring');
+    const given = input.newKeyring ?? input.NewKeyring;
+    if (!given) throw new UsageError('reEncryptInstructionFile needs newKeyring');
+    const newKeyring = engineKeyring(given, 'newKeyring');
     const discovery = input.EncryptionContext === undefined && this.keyring.discovery;
     const r = core(
       () =>

@@ -2,6 +2,7 @@
 import { parseEnvelope as wasmParseEnvelope } from '../dist/s3ec_core.js';
 import { UsageError, core } from './errors.js';
 import { flat } from './keyrings.js';
+import { engineKeyring } from './custom-keyring.js';
 import { collect } from './bytes.js';
 
 /** Metadata `{name: value}` (or a Map / entries / Headers), with or without `x-amz-meta-`. */
@@ -54,8 +55,9 @@ function toBytes(b) {
  * returned. `range: [first, last]` is an unauthenticated ranged decryption and needs
  * `enableLegacyUnauthenticatedModes`.
  */
-export async function decryptObject({ metadata, body, instructionFile, keyring, encryptionContext, range, ...policy }) {
-  if (!keyring) throw new UsageError('decryptObject needs a keyring');
+export async function decryptObject({ metadata, body, instructionFile, keyring: given, encryptionContext, range, ...policy }) {
+  if (!given) throw new UsageError('decryptObject needs a keyring');
+  const keyring = engineKeyring(given);
   const ifileIn = instructionFile instanceof Blob ? new Uint8Array(await instructionFile.arrayBuffer()) : instructionFile;
   const ifile = ifileIn === undefined || ifileIn === null ? undefined : toBytes(ifileIn);
   const bytes = await collect(body);
@@ -68,6 +70,7 @@ export async function decryptObject({ metadata, body, instructionFile, keyring, 
       unwrapAes: (k) => (dk = env.unwrapAes(k)),
       unwrapRsa: (k) => (dk = env.unwrapRsa(k)),
       dataKey: (d) => (dk = d),
+      externalUnwrapRequest: () => env.externalUnwrapRequest(),
     };
     await keyring.unwrap(target, req);
     if (range) {

@@ -1,5 +1,6 @@
 // Compiled with `tsc --noEmit` by types.test.js: the declarations describe the README's usage.
 import { S3EncryptionClient, KmsKeyring, AesKeyring, decryptObject, AuthenticationError, PolicyError, CommitmentPolicy } from 's3-encryption';
+import type { Keyring, WrapDataKeyRequest, UnwrapDataKeyRequest } from 's3-encryption';
 
 declare const s3: { send(c: unknown): Promise<any> };
 declare const kms: { send(c: unknown): Promise<any> };
@@ -25,3 +26,26 @@ async function demo(): Promise<void> {
   }
 }
 void demo;
+
+// A keyring of one's own (README: "Bring your own keyring").
+declare function hsmWrap(key: Uint8Array, aad: string): Promise<Uint8Array>;
+declare function hsmUnwrap(blob: Uint8Array, aad: string): Promise<Uint8Array>;
+const hsm: Keyring = {
+  async wrapDataKey({ dataKey, contentCipher, materialsDescription }: WrapDataKeyRequest) {
+    return { wrap: 'AES/GCM', encryptedDataKey: await hsmWrap(dataKey, contentCipher), materialsDescription: { ...materialsDescription, 'hsm-key': 'slot-3' } };
+  },
+  async unwrapDataKey({ wrap, contentCipher, encryptedDataKey, materialsDescription }: UnwrapDataKeyRequest) {
+    if (wrap !== 'AES/GCM' || materialsDescription['hsm-key'] !== 'slot-3') throw Object.assign(new Error('not mine'), { code: 'Unsupported' });
+    return hsmUnwrap(encryptedDataKey, contentCipher);
+  },
+};
+const withHsm = new S3EncryptionClient({ s3Client: s3, keyring: hsm });
+void withHsm.reEncryptInstructionFile({ Bucket: 'b', Key: 'k', newKeyring: new AesKeyring({ key: new Uint8Array(32) }) });
+// @ts-expect-error a keyring is a built-in one or has wrapDataKey and unwrapDataKey
+void new S3EncryptionClient({ s3Client: s3, keyring: {} });
+const badWrap: Keyring = {
+  // @ts-expect-error only AES/GCM and RSA-OAEP-SHA1 are wraps a keyring may answer with
+  wrapDataKey: async () => ({ wrap: 'kms+context', encryptedDataKey: new Uint8Array(0) }),
+  unwrapDataKey: async () => new Uint8Array(32),
+};
+void badWrap;
