@@ -58,6 +58,14 @@ fn bytes_of(v: &Bound<'_, PyAny>) -> Option<Vec<u8>> {
 }
 
 impl<'py> UserKeyring<'py> {
+    /// The same keyring, naming its key with `matdesc`.
+    pub(crate) fn with_matdesc(&self, matdesc: Vec<(String, String)>) -> Self {
+        UserKeyring {
+            obj: self.obj.clone(),
+            matdesc,
+        }
+    }
+
     /// The keyring `k` (`materials_description`, when present, must be a dict of str to str).
     pub(crate) fn new(k: &Bound<'py, PyAny>) -> PyResult<Self> {
         let matdesc = match k.getattr("materials_description") {

@@ -304,6 +304,23 @@ impl<'py> Keyring<'py> {
         Ok(Keyring::Py(k.clone()))
     }
 
+    /// The same keyring naming its key with `desc` (what a migration carries to the new object);
+    /// a KMS-shaped keyring takes its context per write instead.
+    fn with_matdesc(&self, desc: Vec<(String, String)>) -> Keyring<'py> {
+        match self {
+            Keyring::Aes(a) => Keyring::Aes(AesKeyring {
+                matdesc: desc,
+                ..a.clone()
+            }),
+            Keyring::Rsa(r) => Keyring::Rsa(RsaKeyring {
+                matdesc: desc,
+                ..r.clone()
+            }),
+            Keyring::User(u) => Keyring::User(u.with_matdesc(desc)),
+            Keyring::Py(p) => Keyring::Py(p.clone()),
+        }
+    }
+
     fn matdesc(&self) -> &[(String, String)] {
         match self {
             Keyring::Aes(a) => &a.matdesc,
@@ -696,6 +713,9 @@ struct Out {
     digest: Option<s3_encryption::object::migrate::PlaintextDigest>,
     /// The format of the envelope the read opened.
     version: Option<s3_encryption::FormatVersion>,
+    /// Its stored materials description and encryption context (a migration's read-back checks
+    /// what the new object carries).
+    described: (Option<String>, Option<String>),
 }
 
 impl Out {
@@ -843,6 +863,10 @@ fn drive_get<'py>(
                 GetNext::UnwrapKey => {
                     let env = g.envelope().ok_or(Error::InvalidState)?;
                     out.version = Some(env.version());
+                    out.described = (
+                        env.materials_description().map(str::to_owned),
+                        env.encryption_context().map(str::to_owned),
+                    );
                     let req = g.key_request()?;
                     let dk = keyring.unwrap(py, env, req)?;
                     g.data_key(dk)?;
@@ -938,6 +962,7 @@ fn get_object<'py>(
         base: None,
         digest: None,
         version: None,
+        described: (None, None),
     };
     let done = drive_get(&io, &keyring, intent, &mut out).map_err(|f| f.into_py(py))?;
     let d = PyDict::new(py);

@@ -24,7 +24,7 @@ use pyo3::exceptions::PyException;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict};
 use s3_encryption::object::migrate::{
-    MigrateTarget, PlaintextDigest, Plan, Reencrypt, Source, SourceFormat,
+    MigrateTarget, NewKey, PlaintextDigest, Plan, Reencrypt, Source, SourceFormat,
 };
 use s3_encryption::object::{DescribeNext, DescribeObject, GetDone, Verification};
 use s3_encryption::{
@@ -268,6 +268,7 @@ fn out_for(path: &str) -> R<Out> {
         base: None,
         digest: Some(PlaintextDigest::new()),
         version: None,
+        described: (None, None),
     })
 }
 
@@ -398,7 +399,28 @@ fn reencrypt(
     o: &Opts,
 ) -> R<Outcome> {
     let py = io.py;
+    // The new key's own description (a KMS key's context, an AES/RSA key's materials
+    // description); the core decides what the new object carries: that one, or the source's of
+    // the same kind (`x-amz-matdesc` becomes `x-amz-m`).
+    let kms = matches!(new, Keyring::Py(_));
+    let own: Vec<(String, String)> = if kms {
+        o.new_ctx.clone().unwrap_or_default()
+    } else {
+        new.matdesc().to_vec()
+    };
+    let own_ref = pairs_ref(&own);
     let mut re = Reencrypt::new(source, CommitmentPolicy::RequireEncryptRequireDecrypt)?;
+    re.set_new_key(if kms {
+        NewKey::Kms(&own_ref)
+    } else {
+        NewKey::Local(&own_ref)
+    })?;
+    let carried: Vec<(String, String)> = re
+        .new_description()
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
+    let writer = new.with_matdesc(carried);
     let old_ctx = o.old_ctx.as_deref().map(pairs_ref);
     // 1. The read.
     let mut ri = re.read_intent(o.policy)?;
@@ -424,16 +446,7 @@ fn reencrypt(
     re.read_done(&done, digest)?;
     // 2. The write.
     let reader = plaintext_reader(py, &done, &mut out, &o.storage_path)?;
-    let new_ctx = o.new_ctx.clone().unwrap_or_default();
-    let new_ctx_ref = pairs_ref(&new_ctx);
-    let matdesc = new.matdesc().to_vec();
-    let md_ref = pairs_ref(&matdesc);
     let mut wi = re.write_intent()?;
-    wi.encryption_context = if matches!(new, Keyring::Py(_)) {
-        &new_ctx_ref
-    } else {
-        &md_ref
-    };
     wi.instruction_file_suffix = &o.suffix;
     if let Some(v) = o.part_size {
         wi.part_size = v;
@@ -444,7 +457,7 @@ fn reencrypt(
     if let Some(v) = o.parts_in_flight {
         wi.parts_in_flight = v;
     }
-    let put = drive_put(io, new, wi, &reader);
+    let put = drive_put(io, &writer, wi, &reader);
     close_body(&reader);
     drop(out);
     let put = put?;
@@ -466,7 +479,14 @@ fn reencrypt(
         let vdone = drive_get(io, new, vi, &mut vout)?;
         let version = vout.version.ok_or(Error::InvalidState)?;
         let digest = vout.digest.take().ok_or(Error::InvalidState)?;
+        re.check_new_envelope(vout.described.0.as_deref(), vout.described.1.as_deref())?;
         let v = re.verified(&vdone, version, digest)?;
+        if v.description_not_carried {
+            notes.push(
+                "the source's materials description or encryption context does not apply to the new key's kind and was not carried (give the new key's own)"
+                    .to_owned(),
+            );
+        }
         if v.instruction_file_left {
             notes.push(format!(
                 "the old instruction file {}{} was left in place",
