@@ -4,7 +4,7 @@
 use crate::client::S3EncryptionClient;
 use crate::error::{Error, Result};
 use crate::info::EnvelopeInfo;
-use crate::keyring::{Keyring, Pairs};
+use crate::keyring::{ClientKeyring, Pairs};
 use crate::sdk::{self, ReadReq};
 use aws_sdk_s3::primitives::ByteStream;
 use s3_encryption::Envelope;
@@ -47,7 +47,7 @@ impl S3EncryptionClient {
         &self,
         bucket: &str,
         key: &str,
-        new_keyring: &Keyring,
+        new_keyring: &ClientKeyring,
         opts: &ReEncryptOptions,
     ) -> Result<ReEncryptOutput> {
         Box::pin(self.rotate(bucket, key, new_keyring, opts, false))
@@ -63,7 +63,7 @@ impl S3EncryptionClient {
         &self,
         bucket: &str,
         key: &str,
-        new_keyring: &Keyring,
+        new_keyring: &ClientKeyring,
         opts: &ReEncryptOptions,
         server_side: bool,
     ) -> Result<(ReEncryptOutput, Envelope)> {

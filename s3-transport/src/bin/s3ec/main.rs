@@ -14,8 +14,8 @@ use args::{Cli, Command, Global, KeyArgs, PlacementArg, Policy, PolicyArgs};
 use clap::Parser;
 use s3_encryption::{ByteRange, CommitmentPolicy, Placement};
 use s3_encryption_transport::{
-    Builder, Error as TError, ErrorKind, GetOptions, Keyring, LargeObjectVerification, PutOptions,
-    ReEncryptOptions, S3EncryptionClient,
+    Builder, ClientKeyring, Error as TError, ErrorKind, GetOptions, LargeObjectVerification,
+    PutOptions, ReEncryptOptions, S3EncryptionClient,
 };
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -260,7 +260,7 @@ pub fn commitment(p: Policy) -> CommitmentPolicy {
 pub async fn client(
     ctx: &mut Ctx,
     g: &Global,
-    keyring: Keyring,
+    keyring: ClientKeyring,
     policy: &PolicyArgs,
 ) -> CliResult<Builder> {
     let uses_kms = keyring.uses_kms();
@@ -277,7 +277,7 @@ pub async fn client(
 
 /// A client for commands that need no key (inspect, ls): the keyring is never used.
 fn keyless(ctx: &Ctx, suffix: &str) -> CliResult<S3EncryptionClient> {
-    let unused = Keyring::aes(s3_encryption::AesKey::generate()?);
+    let unused = ClientKeyring::aes(s3_encryption::AesKey::generate()?);
     Ok(S3EncryptionClient::builder(ctx.s3.clone(), unused)
         .enable_legacy_wrapping_algorithms(true)
         .enable_legacy_unauthenticated_modes(true)
@@ -286,7 +286,7 @@ fn keyless(ctx: &Ctx, suffix: &str) -> CliResult<S3EncryptionClient> {
         .build()?)
 }
 
-pub fn need_keyring(k: &KeyArgs) -> CliResult<Keyring> {
+pub fn need_keyring(k: &KeyArgs) -> CliResult<ClientKeyring> {
     keys::keyring(k)?.ok_or_else(|| {
         Failure::usage(
             "no key given",
