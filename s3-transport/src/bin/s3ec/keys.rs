@@ -5,7 +5,7 @@ use crate::{CliResult, Failure, out};
 use base64ct::{Base64, Encoding};
 use s3_encryption::AesKey;
 use s3_encryption::rsa::pkcs8::{EncodePrivateKey, EncodePublicKey, LineEnding};
-use s3_encryption_transport::ClientKeyring;
+use s3_encryption_transport::{ClientKeyring, ProgramKeyring};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -51,7 +51,7 @@ fn env(var: &str) -> CliResult<String> {
 }
 
 /// Every key the arguments name, in the order of the flags (AES files, AES variables, RSA files,
-/// RSA variables, KMS key ids, KMS discovery), each with the `--context` pairs.
+/// RSA variables, KMS key ids, keyring programs, KMS discovery), each with the `--context` pairs.
 fn all_keyrings(k: &KeyArgs) -> CliResult<Vec<ClientKeyring>> {
     let mut out = Vec::new();
     for p in &k.aes_key {
@@ -77,6 +77,9 @@ fn all_keyrings(k: &KeyArgs) -> CliResult<Vec<ClientKeyring>> {
     for id in &k.kms_key_id {
         out.push(ClientKeyring::kms(id.clone()));
     }
+    for cmd in &k.keyring_program {
+        out.push(keyring_program(cmd)?);
+    }
     let discovery = k.kms_discovery.then(ClientKeyring::kms_discovery);
     let mut out: Vec<ClientKeyring> = out
         .into_iter()
@@ -100,7 +103,7 @@ pub fn keyring(k: &KeyArgs) -> CliResult<Option<ClientKeyring>> {
         return Err(Failure::usage(
             "more than one key given",
             Some(
-                "pass exactly one of --aes-key, --aes-key-env, --rsa-key, --rsa-key-env, --kms-key-id, --kms-discovery",
+                "pass exactly one of --aes-key, --aes-key-env, --rsa-key, --rsa-key-env, --kms-key-id, --keyring-program, --kms-discovery",
             ),
         ));
     }
@@ -120,12 +123,42 @@ pub fn old_keyrings(k: &KeyArgs) -> CliResult<Option<(ClientKeyring, usize)>> {
 
 /// The new key `rotate` and `migrate` take (None when none was given).
 pub fn new_keyring(n: &NewKeyArgs) -> CliResult<Option<ClientKeyring>> {
-    let kr = match (&n.new_key, &n.new_kms_key_id) {
-        (Some(f), _) => keyring_from_file(f)?,
-        (None, Some(id)) => ClientKeyring::kms(id.clone()),
-        (None, None) => return Ok(None),
+    let kr = match (&n.new_key, &n.new_kms_key_id, &n.new_keyring_program) {
+        (Some(f), _, _) => keyring_from_file(f)?,
+        (None, Some(id), _) => ClientKeyring::kms(id.clone()),
+        (None, None, Some(cmd)) => keyring_program(cmd)?,
+        (None, None, None) => return Ok(None),
     };
     Ok(Some(kr.with_context(n.new_context.clone())))
+}
+
+/// The environment variable that bounds a keyring program's answers, in seconds.
+pub const KEYRING_TIMEOUT_ENV: &str = "S3EC_KEYRING_TIMEOUT";
+
+/// Start a keyring program and say hello: anything that goes wrong here is a configuration
+/// error, reported before the first object.
+pub fn keyring_program(cmd: &str) -> CliResult<ClientKeyring> {
+    let timeout = match std::env::var(KEYRING_TIMEOUT_ENV) {
+        Err(_) => s3_encryption_transport::KEYRING_PROGRAM_TIMEOUT,
+        Ok(v) => match v.trim().parse::<f64>() {
+            Ok(s) if s > 0.0 && s <= 86_400.0 => std::time::Duration::from_secs_f64(s),
+            _ => {
+                return Err(Failure::usage(
+                    format!("{KEYRING_TIMEOUT_ENV}={v} is not a number of seconds"),
+                    Some("a positive number of seconds, at most 86400 (the default is 60)"),
+                ));
+            }
+        },
+    };
+    let p = ProgramKeyring::from_command_line(cmd, timeout).map_err(|e| {
+        Failure::usage(
+            format!("keyring program {cmd}: {e}"),
+            Some(
+                "the program must answer {\"v\":1,\"op\":\"hello\"} on its standard input with one JSON line on its standard output (KEYRINGS.md)",
+            ),
+        )
+    })?;
+    Ok(ClientKeyring::program(p))
 }
 
 /// An AES key file or an RSA PEM, told apart by content.

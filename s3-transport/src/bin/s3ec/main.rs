@@ -290,7 +290,7 @@ pub fn need_keyring(k: &KeyArgs) -> CliResult<ClientKeyring> {
     keys::keyring(k)?.ok_or_else(|| {
         Failure::usage(
             "no key given",
-            Some("pass --aes-key FILE, --rsa-key PEM, --kms-key-id ID (or --kms-discovery to read); s3ec keygen makes AES and RSA keys"),
+            Some("pass --aes-key FILE, --rsa-key PEM, --kms-key-id ID, --keyring-program 'CMD ARGS' (or --kms-discovery to read); s3ec keygen makes AES and RSA keys"),
         )
     })
 }
@@ -440,7 +440,7 @@ async fn run(cli: Cli) -> CliResult<()> {
             let new = keys::new_keyring(&new)?.ok_or_else(|| {
                 Failure::usage(
                     "no new key given",
-                    Some("pass --new-key FILE (AES key or RSA PEM) or --new-kms-key-id ID"),
+                    Some("pass --new-key FILE (AES key or RSA PEM), --new-kms-key-id ID or --new-keyring-program 'CMD ARGS'"),
                 )
             })?;
             let mut ctx = Ctx::new(g).await?;
