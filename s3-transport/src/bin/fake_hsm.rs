@@ -156,8 +156,7 @@ fn main() -> ExitCode {
     }
     let stdin = std::io::stdin();
     let mut out = std::io::stdout().lock();
-    let mut served = 0usize;
-    for line in stdin.lock().lines() {
+    for (served, line) in stdin.lock().lines().enumerate() {
         let Ok(line) = line else { break };
         let req: Value = serde_json::from_str(&line).unwrap_or(Value::Null);
         let op = req
@@ -183,7 +182,6 @@ fn main() -> ExitCode {
             (Some("crash-after-hello"), 1..) => return ExitCode::from(4),
             _ => answer(&o, &keyring, &req).to_string(),
         };
-        served += 1;
         if writeln!(out, "{reply}").and_then(|()| out.flush()).is_err() {
             break;
         }

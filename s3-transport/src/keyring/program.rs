@@ -184,7 +184,8 @@ fn malformed(m: impl Into<String>) -> Error {
 
 impl ProgramKeyring {
     /// Start `argv` (the program, then its arguments; no shell) and say `hello`, waiting at most
-    /// `timeout` for each answer. Its standard error is the caller's.
+    /// `timeout` for each answer. Its standard error is the caller's. This blocks until the
+    /// hello is answered: from async code, call it on the blocking pool.
     pub fn spawn(argv: &[String], timeout: Duration) -> Result<Self> {
         let (program, args) = argv
             .split_first()
