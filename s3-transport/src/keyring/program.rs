@@ -14,7 +14,7 @@ use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
-use zeroize::Zeroize;
+use zeroize::{Zeroize, Zeroizing};
 
 /// The longest request or response line, without its newline.
 pub const MAX_LINE: usize = 64 * 1024;
@@ -178,6 +178,13 @@ fn object(pairs: &[(&str, &str)]) -> Value {
     )
 }
 
+/// Zero the data key a request or response carries (base64 text) before it is dropped.
+fn scrub(v: &mut Value) {
+    if let Some(Value::String(k)) = v.get_mut("data_key") {
+        k.zeroize();
+    }
+}
+
 fn malformed(m: impl Into<String>) -> Error {
     Error::Keyring(KeyringError::Malformed(m.into()))
 }
@@ -299,15 +306,13 @@ impl ProgramKeyring {
                 "its hello says it cannot wrap (can_wrap is false)".into(),
             )));
         }
-        let mut key = b64(data_key.as_bytes());
-        let request = json!({
+        let mut request = json!({
             "v": 1,
             "op": "wrap",
             "content_cipher": config.content_cipher_id(),
-            "data_key": key,
             "materials_description": object(context),
         });
-        key.zeroize();
+        request["data_key"] = Value::String(b64(data_key.as_bytes()));
         let r = self.call(request)?;
         if let Some(e) = r.get("error") {
             let m = r.get("message").and_then(Value::as_str).unwrap_or("");
@@ -368,7 +373,7 @@ impl ProgramKeyring {
             .and_then(|d| serde_json::from_str(d).ok())
             .filter(Value::is_object)
             .unwrap_or_else(|| json!({}));
-        let r = self.call(json!({
+        let mut r = self.call(json!({
             "v": 1,
             "op": "unwrap",
             "wrap": envelope.wrap_algorithm().name(),
@@ -376,16 +381,18 @@ impl ProgramKeyring {
             "encrypted_data_key": b64(envelope.encrypted_data_key()),
             "materials_description": desc,
         }))?;
-        match (r.get("error").and_then(Value::as_str), r.get("data_key")) {
+        let key = match r.get_mut("data_key") {
+            Some(Value::String(k)) => Some(Zeroizing::new(std::mem::take(k))),
+            _ => None,
+        };
+        match (r.get("error").and_then(Value::as_str), key) {
             (Some("unsupported"), _) => Err(Error::Crypto(Core::UnsupportedWrap)),
             (Some(_), _) => Err(Error::Crypto(Core::Authentication)),
-            (None, Some(Value::String(k))) => {
-                let mut bytes = Base64::decode_vec(k)
+            (None, Some(k)) => {
+                let bytes = Base64::decode_vec(&k)
+                    .map(Zeroizing::new)
                     .map_err(|_| self.fail(malformed("\"data_key\" is not base64")))?;
-                let dk =
-                    DataKey::from_slice(&bytes).map_err(|_| Error::Crypto(Core::Authentication));
-                bytes.zeroize();
-                dk
+                DataKey::from_slice(&bytes).map_err(|_| Error::Crypto(Core::Authentication))
             }
             _ => Err(self.fail(malformed(
                 "an unwrap response without \"data_key\" or \"error\"",
@@ -403,8 +410,10 @@ impl Process {
                 other => self.ended(other),
             });
         }
-        let mut line = serde_json::to_vec(&request).map_err(|e| malformed(e.to_string()))?;
-        drop(request);
+        let mut request = request;
+        let line = serde_json::to_vec(&request);
+        scrub(&mut request);
+        let mut line = line.map_err(|e| malformed(e.to_string()))?;
         if line.len() > MAX_LINE {
             line.zeroize();
             return Err(Error::Keyring(KeyringError::LineTooLong));

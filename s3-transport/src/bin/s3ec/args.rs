@@ -8,9 +8,9 @@ Key sources: --aes-key FILE (32 raw bytes, or base64 / hex text), --aes-key-env 
   --rsa-key PEM (private key; a public key is enough to write), --rsa-key-env VAR,
   --kms-key-id ID, --kms-discovery (read only), --keyring-program 'CMD ARGS' (an HSM, Vault or
   token client speaking the JSON-lines protocol of KEYRINGS.md; S3EC_KEYRING_TIMEOUT bounds each
-  answer, default 60 s). AWS credentials, region and profile come from the
-  usual places (environment, ~/.aws/config, --profile); --endpoint URL and --path-style reach
-  S3-compatible stores; --local DIR runs an S3 server embedded in s3ec, kept in DIR.
+  answer, default 60 s). AWS credentials, region and profile come from the usual places
+  (environment, ~/.aws/config, --profile); --endpoint URL and --path-style reach S3-compatible
+  stores; --local DIR runs an S3 server embedded in s3ec, kept in DIR.
 
 Exit codes: 0 success, 1 S3/KMS/network/I-O failure, 2 usage error, 3 not found,
   4 not encrypted (a plain S3 object), 5 authentication failure (wrong key or tampered data),
