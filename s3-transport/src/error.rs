@@ -159,6 +159,13 @@ impl Error {
         }
     }
 
+    /// Whether this failure must end a search over keys instead of counting as "this key does
+    /// not open it": a transient failure, or an external keyring that could not answer (a
+    /// keyring program that exited or timed out is an error of the command, never a skip).
+    pub(crate) fn ends_key_search(&self) -> bool {
+        self.is_retryable() || matches!(self, Error::Keyring(_))
+    }
+
     /// Whether a conditional request failed (HTTP 412) or the object changed under a pinned
     /// read: another writer got there first.
     pub fn is_precondition_failed(&self) -> bool {

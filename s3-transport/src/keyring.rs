@@ -513,7 +513,7 @@ impl ClientKeyring {
             for s in sources.iter().filter(|s| s.uses_kms()) {
                 match Box::pin(self.reencrypt_data_key(env, s, kms)).await {
                     Ok(b) => return Ok(b),
-                    Err(e) if e.is_retryable() => return Err(e),
+                    Err(e) if e.ends_key_search() => return Err(e),
                     Err(e) => last = Some(e),
                 }
             }
@@ -568,7 +568,7 @@ impl ClientKeyring {
                     Ok(dk) => return Ok(dk),
                     // A transient failure, or a keyring program that stopped answering, is the
                     // command's error, never a reason to try the next key.
-                    Err(e) if e.is_retryable() || matches!(e, Error::Keyring(_)) => return Err(e),
+                    Err(e) if e.ends_key_search() => return Err(e),
                     Err(e) => {
                         if err.as_ref().is_none_or(|p| matches!(p, Error::Config(_))) {
                             err = Some(e);

@@ -136,12 +136,17 @@ impl S3EncryptionClient {
                     let env = r
                         .new_envelope()
                         .ok_or_else(|| Error::config("no envelope"))?;
-                    let opens = self
+                    let opens = match self
                         .inner
                         .keyring
                         .unwrap_data_key(env, kms, opts.encryption_context.as_ref())
                         .await
-                        .is_ok();
+                    {
+                        Ok(_) => true,
+                        // A key that could not be asked has not shown that it no longer opens it.
+                        Err(e) if e.ends_key_search() => return Err(e),
+                        Err(_) => false,
+                    };
                     r.old_key_opens(opens).map_err(err)?;
                 }
                 RotateNext::Done(_) => {

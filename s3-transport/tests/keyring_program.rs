@@ -237,7 +237,7 @@ fn a_broken_program_is_a_clear_error_and_never_a_hang() {
         .unwrap();
     assert_eq!(code(&o), 2, "{}", stderr(&o));
     // A program that dies after its hello: the command's failure (exit 1), not a skip.
-    let crash = e.hsm("k1", "l5", "--misbehave crash-after-hello");
+    let crash = e.hsm("k1", "l5", "--crash-after 1");
     let o = e.get("s3://bkt/o", &["--keyring-program", &crash]);
     assert_eq!(code(&o), 1, "{}", stderr(&o));
     assert!(stderr(&o).contains("exited"), "{}", stderr(&o));
@@ -282,6 +282,32 @@ fn rotation_and_migration_with_a_keyring_program() {
     assert!(o.status.success() && o.stdout == pt, "{}", stderr(&o));
     let o = e.get("s3://bkt/rot", &strs(&e.aes("k1")));
     assert_eq!(code(&o), 5, "{}", stderr(&o));
+    // A current key that dies before it can say whether it still opens the new file: the
+    // enforced rotation fails (exit 1) and writes nothing, rather than taking "no answer" for
+    // "no longer opens it". (Hello, the unwrap, then the check: it dies at the third request.)
+    let dying = e.hsm("k2", "dying", "--crash-after 2");
+    let o = e
+        .s3ec()
+        .args([
+            "rotate",
+            "s3://bkt/rot",
+            "--enforce-rotation",
+            "--keyring-program",
+            &dying,
+        ])
+        .arg("--new-key")
+        .arg(e.path("k3"))
+        .output()
+        .unwrap();
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    assert!(stderr(&o).contains("exited"), "{}", stderr(&o));
+    assert_eq!(e.log("dying"), ["hello", "unwrap", "unwrap"]);
+    let o = e.get("s3://bkt/rot", &strs(&e.aes("k2")));
+    assert!(
+        o.status.success() && o.stdout == pt,
+        "unchanged: {}",
+        stderr(&o)
+    );
     // Rotate away from it: the program is the current key.
     let o = e
         .s3ec()
@@ -397,7 +423,7 @@ mod library {
         w.put_bytes(BUCKET, "o", b"x", &PutOptions::default())
             .await
             .unwrap();
-        let crash = ClientKeyring::program(fake(&["--misbehave", "crash-after-hello"]));
+        let crash = ClientKeyring::program(fake(&["--crash-after", "1"]));
         let multi = ClientKeyring::multi([crash, aes_keyring(1)]).unwrap();
         let c = local.client(multi).build().unwrap();
         let e = c

@@ -6,7 +6,8 @@
 //! Options: `--key-env VAR`; `--name NAME` (answer the materials description
 //! `{"hsm-key": NAME}`); `--cannot-wrap`, `--cannot-unwrap` (what the hello says); `--log FILE`
 //! (append one line per request: `hello`, `wrap`, `unwrap`); `--misbehave exit|garbage|hang|
-//! crash-after-hello|long-line` (for the tests of a broken program).
+//! long-line` and `--crash-after N` (exit after answering N requests, the hello included) for
+//! the tests of a broken program.
 #![forbid(unsafe_code)]
 
 use base64ct::{Base64, Encoding};
@@ -25,6 +26,7 @@ struct Options {
     can_unwrap: bool,
     log: Option<String>,
     misbehave: Option<String>,
+    crash_after: Option<usize>,
 }
 
 fn options() -> Result<Options, String> {
@@ -35,6 +37,7 @@ fn options() -> Result<Options, String> {
         can_unwrap: true,
         log: None,
         misbehave: None,
+        crash_after: None,
     };
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
@@ -44,6 +47,10 @@ fn options() -> Result<Options, String> {
             "--name" => o.name = Some(value()?),
             "--log" => o.log = Some(value()?),
             "--misbehave" => o.misbehave = Some(value()?),
+            "--crash-after" => {
+                let v = value()?;
+                o.crash_after = Some(v.parse().map_err(|_| format!("--crash-after {v}"))?);
+            }
             "--cannot-wrap" => o.can_wrap = false,
             "--cannot-unwrap" => o.can_unwrap = false,
             _ => return Err(format!("unknown argument {a}")),
@@ -179,7 +186,7 @@ fn main() -> ExitCode {
                 std::thread::sleep(std::time::Duration::from_secs(3600));
                 return ExitCode::SUCCESS;
             }
-            (Some("crash-after-hello"), 1..) => return ExitCode::from(4),
+            _ if o.crash_after.is_some_and(|n| served >= n) => return ExitCode::from(4),
             _ => answer(&o, &keyring, &req).to_string(),
         };
         if writeln!(out, "{reply}").and_then(|()| out.flush()).is_err() {

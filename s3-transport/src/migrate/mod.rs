@@ -457,7 +457,7 @@ impl S3EncryptionClient {
                 .decryptor(dk, &self.inner.policy)
                 .err()
                 .map(|e| short(&Error::Crypto(e)))),
-            Err(e) if e.is_retryable() => Err(e),
+            Err(e) if e.ends_key_search() => Err(e),
             Err(e) => Ok(Some(short(&e))),
         }
     }
@@ -475,7 +475,7 @@ impl S3EncryptionClient {
         let kms = self.inner.kms.as_ref();
         match self.inner.keyring.unwrap_data_key(env, kms, ctx).await {
             Ok(dk) => Ok(env.decryptor(dk, &policy).is_ok()),
-            Err(e) if e.is_retryable() => Err(e),
+            Err(e) if e.ends_key_search() => Err(e),
             Err(_) => Ok(false),
         }
     }
