@@ -10,7 +10,7 @@
 
 use s3_encryption_transport::local::{LocalS3, sdk_config_for};
 use s3_encryption_transport::s3_encryption::{AesKey, CommitmentPolicy};
-use s3_encryption_transport::{Keyring, PutOptions, S3EncryptionClient, aws_sdk_kms};
+use s3_encryption_transport::{ClientKeyring, PutOptions, S3EncryptionClient, aws_sdk_kms};
 use s3ec_lambda::{Env, Handler, S3BatchJobEvent};
 use std::time::{Duration, Instant};
 
@@ -99,7 +99,7 @@ async fn main() {
     // As hex text: 32 raw bytes that all happen to be hex digits (0x42 is 'B') would read as a
     // 16-byte key written in hex, as `s3ec` reads key files too.
     std::fs::write(&key_file, hex::encode([0x42u8; 32])).unwrap();
-    let v2 = S3EncryptionClient::builder(s3.clone(), Keyring::aes(key))
+    let v2 = S3EncryptionClient::builder(s3.clone(), ClientKeyring::aes(key))
         .commitment_policy(CommitmentPolicy::ForbidEncryptAllowDecrypt)
         .build()
         .unwrap();

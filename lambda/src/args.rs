@@ -18,7 +18,7 @@
 
 use aws_lambda_events::event::s3::batch_job::S3BatchJobEvent;
 use base64ct::{Base64, Encoding};
-use s3_encryption_transport::{Keyring, MigrateMode};
+use s3_encryption_transport::{ClientKeyring, MigrateMode};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
@@ -146,19 +146,19 @@ impl JobArgs {
 }
 
 /// The keyring a source names. Errors are short and name no key material.
-pub(crate) fn keyring(src: &KeySource) -> Result<Keyring, String> {
+pub(crate) fn keyring(src: &KeySource) -> Result<ClientKeyring, String> {
     Ok(match src {
-        KeySource::Kms(id) => Keyring::kms(id.clone()),
-        KeySource::KmsDiscovery => Keyring::kms_discovery(),
+        KeySource::Kms(id) => ClientKeyring::kms(id.clone()),
+        KeySource::KmsDiscovery => ClientKeyring::kms_discovery(),
         KeySource::File(p) => {
             let b = std::fs::read(p)
                 .map_err(|e| format!("cannot read key file {}: {e}", p.display()))?;
             if b.starts_with(b"-----BEGIN") {
                 let t =
                     std::str::from_utf8(&b).map_err(|_| "key file is not PEM text".to_owned())?;
-                Keyring::rsa_pem(t).map_err(|_| "key file is not an RSA key".to_owned())?
+                ClientKeyring::rsa_pem(t).map_err(|_| "key file is not an RSA key".to_owned())?
             } else {
-                Keyring::aes(aes_key(&b).ok_or("key file is not an AES key")?)
+                ClientKeyring::aes(aes_key(&b).ok_or("key file is not an AES key")?)
             }
         }
     })

@@ -16,7 +16,7 @@ mod common;
 
 use common::{Moto, data};
 use s3_encryption::CommitmentPolicy;
-use s3_encryption_transport::{GetOptions, Keyring, PutOptions, S3EncryptionClient};
+use s3_encryption_transport::{ClientKeyring, GetOptions, PutOptions, S3EncryptionClient};
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -198,7 +198,7 @@ async fn the_bootstrap_loop_answers_a_batch_event_through_the_runtime_api() {
     let s3 = m.s3();
     s3.create_bucket().bucket("mig").send().await.unwrap();
     let key = m.create_key().await;
-    let v2 = S3EncryptionClient::builder(s3.clone(), Keyring::kms(&key))
+    let v2 = S3EncryptionClient::builder(s3.clone(), ClientKeyring::kms(&key))
         .kms_client(m.kms())
         .commitment_policy(CommitmentPolicy::ForbidEncryptAllowDecrypt)
         .build()
@@ -292,7 +292,7 @@ async fn the_bootstrap_loop_answers_a_batch_event_through_the_runtime_api() {
     );
     drop(child);
     // The object is V3 now: a strict reader opens it.
-    let strict = S3EncryptionClient::builder(s3, Keyring::kms(&key))
+    let strict = S3EncryptionClient::builder(s3, ClientKeyring::kms(&key))
         .kms_client(m.kms())
         .commitment_policy(CommitmentPolicy::RequireEncryptRequireDecrypt)
         .build()

@@ -14,7 +14,7 @@ use common::hostile::{Case, Hostile};
 use common::{Action, BUCKET, Local, Moto, Proxy, Rule, data};
 use s3_encryption::{AesKey, CommitmentPolicy};
 use s3_encryption_transport::local::{s3_client_for, sdk_config_for};
-use s3_encryption_transport::{GetOptions, Keyring, PutOptions, S3EncryptionClient};
+use s3_encryption_transport::{ClientKeyring, GetOptions, PutOptions, S3EncryptionClient};
 use s3ec_lambda::{Env, Handler, S3BatchJobEvent, S3BatchJobResponse};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
@@ -83,7 +83,7 @@ async fn schema_1_0_events_migrate_with_an_aes_key_file_and_answer_each_code() {
     std::fs::write(&key_file, &key_hex).unwrap();
     let writer = |seed: u8| {
         local
-            .client(Keyring::aes(AesKey::new_256([seed; 32])))
+            .client(ClientKeyring::aes(AesKey::new_256([seed; 32])))
             .commitment_policy(CommitmentPolicy::ForbidEncryptAllowDecrypt)
             .build()
             .unwrap()
@@ -180,7 +180,7 @@ async fn schema_1_0_events_migrate_with_an_aes_key_file_and_answer_each_code() {
     );
     // The bucket agrees: a is V3 (a strict reader opens it), the others are as they were.
     let strict = local
-        .client(Keyring::aes(AesKey::new_256([7u8; 32])))
+        .client(ClientKeyring::aes(AesKey::new_256([7u8; 32])))
         .commitment_policy(CommitmentPolicy::RequireEncryptRequireDecrypt)
         .build()
         .unwrap();
@@ -249,7 +249,7 @@ fn kms_client(
     key: &str,
     policy: CommitmentPolicy,
 ) -> S3EncryptionClient {
-    S3EncryptionClient::builder(s3, Keyring::kms(key))
+    S3EncryptionClient::builder(s3, ClientKeyring::kms(key))
         .kms_client(m.kms())
         .commitment_policy(policy)
         .build()

@@ -18,7 +18,7 @@
 use s3_encryption::AesKey;
 use s3_encryption_transport::local::{LocalS3, sdk_config_for};
 use s3_encryption_transport::{
-    GetOptions, Keyring, LargeObjectVerification, PutOptions, S3EncryptionClient,
+    ClientKeyring, GetOptions, LargeObjectVerification, PutOptions, S3EncryptionClient,
 };
 use std::io::Write;
 use std::net::SocketAddr;
@@ -159,7 +159,7 @@ fn s3_client(endpoint: &str) -> aws_sdk_s3::Client {
 }
 
 fn ours(s3: &aws_sdk_s3::Client, n: u16, v: LargeObjectVerification) -> S3EncryptionClient {
-    S3EncryptionClient::builder(s3.clone(), Keyring::aes(AesKey::new_256([7; 32])))
+    S3EncryptionClient::builder(s3.clone(), ClientKeyring::aes(AesKey::new_256([7; 32])))
         .memory_budget(16 * MIB)
         .part_size(8 * MIB)
         .connections(n)
@@ -198,7 +198,7 @@ fn main() {
         let direct = server.s3_client();
         direct.create_bucket().bucket(BUCKET).send().await.unwrap();
         // The PUT goes straight to the server (not through the proxy): default client.
-        S3EncryptionClient::builder(direct.clone(), Keyring::aes(AesKey::new_256([7; 32])))
+        S3EncryptionClient::builder(direct.clone(), ClientKeyring::aes(AesKey::new_256([7; 32])))
             .build()
             .unwrap()
             .put_file(BUCKET, KEY, &input, &PutOptions::default())

@@ -14,7 +14,7 @@ use s3_encryption::{AesKey, CommitmentPolicy};
 use s3_encryption_transport::bulk::{self, RecordStatus, RunOptions};
 use s3_encryption_transport::local::LocalS3;
 use s3_encryption_transport::{
-    Keyring, MigrateMode, MigrateOptions, MigrateStatus, PutOptions, S3EncryptionClient,
+    ClientKeyring, MigrateMode, MigrateOptions, MigrateStatus, PutOptions, S3EncryptionClient,
 };
 use std::io::Write;
 use std::time::Instant;
@@ -47,8 +47,8 @@ fn data(len: usize, seed: u64) -> Vec<u8> {
     v
 }
 
-fn keyring() -> Keyring {
-    Keyring::aes(AesKey::new_256([0x42; 32]))
+fn keyring() -> ClientKeyring {
+    ClientKeyring::aes(AesKey::new_256([0x42; 32]))
 }
 
 struct Row {

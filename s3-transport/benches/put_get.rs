@@ -7,7 +7,7 @@
 
 use s3_encryption::AesKey;
 use s3_encryption_transport::local::{LocalS3, sdk_config_for};
-use s3_encryption_transport::{GetOptions, Keyring, PutOptions, S3EncryptionClient};
+use s3_encryption_transport::{ClientKeyring, GetOptions, PutOptions, S3EncryptionClient};
 use std::io::Write;
 use std::time::Instant;
 use tokio::io::AsyncWriteExt;
@@ -111,9 +111,10 @@ async fn child(mode: &str, endpoint: &str, file: &str, out: &str) -> f64 {
         );
     }
     let s3 = aws_sdk_s3::Client::from_conf(conf.build());
-    let client = S3EncryptionClient::builder(s3.clone(), Keyring::aes(AesKey::new_256([7; 32])))
-        .build()
-        .unwrap();
+    let client =
+        S3EncryptionClient::builder(s3.clone(), ClientKeyring::aes(AesKey::new_256([7; 32])))
+            .build()
+            .unwrap();
     let t = Instant::now();
     match mode {
         "plain-put" => {
@@ -150,11 +151,13 @@ async fn child(mode: &str, endpoint: &str, file: &str, out: &str) -> f64 {
                 .unwrap();
         }
         "ours-put" => {
-            let single =
-                S3EncryptionClient::builder(s3.clone(), Keyring::aes(AesKey::new_256([7; 32])))
-                    .multipart_threshold(5 * 1024 * 1024 * 1024 - 16)
-                    .build()
-                    .unwrap();
+            let single = S3EncryptionClient::builder(
+                s3.clone(),
+                ClientKeyring::aes(AesKey::new_256([7; 32])),
+            )
+            .multipart_threshold(5 * 1024 * 1024 * 1024 - 16)
+            .build()
+            .unwrap();
             let o = single
                 .put_file(BUCKET, "ours", file, &PutOptions::default())
                 .await

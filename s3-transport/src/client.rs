@@ -1,7 +1,7 @@
 //! The encrypting client and its configuration.
 
 use crate::error::{Error, Result};
-use crate::keyring::{Keyring, Pairs};
+use crate::keyring::{ClientKeyring, Pairs};
 use s3_encryption::{
     CommitmentPolicy, DecryptPolicy, EncryptConfig, MAX_PART_SIZE, MIN_PART_SIZE, Placement,
 };
@@ -47,7 +47,7 @@ pub struct S3EncryptionClient {
 pub(crate) struct Inner {
     pub(crate) s3: aws_sdk_s3::Client,
     pub(crate) kms: Option<aws_sdk_kms::Client>,
-    pub(crate) keyring: Keyring,
+    pub(crate) keyring: ClientKeyring,
     pub(crate) commitment_policy: CommitmentPolicy,
     pub(crate) placement: Placement,
     pub(crate) policy: DecryptPolicy,
@@ -68,7 +68,7 @@ pub(crate) struct Inner {
 pub struct Builder {
     s3: aws_sdk_s3::Client,
     kms: Option<aws_sdk_kms::Client>,
-    keyring: Keyring,
+    keyring: ClientKeyring,
     commitment_policy: CommitmentPolicy,
     placement: Placement,
     legacy_wrapping: bool,
@@ -242,7 +242,7 @@ impl Builder {
 
 impl S3EncryptionClient {
     /// Start configuring a client around `s3` with `keyring`.
-    pub fn builder(s3: aws_sdk_s3::Client, keyring: Keyring) -> Builder {
+    pub fn builder(s3: aws_sdk_s3::Client, keyring: ClientKeyring) -> Builder {
         Builder {
             s3,
             kms: None,
@@ -265,7 +265,7 @@ impl S3EncryptionClient {
 
     /// A client with the default configuration from an AWS SDK configuration (builds the S3 and,
     /// for KMS keyrings, the KMS client).
-    pub fn from_sdk_config(config: &aws_config::SdkConfig, keyring: Keyring) -> Result<Self> {
+    pub fn from_sdk_config(config: &aws_config::SdkConfig, keyring: ClientKeyring) -> Result<Self> {
         let s3 = aws_sdk_s3::Client::new(config);
         let kms_needed = keyring.uses_kms();
         let mut b = Self::builder(s3, keyring);
@@ -281,7 +281,7 @@ impl S3EncryptionClient {
     }
 
     /// The keyring.
-    pub fn keyring(&self) -> &Keyring {
+    pub fn keyring(&self) -> &ClientKeyring {
         &self.inner.keyring
     }
 
@@ -308,7 +308,7 @@ impl S3EncryptionClient {
     /// The client a migration writes and verifies with: this one's S3 and KMS clients, sizes and
     /// suffix, with `keyring`, writing V3 (REQUIRE_ENCRYPT_REQUIRE_DECRYPT, metadata placement)
     /// and reading under the strict default policy.
-    pub(crate) fn for_migration(&self, keyring: Keyring) -> Result<S3EncryptionClient> {
+    pub(crate) fn for_migration(&self, keyring: ClientKeyring) -> Result<S3EncryptionClient> {
         let i = &self.inner;
         if keyring.uses_kms() && i.kms.is_none() {
             return Err(Error::config(

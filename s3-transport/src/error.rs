@@ -83,6 +83,10 @@ pub enum Error {
     },
     /// Local I/O (the body source, a spill file, an output file).
     Io(std::io::Error),
+    /// An external keyring could not answer: a keyring program that exited, closed its pipe,
+    /// answered a malformed or over-long line, timed out or refused a wrap, or a custom
+    /// keyring whose call panicked. (A wrong key is [`Error::Crypto`] `Authentication`.)
+    Keyring(crate::keyring::KeyringError),
 }
 
 impl Error {
@@ -113,7 +117,9 @@ impl Error {
             Error::S3 {
                 status: Some(404), ..
             } => ErrorKind::NotFound,
-            Error::S3 { .. } | Error::Kms { .. } | Error::Io(_) => ErrorKind::Transport,
+            Error::S3 { .. } | Error::Kms { .. } | Error::Io(_) | Error::Keyring(_) => {
+                ErrorKind::Transport
+            }
         }
     }
 
@@ -151,6 +157,13 @@ impl Error {
             }
             _ => false,
         }
+    }
+
+    /// Whether this failure must end a search over keys instead of counting as "this key does
+    /// not open it": a transient failure, or an external keyring that could not answer (a
+    /// keyring program that exited or timed out is an error of the command, never a skip).
+    pub(crate) fn ends_key_search(&self) -> bool {
+        self.is_retryable() || matches!(self, Error::Keyring(_))
     }
 
     /// Whether a conditional request failed (HTTP 412) or the object changed under a pinned
@@ -299,6 +312,7 @@ impl fmt::Display for Error {
             }
             Error::Kms { operation, source } => write!(f, "KMS {operation} failed: {source}"),
             Error::Io(e) => write!(f, "I/O error: {e}"),
+            Error::Keyring(e) => write!(f, "{e}"),
         }
     }
 }
@@ -308,6 +322,7 @@ impl std::error::Error for Error {
         match self {
             Error::Crypto(e) => Some(e),
             Error::Io(e) => Some(e),
+            Error::Keyring(e) => Some(e),
             Error::S3 { source, .. } | Error::Kms { source, .. } => Some(source.as_ref()),
             _ => None,
         }

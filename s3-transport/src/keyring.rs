@@ -11,6 +11,14 @@ use s3_encryption::{
 };
 use std::collections::HashMap;
 use std::fmt;
+use std::sync::Arc;
+
+mod external;
+mod program;
+
+use external::External;
+pub use external::{KeyringError, SharedKeyring};
+pub use program::{DEFAULT_TIMEOUT, MAX_LINE, ProgramKeyring, split_command_line};
 
 /// `(key, value)` pairs: a materials description or a KMS encryption context.
 pub type Pairs = Vec<(String, String)>;
@@ -32,34 +40,44 @@ enum Inner {
     KmsDiscovery {
         context: Option<Pairs>,
     },
+    /// A core keyring or a keyring program, called on the blocking pool.
+    External {
+        keyring: External,
+        matdesc: Pairs,
+        can_wrap: bool,
+        can_unwrap: bool,
+    },
     /// Several keyrings (at least two, none of them `Multi`): writes with the first, reads with
     /// whichever opens the object.
-    Multi(Vec<Keyring>),
+    Multi(Vec<ClientKeyring>),
 }
 
 /// The key material a client wraps and unwraps data keys with.
 ///
-/// * [`Keyring::aes`]: a raw AES master key (`AES/GCM` wrap), for writes and reads.
-/// * [`Keyring::rsa_public`] (writes only), [`Keyring::rsa_private`] (reads and writes):
+/// * [`ClientKeyring::aes`]: a raw AES master key (`AES/GCM` wrap), for writes and reads.
+/// * [`ClientKeyring::rsa_public`] (writes only), [`ClientKeyring::rsa_private`] (reads and writes):
 ///   `RSA-OAEP-SHA1`.
-/// * [`Keyring::kms`]: an AWS KMS key id (`kms+context`), for writes and reads; reads pass the key
+/// * [`ClientKeyring::kms`]: an AWS KMS key id (`kms+context`), for writes and reads; reads pass the key
 ///   id to KMS, which refuses blobs made under another key.
-/// * [`Keyring::kms_discovery`]: reads only; KMS decrypts with whichever key the blob names.
-/// * [`Keyring::multi`]: several of these; writes with the first, reads with whichever opens the
+/// * [`ClientKeyring::kms_discovery`]: reads only; KMS decrypts with whichever key the blob names.
+/// * [`ClientKeyring::custom`]: any [`s3_encryption::Keyring`] (an HSM, a Vault transit key, a
+///   hardware token), called on tokio's blocking pool; [`ClientKeyring::program`]: a keyring
+///   program (`KEYRINGS.md`).
+/// * [`ClientKeyring::multi`]: several of these; writes with the first, reads with whichever opens the
 ///   object (a bucket written under several keys).
 #[derive(Clone)]
-pub struct Keyring(Inner);
+pub struct ClientKeyring(Inner);
 
-impl fmt::Debug for Keyring {
+impl fmt::Debug for ClientKeyring {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.0 {
             Inner::Aes { keyring, matdesc } => f
-                .debug_struct("Keyring::Aes")
+                .debug_struct("ClientKeyring::Aes")
                 .field("key", keyring.key())
                 .field("materials_description", matdesc)
                 .finish(),
             Inner::Rsa { keyring, matdesc } => f
-                .debug_struct("Keyring::Rsa")
+                .debug_struct("ClientKeyring::Rsa")
                 .field("public", &keyring.public_key().is_some())
                 .field(
                     "private",
@@ -68,15 +86,27 @@ impl fmt::Debug for Keyring {
                 .field("materials_description", matdesc)
                 .finish(),
             Inner::Kms { key_id, context } => f
-                .debug_struct("Keyring::Kms")
+                .debug_struct("ClientKeyring::Kms")
                 .field("key_id", key_id)
                 .field("encryption_context", context)
                 .finish(),
             Inner::KmsDiscovery { context } => f
-                .debug_struct("Keyring::KmsDiscovery")
+                .debug_struct("ClientKeyring::KmsDiscovery")
                 .field("encryption_context", context)
                 .finish(),
-            Inner::Multi(k) => f.debug_tuple("Keyring::Multi").field(k).finish(),
+            Inner::External {
+                keyring,
+                matdesc,
+                can_wrap,
+                can_unwrap,
+            } => f
+                .debug_struct("ClientKeyring::External")
+                .field("keyring", &keyring.describe())
+                .field("can_wrap", can_wrap)
+                .field("can_unwrap", can_unwrap)
+                .field("materials_description", matdesc)
+                .finish(),
+            Inner::Multi(k) => f.debug_tuple("ClientKeyring::Multi").field(k).finish(),
         }
     }
 }
@@ -134,10 +164,10 @@ where
     }
 }
 
-impl Keyring {
+impl ClientKeyring {
     /// A raw AES master key (128, 192 or 256 bits; V2/V3 writes wrap with `AES/GCM`).
     pub fn aes(key: AesKey) -> Self {
-        Keyring(Inner::Aes {
+        ClientKeyring(Inner::Aes {
             keyring: AesKeyring::new(key),
             matdesc: Vec::new(),
         })
@@ -145,7 +175,7 @@ impl Keyring {
 
     /// An RSA public key: writes only.
     pub fn rsa_public(key: s3_encryption::rsa::PublicKey) -> Self {
-        Keyring(Inner::Rsa {
+        ClientKeyring(Inner::Rsa {
             keyring: Box::new(RsaKeyring::public_only(key)),
             matdesc: Vec::new(),
         })
@@ -153,7 +183,7 @@ impl Keyring {
 
     /// An RSA private key: reads, and writes with its public half.
     pub fn rsa_private(key: s3_encryption::rsa::PrivateKey) -> Self {
-        Keyring(Inner::Rsa {
+        ClientKeyring(Inner::Rsa {
             keyring: Box::new(RsaKeyring::new(key)),
             matdesc: Vec::new(),
         })
@@ -179,16 +209,55 @@ impl Keyring {
     /// An AWS KMS key (id, ARN or alias): writes with `GenerateDataKey`, reads with `Decrypt`
     /// naming this key.
     pub fn kms(key_id: impl Into<String>) -> Self {
-        Keyring(Inner::Kms {
+        ClientKeyring(Inner::Kms {
             key_id: key_id.into(),
             context: Vec::new(),
         })
     }
 
+    /// Any core keyring: an HSM, a Vault transit key, a hardware token. Its calls may block; the
+    /// client runs them on tokio's blocking pool. It wraps (`AES/GCM` or `RSA-OAEP-SHA1`) and
+    /// unwraps; [`ClientKeyring::with_capabilities`] narrows that. Inside a
+    /// [`ClientKeyring::multi`], a keyring that answers `UnsupportedWrap` lets the next try.
+    pub fn custom(keyring: SharedKeyring) -> Self {
+        ClientKeyring(Inner::External {
+            keyring: External::Core(keyring),
+            matdesc: Vec::new(),
+            can_wrap: true,
+            can_unwrap: true,
+        })
+    }
+
+    /// A keyring program (`KEYRINGS.md`), with what its hello said it can do.
+    pub fn program(program: ProgramKeyring) -> Self {
+        let (can_wrap, can_unwrap) = (program.can_wrap(), program.can_unwrap());
+        ClientKeyring(Inner::External {
+            keyring: External::Program(Arc::new(program)),
+            matdesc: Vec::new(),
+            can_wrap,
+            can_unwrap,
+        })
+    }
+
+    /// Say what a [`ClientKeyring::custom`] keyring can do (both, unless told): a write-only
+    /// or read-only key store is refused up front for the operations it cannot serve. No effect
+    /// on other keyrings.
+    pub fn with_capabilities(mut self, wrap: bool, unwrap: bool) -> Self {
+        if let Inner::External {
+            can_wrap,
+            can_unwrap,
+            ..
+        } = &mut self.0
+        {
+            (*can_wrap, *can_unwrap) = (wrap, unwrap);
+        }
+        self
+    }
+
     /// KMS discovery: reads only, `Decrypt` without a key id (KMS uses the key the blob names).
     /// Unless an encryption context is set, the stored context is accepted as it is.
     pub fn kms_discovery() -> Self {
-        Keyring(Inner::KmsDiscovery { context: None })
+        ClientKeyring(Inner::KmsDiscovery { context: None })
     }
 
     /// Set the materials description (AES and RSA keyrings) or the encryption context (KMS).
@@ -202,7 +271,9 @@ impl Keyring {
             .map(|(k, v)| (k.into(), v.into()))
             .collect();
         match &mut self.0 {
-            Inner::Aes { matdesc, .. } | Inner::Rsa { matdesc, .. } => *matdesc = p,
+            Inner::Aes { matdesc, .. }
+            | Inner::Rsa { matdesc, .. }
+            | Inner::External { matdesc, .. } => *matdesc = p,
             Inner::Kms { context, .. } => *context = p,
             Inner::KmsDiscovery { context } => *context = Some(p),
             Inner::Multi(k) => {
@@ -217,7 +288,7 @@ impl Keyring {
     /// Several keyrings as one: writes use the first, reads try each in turn (the first that
     /// opens the object wins; a transient KMS failure stops the search). One keyring is itself;
     /// none is a configuration error.
-    pub fn multi(keyrings: impl IntoIterator<Item = Keyring>) -> Result<Self> {
+    pub fn multi(keyrings: impl IntoIterator<Item = ClientKeyring>) -> Result<Self> {
         let mut all = Vec::new();
         for k in keyrings {
             match k.0 {
@@ -228,12 +299,12 @@ impl Keyring {
         match all.len() {
             0 => Err(Error::config("no keyring given")),
             1 => Ok(all.remove(0)),
-            _ => Ok(Keyring(Inner::Multi(all))),
+            _ => Ok(ClientKeyring(Inner::Multi(all))),
         }
     }
 
-    /// The keyrings a [`Keyring::multi`] holds (itself for any other).
-    pub fn members(&self) -> &[Keyring] {
+    /// The keyrings a [`ClientKeyring::multi`] holds (itself for any other).
+    pub fn members(&self) -> &[ClientKeyring] {
         match &self.0 {
             Inner::Multi(k) => k,
             _ => std::slice::from_ref(self),
@@ -241,10 +312,12 @@ impl Keyring {
     }
 
     /// The materials description (AES, RSA) or encryption context (KMS) set with
-    /// [`Keyring::with_context`]; empty when none was set.
+    /// [`ClientKeyring::with_context`]; empty when none was set.
     pub fn context(&self) -> &[(String, String)] {
         match &self.0 {
-            Inner::Aes { matdesc, .. } | Inner::Rsa { matdesc, .. } => matdesc,
+            Inner::Aes { matdesc, .. }
+            | Inner::Rsa { matdesc, .. }
+            | Inner::External { matdesc, .. } => matdesc,
             Inner::Kms { context, .. } => context,
             Inner::KmsDiscovery { context } => context.as_deref().unwrap_or(&[]),
             Inner::Multi(k) => k[0].context(),
@@ -254,7 +327,7 @@ impl Keyring {
     /// Whether the keyring needs a KMS client.
     pub fn uses_kms(&self) -> bool {
         match &self.0 {
-            Inner::Multi(k) => k.iter().any(Keyring::uses_kms),
+            Inner::Multi(k) => k.iter().any(ClientKeyring::uses_kms),
             i => matches!(i, Inner::Kms { .. } | Inner::KmsDiscovery { .. }),
         }
     }
@@ -265,6 +338,7 @@ impl Keyring {
             Inner::Aes { .. } | Inner::Kms { .. } => true,
             Inner::Rsa { keyring, .. } => keyring.public_key().is_some(),
             Inner::KmsDiscovery { .. } => false,
+            Inner::External { can_wrap, .. } => *can_wrap,
             Inner::Multi(k) => k[0].can_encrypt(),
         }
     }
@@ -273,7 +347,8 @@ impl Keyring {
     pub fn can_decrypt(&self) -> bool {
         match &self.0 {
             Inner::Rsa { keyring, .. } => keyring.has_private_key(),
-            Inner::Multi(k) => k.iter().any(Keyring::can_decrypt),
+            Inner::External { can_unwrap, .. } => *can_unwrap,
+            Inner::Multi(k) => k.iter().any(ClientKeyring::can_decrypt),
             _ => true,
         }
     }
@@ -293,8 +368,9 @@ impl Keyring {
             }
             Inner::Kms { key_id, .. } => format!("KMS key {key_id}"),
             Inner::KmsDiscovery { .. } => "KMS discovery".to_owned(),
+            Inner::External { keyring, .. } => keyring.describe(),
             Inner::Multi(k) => {
-                let d: Vec<String> = k.iter().map(Keyring::describe).collect();
+                let d: Vec<String> = k.iter().map(ClientKeyring::describe).collect();
                 format!("{} keys ({})", k.len(), d.join(", "))
             }
         }
@@ -314,6 +390,7 @@ impl Keyring {
     ) -> Result<EncryptionMaterials> {
         match &self.0 {
             Inner::Aes { .. } | Inner::Rsa { .. } => self.wrap_local(config, DataKey::generate()?),
+            Inner::External { .. } => self.wrap_external(config, DataKey::generate()?).await,
             Inner::Kms {
                 key_id,
                 context: own,
@@ -357,6 +434,26 @@ impl Keyring {
         }
     }
 
+    async fn wrap_external(
+        &self,
+        config: &EncryptConfig,
+        dk: DataKey,
+    ) -> Result<EncryptionMaterials> {
+        match &self.0 {
+            Inner::External {
+                keyring,
+                matdesc,
+                can_wrap: true,
+                ..
+            } => keyring.wrap_blocking(config, dk, matdesc).await,
+            Inner::External { keyring, .. } => Err(Error::config(format!(
+                "the {} cannot wrap data keys; give a key that can encrypt",
+                keyring.describe()
+            ))),
+            _ => Err(Error::config("not an external keyring")),
+        }
+    }
+
     /// Materials that wrap an existing data key (re-encrypting an instruction file). KMS keyrings
     /// call `Encrypt`.
     pub async fn rewrap_data_key(
@@ -367,6 +464,7 @@ impl Keyring {
     ) -> Result<EncryptionMaterials> {
         match &self.0 {
             Inner::Aes { .. } | Inner::Rsa { .. } => self.wrap_local(config, dk),
+            Inner::External { .. } => self.wrap_external(config, dk).await,
             Inner::Kms { key_id, context } => {
                 let req = EncryptionMaterials::kms(config, &refs(context))?;
                 let out = Self::kms_client(kms)?
@@ -406,7 +504,7 @@ impl Keyring {
     pub async fn reencrypt_data_key(
         &self,
         env: &Envelope,
-        source: &Keyring,
+        source: &ClientKeyring,
         kms: Option<&aws_sdk_kms::Client>,
     ) -> Result<Vec<u8>> {
         if let Inner::Multi(sources) = &source.0 {
@@ -415,7 +513,7 @@ impl Keyring {
             for s in sources.iter().filter(|s| s.uses_kms()) {
                 match Box::pin(self.reencrypt_data_key(env, s, kms)).await {
                     Ok(b) => return Ok(b),
-                    Err(e) if e.is_retryable() => return Err(e),
+                    Err(e) if e.ends_key_search() => return Err(e),
                     Err(e) => last = Some(e),
                 }
             }
@@ -468,7 +566,9 @@ impl Keyring {
             for m in k {
                 match Box::pin(m.unwrap_data_key(env, kms, context)).await {
                     Ok(dk) => return Ok(dk),
-                    Err(e) if e.is_retryable() => return Err(e),
+                    // A transient failure, or a keyring program that stopped answering, is the
+                    // command's error, never a reason to try the next key.
+                    Err(e) if e.ends_key_search() => return Err(e),
                     Err(e) => {
                         if err.as_ref().is_none_or(|p| matches!(p, Error::Config(_))) {
                             err = Some(e);
@@ -477,6 +577,20 @@ impl Keyring {
                 }
             }
             return Err(err.unwrap_or_else(|| Error::config("no keyring given")));
+        }
+        if let Inner::External {
+            keyring,
+            can_unwrap,
+            ..
+        } = &self.0
+        {
+            if !can_unwrap {
+                return Err(Error::config(format!(
+                    "the {} cannot unwrap data keys",
+                    keyring.describe()
+                )));
+            }
+            return keyring.unwrap_blocking(env).await;
         }
         let caller: Pairs = if env.wrap_algorithm().is_kms() {
             match (&self.0, context) {

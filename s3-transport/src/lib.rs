@@ -9,8 +9,10 @@
 //!   ([`S3EncryptionClient::get_object_delayed_authentication_hazmat`] under
 //!   `enable_delayed_authentication_mode`, [`S3EncryptionClient::get_object_range_hazmat`]
 //!   under `enable_legacy_unauthenticated_modes`).
-//! * [`Keyring`]: raw AES, RSA (public key to write, private key to read), KMS key id, KMS
-//!   discovery.
+//! * [`ClientKeyring`]: raw AES, RSA (public key to write, private key to read), KMS key id, KMS
+//!   discovery; any [`s3_encryption::Keyring`] ([`ClientKeyring::custom`]: an HSM, a Vault
+//!   transit key, run on the blocking pool) and a keyring program ([`ProgramKeyring`],
+//!   `KEYRINGS.md`).
 //! * Instruction files: write (placement), read (custom suffix),
 //!   [`S3EncryptionClient::reencrypt_instruction_file`] for AES, RSA and KMS keyrings.
 //! * [`S3EncryptionClient::head_object`] / [`S3EncryptionClient::list_objects`] report plaintext
@@ -22,10 +24,10 @@
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), s3_encryption_transport::Error> {
-//! use s3_encryption_transport::{GetOptions, Keyring, PutOptions, S3EncryptionClient};
+//! use s3_encryption_transport::{GetOptions, ClientKeyring, PutOptions, S3EncryptionClient};
 //! let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
 //! let key = s3_encryption::AesKey::generate()?;
-//! let client = S3EncryptionClient::from_sdk_config(&config, Keyring::aes(key))?;
+//! let client = S3EncryptionClient::from_sdk_config(&config, ClientKeyring::aes(key))?;
 //! client.put_bytes("bucket", "key", b"secret", &PutOptions::default()).await?;
 //! let (plaintext, _) = client.get_object_bytes("bucket", "key", &GetOptions::default()).await?;
 //! assert_eq!(plaintext, b"secret");
@@ -58,7 +60,11 @@ pub use client::{
 };
 pub use error::{Error, ErrorKind, Result};
 pub use info::{EnvelopeInfo, GetOutput, ListEntry, ListStatus, ObjectInfo, Verification};
-pub use keyring::{Keyring, Pairs, wrap_name};
+pub use keyring::{
+    ClientKeyring, DEFAULT_TIMEOUT as KEYRING_PROGRAM_TIMEOUT, KeyringError,
+    MAX_LINE as KEYRING_PROGRAM_MAX_LINE, Pairs, ProgramKeyring, SharedKeyring, split_command_line,
+    wrap_name,
+};
 pub use migrate::{MigrateMode, MigrateOptions, MigrateOutcome, MigrateStatus, ObjectForm};
 pub use put::{ObjectWriter, PutOutput};
 pub use reader::ObjectReader;

@@ -4,7 +4,7 @@
 use crate::client::S3EncryptionClient;
 use crate::error::{Error, Result};
 use crate::info::EnvelopeInfo;
-use crate::keyring::{Keyring, Pairs};
+use crate::keyring::{ClientKeyring, Pairs};
 use crate::sdk::{self, ReadReq};
 use aws_sdk_s3::primitives::ByteStream;
 use s3_encryption::Envelope;
@@ -47,7 +47,7 @@ impl S3EncryptionClient {
         &self,
         bucket: &str,
         key: &str,
-        new_keyring: &Keyring,
+        new_keyring: &ClientKeyring,
         opts: &ReEncryptOptions,
     ) -> Result<ReEncryptOutput> {
         Box::pin(self.rotate(bucket, key, new_keyring, opts, false))
@@ -63,7 +63,7 @@ impl S3EncryptionClient {
         &self,
         bucket: &str,
         key: &str,
-        new_keyring: &Keyring,
+        new_keyring: &ClientKeyring,
         opts: &ReEncryptOptions,
         server_side: bool,
     ) -> Result<(ReEncryptOutput, Envelope)> {
@@ -136,12 +136,17 @@ impl S3EncryptionClient {
                     let env = r
                         .new_envelope()
                         .ok_or_else(|| Error::config("no envelope"))?;
-                    let opens = self
+                    let opens = match self
                         .inner
                         .keyring
                         .unwrap_data_key(env, kms, opts.encryption_context.as_ref())
                         .await
-                        .is_ok();
+                    {
+                        Ok(_) => true,
+                        // A key that could not be asked has not shown that it no longer opens it.
+                        Err(e) if e.ends_key_search() => return Err(e),
+                        Err(_) => false,
+                    };
                     r.old_key_opens(opens).map_err(err)?;
                 }
                 RotateNext::Done(_) => {

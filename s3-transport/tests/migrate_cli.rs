@@ -12,7 +12,7 @@ mod support;
 
 use common::{Action, Moto, Proxy, Rule, aes_keyring, data};
 use s3_encryption::{AesKey, CommitmentPolicy, Placement};
-use s3_encryption_transport::{GetOptions, Keyring, PutOptions, S3EncryptionClient};
+use s3_encryption_transport::{ClientKeyring, GetOptions, PutOptions, S3EncryptionClient};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use support::*;
@@ -42,7 +42,7 @@ async fn bucket(m: &Moto, versioned: bool) -> aws_sdk_s3::Client {
 }
 
 /// A strict reader: REQUIRE_ENCRYPT_REQUIRE_DECRYPT, no legacy.
-fn strict(m: &Moto, k: Keyring) -> S3EncryptionClient {
+fn strict(m: &Moto, k: ClientKeyring) -> S3EncryptionClient {
     S3EncryptionClient::builder(m.s3(), k)
         .kms_client(m.kms())
         .commitment_policy(CommitmentPolicy::RequireEncryptRequireDecrypt)
@@ -304,9 +304,9 @@ async fn sdk_written_bucket_migrates_to_v3_and_reads_back_strictly() {
     // Read back: this crate, strictly.
     let aes = strict(
         &m,
-        Keyring::aes(AesKey::from_slice(&aes_key_bytes(&java_key)).unwrap()),
+        ClientKeyring::aes(AesKey::from_slice(&aes_key_bytes(&java_key)).unwrap()),
     );
-    let rsa = strict(&m, Keyring::rsa_pem(&rsa_pem).unwrap());
+    let rsa = strict(&m, ClientKeyring::rsa_pem(&rsa_pem).unwrap());
     for (c, objs) in [(&aes, &java), (&rsa, &ruby)] {
         for u in objs {
             assert_eq!(
@@ -322,7 +322,7 @@ async fn sdk_written_bucket_migrates_to_v3_and_reads_back_strictly() {
             assert_eq!(h.envelope.format_version.name(), "V3", "{}", u.key);
         }
     }
-    let kms = strict(&m, Keyring::kms(kms_key.clone()));
+    let kms = strict(&m, ClientKeyring::kms(kms_key.clone()));
     for (k, p) in &kms_objects {
         let want = sha256(&std::fs::read(p).unwrap());
         assert_eq!(read_sha(&kms, k).await, Ok(want), "{k}");
@@ -425,7 +425,7 @@ async fn rewrap_leaves_the_old_keys_unable_to_open_anything() {
     }
     // KMS → KMS.
     let (k1, k2) = (m.create_key().await, m.create_key().await);
-    let kc = strict(&m, Keyring::kms(k1.clone()));
+    let kc = strict(&m, ClientKeyring::kms(k1.clone()));
     kc.put_bytes(B, "k/one", b"kms secret", &PutOptions::default())
         .await
         .unwrap();
@@ -441,7 +441,7 @@ async fn rewrap_leaves_the_old_keys_unable_to_open_anything() {
         ])
         .assert()
         .success();
-    let (pt, _) = strict(&m, Keyring::kms(k2))
+    let (pt, _) = strict(&m, ClientKeyring::kms(k2))
         .get_object_bytes(B, "k/one", &GetOptions::default())
         .await
         .unwrap();

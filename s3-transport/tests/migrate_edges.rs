@@ -14,7 +14,7 @@ use common::hostile::{Case, Hostile};
 use common::{BUCKET, Local, aes_keyring, data};
 use s3_encryption::CommitmentPolicy;
 use s3_encryption_transport::local::{LOCAL_ACCESS_KEY, LOCAL_SECRET_KEY};
-use s3_encryption_transport::{GetOptions, Keyring, PutOptions, S3EncryptionClient};
+use s3_encryption_transport::{ClientKeyring, GetOptions, PutOptions, S3EncryptionClient};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -115,7 +115,7 @@ async fn a_ruby_materials_description_survives_migrate_to_v3() {
     assert!(!meta.contains_key("x-amz-matdesc"));
     // And this crate reads it back under the same key, to the SDK's plaintext.
     let c = local
-        .client(Keyring::aes(
+        .client(ClientKeyring::aes(
             s3_encryption::AesKey::from_slice(&std::fs::read(&k).unwrap()).unwrap(),
         ))
         .build()
@@ -475,7 +475,7 @@ async fn superseded_instruction_files_are_removed_only_on_request() {
     assert_eq!(line["instruction_file_removed"], true);
     // The new object needs nothing else.
     let c = local
-        .client(Keyring::aes(
+        .client(ClientKeyring::aes(
             s3_encryption::AesKey::from_slice(&std::fs::read(&k).unwrap()).unwrap(),
         ))
         .build()

@@ -7,7 +7,7 @@ mod common;
 use base64ct::{Base64, Encoding};
 use common::*;
 use s3_encryption::{AesKey, CommitmentPolicy};
-use s3_encryption_transport::{GetOptions, Keyring};
+use s3_encryption_transport::{ClientKeyring, GetOptions};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
@@ -44,13 +44,13 @@ async fn sdk_written_objects_read_back_through_the_client() {
             continue;
         }
         let keyring = match v["key"]["kind"].as_str().unwrap() {
-            "aes" => Keyring::aes(
+            "aes" => ClientKeyring::aes(
                 AesKey::from_slice(
                     &Base64::decode_vec(v["key"]["key_b64"].as_str().unwrap()).unwrap(),
                 )
                 .unwrap(),
             ),
-            "rsa" => Keyring::rsa_pem(v["key"]["private_key_pem"].as_str().unwrap()).unwrap(),
+            "rsa" => ClientKeyring::rsa_pem(v["key"]["private_key_pem"].as_str().unwrap()).unwrap(),
             _ => continue,
         };
         let dir = path.parent().unwrap();

@@ -8,7 +8,7 @@ mod common;
 use common::*;
 use s3_encryption::{ByteRange, CommitmentPolicy, Placement, RangePlan};
 use s3_encryption_transport::{
-    ErrorKind, GetOptions, Keyring, LargeObjectVerification, ListStatus, PutOptions,
+    ClientKeyring, ErrorKind, GetOptions, LargeObjectVerification, ListStatus, PutOptions,
     ReEncryptOptions, S3EncryptionClient, Verification,
 };
 use std::sync::Arc;
@@ -46,7 +46,7 @@ async fn aes_and_rsa_every_placement_and_size() {
     let local = Local::start().await;
     let keyrings = [
         ("aes", aes_keyring(1)),
-        ("rsa", Keyring::rsa_private(rsa_key())),
+        ("rsa", ClientKeyring::rsa_private(rsa_key())),
     ];
     let sizes = [0usize, 1, 15, 16, 17, 4095, 100_000, 12 * MIB + 7];
     for (name, kr) in keyrings {
@@ -72,7 +72,7 @@ async fn kms_every_placement_and_size() {
     let local = Local::start().await;
     let key_id = moto.create_key().await;
     let client = local
-        .client(Keyring::kms(&key_id).with_context([("tenant", "a")]))
+        .client(ClientKeyring::kms(&key_id).with_context([("tenant", "a")]))
         .kms_client(moto.kms())
         .part_size(5 * MIB as u64)
         .build()
@@ -85,7 +85,7 @@ async fn kms_every_placement_and_size() {
     }
     // Discovery decrypts with whichever key the blob names.
     let disc = local
-        .client(Keyring::kms_discovery())
+        .client(ClientKeyring::kms_discovery())
         .kms_client(moto.kms())
         .build()
         .unwrap();
@@ -96,7 +96,7 @@ async fn kms_every_placement_and_size() {
     assert_eq!(pt, data(17, 7));
     // A different expected encryption context is refused before KMS is asked.
     let wrong = local
-        .client(Keyring::kms(&key_id).with_context([("tenant", "b")]))
+        .client(ClientKeyring::kms(&key_id).with_context([("tenant", "b")]))
         .kms_client(moto.kms())
         .build()
         .unwrap();
@@ -108,7 +108,7 @@ async fn kms_every_placement_and_size() {
     // Another KMS key: KMS refuses.
     let other = moto.create_key().await;
     let wrong_key = local
-        .client(Keyring::kms(&other).with_context([("tenant", "a")]))
+        .client(ClientKeyring::kms(&other).with_context([("tenant", "a")]))
         .kms_client(moto.kms())
         .build()
         .unwrap();
@@ -1046,7 +1046,7 @@ async fn instruction_file_reencryption() {
         .metadata()
         .cloned()
         .unwrap();
-    let get_with = |kr: Keyring| local.client(kr).kms_client(moto.kms()).build().unwrap();
+    let get_with = |kr: ClientKeyring| local.client(kr).kms_client(moto.kms()).build().unwrap();
 
     // AES → AES (new key), enforcing rotation.
     let new_aes = aes_keyring(11).with_context([("generation", "2")]);
@@ -1081,7 +1081,7 @@ async fn instruction_file_reencryption() {
 
     // AES → RSA (public key only), at a custom suffix; read with the private key and that suffix.
     let rsa_priv = rsa_key();
-    let rsa_pub = Keyring::rsa_public(rsa_priv.to_public_key());
+    let rsa_pub = ClientKeyring::rsa_public(rsa_priv.to_public_key());
     let r = c_new
         .reencrypt_instruction_file(
             BUCKET,
@@ -1095,7 +1095,7 @@ async fn instruction_file_reencryption() {
         .await
         .unwrap();
     assert_eq!(r.instruction_file_key, "rot.third-party");
-    let c_rsa = get_with(Keyring::rsa_private(rsa_priv.clone()));
+    let c_rsa = get_with(ClientKeyring::rsa_private(rsa_priv.clone()));
     let (got, _) = c_rsa
         .get_object_bytes(
             BUCKET,
@@ -1145,12 +1145,12 @@ async fn instruction_file_reencryption() {
         c12.reencrypt_instruction_file(
             BUCKET,
             "rot",
-            &Keyring::kms(&k1).with_context([("t", "1")]),
+            &ClientKeyring::kms(&k1).with_context([("t", "1")]),
             &ReEncryptOptions::default(),
         )
         .await
         .unwrap();
-        let ck1 = get_with(Keyring::kms(&k1).with_context([("t", "1")]));
+        let ck1 = get_with(ClientKeyring::kms(&k1).with_context([("t", "1")]));
         assert_eq!(
             ck1.get_object_bytes(BUCKET, "rot", &opts())
                 .await
@@ -1161,7 +1161,7 @@ async fn instruction_file_reencryption() {
         ck1.reencrypt_instruction_file(
             BUCKET,
             "rot",
-            &Keyring::kms(&k2),
+            &ClientKeyring::kms(&k2),
             &ReEncryptOptions {
                 enforce_rotation: true,
                 ..Default::default()
@@ -1169,7 +1169,7 @@ async fn instruction_file_reencryption() {
         )
         .await
         .unwrap();
-        let ck2 = get_with(Keyring::kms(&k2));
+        let ck2 = get_with(ClientKeyring::kms(&k2));
         assert_eq!(
             ck2.get_object_bytes(BUCKET, "rot", &opts())
                 .await
@@ -1401,7 +1401,7 @@ async fn configuration_is_checked() {
             .build()
             .is_err()
     );
-    assert!(local.client(Keyring::kms("k")).build().is_err());
+    assert!(local.client(ClientKeyring::kms("k")).build().is_err());
     let c = local
         .client(aes_keyring(1))
         .part_size(8 * MIB as u64)
@@ -1411,7 +1411,7 @@ async fn configuration_is_checked() {
         .unwrap();
     assert_eq!(c.parts_in_flight(), 4);
     let pub_only = local
-        .client(Keyring::rsa_public(rsa_key().to_public_key()))
+        .client(ClientKeyring::rsa_public(rsa_key().to_public_key()))
         .build()
         .unwrap();
     pub_only
@@ -1430,7 +1430,7 @@ async fn configuration_is_checked() {
         .unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Usage, "{e}");
     let rsa2 = local
-        .client(Keyring::rsa_private(rsa_key2()))
+        .client(ClientKeyring::rsa_private(rsa_key2()))
         .build()
         .unwrap();
     let e = rsa2

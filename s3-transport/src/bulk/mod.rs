@@ -5,7 +5,7 @@
 //!
 //! ```no_run
 //! # async fn demo(client: s3_encryption_transport::S3EncryptionClient,
-//! #               new: s3_encryption_transport::Keyring) -> s3_encryption_transport::Result<()> {
+//! #               new: s3_encryption_transport::ClientKeyring) -> s3_encryption_transport::Result<()> {
 //! use s3_encryption_transport::bulk::{self, RunOptions};
 //! use s3_encryption_transport::{MigrateMode, MigrateOptions};
 //! let targets = bulk::list_targets(&client, "bucket", "photos/").await?;

@@ -23,7 +23,7 @@ mod rewrap;
 
 use crate::client::S3EncryptionClient;
 use crate::error::{Error, Result};
-use crate::keyring::{Keyring, Pairs};
+use crate::keyring::{ClientKeyring, Pairs};
 use crate::sdk::{self, ReadReq};
 use s3_encryption::object::migrate::{MigrateTarget, NewKey, Plan, Source};
 use s3_encryption::object::{DescribeNext, DescribeObject};
@@ -46,7 +46,7 @@ pub struct MigrateOptions {
     /// The operation.
     pub mode: MigrateMode,
     /// The keyring the migrated object is written (or re-wrapped) under.
-    pub new_keyring: Keyring,
+    pub new_keyring: ClientKeyring,
     /// The KMS encryption context for the new keyring's writes and its read-back (default: the
     /// new keyring's own). Old objects are read with the client's keyring as configured.
     pub encryption_context: Option<Pairs>,
@@ -69,7 +69,7 @@ pub struct MigrateOptions {
 
 impl MigrateOptions {
     /// `mode` to `new_keyring`, verified, not a dry run.
-    pub fn new(mode: MigrateMode, new_keyring: Keyring) -> Self {
+    pub fn new(mode: MigrateMode, new_keyring: ClientKeyring) -> Self {
         MigrateOptions {
             mode,
             new_keyring,
@@ -193,7 +193,10 @@ fn form_of(s: &Source) -> ObjectForm {
 }
 
 /// The new key's own description: for KMS the options' context when given, else the keyring's.
-fn own_description<'a>(new: &'a Keyring, opts: &'a MigrateOptions) -> Vec<(&'a str, &'a str)> {
+fn own_description<'a>(
+    new: &'a ClientKeyring,
+    opts: &'a MigrateOptions,
+) -> Vec<(&'a str, &'a str)> {
     let p = match &opts.encryption_context {
         Some(c) if new.uses_kms() => c,
         _ => new.context(),
@@ -202,7 +205,7 @@ fn own_description<'a>(new: &'a Keyring, opts: &'a MigrateOptions) -> Vec<(&'a s
 }
 
 /// The new key as the core's description rule names it.
-fn new_key<'a>(new: &Keyring, own: &'a [(&'a str, &'a str)]) -> NewKey<'a> {
+fn new_key<'a>(new: &ClientKeyring, own: &'a [(&'a str, &'a str)]) -> NewKey<'a> {
     if new.uses_kms() {
         NewKey::Kms(own)
     } else {
@@ -454,7 +457,7 @@ impl S3EncryptionClient {
                 .decryptor(dk, &self.inner.policy)
                 .err()
                 .map(|e| short(&Error::Crypto(e)))),
-            Err(e) if e.is_retryable() => Err(e),
+            Err(e) if e.ends_key_search() => Err(e),
             Err(e) => Ok(Some(short(&e))),
         }
     }
@@ -472,7 +475,7 @@ impl S3EncryptionClient {
         let kms = self.inner.kms.as_ref();
         match self.inner.keyring.unwrap_data_key(env, kms, ctx).await {
             Ok(dk) => Ok(env.decryptor(dk, &policy).is_ok()),
-            Err(e) if e.is_retryable() => Err(e),
+            Err(e) if e.ends_key_search() => Err(e),
             Err(_) => Ok(false),
         }
     }

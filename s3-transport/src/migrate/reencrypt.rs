@@ -144,7 +144,7 @@ impl S3EncryptionClient {
             (_, Err(w)) if w.is_precondition_failed() => return Err(w),
             // The pipe broke because the write failed first: its error is the cause.
             (Err(Error::Io(_)), Err(w)) => return Err(w),
-            (Err(e), _) if e.is_retryable() => return Err(e),
+            (Err(e), _) if e.ends_key_search() => return Err(e),
             (Err(e), _) => {
                 // The source did not authenticate; the PUT saw an incomplete body and aborted.
                 return Ok(MigrateOutcome::of(

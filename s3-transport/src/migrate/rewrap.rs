@@ -4,7 +4,7 @@
 use super::{MigrateOptions, MigrateOutcome, MigrateStatus, new_key, own_description, owned};
 use crate::client::S3EncryptionClient;
 use crate::error::{Error, Result};
-use crate::keyring::Keyring;
+use crate::keyring::ClientKeyring;
 use crate::rotate::ReEncryptOptions;
 use crate::sdk::{self, ReadReq};
 use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
@@ -15,7 +15,7 @@ use s3_encryption::object::{DescribeNext, DescribeObject, Operation};
 
 /// Whether the re-wrap can be KMS `ReEncrypt`: a `kms+context` object, a KMS old keyring and a
 /// new one with a key id.
-fn server_side(old: &Keyring, new: &Keyring, source: &Source) -> bool {
+fn server_side(old: &ClientKeyring, new: &ClientKeyring, source: &Source) -> bool {
     old.uses_kms()
         && new.kms_key_id().is_some()
         && source

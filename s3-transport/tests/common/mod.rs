@@ -7,7 +7,7 @@
 pub mod hostile;
 
 use s3_encryption_transport::local::{LocalS3, s3_client_for, sdk_config_for};
-use s3_encryption_transport::{Keyring, S3EncryptionClient};
+use s3_encryption_transport::{ClientKeyring, S3EncryptionClient};
 use std::net::TcpListener as StdListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -58,7 +58,7 @@ impl Local {
             s.stop().await;
         }
     }
-    pub fn client(&self, keyring: Keyring) -> s3_encryption_transport::Builder {
+    pub fn client(&self, keyring: ClientKeyring) -> s3_encryption_transport::Builder {
         S3EncryptionClient::builder(self.s3.clone(), keyring)
     }
 }
@@ -88,8 +88,8 @@ pub fn data(len: usize, seed: u64) -> Vec<u8> {
     v
 }
 
-pub fn aes_keyring(seed: u8) -> Keyring {
-    Keyring::aes(s3_encryption::AesKey::new_256([seed; 32]))
+pub fn aes_keyring(seed: u8) -> ClientKeyring {
+    ClientKeyring::aes(s3_encryption::AesKey::new_256([seed; 32]))
 }
 
 pub fn rsa_key() -> s3_encryption::rsa::PrivateKey {

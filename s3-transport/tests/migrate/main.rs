@@ -14,7 +14,8 @@ use base64ct::{Base64, Encoding};
 use common::*;
 use s3_encryption::{AesKey, CommitmentPolicy, FormatVersion, Placement};
 use s3_encryption_transport::{
-    GetOptions, Keyring, MigrateMode, MigrateOptions, MigrateStatus, PutOptions, S3EncryptionClient,
+    ClientKeyring, GetOptions, MigrateMode, MigrateOptions, MigrateStatus, PutOptions,
+    S3EncryptionClient,
 };
 use serde_json::Value;
 use sha2::{Digest, Sha256};
@@ -41,7 +42,7 @@ async fn bucket(moto: &Moto, versioned: bool) -> aws_sdk_s3::Client {
 
 /// An SDK-written vector: its keyring, client settings and expected plaintext digest.
 struct Vector {
-    keyring: Keyring,
+    keyring: ClientKeyring,
     policy: CommitmentPolicy,
     legacy_wrapping: bool,
     legacy_modes: bool,
@@ -80,11 +81,11 @@ async fn upload_vector(s3: &aws_sdk_s3::Client, name: &str, key: &str) -> Vector
     }
     let d = &v["decrypt"];
     let keyring = match v["key"]["kind"].as_str().unwrap() {
-        "aes" => Keyring::aes(
+        "aes" => ClientKeyring::aes(
             AesKey::from_slice(&Base64::decode_vec(v["key"]["key_b64"].as_str().unwrap()).unwrap())
                 .unwrap(),
         ),
-        "rsa" => Keyring::rsa_pem(v["key"]["private_key_pem"].as_str().unwrap()).unwrap(),
+        "rsa" => ClientKeyring::rsa_pem(v["key"]["private_key_pem"].as_str().unwrap()).unwrap(),
         k => panic!("{name}: key kind {k}"),
     };
     Vector {
@@ -111,7 +112,7 @@ fn old_client(s3: &aws_sdk_s3::Client, moto: &Moto, v: &Vector) -> S3EncryptionC
         .unwrap()
 }
 
-fn client(s3: &aws_sdk_s3::Client, moto: &Moto, k: Keyring) -> S3EncryptionClient {
+fn client(s3: &aws_sdk_s3::Client, moto: &Moto, k: ClientKeyring) -> S3EncryptionClient {
     S3EncryptionClient::builder(s3.clone(), k)
         .kms_client(moto.kms())
         .part_size(5 * MIB as u64)

@@ -20,7 +20,7 @@ async fn rewrap_aes_and_kms_in_both_placements() {
     let (k1, k2) = (moto.create_key().await, moto.create_key().await);
     let pairs = [
         (aes_keyring(1), aes_keyring(2)),
-        (Keyring::kms(&k1), Keyring::kms(&k2)),
+        (ClientKeyring::kms(&k1), ClientKeyring::kms(&k2)),
     ];
     // The migration's KMS calls pass a proxy that counts ReEncrypt and Encrypt requests: KMS to
     // KMS must re-wrap server-side, never with the data key in hand.

@@ -133,13 +133,13 @@ async fn kms_v2_objects_reencrypt_to_v3_under_another_kms_key() {
     let moto = Moto::start("kms_v2_objects_reencrypt_to_v3_under_another_kms_key");
     let s3 = bucket(&moto, false).await;
     let (k1, k2) = (moto.create_key().await, moto.create_key().await);
-    let old_k = Keyring::kms(&k1).with_context([("tenant", "a")]);
+    let old_k = ClientKeyring::kms(&k1).with_context([("tenant", "a")]);
     let v2 = S3EncryptionClient::builder(s3.clone(), old_k.clone())
         .kms_client(moto.kms())
         .commitment_policy(CommitmentPolicy::ForbidEncryptAllowDecrypt)
         .build()
         .unwrap();
-    let new_k = Keyring::kms(&k2).with_context([("tenant", "b")]);
+    let new_k = ClientKeyring::kms(&k2).with_context([("tenant", "b")]);
     let newc = client(&s3, &moto, new_k.clone());
     for placement in [Placement::ObjectMetadata, Placement::InstructionFile] {
         let key = format!("kms/{placement:?}");

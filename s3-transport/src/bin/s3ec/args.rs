@@ -6,9 +6,11 @@ use std::path::PathBuf;
 pub const AFTER_HELP: &str = "\
 Key sources: --aes-key FILE (32 raw bytes, or base64 / hex text), --aes-key-env VAR,
   --rsa-key PEM (private key; a public key is enough to write), --rsa-key-env VAR,
-  --kms-key-id ID, --kms-discovery (read only). AWS credentials, region and profile come from the
-  usual places (environment, ~/.aws/config, --profile); --endpoint URL and --path-style reach
-  S3-compatible stores; --local DIR runs an S3 server embedded in s3ec, kept in DIR.
+  --kms-key-id ID, --kms-discovery (read only), --keyring-program 'CMD ARGS' (an HSM, Vault or
+  token client speaking the JSON-lines protocol of KEYRINGS.md; S3EC_KEYRING_TIMEOUT bounds each
+  answer, default 60 s). AWS credentials, region and profile come from the usual places
+  (environment, ~/.aws/config, --profile); --endpoint URL and --path-style reach S3-compatible
+  stores; --local DIR runs an S3 server embedded in s3ec, kept in DIR.
 
 Exit codes: 0 success, 1 S3/KMS/network/I-O failure, 2 usage error, 3 not found,
   4 not encrypted (a plain S3 object), 5 authentication failure (wrong key or tampered data),
@@ -76,6 +78,12 @@ pub struct KeyArgs {
     /// AWS KMS key id, ARN or alias (`migrate`: repeatable).
     #[arg(long, value_name = "ID")]
     pub kms_key_id: Vec<String>,
+    /// External keyring program (an HSM, Vault or token client): 'COMMAND ARGS…', split like a
+    /// shell word list and run without a shell, once per run; it wraps and unwraps data keys
+    /// over the JSON-lines protocol of KEYRINGS.md. S3EC_KEYRING_TIMEOUT: seconds it may take
+    /// to answer (default 60). (`migrate`: repeatable.)
+    #[arg(long, value_name = "'CMD ARGS'")]
+    pub keyring_program: Vec<String>,
     /// Decrypt with whichever KMS key the object names.
     #[arg(long)]
     pub kms_discovery: bool,
@@ -93,6 +101,13 @@ pub struct NewKeyArgs {
     /// The new key: a KMS key id.
     #[arg(long, value_name = "ID", conflicts_with = "new_key")]
     pub new_kms_key_id: Option<String>,
+    /// The new key: an external keyring program ('COMMAND ARGS…', as --keyring-program).
+    #[arg(
+        long,
+        value_name = "'CMD ARGS'",
+        conflicts_with_all = ["new_key", "new_kms_key_id"]
+    )]
+    pub new_keyring_program: Option<String>,
     /// Materials description / encryption context of the new key; repeatable.
     #[arg(long = "new-context", value_name = "KEY=VALUE", value_parser = parse_pair)]
     pub new_context: Vec<(String, String)>,
@@ -328,10 +343,11 @@ pub enum Command {
 }
 
 pub const MIGRATE_HELP: &str = "\
-Reads with the current keys (--aes-key, --rsa-key, --kms-key-id, --kms-discovery …; each may be
+Reads with the current keys (--aes-key, --rsa-key, --kms-key-id, --keyring-program,
+--kms-discovery …; each may be
 repeated: an object opens with whichever key unwraps it) under REQUIRE_ENCRYPT_ALLOW_DECRYPT (V2
 and V3; add --legacy for V1, legacy key wraps and AES-CBC), and writes under the new key
-(--new-key FILE, --new-kms-key-id ID; for --to v3 the default is the current key, when only one is
+(--new-key FILE, --new-kms-key-id ID, --new-keyring-program 'CMD ARGS'; for --to v3 the default is the current key, when only one is
 given). The materials description and KMS encryption context carry over unless --new-context
 gives the new key's own. Writes are conditional on the source ETag: an object overwritten
 meanwhile is left as its writer left it and reported as changed. Objects already in the target

@@ -21,7 +21,7 @@ mod imp {
     use s3_encryption::{AesKey, ByteRange, Placement};
     use s3_encryption_transport::local::LocalS3;
     use s3_encryption_transport::{
-        GetOptions, Keyring, PutOptions, S3EncryptionClient, Verification,
+        ClientKeyring, GetOptions, PutOptions, S3EncryptionClient, Verification,
     };
     use sha2::{Digest, Sha256};
     use std::io::Write;
@@ -128,7 +128,7 @@ mod imp {
         };
         let client = S3EncryptionClient::builder(
             s3.clone(),
-            Keyring::aes(aes.clone()).with_context([("purpose", "s3ec demo")]),
+            ClientKeyring::aes(aes.clone()).with_context([("purpose", "s3ec demo")]),
         )
         .part_size(8 * MIB)
         .parts_in_flight(4)

@@ -5,7 +5,7 @@ use crate::{CliResult, Failure, out};
 use base64ct::{Base64, Encoding};
 use s3_encryption::AesKey;
 use s3_encryption::rsa::pkcs8::{EncodePrivateKey, EncodePublicKey, LineEnding};
-use s3_encryption_transport::Keyring;
+use s3_encryption_transport::{ClientKeyring, ProgramKeyring};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -51,17 +51,17 @@ fn env(var: &str) -> CliResult<String> {
 }
 
 /// Every key the arguments name, in the order of the flags (AES files, AES variables, RSA files,
-/// RSA variables, KMS key ids, KMS discovery), each with the `--context` pairs.
-fn all_keyrings(k: &KeyArgs) -> CliResult<Vec<Keyring>> {
+/// RSA variables, KMS key ids, keyring programs, KMS discovery), each with the `--context` pairs.
+fn all_keyrings(k: &KeyArgs) -> CliResult<Vec<ClientKeyring>> {
     let mut out = Vec::new();
     for p in &k.aes_key {
-        out.push(Keyring::aes(parse_aes(
+        out.push(ClientKeyring::aes(parse_aes(
             &read(p)?,
             &p.display().to_string(),
         )?));
     }
     for v in &k.aes_key_env {
-        out.push(Keyring::aes(parse_aes(
+        out.push(ClientKeyring::aes(parse_aes(
             env(v)?.as_bytes(),
             &format!("${v}"),
         )?));
@@ -69,16 +69,19 @@ fn all_keyrings(k: &KeyArgs) -> CliResult<Vec<Keyring>> {
     for p in &k.rsa_key {
         let t = String::from_utf8(read(p)?)
             .map_err(|_| Failure::usage(format!("{} is not PEM text", p.display()), None))?;
-        out.push(Keyring::rsa_pem(&t)?);
+        out.push(ClientKeyring::rsa_pem(&t)?);
     }
     for v in &k.rsa_key_env {
-        out.push(Keyring::rsa_pem(&env(v)?)?);
+        out.push(ClientKeyring::rsa_pem(&env(v)?)?);
     }
     for id in &k.kms_key_id {
-        out.push(Keyring::kms(id.clone()));
+        out.push(ClientKeyring::kms(id.clone()));
     }
-    let discovery = k.kms_discovery.then(Keyring::kms_discovery);
-    let mut out: Vec<Keyring> = out
+    for cmd in &k.keyring_program {
+        out.push(keyring_program(cmd)?);
+    }
+    let discovery = k.kms_discovery.then(ClientKeyring::kms_discovery);
+    let mut out: Vec<ClientKeyring> = out
         .into_iter()
         .map(|kr| kr.with_context(k.context.clone()))
         .collect();
@@ -94,13 +97,13 @@ fn all_keyrings(k: &KeyArgs) -> CliResult<Vec<Keyring>> {
 }
 
 /// The keyring the arguments name (None when no key was given); one key only.
-pub fn keyring(k: &KeyArgs) -> CliResult<Option<Keyring>> {
+pub fn keyring(k: &KeyArgs) -> CliResult<Option<ClientKeyring>> {
     let mut all = all_keyrings(k)?;
     if all.len() > 1 {
         return Err(Failure::usage(
             "more than one key given",
             Some(
-                "pass exactly one of --aes-key, --aes-key-env, --rsa-key, --rsa-key-env, --kms-key-id, --kms-discovery",
+                "pass exactly one of --aes-key, --aes-key-env, --rsa-key, --rsa-key-env, --kms-key-id, --keyring-program, --kms-discovery",
             ),
         ));
     }
@@ -109,34 +112,64 @@ pub fn keyring(k: &KeyArgs) -> CliResult<Option<Keyring>> {
 
 /// The old keys of `migrate`: every key flag is repeatable, and an object opens with whichever
 /// of them unwraps its data key (None when no key was given).
-pub fn old_keyrings(k: &KeyArgs) -> CliResult<Option<(Keyring, usize)>> {
+pub fn old_keyrings(k: &KeyArgs) -> CliResult<Option<(ClientKeyring, usize)>> {
     let all = all_keyrings(k)?;
     let n = all.len();
     if n == 0 {
         return Ok(None);
     }
-    Ok(Some((Keyring::multi(all)?, n)))
+    Ok(Some((ClientKeyring::multi(all)?, n)))
 }
 
 /// The new key `rotate` and `migrate` take (None when none was given).
-pub fn new_keyring(n: &NewKeyArgs) -> CliResult<Option<Keyring>> {
-    let kr = match (&n.new_key, &n.new_kms_key_id) {
-        (Some(f), _) => keyring_from_file(f)?,
-        (None, Some(id)) => Keyring::kms(id.clone()),
-        (None, None) => return Ok(None),
+pub fn new_keyring(n: &NewKeyArgs) -> CliResult<Option<ClientKeyring>> {
+    let kr = match (&n.new_key, &n.new_kms_key_id, &n.new_keyring_program) {
+        (Some(f), _, _) => keyring_from_file(f)?,
+        (None, Some(id), _) => ClientKeyring::kms(id.clone()),
+        (None, None, Some(cmd)) => keyring_program(cmd)?,
+        (None, None, None) => return Ok(None),
     };
     Ok(Some(kr.with_context(n.new_context.clone())))
 }
 
+/// The environment variable that bounds a keyring program's answers, in seconds.
+pub const KEYRING_TIMEOUT_ENV: &str = "S3EC_KEYRING_TIMEOUT";
+
+/// Start a keyring program and say hello: anything that goes wrong here is a configuration
+/// error, reported before the first object.
+pub fn keyring_program(cmd: &str) -> CliResult<ClientKeyring> {
+    let timeout = match std::env::var(KEYRING_TIMEOUT_ENV) {
+        Err(_) => s3_encryption_transport::KEYRING_PROGRAM_TIMEOUT,
+        Ok(v) => match v.trim().parse::<f64>() {
+            Ok(s) if s > 0.0 && s <= 86_400.0 => std::time::Duration::from_secs_f64(s),
+            _ => {
+                return Err(Failure::usage(
+                    format!("{KEYRING_TIMEOUT_ENV}={v} is not a number of seconds"),
+                    Some("a positive number of seconds, at most 86400 (the default is 60)"),
+                ));
+            }
+        },
+    };
+    let p = ProgramKeyring::from_command_line(cmd, timeout).map_err(|e| {
+        Failure::usage(
+            format!("keyring program {cmd}: {e}"),
+            Some(
+                "the program must answer {\"v\":1,\"op\":\"hello\"} on its standard input with one JSON line on its standard output (KEYRINGS.md)",
+            ),
+        )
+    })?;
+    Ok(ClientKeyring::program(p))
+}
+
 /// An AES key file or an RSA PEM, told apart by content.
-pub fn keyring_from_file(p: &Path) -> CliResult<Keyring> {
+pub fn keyring_from_file(p: &Path) -> CliResult<ClientKeyring> {
     let b = read(p)?;
     if b.starts_with(b"-----BEGIN") {
         let t = String::from_utf8(b)
             .map_err(|_| Failure::usage(format!("{} is not PEM text", p.display()), None))?;
-        return Ok(Keyring::rsa_pem(&t)?);
+        return Ok(ClientKeyring::rsa_pem(&t)?);
     }
-    Ok(Keyring::aes(parse_aes(&b, &p.display().to_string())?))
+    Ok(ClientKeyring::aes(parse_aes(&b, &p.display().to_string())?))
 }
 
 fn create_secret(path: &Path, force: bool) -> CliResult<std::fs::File> {

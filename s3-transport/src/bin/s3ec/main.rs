@@ -14,8 +14,8 @@ use args::{Cli, Command, Global, KeyArgs, PlacementArg, Policy, PolicyArgs};
 use clap::Parser;
 use s3_encryption::{ByteRange, CommitmentPolicy, Placement};
 use s3_encryption_transport::{
-    Builder, Error as TError, ErrorKind, GetOptions, Keyring, LargeObjectVerification, PutOptions,
-    ReEncryptOptions, S3EncryptionClient,
+    Builder, ClientKeyring, Error as TError, ErrorKind, GetOptions, LargeObjectVerification,
+    PutOptions, ReEncryptOptions, S3EncryptionClient,
 };
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -260,7 +260,7 @@ pub fn commitment(p: Policy) -> CommitmentPolicy {
 pub async fn client(
     ctx: &mut Ctx,
     g: &Global,
-    keyring: Keyring,
+    keyring: ClientKeyring,
     policy: &PolicyArgs,
 ) -> CliResult<Builder> {
     let uses_kms = keyring.uses_kms();
@@ -277,7 +277,7 @@ pub async fn client(
 
 /// A client for commands that need no key (inspect, ls): the keyring is never used.
 fn keyless(ctx: &Ctx, suffix: &str) -> CliResult<S3EncryptionClient> {
-    let unused = Keyring::aes(s3_encryption::AesKey::generate()?);
+    let unused = ClientKeyring::aes(s3_encryption::AesKey::generate()?);
     Ok(S3EncryptionClient::builder(ctx.s3.clone(), unused)
         .enable_legacy_wrapping_algorithms(true)
         .enable_legacy_unauthenticated_modes(true)
@@ -286,11 +286,11 @@ fn keyless(ctx: &Ctx, suffix: &str) -> CliResult<S3EncryptionClient> {
         .build()?)
 }
 
-pub fn need_keyring(k: &KeyArgs) -> CliResult<Keyring> {
+pub fn need_keyring(k: &KeyArgs) -> CliResult<ClientKeyring> {
     keys::keyring(k)?.ok_or_else(|| {
         Failure::usage(
             "no key given",
-            Some("pass --aes-key FILE, --rsa-key PEM, --kms-key-id ID (or --kms-discovery to read); s3ec keygen makes AES and RSA keys"),
+            Some("pass --aes-key FILE, --rsa-key PEM, --kms-key-id ID, --keyring-program 'CMD ARGS' (or --kms-discovery to read); s3ec keygen makes AES and RSA keys"),
         )
     })
 }
@@ -440,7 +440,7 @@ async fn run(cli: Cli) -> CliResult<()> {
             let new = keys::new_keyring(&new)?.ok_or_else(|| {
                 Failure::usage(
                     "no new key given",
-                    Some("pass --new-key FILE (AES key or RSA PEM) or --new-kms-key-id ID"),
+                    Some("pass --new-key FILE (AES key or RSA PEM), --new-kms-key-id ID or --new-keyring-program 'CMD ARGS'"),
                 )
             })?;
             let mut ctx = Ctx::new(g).await?;

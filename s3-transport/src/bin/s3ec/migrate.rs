@@ -168,7 +168,7 @@ pub async fn run(g: &Global, a: MigrateArgs) -> CliResult<()> {
         return Err(Failure::usage(
             "no key given",
             Some(
-                "pass --aes-key FILE, --rsa-key PEM, --kms-key-id ID (or --kms-discovery to read); each is repeatable",
+                "pass --aes-key FILE, --rsa-key PEM, --kms-key-id ID, --keyring-program 'CMD ARGS' (or --kms-discovery to read); each is repeatable",
             ),
         ));
     };
@@ -182,14 +182,18 @@ pub async fn run(g: &Global, a: MigrateArgs) -> CliResult<()> {
         (None, MigrateMode::ToV3) if old_count > 1 => {
             return Err(Failure::usage(
                 "several current keys given and no new key",
-                Some("pass --new-key FILE (AES key or RSA PEM) or --new-kms-key-id ID"),
+                Some(
+                    "pass --new-key FILE (AES key or RSA PEM), --new-kms-key-id ID or --new-keyring-program 'CMD ARGS'",
+                ),
             ));
         }
         (None, MigrateMode::ToV3) if !a.keys.kms_discovery => old.clone(),
         _ => {
             return Err(Failure::usage(
                 "no new key given",
-                Some("pass --new-key FILE (AES key or RSA PEM) or --new-kms-key-id ID"),
+                Some(
+                    "pass --new-key FILE (AES key or RSA PEM), --new-kms-key-id ID or --new-keyring-program 'CMD ARGS'",
+                ),
             ));
         }
     };

@@ -3,7 +3,7 @@
 use crate::args::{Global, KeyArgs, PolicyArgs};
 use crate::{CliResult, Failure, commitment, keys, load_aws_config, out};
 use s3_encryption::{DecryptPolicy, EncryptConfig, Envelope, Placement};
-use s3_encryption_transport::{EnvelopeInfo, Keyring};
+use s3_encryption_transport::{ClientKeyring, EnvelopeInfo};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
@@ -66,7 +66,7 @@ fn parse_env(
     })
 }
 
-async fn kms_if_needed(g: &Global, kr: &Keyring) -> Option<aws_sdk_kms::Client> {
+async fn kms_if_needed(g: &Global, kr: &ClientKeyring) -> Option<aws_sdk_kms::Client> {
     if !kr.uses_kms() {
         return None;
     }

@@ -28,7 +28,7 @@ use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
 use s3_encryption::{ByteRange, CommitmentPolicy, ContentAlgorithm, EncryptConfig, Placement};
 use s3_encryption_transport::{
-    DEFAULT_PART_SIZE, ErrorKind, GetOptions, Keyring, Pairs, PutOptions, ReEncryptOptions,
+    ClientKeyring, DEFAULT_PART_SIZE, ErrorKind, GetOptions, Pairs, PutOptions, ReEncryptOptions,
     S3EncryptionClient,
 };
 use serde_json::{Map, Value, json};
@@ -413,7 +413,7 @@ fn object<'a>(
 /// Build a keyring from the model's `KeyMaterial`: exactly one of `aesKey` (raw bytes, base64),
 /// `rsaKey` (a PKCS#8 DER private key, base64) or `kmsKeyId`, with an optional
 /// `materialsDescription` (AES and RSA keyrings).
-fn keyring(km: &Map<String, Value>, desc_override: Option<&Pairs>) -> Result<Keyring, Reply> {
+fn keyring(km: &Map<String, Value>, desc_override: Option<&Pairs>) -> Result<ClientKeyring, Reply> {
     let aes = string(km, "aesKey")?;
     let rsa = string(km, "rsaKey")?;
     let kms = string(km, "kmsKeyId")?;
@@ -447,7 +447,7 @@ fn keyring(km: &Map<String, Value>, desc_override: Option<&Pairs>) -> Result<Key
         let bytes = blob(a)?;
         let key = s3_encryption::AesKey::from_slice(&bytes)
             .map_err(|e| Reply::client(format!("invalid AES key: {e}")))?;
-        return Ok(Keyring::aes(key).with_context(desc));
+        return Ok(ClientKeyring::aes(key).with_context(desc));
     }
     if let Some(r) = rsa {
         let der = blob(r)?;
@@ -459,8 +459,8 @@ fn keyring(km: &Map<String, Value>, desc_override: Option<&Pairs>) -> Result<Key
             pem.push('\n');
         }
         pem.push_str("-----END PRIVATE KEY-----\n");
-        let k =
-            Keyring::rsa_pem(&pem).map_err(|e| Reply::client(format!("invalid RSA key: {e}")))?;
+        let k = ClientKeyring::rsa_pem(&pem)
+            .map_err(|e| Reply::client(format!("invalid RSA key: {e}")))?;
         if !k.can_decrypt() {
             return Err(Reply::client("invalid RSA key: not a private key"));
         }
@@ -468,7 +468,7 @@ fn keyring(km: &Map<String, Value>, desc_override: Option<&Pairs>) -> Result<Key
     }
     // The model's materialsDescription is for AES / RSA keyrings; a KMS keyring's encryption
     // context comes per operation in Content-Metadata.
-    Ok(Keyring::kms(kms.unwrap_or_default()))
+    Ok(ClientKeyring::kms(kms.unwrap_or_default()))
 }
 
 async fn create_client(state: &State, body: &[u8]) -> Answer {
