@@ -5,8 +5,11 @@
 //! * 10,000 small objects of 1–16 KiB, 32 at a time;
 //! * 4 objects of 1 GiB (multipart), 4 at a time.
 //!
-//! `S3EC_BENCH_QUICK=1` runs 1,000 small objects and 4 × 64 MiB. Prints the CPU model with the
-//! table. MB are 10^6 plaintext bytes; the elapsed time is the runner's (listing excluded).
+//! `S3EC_BENCH_QUICK=1` runs 1,000 small objects and 4 × 64 MiB; `S3EC_BENCH_SMALL=N` sets the
+//! small-object count. Prints the CPU model with the table. MB are 10^6 plaintext bytes; the
+//! elapsed time is the runner's (listing excluded). The latency column is the mean time one object
+//! was in flight (concurrency × elapsed / objects, as the runner keeps `concurrency` objects out);
+//! a row of 200 small objects one at a time shows it without any queueing.
 //!
 //! `cargo bench -p s3-encryption-transport --bench migrate`
 
@@ -56,6 +59,7 @@ struct Row {
     objects: u64,
     bytes: u64,
     secs: f64,
+    concurrency: usize,
 }
 
 async fn run_case(c: &S3EncryptionClient, prefix: &str, concurrency: usize, case: String) -> Row {
@@ -88,6 +92,7 @@ async fn run_case(c: &S3EncryptionClient, prefix: &str, concurrency: usize, case
         objects: n,
         bytes: s.bytes(),
         secs,
+        concurrency,
     }
 }
 
@@ -95,6 +100,11 @@ async fn run_case(c: &S3EncryptionClient, prefix: &str, concurrency: usize, case
 async fn main() {
     let quick = std::env::var_os("S3EC_BENCH_QUICK").is_some_and(|v| v != "0");
     let (small_n, big_mib) = if quick { (1_000, 64) } else { (10_000, 1024) };
+    let small_n: usize = std::env::var("S3EC_BENCH_SMALL")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(small_n);
+    const ONE_AT_A_TIME: usize = 200;
     let dir = tempfile::tempdir().unwrap();
     let server = LocalS3::start(dir.path().join("s3")).await.unwrap();
     let s3 = server.s3_client();
@@ -114,14 +124,19 @@ async fn main() {
     eprintln!("writing {small_n} small V2 objects…");
     let sem = std::sync::Arc::new(tokio::sync::Semaphore::new(32));
     let mut set = tokio::task::JoinSet::new();
-    for i in 0..small_n {
+    for i in 0..small_n + ONE_AT_A_TIME {
         let len = 1024 + (i * 7919) % (15 * 1024 + 1);
+        let key = if i < small_n {
+            format!("small/{i:05}")
+        } else {
+            format!("one/{i:05}")
+        };
         let (c, p) = (v2.clone(), sem.clone().acquire_owned().await.unwrap());
         set.spawn(async move {
             let _p = p;
             c.put_bytes(
                 BUCKET,
-                &format!("small/{i:05}"),
+                &key,
                 &data(len, i as u64),
                 &PutOptions::default(),
             )
@@ -137,6 +152,15 @@ async fn main() {
             "small/",
             32,
             format!("{small_n} × 1–16 KiB, concurrency 32"),
+        )
+        .await,
+    );
+    rows.push(
+        run_case(
+            &c,
+            "one/",
+            1,
+            format!("{ONE_AT_A_TIME} × 1–16 KiB, one at a time"),
         )
         .await,
     );
@@ -171,18 +195,19 @@ async fn main() {
         std::thread::available_parallelism().map_or(0, |n| n.get())
     );
     println!(
-        "{:<40} {:>9} {:>12} {:>9} {:>10} {:>9}",
-        "case", "objects", "MB", "s", "objects/s", "MB/s"
+        "{:<40} {:>9} {:>12} {:>9} {:>10} {:>9} {:>14}",
+        "case", "objects", "MB", "s", "objects/s", "MB/s", "ms per object"
     );
     for r in &rows {
         println!(
-            "{:<40} {:>9} {:>12.1} {:>9.2} {:>10.3} {:>9.1}",
+            "{:<40} {:>9} {:>12.1} {:>9.2} {:>10.3} {:>9.1} {:>14.2}",
             r.case,
             r.objects,
             r.bytes as f64 / 1e6,
             r.secs,
             r.objects as f64 / r.secs,
-            r.bytes as f64 / 1e6 / r.secs
+            r.bytes as f64 / 1e6 / r.secs,
+            r.secs * 1e3 * r.concurrency as f64 / r.objects as f64
         );
     }
     server.stop().await;
