@@ -9,7 +9,8 @@
 //! small-object count. Prints the CPU model with the table. MB are 10^6 plaintext bytes; the
 //! elapsed time is the runner's (listing excluded). The latency column is the mean time one object
 //! was in flight (concurrency × elapsed / objects, as the runner keeps `concurrency` objects out);
-//! a row of 200 small objects one at a time shows it without any queueing.
+//! a row of 200 small objects one at a time shows it without any queueing. The last column is
+//! this process's CPU time (client and embedded server together, all threads) per object.
 //!
 //! `cargo bench -p s3-encryption-transport --bench migrate`
 
@@ -36,6 +37,21 @@ fn cpu_model() -> String {
         .unwrap_or_else(|| "unknown".into())
 }
 
+/// This process's CPU time so far (user + system, all threads), in seconds (Linux; 0 elsewhere).
+fn cpu_secs() -> f64 {
+    std::fs::read_to_string("/proc/self/stat")
+        .ok()
+        .and_then(|s| {
+            // Fields after the command name (which ends with the last ')'): utime is the 12th, stime
+            // the 13th, in clock ticks (100 per second on Linux).
+            let rest = s.rsplit_once(')')?.1;
+            let f: Vec<&str> = rest.split_whitespace().collect();
+            let ticks = f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?;
+            Some(ticks as f64 / 100.0)
+        })
+        .unwrap_or(0.0)
+}
+
 /// Deterministic pseudo-random bytes.
 fn data(len: usize, seed: u64) -> Vec<u8> {
     let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
@@ -59,6 +75,7 @@ struct Row {
     objects: u64,
     bytes: u64,
     secs: f64,
+    cpu: f64,
     concurrency: usize,
 }
 
@@ -70,6 +87,7 @@ async fn run_case(c: &S3EncryptionClient, prefix: &str, concurrency: usize, case
         ..RunOptions::default()
     };
     let t0 = Instant::now();
+    let c0 = cpu_secs();
     let s = bulk::run(
         c,
         targets,
@@ -79,6 +97,7 @@ async fn run_case(c: &S3EncryptionClient, prefix: &str, concurrency: usize, case
     .await
     .unwrap();
     let secs = t0.elapsed().as_secs_f64();
+    let cpu = cpu_secs() - c0;
     let migrated = s.count(RecordStatus::Done(MigrateStatus::Migrated));
     assert_eq!(
         migrated,
@@ -92,6 +111,7 @@ async fn run_case(c: &S3EncryptionClient, prefix: &str, concurrency: usize, case
         objects: n,
         bytes: s.bytes(),
         secs,
+        cpu,
         concurrency,
     }
 }
@@ -195,19 +215,20 @@ async fn main() {
         std::thread::available_parallelism().map_or(0, |n| n.get())
     );
     println!(
-        "{:<40} {:>9} {:>12} {:>9} {:>10} {:>9} {:>14}",
-        "case", "objects", "MB", "s", "objects/s", "MB/s", "ms per object"
+        "{:<40} {:>9} {:>12} {:>9} {:>10} {:>9} {:>14} {:>14}",
+        "case", "objects", "MB", "s", "objects/s", "MB/s", "ms per object", "CPU ms/object"
     );
     for r in &rows {
         println!(
-            "{:<40} {:>9} {:>12.1} {:>9.2} {:>10.3} {:>9.1} {:>14.2}",
+            "{:<40} {:>9} {:>12.1} {:>9.2} {:>10.3} {:>9.1} {:>14.2} {:>14.2}",
             r.case,
             r.objects,
             r.bytes as f64 / 1e6,
             r.secs,
             r.objects as f64 / r.secs,
             r.bytes as f64 / 1e6 / r.secs,
-            r.secs * 1e3 * r.concurrency as f64 / r.objects as f64
+            r.secs * 1e3 * r.concurrency as f64 / r.objects as f64,
+            r.cpu * 1e3 / r.objects as f64
         );
     }
     server.stop().await;
