@@ -154,14 +154,9 @@ async fn main() {
         let (c, p) = (v2.clone(), sem.clone().acquire_owned().await.unwrap());
         set.spawn(async move {
             let _p = p;
-            c.put_bytes(
-                BUCKET,
-                &key,
-                &data(len, i as u64),
-                &PutOptions::default(),
-            )
-            .await
-            .unwrap();
+            c.put_bytes(BUCKET, &key, &data(len, i as u64), &PutOptions::default())
+                .await
+                .unwrap();
         });
     }
     set.join_all().await;

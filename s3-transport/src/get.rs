@@ -13,11 +13,11 @@ use crate::unnamed::UnnamedFile;
 use aws_sdk_s3::primitives::ByteStream;
 use bytes::{Buf, Bytes};
 use s3_encryption::envelope::keys::is_envelope_key;
+use s3_encryption::hazmat::unverified_plaintext_storage;
 use s3_encryption::object::{
     self, DescribeNext, DescribeObject, GetDone, GetIntent, GetNext, GetObject, ReadMode, Released,
     RequestId,
 };
-use s3_encryption::hazmat::unverified_plaintext_storage;
 use s3_encryption::{ByteRange, Envelope};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::ops::Range;

@@ -75,9 +75,10 @@ mod imp {
             .prefix(".s3ec-")
             .suffix(".part")
             .make_in(&dir, |name| {
-                linkat(CWD, proc.as_str(), CWD, name, AtFlags::SYMLINK_FOLLOW).map_err(io::Error::from)
+                linkat(CWD, proc.as_str(), CWD, name, AtFlags::SYMLINK_FOLLOW)
+                    .map_err(io::Error::from)
             })?;
-        named.persist(path).map(|()| ()).map_err(|e| e.error)
+        named.persist(path).map_err(|e| e.error)
     }
 }
 

@@ -145,7 +145,10 @@ async fn honest_store_one_pass() {
             assert_eq!(gets, want, "{connections} connections: GETs");
             assert_eq!(listing(dir.path()), ["out"], "{connections} connections");
             let written = std::fs::read(dir.path().join("out")).unwrap();
-            assert!(written == w.truth, "{connections} connections: bytes differ");
+            assert!(
+                written == w.truth,
+                "{connections} connections: bytes differ"
+            );
         }
     }
     w.stop().await;
@@ -167,7 +170,10 @@ async fn refused(case: Case, kind: ErrorKind, connections: &[u16]) {
             if existing {
                 assert_eq!(left, ["out"], "{case:?} with {n} connections");
                 let kept = std::fs::read(dir.path().join("out")).unwrap();
-                assert_eq!(kept, OLD, "{case:?} with {n} connections: destination changed");
+                assert_eq!(
+                    kept, OLD,
+                    "{case:?} with {n} connections: destination changed"
+                );
             } else {
                 assert!(
                     left.is_empty(),

@@ -759,7 +759,12 @@ fn ends_the_object(r: &Resp) -> bool {
         Some(cr) => cr
             .trim_start_matches("bytes ")
             .split_once('/')
-            .and_then(|(ab, t)| Some((ab.split_once('-')?.1.parse::<u64>().ok()?, t.parse::<u64>().ok()?)))
+            .and_then(|(ab, t)| {
+                Some((
+                    ab.split_once('-')?.1.parse::<u64>().ok()?,
+                    t.parse::<u64>().ok()?,
+                ))
+            })
             .is_some_and(|(b, t)| b + 1 == t),
     }
 }
