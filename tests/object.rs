@@ -787,6 +787,86 @@ fn hostile_storage_matrix() {
     }
 }
 
+/// The hazmat unverified plaintext storage: one GET (or one per part), every stored piece is
+/// plaintext at its offset (never the tag), nothing is released as `Plaintext`, and `Done` comes
+/// only after the tag verified; a changed, short or long body, or a lying range, fails instead.
+#[test]
+fn unverified_plaintext_storage_is_done_only_after_the_tag() {
+    let n = 11 * MIB + 3;
+    let pt = data(n, 4);
+    let mut store = Store::default();
+    put(&mut store, "k", &pt, &PutOpts::default()).unwrap();
+    for connections in [1u16, 2, 4] {
+        let mut it = intent("k");
+        it.memory_budget = 0;
+        it.storage = true;
+        it.unverified_plaintext_storage =
+            Some(s3_encryption::hazmat::unverified_plaintext_storage());
+        it.connections = connections;
+        let label = format!("{connections} connections");
+        for piece in [1 << 20, 4097] {
+            let got = get(&mut store, it, Lie::Honest, piece);
+            let done = got.result.unwrap_or_else(|e| panic!("{label}: {e}"));
+            assert_eq!(done.verification, Verification::DecryptedInStorage);
+            assert_eq!(done.released, n as u64);
+            assert_eq!(done.fetched, n as u64 + 16, "{label}: one pass");
+            assert_eq!(got.released_total(), 0, "{label}: released as Plaintext");
+            assert!(got.storage == pt, "{label}: storage is not the plaintext");
+        }
+        let mut failed = 0;
+        for at in [0usize, 5 * MIB + 17, n - 1, n + 5] {
+            store.gets.clear();
+            let got = get(&mut store, it, Lie::FlipOnGet(1, at), 1 << 20);
+            assert_eq!(got.released_total(), 0);
+            match got.result {
+                Err(e) => {
+                    assert_eq!(e, Error::Authentication, "{label}: flip at {at}");
+                    failed += 1;
+                }
+                // With parts, the first GET may not cover the flipped byte.
+                Ok(_) => assert!(connections > 1 && got.storage == pt, "{label}: {at}"),
+            }
+        }
+        assert!(failed > 0, "{label}: no flip was caught");
+        let mut lies = vec![
+            (Lie::Truncate, Error::TruncatedBody),
+            (
+                Lie::Extend,
+                Error::UnexpectedResponse("the body is longer than the length asked for"),
+            ),
+        ];
+        if connections > 1 {
+            for lie in [Lie::IgnoreRange, Lie::ShiftRange] {
+                let got = get(&mut store, it, lie, 1 << 20);
+                assert!(
+                    matches!(got.result, Err(Error::UnexpectedResponse(_))),
+                    "{label}: {lie:?}: {:?}",
+                    got.result
+                );
+            }
+        } else {
+            lies.push((Lie::HeadGetDisagree, Error::ObjectChanged));
+        }
+        for (lie, want) in lies {
+            let got = get(&mut store, it, lie, 1 << 20);
+            if lie == Lie::HeadGetDisagree {
+                // One GET and no HEAD: nothing to disagree with.
+                assert!(got.result.is_ok() && got.storage == pt, "{label}");
+                continue;
+            }
+            assert_eq!(got.result.unwrap_err(), want, "{label}: {lie:?}");
+            assert_eq!(got.released_total(), 0);
+        }
+    }
+    // Without `storage` the promise changes nothing: two passes.
+    let mut it = intent("k");
+    it.memory_budget = 0;
+    it.unverified_plaintext_storage = Some(s3_encryption::hazmat::unverified_plaintext_storage());
+    let got = get(&mut store, it, Lie::Honest, 1 << 20);
+    assert_eq!(got.result.unwrap().verification, Verification::TwoPass);
+    assert!(got.assembled() == pt);
+}
+
 #[test]
 fn ranged_reads_refuse_responses_that_do_not_match() {
     let pt = data(200_000, 3);

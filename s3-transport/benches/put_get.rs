@@ -318,8 +318,9 @@ fn main() {
         "put-nock: the same two with RequestChecksumCalculation::WhenRequired on both clients (no CRC32)"
     );
     println!(
-        "get: plain GetObject into a file vs get_object_to_file (over the 64 MiB budget: ciphertext to the unrenamed file while \
-         the tag is checked, then decrypted in place; one GET)"
+        "get: plain GetObject into a file vs get_object_to_file (over the 64 MiB budget, one GET; on Linux decrypted as it \
+         arrives into an unnamed O_TMPFILE file, linked into place once the tag verified; elsewhere ciphertext to the \
+         unrenamed file while the tag is checked, then decrypted in place)"
     );
     rt.block_on(server.stop());
 }

@@ -9,9 +9,11 @@ use crate::part_bodies::{Arrival, PartBodies};
 use crate::reader::ObjectReader;
 use crate::sdk::{self, Answer, ReadReq};
 use crate::storage::{Read, Storage};
+use crate::unnamed::UnnamedFile;
 use aws_sdk_s3::primitives::ByteStream;
 use bytes::{Buf, Bytes};
 use s3_encryption::envelope::keys::is_envelope_key;
+use s3_encryption::hazmat::unverified_plaintext_storage;
 use s3_encryption::object::{
     self, DescribeNext, DescribeObject, GetDone, GetIntent, GetNext, GetObject, ReadMode, Released,
     RequestId,
@@ -481,11 +483,16 @@ impl S3EncryptionClient {
     }
 
     /// Decrypt an object into the file at `path`. The plaintext is written to a temporary file
-    /// beside it and renamed into place only after the read succeeded, so a failure leaves no
-    /// partial plaintext behind. Objects over the memory budget take one GET: the ciphertext goes
-    /// to that temporary file while it is authenticated, then it is read back, checked again
-    /// chunk by chunk, and decrypted in place. Like `aws s3 cp`, the file is not fsynced; call
-    /// `sync_all` on it if you need durability.
+    /// beside it and named `path` only after the read succeeded, so a failure leaves no partial
+    /// plaintext behind. Objects over the memory budget take one GET. On Linux (where the
+    /// directory's filesystem supports `O_TMPFILE`), a GCM object is decrypted as it arrives into
+    /// an *unnamed* file, which no other process can open by name, and linked into place only
+    /// after the GET machine verified the whole object's tag: one pass over the bytes, and a
+    /// failure (or a crash) leaves no file at all ([`Verification::UnnamedFile`]). Elsewhere the
+    /// ciphertext goes to a named temporary file while it is authenticated, then it is read back,
+    /// checked again chunk by chunk, and decrypted in place before the rename
+    /// ([`Verification::InPlace`]). Like `aws s3 cp`, the file is not fsynced; call `sync_all` on
+    /// it if you need durability.
     pub async fn get_object_to_file(
         &self,
         bucket: &str,
@@ -498,11 +505,28 @@ impl S3EncryptionClient {
             Some(p) if !p.as_os_str().is_empty() => p.to_owned(),
             _ => std::path::PathBuf::from("."),
         };
-        let tmp = tempfile::NamedTempFile::new_in(&dir)?;
-        let mut f = Storage::new(tmp.reopen()?, WRITE_BEHIND);
         let mut intent = self.intent(bucket, key, opts);
         intent.storage = true;
         let mut out: Output<'_, tokio::io::Sink> = Output::Storage;
+        if let Some(unnamed) = UnnamedFile::create_in(&dir)? {
+            // Hazmat, kept: the file has no name until the machine's Done (the whole tag
+            // verified); any error drops it, and with it every byte written.
+            intent.unverified_plaintext_storage = Some(unverified_plaintext_storage());
+            let mut f = Storage::new(unnamed.file().try_clone()?, WRITE_BEHIND);
+            let (done, info) =
+                Box::pin(self.drive(intent, opts, Some(&mut f), &mut out, false, None)).await?;
+            f.finish(done.released).await?;
+            let v = match done.verification {
+                object::Verification::InMemory => Verification::InMemory,
+                object::Verification::DecryptedInStorage => Verification::UnnamedFile,
+                object::Verification::Storage => Verification::InPlace,
+                _ => return Err(Error::config("an unexpected verification for a file")),
+            };
+            unnamed.link_as(path)?;
+            return Ok(Self::output(&done, info, v));
+        }
+        let tmp = tempfile::NamedTempFile::new_in(&dir)?;
+        let mut f = Storage::new(tmp.reopen()?, WRITE_BEHIND);
         let (done, info) =
             Box::pin(self.drive(intent, opts, Some(&mut f), &mut out, false, None)).await?;
         f.finish(done.released).await?;

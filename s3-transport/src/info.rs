@@ -79,6 +79,12 @@ pub enum Verification {
     /// decrypted in place there ([`S3EncryptionClient::get_object_to_file`](crate::S3EncryptionClient::get_object_to_file), objects over the
     /// memory budget). One GET.
     InPlace,
+    /// Decrypted as it arrived into an unnamed file in the destination's directory (Linux
+    /// `O_TMPFILE`: no other process can open it by name) and linked into place only after the
+    /// whole object's tag verified; a failure leaves nothing behind
+    /// ([`S3EncryptionClient::get_object_to_file`](crate::S3EncryptionClient::get_object_to_file),
+    /// GCM objects over the memory budget). One GET, one pass over the bytes.
+    UnnamedFile,
     /// Released before the tag was checked; the tag verified at the end.
     DelayedAuthentication,
     /// A ranged read: never authenticated.

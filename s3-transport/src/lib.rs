@@ -52,6 +52,7 @@ mod reader;
 mod rotate;
 mod sdk;
 mod storage;
+mod unnamed;
 
 pub use client::{
     Builder, DEFAULT_INSTRUCTION_FILE_SUFFIX, DEFAULT_MEMORY_BUDGET, DEFAULT_PART_SIZE,

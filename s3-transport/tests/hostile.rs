@@ -21,7 +21,8 @@
 //!
 //! Paths: `bytes`, `writer`, `reader`, `file` on a 300 KB object (within the 16 MiB budget);
 //! `writer-2pass`, `writer-spill`, `reader-2pass`, `reader-spill`, `file-large` on a 17 MiB object
-//! (over the budget; `file-large` takes one GET, decrypted in place); `cli-file` (`s3ec get -o`),
+//! (over the budget; `file-large` takes one GET, decrypted as it arrives into an unnamed file on
+//! Linux, in place elsewhere); `cli-file` (`s3ec get -o`),
 //! `cli-stdout` (two passes), `cli-stdout-spill` (`--spill-dir`) on the 17 MiB object; `range`
 //! (`get_object_range_hazmat`, bytes 1000-70999), `cli-range-file`, `cli-range-stdout`. Cases
 //! about instruction files and headers use the 300 KB object (instruction-file placement where it

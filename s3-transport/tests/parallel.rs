@@ -1,8 +1,8 @@
 //! Parallel verified downloads (`connections` > 1: concurrent ranged GETs of 8 MiB parts, every
 //! part's body fed to the machine as it arrives) through the transport, from an honest store and
 //! from the lying stand-in ([`common::hostile`]), on the paths that take them: the file (one
-//! pass, then decrypted in place), the writer over the memory budget (two passes) and with a
-//! spill file, and the reader.
+//! pass: on Linux decrypted as it arrives into an unnamed file, elsewhere then decrypted in
+//! place), the writer over the memory budget (two passes) and with a spill file, and the reader.
 //!
 //! What must hold: the exact plaintext from an honest store, with one ranged GET per part per
 //! pass; a tampered part, a part cut short, a part longer than asked or a shifted Content-Range

@@ -1,9 +1,10 @@
 //! **Hazardous materials**: everything that releases, or computes on, plaintext that is not yet
 //! (or never) authenticated. Nothing outside this module does.
 //!
-//! Each entry is gated by the policy flag the S3EC specification names, checked on the
-//! [`Decryptor`] (which carries the policy it was built under), and returns
-//! [`Error::LegacyModeDisabled`] without it:
+//! Each entry that releases bytes to a reader is gated by the policy flag the S3EC specification
+//! names, checked on the [`Decryptor`] (which carries the policy it was built under), and returns
+//! [`Error::LegacyModeDisabled`] without it; the one that only writes into the caller's private
+//! storage is gated by the caller's documented promise instead (last row):
 //!
 //! | entry | releases | gate |
 //! |---|---|---|
@@ -13,6 +14,7 @@
 //! | [`rechecked_segments`] → [`RecheckedSegments`] | segments of a body pass one already verified, re-checked as they decrypt | a [`ReleasePass`]: the proof that pass one verified |
 //! | [`derive_v3`] | the V3 content key itself | — (a function of the data key) |
 //! | [`delayed_authentication_read`], [`ranged_read`] → a [`crate::object::GetObject`] read | the same two releases, driven by the GET machine | the same two flags, checked when the machine is made |
+//! | [`unverified_plaintext_storage`] → a [`crate::object::GetObject`] storage read | GCM plaintext into the caller's storage before the tag is checked, never to a reader | the caller's promise ([`UnverifiedPlaintextStorage`]): the storage is unnamed until `Done`, discarded on error |
 //!
 //! Range *planning* ([`crate::ByteRange`], [`crate::RangePlan`]) releases nothing and lives
 //! outside; so does the verified threaded decrypt, [`crate::ParallelGcm::decrypt_in_place_threaded`].
@@ -29,6 +31,7 @@ mod delayed;
 mod object_reads;
 mod ranged;
 mod segments;
+mod storage;
 
 pub use crate::key_commitment::derive_v3;
 pub use delayed::DelayedStream;
@@ -36,6 +39,7 @@ pub(crate) use object_reads::{DelayedRelease, ReadKind, release_range};
 pub use object_reads::{UnauthenticatedRead, delayed_authentication_read, ranged_read};
 pub use ranged::RangedStream;
 pub use segments::{RecheckedSegments, UnverifiedSegments};
+pub use storage::{UnverifiedPlaintextStorage, unverified_plaintext_storage};
 
 /// Streaming decryption that releases plaintext **before** the tag is verified (the spec's
 /// delayed authentication). The caller must discard everything released if

@@ -27,6 +27,9 @@ pub enum Case {
     Honest,
     /// Flip one bit of body byte `at` in the `nth` GET of `key` (same ETag, same length).
     FlipBit { key: String, nth: Nth, at: usize },
+    /// Flip one bit of the object's last stored byte (its GCM tag) in every GET of `key` whose
+    /// body ends where the object does (a whole body, or the last part); same ETag and length.
+    FlipTag { key: String },
     /// Answer a ranged GET of `key` with 200 and the whole body (no Content-Range).
     RangeIgnored { key: String },
     /// Answer a ranged GET of `key` with 206 and a Content-Range shifted by `by` bytes (and the
@@ -513,6 +516,12 @@ async fn respond(shared: &Shared, req: &Req) -> Option<Resp> {
         Case::FlipBit { key: k, nth, at } if get && hit(&k, nth) && r.body.len() > at => {
             r.body[at] ^= 0x01;
         }
+        Case::FlipTag { key: k }
+            if get && hit(&k, None) && !r.body.is_empty() && ends_the_object(&r) =>
+        {
+            let last = r.body.len() - 1;
+            r.body[last] ^= 0x01;
+        }
         Case::RangeIgnored { key: k } if get && hit(&k, None) && r.status == 206 => {
             let (b, _) = fetch(&shared.direct, &bucket, &key, None).await?;
             r.status = 200;
@@ -739,5 +748,23 @@ impl Hostile {
     /// Stop accepting and end every connection.
     pub fn stop(self) {
         drop(self);
+    }
+}
+
+/// Whether a GET response's body runs to the object's end (no Content-Range, or `bytes a-b/t`
+/// with `b + 1 == t`).
+fn ends_the_object(r: &Resp) -> bool {
+    match header(&r.headers, "content-range") {
+        None => true,
+        Some(cr) => cr
+            .trim_start_matches("bytes ")
+            .split_once('/')
+            .and_then(|(ab, t)| {
+                Some((
+                    ab.split_once('-')?.1.parse::<u64>().ok()?,
+                    t.parse::<u64>().ok()?,
+                ))
+            })
+            .is_some_and(|(b, t)| b + 1 == t),
     }
 }

@@ -35,6 +35,16 @@ impl GetObject<'_> {
                     exact: true,
                 }
             }
+            (Kind::Open { .. } | Kind::Body, Plan::UnverifiedStorage) => {
+                // Never across the end of the ciphertext: a stored piece is plaintext only.
+                let at = s.at();
+                let ct_len = self.ct_len()?;
+                let to = if at < ct_len { ct_len - at } else { rem };
+                Feed {
+                    len: cap(rem.min(to).min(1 << 20)),
+                    exact: false,
+                }
+            }
             (_, Plan::Delayed | Plan::Ranged) if cbc => Feed {
                 len: cap(rem.min(64 << 10)),
                 exact: true,
@@ -94,8 +104,19 @@ impl GetObject<'_> {
             Kind::Open { .. } | Kind::Body => match self.plan {
                 Plan::InMemory => self.body_in_memory(&s, piece),
                 Plan::Delayed => self.body_delayed(at, piece),
+                Plan::UnverifiedStorage => {
+                    // Hazmat (the caller's promise): authenticated and decrypted in one pass;
+                    // the plaintext goes to the caller's unnamed storage, never to a reader.
+                    let ct_len = self.ct_len()?;
+                    self.pass_one(i, at, piece, true)?;
+                    Ok(if at < ct_len {
+                        Released::Store { offset: at }
+                    } else {
+                        Released::Nothing
+                    })
+                }
                 Plan::Storage | Plan::TwoPass => {
-                    self.pass_one(i, at, piece)?;
+                    self.pass_one(i, at, piece, false)?;
                     Ok(if self.plan == Plan::Storage {
                         Released::Store { offset: at }
                     } else {
@@ -121,8 +142,15 @@ impl GetObject<'_> {
         })
     }
 
-    /// Pass one: authenticate `piece` (at stored offset `at`), chunk by chunk.
-    pub(super) fn pass_one(&mut self, slot: usize, mut at: u64, mut piece: &[u8]) -> Result<()> {
+    /// Pass one: authenticate `piece` (at stored offset `at`), chunk by chunk; with `decrypt`
+    /// (GCM only, the hazmat unverified storage) also decrypt it in place in the same pass.
+    pub(super) fn pass_one(
+        &mut self,
+        slot: usize,
+        mut at: u64,
+        mut piece: &mut [u8],
+        decrypt: bool,
+    ) -> Result<()> {
         let ct_len = self.ct_len()?;
         let chunk = self.digests.chunk;
         while !piece.is_empty() {
@@ -131,7 +159,7 @@ impl GetObject<'_> {
                 let k = (at - ct_len) as usize;
                 let n = piece.len().min(16 - k);
                 self.tag[k..k + n].copy_from_slice(&piece[..n]);
-                piece = &piece[n..];
+                piece = &mut core::mem::take(&mut piece)[n..];
                 at += n as u64;
                 continue;
             }
@@ -158,16 +186,21 @@ impl GetObject<'_> {
             };
             let hasher = match hasher {
                 Hasher::Gcm { mut g, chunk_start } => {
-                    g.authenticate_only(&piece[..n])?;
+                    if decrypt {
+                        g.decrypt_in_place(&mut piece[..n])?;
+                    } else {
+                        g.authenticate_only(&piece[..n])?;
+                    }
                     Hasher::Gcm { g, chunk_start }
                 }
+                Hasher::Sha { .. } if decrypt => return Err(Error::InvalidState),
                 Hasher::Sha { mut h, chunk_start } => {
                     h.update(&piece[..n]);
                     Hasher::Sha { h, chunk_start }
                 }
             };
             at += n as u64;
-            piece = &piece[n..];
+            piece = &mut core::mem::take(&mut piece)[n..];
             if at == chunk_end {
                 let idx = chunk_start / chunk;
                 let mut d = [0u8; 32];

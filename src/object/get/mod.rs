@@ -35,6 +35,12 @@
 //! * **Storage** (the caller offers random-access storage, e.g. the destination file): pass one
 //!   copies the ciphertext there while it is authenticated; pass two reads it back and releases
 //!   each chunk after its bytes match pass one's (so a changed file is caught too). One GET.
+//! * **Unverified plaintext storage** (hazmat, GCM only: the caller also gives
+//!   [`GetIntent::unverified_plaintext_storage`], its promise that the storage has no name and no
+//!   reader until `Done`): the body is authenticated and decrypted in one fused pass as it
+//!   arrives, and each piece goes to the storage as plaintext that is not yet verified
+//!   ([`Released::Store`]). [`GetNext::Done`] comes only after the whole object's tag verified:
+//!   that is when the caller may expose the storage. One GET, one pass over the bytes.
 //! * **Two passes**: pass one authenticates the object from S3, recording a digest of every
 //!   [`DIGEST_CHUNK`] (for GCM the chunk's GHASH under the object's hash key `H`, which the store
 //!   never learns, so it cannot make other bytes with the same value; for legacy CBC, SHA-256);
@@ -119,6 +125,12 @@ pub struct GetIntent<'a> {
     pub memory_budget: u64,
     /// The caller offers random-access storage (a file) for objects over the budget.
     pub storage: bool,
+    /// **Hazmat** (with `storage`): the caller's promise that its storage is unnamed and
+    /// unreadable until [`GetNext::Done`] and discarded on any error, which lets the machine put
+    /// GCM plaintext there before the tag is checked (one pass instead of two). See
+    /// [`crate::hazmat::UnverifiedPlaintextStorage`]. `None` (the default): the storage only ever
+    /// holds ciphertext until a chunk is verified.
+    pub unverified_plaintext_storage: Option<crate::hazmat::UnverifiedPlaintextStorage>,
     /// Concurrent ranged GETs for objects over one part (1: a single GET per pass).
     pub connections: u16,
     /// Part size of parallel ranged GETs (a multiple of [`DIGEST_CHUNK`], at least 8 MiB).
@@ -143,6 +155,7 @@ impl<'a> GetIntent<'a> {
             encryption_context: Some(&[]),
             memory_budget: 64 << 20,
             storage: false,
+            unverified_plaintext_storage: None,
             connections: 1,
             part_size: DEFAULT_PARALLEL_PART,
             head_first: false,
@@ -161,6 +174,10 @@ pub enum Verification {
     Storage,
     /// Verified by a first pass; released by a second, chunk by chunk after each chunk matched.
     TwoPass,
+    /// Decrypted into the caller's storage as it arrived (the hazmat
+    /// [`GetIntent::unverified_plaintext_storage`]); the whole object's tag and length verified
+    /// before `Done`, so from `Done` on the storage holds verified plaintext.
+    DecryptedInStorage,
     /// Released before the tag was checked; the tag verified at the end.
     DelayedAuthentication,
     /// A ranged read: never authenticated.
@@ -218,7 +235,10 @@ pub enum Released {
         /// Offset of these bytes in the object's plaintext.
         offset: u64,
     },
-    /// Storage mode, pass one: write the piece (ciphertext) to the storage at `offset`.
+    /// Write the whole piece to the storage at `offset`. What the storage holds is never
+    /// released plaintext: in storage mode it is ciphertext (pass one), and with the hazmat
+    /// [`GetIntent::unverified_plaintext_storage`] it is plaintext **not yet authenticated**, which
+    /// the caller must not expose before [`GetNext::Done`] and must discard on any error.
     Store {
         /// Offset in the storage.
         offset: u64,
@@ -299,6 +319,8 @@ enum Plan {
     InMemory,
     Storage,
     TwoPass,
+    /// Hazmat: fused authenticate-and-decrypt into the caller's storage, tag checked at the end.
+    UnverifiedStorage,
     Delayed,
     Ranged,
 }
@@ -534,6 +556,7 @@ impl<'a> GetObject<'a> {
                 Plan::InMemory => Verification::InMemory,
                 Plan::Storage => Verification::Storage,
                 Plan::TwoPass => Verification::TwoPass,
+                Plan::UnverifiedStorage => Verification::DecryptedInStorage,
                 Plan::Delayed => Verification::DelayedAuthentication,
                 Plan::Ranged => Verification::UnauthenticatedRange,
             },

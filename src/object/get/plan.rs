@@ -98,12 +98,19 @@ impl GetObject<'_> {
             }
             ReadMode::Unauthenticated(UnauthenticatedRead(ReadKind::Delayed)) => Plan::Delayed,
             ReadMode::Verified if stored <= self.intent.memory_budget => Plan::InMemory,
+            ReadMode::Verified
+                if self.intent.storage
+                    && self.intent.unverified_plaintext_storage.is_some()
+                    && gcm =>
+            {
+                Plan::UnverifiedStorage
+            }
             ReadMode::Verified if self.intent.storage => Plan::Storage,
             ReadMode::Verified => Plan::TwoPass,
         };
         match self.plan {
             Plan::Delayed => self.delayed = Some(DelayedRelease::new(&dec)?),
-            Plan::Storage | Plan::TwoPass => {
+            Plan::Storage | Plan::TwoPass | Plan::UnverifiedStorage => {
                 self.digests.size_for(self.ct_len()?)?;
                 if gcm {
                     self.parallel = Some(dec.parallel()?);
@@ -139,7 +146,10 @@ impl GetObject<'_> {
     /// `(part size, parts)` when the body is read as concurrent ranged GETs.
     pub(super) fn parallel_parts(&self) -> Result<Option<(u64, u64)>> {
         if self.intent.connections <= 1
-            || !matches!(self.plan, Plan::Storage | Plan::TwoPass)
+            || !matches!(
+                self.plan,
+                Plan::Storage | Plan::TwoPass | Plan::UnverifiedStorage
+            )
             || self.parallel.is_none()
         {
             return Ok(None);
@@ -204,6 +214,18 @@ impl GetObject<'_> {
                     self.issue(Kind::Release { replay }, 0, stored - 1, replay)?;
                 }
                 self.poll_inner()
+            }
+            (Phase::Body, Plan::UnverifiedStorage) => {
+                // Every byte is in the storage as unverified plaintext: Done (which lets the
+                // caller expose it) only once the whole object's tag and length verified.
+                self.verify_pass_one()?;
+                let ct_len = self.ct_len()?;
+                if self.declared_len.is_some_and(|d| d != ct_len) {
+                    return Err(Error::LengthMismatch);
+                }
+                self.released = ct_len;
+                self.phase = Phase::Done;
+                Ok(GetNext::Done(self.done()?))
             }
             (Phase::Body | Phase::Release, _) => {
                 self.phase = Phase::Done;

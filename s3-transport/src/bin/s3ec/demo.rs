@@ -245,6 +245,9 @@ mod imp {
             Verification::InPlace => {
                 "in one GET: the ciphertext went to a hidden file while the tag was checked, then was decrypted in place and renamed into place"
             }
+            Verification::UnnamedFile => {
+                "in one GET and one pass: decrypted into an unnamed file while the tag was checked, linked into place once it verified"
+            }
             _ => "released",
         };
         step(
