@@ -24,13 +24,10 @@ use pyo3::exceptions::PyException;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict};
 use s3_encryption::object::migrate::{
-    MigrateTarget, NewKey, PlaintextDigest, Plan, Reencrypt, Source, SourceFormat,
+    MigrateTarget, NewKey, PlaintextDigest, Plan, Reencrypt, Source,
 };
 use s3_encryption::object::{DescribeNext, DescribeObject, GetDone, Verification};
-use s3_encryption::{
-    CommitmentPolicy, ContentAlgorithm, DecryptPolicy, Envelope, Error, ErrorClass, KeyRequest,
-    Placement,
-};
+use s3_encryption::{CommitmentPolicy, DecryptPolicy, Envelope, Error, ErrorClass, KeyRequest};
 use std::fs::File;
 
 /// What happened to one object (the fields of an entry of `s3ec migrate`'s report).
@@ -57,27 +54,10 @@ struct Form {
 fn form_of(s: &Source) -> Form {
     let f = s.form();
     Form {
-        format: match f.format {
-            SourceFormat::V1 => "V1",
-            SourceFormat::V2 => "V2",
-            SourceFormat::V3 => "V3",
-            SourceFormat::LegacyKms => "kms",
-            _ => "plain",
-        },
-        content: match f.content {
-            None => "none",
-            Some(ContentAlgorithm::AesCbc) => "AES/CBC/PKCS5Padding",
-            Some(_) => "AES/GCM/NoPadding",
-        },
-        wrap: f
-            .wrap
-            .map(|w| w.name().to_owned())
-            .unwrap_or_else(|| "none".to_owned()),
-        placement: match f.placement {
-            None => "none",
-            Some(Placement::InstructionFile) => "instruction-file",
-            Some(_) => "metadata",
-        },
+        format: f.format.name(),
+        content: f.content_name(),
+        wrap: f.wrap_name().to_owned(),
+        placement: f.placement_name(),
         size: f.stored_len,
     }
 }

@@ -27,7 +27,7 @@ use crate::keyring::{ClientKeyring, Pairs};
 use crate::sdk::{self, ReadReq};
 use s3_encryption::object::migrate::{MigrateTarget, NewKey, Plan, Source};
 use s3_encryption::object::{DescribeNext, DescribeObject};
-use s3_encryption::{ContentAlgorithm, DecryptPolicy, Envelope, Placement};
+use s3_encryption::{DecryptPolicy, Envelope};
 
 /// What a migration does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -174,20 +174,9 @@ fn form_of(s: &Source) -> ObjectForm {
     let f = s.form();
     ObjectForm {
         format: f.format.name(),
-        content: match f.content {
-            None => "none",
-            Some(ContentAlgorithm::AesCbc) => "AES/CBC/PKCS5Padding",
-            Some(_) => "AES/GCM/NoPadding",
-        },
-        wrap: f
-            .wrap
-            .map(|w| w.name().to_owned())
-            .unwrap_or_else(|| "none".to_owned()),
-        placement: match f.placement {
-            None => "none",
-            Some(Placement::InstructionFile) => "instruction-file",
-            Some(_) => "metadata",
-        },
+        content: f.content_name(),
+        wrap: f.wrap_name().to_owned(),
+        placement: f.placement_name(),
         size: f.stored_len,
     }
 }

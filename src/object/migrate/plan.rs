@@ -69,6 +69,35 @@ pub struct ObjectForm {
     pub plaintext_len: Option<u64>,
 }
 
+impl ObjectForm {
+    /// The content cipher as a migration report names it: `AES/GCM/NoPadding`,
+    /// `AES/CBC/PKCS5Padding`, or `none` for a plain object.
+    pub const fn content_name(&self) -> &'static str {
+        match self.content {
+            None => "none",
+            Some(ContentAlgorithm::AesCbc) => "AES/CBC/PKCS5Padding",
+            Some(ContentAlgorithm::AesGcm | ContentAlgorithm::AesGcmCommitting) => {
+                "AES/GCM/NoPadding"
+            }
+        }
+    }
+    /// The wrap as a migration report names it ([`WrapAlgorithm::name`]), or `none`.
+    pub const fn wrap_name(&self) -> &'static str {
+        match self.wrap {
+            Some(w) => w.name(),
+            None => "none",
+        }
+    }
+    /// The placement as a migration report names it: `metadata`, `instruction-file`, or `none`.
+    pub const fn placement_name(&self) -> &'static str {
+        match self.placement {
+            None => "none",
+            Some(Placement::InstructionFile) => "instruction-file",
+            Some(Placement::ObjectMetadata) => "metadata",
+        }
+    }
+}
+
 /// What a migration does with an object, before any key is used.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
