@@ -1177,6 +1177,49 @@ fn a_refused_answer_to_a_write_that_happened_is_cleaned_up() {
 }
 
 #[test]
+fn instruction_file_reads_can_be_disabled() {
+    // The spec's disableInstructionFile: an object whose envelope lives in its instruction file
+    // is refused without a request for the file; one with its envelope in metadata still reads.
+    let mut store = Store::default();
+    let ifile = PutOpts {
+        placement: Placement::InstructionFile,
+        ..PutOpts::default()
+    };
+    put(&mut store, "i", &data(3000, 1), &ifile).unwrap();
+    put(&mut store, "m", &data(3000, 2), &PutOpts::default()).unwrap();
+    store.objects.insert(
+        "plain".into(),
+        Stored {
+            body: b"hello".to_vec(),
+            etag: "\"x\"".into(),
+            ..Stored::default()
+        },
+    );
+    let off = |key| {
+        let mut i = intent(key);
+        i.read_instruction_file = false;
+        i
+    };
+    store.requests.clear();
+    let got = get(&mut store, off("i"), Lie::Honest, 1 << 20);
+    assert_eq!(got.result.unwrap_err(), Error::InstructionFileRequired);
+    assert_eq!(got.released_total(), 0);
+    let got = get(&mut store, off("plain"), Lie::Honest, 1 << 20);
+    assert_eq!(got.result.unwrap_err(), Error::NotEncrypted);
+    assert!(
+        store
+            .requests
+            .iter()
+            .all(|(_, k)| !k.ends_with(".instruction")),
+        "no instruction file was asked for: {:?}",
+        store.requests
+    );
+    let got = get(&mut store, off("m"), Lie::Honest, 1 << 20);
+    assert!(got.result.is_ok());
+    assert_eq!(got.released_total(), 3000);
+}
+
+#[test]
 fn failed_multipart_uploads_are_aborted() {
     let pt = data(12 * MIB, 6);
     let mut store = Store::default();

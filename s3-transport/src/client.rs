@@ -50,6 +50,8 @@ pub(crate) struct Inner {
     pub(crate) keyring: ClientKeyring,
     pub(crate) commitment_policy: CommitmentPolicy,
     pub(crate) placement: Placement,
+    /// Instruction files are neither read nor written (the spec's `disableInstructionFile`).
+    pub(crate) instruction_files_disabled: bool,
     pub(crate) policy: DecryptPolicy,
     pub(crate) suffix: String,
     pub(crate) memory_budget: u64,
@@ -71,6 +73,7 @@ pub struct Builder {
     keyring: ClientKeyring,
     commitment_policy: CommitmentPolicy,
     placement: Placement,
+    instruction_files_disabled: bool,
     legacy_wrapping: bool,
     legacy_unauthenticated: bool,
     delayed_auth: bool,
@@ -99,6 +102,13 @@ impl Builder {
     /// Where new objects keep their envelope (default: object metadata).
     pub fn placement(mut self, p: Placement) -> Self {
         self.placement = p;
+        self
+    }
+    /// Neither read nor write instruction files (the spec's `disableInstructionFile`): an object
+    /// whose envelope lives in one is refused without a request for it, and instruction-file
+    /// placement for writes is a configuration error.
+    pub fn disable_instruction_files(mut self, on: bool) -> Self {
+        self.instruction_files_disabled = on;
         self
     }
     /// Read objects whose data key uses a legacy wrap (V1, `AESWrap`, RSA-OAEP-SHA-256, `kms`).
@@ -213,6 +223,11 @@ impl Builder {
                 "a KMS keyring needs a KMS client: call Builder::kms_client",
             ));
         }
+        if self.instruction_files_disabled && self.placement == Placement::InstructionFile {
+            return Err(Error::config(
+                "instruction-file placement needs instruction files: they are disabled",
+            ));
+        }
         let policy = DecryptPolicy {
             commitment_policy: self.commitment_policy,
             legacy_wrapping_algorithms: self.legacy_wrapping,
@@ -226,6 +241,7 @@ impl Builder {
                 keyring: self.keyring,
                 commitment_policy: self.commitment_policy,
                 placement: self.placement,
+                instruction_files_disabled: self.instruction_files_disabled,
                 policy,
                 suffix: self.suffix,
                 memory_budget: self.memory_budget,
@@ -249,6 +265,7 @@ impl S3EncryptionClient {
             keyring,
             commitment_policy: CommitmentPolicy::RequireEncryptRequireDecrypt,
             placement: Placement::ObjectMetadata,
+            instruction_files_disabled: false,
             legacy_wrapping: false,
             legacy_unauthenticated: false,
             delayed_auth: false,
@@ -322,6 +339,7 @@ impl S3EncryptionClient {
                 keyring,
                 commitment_policy: CommitmentPolicy::RequireEncryptRequireDecrypt,
                 placement: Placement::ObjectMetadata,
+                instruction_files_disabled: i.instruction_files_disabled,
                 policy: DecryptPolicy::new(),
                 suffix: i.suffix.clone(),
                 memory_budget: i.memory_budget,

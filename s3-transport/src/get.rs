@@ -128,6 +128,7 @@ impl S3EncryptionClient {
         i.encryption_context = None;
         i.memory_budget = self.inner.memory_budget;
         i.connections = opts.connections.unwrap_or(self.inner.connections).max(1);
+        i.read_instruction_file = !self.inner.instruction_files_disabled;
         i
     }
 

@@ -9,6 +9,7 @@ use crate::sdk;
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
 use bytes::Bytes;
+use s3_encryption::Placement;
 use s3_encryption::object::{
     EncryptedPart, MAX_PARTS_IN_FLIGHT, Operation, PutIntent, PutNext, PutObject, RequestBody,
     RequestId,
@@ -193,6 +194,11 @@ impl S3EncryptionClient {
             }
         }
         let placement = opts.placement.unwrap_or(inner.placement);
+        if inner.instruction_files_disabled && placement == Placement::InstructionFile {
+            return Err(Error::config(
+                "instruction-file placement needs instruction files: they are disabled",
+            ));
+        }
         let user: Vec<(&str, &str)> = opts
             .metadata
             .iter()

@@ -43,6 +43,17 @@ impl EnvelopeLookup {
         Envelope::needs_instruction_file(self.meta.pairs())
     }
 
+    /// The error for an object that needs its instruction file when reading one is disabled:
+    /// [`Error::NotEncrypted`] when the metadata names no envelope key (a plain object, as the
+    /// instruction file's 404 would have said), else [`Error::InstructionFileRequired`].
+    pub(crate) fn instruction_file_disabled(&self) -> Error {
+        if self.meta.is_empty() {
+            Error::NotEncrypted
+        } else {
+            Error::InstructionFileRequired
+        }
+    }
+
     /// The instruction file's GET: `key + suffix`, its body capped at
     /// [`INSTRUCTION_FILE_LIMIT`].
     pub(crate) fn request<'a>(

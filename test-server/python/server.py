@@ -31,7 +31,6 @@ Errors: every `s3ec.S3ECError` is an S3EncryptionClientError, except a missing o
 error status (`NoSuchKeyError`, `StorageError` with code `RequestFailed`): those, and anything
 that is not an `S3ECError` (boto3, this server), are GenericServerError. What `s3ec` lacks is
 answered with GenericServerError and HTTP 501 (the runner reports the cell "unsupported"):
-  * `instructionFileConfig.disableInstructionFile`: no switch to stop instruction-file reads;
   * `instructionFileConfig.clientId`: no separate client for instruction files.
 """
 
@@ -149,7 +148,7 @@ class PythonPackage(Backend):
         if not isinstance(ifc, dict):
             raise generic("instructionFileConfig must be an object", 400)
         if flag(ifc, "disableInstructionFile"):
-            raise unsupported("instructionFileConfig.disableInstructionFile (no switch to stop instruction-file reads)")
+            kwargs["disable_instruction_file"] = True
         if ifc.get("clientId") is not None:
             raise unsupported("instructionFileConfig.clientId (no separate instruction-file client)")
         if flag(ifc, "enableInstructionFilePutObject"):

@@ -932,6 +932,7 @@ fn get_object<'py>(
     intent.memory_budget = opt(o, "memory_budget", intent.memory_budget)?;
     intent.connections = opt(o, "connections", 1u16)?;
     intent.part_size = opt(o, "part_size", intent.part_size)?;
+    intent.read_instruction_file = opt(o, "read_instruction_file", true)?;
     intent.storage = storage_path.is_some();
     if download {
         intent.memory_budget = 0;

@@ -145,6 +145,8 @@ export interface S3EncryptionClientOptions extends DecryptPolicyOptions {
   instructionFileSuffix?: string;
   /** Write envelopes to the instruction file instead of the object metadata. */
   instructionFilePut?: boolean;
+  /** Neither read nor write instruction files (the spec's `disableInstructionFile`). */
+  disableInstructionFile?: boolean;
   /** Objects up to this stored size are verified in one buffer (64 MiB). */
   bufferSize?: number;
   storage?: ReadStorage;

@@ -101,7 +101,7 @@ impl WasmGet {
     /// `"delayedAuthentication"` or `"range"` with `range` = `"bytes=a-b"`, `"bytes=a-"` or
     /// `"bytes=-n"`), the policy options, `instructionFileSuffix`, `encryptionContext` /
     /// `acceptStoredEncryptionContext`, `memoryBudget`, `storage`, `connections`, `partSize`,
-    /// `headFirst`.
+    /// `headFirst`, `readInstructionFile` (default true; false is `disableInstructionFile`).
     #[wasm_bindgen(constructor)]
     pub fn new(options: JsValue) -> JsResult<WasmGet> {
         let mut it = GetIntent::new(required(&options, "bucket")?, required(&options, "key")?);
@@ -122,6 +122,12 @@ impl WasmGet {
             Some(other) => return Err(usage(&format!("unknown read mode {other}"))),
         };
         it.instruction_file_suffix = suffix(&options, "instructionFileSuffix")?;
+        let read_ifile = crate::convert::get(&options, "readInstructionFile");
+        if !read_ifile.is_undefined() && !read_ifile.is_null() {
+            it.read_instruction_file = read_ifile
+                .as_bool()
+                .ok_or_else(|| usage("option readInstructionFile must be a boolean"))?;
+        }
         it.encryption_context = expected_context(&options)?;
         if let Some(b) = opt_u64(&options, "memoryBudget")? {
             it.memory_budget = b;

@@ -138,6 +138,11 @@ pub struct GetIntent<'a> {
     /// Send a HEAD before the first GET (for callers that cannot hold a response body open while
     /// they make another request); parallel and ranged reads always do.
     pub head_first: bool,
+    /// Fetch the instruction file when the object's metadata holds no envelope (the default).
+    /// `false` is the spec's `disableInstructionFile`: such an object is refused
+    /// ([`Error::InstructionFileRequired`], or [`Error::NotEncrypted`] when its metadata names no
+    /// envelope key at all) without a request for the file.
+    pub read_instruction_file: bool,
 }
 
 impl<'a> GetIntent<'a> {
@@ -159,6 +164,7 @@ impl<'a> GetIntent<'a> {
             connections: 1,
             part_size: DEFAULT_PARALLEL_PART,
             head_first: false,
+            read_instruction_file: true,
         }
     }
 }

@@ -143,6 +143,9 @@ impl GetObject<'_> {
     /// The object's first response arrived: fetch the instruction file, or parse the envelope.
     pub(super) fn after_open(&mut self) -> Result<()> {
         if self.lookup.needs_instruction_file()? {
+            if !self.intent.read_instruction_file {
+                return Err(self.lookup.instruction_file_disabled());
+            }
             self.phase = Phase::InstructionFile;
             self.issue(Kind::InstructionFile, 0, 0, false)?;
             return Ok(());

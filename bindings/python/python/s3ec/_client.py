@@ -171,6 +171,9 @@ class S3EncryptionClient:
     * ``enable_delayed_authentication``: allow ``get_object(..., DelayedAuthentication=True)``,
       which releases plaintext before the tag is checked.
     * ``placement``: ``"metadata"`` (default) or ``"instruction_file"``.
+    * ``disable_instruction_file``: neither read nor write instruction files (the spec's
+      ``disableInstructionFile``): an object whose envelope lives in one is refused without a
+      request for it.
     * ``encryption_algorithm``: the specification's name of the suite to write
       (``ALG_AES_256_GCM_HKDF_SHA512_COMMIT_KEY`` or ``ALG_AES_256_GCM_IV12_TAG16_NO_KDF``); by
       default the one the commitment policy writes. A suite the policy does not write, a legacy
@@ -194,6 +197,7 @@ class S3EncryptionClient:
         enable_delayed_authentication: bool = False,
         placement: Union[str, Placement] = Placement.METADATA,
         encryption_algorithm: Optional[str] = None,
+        disable_instruction_file: bool = False,
         instruction_file_suffix: str = ".instruction",
         memory_budget: int = 64 * MiB,
         part_size: int = 8 * MiB,
@@ -217,6 +221,9 @@ class S3EncryptionClient:
                 "placement": self.placement.value,
             }
         )
+        self.disable_instruction_file = bool(disable_instruction_file)
+        if self.disable_instruction_file and self.placement == Placement.INSTRUCTION_FILE:
+            raise _native.UsageError("placement='instruction_file' needs instruction files, and disable_instruction_file is set")
         self.instruction_file_suffix = instruction_file_suffix
         self.memory_budget = int(memory_budget)
         self.part_size = int(part_size)
@@ -240,6 +247,7 @@ class S3EncryptionClient:
             "enable_delayed_authentication": self.enable_delayed_authentication,
             "instruction_file_suffix": self.instruction_file_suffix,
             "memory_budget": self.memory_budget,
+            "read_instruction_file": not self.disable_instruction_file,
         }
 
     def _write_options(self, placement: Optional[Union[str, Placement]] = None) -> Dict[str, Any]:

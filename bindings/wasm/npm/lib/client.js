@@ -201,6 +201,8 @@ class Source {
  *   refuses);
  * - `enableLegacyWrappingAlgorithms`, `enableLegacyUnauthenticatedModes`,
  *   `enableDelayedAuthenticationMode`: off by default;
+ * - `disableInstructionFile`: neither read nor write instruction files (the spec's option of the
+ *   same name): an object whose envelope lives in one is refused without a request for it;
  * - `instructionFileSuffix` (`.instruction`), `instructionFilePut` (write the envelope to the
  *   instruction file instead of the metadata);
  * - `bufferSize`: objects up to this stored size are verified in one buffer (64 MiB); larger ones
@@ -225,6 +227,11 @@ export class S3EncryptionClient {
     this.policy = policyOptions({ ...options, commitmentPolicy: this.commitmentPolicy });
     this.instructionFileSuffix = options.instructionFileSuffix ?? '.instruction';
     this.instructionFilePut = !!options.instructionFilePut;
+    // The spec's disableInstructionFile: instruction files are neither read nor written.
+    this.disableInstructionFile = !!options.disableInstructionFile;
+    if (this.disableInstructionFile && this.instructionFilePut) {
+      throw new UsageError('instructionFilePut needs instruction files, and disableInstructionFile is set');
+    }
     this.bufferSize = options.bufferSize ?? 64 * MIB;
     this.storage = options.storage;
     this.connections = options.connections ?? 1;
@@ -246,6 +253,9 @@ export class S3EncryptionClient {
     const source = new Source(input.Body);
     const len = source.length ?? input.ContentLength;
     const placement = input.InstructionFilePut ?? this.instructionFilePut ? 'instructionFile' : 'metadata';
+    if (placement === 'instructionFile' && this.disableInstructionFile) {
+      throw new UsageError('InstructionFilePut needs instruction files, and disableInstructionFile is set');
+    }
     const p = core(
       () =>
         new WasmPut({
@@ -392,6 +402,7 @@ export class S3EncryptionClient {
       versionId: input.VersionId,
       ...this.policy,
       instructionFileSuffix: this.instructionFileSuffix,
+      readInstructionFile: !this.disableInstructionFile,
       encryptionContext: discovery ? undefined : flat(input.EncryptionContext),
       acceptStoredEncryptionContext: discovery,
       memoryBudget: this.bufferSize,

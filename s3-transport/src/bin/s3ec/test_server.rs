@@ -527,14 +527,10 @@ fn build_client(
             )
         })?,
     };
+    let mut no_instruction_files = false;
     let placement = match object(c, "instructionFileConfig")? {
         Some(ifc) => {
-            if flag(ifc, "disableInstructionFile")? {
-                return Err(Reply::generic(
-                    StatusCode::NOT_IMPLEMENTED,
-                    "unsupported by s3ec test-server: instructionFileConfig.disableInstructionFile (the transport always reads an instruction file when the metadata holds no envelope)",
-                ));
-            }
+            no_instruction_files = flag(ifc, "disableInstructionFile")?;
             if string(ifc, "clientId")?.is_some() {
                 return Err(Reply::generic(
                     StatusCode::NOT_IMPLEMENTED,
@@ -573,6 +569,7 @@ fn build_client(
     let mut b = S3EncryptionClient::builder(state.s3.clone(), keyring)
         .commitment_policy(policy)
         .placement(placement)
+        .disable_instruction_files(no_instruction_files)
         .enable_legacy_wrapping_algorithms(legacy_wrapping)
         .enable_legacy_unauthenticated_modes(legacy_unauth)
         .enable_delayed_authentication_mode(delayed);
