@@ -14,7 +14,7 @@ pub(crate) struct Answer {
 }
 
 impl Answer {
-    pub(crate) fn pairs(&self) -> impl Iterator<Item = (&str, &str)> {
+    pub(crate) fn pairs(&self) -> impl Iterator<Item = (&str, &str)> + Clone {
         self.headers.iter().map(|(k, v)| (k.as_str(), v.as_str()))
     }
 

@@ -1,10 +1,10 @@
 //! An in-memory S3 stand-in for the migration tests, with the hostile answers they script, and
 //! drivers of the describe, GET and PUT machines against it.
 
-use s3_encryption::object::migrate::{PlaintextDigest, Source};
+use s3_encryption::object::migrate::{DescribeSource, PlaintextDigest, Source};
 use s3_encryption::object::{
-    DescribeNext, DescribeObject, GetDone, GetIntent, GetNext, GetObject, Operation, PutIntent,
-    PutNext, PutObject, Released, Request, RequestBody, RequestId,
+    GetDone, GetIntent, GetNext, GetObject, Operation, PutIntent, PutNext, PutObject, Released,
+    Request, RequestBody, RequestId,
 };
 use s3_encryption::{AesKey, DataKey, EncryptionMaterials, Error, KeyRequest};
 use std::collections::HashMap;
@@ -233,29 +233,23 @@ pub fn same(a: &str, b: &str) -> bool {
     a.trim_matches('"') == b.trim_matches('"')
 }
 
-pub fn pairs(h: &[(String, String)]) -> impl Iterator<Item = (&str, &str)> {
+pub fn pairs(h: &[(String, String)]) -> impl Iterator<Item = (&str, &str)> + Clone {
     h.iter().map(|(k, v)| (k.as_str(), v.as_str()))
 }
 
 /// Describe `key` and take the migration's snapshot.
 pub fn describe(store: &mut Store, key: &str) -> Source {
-    let mut d = DescribeObject::new("b", key, None, ".instruction").unwrap();
-    let mut head = None;
-    loop {
-        let id = match d.poll() {
-            Ok(DescribeNext::Send(id)) => id,
-            Ok(DescribeNext::Done) | Err(Error::NotEncrypted) => break,
-            Err(e) => panic!("{e}"),
-        };
-        let a = store.serve(&d.request(id).unwrap(), &[]);
-        d.body(id, &a.body).ok();
-        match d.response(id, a.status, pairs(&a.headers)) {
-            Ok(()) | Err(Error::NotEncrypted) => {}
-            Err(e) => panic!("{e}"),
+    let mut d = DescribeSource::new("b", key, ".instruction").unwrap();
+    while let Some(id) = d.poll().unwrap() {
+        let req = d.request(id).unwrap();
+        let is_get = req.operation == Operation::GetObject;
+        let a = store.serve(&req, &[]);
+        if is_get && a.status < 300 {
+            d.body(id, &a.body).unwrap();
         }
-        head.get_or_insert(a.headers);
+        d.response(id, a.status, pairs(&a.headers)).unwrap();
     }
-    let mut s = Source::described("b", key, ".instruction", &d, pairs(&head.unwrap())).unwrap();
+    let mut s = d.finish().unwrap();
     s.set_tagging(Some("team=blue".into()));
     s
 }

@@ -506,7 +506,7 @@ struct Resp<'py> {
 }
 
 impl<'py> Resp<'py> {
-    fn pairs(&self) -> impl Iterator<Item = (&str, &str)> {
+    fn pairs(&self) -> impl Iterator<Item = (&str, &str)> + Clone {
         self.headers.iter().map(|(k, v)| (k.as_str(), v.as_str()))
     }
 }

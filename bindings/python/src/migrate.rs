@@ -24,9 +24,9 @@ use pyo3::exceptions::PyException;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict};
 use s3_encryption::object::migrate::{
-    MigrateTarget, NewKey, PlaintextDigest, Plan, Reencrypt, Source,
+    DescribeSource, MigrateTarget, NewKey, PlaintextDigest, Plan, Reencrypt, Source,
 };
-use s3_encryption::object::{DescribeNext, DescribeObject, GetDone, Verification};
+use s3_encryption::object::{GetDone, Verification};
 use s3_encryption::{CommitmentPolicy, DecryptPolicy, Envelope, Error, ErrorClass, KeyRequest};
 use std::fs::File;
 
@@ -179,14 +179,8 @@ fn transient(py: Python<'_>, e: &PyErr) -> R<bool> {
 /// HEAD the object (and its instruction file) and take the snapshot every later request is
 /// pinned to.
 fn describe(io: &Io<'_>, bucket: &str, key: &str, suffix: &str) -> R<Source> {
-    let mut d = DescribeObject::new(bucket, key, None, suffix)?;
-    let mut head: Option<Vec<(String, String)>> = None;
-    loop {
-        let id = match d.poll() {
-            Ok(DescribeNext::Send(id)) => id,
-            Ok(DescribeNext::Done) | Err(Error::NotEncrypted) => break,
-            Err(e) => return Err(e.into()),
-        };
+    let mut d = DescribeSource::new(bucket, key, suffix)?;
+    while let Some(id) = d.poll()? {
         let req = d.request(id)?;
         let limit = req.response_body_limit;
         let resp = io.call(&req, None)?;
@@ -198,20 +192,9 @@ fn describe(io: &Io<'_>, bucket: &str, key: &str, suffix: &str) -> R<Source> {
                 close_body(b);
             }
         }
-        match d.response(id, resp.status, resp.pairs()) {
-            Ok(()) | Err(Error::NotEncrypted) => {}
-            Err(e) => return Err(e.into()),
-        }
-        head.get_or_insert(resp.headers);
+        d.response(id, resp.status, resp.pairs())?;
     }
-    let h = head.unwrap_or_default();
-    Ok(Source::described(
-        bucket,
-        key,
-        suffix,
-        &d,
-        h.iter().map(|(k, v)| (k.as_str(), v.as_str())),
-    )?)
+    Ok(d.finish()?)
 }
 
 /// The options of one migration.

@@ -25,8 +25,7 @@ use crate::client::S3EncryptionClient;
 use crate::error::{Error, Result};
 use crate::keyring::{ClientKeyring, Pairs};
 use crate::sdk::{self, ReadReq};
-use s3_encryption::object::migrate::{MigrateTarget, NewKey, Plan, Source};
-use s3_encryption::object::{DescribeNext, DescribeObject};
+use s3_encryption::object::migrate::{DescribeSource, MigrateTarget, NewKey, Plan, Source};
 use s3_encryption::{DecryptPolicy, Envelope};
 
 /// What a migration does.
@@ -403,35 +402,18 @@ impl S3EncryptionClient {
     /// pinned to.
     async fn describe_source(&self, bucket: &str, key: &str) -> Result<Source> {
         let suffix = self.inner.suffix.as_str();
-        let mut d = DescribeObject::new(bucket, key, None, suffix)?;
+        let mut d = DescribeSource::new(bucket, key, suffix).map_err(Error::from)?;
         let err = |e| self.machine_error(e, bucket, key);
-        let mut headers: Option<Vec<(String, String)>> = None;
-        loop {
-            let id = match d.poll() {
-                Ok(DescribeNext::Send(id)) => id,
-                Ok(DescribeNext::Done) | Err(s3_encryption::Error::NotEncrypted) => break,
-                Err(e) => return Err(err(e)),
-            };
+        while let Some(id) = d.poll().map_err(err)? {
             let req = ReadReq::of(&d.request(id).map_err(err)?);
             let mut a = sdk::read(&self.inner.s3, &req).await?;
             if let Some(mut b) = a.body.take() {
                 let bytes = sdk::collect(&mut b, req.limit.unwrap_or(u64::MAX)).await?;
                 d.body(id, &bytes).map_err(err)?;
             }
-            match d.response(id, a.status, a.pairs()) {
-                Ok(()) | Err(s3_encryption::Error::NotEncrypted) => {}
-                Err(e) => return Err(err(e)),
-            }
-            headers.get_or_insert(a.headers);
+            d.response(id, a.status, a.pairs()).map_err(err)?;
         }
-        let h = headers.unwrap_or_default();
-        Ok(Source::described(
-            bucket,
-            key,
-            suffix,
-            &d,
-            h.iter().map(|(k, v)| (k.as_str(), v.as_str())),
-        )?)
+        d.finish().map_err(err)
     }
 
     /// Whether this client's keyring and policy cannot open `env`: `Some(why)` if not; a

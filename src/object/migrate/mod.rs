@@ -2,8 +2,8 @@
 //! a new keyring, without ever losing it or making it unreadable. The same per-object operation
 //! serves a command-line run over a bucket and an S3 Batch Operations handler.
 //!
-//! * [`plan`](Source::plan): from a [`DescribeObject`](crate::object::DescribeObject) (HEAD and
-//!   instruction file) an owned [`Source`] snapshot, its [`ObjectForm`], and what to do: a plain
+//! * [`plan`](Source::plan): from a [`DescribeSource`] (HEAD and instruction file; a plain object
+//!   is a source too) an owned [`Source`] snapshot, its [`ObjectForm`], and what to do: a plain
 //!   object is reported and left alone; an object possibly in the target form is skipped when the
 //!   new keyring opens it; the rest proceeds.
 //! * [`Reencrypt`]: the old object read and verified (pinned), written back as V3 (conditional on
@@ -40,11 +40,13 @@
 //! conditional on its own ETag.
 
 mod cleanup;
+mod describe;
 mod plan;
 mod reencrypt;
 mod rewrap;
 
 pub use cleanup::{RemoveInstructionFile, RemoveNext};
+pub use describe::DescribeSource;
 pub use plan::{MigrateTarget, NewKey, ObjectForm, Plan, Source, SourceFormat};
 pub use reencrypt::{PlaintextDigest, Reencrypt, ReencryptDone};
 pub use rewrap::{

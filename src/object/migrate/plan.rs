@@ -208,22 +208,20 @@ fn strip_meta(name: &str) -> Option<&str> {
     (n.len() > 11 && n.as_bytes()[..11].eq_ignore_ascii_case(b"x-amz-meta-")).then(|| &n[11..])
 }
 
-impl Source {
-    /// The snapshot of a described object: `described` ran to its end (or stopped with
-    /// [`Error::NotEncrypted`]: a plain object), `head_headers` are the headers of its HEAD
-    /// response (user metadata as `x-amz-meta-*`, `Content-Type`), `suffix` the instruction-file
-    /// suffix it was described with. The response caps (header count, metadata bytes) hold here too.
-    pub fn described<'h, I>(
-        bucket: &str,
-        key: &str,
-        suffix: &str,
-        described: &DescribeObject<'_>,
-        head_headers: I,
-    ) -> Result<Self>
+/// What a migration keeps from an object's HEAD response: its content type and user metadata
+/// (envelope keys aside, names lower-cased, sorted). The response caps (header count, metadata
+/// bytes) hold here.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct HeadFacts {
+    content_type: Option<String>,
+    user_metadata: Vec<(String, String)>,
+}
+
+impl HeadFacts {
+    pub(crate) fn read<'h, I>(head_headers: I) -> Result<Self>
     where
         I: IntoIterator<Item = (&'h str, &'h str)>,
     {
-        let object = described.object().ok_or(Error::InvalidState)?;
         let mut content_type = None;
         let mut user_metadata = Vec::new();
         let (mut count, mut bytes) = (0usize, 0usize);
@@ -245,6 +243,52 @@ impl Source {
             }
         }
         user_metadata.sort();
+        Ok(HeadFacts {
+            content_type,
+            user_metadata,
+        })
+    }
+}
+
+impl Source {
+    /// The snapshot of a described object: `described` ran to its end (or stopped with
+    /// [`Error::NotEncrypted`]: a plain object), `head_headers` are the headers of its HEAD
+    /// response (user metadata as `x-amz-meta-*`, `Content-Type`), `suffix` the instruction-file
+    /// suffix it was described with. The response caps (header count, metadata bytes) hold here too.
+    ///
+    /// [`DescribeSource`](super::DescribeSource) drives the description and calls this; use it
+    /// directly only when the object was described some other way.
+    pub fn described<'h, I>(
+        bucket: &str,
+        key: &str,
+        suffix: &str,
+        described: &DescribeObject<'_>,
+        head_headers: I,
+    ) -> Result<Self>
+    where
+        I: IntoIterator<Item = (&'h str, &'h str)>,
+    {
+        Self::from_description(
+            bucket,
+            key,
+            suffix,
+            described,
+            HeadFacts::read(head_headers)?,
+        )
+    }
+
+    pub(crate) fn from_description(
+        bucket: &str,
+        key: &str,
+        suffix: &str,
+        described: &DescribeObject<'_>,
+        head: HeadFacts,
+    ) -> Result<Self> {
+        let object = described.object().ok_or(Error::InvalidState)?;
+        let HeadFacts {
+            content_type,
+            user_metadata,
+        } = head;
         let env = described.envelope();
         let materials_description = env
             .and_then(Envelope::materials_description)
