@@ -59,9 +59,17 @@ impl Decryptor {
                 let dk = data_key.as_256()?;
                 // One HKDF extract for both outputs; the DEK is dropped (wiped) unless the
                 // commitment matches.
-                let (mut dek, ck) =
-                    commit::derive_v3(dk, env.message_id().ok_or(Error::InvalidState)?);
-                if !bool::from(ck.ct_eq(env.key_commitment().ok_or(Error::InvalidState)?)) {
+                let (mut dek, ck) = commit::derive_v3(
+                    dk,
+                    env.message_id()
+                        .ok_or(Error::Internal("a V3 envelope without a message id"))?,
+                );
+                if !bool::from(
+                    ck.ct_eq(
+                        env.key_commitment()
+                            .ok_or(Error::Internal("a V3 envelope without a key commitment"))?,
+                    ),
+                ) {
                     dek.zeroize();
                     return Err(Error::Authentication);
                 }
@@ -76,9 +84,9 @@ impl Decryptor {
                 let mut nonce = [0u8; 12];
                 nonce.copy_from_slice(
                     env.iv()
-                        .ok_or(Error::InvalidState)?
+                        .ok_or(Error::Internal("an envelope without a content IV"))?
                         .get(..12)
-                        .ok_or(Error::InvalidState)?,
+                        .ok_or(Error::Internal("an envelope without a content IV"))?,
                 );
                 ContentKey::Gcm {
                     key: *dk,
@@ -93,7 +101,7 @@ impl Decryptor {
                 iv.copy_from_slice(
                     env.iv()
                         .filter(|v| v.len() == 16)
-                        .ok_or(Error::InvalidState)?,
+                        .ok_or(Error::Internal("an envelope without a content IV"))?,
                 );
                 ContentKey::Cbc {
                     key,
@@ -141,7 +149,9 @@ impl Decryptor {
                 let aad: &[u8] = if *aad_v3 { &[0x00, 0x73] } else { &[] };
                 Ok(crate::parallel::ParallelGcm::new(key, nonce, aad))
             }
-            ContentKey::Cbc { .. } => Err(Error::InvalidState),
+            ContentKey::Cbc { .. } => Err(Error::ApiMisuse(
+                "Decryptor::parallel: not valid in this state",
+            )),
         }
     }
 
@@ -158,7 +168,7 @@ impl Decryptor {
     pub(crate) fn gcm_engine(&self) -> Result<Gcm<aes::Aes256>> {
         match self.engine()? {
             Engine::Gcm(g) => Ok(g),
-            Engine::Cbc(_) => Err(Error::InvalidState),
+            Engine::Cbc(_) => Err(Error::Internal("a GCM engine asked of a CBC decryptor")),
         }
     }
 
@@ -166,7 +176,7 @@ impl Decryptor {
     pub(crate) fn cbc_in_place(&self) -> Result<CbcInPlace> {
         match self.engine()? {
             Engine::Cbc(c) => Ok(CbcInPlace(c)),
-            Engine::Gcm(_) => Err(Error::InvalidState),
+            Engine::Gcm(_) => Err(Error::Internal("a CBC engine asked of a GCM decryptor")),
         }
     }
 
@@ -186,7 +196,9 @@ impl Decryptor {
                 // A lying declared length is refused before any plaintext is written.
                 self.check_len(need as u64)?;
                 let Engine::Gcm(mut g2) = self.engine()? else {
-                    return Err(Error::InvalidState);
+                    return Err(Error::ApiMisuse(
+                        "Decryptor::decrypt_whole: not valid in this state",
+                    ));
                 };
                 g2.keystream_only(ct, &mut out[..need]);
                 Ok(need)

@@ -143,7 +143,9 @@ impl Encryptor {
     /// Only before any data was encrypted.
     pub fn into_parallel(self) -> Result<ParallelGcm> {
         if self.gcm.processed() != 0 {
-            return Err(Error::InvalidState);
+            return Err(Error::ApiMisuse(
+                "Encryptor::into_parallel: after data was encrypted",
+            ));
         }
         Ok(self.parallel.clone())
     }

@@ -63,8 +63,16 @@ pub enum Error {
     /// A name from the specification (a commitment policy, an encryption algorithm) is not one
     /// this crate knows; the text says which kind of name.
     UnknownName(&'static str),
-    /// The operation does not apply to this object or state (for example the wrong key kind).
-    InvalidState,
+    /// The caller used the API in a way it does not allow: a machine method called out of order,
+    /// a request id the machine did not issue, a key of the wrong kind. The text names the call.
+    ApiMisuse(&'static str),
+    /// A keyring could not answer: an HSM, a key service or a keyring program failed or was
+    /// unreachable (not a wrong key, which is [`Error::Authentication`]). The keyring keeps the
+    /// details.
+    KeyringFailed,
+    /// A state this crate's own invariants rule out. It is a bug: please report it, with the
+    /// text, which says which invariant failed.
+    Internal(&'static str),
     /// The random number generator failed.
     Rng,
     /// The object (or its bucket) does not exist (S3 answered 404).
@@ -91,7 +99,7 @@ pub enum Error {
     ReadBackMismatch,
 }
 
-/// The three classes every failure falls into, for callers that map errors to outcomes.
+/// The classes every failure falls into, for callers that map errors to outcomes.
 #[non_exhaustive]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ErrorClass {
@@ -101,11 +109,16 @@ pub enum ErrorClass {
     Policy,
     /// Any tag, commitment, unwrap or padding failure (and a KMS refusal, in a transport).
     Authentication,
-    /// Caller errors: buffers, lengths, ranges, capacity, keys, state.
+    /// Caller errors: buffers, lengths, ranges, capacity, keys, a call out of order.
     Usage,
     /// The store: the object is missing, changed during the read, or answered something other
     /// than what was asked.
     Storage,
+    /// A keyring (an HSM, a key service, a keyring program) could not answer:
+    /// [`Error::KeyringFailed`].
+    Keyring,
+    /// A bug in this crate (or, for a driver, in the driver): [`Error::Internal`].
+    Internal,
 }
 
 impl Error {
@@ -138,10 +151,12 @@ impl Error {
             | Error::InvalidKey
             | Error::InvalidConfig
             | Error::UnknownName(_)
-            | Error::InvalidState
+            | Error::ApiMisuse(_)
             | Error::Rng
             | Error::EnvelopeInMetadata
             | Error::RotationNotEnforced => ErrorClass::Usage,
+            Error::KeyringFailed => ErrorClass::Keyring,
+            Error::Internal(_) => ErrorClass::Internal,
         }
     }
 }
@@ -173,7 +188,9 @@ impl Error {
             Error::InvalidKey => "InvalidKey",
             Error::InvalidConfig => "InvalidConfig",
             Error::UnknownName(_) => "UnknownName",
-            Error::InvalidState => "InvalidState",
+            Error::ApiMisuse(_) => "ApiMisuse",
+            Error::KeyringFailed => "KeyringFailed",
+            Error::Internal(_) => "Internal",
             Error::Rng => "Rng",
             Error::NotFound => "NotFound",
             Error::ObjectChanged => "ObjectChanged",
@@ -213,7 +230,9 @@ impl fmt::Display for Error {
             Error::InvalidKey => f.write_str("invalid key length or all-zero random value"),
             Error::InvalidConfig => f.write_str("contradictory configuration"),
             Error::UnknownName(kind) => write!(f, "unknown {kind} name"),
-            Error::InvalidState => f.write_str("operation does not apply here"),
+            Error::ApiMisuse(call) => write!(f, "API misuse: {call}"),
+            Error::KeyringFailed => f.write_str("the keyring could not answer"),
+            Error::Internal(what) => write!(f, "internal error, please report it: {what}"),
             Error::Rng => f.write_str("random number generator failure"),
             Error::NotFound => f.write_str("no such object"),
             Error::ObjectChanged => f.write_str("the object changed during the read; nothing that differs was released"),

@@ -167,10 +167,9 @@ impl<R: Read + Seek> VerifiedReader<R> {
         while self.out_len == 0 {
             let n = self.inner.read(&mut self.inbuf)?;
             if n == 0 {
-                let pass = self
-                    .pass
-                    .take()
-                    .ok_or_else(|| err(crate::Error::InvalidState))?;
+                let pass = self.pass.take().ok_or_else(|| {
+                    err(crate::Error::Internal("the verified reader finished twice"))
+                })?;
                 self.out_len = pass.finish(&mut self.out).map_err(err)?;
                 return Ok(());
             }

@@ -325,7 +325,10 @@ impl ParallelGcm {
                 .collect();
             handles
                 .into_iter()
-                .map(|h| h.join().map_err(|_| Error::InvalidState)?)
+                .map(|h| {
+                    h.join()
+                        .map_err(|_| Error::Internal("a worker thread panicked"))?
+                })
                 .collect::<Result<std::vec::Vec<_>>>()
         })?;
         if partials.is_empty() {
@@ -349,7 +352,10 @@ impl ParallelGcm {
                 .collect();
             handles
                 .into_iter()
-                .map(|h| h.join().map_err(|_| Error::InvalidState)?)
+                .map(|h| {
+                    h.join()
+                        .map_err(|_| Error::Internal("a worker thread panicked"))?
+                })
                 .collect::<Result<std::vec::Vec<_>>>()
         })?;
         self.verify(&partials, tag)?;
@@ -361,9 +367,10 @@ impl ParallelGcm {
                     s.spawn(move || self.decrypt_segment_unauthenticated((i * seg) as u64, c))
                 })
                 .collect();
-            handles
-                .into_iter()
-                .try_for_each(|h| h.join().map_err(|_| Error::InvalidState)?)
+            handles.into_iter().try_for_each(|h| {
+                h.join()
+                    .map_err(|_| Error::Internal("a worker thread panicked"))?
+            })
         })?;
         Ok(n)
     }

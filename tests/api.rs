@@ -188,9 +188,36 @@ fn keyrings_round_trip_and_compose() {
                 MultiKeyring::new(&[]).decrypt_data_key(&env, &[]),
                 Err(Error::UnsupportedWrap)
             );
+            // A keyring that cannot answer may hold the key: not an authentication failure.
+            let down = [&other as &dyn Keyring, &Unreachable];
+            assert_eq!(
+                MultiKeyring::new(&down).decrypt_data_key(&env, &[]),
+                Err(Error::KeyringFailed)
+            );
         }
     }
     assert_eq!(hsm.calls.get(), 8);
+}
+
+/// An HSM that is down.
+struct Unreachable;
+
+impl Keyring for Unreachable {
+    fn wrap_data_key(
+        &self,
+        _: &EncryptConfig,
+        _: DataKey,
+        _: s3_encryption::EncryptionContext<'_>,
+    ) -> s3_encryption::Result<EncryptionMaterials> {
+        Err(Error::KeyringFailed)
+    }
+    fn decrypt_data_key(
+        &self,
+        _: &Envelope,
+        _: s3_encryption::EncryptionContext<'_>,
+    ) -> s3_encryption::Result<DataKey> {
+        Err(Error::KeyringFailed)
+    }
 }
 
 #[cfg(feature = "rsa")]

@@ -462,7 +462,7 @@ impl Got {
 
 fn get(store: &mut Store, intent: GetIntent<'_>, lie: Lie, piece: usize) -> Got {
     let mut got = Got {
-        result: Err(Error::InvalidState),
+        result: Err(Error::Internal("the test never ran the machine")),
         released: BTreeMap::new(),
         storage: Vec::new(),
     };
@@ -958,7 +958,7 @@ fn describe(store: &mut Store, key: &str, lie: Lie) -> Result<(), Error> {
                 }
                 d.response(id, resp.status, pairs(&resp.headers))?;
             }
-            DescribeNext::Done => return d.envelope().map(|_| ()).ok_or(Error::InvalidState),
+            DescribeNext::Done => return d.envelope().map(|_| ()).ok_or(Error::NotEncrypted),
         }
     }
 }
@@ -1143,7 +1143,10 @@ fn rotation_checks_the_new_key_before_anything_is_written() {
     let mut r = RotateInstructionFile::new(it).unwrap();
     // The machine asks for the new-key check only after it wrapped: answering it early is
     // refused, and so is the old key's data key where the new one's is asked for.
-    assert_eq!(r.new_key_cannot_decrypt(), Err(Error::InvalidState));
+    assert!(matches!(
+        r.new_key_cannot_decrypt(),
+        Err(Error::ApiMisuse(_))
+    ));
     assert!(r.envelope_to_unwrap().is_err());
 }
 

@@ -22,8 +22,11 @@ pub enum ErrorKind {
     Format,
     /// The caller asked for something invalid: configuration, key, range, a refused operation.
     Usage,
-    /// S3, KMS, network or local I/O failure.
+    /// S3, KMS, network or local I/O failure, or a keyring that could not answer.
     Transport,
+    /// A bug in this library or in the core it drives (an invariant failed, or the transport
+    /// drove a core machine out of order): please report it.
+    Internal,
 }
 
 /// Every error the transport returns.
@@ -108,6 +111,11 @@ impl Error {
                     s3_encryption::Error::RequestFailed { .. } => ErrorKind::Transport,
                     _ => ErrorKind::Authentication,
                 },
+                // The transport drives the core's machines: a call out of order is its own bug,
+                // not the user's.
+                ErrorClass::Internal => ErrorKind::Internal,
+                _ if matches!(e, s3_encryption::Error::ApiMisuse(_)) => ErrorKind::Internal,
+                ErrorClass::Keyring => ErrorKind::Transport,
                 _ => ErrorKind::Usage,
             },
             Error::KmsRefused(_) | Error::ObjectChanged => ErrorKind::Authentication,
@@ -163,7 +171,11 @@ impl Error {
     /// not open it": a transient failure, or an external keyring that could not answer (a
     /// keyring program that exited or timed out is an error of the command, never a skip).
     pub(crate) fn ends_key_search(&self) -> bool {
-        self.is_retryable() || matches!(self, Error::Keyring(_))
+        self.is_retryable()
+            || matches!(
+                self,
+                Error::Keyring(_) | Error::Crypto(s3_encryption::Error::KeyringFailed)
+            )
     }
 
     /// Whether a conditional request failed (HTTP 412) or the object changed under a pinned

@@ -321,7 +321,9 @@ impl S3EncryptionClient {
                             Err(_) => Event::Encrypted {
                                 number,
                                 buf: Vec::new(),
-                                result: Err(s3_encryption::Error::InvalidState),
+                                result: Err(s3_encryption::Error::Internal(
+                                    "a part-encryption task panicked",
+                                )),
                             },
                         }
                     });

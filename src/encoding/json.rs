@@ -396,11 +396,11 @@ pub(crate) fn string_map_entries<'a>(
             if let JVal::Str(v) = v
                 && !f(k, v)
             {
-                return Err(Error::InvalidState);
+                return Err(Error::Internal("json map walk stopped"));
             }
             Ok(())
         },
-        Error::InvalidState,
+        Error::Internal("json map walk stopped"),
     );
 }
 
@@ -450,11 +450,11 @@ mod tests {
     #[test]
     fn json_string_map() {
         let t = br#" { "a" : "b\u00e9\n", "c\"":"" } "#;
-        assert_eq!(validate_string_map(t, Error::InvalidState), Ok(2));
-        assert!(validate_string_map(br#"{"a":"b","a":"c"}"#, Error::InvalidState).is_err());
-        assert!(validate_string_map(br#"{"a":1}"#, Error::InvalidState).is_err());
-        assert!(validate_string_map(br#"{"a":"b"} x"#, Error::InvalidState).is_err());
-        assert!(validate_string_map(br#"{"a":"\ud800"}"#, Error::InvalidState).is_err());
+        assert_eq!(validate_string_map(t, Error::InvalidMetadata("t")), Ok(2));
+        assert!(validate_string_map(br#"{"a":"b","a":"c"}"#, Error::InvalidMetadata("t")).is_err());
+        assert!(validate_string_map(br#"{"a":1}"#, Error::InvalidMetadata("t")).is_err());
+        assert!(validate_string_map(br#"{"a":"b"} x"#, Error::InvalidMetadata("t")).is_err());
+        assert!(validate_string_map(br#"{"a":"\ud800"}"#, Error::InvalidMetadata("t")).is_err());
         let mut got = 0;
         string_map_entries(t, |k, v| {
             if k.eq_str("a") {

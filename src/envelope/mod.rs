@@ -169,7 +169,9 @@ impl Envelope {
                 self.mid_b64 = b64_encode_into(&mut self.arena, random)?;
                 self.commit_b64 = b64_encode_into(&mut self.arena, ck)?;
             }
-            (FormatVersion::V3, None) => return Err(Error::InvalidState),
+            (FormatVersion::V3, None) => {
+                return Err(Error::Internal("a V3 envelope without its commitment"));
+            }
             _ => {
                 self.iv[..12].copy_from_slice(&random[..12]);
                 self.iv_len = 12;

@@ -112,7 +112,9 @@ pub(crate) fn release_range(stream: &mut RangedStream, piece: &mut [u8]) -> Resu
         read += n;
         if written + k > read {
             zeroize::Zeroize::zeroize(&mut scratch);
-            return Err(Error::InvalidState);
+            return Err(Error::Internal(
+                "the ranged stream released more than it read",
+            ));
         }
         piece[written..written + k].copy_from_slice(&scratch[..k]);
         written += k;

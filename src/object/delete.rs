@@ -100,7 +100,9 @@ impl<'a> DeleteObject<'a> {
     /// The request `id`.
     pub fn request(&self, id: RequestId) -> Result<Request<'_>> {
         if !self.sent.is(id) {
-            return Err(Error::InvalidState);
+            return Err(Error::ApiMisuse(
+                "DeleteObject::request: not valid in this state",
+            ));
         }
         let (op, suffixed) = match self.step {
             Step::Head => (Operation::HeadObject, false),
@@ -114,7 +116,11 @@ impl<'a> DeleteObject<'a> {
             }
             Step::DeleteObject => (Operation::DeleteObject, false),
             Step::DeleteInstructionFile => (Operation::DeleteObject, true),
-            Step::Done => return Err(Error::InvalidState),
+            Step::Done => {
+                return Err(Error::ApiMisuse(
+                    "DeleteObject::request: not valid in this state",
+                ));
+            }
         };
         let mut r = Request::new(id, op, self.bucket, self.key);
         if suffixed {
@@ -126,7 +132,9 @@ impl<'a> DeleteObject<'a> {
     /// A piece of the instruction file's body (its GET); past the cap the file is not one.
     pub fn body(&mut self, id: RequestId, piece: &[u8]) -> Result<()> {
         if !self.sent.is(id) || self.step != Step::GetInstructionFile {
-            return Err(Error::InvalidState);
+            return Err(Error::ApiMisuse(
+                "DeleteObject::body: not valid in this state",
+            ));
         }
         // Past the cap the file is not an instruction file: it is kept (not deleted).
         let _ = self.lookup.body(piece);
@@ -204,7 +212,11 @@ impl<'a> DeleteObject<'a> {
                 }
                 self.step = Step::Done;
             }
-            Step::Done => return Err(Error::InvalidState),
+            Step::Done => {
+                return Err(Error::ApiMisuse(
+                    "DeleteObject::response: not valid in this state",
+                ));
+            }
         }
         Ok(())
     }

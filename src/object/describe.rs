@@ -91,7 +91,9 @@ impl<'a> DescribeObject<'a> {
     /// The request `id`.
     pub fn request(&self, id: RequestId) -> Result<Request<'_>> {
         if !self.sent.is(id) {
-            return Err(Error::InvalidState);
+            return Err(Error::ApiMisuse(
+                "DescribeObject::request: not valid in this state",
+            ));
         }
         Ok(match self.step {
             Step::Head => {
@@ -102,7 +104,11 @@ impl<'a> DescribeObject<'a> {
             Step::InstructionFile => {
                 EnvelopeLookup::request(id, self.bucket, self.key, self.suffix)
             }
-            Step::Done => return Err(Error::InvalidState),
+            Step::Done => {
+                return Err(Error::ApiMisuse(
+                    "DescribeObject::request: not valid in this state",
+                ));
+            }
         })
     }
 
@@ -111,7 +117,9 @@ impl<'a> DescribeObject<'a> {
     /// ([`Error::InvalidMetadata`]).
     pub fn body(&mut self, id: RequestId, piece: &[u8]) -> Result<()> {
         if !self.sent.is(id) || self.step != Step::InstructionFile {
-            return Err(Error::InvalidState);
+            return Err(Error::ApiMisuse(
+                "DescribeObject::body: not valid in this state",
+            ));
         }
         self.lookup
             .body(piece)
@@ -156,7 +164,11 @@ impl<'a> DescribeObject<'a> {
                 self.envelope = Some(self.lookup.envelope(None)?);
                 self.step = Step::Done;
             }
-            Step::Done => return Err(Error::InvalidState),
+            Step::Done => {
+                return Err(Error::ApiMisuse(
+                    "DescribeObject::response: not valid in this state",
+                ));
+            }
         }
         Ok(())
     }

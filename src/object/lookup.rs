@@ -108,7 +108,9 @@ impl EnvelopeLookup {
     /// overflowed the cap, is empty, or is not as long as its `Content-Length` said.
     pub(crate) fn instruction_file(&self) -> Result<&[u8]> {
         if !self.answered {
-            return Err(Error::InvalidState);
+            return Err(Error::ApiMisuse(
+                "the instruction file was asked for before it was read",
+            ));
         }
         let got = self.ifile.bytes();
         if self.ifile.overflowed() || got.is_empty() {

@@ -55,11 +55,13 @@ impl OneAtATime {
         self.sent == Some(id)
     }
 
-    /// `id` was answered: it must be the outstanding request ([`Error::InvalidState`]
+    /// `id` was answered: it must be the outstanding request ([`Error::ApiMisuse`]
     /// otherwise), which no longer is.
     pub(crate) fn answered(&mut self, id: RequestId) -> Result<()> {
         if !self.is(id) {
-            return Err(Error::InvalidState);
+            return Err(Error::ApiMisuse(
+                "a response to a request that is not the outstanding one",
+            ));
         }
         self.sent = None;
         Ok(())

@@ -167,7 +167,9 @@ impl<'a> RotateInstructionFile<'a> {
                     .old
                     .as_ref()
                     .map(Envelope::version)
-                    .ok_or(Error::InvalidState)?,
+                    .ok_or(Error::ApiMisuse(
+                        "RotateInstructionFile::poll: not valid in this state",
+                    ))?,
             }),
         })
     }
@@ -175,7 +177,9 @@ impl<'a> RotateInstructionFile<'a> {
     /// The request `id`.
     pub fn request(&self, id: RequestId) -> Result<Request<'_>> {
         if !self.sent.is(id) {
-            return Err(Error::InvalidState);
+            return Err(Error::ApiMisuse(
+                "RotateInstructionFile::request: not valid in this state",
+            ));
         }
         let i = &self.intent;
         let mut r = match self.step {
@@ -196,7 +200,11 @@ impl<'a> RotateInstructionFile<'a> {
                 }
                 r
             }
-            _ => return Err(Error::InvalidState),
+            _ => {
+                return Err(Error::ApiMisuse(
+                    "RotateInstructionFile::request: not valid in this state",
+                ));
+            }
         };
         r.id = id;
         Ok(r)
@@ -208,7 +216,9 @@ impl<'a> RotateInstructionFile<'a> {
     pub fn body(&mut self, id: RequestId, piece: &[u8]) -> Result<()> {
         let r = (|| {
             if !self.sent.is(id) || self.step != Step::GetInstructionFile {
-                return Err(Error::InvalidState);
+                return Err(Error::ApiMisuse(
+                    "RotateInstructionFile::body: not valid in this state",
+                ));
             }
             self.lookup.body(piece)
         })();
@@ -256,7 +266,11 @@ impl<'a> RotateInstructionFile<'a> {
                 read_head(status, headers, None)?.check_status(pinned)?;
                 self.step = Step::Done;
             }
-            _ => return Err(Error::InvalidState),
+            _ => {
+                return Err(Error::ApiMisuse(
+                    "RotateInstructionFile::response: not valid in this state",
+                ));
+            }
         }
         Ok(())
     }
@@ -265,9 +279,15 @@ impl<'a> RotateInstructionFile<'a> {
     /// with the new key ([`RotateNext::CheckNewKey`]).
     pub fn envelope_to_unwrap(&self) -> Result<&Envelope> {
         match self.step {
-            Step::Unwrap => self.old.as_ref().ok_or(Error::InvalidState),
-            Step::CheckNew => self.new.as_ref().ok_or(Error::InvalidState),
-            _ => Err(Error::InvalidState),
+            Step::Unwrap => self.old.as_ref().ok_or(Error::ApiMisuse(
+                "RotateInstructionFile::envelope_to_unwrap: not valid in this state",
+            )),
+            Step::CheckNew => self.new.as_ref().ok_or(Error::ApiMisuse(
+                "RotateInstructionFile::envelope_to_unwrap: not valid in this state",
+            )),
+            _ => Err(Error::ApiMisuse(
+                "RotateInstructionFile::envelope_to_unwrap: not valid in this state",
+            )),
         }
     }
 
@@ -288,14 +308,18 @@ impl<'a> RotateInstructionFile<'a> {
     pub fn data_key(&mut self, key: DataKey) -> Result<()> {
         let r = (|| match self.step {
             Step::Unwrap => {
-                let env = self.old.as_ref().ok_or(Error::InvalidState)?;
+                let env = self.old.as_ref().ok_or(Error::ApiMisuse(
+                    "RotateInstructionFile::data_key: not valid in this state",
+                ))?;
                 env.decryptor(key.clone(), &self.intent.policy)?;
                 self.data_key = Some(key);
                 self.step = Step::Wrap;
                 Ok(())
             }
             Step::CheckNew => {
-                let env = self.new.as_ref().ok_or(Error::InvalidState)?;
+                let env = self.new.as_ref().ok_or(Error::ApiMisuse(
+                    "RotateInstructionFile::data_key: not valid in this state",
+                ))?;
                 env.decryptor(key.clone(), &self.intent.policy)?;
                 // After a KMS ReEncrypt the data key never reached the machine: the commitment
                 // (V3) is what vouches for the new blob.
@@ -305,7 +329,9 @@ impl<'a> RotateInstructionFile<'a> {
                 self.after_new_key_check();
                 Ok(())
             }
-            _ => Err(Error::InvalidState),
+            _ => Err(Error::ApiMisuse(
+                "RotateInstructionFile::data_key: not valid in this state",
+            )),
         })();
         self.guard(r)
     }
@@ -316,7 +342,9 @@ impl<'a> RotateInstructionFile<'a> {
     pub fn new_key_cannot_decrypt(&mut self) -> Result<()> {
         let r = (|| {
             if self.step != Step::CheckNew || self.data_key.is_none() {
-                return Err(Error::InvalidState);
+                return Err(Error::ApiMisuse(
+                    "RotateInstructionFile::new_key_cannot_decrypt: not valid in this state",
+                ));
             }
             self.after_new_key_check();
             Ok(())
@@ -335,13 +363,17 @@ impl<'a> RotateInstructionFile<'a> {
 
     /// The data key to wrap under the new key ([`RotateNext::WrapKey`]).
     pub fn data_key_to_wrap(&self) -> Result<&DataKey> {
-        self.data_key.as_ref().ok_or(Error::InvalidState)
+        self.data_key.as_ref().ok_or(Error::ApiMisuse(
+            "RotateInstructionFile::data_key_to_wrap: not valid in this state",
+        ))
     }
 
     /// The configuration the new materials must be made for: the object's own suite, with
     /// instruction-file placement.
     pub fn new_config(&self) -> Result<EncryptConfig> {
-        let env = self.old.as_ref().ok_or(Error::InvalidState)?;
+        let env = self.old.as_ref().ok_or(Error::ApiMisuse(
+            "RotateInstructionFile::new_config: not valid in this state",
+        ))?;
         Ok(match env.version() {
             FormatVersion::V3 => EncryptConfig::v3(Placement::InstructionFile),
             _ => EncryptConfig::v2(Placement::InstructionFile),
@@ -352,10 +384,16 @@ impl<'a> RotateInstructionFile<'a> {
     pub fn new_materials(&mut self, materials: EncryptionMaterials) -> Result<()> {
         let r = (|| {
             if self.step != Step::Wrap {
-                return Err(Error::InvalidState);
+                return Err(Error::ApiMisuse(
+                    "RotateInstructionFile::new_materials: not valid in this state",
+                ));
             }
-            let old = self.old.as_ref().ok_or(Error::InvalidState)?;
-            let dk = self.data_key.as_ref().ok_or(Error::InvalidState)?;
+            let old = self.old.as_ref().ok_or(Error::ApiMisuse(
+                "RotateInstructionFile::new_materials: not valid in this state",
+            ))?;
+            let dk = self.data_key.as_ref().ok_or(Error::ApiMisuse(
+                "RotateInstructionFile::new_materials: not valid in this state",
+            ))?;
             if materials.data_key() != dk {
                 return Err(Error::InvalidKey);
             }
@@ -373,9 +411,13 @@ impl<'a> RotateInstructionFile<'a> {
     pub fn reencrypted_key(&mut self, blob: &[u8]) -> Result<()> {
         let r = (|| {
             if self.step != Step::Unwrap {
-                return Err(Error::InvalidState);
+                return Err(Error::ApiMisuse(
+                    "RotateInstructionFile::reencrypted_key: not valid in this state",
+                ));
             }
-            let old = self.old.as_ref().ok_or(Error::InvalidState)?;
+            let old = self.old.as_ref().ok_or(Error::ApiMisuse(
+                "RotateInstructionFile::reencrypted_key: not valid in this state",
+            ))?;
             let new = old
                 .with_reencrypted_key(blob)?
                 .with_placement(Placement::InstructionFile);
@@ -399,7 +441,9 @@ impl<'a> RotateInstructionFile<'a> {
 
     /// The new envelope's key request, for [`RotateNext::CheckOldKey`].
     pub fn check_request(&self) -> Result<KeyRequest<'_>> {
-        let env = self.new.as_ref().ok_or(Error::InvalidState)?;
+        let env = self.new.as_ref().ok_or(Error::ApiMisuse(
+            "RotateInstructionFile::check_request: not valid in this state",
+        ))?;
         env.key_request_accepting_stored_context()
     }
 
@@ -418,7 +462,9 @@ impl<'a> RotateInstructionFile<'a> {
     pub fn old_key_opens(&mut self, opens: bool) -> Result<()> {
         let r = (|| {
             if self.step != Step::Check {
-                return Err(Error::InvalidState);
+                return Err(Error::ApiMisuse(
+                    "RotateInstructionFile::old_key_opens: not valid in this state",
+                ));
             }
             if opens {
                 return Err(Error::RotationNotEnforced);

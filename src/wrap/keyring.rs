@@ -100,6 +100,9 @@ impl rand_core::TryCryptoRng for RngFromFill {}
 ///   (so that a [`MultiKeyring`] tries the next one). Every other failure (wrong key, tampered
 ///   blob) must be the opaque [`Error::Authentication`]. The commitment (V3) is checked later,
 ///   by [`Envelope::decryptor`], so a keyring cannot skip it.
+/// - A keyring that cannot answer at all (its HSM, service or program failed or is unreachable)
+///   returns [`Error::KeyringFailed`] and keeps the details for its driver: that is not a wrong
+///   key, and a retry may succeed.
 pub trait Keyring {
     /// Wrap `data_key` for a new envelope (or for re-wrapping an existing object's key).
     fn wrap_data_key(
@@ -292,9 +295,11 @@ impl Keyring for MultiKeyring<'_> {
         let first = self.keyrings.first().ok_or(Error::InvalidConfig)?;
         first.wrap_data_key(config, data_key, context)
     }
-    /// Tries each keyring in order; the first data key wins. If none succeeds: the opaque
-    /// [`Error::Authentication`] if any keyring tried and failed, else the first other error
-    /// ([`Error::UnsupportedWrap`] when none holds a key for this wrap).
+    /// Tries each keyring in order; the first data key wins. If none succeeds:
+    /// [`Error::KeyringFailed`] if any keyring could not answer (the one that could not may hold
+    /// the key, so a retry may succeed), else the opaque [`Error::Authentication`] if any keyring
+    /// tried and failed, else the first other error ([`Error::UnsupportedWrap`] when none holds
+    /// a key for this wrap).
     fn decrypt_data_key(
         &self,
         envelope: &Envelope,
@@ -302,14 +307,19 @@ impl Keyring for MultiKeyring<'_> {
     ) -> Result<DataKey> {
         let mut first_err = None;
         let mut authentication = false;
+        let mut unavailable = false;
         for k in self.keyrings {
             match k.decrypt_data_key(envelope, context) {
                 Ok(dk) => return Ok(dk),
                 Err(Error::Authentication) => authentication = true,
                 Err(e) => {
                     first_err.get_or_insert(e);
+                    unavailable |= e == Error::KeyringFailed;
                 }
             }
+        }
+        if unavailable {
+            return Err(Error::KeyringFailed);
         }
         if authentication {
             return Err(Error::Authentication);

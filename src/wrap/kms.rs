@@ -38,7 +38,8 @@ impl JsonString<'_> {
             out[n..n + e.len()].copy_from_slice(e);
             n += e.len();
         }
-        core::str::from_utf8(&out[..n]).map_err(|_| Error::InvalidState)
+        core::str::from_utf8(&out[..n])
+            .map_err(|_| Error::Internal("the encryption context written is not UTF-8"))
     }
     /// Compare with `s`.
     pub fn eq_str(&self, s: &str) -> bool {

@@ -288,7 +288,7 @@ impl Unwrap<'_> {
             plaintext,
         } = self
         else {
-            return Err(Error::InvalidState);
+            return Err(Error::Internal("not a single-part PUT"));
         };
         match req {
             KeyRequest::Kms(r) => {

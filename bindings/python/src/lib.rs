@@ -722,7 +722,9 @@ impl Out {
     fn plaintext(&mut self, offset: u64, data: &[u8], replayed: bool) -> R<()> {
         let offset = if self.ranged {
             let base = *self.base.get_or_insert(offset);
-            offset.checked_sub(base).ok_or(Error::InvalidState)?
+            offset
+                .checked_sub(base)
+                .ok_or(Error::Internal("the binding lost track of a request"))?
         } else {
             offset
         };
@@ -730,7 +732,10 @@ impl Out {
             d.update(offset, data)?;
         }
         if self.to_file || replayed {
-            let f = self.file.as_ref().ok_or(Error::InvalidState)?;
+            let f = self
+                .file
+                .as_ref()
+                .ok_or(Error::Internal("the binding lost track of a request"))?;
             f.write_all_at(data, offset)
                 .map_err(|e| PyErr::from(std::io::Error::other(e)))?;
         } else {
@@ -743,7 +748,10 @@ impl Out {
         Ok(())
     }
     fn store(&mut self, offset: u64, data: &[u8]) -> R<()> {
-        let f = self.file.as_ref().ok_or(Error::InvalidState)?;
+        let f = self
+            .file
+            .as_ref()
+            .ok_or(Error::Internal("the binding lost track of a request"))?;
         f.write_all_at(data, offset).map_err(PyErr::from)?;
         Ok(())
     }
@@ -830,7 +838,7 @@ fn drive_get<'py>(
                 }
                 GetNext::Wait => {
                     if inflight.is_empty() {
-                        return Err(Error::InvalidState.into());
+                        return Err(Error::Internal("the binding lost track of a request").into());
                     }
                     let futs: Vec<_> = inflight.iter().map(|(_, f)| f.clone()).collect();
                     let i = io.wait_any(&futs)?;
@@ -847,7 +855,9 @@ fn drive_get<'py>(
                     res?;
                 }
                 GetNext::ReadBody(id) => {
-                    let b = bodies.remove(&id).ok_or(Error::InvalidState)?;
+                    let b = bodies
+                        .remove(&id)
+                        .ok_or(Error::Internal("the binding lost track of a request"))?;
                     feed_body(py, &mut g, id, Source::Py(&b), out)?;
                 }
                 GetNext::Replay(id) => {
@@ -855,13 +865,15 @@ fn drive_get<'py>(
                     let file = out
                         .file
                         .as_ref()
-                        .ok_or(Error::InvalidState)?
+                        .ok_or(Error::Internal("the binding lost track of a request"))?
                         .try_clone()
                         .map_err(PyErr::from)?;
                     feed_body(py, &mut g, id, Source::File(&file, a, b), out)?;
                 }
                 GetNext::UnwrapKey => {
-                    let env = g.envelope().ok_or(Error::InvalidState)?;
+                    let env = g
+                        .envelope()
+                        .ok_or(Error::Internal("the binding lost track of a request"))?;
                     out.version = Some(env.version());
                     out.described = (
                         env.materials_description().map(str::to_owned),
@@ -1071,7 +1083,7 @@ fn drive_put<'py>(
                     Err(Fail::Core(e)) => p.abort(e),
                     Err(Fail::Py(e)) => {
                         note(&mut first_py, e);
-                        p.abort(Error::InvalidState);
+                        p.abort(Error::Internal("the binding lost track of a request"));
                     }
                 }
             }
@@ -1126,8 +1138,12 @@ fn drive_put<'py>(
                         }
                     }
                     (Operation::UploadPart, RequestBody::Ciphertext { ends_with_tag, .. }) => {
-                        let n = r.part_number.ok_or(Error::InvalidState)?;
-                        let mut b = bufs.remove(&n).ok_or(Error::InvalidState)?;
+                        let n = r
+                            .part_number
+                            .ok_or(Error::Internal("the binding lost track of a request"))?;
+                        let mut b = bufs
+                            .remove(&n)
+                            .ok_or(Error::Internal("the binding lost track of a request"))?;
                         if ends_with_tag {
                             match p.tag() {
                                 Ok(t) => b.extend_from_slice(&t),
@@ -1171,7 +1187,7 @@ fn drive_put<'py>(
                     continue;
                 }
                 if inflight.is_empty() {
-                    p.abort(Error::InvalidState);
+                    p.abort(Error::Internal("the binding lost track of a request"));
                     continue;
                 }
                 let futs: Vec<_> = inflight.iter().map(|f| f.fut.clone()).collect();
@@ -1317,8 +1333,12 @@ fn describe_object<'py>(
                     m.response(id, resp.status, resp.pairs())?;
                 }
                 DescribeNext::Done => {
-                    let obj = m.object().ok_or(Error::InvalidState)?;
-                    let env = m.envelope().ok_or(Error::InvalidState)?;
+                    let obj = m
+                        .object()
+                        .ok_or(Error::Internal("the binding lost track of a request"))?;
+                    let env = m
+                        .envelope()
+                        .ok_or(Error::Internal("the binding lost track of a request"))?;
                     let d = envelope_dict(py, env, obj.stored_len())?;
                     d.set_item("etag", obj.etag())?;
                     d.set_item("version_id", obj.version_id())?;
@@ -1441,7 +1461,9 @@ fn reencrypt_instruction_file<'py>(
                 }
                 RotateNext::CheckNewKey => m.new_key_cannot_decrypt()?,
                 RotateNext::CheckOldKey => {
-                    let env = m.new_envelope().ok_or(Error::InvalidState)?;
+                    let env = m
+                        .new_envelope()
+                        .ok_or(Error::Internal("the binding lost track of a request"))?;
                     let opens = match m.check_request() {
                         Ok(req) => match old.unwrap(py, env, req) {
                             // A key handed back opens it (for V3: if the key commitment matches).

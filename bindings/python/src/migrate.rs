@@ -243,7 +243,10 @@ fn plaintext_reader<'py>(
     path: &str,
 ) -> R<Bound<'py, PyAny>> {
     if done.verification == Verification::Storage {
-        let f = out.file.as_ref().ok_or(Error::InvalidState)?;
+        let f = out
+            .file
+            .as_ref()
+            .ok_or(Error::Internal("the binding lost track of a request"))?;
         f.set_len(done.released).map_err(PyErr::from)?;
         let builtins = py.import("builtins")?;
         Ok(builtins.call_method1("open", (path, "rb"))?)
@@ -405,7 +408,10 @@ fn reencrypt(
             None => return Err(f),
         },
     };
-    let digest = out.digest.take().ok_or(Error::InvalidState)?;
+    let digest = out
+        .digest
+        .take()
+        .ok_or(Error::Internal("the binding lost track of a request"))?;
     re.read_done(&done, digest)?;
     // 2. The write.
     let reader = plaintext_reader(py, &done, &mut out, &o.storage_path)?;
@@ -440,8 +446,13 @@ fn reencrypt(
         }
         let mut vout = out_for(&o.storage_path)?;
         let vdone = drive_get(io, new, vi, &mut vout)?;
-        let version = vout.version.ok_or(Error::InvalidState)?;
-        let digest = vout.digest.take().ok_or(Error::InvalidState)?;
+        let version = vout
+            .version
+            .ok_or(Error::Internal("the binding lost track of a request"))?;
+        let digest = vout
+            .digest
+            .take()
+            .ok_or(Error::Internal("the binding lost track of a request"))?;
         re.check_new_envelope(vout.described.0.as_deref(), vout.described.1.as_deref())?;
         let v = re.verified(&vdone, version, digest)?;
         if v.description_not_carried {

@@ -4,8 +4,6 @@
 use js_sys::{Array, Object, Reflect, Uint8Array};
 use s3_encryption::object::{Request, RequestBody, RequestId};
 use s3_encryption::{CommitmentPolicy, DecryptPolicy, Error, ErrorClass};
-use std::cell::RefCell;
-use std::collections::BTreeSet;
 use wasm_bindgen::JsValue;
 
 /// A JavaScript result.
@@ -21,6 +19,10 @@ pub(crate) fn js_err(e: Error) -> JsValue {
         ErrorClass::Policy => "policy",
         ErrorClass::Authentication => "authentication",
         ErrorClass::Storage => "storage",
+        ErrorClass::Keyring => "keyring",
+        // The package drives the core's machines: a call out of order is its bug, not the user's.
+        ErrorClass::Internal => "internal",
+        _ if matches!(e, Error::ApiMisuse(_)) => "internal",
         _ => "usage",
     };
     set(&err, "code", code);
@@ -184,38 +186,6 @@ pub(crate) fn commitment_policy(name: Option<&str>) -> JsResult<CommitmentPolicy
             .parse()
             .map_err(|_| usage(&format!("unknown commitment policy {name}"))),
     }
-}
-
-thread_local! {
-    static INTERNED: RefCell<BTreeSet<&'static str>> = const { RefCell::new(BTreeSet::new()) };
-}
-
-/// A `'static` copy of `s`, shared with every earlier copy of the same text.
-///
-/// The core's machines borrow their bucket, key, suffix and context strings for their whole
-/// life, and a wasm-bindgen class cannot hold a borrow; the strings are therefore interned for
-/// the life of the module instance (the same bucket, key or context is stored once). See the
-/// report: the core could take owned intents instead.
-pub(crate) fn intern(s: &str) -> &'static str {
-    INTERNED.with(|set| {
-        let mut set = set.borrow_mut();
-        if let Some(found) = set.get(s) {
-            return *found;
-        }
-        let leaked: &'static str = Box::leak(s.to_owned().into_boxed_str());
-        set.insert(leaked);
-        leaked
-    })
-}
-
-/// `'static` pairs (interned strings; the slice itself is leaked once per machine).
-pub(crate) fn intern_pairs(p: &[(String, String)]) -> &'static [(&'static str, &'static str)] {
-    if p.is_empty() {
-        return &[];
-    }
-    let v: Vec<(&'static str, &'static str)> =
-        p.iter().map(|(k, v)| (intern(k), intern(v))).collect();
-    Box::leak(v.into_boxed_slice())
 }
 
 /// A request id from JavaScript.

@@ -87,7 +87,7 @@ impl WasmPut {
     #[wasm_bindgen(js_name = externalWrapRequest)]
     pub fn external_wrap_request(&mut self) -> JsResult<Object> {
         let dk = DataKey::generate().js()?;
-        let o = wrap_request(self.m.config(), &dk, self.m.encryption_context());
+        let o = wrap_request(self.m().config(), &dk, self.m().encryption_context());
         self.external = Some(dk);
         Ok(o)
     }
@@ -102,18 +102,19 @@ impl WasmPut {
         encrypted_data_key: &[u8],
         materials_description: Vec<String>,
     ) -> JsResult<()> {
-        let dk = self
-            .external
-            .take()
-            .ok_or_else(|| js_err(Error::InvalidState))?;
+        let dk = self.external.take().ok_or_else(|| {
+            js_err(Error::Internal(
+                "the package called the machine out of order",
+            ))
+        })?;
         let m = materials(
-            self.m.config(),
+            self.m().config(),
             dk,
             wrap,
             encrypted_data_key,
             materials_description,
         )?;
-        self.m.materials(m).js()
+        self.m_mut(|mm| mm.materials(m)).js()
     }
 }
 
@@ -123,11 +124,11 @@ impl WasmGet {
     /// materialsDescription}`. Hand the data key back with `dataKey`.
     #[wasm_bindgen(js_name = externalUnwrapRequest)]
     pub fn external_unwrap_request(&self) -> JsResult<Object> {
-        unwrap_request(
-            self.m
-                .envelope()
-                .ok_or_else(|| js_err(Error::InvalidState))?,
-        )
+        unwrap_request(self.m().envelope().ok_or_else(|| {
+            js_err(Error::Internal(
+                "the package called the machine out of order",
+            ))
+        })?)
     }
 }
 
@@ -148,7 +149,7 @@ impl WasmRotate {
     /// key back with `dataKey`.
     #[wasm_bindgen(js_name = externalUnwrapRequest)]
     pub fn external_unwrap_request(&self) -> JsResult<Object> {
-        unwrap_request(self.m.envelope_to_unwrap().js()?)
+        unwrap_request(self.m().envelope_to_unwrap().js()?)
     }
 
     /// At `wrapKey`, for a JavaScript keyring: the object's data key and what it must be wrapped
@@ -157,8 +158,8 @@ impl WasmRotate {
     #[wasm_bindgen(js_name = externalWrapRequest)]
     pub fn external_wrap_request(&self, materials_description: Vec<String>) -> JsResult<Object> {
         let md = pairs(materials_description)?;
-        let cfg = self.m.new_config().js()?;
-        let dk = self.m.data_key_to_wrap().js()?;
+        let cfg = self.m().new_config().js()?;
+        let dk = self.m().data_key_to_wrap().js()?;
         Ok(wrap_request(&cfg, dk, &borrow_pairs(&md)))
     }
 
@@ -171,20 +172,20 @@ impl WasmRotate {
         encrypted_data_key: &[u8],
         materials_description: Vec<String>,
     ) -> JsResult<()> {
-        let cfg = self.m.new_config().js()?;
-        let dk = self.m.data_key_to_wrap().js()?.clone();
+        let cfg = self.m().new_config().js()?;
+        let dk = self.m().data_key_to_wrap().js()?.clone();
         let m = materials(&cfg, dk, wrap, encrypted_data_key, materials_description)?;
-        self.m.new_materials(m).js()
+        self.m_mut(|mm| mm.new_materials(m)).js()
     }
 
     /// At `checkOldKey`, for a JavaScript keyring: the new envelope's unwrap request.
     #[wasm_bindgen(js_name = checkExternalRequest)]
     pub fn check_external_request(&self) -> JsResult<Object> {
-        unwrap_request(
-            self.m
-                .new_envelope()
-                .ok_or_else(|| js_err(Error::InvalidState))?,
-        )
+        unwrap_request(self.m().new_envelope().ok_or_else(|| {
+            js_err(Error::Internal(
+                "the package called the machine out of order",
+            ))
+        })?)
     }
 
     /// Whether `key` (what the old keyring unwrapped from the new envelope) opens it: for V3 the
@@ -193,7 +194,7 @@ impl WasmRotate {
     pub fn check_data_key(&self, key: &WasmDataKey) -> bool {
         let policy = DecryptPolicy::new()
             .with_commitment_policy(CommitmentPolicy::RequireEncryptAllowDecrypt);
-        self.m
+        self.m()
             .new_envelope()
             .is_some_and(|e| e.decryptor(key.key.clone(), &policy).is_ok())
     }

@@ -10,7 +10,8 @@
 //!   `[name0, value0, name1, value1, …]`;
 //! * 64-bit sizes cross as JavaScript numbers (exact below 2^53, which every S3 object is);
 //! * every error is thrown as a JavaScript `Error` with `code` (the core's variant name),
-//!   `errorClass` (`format`, `policy`, `authentication`, `usage`, `storage`) and, for
+//!   `errorClass` (`format`, `policy`, `authentication`, `usage`, `storage`, `keyring`, or
+//!   `internal` for a bug in the package or the core: a machine driven out of order) and, for
 //!   `RequestFailed`, `status`.
 #![deny(missing_docs)]
 #![deny(unsafe_code)]
@@ -20,6 +21,7 @@ mod envelope;
 mod external;
 mod keys;
 mod machines;
+mod texts;
 
 pub use envelope::{WasmDataKey, WasmEnvelope, needs_instruction_file, parse_envelope};
 pub use keys::{WasmAesKey, WasmRsaPrivateKey, WasmRsaPublicKey};

@@ -3,11 +3,12 @@
 //! and a flat header array `[name0, value0, …]`.
 
 use crate::convert::{
-    Js, JsResult, borrow_pairs, decrypt_policy, intern, intern_pairs, map_object, num, obj,
-    opt_bool, opt_pairs, opt_str, opt_u64, pairs, request_object, rid, set, usage,
+    Js, JsResult, borrow_pairs, decrypt_policy, map_object, num, obj, opt_bool, opt_pairs, opt_str,
+    opt_u64, pairs, request_object, rid, set, usage,
 };
 use crate::envelope::{WasmDataKey, envelope_info, key_request_object};
 use crate::keys::{WasmAesKey, WasmRsaPrivateKey, WasmRsaPublicKey};
+use crate::texts::{DeleteCell, DescribeCell, GetCell, PutCell, RotateCell, TextCell, Texts};
 use js_sys::{Object, Uint8Array};
 use s3_encryption::object::{
     DeleteNext, DeleteObject, DescribeNext, DescribeObject, GetDone, GetIntent, GetNext, GetObject,
@@ -50,31 +51,53 @@ fn head_object(h: &ObjectHead) -> Object {
     o
 }
 
-/// The suffix option, interned (default `.instruction`).
-fn suffix(options: &JsValue, name: &str) -> JsResult<&'static str> {
-    Ok(match opt_str(options, name)? {
-        Some(s) => intern(&s),
-        None => ".instruction",
-    })
+/// The suffix option (default `.instruction`).
+fn suffix(options: &JsValue, name: &str) -> JsResult<String> {
+    Ok(opt_str(options, name)?.unwrap_or_else(|| ".instruction".into()))
 }
 
 /// The expected encryption context: `encryptionContext` (flat pairs; absent means none), or
 /// the stored one when `acceptStoredEncryptionContext` (KMS discovery).
-fn expected_context(
-    options: &JsValue,
-) -> JsResult<Option<&'static [(&'static str, &'static str)]>> {
+fn expected_context(options: &JsValue) -> JsResult<Option<Vec<(String, String)>>> {
     if opt_bool(options, "acceptStoredEncryptionContext")? {
         return Ok(None);
     }
-    let c = opt_pairs(options, "encryptionContext")?.unwrap_or_default();
-    Ok(Some(intern_pairs(&c)))
+    Ok(Some(
+        opt_pairs(options, "encryptionContext")?.unwrap_or_default(),
+    ))
 }
 
-fn required(options: &JsValue, k: &str) -> JsResult<&'static str> {
-    opt_str(options, k)?
-        .map(|s| intern(&s))
-        .ok_or_else(|| usage(&format!("option {k} is required")))
+fn required(options: &JsValue, k: &str) -> JsResult<String> {
+    opt_str(options, k)?.ok_or_else(|| usage(&format!("option {k} is required")))
 }
+
+/// The texts of `bucket` and `key` (both required options).
+fn texts(options: &JsValue) -> JsResult<Texts> {
+    Ok(Texts::new(
+        required(options, "bucket")?,
+        required(options, "key")?,
+    ))
+}
+
+/// Accessors of a class's machine, which lives in a cell with the texts it borrows.
+macro_rules! machine_access {
+    ($class:ident, $machine:ident) => {
+        impl $class {
+            pub(crate) fn m(&self) -> &$machine<'_> {
+                self.m.borrow_dependent()
+            }
+            pub(crate) fn m_mut<R>(&mut self, f: impl for<'x> FnOnce(&mut $machine<'x>) -> R) -> R {
+                self.m.with_dependent_mut(|_, m| f(m))
+            }
+        }
+    };
+}
+
+machine_access!(WasmGet, GetObject);
+machine_access!(WasmPut, PutObject);
+machine_access!(WasmDescribeObject, DescribeObject);
+machine_access!(WasmDelete, DeleteObject);
+machine_access!(WasmRotate, RotateInstructionFile);
 
 // ---------------------------------------------------------------- GetObject
 
@@ -82,7 +105,7 @@ fn required(options: &JsValue, k: &str) -> JsResult<&'static str> {
 #[wasm_bindgen]
 #[derive(Debug)]
 pub struct WasmGet {
-    pub(crate) m: GetObject<'static>,
+    m: GetCell,
 }
 
 fn get_done(d: &GetDone) -> Object {
@@ -104,8 +127,11 @@ impl WasmGet {
     /// `headFirst`, `readInstructionFile` (default true; false is `disableInstructionFile`).
     #[wasm_bindgen(constructor)]
     pub fn new(options: JsValue) -> JsResult<WasmGet> {
-        let mut it = GetIntent::new(required(&options, "bucket")?, required(&options, "key")?);
-        it.version_id = opt_str(&options, "versionId")?.map(|s| intern(&s));
+        let mut t = texts(&options)?;
+        t.version_id = opt_str(&options, "versionId")?;
+        t.suffix = suffix(&options, "instructionFileSuffix")?;
+        t.context = expected_context(&options)?;
+        let mut it = GetIntent::new("", "");
         it.policy = decrypt_policy(&options)?;
         it.mode = match opt_str(&options, "mode")?.as_deref() {
             None | Some("verified") => ReadMode::Verified,
@@ -121,14 +147,12 @@ impl WasmGet {
             }
             Some(other) => return Err(usage(&format!("unknown read mode {other}"))),
         };
-        it.instruction_file_suffix = suffix(&options, "instructionFileSuffix")?;
         let read_ifile = crate::convert::get(&options, "readInstructionFile");
         if !read_ifile.is_undefined() && !read_ifile.is_null() {
             it.read_instruction_file = read_ifile
                 .as_bool()
                 .ok_or_else(|| usage("option readInstructionFile must be a boolean"))?;
         }
-        it.encryption_context = expected_context(&options)?;
         if let Some(b) = opt_u64(&options, "memoryBudget")? {
             it.memory_budget = b;
         }
@@ -140,16 +164,27 @@ impl WasmGet {
             it.part_size = p;
         }
         it.head_first = opt_bool(&options, "headFirst")?;
-        Ok(WasmGet {
-            m: GetObject::new(it).js()?,
+        let m = GetCell::try_new(TextCell::of(t), |c| {
+            let t = c.texts();
+            let it = GetIntent {
+                bucket: &t.bucket,
+                key: &t.key,
+                version_id: t.version_id.as_deref(),
+                instruction_file_suffix: &t.suffix,
+                encryption_context: c.context(),
+                ..it
+            };
+            GetObject::new(it)
         })
+        .js()?;
+        Ok(WasmGet { m })
     }
 
     /// What the machine needs: `{kind: "send" | "readBody" | "replay", id}`, `{kind:
     /// "unwrapKey"}`, `{kind: "wait"}` or `{kind: "done", verification, released, rangeFirst,
     /// fetched, object}`.
     pub fn poll(&mut self) -> JsResult<Object> {
-        Ok(match self.m.poll().js()? {
+        Ok(match self.m_mut(|mm| mm.poll()).js()? {
             GetNext::Send(id) => with_id("send", id.get()),
             GetNext::ReadBody(id) => with_id("readBody", id.get()),
             GetNext::Replay(id) => with_id("replay", id.get()),
@@ -161,18 +196,18 @@ impl WasmGet {
 
     /// The request `id`.
     pub fn request(&self, id: u32) -> JsResult<Object> {
-        Ok(request_object(&self.m.request(rid(id)).js()?))
+        Ok(request_object(&self.m().request(rid(id)).js()?))
     }
 
     /// The response head of `id`: its status and flat headers.
     pub fn response(&mut self, id: u32, status: u16, headers: Vec<String>) -> JsResult<()> {
         let h = header_pairs(&headers)?;
-        self.m.response(rid(id), status, h).js()
+        self.m_mut(|mm| mm.response(rid(id), status, h)).js()
     }
 
     /// How many bytes the next [`WasmGet::body`] takes: `{len, exact}`.
     pub fn feed(&self, id: u32) -> JsResult<Object> {
-        let f = self.m.feed(rid(id)).js()?;
+        let f = self.m().feed(rid(id)).js()?;
         let o = obj();
         set(&o, "len", f.len as f64);
         set(&o, "exact", f.exact);
@@ -183,7 +218,7 @@ impl WasmGet {
     /// len, offset}` (`piece.subarray(start, start + len)` is plaintext at `offset`), `{kind:
     /// "store", offset}` (write the piece to the storage) or `{kind: "nothing"}`.
     pub fn body(&mut self, id: u32, piece: &mut [u8]) -> JsResult<Object> {
-        Ok(match self.m.body(rid(id), piece).js()? {
+        Ok(match self.m_mut(|mm| mm.body(rid(id), piece)).js()? {
             Released::Plaintext { start, len, offset } => {
                 let o = kind("plaintext");
                 set(&o, "start", start as f64);
@@ -203,43 +238,44 @@ impl WasmGet {
     /// The body of `id` ended.
     #[wasm_bindgen(js_name = endOfBody)]
     pub fn end_of_body(&mut self, id: u32) -> JsResult<()> {
-        self.m.end_of_body(rid(id)).js()
+        self.m_mut(|mm| mm.end_of_body(rid(id))).js()
     }
 
     /// The storage range `[first, last]` to replay for `id`.
     #[wasm_bindgen(js_name = replayRange)]
     pub fn replay_range(&self, id: u32) -> JsResult<Vec<f64>> {
-        let (a, b) = self.m.replay_range(rid(id)).js()?;
+        let (a, b) = self.m().replay_range(rid(id)).js()?;
         Ok(vec![a as f64, b as f64])
     }
 
     /// The key to supply (see `WasmEnvelope.keyRequest`).
     #[wasm_bindgen(js_name = keyRequest)]
     pub fn key_request(&self) -> JsResult<Object> {
-        Ok(key_request_object(&self.m.key_request().js()?))
+        Ok(key_request_object(&self.m().key_request().js()?))
     }
 
     /// The unwrapped data key (KMS `Decrypt`'s `Plaintext`).
     #[wasm_bindgen(js_name = dataKey)]
     pub fn data_key(&mut self, key: &WasmDataKey) -> JsResult<()> {
-        self.m.data_key(key.key.clone()).js()
+        self.m_mut(|mm| mm.data_key(key.key.clone())).js()
     }
 
     /// Unwrap the data key with an AES master key.
     #[wasm_bindgen(js_name = unwrapAes)]
     pub fn unwrap_aes(&mut self, key: &WasmAesKey) -> JsResult<()> {
-        self.m.unwrap_aes(&key.key).js()
+        self.m_mut(|mm| mm.unwrap_aes(&key.key)).js()
     }
 
     /// Unwrap the data key with an RSA private key.
     #[wasm_bindgen(js_name = unwrapRsa)]
     pub fn unwrap_rsa(&mut self, key: &WasmRsaPrivateKey) -> JsResult<()> {
-        self.m.unwrap_rsa(&key.key, &mut getrandom::SysRng).js()
+        self.m_mut(|mm| mm.unwrap_rsa(&key.key, &mut getrandom::SysRng))
+            .js()
     }
 
     /// The envelope, once read (see `WasmEnvelope.info`), or `null`.
     pub fn envelope(&self) -> JsValue {
-        self.m
+        self.m()
             .envelope()
             .map(|e| envelope_info(e).into())
             .unwrap_or(JsValue::NULL)
@@ -247,7 +283,7 @@ impl WasmGet {
 
     /// The object (`storedLength`, `etag`, `versionId`), once its first response came, or `null`.
     pub fn object(&self) -> JsValue {
-        self.m
+        self.m()
             .object()
             .map(|h| head_object(h).into())
             .unwrap_or(JsValue::NULL)
@@ -256,12 +292,12 @@ impl WasmGet {
     /// Whether the envelope came from the instruction file.
     #[wasm_bindgen(js_name = instructionFileUsed)]
     pub fn instruction_file_used(&self) -> bool {
-        self.m.instruction_file_used()
+        self.m().instruction_file_used()
     }
 
     /// Plaintext bytes released so far.
     pub fn released(&self) -> f64 {
-        self.m.released() as f64
+        self.m().released() as f64
     }
 }
 
@@ -275,7 +311,7 @@ fn js_config() -> JsValue {
 #[wasm_bindgen]
 #[derive(Debug)]
 pub struct WasmPut {
-    pub(crate) m: PutObject<'static>,
+    m: PutCell,
     jobs: BTreeMap<u32, PartJob>,
     kms: Option<KmsGenerateDataKeyRequest>,
     /// The data key drawn for a JavaScript keyring to wrap.
@@ -332,14 +368,13 @@ impl WasmPut {
     /// without `x-amz-meta-`), `instructionFileSuffix`.
     #[wasm_bindgen(constructor)]
     pub fn new(options: JsValue) -> JsResult<WasmPut> {
-        let mut it = PutIntent::new(
-            required(&options, "bucket")?,
-            required(&options, "key")?,
-            opt_u64(&options, "plaintextLength")?,
-        );
+        let mut t = texts(&options)?;
+        t.context = Some(opt_pairs(&options, "encryptionContext")?.unwrap_or_default());
+        t.content_type = opt_str(&options, "contentType")?;
+        t.metadata = opt_pairs(&options, "metadata")?.unwrap_or_default();
+        t.suffix = suffix(&options, "instructionFileSuffix")?;
+        let mut it = PutIntent::new("", "", opt_u64(&options, "plaintextLength")?);
         it.config = encrypt_config(&options)?;
-        it.encryption_context =
-            intern_pairs(&opt_pairs(&options, "encryptionContext")?.unwrap_or_default());
         if let Some(p) = opt_u64(&options, "partSize")? {
             it.part_size = p;
         }
@@ -349,11 +384,21 @@ impl WasmPut {
         if let Some(n) = opt_u64(&options, "partsInFlight")? {
             it.parts_in_flight = u16::try_from(n).map_err(|_| js_config())?;
         }
-        it.content_type = opt_str(&options, "contentType")?.map(|s| intern(&s));
-        it.metadata = intern_pairs(&opt_pairs(&options, "metadata")?.unwrap_or_default());
-        it.instruction_file_suffix = suffix(&options, "instructionFileSuffix")?;
+        let m = PutCell::try_new(TextCell::of(t), |c| {
+            let t = c.texts();
+            PutObject::new(PutIntent {
+                bucket: &t.bucket,
+                key: &t.key,
+                encryption_context: c.context().unwrap_or_default(),
+                content_type: t.content_type.as_deref(),
+                metadata: c.metadata(),
+                instruction_file_suffix: &t.suffix,
+                ..it
+            })
+        })
+        .js()?;
         Ok(WasmPut {
-            m: PutObject::new(it).js()?,
+            m,
             jobs: BTreeMap::new(),
             kms: None,
             external: None,
@@ -364,7 +409,7 @@ impl WasmPut {
     /// "readPart", number, offset, len}`, `{kind: "encryptPart", number, len}`, `{kind: "wait"}`
     /// or `{kind: "done", plaintextLength, storedLength, parts, multipart, instructionFile}`.
     pub fn poll(&mut self) -> JsResult<Object> {
-        Ok(match self.m.poll().js()? {
+        Ok(match self.m_mut(|mm| mm.poll()).js()? {
             PutNext::EncryptionMaterials => kind("encryptionMaterials"),
             PutNext::Send(id) => with_id("send", id.get()),
             PutNext::ReadPart {
@@ -401,37 +446,40 @@ impl WasmPut {
     /// The encryption context of the write, `{k: v}`.
     #[wasm_bindgen(js_name = encryptionContext)]
     pub fn encryption_context(&self) -> Object {
-        map_object(self.m.encryption_context().iter().copied())
+        map_object(self.m().encryption_context().iter().copied())
     }
 
     /// Materials under an AES master key (a fresh data key; the write's encryption context is
     /// stored as the materials description).
     #[wasm_bindgen(js_name = materialsAes)]
     pub fn materials_aes(&mut self, key: &WasmAesKey) -> JsResult<()> {
-        let m =
-            EncryptionMaterials::aes_gcm(self.m.config(), &key.key, self.m.encryption_context())
-                .js()?;
-        self.m.materials(m).js()
+        let m = EncryptionMaterials::aes_gcm(
+            self.m().config(),
+            &key.key,
+            self.m().encryption_context(),
+        )
+        .js()?;
+        self.m_mut(|mm| mm.materials(m)).js()
     }
 
     /// Materials under an RSA public key (a fresh data key).
     #[wasm_bindgen(js_name = materialsRsa)]
     pub fn materials_rsa(&mut self, key: &WasmRsaPublicKey) -> JsResult<()> {
         let m = EncryptionMaterials::rsa_oaep(
-            self.m.config(),
+            self.m().config(),
             &key.key,
             DataKey::generate().js()?,
             &mut getrandom::SysRng,
-            self.m.encryption_context(),
+            self.m().encryption_context(),
         )
         .js()?;
-        self.m.materials(m).js()
+        self.m_mut(|mm| mm.materials(m)).js()
     }
 
     /// The KMS `GenerateDataKey` to make: `{keySpec, encryptionContext}`.
     #[wasm_bindgen(js_name = kmsRequest)]
     pub fn kms_request(&mut self) -> JsResult<Object> {
-        let r = EncryptionMaterials::kms(self.m.config(), self.m.encryption_context()).js()?;
+        let r = EncryptionMaterials::kms(self.m().config(), self.m().encryption_context()).js()?;
         let o = obj();
         set(&o, "keySpec", KmsGenerateDataKeyRequest::KEY_SPEC);
         set(
@@ -446,75 +494,77 @@ impl WasmPut {
     /// KMS's answer: `Plaintext` and `CiphertextBlob`.
     #[wasm_bindgen(js_name = materialsKms)]
     pub fn materials_kms(&mut self, plaintext: &[u8], ciphertext_blob: &[u8]) -> JsResult<()> {
-        let r = self
-            .kms
-            .take()
-            .ok_or_else(|| crate::convert::js_err(Error::InvalidState))?;
+        let r = self.kms.take().ok_or_else(|| {
+            crate::convert::js_err(Error::Internal(
+                "the package called the machine out of order",
+            ))
+        })?;
         let m = r
             .into_materials(DataKey::from_slice(plaintext).js()?, ciphertext_blob)
             .js()?;
-        self.m.materials(m).js()
+        self.m_mut(|mm| mm.materials(m)).js()
     }
 
     /// Encrypt the next bytes of a single PutObject's body in place.
     pub fn encrypt(&mut self, buf: &mut [u8]) -> JsResult<()> {
-        self.m.encrypt(buf).js()
+        self.m_mut(|mm| mm.encrypt(buf)).js()
     }
 
     /// The 16-byte tag (the end of a single PutObject's body, or of the last part).
     pub fn tag(&mut self) -> JsResult<Uint8Array> {
-        Ok(Uint8Array::from(&self.m.tag().js()?[..]))
+        Ok(Uint8Array::from(&self.m_mut(|mm| mm.tag()).js()?[..]))
     }
 
     /// The plaintext of part `number` was read: `n` bytes.
     #[wasm_bindgen(js_name = partRead)]
     pub fn part_read(&mut self, number: u32, n: f64) -> JsResult<()> {
-        self.m.part_read(number, n as u64).js()
+        self.m_mut(|mm| mm.part_read(number, n as u64)).js()
     }
 
     /// Encrypt part `number` (its whole plaintext) in place.
     #[wasm_bindgen(js_name = encryptPart)]
     pub fn encrypt_part(&mut self, number: u32, buf: &mut [u8]) -> JsResult<()> {
-        let job = self
-            .jobs
-            .remove(&number)
-            .ok_or_else(|| crate::convert::js_err(Error::InvalidState))?;
+        let job = self.jobs.remove(&number).ok_or_else(|| {
+            crate::convert::js_err(Error::Internal(
+                "the package called the machine out of order",
+            ))
+        })?;
         let done = job.encrypt(buf).js()?;
-        self.m.part_encrypted(done).js()
+        self.m_mut(|mm| mm.part_encrypted(done)).js()
     }
 
     /// The request `id`.
     pub fn request(&self, id: u32) -> JsResult<Object> {
-        Ok(request_object(&self.m.request(rid(id)).js()?))
+        Ok(request_object(&self.m().request(rid(id)).js()?))
     }
 
     /// `CreateMultipartUpload` answered: its status and `UploadId`.
     #[wasm_bindgen(js_name = uploadCreated)]
     pub fn upload_created(&mut self, id: u32, status: u16, upload_id: &str) -> JsResult<()> {
-        self.m.upload_created(rid(id), status, upload_id).js()
+        self.m_mut(|mm| mm.upload_created(rid(id), status, upload_id))
+            .js()
     }
 
     /// The response to `id`: its status and flat headers.
     pub fn response(&mut self, id: u32, status: u16, headers: Vec<String>) -> JsResult<()> {
         let h = header_pairs(&headers)?;
-        self.m.response(rid(id), status, h).js()
+        self.m_mut(|mm| mm.response(rid(id), status, h)).js()
     }
 
     /// The request `id` could not be made (network error, or S3 answered `status`; 0 for none).
     #[wasm_bindgen(js_name = requestFailed)]
     pub fn request_failed(&mut self, id: u32, status: u16) {
-        self.m
-            .request_failed(rid(id), Error::RequestFailed { status });
+        self.m_mut(|mm| mm.request_failed(rid(id), Error::RequestFailed { status }));
     }
 
     /// Give up (the caller's body failed): the machine aborts a multipart upload.
     pub fn abort(&mut self) {
-        self.m.abort(Error::LengthMismatch);
+        self.m_mut(|mm| mm.abort(Error::LengthMismatch));
     }
 
     /// The envelope written (see `WasmEnvelope.info`), once the materials are in, or `null`.
     pub fn envelope(&self) -> JsValue {
-        self.m
+        self.m()
             .envelope()
             .map(|e| envelope_info(e).into())
             .unwrap_or(JsValue::NULL)
@@ -527,7 +577,7 @@ impl WasmPut {
 #[wasm_bindgen]
 #[derive(Debug)]
 pub struct WasmDescribeObject {
-    m: DescribeObject<'static>,
+    m: DescribeCell,
 }
 
 #[wasm_bindgen]
@@ -540,21 +590,22 @@ impl WasmDescribeObject {
         version_id: Option<String>,
         suffix: Option<String>,
     ) -> JsResult<WasmDescribeObject> {
-        let s = suffix.as_deref().map(intern).unwrap_or(".instruction");
-        Ok(WasmDescribeObject {
-            m: DescribeObject::new(
-                intern(bucket),
-                intern(key),
-                version_id.as_deref().map(intern),
-                s,
-            )
-            .js()?,
+        let mut t = Texts::new(bucket.into(), key.into());
+        t.version_id = version_id;
+        if let Some(s) = suffix {
+            t.suffix = s;
+        }
+        let m = DescribeCell::try_new(TextCell::of(t), |c| {
+            let t = c.texts();
+            DescribeObject::new(&t.bucket, &t.key, t.version_id.as_deref(), &t.suffix)
         })
+        .js()?;
+        Ok(WasmDescribeObject { m })
     }
 
     /// `{kind: "send", id}` or `{kind: "done"}`.
     pub fn poll(&mut self) -> JsResult<Object> {
-        Ok(match self.m.poll().js()? {
+        Ok(match self.m_mut(|mm| mm.poll()).js()? {
             DescribeNext::Send(id) => with_id("send", id.get()),
             DescribeNext::Done => kind("done"),
         })
@@ -562,23 +613,23 @@ impl WasmDescribeObject {
 
     /// The request `id`.
     pub fn request(&self, id: u32) -> JsResult<Object> {
-        Ok(request_object(&self.m.request(rid(id)).js()?))
+        Ok(request_object(&self.m().request(rid(id)).js()?))
     }
 
     /// A piece of the instruction file's body.
     pub fn body(&mut self, id: u32, piece: &[u8]) -> JsResult<()> {
-        self.m.body(rid(id), piece).js()
+        self.m_mut(|mm| mm.body(rid(id), piece)).js()
     }
 
     /// The response to `id`.
     pub fn response(&mut self, id: u32, status: u16, headers: Vec<String>) -> JsResult<()> {
         let h = header_pairs(&headers)?;
-        self.m.response(rid(id), status, h).js()
+        self.m_mut(|mm| mm.response(rid(id), status, h)).js()
     }
 
     /// The envelope (see `WasmEnvelope.info`), or `null`.
     pub fn envelope(&self) -> JsValue {
-        self.m
+        self.m()
             .envelope()
             .map(|e| envelope_info(e).into())
             .unwrap_or(JsValue::NULL)
@@ -586,7 +637,7 @@ impl WasmDescribeObject {
 
     /// The object (`storedLength`, `etag`, `versionId`), or `null`.
     pub fn object(&self) -> JsValue {
-        self.m
+        self.m()
             .object()
             .map(|h| head_object(h).into())
             .unwrap_or(JsValue::NULL)
@@ -595,14 +646,14 @@ impl WasmDescribeObject {
     /// Whether the envelope came from the instruction file.
     #[wasm_bindgen(js_name = instructionFileUsed)]
     pub fn instruction_file_used(&self) -> bool {
-        self.m.instruction_file_used()
+        self.m().instruction_file_used()
     }
 
     /// The plaintext length, when the envelope and the stored length say it.
     #[wasm_bindgen(js_name = plaintextLength)]
     pub fn plaintext_length(&self) -> Option<f64> {
-        let env = self.m.envelope()?;
-        let o = self.m.object()?;
+        let env = self.m().envelope()?;
+        let o = self.m().object()?;
         env.plaintext_len(o.stored_len()).map(|n| n as f64)
     }
 }
@@ -613,7 +664,7 @@ impl WasmDescribeObject {
 #[wasm_bindgen]
 #[derive(Debug)]
 pub struct WasmDelete {
-    m: DeleteObject<'static>,
+    m: DeleteCell,
 }
 
 #[wasm_bindgen]
@@ -621,15 +672,21 @@ impl WasmDelete {
     /// Delete `bucket/key` and, when it has one, its instruction file at `key + suffix`.
     #[wasm_bindgen(constructor)]
     pub fn new(bucket: &str, key: &str, suffix: Option<String>) -> JsResult<WasmDelete> {
-        let s = suffix.as_deref().map(intern).unwrap_or(".instruction");
-        Ok(WasmDelete {
-            m: DeleteObject::new(intern(bucket), intern(key), s).js()?,
+        let mut t = Texts::new(bucket.into(), key.into());
+        if let Some(s) = suffix {
+            t.suffix = s;
+        }
+        let m = DeleteCell::try_new(TextCell::of(t), |c| {
+            let t = c.texts();
+            DeleteObject::new(&t.bucket, &t.key, &t.suffix)
         })
+        .js()?;
+        Ok(WasmDelete { m })
     }
 
     /// `{kind: "send", id}` or `{kind: "done", object, instructionFile}`.
     pub fn poll(&mut self) -> JsResult<Object> {
-        Ok(match self.m.poll().js()? {
+        Ok(match self.m_mut(|mm| mm.poll()).js()? {
             DeleteNext::Send(id) => with_id("send", id.get()),
             DeleteNext::Done(d) => {
                 let o = kind("done");
@@ -642,18 +699,18 @@ impl WasmDelete {
 
     /// The request `id`.
     pub fn request(&self, id: u32) -> JsResult<Object> {
-        Ok(request_object(&self.m.request(rid(id)).js()?))
+        Ok(request_object(&self.m().request(rid(id)).js()?))
     }
 
     /// A piece of the instruction file's body.
     pub fn body(&mut self, id: u32, piece: &[u8]) -> JsResult<()> {
-        self.m.body(rid(id), piece).js()
+        self.m_mut(|mm| mm.body(rid(id), piece)).js()
     }
 
     /// The response to `id`.
     pub fn response(&mut self, id: u32, status: u16, headers: Vec<String>) -> JsResult<()> {
         let h = header_pairs(&headers)?;
-        self.m.response(rid(id), status, h).js()
+        self.m_mut(|mm| mm.response(rid(id), status, h)).js()
     }
 }
 
@@ -663,7 +720,7 @@ impl WasmDelete {
 #[wasm_bindgen]
 #[derive(Debug)]
 pub struct WasmRotate {
-    pub(crate) m: RotateInstructionFile<'static>,
+    m: RotateCell,
     kms: Option<KmsGenerateDataKeyRequest>,
 }
 
@@ -674,16 +731,26 @@ impl WasmRotate {
     /// `acceptStoredEncryptionContext`, `enforceRotation`.
     #[wasm_bindgen(constructor)]
     pub fn new(options: JsValue) -> JsResult<WasmRotate> {
-        let mut it = RotateIntent::new(required(&options, "bucket")?, required(&options, "key")?);
+        let mut t = texts(&options)?;
+        t.suffix = suffix(&options, "sourceSuffix")?;
+        t.new_suffix = suffix(&options, "newSuffix")?;
+        t.context = expected_context(&options)?;
+        let mut it = RotateIntent::new("", "");
         it.policy = decrypt_policy(&options)?;
-        it.source_suffix = suffix(&options, "sourceSuffix")?;
-        it.new_suffix = suffix(&options, "newSuffix")?;
-        it.encryption_context = expected_context(&options)?;
         it.enforce_rotation = opt_bool(&options, "enforceRotation")?;
-        Ok(WasmRotate {
-            m: RotateInstructionFile::new(it).js()?,
-            kms: None,
+        let m = RotateCell::try_new(TextCell::of(t), |c| {
+            let t = c.texts();
+            RotateInstructionFile::new(RotateIntent {
+                bucket: &t.bucket,
+                key: &t.key,
+                source_suffix: &t.suffix,
+                new_suffix: &t.new_suffix,
+                encryption_context: c.context(),
+                ..it
+            })
         })
+        .js()?;
+        Ok(WasmRotate { m, kms: None })
     }
 
     /// `{kind: "send", id}`, `{kind: "unwrapKey" | "wrapKey" | "checkNewKey" | "checkOldKey"}`
@@ -691,7 +758,7 @@ impl WasmRotate {
     /// `unwrapKey` (`keyRequest`, `unwrapAes`, `unwrapRsa`, `dataKey` name the new envelope
     /// then), or call `newKeyCannotDecrypt` for a key that cannot decrypt (an RSA public key).
     pub fn poll(&mut self) -> JsResult<Object> {
-        Ok(match self.m.poll().js()? {
+        Ok(match self.m_mut(|mm| mm.poll()).js()? {
             RotateNext::Send(id) => with_id("send", id.get()),
             RotateNext::UnwrapKey => kind("unwrapKey"),
             RotateNext::WrapKey => kind("wrapKey"),
@@ -707,56 +774,56 @@ impl WasmRotate {
 
     /// The request `id`.
     pub fn request(&self, id: u32) -> JsResult<Object> {
-        Ok(request_object(&self.m.request(rid(id)).js()?))
+        Ok(request_object(&self.m().request(rid(id)).js()?))
     }
 
     /// A piece of the instruction file's body.
     pub fn body(&mut self, id: u32, piece: &[u8]) -> JsResult<()> {
-        self.m.body(rid(id), piece).js()
+        self.m_mut(|mm| mm.body(rid(id), piece)).js()
     }
 
     /// The response to `id`.
     pub fn response(&mut self, id: u32, status: u16, headers: Vec<String>) -> JsResult<()> {
         let h = header_pairs(&headers)?;
-        self.m.response(rid(id), status, h).js()
+        self.m_mut(|mm| mm.response(rid(id), status, h)).js()
     }
 
     /// At `checkNewKey`: the new key cannot decrypt, so what it wrapped is not read back.
     #[wasm_bindgen(js_name = newKeyCannotDecrypt)]
     pub fn new_key_cannot_decrypt(&mut self) -> JsResult<()> {
-        self.m.new_key_cannot_decrypt().js()
+        self.m_mut(|mm| mm.new_key_cannot_decrypt()).js()
     }
 
     /// The key to supply now (the old one at `unwrapKey`, the new one at `checkNewKey`).
     #[wasm_bindgen(js_name = keyRequest)]
     pub fn key_request(&self) -> JsResult<Object> {
-        Ok(key_request_object(&self.m.key_request().js()?))
+        Ok(key_request_object(&self.m().key_request().js()?))
     }
 
     /// The data key unwrapped by the caller (KMS `Decrypt`).
     #[wasm_bindgen(js_name = dataKey)]
     pub fn data_key(&mut self, key: &WasmDataKey) -> JsResult<()> {
-        self.m.data_key(key.key.clone()).js()
+        self.m_mut(|mm| mm.data_key(key.key.clone())).js()
     }
 
     /// Unwrap the data key with an AES master key (the old one, or the new one at `checkNewKey`).
     #[wasm_bindgen(js_name = unwrapAes)]
     pub fn unwrap_aes(&mut self, key: &WasmAesKey) -> JsResult<()> {
-        let env = self.m.envelope_to_unwrap().js()?;
+        let env = self.m().envelope_to_unwrap().js()?;
         let dk = env.unwrap_aes(&key.key).js()?;
-        self.m.data_key(dk).js()
+        self.m_mut(|mm| mm.data_key(dk)).js()
     }
 
     /// Unwrap the data key with an RSA private key (the old one, or the new one at `checkNewKey`).
     #[wasm_bindgen(js_name = unwrapRsa)]
     pub fn unwrap_rsa(&mut self, key: &WasmRsaPrivateKey) -> JsResult<()> {
-        let env = self.m.envelope_to_unwrap().js()?;
+        let env = self.m().envelope_to_unwrap().js()?;
         let dk = env.unwrap_rsa_os_rng(&key.key).js()?;
-        self.m.data_key(dk).js()
+        self.m_mut(|mm| mm.data_key(dk)).js()
     }
 
     fn dk(&self) -> JsResult<DataKey> {
-        self.m.data_key_to_wrap().cloned().js()
+        self.m().data_key_to_wrap().cloned().js()
     }
 
     /// Wrap the data key under a new AES master key (`materialsDescription`: flat pairs).
@@ -767,7 +834,7 @@ impl WasmRotate {
         materials_description: Vec<String>,
     ) -> JsResult<()> {
         let md = pairs(materials_description)?;
-        let cfg = self.m.new_config().js()?;
+        let cfg = self.m().new_config().js()?;
         let m = EncryptionMaterials::aes_gcm_wrapping(
             &cfg,
             &key.key,
@@ -776,7 +843,7 @@ impl WasmRotate {
             &borrow_pairs(&md),
         )
         .js()?;
-        self.m.new_materials(m).js()
+        self.m_mut(|mm| mm.new_materials(m)).js()
     }
 
     /// Wrap the data key under a new RSA public key.
@@ -787,7 +854,7 @@ impl WasmRotate {
         materials_description: Vec<String>,
     ) -> JsResult<()> {
         let md = pairs(materials_description)?;
-        let cfg = self.m.new_config().js()?;
+        let cfg = self.m().new_config().js()?;
         let m = EncryptionMaterials::rsa_oaep(
             &cfg,
             &key.key,
@@ -796,7 +863,7 @@ impl WasmRotate {
             &borrow_pairs(&md),
         )
         .js()?;
-        self.m.new_materials(m).js()
+        self.m_mut(|mm| mm.new_materials(m)).js()
     }
 
     /// The KMS `Encrypt` to make under the new KMS key: `{plaintext, encryptionContext}` (the
@@ -804,7 +871,7 @@ impl WasmRotate {
     #[wasm_bindgen(js_name = kmsWrapRequest)]
     pub fn kms_wrap_request(&mut self, encryption_context: Vec<String>) -> JsResult<Object> {
         let c = pairs(encryption_context)?;
-        let cfg = self.m.new_config().js()?;
+        let cfg = self.m().new_config().js()?;
         let r = EncryptionMaterials::kms(&cfg, &borrow_pairs(&c)).js()?;
         let o = obj();
         set(
@@ -820,24 +887,25 @@ impl WasmRotate {
     /// KMS `Encrypt`'s `CiphertextBlob`.
     #[wasm_bindgen(js_name = wrapKms)]
     pub fn wrap_kms(&mut self, ciphertext_blob: &[u8]) -> JsResult<()> {
-        let r = self
-            .kms
-            .take()
-            .ok_or_else(|| crate::convert::js_err(Error::InvalidState))?;
+        let r = self.kms.take().ok_or_else(|| {
+            crate::convert::js_err(Error::Internal(
+                "the package called the machine out of order",
+            ))
+        })?;
         let m = r.into_materials(self.dk()?, ciphertext_blob).js()?;
-        self.m.new_materials(m).js()
+        self.m_mut(|mm| mm.new_materials(m)).js()
     }
 
     /// The key request of the new envelope, for `checkOldKey`.
     #[wasm_bindgen(js_name = checkRequest)]
     pub fn check_request(&self) -> JsResult<Object> {
-        Ok(key_request_object(&self.m.check_request().js()?))
+        Ok(key_request_object(&self.m().check_request().js()?))
     }
 
     /// Whether the old AES key opens the new envelope.
     #[wasm_bindgen(js_name = checkAes)]
     pub fn check_aes(&self, key: &WasmAesKey) -> bool {
-        self.m
+        self.m()
             .new_envelope()
             .is_some_and(|e| e.unwrap_aes(&key.key).is_ok())
     }
@@ -845,7 +913,7 @@ impl WasmRotate {
     /// Whether the old RSA key opens the new envelope.
     #[wasm_bindgen(js_name = checkRsa)]
     pub fn check_rsa(&self, key: &WasmRsaPrivateKey) -> bool {
-        self.m
+        self.m()
             .new_envelope()
             .is_some_and(|e| e.unwrap_rsa_os_rng(&key.key).is_ok())
     }
@@ -853,6 +921,6 @@ impl WasmRotate {
     /// Report whether the old key opened the new envelope.
     #[wasm_bindgen(js_name = oldKeyOpens)]
     pub fn old_key_opens(&mut self, opens: bool) -> JsResult<()> {
-        self.m.old_key_opens(opens).js()
+        self.m_mut(|mm| mm.old_key_opens(opens)).js()
     }
 }

@@ -486,8 +486,8 @@ impl Drop for ProgramKeyring {
 }
 
 /// The core's extension point: the keyring program as any other keyring. The core's errors
-/// have no room for the program's own failures (it exited, timed out, answered garbage): those
-/// are `InvalidState` here, with the text in [`ProgramKeyring::failure`].
+/// carry no text: the program's own failures (it exited, timed out, answered garbage) are
+/// `KeyringFailed` there, with the text in [`ProgramKeyring::failure`].
 impl s3_encryption::Keyring for ProgramKeyring {
     fn wrap_data_key(
         &self,
@@ -510,7 +510,7 @@ impl s3_encryption::Keyring for ProgramKeyring {
 fn core_error(e: Error) -> s3_encryption::Error {
     match e {
         Error::Crypto(c) => c,
-        _ => s3_encryption::Error::InvalidState,
+        _ => s3_encryption::Error::KeyringFailed,
     }
 }
 

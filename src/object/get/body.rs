@@ -8,7 +8,8 @@ impl GetObject<'_> {
     /// How many bytes to pass in the next [`GetObject::body`] call for `id`.
     pub fn feed(&self, id: RequestId) -> Result<Feed> {
         let i = self.slot(id)?;
-        let s = self.slots[i].ok_or(Error::InvalidState)?;
+        let s =
+            self.slots[i].ok_or(Error::ApiMisuse("GetObject::feed: not valid in this state"))?;
         let rem = s.remaining();
         let cap = |n: u64| n.min(usize::MAX as u64) as usize;
         let cbc = self.content().is_ok_and(|c| c == ContentAlgorithm::AesCbc);
@@ -70,9 +71,10 @@ impl GetObject<'_> {
 
     pub(super) fn body_inner(&mut self, id: RequestId, piece: &mut [u8]) -> Result<Released> {
         let i = self.slot(id)?;
-        let mut s = self.slots[i].ok_or(Error::InvalidState)?;
+        let mut s =
+            self.slots[i].ok_or(Error::ApiMisuse("GetObject::body: not valid in this state"))?;
         if s.state != SlotState::Reading {
-            return Err(Error::InvalidState);
+            return Err(Error::ApiMisuse("GetObject::body: not valid in this state"));
         }
         if piece.is_empty() {
             return Ok(Released::Nothing);
@@ -86,7 +88,7 @@ impl GetObject<'_> {
         }
         let feed = self.feed(id)?;
         if piece.len() > feed.len || (feed.exact && piece.len() != feed.len) {
-            return Err(Error::InvalidState);
+            return Err(Error::ApiMisuse("GetObject::body: not valid in this state"));
         }
         let at = s.at();
         s.received += piece.len() as u64;
@@ -123,16 +125,19 @@ impl GetObject<'_> {
                         Released::Nothing
                     })
                 }
-                Plan::Ranged => Err(Error::InvalidState),
+                Plan::Ranged => Err(Error::ApiMisuse("GetObject::body: not valid in this state")),
             },
         }
     }
 
     pub(super) fn body_in_memory(&mut self, s: &Slot, piece: &mut [u8]) -> Result<Released> {
         if s.remaining() != 0 {
-            return Err(Error::InvalidState);
+            return Err(Error::ApiMisuse("GetObject::body: not valid in this state"));
         }
-        let dec = self.decryptor.clone().ok_or(Error::InvalidState)?;
+        let dec = self
+            .decryptor
+            .clone()
+            .ok_or(Error::Internal("no decryptor for an in-memory read"))?;
         let n = dec.decrypt_whole_in_place(piece)?;
         self.released = n as u64;
         Ok(Released::Plaintext {
@@ -170,7 +175,7 @@ impl GetObject<'_> {
                 Some(h) => h,
                 None => {
                     if at != chunk_start {
-                        return Err(Error::InvalidState);
+                        return Err(Error::ApiMisuse("GetObject::body: not valid in this state"));
                     }
                     match &self.parallel {
                         Some(pg) => Hasher::Gcm {
@@ -193,7 +198,9 @@ impl GetObject<'_> {
                     }
                     Hasher::Gcm { g, chunk_start }
                 }
-                Hasher::Sha { .. } if decrypt => return Err(Error::InvalidState),
+                Hasher::Sha { .. } if decrypt => {
+                    return Err(Error::Internal("a CBC object in a fused pass"));
+                }
                 Hasher::Sha { mut h, chunk_start } => {
                     h.update(&piece[..n]);
                     Hasher::Sha { h, chunk_start }
@@ -232,7 +239,7 @@ impl GetObject<'_> {
         let chunk = self.digests.chunk;
         let idx = at / chunk;
         if !at.is_multiple_of(chunk) {
-            return Err(Error::InvalidState);
+            return Err(Error::ApiMisuse("GetObject::body: not valid in this state"));
         }
         let want = *self.digests.get(idx);
         if let Some(pg) = &self.parallel {
@@ -255,9 +262,12 @@ impl GetObject<'_> {
             return Err(changed);
         }
         if self.chunks_done != idx {
-            return Err(Error::InvalidState);
+            return Err(Error::ApiMisuse("GetObject::body: not valid in this state"));
         }
-        let cbc = self.cbc.as_mut().ok_or(Error::InvalidState)?;
+        let cbc = self
+            .cbc
+            .as_mut()
+            .ok_or(Error::Internal("no CBC state for a CBC release"))?;
         let last = at + piece.len() as u64 == ct_len;
         let n = cbc.decrypt(piece, last)?;
         self.chunks_done += 1;
@@ -279,7 +289,10 @@ impl GetObject<'_> {
     /// **Hazmat** (delayed authentication): decrypt as it arrives; the tag is checked at the end.
     pub(super) fn body_delayed(&mut self, at: u64, piece: &mut [u8]) -> Result<Released> {
         let ct_len = self.ct_len()?;
-        let d = self.delayed.as_mut().ok_or(Error::InvalidState)?;
+        let d = self
+            .delayed
+            .as_mut()
+            .ok_or(Error::Internal("no delayed-release state"))?;
         let n = d.release(at, ct_len, piece, &mut self.tag)?;
         self.released += n as u64;
         Ok(Released::Plaintext {
@@ -291,8 +304,13 @@ impl GetObject<'_> {
 
     /// **Hazmat** (ranged): decrypt the fetched bytes, keep the asked-for ones.
     pub(super) fn body_ranged(&mut self, piece: &mut [u8]) -> Result<Released> {
-        let plan = self.range_plan.ok_or(Error::InvalidState)?;
-        let stream = self.ranged.as_mut().ok_or(Error::InvalidState)?;
+        let plan = self
+            .range_plan
+            .ok_or(Error::Internal("no range plan for a ranged read"))?;
+        let stream = self
+            .ranged
+            .as_mut()
+            .ok_or(Error::Internal("no ranged stream for a ranged read"))?;
         let offset = plan.first + self.released;
         let written = crate::hazmat::release_range(stream, piece)?;
         self.released += written as u64;
@@ -314,9 +332,13 @@ impl GetObject<'_> {
 
     pub(super) fn end_inner(&mut self, id: RequestId) -> Result<()> {
         let i = self.slot(id)?;
-        let s = self.slots[i].ok_or(Error::InvalidState)?;
+        let s = self.slots[i].ok_or(Error::ApiMisuse(
+            "GetObject::end_of_body: not valid in this state",
+        ))?;
         if s.state != SlotState::Reading {
-            return Err(Error::InvalidState);
+            return Err(Error::ApiMisuse(
+                "GetObject::end_of_body: not valid in this state",
+            ));
         }
         self.slots[i] = None;
         self.hashers[i] = None;
@@ -324,12 +346,19 @@ impl GetObject<'_> {
             Kind::InstructionFile => return self.parse_envelope(),
             _ if s.remaining() != 0 => return Err(Error::TruncatedBody),
             Kind::Ranged => {
-                self.ranged.take().ok_or(Error::InvalidState)?.finish()?;
+                self.ranged
+                    .take()
+                    .ok_or(Error::Internal(
+                        "no ranged stream at the end of a ranged read",
+                    ))?
+                    .finish()?;
             }
             Kind::Open { .. } | Kind::Body if self.plan == Plan::Delayed => {
                 self.delayed
                     .take()
-                    .ok_or(Error::InvalidState)?
+                    .ok_or(Error::ApiMisuse(
+                        "GetObject::end_of_body: not valid in this state",
+                    ))?
                     .finish(&self.tag)?;
                 let n = self.released;
                 if self.declared_len.is_some_and(|d| d != n) {

@@ -556,7 +556,9 @@ impl<'a> GetObject<'a> {
     }
 
     fn done(&self) -> Result<GetDone> {
-        let object = self.object.ok_or(Error::InvalidState)?;
+        let object = self
+            .object
+            .ok_or(Error::ApiMisuse("GetObject::poll: not valid in this state"))?;
         Ok(GetDone {
             verification: match self.plan {
                 Plan::InMemory => Verification::InMemory,
@@ -578,9 +580,12 @@ impl<'a> GetObject<'a> {
             .slots
             .iter()
             .position(Option::is_none)
-            .ok_or(Error::InvalidState)?;
+            .ok_or(Error::ApiMisuse("GetObject::poll: not valid in this state"))?;
         let id = RequestId(self.next_id);
-        self.next_id = self.next_id.checked_add(1).ok_or(Error::InvalidState)?;
+        self.next_id = self
+            .next_id
+            .checked_add(1)
+            .ok_or(Error::Internal("request ids exhausted"))?;
         self.slots[i] = Some(Slot {
             id,
             kind,
@@ -598,12 +603,16 @@ impl<'a> GetObject<'a> {
         self.slots
             .iter()
             .position(|s| s.is_some_and(|s| s.id == id))
-            .ok_or(Error::InvalidState)
+            .ok_or(Error::ApiMisuse(
+                "GetObject: a request id this machine did not issue, or one already answered",
+            ))
     }
 
     /// The request `id` ([`GetNext::Send`]).
     pub fn request(&self, id: RequestId) -> Result<Request<'_>> {
-        let s = self.slots[self.slot(id)?].ok_or(Error::InvalidState)?;
+        let s = self.slots[self.slot(id)?].ok_or(Error::ApiMisuse(
+            "GetObject::request: not valid in this state",
+        ))?;
         let i = &self.intent;
         let op = match s.kind {
             Kind::Open { head: true } => Operation::HeadObject,
@@ -625,7 +634,9 @@ impl<'a> GetObject<'a> {
             }
             _ => {
                 // Every later read is pinned to the object the first response described.
-                let o = self.object.as_ref().ok_or(Error::InvalidState)?;
+                let o = self.object.as_ref().ok_or(Error::ApiMisuse(
+                    "GetObject::request: not valid in this state",
+                ))?;
                 r.version_id = o.version_id().or(i.version_id);
                 r.if_match = o.etag();
                 if s.ranged {
@@ -639,9 +650,13 @@ impl<'a> GetObject<'a> {
 
     /// The stored-body range `[first, last]` to read back from the storage ([`GetNext::Replay`]).
     pub fn replay_range(&self, id: RequestId) -> Result<(u64, u64)> {
-        let s = self.slots[self.slot(id)?].ok_or(Error::InvalidState)?;
+        let s = self.slots[self.slot(id)?].ok_or(Error::ApiMisuse(
+            "GetObject::replay_range: not valid in this state",
+        ))?;
         if s.kind != (Kind::Release { replay: true }) {
-            return Err(Error::InvalidState);
+            return Err(Error::ApiMisuse(
+                "GetObject::replay_range: not valid in this state",
+            ));
         }
         Ok((s.first, s.last))
     }

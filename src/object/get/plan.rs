@@ -8,7 +8,9 @@ impl GetObject<'_> {
     /// The key the caller must supply ([`GetNext::UnwrapKey`]): a KMS `Decrypt` request (the
     /// encryption context was checked against the intent's), or a local unwrap.
     pub fn key_request(&self) -> Result<KeyRequest<'_>> {
-        let env = self.envelope.as_ref().ok_or(Error::InvalidState)?;
+        let env = self.envelope.as_ref().ok_or(Error::ApiMisuse(
+            "GetObject::key_request: not valid in this state",
+        ))?;
         match self.intent.encryption_context {
             Some(ctx) => env.key_request(ctx),
             None => env.key_request_accepting_stored_context(),
@@ -27,9 +29,13 @@ impl GetObject<'_> {
 
     pub(super) fn data_key_inner(&mut self, key: DataKey) -> Result<()> {
         if self.phase != Phase::Key {
-            return Err(Error::InvalidState);
+            return Err(Error::ApiMisuse(
+                "GetObject::data_key: not valid in this state",
+            ));
         }
-        let env = self.envelope.as_ref().ok_or(Error::InvalidState)?;
+        let env = self.envelope.as_ref().ok_or(Error::ApiMisuse(
+            "GetObject::data_key: not valid in this state",
+        ))?;
         let dec = env.decryptor(key, &self.intent.policy)?;
         self.plan_body(dec)
     }
@@ -37,7 +43,9 @@ impl GetObject<'_> {
     /// Unwrap the data key with a local AES master key (AES/GCM, and the legacy wraps the policy
     /// admits).
     pub fn unwrap_aes(&mut self, master: &crate::secret::AesKey) -> Result<()> {
-        let env = self.envelope.as_ref().ok_or(Error::InvalidState)?;
+        let env = self.envelope.as_ref().ok_or(Error::ApiMisuse(
+            "GetObject::unwrap_aes: not valid in this state",
+        ))?;
         let dk = env.unwrap_aes(master).map_err(|e| self.fail(e))?;
         self.data_key(dk)
     }
@@ -49,7 +57,9 @@ impl GetObject<'_> {
         key: &rsa::PrivateKey,
         rng: &mut R,
     ) -> Result<()> {
-        let env = self.envelope.as_ref().ok_or(Error::InvalidState)?;
+        let env = self.envelope.as_ref().ok_or(Error::ApiMisuse(
+            "GetObject::unwrap_rsa: not valid in this state",
+        ))?;
         let dk = env.unwrap_rsa(key, rng).map_err(|e| self.fail(e))?;
         self.data_key(dk)
     }
@@ -57,7 +67,11 @@ impl GetObject<'_> {
     // ------------------------------------------------------------ planning
 
     pub(super) fn stored_len(&self) -> Result<u64> {
-        Ok(self.object.as_ref().ok_or(Error::InvalidState)?.stored_len)
+        Ok(self
+            .object
+            .as_ref()
+            .ok_or(Error::ApiMisuse("GetObject::poll: not valid in this state"))?
+            .stored_len)
     }
 
     pub(super) fn ct_len(&self) -> Result<u64> {
@@ -70,7 +84,7 @@ impl GetObject<'_> {
         Ok(self
             .envelope
             .as_ref()
-            .ok_or(Error::InvalidState)?
+            .ok_or(Error::ApiMisuse("GetObject::poll: not valid in this state"))?
             .content_algorithm())
     }
 
@@ -85,7 +99,10 @@ impl GetObject<'_> {
             .filter(|&i| self.slots[i].is_some());
         self.plan = match self.intent.mode {
             ReadMode::Unauthenticated(UnauthenticatedRead(ReadKind::Range(range))) => {
-                let env = self.envelope.as_ref().ok_or(Error::InvalidState)?;
+                let env = self
+                    .envelope
+                    .as_ref()
+                    .ok_or(Error::Internal("no envelope when planning the body"))?;
                 let plan = RangePlan::for_envelope(range, stored, env)?;
                 let stream = crate::hazmat::ranged(dec.clone(), &plan)?;
                 self.ranged = Some(stream);
@@ -129,7 +146,7 @@ impl GetObject<'_> {
             Some(i) => {
                 // Parallel reads open with HEAD, so this does not happen; refuse rather than guess.
                 let _ = i;
-                return Err(Error::InvalidState);
+                return Err(Error::ApiMisuse("GetObject::poll: not valid in this state"));
             }
             None if parallel.is_none() => {
                 let last = stored.saturating_sub(1);
@@ -231,7 +248,7 @@ impl GetObject<'_> {
                 self.phase = Phase::Done;
                 Ok(GetNext::Done(self.done()?))
             }
-            _ => Err(Error::InvalidState),
+            _ => Err(Error::ApiMisuse("GetObject::poll: not valid in this state")),
         }
     }
 

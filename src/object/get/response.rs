@@ -29,9 +29,13 @@ impl GetObject<'_> {
         I: IntoIterator<Item = (&'h str, &'h str)>,
     {
         let i = self.slot(id)?;
-        let mut s = self.slots[i].ok_or(Error::InvalidState)?;
+        let mut s = self.slots[i].ok_or(Error::ApiMisuse(
+            "GetObject::response: not valid in this state",
+        ))?;
         if s.state != SlotState::Sent {
-            return Err(Error::InvalidState);
+            return Err(Error::ApiMisuse(
+                "GetObject::response: not valid in this state",
+            ));
         }
         match s.kind {
             Kind::Open { head } => {
@@ -93,7 +97,9 @@ impl GetObject<'_> {
     /// A pinned body response must be the object the first response described, and exactly the
     /// bytes asked for.
     pub(super) fn check_pinned(&self, h: &ResponseHead, s: &Slot) -> Result<()> {
-        let o = self.object.as_ref().ok_or(Error::InvalidState)?;
+        let o = self.object.as_ref().ok_or(Error::ApiMisuse(
+            "GetObject::response: not valid in this state",
+        ))?;
         if let (Some(a), Some(b)) = (o.etag(), h.etag.as_ref())
             && a != b.as_str()
         {

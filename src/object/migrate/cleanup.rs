@@ -59,7 +59,9 @@ impl<'a> RemoveInstructionFile<'a> {
     /// instruction file ([`ReencryptDone::instruction_file_left`]) with an ETag.
     pub fn new(source: &'a Source, done: &ReencryptDone) -> Result<Self> {
         if !done.instruction_file_left || !source.instruction_file {
-            return Err(Error::InvalidState);
+            return Err(Error::ApiMisuse(
+                "RemoveInstructionFile::new: not valid in this state",
+            ));
         }
         let etag = source
             .instruction_file_etag
@@ -93,12 +95,18 @@ impl<'a> RemoveInstructionFile<'a> {
     /// read.
     pub fn request(&self, id: RequestId) -> Result<Request<'_>> {
         if !self.sent.is(id) {
-            return Err(Error::InvalidState);
+            return Err(Error::ApiMisuse(
+                "RemoveInstructionFile::request: not valid in this state",
+            ));
         }
         let op = match self.step {
             Step::Check => Operation::HeadObject,
             Step::Delete => Operation::DeleteObject,
-            Step::Done => return Err(Error::InvalidState),
+            Step::Done => {
+                return Err(Error::ApiMisuse(
+                    "RemoveInstructionFile::request: not valid in this state",
+                ));
+            }
         };
         let s = self.source;
         let mut r = Request::new(id, op, &s.bucket, &s.key);
@@ -136,7 +144,11 @@ impl<'a> RemoveInstructionFile<'a> {
                 self.removed = true;
                 self.step = Step::Done;
             }
-            (Step::Done, Ok(())) => return Err(Error::InvalidState),
+            (Step::Done, Ok(())) => {
+                return Err(Error::ApiMisuse(
+                    "RemoveInstructionFile::response: not valid in this state",
+                ));
+            }
         }
         Ok(())
     }

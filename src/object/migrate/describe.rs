@@ -109,9 +109,13 @@ impl<'a> DescribeSource<'a> {
     /// The snapshot, once [`DescribeSource::poll`] returned `None`.
     pub fn finish(self) -> Result<Source> {
         if !self.done {
-            return Err(Error::InvalidState);
+            return Err(Error::ApiMisuse(
+                "DescribeSource::finish: not valid in this state",
+            ));
         }
-        let head = self.head.ok_or(Error::InvalidState)?;
+        let head = self.head.ok_or(Error::ApiMisuse(
+            "DescribeSource::finish: not valid in this state",
+        ))?;
         Source::from_description(self.bucket, self.key, self.suffix, &self.describe, head)
     }
 }

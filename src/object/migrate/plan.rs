@@ -284,7 +284,9 @@ impl Source {
         described: &DescribeObject<'_>,
         head: HeadFacts,
     ) -> Result<Self> {
-        let object = described.object().ok_or(Error::InvalidState)?;
+        let object = described.object().ok_or(Error::ApiMisuse(
+            "Source::described: the description is not complete",
+        ))?;
         let HeadFacts {
             content_type,
             user_metadata,

@@ -66,10 +66,12 @@ impl PlaintextDigest {
             len: 0,
         }
     }
-    /// Plaintext at `offset`: it must follow what came before ([`Error::InvalidState`] if not).
+    /// Plaintext at `offset`: it must follow what came before ([`Error::ApiMisuse`] if not).
     pub fn update(&mut self, offset: u64, bytes: &[u8]) -> Result<()> {
         if offset != self.len {
-            return Err(Error::InvalidState);
+            return Err(Error::ApiMisuse(
+                "PlaintextDigest::update: not valid in this state",
+            ));
         }
         self.sha.update(bytes);
         self.len += bytes.len() as u64;
@@ -181,7 +183,9 @@ impl<'a> Reencrypt<'a> {
     /// source's of the same kind ([`Reencrypt::new_description`]).
     pub fn set_new_key(&mut self, key: NewKey<'a>) -> Result<()> {
         if self.step != Step::Read && self.step != Step::Write {
-            return Err(Error::InvalidState);
+            return Err(Error::ApiMisuse(
+                "Reencrypt::set_new_key: not valid in this state",
+            ));
         }
         let (description, not_carried) = self.source.description_for(key)?;
         self.description = description;
@@ -203,7 +207,9 @@ impl<'a> Reencrypt<'a> {
     /// the budget, storage and connections on the result; leave the pins.
     pub fn read_intent(&self, policy: DecryptPolicy) -> Result<GetIntent<'_>> {
         if self.step != Step::Read {
-            return Err(Error::InvalidState);
+            return Err(Error::ApiMisuse(
+                "Reencrypt::read_intent: not valid in this state",
+            ));
         }
         let s = self.source;
         let mut i = GetIntent::new(&s.bucket, &s.key);
@@ -226,7 +232,9 @@ impl<'a> Reencrypt<'a> {
     /// flight and encryption context on the result; leave the rest.
     pub fn write_intent(&self) -> Result<PutIntent<'_>> {
         if self.step == Step::Done || self.step == Step::Verify || self.new_kms.is_none() {
-            return Err(Error::InvalidState);
+            return Err(Error::ApiMisuse(
+                "Reencrypt::write_intent: not valid in this state",
+            ));
         }
         let s = self.source;
         let mut i = PutIntent::new(&s.bucket, &s.key, self.plaintext_len());
@@ -243,7 +251,9 @@ impl<'a> Reencrypt<'a> {
     /// have been the source (its ETag and version) and released all its plaintext.
     pub fn read_done(&mut self, done: &GetDone, digest: PlaintextDigest) -> Result<()> {
         if self.step != Step::Read {
-            return Err(Error::InvalidState);
+            return Err(Error::ApiMisuse(
+                "Reencrypt::read_done: not valid in this state",
+            ));
         }
         let s = self.source;
         if !etag_eq(done.object.etag(), s.etag.as_deref())
@@ -269,11 +279,15 @@ impl<'a> Reencrypt<'a> {
         etag: Option<&str>,
         version_id: Option<&str>,
     ) -> Result<()> {
-        let (len, _) = self.copied.ok_or(Error::InvalidState)?;
+        let (len, _) = self.copied.ok_or(Error::ApiMisuse(
+            "Reencrypt::written: not valid in this state",
+        ))?;
         // `null` is the version id of an unversioned bucket's object: no version.
         let version_id = version_id.filter(|v| !v.trim().is_empty() && v.trim() != "null");
         if self.step != Step::Write {
-            return Err(Error::InvalidState);
+            return Err(Error::ApiMisuse(
+                "Reencrypt::written: not valid in this state",
+            ));
         }
         if plaintext_len != len {
             return Err(Error::LengthMismatch);
@@ -292,7 +306,9 @@ impl<'a> Reencrypt<'a> {
     /// under REQUIRE_ENCRYPT_REQUIRE_DECRYPT with every legacy mode off (it must be V3).
     pub fn verify_intent(&self) -> Result<GetIntent<'_>> {
         if self.step != Step::Verify {
-            return Err(Error::InvalidState);
+            return Err(Error::ApiMisuse(
+                "Reencrypt::verify_intent: not valid in this state",
+            ));
         }
         let s = self.source;
         let mut i = GetIntent::new(&s.bucket, &s.key);
@@ -314,9 +330,13 @@ impl<'a> Reencrypt<'a> {
         encryption_context: Option<&str>,
     ) -> Result<()> {
         if self.step != Step::Verify {
-            return Err(Error::InvalidState);
+            return Err(Error::ApiMisuse(
+                "Reencrypt::check_new_envelope: not valid in this state",
+            ));
         }
-        let kms = self.new_kms.ok_or(Error::InvalidState)?;
+        let kms = self.new_kms.ok_or(Error::ApiMisuse(
+            "Reencrypt::check_new_envelope: not valid in this state",
+        ))?;
         if !carries(
             &self.description,
             kms,
@@ -340,9 +360,13 @@ impl<'a> Reencrypt<'a> {
         digest: PlaintextDigest,
     ) -> Result<ReencryptDone> {
         if self.step != Step::Verify || !self.description_checked {
-            return Err(Error::InvalidState);
+            return Err(Error::ApiMisuse(
+                "Reencrypt::verified: not valid in this state",
+            ));
         }
-        let (len, sha) = self.copied.ok_or(Error::InvalidState)?;
+        let (len, sha) = self.copied.ok_or(Error::ApiMisuse(
+            "Reencrypt::verified: not valid in this state",
+        ))?;
         let ok_object = (self.new_etag.is_none()
             || etag_eq(done.object.etag(), self.new_etag.as_deref()))
             && (self.new_version.is_none()

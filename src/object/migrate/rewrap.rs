@@ -142,7 +142,9 @@ impl<'a> RewrapInPlace<'a> {
     pub fn new(source: &'a Source, intent: RewrapIntent) -> Result<Self> {
         let old = source.envelope.as_ref().ok_or(Error::NotEncrypted)?;
         if source.instruction_file {
-            return Err(Error::InvalidState);
+            return Err(Error::ApiMisuse(
+                "RewrapInPlace::new: the source keeps its envelope in an instruction file (use check_instruction_file_rewrap)",
+            ));
         }
         match (old.version(), old.content_algorithm()) {
             (FormatVersion::V3, _) | (FormatVersion::V2, ContentAlgorithm::AesGcm) => {}
@@ -192,7 +194,9 @@ impl<'a> RewrapInPlace<'a> {
     /// materials made with another. (A KMS `ReEncrypt` keeps the stored context as it is.)
     pub fn set_new_key(&mut self, key: NewKey<'a>) -> Result<()> {
         if self.step != Step::Unwrap && self.step != Step::Wrap {
-            return Err(Error::InvalidState);
+            return Err(Error::ApiMisuse(
+                "RewrapInPlace::set_new_key: not valid in this state",
+            ));
         }
         let (d, _) = self.source.description_for(key)?;
         self.description = Some((d, matches!(key, NewKey::Kms(_))));
@@ -256,7 +260,9 @@ impl<'a> RewrapInPlace<'a> {
     /// The data key the old keyring unwrapped: it must open the object (V3: match the commitment).
     pub fn data_key(&mut self, key: DataKey) -> Result<()> {
         if self.step != Step::Unwrap {
-            return Err(Error::InvalidState);
+            return Err(Error::ApiMisuse(
+                "RewrapInPlace::data_key: not valid in this state",
+            ));
         }
         if let Err(e) = self.old.decryptor(key.clone(), &self.intent.policy) {
             return Err(self.fail(e));
@@ -268,7 +274,9 @@ impl<'a> RewrapInPlace<'a> {
 
     /// The data key to wrap ([`RewrapNext::WrapKey`]).
     pub fn data_key_to_wrap(&self) -> Result<&DataKey> {
-        self.data_key.as_ref().ok_or(Error::InvalidState)
+        self.data_key.as_ref().ok_or(Error::ApiMisuse(
+            "RewrapInPlace::data_key_to_wrap: not valid in this state",
+        ))
     }
 
     /// The configuration the new materials must be made for: the object's own suite.
@@ -282,9 +290,13 @@ impl<'a> RewrapInPlace<'a> {
     /// The new materials: they must wrap the same data key.
     pub fn new_materials(&mut self, materials: EncryptionMaterials) -> Result<()> {
         if self.step != Step::Wrap {
-            return Err(Error::InvalidState);
+            return Err(Error::ApiMisuse(
+                "RewrapInPlace::new_materials: not valid in this state",
+            ));
         }
-        let dk = self.data_key.take().ok_or(Error::InvalidState)?;
+        let dk = self.data_key.take().ok_or(Error::ApiMisuse(
+            "RewrapInPlace::new_materials: not valid in this state",
+        ))?;
         if materials.data_key() != &dk {
             return Err(self.fail(Error::InvalidKey));
         }
@@ -305,7 +317,9 @@ impl<'a> RewrapInPlace<'a> {
     /// data key is checked by [`RewrapNext::CheckNewKey`].
     pub fn reencrypted_key(&mut self, blob: &[u8]) -> Result<()> {
         if self.step != Step::Unwrap {
-            return Err(Error::InvalidState);
+            return Err(Error::ApiMisuse(
+                "RewrapInPlace::reencrypted_key: not valid in this state",
+            ));
         }
         match self.old.with_reencrypted_key(blob) {
             Ok(env) => self.set_new(env.with_placement(Placement::ObjectMetadata)),
@@ -320,7 +334,11 @@ impl<'a> RewrapInPlace<'a> {
         let back = Envelope::parse(pairs.iter().copied(), None, &self.intent.policy);
         match back {
             Ok(b) if b.same_entries(&env) => {}
-            Ok(_) => return Err(self.fail(Error::InvalidState)),
+            Ok(_) => {
+                return Err(self.fail(Error::Internal(
+                    "the re-wrapped envelope does not parse back to itself",
+                )));
+            }
             Err(e) => return Err(self.fail(e)),
         }
         self.new = Some(env);
@@ -351,7 +369,9 @@ impl<'a> RewrapInPlace<'a> {
     /// The request `id`.
     pub fn request(&self, id: RequestId) -> Result<Request<'_>> {
         if !self.sent.is(id) {
-            return Err(Error::InvalidState);
+            return Err(Error::ApiMisuse(
+                "RewrapInPlace::request: not valid in this state",
+            ));
         }
         let s = self.source;
         let with_meta = |op| {
@@ -402,14 +422,20 @@ impl<'a> RewrapInPlace<'a> {
                 r.if_match = self.new_etag.as_deref();
                 r
             }
-            _ => return Err(Error::InvalidState),
+            _ => {
+                return Err(Error::ApiMisuse(
+                    "RewrapInPlace::request: not valid in this state",
+                ));
+            }
         })
     }
 
     /// The upload id of the CreateMultipartUpload answer, with its status.
     pub fn upload_created(&mut self, id: RequestId, status: u16, upload_id: &str) -> Result<()> {
         if self.step != Step::Create {
-            return Err(Error::InvalidState);
+            return Err(Error::ApiMisuse(
+                "RewrapInPlace::upload_created: not valid in this state",
+            ));
         }
         self.sent.answered(id)?;
         if let Err(e) = read_head(status, [], None).and_then(|h| h.check_status(false)) {
@@ -468,7 +494,9 @@ impl<'a> RewrapInPlace<'a> {
                 let mut meta = EnvelopeMetadata::new();
                 let h = read_head(status, headers, Some(&mut meta))?;
                 h.check_status(true)?;
-                let new = self.new.as_ref().ok_or(Error::InvalidState)?;
+                let new = self.new.as_ref().ok_or(Error::Internal(
+                    "no new envelope when checking the read-back",
+                ))?;
                 let back = Envelope::parse_unchecked(meta.pairs(), None)
                     .map_err(|_| Error::ObjectChanged)?;
                 let s = self.source;
@@ -487,7 +515,11 @@ impl<'a> RewrapInPlace<'a> {
                 }
                 self.step = Step::Check;
             }
-            _ => return Err(Error::InvalidState),
+            _ => {
+                return Err(Error::ApiMisuse(
+                    "RewrapInPlace::response: not valid in this state",
+                ));
+            }
         }
         Ok(())
     }
@@ -500,9 +532,13 @@ impl<'a> RewrapInPlace<'a> {
     /// the unchanged commitment; so a `ReEncrypt` blob is proven to hold the same data key).
     pub fn new_key_opens(&mut self, key: DataKey) -> Result<()> {
         if self.step != Step::Check {
-            return Err(Error::InvalidState);
+            return Err(Error::ApiMisuse(
+                "RewrapInPlace::new_key_opens: not valid in this state",
+            ));
         }
-        let new = self.new.as_ref().ok_or(Error::InvalidState)?;
+        let new = self.new.as_ref().ok_or(Error::ApiMisuse(
+            "RewrapInPlace::new_key_opens: not valid in this state",
+        ))?;
         if let Err(e) = new.decryptor(key, &self.intent.policy) {
             return Err(self.fail(e));
         }
@@ -514,7 +550,9 @@ impl<'a> RewrapInPlace<'a> {
     /// The new keyring cannot decrypt (an RSA public key): the new envelope is not checked.
     pub fn new_key_cannot_decrypt(&mut self) -> Result<()> {
         if self.step != Step::Check {
-            return Err(Error::InvalidState);
+            return Err(Error::ApiMisuse(
+                "RewrapInPlace::new_key_cannot_decrypt: not valid in this state",
+            ));
         }
         self.step = Step::Done;
         Ok(())

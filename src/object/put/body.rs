@@ -15,9 +15,14 @@ impl PutObject<'_> {
         if self.phase != Phase::Single
             || !matches!(self.outstanding, Some((_, Operation::PutObject)))
         {
-            return Err(Error::InvalidState);
+            return Err(Error::ApiMisuse(
+                "PutObject::encrypt: not valid in this state",
+            ));
         }
-        let enc = self.encryptor.as_mut().ok_or(Error::InvalidState)?;
+        let enc = self
+            .encryptor
+            .as_mut()
+            .ok_or(Error::Internal("no encryptor in the body step"))?;
         enc.encrypt_in_place(buf)?;
         self.encrypted += buf.len() as u64;
         Ok(())
@@ -35,12 +40,15 @@ impl PutObject<'_> {
             return Ok(t);
         }
         if self.phase == Phase::Single {
-            let enc = self.encryptor.take().ok_or(Error::InvalidState)?;
+            let enc = self
+                .encryptor
+                .take()
+                .ok_or(Error::Internal("no encryptor at the tag"))?;
             let t = enc.finish()?;
             self.consumed = self.encrypted;
             self.tag = Some(t);
             return Ok(t);
         }
-        Err(Error::InvalidState)
+        Err(Error::ApiMisuse("PutObject::tag: not valid in this state"))
     }
 }

@@ -376,7 +376,9 @@ impl<'a> PutObject<'a> {
     }
 
     fn cleanup_step(&mut self) -> Result<PutNext> {
-        let e = self.error.unwrap_or(Error::InvalidState);
+        let e = self
+            .error
+            .unwrap_or(Error::Internal("cleanup without a recorded error"));
         let uploading = self
             .parts
             .iter()
@@ -475,7 +477,9 @@ impl<'a> PutObject<'a> {
 
     fn materials_inner(&mut self, m: EncryptionMaterials, random: &[u8; 28]) -> Result<()> {
         if self.phase != Phase::Materials {
-            return Err(Error::InvalidState);
+            return Err(Error::ApiMisuse(
+                "PutObject::materials: not valid in this state",
+            ));
         }
         let placement = self.intent.config.placement();
         if m.envelope().placement() != placement

@@ -63,7 +63,9 @@ impl PutObject<'_> {
             p.is_some_and(|p| p.state == PartState::Encrypted && (!p.last || self.tag.is_some()))
         }) {
             let id = self.id();
-            let p = self.parts[i].as_mut().ok_or(Error::InvalidState)?;
+            let p = self.parts[i]
+                .as_mut()
+                .ok_or(Error::ApiMisuse("PutObject::poll: not valid in this state"))?;
             p.state = PartState::Uploading;
             p.request = id;
             return Ok(PutNext::Send(id));
@@ -76,7 +78,10 @@ impl PutObject<'_> {
             .find(|p| p.state == PartState::Read)
         {
             p.state = PartState::Encrypting;
-            let gcm = self.gcm.clone().ok_or(Error::InvalidState)?;
+            let gcm = self
+                .gcm
+                .clone()
+                .ok_or(Error::Internal("no GCM state for a multipart upload"))?;
             return Ok(PutNext::EncryptPart(PartJob {
                 number: p.number,
                 offset: p.offset,
@@ -95,7 +100,7 @@ impl PutObject<'_> {
         }
         if self.read_done && in_flight == 0 {
             if Some(self.uploaded) != self.last_part {
-                return Err(Error::InvalidState);
+                return Err(Error::ApiMisuse("PutObject::poll: not valid in this state"));
             }
             self.phase = Phase::Complete;
             return self.poll_inner();
@@ -113,7 +118,7 @@ impl PutObject<'_> {
                 let p = plan
                     .parts()
                     .nth(number as usize - 1)
-                    .ok_or(Error::InvalidState)?;
+                    .ok_or(Error::ApiMisuse("PutObject::poll: not valid in this state"))?;
                 (p.plaintext_offset, p.plaintext_len)
             }
             None => (self.consumed, self.intent.part_size),
@@ -122,7 +127,7 @@ impl PutObject<'_> {
             .parts
             .iter()
             .position(Option::is_none)
-            .ok_or(Error::InvalidState)?;
+            .ok_or(Error::ApiMisuse("PutObject::poll: not valid in this state"))?;
         self.parts[slot] = Some(Part {
             number,
             offset,
@@ -143,7 +148,9 @@ impl PutObject<'_> {
         self.parts
             .iter()
             .position(|p| p.is_some_and(|p| p.number == number))
-            .ok_or(Error::InvalidState)
+            .ok_or(Error::ApiMisuse(
+                "PutObject::part_read: not valid in this state",
+            ))
     }
 
     /// `n` plaintext bytes of part `number` were read. With a known length every part must be
@@ -155,12 +162,14 @@ impl PutObject<'_> {
 
     fn part_read_inner(&mut self, number: u32, n: u64) -> Result<()> {
         let i = self.part_index(number)?;
-        let mut p = self.parts[i].ok_or(Error::InvalidState)?;
+        let mut p = self.parts[i].ok_or(Error::ApiMisuse(
+            "PutObject::part_read: not valid in this state",
+        ))?;
         if p.state != PartState::Reading || n > p.len {
             return Err(if n > p.len {
                 Error::LengthMismatch
             } else {
-                Error::InvalidState
+                Error::ApiMisuse("PutObject::part_read: not valid in this state")
             });
         }
         let last = match &self.plan {
@@ -181,7 +190,10 @@ impl PutObject<'_> {
         p.state = PartState::Read;
         self.parts[i] = Some(p);
         if self.phase == Phase::Probe {
-            let enc = self.encryptor.take().ok_or(Error::InvalidState)?;
+            let enc = self
+                .encryptor
+                .take()
+                .ok_or(Error::Internal("no encryptor for a sequential part"))?;
             if last {
                 // The whole body fit one part: one PutObject of what was read (the caller sends
                 // the part it holds as the body).
@@ -210,21 +222,30 @@ impl PutObject<'_> {
 
     fn part_encrypted_inner(&mut self, e: EncryptedPart) -> Result<()> {
         let i = self.part_index(e.number)?;
-        let p = self.parts[i].as_mut().ok_or(Error::InvalidState)?;
+        let p = self.parts[i].as_mut().ok_or(Error::ApiMisuse(
+            "PutObject::part_encrypted: not valid in this state",
+        ))?;
         if p.state != PartState::Encrypting
             || e.partial.offset() != p.offset
             || e.partial.len() != p.len
         {
-            return Err(Error::InvalidState);
+            return Err(Error::ApiMisuse(
+                "PutObject::part_encrypted: not valid in this state",
+            ));
         }
         p.state = PartState::Encrypted;
         let slot = (e.number as usize - 1) % self.pending.len();
         if self.pending[slot].is_some() {
-            return Err(Error::InvalidState);
+            return Err(Error::ApiMisuse(
+                "PutObject::part_encrypted: not valid in this state",
+            ));
         }
         self.pending[slot] = Some(e.partial);
         // Combine the partial values in stream order as they become available.
-        let gcm = self.gcm.as_ref().ok_or(Error::InvalidState)?;
+        let gcm = self
+            .gcm
+            .as_ref()
+            .ok_or(Error::Internal("no GCM state for a multipart upload"))?;
         let acc = self.acc.get_or_insert_with(|| gcm.accumulator());
         loop {
             let next = self.absorbed + 1;
@@ -239,7 +260,10 @@ impl PutObject<'_> {
             }
         }
         if self.last_part == Some(self.absorbed) {
-            let acc = self.acc.take().ok_or(Error::InvalidState)?;
+            let acc = self
+                .acc
+                .take()
+                .ok_or(Error::Internal("no tag accumulator at the last part"))?;
             self.tag = Some(gcm.finish_tag(acc));
         }
         Ok(())

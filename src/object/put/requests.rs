@@ -20,7 +20,9 @@ impl PutObject<'_> {
                     r.body = RequestBody::Bytes(&self.ifile[..self.ifile_len]);
                 }
                 (Operation::PutObject, _) => {
-                    let plain = i.plaintext_len.or(self.probed).ok_or(Error::InvalidState)?;
+                    let plain = i.plaintext_len.or(self.probed).ok_or(Error::ApiMisuse(
+                        "PutObject::request: not valid in this state",
+                    ))?;
                     r.body = RequestBody::ciphertext(plain, true);
                     r.content_length = Some(r.body.len());
                     r.content_type = i.content_type;
@@ -43,7 +45,11 @@ impl PutObject<'_> {
                     r.upload_id = self.upload_id.as_ref().map(|u| u.as_str());
                 }
                 (Operation::DeleteObject, _) => {}
-                _ => return Err(Error::InvalidState),
+                _ => {
+                    return Err(Error::ApiMisuse(
+                        "PutObject::request: not valid in this state",
+                    ));
+                }
             }
             return Ok(r);
         }
@@ -52,7 +58,9 @@ impl PutObject<'_> {
             .iter()
             .flatten()
             .find(|p| p.state == PartState::Uploading && p.request == id)
-            .ok_or(Error::InvalidState)?;
+            .ok_or(Error::ApiMisuse(
+                "PutObject::request: not valid in this state",
+            ))?;
         let mut r = Request::new(id, Operation::UploadPart, i.bucket, i.key);
         r.upload_id = self.upload_id.as_ref().map(|u| u.as_str());
         r.part_number = Some(p.number);
@@ -67,7 +75,11 @@ impl PutObject<'_> {
         let r = (|| {
             match self.outstanding {
                 Some((oid, Operation::CreateMultipartUpload)) if oid == id => {}
-                _ => return Err(Error::InvalidState),
+                _ => {
+                    return Err(Error::ApiMisuse(
+                        "PutObject::upload_created: not valid in this state",
+                    ));
+                }
             }
             self.outstanding = None;
             read_head(status, [], None)?.check_status(false)?;
@@ -142,7 +154,9 @@ impl PutObject<'_> {
             .iter()
             .position(|p| p.is_some_and(|p| p.state == PartState::Uploading && p.request == id));
         if !ours && part.is_none() {
-            return Err(Error::InvalidState);
+            return Err(Error::ApiMisuse(
+                "PutObject::response: not valid in this state",
+            ));
         }
         // A conditional write (If-Match) that fails: another writer changed the object.
         let conditional = ours && self.intent.if_match.is_some();
@@ -170,14 +184,18 @@ impl PutObject<'_> {
                     self.phase = Phase::Done;
                     Ok(())
                 }
-                _ => Err(Error::InvalidState),
+                _ => Err(Error::ApiMisuse(
+                    "PutObject::response: not valid in this state",
+                )),
             }
         } else {
             let i = self
                 .parts
                 .iter()
                 .position(|p| p.is_some_and(|p| p.state == PartState::Uploading && p.request == id))
-                .ok_or(Error::InvalidState)?;
+                .ok_or(Error::ApiMisuse(
+                    "PutObject::response: not valid in this state",
+                ))?;
             self.parts[i] = None;
             self.uploaded += 1;
             Ok(())

@@ -129,6 +129,9 @@ impl From<TError> for Failure {
                 code: None,
                 ..
             } => Some("the bucket is in another region: pass --region (or set AWS_REGION)".into()),
+            _ if e.kind() == ErrorKind::Internal => Some(
+                "this is a bug in s3ec, not in your data or command: please report it with this message".into(),
+            ),
             _ => None,
         };
         Failure {
