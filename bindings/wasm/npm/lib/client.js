@@ -120,6 +120,7 @@ async function perform(client, req, body) {
       body: out.Body,
       uploadId: out.UploadId,
       etag: out.ETag,
+      versionId: out.VersionId,
       metadata: out.Metadata,
       contentType: out.ContentType,
     };
@@ -160,17 +161,23 @@ async function sendSimple(client, mach, id) {
   return r;
 }
 
-/** A source of plaintext for a PUT. */
+/** Room left after every buffer a Source hands out: the tag is appended in place. */
+const TAG_ROOM = 16;
+
+/**
+ * A source of plaintext for a PUT. Every read returns bytes in a buffer of this package's own
+ * (followed by `TAG_ROOM` spare bytes), never a view of the caller's memory: the machine
+ * encrypts them in place.
+ */
 class Source {
   constructor(body) {
     this.body = body;
     if (body === undefined || body === null) this.bytes = new Uint8Array(0);
     else if (typeof body === 'string') this.bytes = new TextEncoder().encode(body);
-    else if (body instanceof Uint8Array) this.bytes = body;
     else if (body instanceof ArrayBuffer) this.bytes = new Uint8Array(body);
     else if (ArrayBuffer.isView(body)) this.bytes = new Uint8Array(body.buffer, body.byteOffset, body.byteLength);
     else if (typeof Blob !== 'undefined' && body instanceof Blob) this.blob = body;
-    else this.reader = new ExactReader(chunks(body)[Symbol.asyncIterator]());
+    else this.reader = new ExactReader(chunks(body)[Symbol.asyncIterator](), { spare: TAG_ROOM });
   }
   get length() {
     if (this.bytes) return this.bytes.length;
@@ -182,12 +189,28 @@ class Source {
     if (!this.reader) return false;
     return (await this.reader.read(1)).length > 0;
   }
-  /** A fresh copy of `len` bytes at `offset` (sequential offsets for streams). */
+  /** A copy of `len` bytes at `offset` (sequential offsets for streams), fewer at the end. */
   async read(offset, len) {
-    if (this.bytes) return this.bytes.slice(offset, offset + len);
+    if (this.bytes) {
+      const n = Math.max(0, Math.min(len, this.bytes.length - offset));
+      const out = new Uint8Array(new ArrayBuffer(n + TAG_ROOM), 0, n);
+      out.set(this.bytes.subarray(offset, offset + n));
+      return out;
+    }
+    // A Blob's arrayBuffer() is a fresh copy already (the tag then goes on by concatenation).
     if (this.blob) return new Uint8Array(await this.blob.slice(offset, offset + len).arrayBuffer());
     return this.reader.read(len);
   }
+}
+
+/** `bytes ‖ tag`, in place when the buffer has room after `bytes` (a Source's always has). */
+function withTag(bytes, tag) {
+  if (bytes.byteOffset + bytes.length + tag.length <= bytes.buffer.byteLength) {
+    const out = new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.length + tag.length);
+    out.set(tag, bytes.length);
+    return out;
+  }
+  return concat([bytes, tag]);
 }
 
 /**
@@ -308,26 +331,36 @@ export class S3EncryptionClient {
             case 'send': {
               const req = core(() => p.request(n.id));
               let body;
-              const last = req.operation === 'CompleteMultipartUpload' || (req.operation === 'PutObject' && req.body.kind === 'ciphertext');
-              if (last && len !== undefined && (await source.overrun())) {
-                // A stream longer than its declared ContentLength: store nothing.
+              const single = req.operation === 'PutObject' && req.body.kind === 'ciphertext';
+              let buf;
+              if (single) {
+                // A body of unknown length that fit one part was read as that part (the
+                // machine's probe); otherwise the whole body is read now.
+                const probed = parts.size === 1 ? [...parts.keys()][0] : undefined;
+                if (probed !== undefined) {
+                  buf = parts.get(probed);
+                  parts.delete(probed);
+                } else buf = await source.read(0, req.body.plaintextLen);
+              }
+              // Everything was read now: a stream longer than its declared ContentLength stores
+              // nothing.
+              if ((single || req.operation === 'CompleteMultipartUpload') && len !== undefined && (await source.overrun())) {
                 failure ??= new UsageError('the body is longer than ContentLength', { code: 'LengthMismatch' });
                 p.requestFailed(n.id, 0);
                 break;
               }
-              if (req.operation === 'PutObject' && req.body.kind === 'ciphertext') {
-                const buf = await source.read(0, req.body.plaintextLen);
+              if (single) {
                 for (let at = 0; at < buf.length; ) {
                   const k = Math.max(1, Math.min(buf.length - at, split(at, buf.length)));
                   const piece = buf.subarray(at, at + k);
                   core(() => p.encrypt(piece));
                   at += k;
                 }
-                body = concat([buf, core(() => p.tag())]);
+                body = withTag(buf, core(() => p.tag()));
               } else if (req.operation === 'UploadPart') {
                 const b = parts.get(req.partNumber);
                 parts.delete(req.partNumber);
-                body = req.body.endsWithTag ? concat([b, core(() => p.tag())]) : b;
+                body = req.body.endsWithTag ? withTag(b, core(() => p.tag())) : b;
               } else if (req.operation === 'CompleteMultipartUpload') {
                 body = [...etags.entries()].sort((a, b) => a[0] - b[0]).map(([PartNumber, ETag]) => ({ PartNumber, ETag }));
               } else if (req.body.kind === 'bytes') body = req.body.bytes;
@@ -368,6 +401,7 @@ export class S3EncryptionClient {
               if (failure) throw failure;
               return {
                 ETag: last.etag,
+                ...(last.versionId !== undefined ? { VersionId: last.versionId } : {}),
                 plaintextLength: n.plaintextLength,
                 storedLength: n.storedLength,
                 parts: n.parts,
@@ -452,7 +486,10 @@ export class S3EncryptionClient {
           await run.return();
         },
       });
-      return { ...run.info, Body: stream };
+      // The output is the run's own record: ETag and VersionId are there now, ContentLength and
+      // verification once the stream has been read to its end.
+      run.info.Body = stream;
+      return run.info;
     }
     const pieces = [];
     let total = 0;
@@ -498,6 +535,14 @@ export class S3EncryptionClient {
             if (r.status >= 300) destroy(r.body);
             else bodies.set(id, r.body);
             core(() => g.response(id, r.status, r.headers));
+            if (info.ETag === undefined) {
+              // The object's identity is known from its first answer, before any release.
+              const o = g.object();
+              if (o) {
+                if (o.etag != null) info.ETag = o.etag;
+                if (o.versionId != null) info.VersionId = o.versionId;
+              }
+            }
           } else if (n.kind === 'readBody' || n.kind === 'replay') {
             let src;
             if (n.kind === 'readBody') {
