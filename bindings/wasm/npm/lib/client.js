@@ -2,15 +2,19 @@
 // for, and hands every response back to them. Every check (status, Content-Range, lengths, ETags,
 // caps, authentication) is the core's; this file only moves bytes.
 import { WasmGet, WasmPut, WasmDescribeObject, WasmDelete, WasmRotate, checkWriteSettings } from '../dist/s3ec_core.js';
-import { S3EncryptionError, UsageError, core, mapError } from './errors.js';
+import { S3EncryptionError, UsageError, core as coreCall, mapError, useS3Module } from './errors.js';
 import { flat } from './keyrings.js';
 import { engineKeyring } from './custom-keyring.js';
 import { ExactReader, chunks, concat } from './bytes.js';
 import { policyOptions } from './decrypt.js';
+import { sendCommand } from './commands.js';
 
 let s3Module = null;
 async function s3() {
-  if (!s3Module) s3Module = await import('@aws-sdk/client-s3');
+  if (!s3Module) {
+    s3Module = await import('@aws-sdk/client-s3');
+    useS3Module(s3Module);
+  }
   return s3Module;
 }
 
@@ -122,6 +126,7 @@ async function perform(client, req, body) {
       etag: out.ETag,
       versionId: out.VersionId,
       metadata: out.Metadata,
+      sdk: out,
       contentType: out.ContentType,
     };
   } catch (e) {
@@ -130,6 +135,8 @@ async function perform(client, req, body) {
     return { status, headers: [], body: undefined, error: e };
   }
 }
+
+const core = (f) => coreCall(f);
 
 /** Released pieces `{bytes, offset}` in plaintext order (a ranged read starts at its first). */
 async function* inOrder(run, ranged) {
@@ -149,15 +156,18 @@ async function* inOrder(run, ranged) {
 }
 
 /** Drive a small machine (describe, delete, rotate): one request at a time. */
-async function sendSimple(client, mach, id) {
+async function sendSimple(client, mach, id, sdkErrors) {
+  const core = (f) => coreCall(f, sdkErrors);
   const req = core(() => mach.request(id));
   const body = req.body.kind === 'bytes' ? req.body.bytes : undefined;
   const r = await perform(client, req, body);
+  if (r.error) sdkErrors.push(r.error);
   if (req.operation === 'GetObject') {
     const bytes = r.status < 300 ? await readCapped(r.body, req.responseBodyLimit ?? INSTRUCTION_FILE_LIMIT) : new Uint8Array(0);
     core(() => mach.body(id, bytes));
   } else destroy(r.body);
   core(() => mach.response(id, r.status, r.headers));
+  r.req = req;
   return r;
 }
 
@@ -265,6 +275,22 @@ export class S3EncryptionClient {
   }
 
   /**
+   * The `@aws-sdk/client-s3` interface: `send(new PutObjectCommand({...}))`, Get, Head, Delete and
+   * DeleteObjects (with instruction files) through this client, in the SDK's output shapes; other
+   * commands go to the wrapped `s3Client` unchanged, except those that would store plaintext or
+   * separate ciphertext from its envelope, which are refused (see `lib/commands.js`).
+   * `options.EncryptionContext`: the encryption context of a Put or Get.
+   */
+  send(command, options) {
+    return sendCommand(this, command, options);
+  }
+
+  /** @internal The `@aws-sdk/client-s3` module the requests are made with. */
+  _s3() {
+    return s3();
+  }
+
+  /**
    * Encrypt and store an object. `input`: `Bucket`, `Key`, `Body` (Uint8Array, ArrayBuffer,
    * string, Blob, ReadableStream, Node Readable or async iterable), `ContentLength` (for streams
    * whose length is known), `ContentType`, `Metadata`, `EncryptionContext` (KMS; for AES / RSA the
@@ -273,6 +299,8 @@ export class S3EncryptionClient {
    * multipart, instructionFile}`.
    */
   async putObject(input, { chunking } = {}) {
+    const sdkErrors = [];
+    const core = (f) => coreCall(f, sdkErrors);
     const source = new Source(input.Body);
     const len = source.length ?? input.ContentLength;
     const placement = input.InstructionFilePut ?? this.instructionFilePut ? 'instructionFile' : 'metadata';
@@ -381,8 +409,10 @@ export class S3EncryptionClient {
                 failure ??= error;
                 p.requestFailed(id, 0);
               } else if (req.operation === 'CreateMultipartUpload') {
+                if (r.error) sdkErrors.push(r.error);
                 core(() => p.uploadCreated(id, r.status, r.uploadId ?? ''));
               } else {
+                if (r.error) sdkErrors.push(r.error);
                 if (req.operation === 'UploadPart' && r.status < 300) etags.set(req.partNumber, r.etag);
                 if (req.operation === 'PutObject' && !req.keySuffix) last = r;
                 if (req.operation === 'CompleteMultipartUpload') last = r;
@@ -416,13 +446,13 @@ export class S3EncryptionClient {
           // now cleans up (waits for what is in flight, aborts the upload or deletes a
           // half-written object) and then reports; keep driving it until it does.
           if (e === failure) throw e;
-          failure ??= mapError(e);
+          failure ??= mapError(e, sdkErrors);
           p.abort();
         }
       }
     } catch (e) {
       // The machine's own error (after its cleanup ran), or the first failure of a step.
-      throw failure ?? mapError(e);
+      throw failure ?? mapError(e, sdkErrors);
     } finally {
       p.free();
     }
@@ -456,11 +486,16 @@ export class S3EncryptionClient {
    * error at the end means discard everything) or a `Range`.
    */
   async getObject(input, options = {}) {
+    return (await this._get(input, options)).out;
+  }
+
+  /** `getObject`, and what the SDK layer reads besides (`meta`: see `_drive`). */
+  async _get(input, options) {
     let mode = 'verified';
     if (input.Range) mode = 'range';
     else if (this.policy.enableDelayedAuthenticationMode) mode = 'delayedAuthentication';
     const g = core(() => new WasmGet(this._getOptions(input, { mode, range: input.Range })));
-    const run = this._drive(g, options);
+    const run = this._drive(g, { ...options, ranged: mode === 'range' });
     const head = {};
     run.head = head;
     if (options.as === 'stream') {
@@ -489,7 +524,7 @@ export class S3EncryptionClient {
       // The output is the run's own record: ETag and VersionId are there now, ContentLength and
       // verification once the stream has been read to its end.
       run.info.Body = stream;
-      return run.info;
+      return { out: run.info, meta: run.meta };
     }
     const pieces = [];
     let total = 0;
@@ -499,14 +534,19 @@ export class S3EncryptionClient {
     }
     pieces.sort((a, b) => a[0] - b[0]);
     const out = pieces.length === 1 ? pieces[0][1] : concat(pieces.map((p) => p[1]), total);
-    return { ...run.info, Body: out };
+    return { out: { ...run.info, Body: out }, meta: run.meta };
   }
 
   /** The machine loop of a GET, yielding released plaintext `{bytes, offset}` in order. */
   _drive(g, options) {
     const self = this;
     const info = {};
+    // What the SDK layer (`send`) reads besides: the object's own SDK output (no body) and its
+    // whole plaintext length, when the core knows them.
+    const meta = { raw: undefined, total: undefined };
     const maxPiece = options.maxPiece ?? (() => 1 << 20);
+    const sdkErrors = [];
+    const core = (f) => coreCall(f, sdkErrors);
     async function* loop() {
       const inflight = new Map();
       const bodies = new Map();
@@ -528,6 +568,11 @@ export class S3EncryptionClient {
             const { id, req, r, error } = await Promise.race(inflight.values());
             inflight.delete(id);
             if (error) throw error;
+            if (r.error) sdkErrors.push(r.error);
+            if (!req.keySuffix && r.status < 300 && r.sdk && !meta.raw) {
+              const { Body: _, ...rest } = r.sdk;
+              meta.raw = rest;
+            }
             if (!req.keySuffix && r.metadata && !info.Metadata) {
               info.Metadata = r.metadata;
               info.ContentType = r.contentType;
@@ -542,6 +587,12 @@ export class S3EncryptionClient {
                 if (o.etag != null) info.ETag = o.etag;
                 if (o.versionId != null) info.VersionId = o.versionId;
               }
+            }
+            if (meta.total === undefined) {
+              meta.total = g.plaintextLength();
+              // A whole-object read releases the object's plaintext length (known now, from the
+              // envelope and the stored length, before anything is released).
+              if (meta.total !== undefined && !options.ranged) info.ContentLength = meta.total;
             }
           } else if (n.kind === 'readBody' || n.kind === 'replay') {
             let src;
@@ -590,7 +641,7 @@ export class S3EncryptionClient {
           }
         }
       } catch (e) {
-        throw mapError(e);
+        throw mapError(e, sdkErrors);
       } finally {
         for (const b of bodies.values()) destroy(b);
         for (const p of inflight.values()) p.then((x) => x.r && destroy(x.r.body));
@@ -599,6 +650,7 @@ export class S3EncryptionClient {
     }
     const it = loop();
     it.info = info;
+    it.meta = meta;
     return it;
   }
 
@@ -607,18 +659,30 @@ export class S3EncryptionClient {
    * says), storedLength, ETag, VersionId, envelope, instructionFile}`.
    */
   async headObject(input) {
+    return (await this._head(input)).out;
+  }
+
+  /** `headObject`, and the object's own SDK output (`raw`, for the SDK layer). */
+  async _head(input) {
+    const sdkErrors = [];
+    const core = (f) => coreCall(f, sdkErrors);
     const d = core(() => new WasmDescribeObject(input.Bucket, input.Key, input.VersionId, this.instructionFileSuffix));
     try {
       let metadata;
+      let raw;
       for (;;) {
         const n = core(() => d.poll());
         if (n.kind === 'done') break;
-        const r = await sendSimple(this.s3Client, d, n.id);
+        const r = await sendSimple(this.s3Client, d, n.id, sdkErrors);
         if (metadata === undefined && r.metadata) metadata = r.metadata;
+        if (raw === undefined && r.sdk && !r.req.keySuffix && r.status < 300) {
+          const { Body: _, ...rest } = r.sdk;
+          raw = rest;
+        }
       }
       const o = d.object();
       const env = d.envelope();
-      return {
+      const out = {
         Metadata: metadata ?? {},
         ContentLength: d.plaintextLength() ?? undefined,
         storedLength: o ? o.storedLength : undefined,
@@ -627,8 +691,9 @@ export class S3EncryptionClient {
         envelope: env,
         instructionFile: d.instructionFileUsed(),
       };
+      return { out, raw };
     } catch (e) {
-      throw mapError(e);
+      throw mapError(e, sdkErrors);
     } finally {
       d.free();
     }
@@ -636,15 +701,17 @@ export class S3EncryptionClient {
 
   /** Delete an object and, when it has one, its instruction file: `{object, instructionFile}`. */
   async deleteObject(input) {
+    const sdkErrors = [];
+    const core = (f) => coreCall(f, sdkErrors);
     const d = core(() => new WasmDelete(input.Bucket, input.Key, this.instructionFileSuffix));
     try {
       for (;;) {
         const n = core(() => d.poll());
         if (n.kind === 'done') return { object: n.object, instructionFile: n.instructionFile };
-        await sendSimple(this.s3Client, d, n.id);
+        await sendSimple(this.s3Client, d, n.id, sdkErrors);
       }
     } catch (e) {
-      throw mapError(e);
+      throw mapError(e, sdkErrors);
     } finally {
       d.free();
     }
@@ -657,6 +724,8 @@ export class S3EncryptionClient {
    * `SourceSuffix`, `NewSuffix`, `EnforceRotation`. Returns `{version}`.
    */
   async reEncryptInstructionFile(input) {
+    const sdkErrors = [];
+    const core = (f) => coreCall(f, sdkErrors);
     const given = input.newKeyring ?? input.NewKeyring;
     if (!given) throw new UsageError('reEncryptInstructionFile needs newKeyring');
     const newKeyring = engineKeyring(given, 'newKeyring');
@@ -679,7 +748,7 @@ export class S3EncryptionClient {
         const n = core(() => r.poll());
         switch (n.kind) {
           case 'send':
-            await sendSimple(this.s3Client, r, n.id);
+            await sendSimple(this.s3Client, r, n.id, sdkErrors);
             break;
           case 'unwrapKey':
             await this.keyring.unwrap(r, core(() => r.keyRequest()));
@@ -709,7 +778,7 @@ export class S3EncryptionClient {
         }
       }
     } catch (e) {
-      throw e instanceof S3EncryptionError ? e : mapError(e);
+      throw e instanceof S3EncryptionError ? e : mapError(e, sdkErrors);
     } finally {
       r.free();
     }
