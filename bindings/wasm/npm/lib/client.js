@@ -8,6 +8,7 @@ import { engineKeyring } from './custom-keyring.js';
 import { ExactReader, chunks, concat } from './bytes.js';
 import { policyOptions } from './decrypt.js';
 import { sendCommand } from './commands.js';
+import { checkOptions } from './options.js';
 
 let s3Module = null;
 async function s3() {
@@ -246,32 +247,29 @@ function withTag(bytes, tag) {
  */
 export class S3EncryptionClient {
   constructor(options = {}) {
-    if (!options.s3Client) throw new UsageError('S3EncryptionClient needs s3Client');
-    if (!options.keyring) throw new UsageError('S3EncryptionClient needs keyring');
+    // The suite and policy first (the core parses both names), then every other option.
+    // The spec's default whatever the suite: a V2 writer must say FORBID_ENCRYPT_ALLOW_DECRYPT
+    // itself, never weaken its reads by choosing V2. The core refuses, here and not at the first
+    // write, a suite the policy does not write.
+    const commitmentPolicy = options?.commitmentPolicy ?? 'REQUIRE_ENCRYPT_REQUIRE_DECRYPT';
+    const suite = core(() => checkWriteSettings({ suite: options?.encryptionAlgorithm, commitmentPolicy }));
+    const n = checkOptions(options, { suite, commitmentPolicy });
     this.s3Client = options.s3Client;
     this.keyring = engineKeyring(options.keyring);
-    // The spec's default whatever the suite: a V2 writer must say FORBID_ENCRYPT_ALLOW_DECRYPT
-    // itself, never weaken its reads by choosing V2. The core parses both names and refuses,
-    // here and not at the first write, a suite the policy does not write.
-    this.commitmentPolicy = options.commitmentPolicy ?? 'REQUIRE_ENCRYPT_REQUIRE_DECRYPT';
-    this.suite = core(() =>
-      checkWriteSettings({ suite: options.encryptionAlgorithm, commitmentPolicy: this.commitmentPolicy }),
-    );
-    this.policy = policyOptions({ ...options, commitmentPolicy: this.commitmentPolicy });
+    this.commitmentPolicy = commitmentPolicy;
+    this.suite = suite;
+    this.policy = policyOptions({ ...options, commitmentPolicy });
     this.instructionFileSuffix = options.instructionFileSuffix ?? '.instruction';
     this.instructionFilePut = !!options.instructionFilePut;
     // The spec's disableInstructionFile: instruction files are neither read nor written.
     this.disableInstructionFile = !!options.disableInstructionFile;
-    if (this.disableInstructionFile && this.instructionFilePut) {
-      throw new UsageError('instructionFilePut needs instruction files, and disableInstructionFile is set');
-    }
-    this.bufferSize = options.bufferSize ?? 64 * MIB;
     this.storage = options.storage;
-    this.connections = options.connections ?? 1;
-    this.partSize = options.partSize ?? 8 * MIB;
-    this.multipartThreshold = options.multipartThreshold ?? 16 * MIB;
-    this.multipartPartSize = options.multipartPartSize ?? 8 * MIB;
-    this.partsInFlight = options.partsInFlight ?? 4;
+    this.bufferSize = n.bufferSize;
+    this.connections = n.connections;
+    this.partSize = n.partSize;
+    this.multipartThreshold = n.multipartThreshold;
+    this.multipartPartSize = n.multipartPartSize;
+    this.partsInFlight = n.partsInFlight;
   }
 
   /**

@@ -133,3 +133,19 @@ test("storage errors in the SDK's shape: NoSuchKey vs NoSuchBucket, $fault, $met
   const plain = await c.send(new GetObjectCommand({ Bucket: env.bucket, Key: 'err/plain' })).catch((e) => e);
   assert.ok(plain instanceof m.NotEncryptedError, String(plain));
 });
+
+test('a KmsKeyring without kmsClient makes its own KMSClient (endpoint and credentials from the environment)', async () => {
+  Object.assign(process.env, {
+    AWS_ENDPOINT_URL_KMS: moto.endpoint,
+    AWS_ACCESS_KEY_ID: 'testing',
+    AWS_SECRET_ACCESS_KEY: 'testing',
+  });
+  const { PutObjectCommand, GetObjectCommand } = s3sdk;
+  const c = new m.S3EncryptionClient({ s3Client: env.s3, keyring: new m.KmsKeyring({ kmsKeyId: env.kmsKeyId, region: 'us-east-1' }) });
+  await c.send(new PutObjectCommand({ Bucket: env.bucket, Key: 'kms/own', Body: 'via its own client' }), { EncryptionContext: { t: '1' } });
+  // Read with the test's KMSClient: the same key and context.
+  const r = new m.S3EncryptionClient({ s3Client: env.s3, keyring: new m.KmsKeyring({ kmsKeyId: env.kmsKeyId, kmsClient: env.kms }) });
+  const got = await r.send(new GetObjectCommand({ Bucket: env.bucket, Key: 'kms/own' }), { EncryptionContext: { t: '1' } });
+  assert.equal(await got.Body.transformToString(), 'via its own client');
+  await assert.rejects(r.send(new GetObjectCommand({ Bucket: env.bucket, Key: 'kms/own' }), { EncryptionContext: { t: '2' } }), m.PolicyError);
+});
