@@ -5,7 +5,7 @@
 // ciphertext as data are refused with a UsageError that names the way out.
 import { isEnvelopeKey } from '../dist/s3ec_core.js';
 import { UsageError } from './errors.js';
-import { concat } from './bytes.js';
+import { chunks, concat } from './bytes.js';
 
 /**
  * Refused: their bodies or results are object contents the encryption client cannot encrypt or
@@ -78,7 +78,7 @@ export function sdkBody(stream) {
   const bytes = async () => {
     const parts = [];
     let n = 0;
-    for await (const c of stream) {
+    for await (const c of chunks(stream)) {
       parts.push(c);
       n += c.length;
     }
