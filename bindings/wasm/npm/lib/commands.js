@@ -162,9 +162,18 @@ async function get(client, input, extra) {
   return shaped;
 }
 
-async function head(client, input) {
+async function head(client, command, options) {
+  const input = command.input;
   checkFields('HeadObjectCommand', input);
-  const { out, raw } = await client._head(input);
+  let got;
+  try {
+    got = await client._head(input);
+  } catch (e) {
+    // An object without an envelope: its HEAD says nothing the encryption client could add.
+    if (e.code === 'NotEncrypted') return client.s3Client.send(command, options);
+    throw e;
+  }
+  const { out, raw } = got;
   const shaped = { ...ok(), ...objectFields(raw), Metadata: userMetadata(out.Metadata) };
   if (out.ContentLength !== undefined) shaped.ContentLength = out.ContentLength;
   if (out.ETag !== undefined) shaped.ETag = out.ETag;
@@ -248,7 +257,7 @@ export async function sendCommand(client, command, options = {}) {
     case 'GetObjectCommand':
       return get(client, input, extra);
     case 'HeadObjectCommand':
-      return head(client, input);
+      return head(client, command, sdkOptions);
     case 'DeleteObjectCommand':
       return del(client, input);
     case 'DeleteObjectsCommand':

@@ -132,6 +132,8 @@ test("storage errors in the SDK's shape: NoSuchKey vs NoSuchBucket, $fault, $met
   await env.s3.send(new s3sdk.PutObjectCommand({ Bucket: env.bucket, Key: 'err/plain', Body: 'plain' }));
   const plain = await c.send(new GetObjectCommand({ Bucket: env.bucket, Key: 'err/plain' })).catch((e) => e);
   assert.ok(plain instanceof m.NotEncryptedError, String(plain));
+  // A HEAD of it passes through: its length is the stored one.
+  assert.equal((await c.send(new HeadObjectCommand({ Bucket: env.bucket, Key: 'err/plain' }))).ContentLength, 5);
 });
 
 test('a KmsKeyring without kmsClient makes its own KMSClient (endpoint and credentials from the environment)', async () => {
