@@ -202,6 +202,7 @@ export type Verification = 'InMemory' | 'Storage' | 'TwoPass' | 'DelayedAuthenti
 
 export interface GetObjectOutput<B> {
   Body: B;
+  /** User metadata, without the envelope's keys. */
   Metadata?: Record<string, string>;
   ContentType?: string;
   /**
@@ -229,6 +230,7 @@ export interface EnvelopeInfo {
 }
 
 export interface HeadObjectOutput {
+  /** User metadata, without the envelope's keys (those are in `envelope`). */
   Metadata: Record<string, string>;
   ContentLength?: number;
   storedLength?: number;

@@ -6,7 +6,7 @@ import { S3EncryptionError, UsageError, core as coreCall, mapError } from './err
 import { flat } from './keyrings.js';
 import { engineKeyring } from './custom-keyring.js';
 import { ExactReader, chunks, concat } from './bytes.js';
-import { s3, perform, inOrder, sendSimple, destroy } from './requests.js';
+import { s3, perform, inOrder, sendSimple, destroy, userMetadata } from './requests.js';
 import { Source, withTag } from './source.js';
 import { policyOptions } from './decrypt.js';
 import { sendCommand } from './commands.js';
@@ -363,7 +363,7 @@ export class S3EncryptionClient {
               meta.raw = rest;
             }
             if (!req.keySuffix && r.metadata && !info.Metadata) {
-              info.Metadata = r.metadata;
+              info.Metadata = userMetadata(r.metadata);
               info.ContentType = r.contentType;
             }
             if (r.status >= 300) destroy(r.body);
@@ -472,7 +472,7 @@ export class S3EncryptionClient {
       const o = d.object();
       const env = d.envelope();
       const out = {
-        Metadata: metadata ?? {},
+        Metadata: userMetadata(metadata),
         ContentLength: d.plaintextLength() ?? undefined,
         storedLength: o ? o.storedLength : undefined,
         ETag: o ? o.etag ?? undefined : undefined,

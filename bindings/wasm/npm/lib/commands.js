@@ -3,9 +3,9 @@
 // shapes; commands that do not touch object contents pass through to the wrapped S3Client as they
 // are; commands that would store plaintext, copy ciphertext apart from its envelope or read
 // ciphertext as data are refused with a UsageError that names the way out.
-import { isEnvelopeKey } from '../dist/s3ec_core.js';
 import { UsageError } from './errors.js';
 import { chunks, concat } from './bytes.js';
+import { userMetadata } from './requests.js';
 
 /**
  * Refused: their bodies or results are object contents the encryption client cannot encrypt or
@@ -48,12 +48,6 @@ function checkFields(name, input) {
   }
 }
 
-/** User metadata without the envelope's keys (the core's list). */
-export function userMetadata(metadata) {
-  const out = {};
-  for (const [k, v] of Object.entries(metadata ?? {})) if (!isEnvelopeKey(k)) out[k] = v;
-  return out;
-}
 
 /** The SDK output fields that describe the stored ciphertext, not the plaintext: left out. */
 const STORED_ONLY = /^(Checksum|ContentMD5$|ContentLength$|ContentRange$|Body$|Metadata$|ETag$|VersionId$|\$metadata$)/;

@@ -1,5 +1,6 @@
 // The S3 requests the machines ask for, made with the caller's S3Client (commands of
 // `@aws-sdk/client-s3`), and their answers as the machines read them.
+import { isEnvelopeKey } from '../dist/s3ec_core.js';
 import { UsageError, core as coreCall, useS3Module } from './errors.js';
 import { chunks, concat } from './bytes.js';
 
@@ -14,6 +15,13 @@ export async function s3() {
 }
 
 const INSTRUCTION_FILE_LIMIT = 16 * 1024;
+
+/** User metadata without the envelope's keys (the core's list). */
+export function userMetadata(metadata) {
+  const out = {};
+  for (const [k, v] of Object.entries(metadata ?? {})) if (!isEnvelopeKey(k)) out[k] = v;
+  return out;
+}
 
 /** The headers of an SDK output, as the machines read them. */
 function headersOf(out, bodyLength) {

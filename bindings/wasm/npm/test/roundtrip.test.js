@@ -309,3 +309,15 @@ test('stream-mode getObject fills ContentLength, verification, ETag and VersionI
     assert.deepEqual([b.ETag, b.VersionId, b.ContentLength, b.verification], [s.ETag, s.VersionId, s.ContentLength, s.verification]);
   }
 });
+
+test("getObject and headObject return the user's metadata without the envelope's keys", async () => {
+  const c = client(new m.AesKeyring({ key: aesRaw }));
+  for (const instructionFilePut of [false, true]) {
+    const Key = `md/${instructionFilePut}`;
+    await c.putObject({ Bucket: env.bucket, Key, Body: 'x', Metadata: { purpose: 'md', 'x-trace': '7' }, InstructionFilePut: instructionFilePut });
+    for (const as of ['bytes', 'stream']) assert.deepEqual((await c.getObject({ Bucket: env.bucket, Key }, { as })).Metadata, { purpose: 'md', 'x-trace': '7' });
+    const h = await c.headObject({ Bucket: env.bucket, Key });
+    assert.deepEqual(h.Metadata, { purpose: 'md', 'x-trace': '7' });
+    assert.equal(h.envelope.version, 'V3');
+  }
+});
