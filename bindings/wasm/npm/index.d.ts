@@ -188,6 +188,32 @@ export interface PutObjectOutput {
   instructionFile: boolean;
 }
 
+/** Progress of a write, in plaintext bytes. */
+export interface UploadProgress {
+  loaded: number;
+  /** The plaintext length, when known. */
+  total?: number;
+  /** The part just stored (1 for a single PUT). */
+  part: number;
+  Bucket: string;
+  Key: string;
+}
+
+export interface PutObjectOptions {
+  /** Called as each part (or the single PUT) is stored. */
+  onProgress?: (progress: UploadProgress) => void;
+  /** Stops the write (a started multipart upload is aborted); the signal's reason is thrown. */
+  signal?: AbortSignal;
+}
+
+/** The shape of `@aws-sdk/lib-storage`'s `Upload`, over `putObject` (part size and parts in flight are the client's). */
+export declare class Upload {
+  constructor(options: { client: S3EncryptionClient; params: PutObjectInput });
+  on(event: 'httpUploadProgress', listener: (progress: UploadProgress) => void): this;
+  done(): Promise<{ $metadata: { httpStatusCode?: number }; Bucket: string; Key: string; ETag?: string; VersionId?: string }>;
+  abort(): Promise<void>;
+}
+
 export interface GetObjectInput {
   Bucket: string;
   Key: string;
@@ -287,7 +313,7 @@ export declare class S3EncryptionClient {
    * with MetadataDirective REPLACE), which throw a `UsageError`.
    */
   send(command: S3Command, options?: SendOptions): Promise<any>;
-  putObject(input: PutObjectInput): Promise<PutObjectOutput>;
+  putObject(input: PutObjectInput, options?: PutObjectOptions): Promise<PutObjectOutput>;
   getObject(input: GetObjectInput, options?: { as?: 'bytes' }): Promise<GetObjectOutput<Uint8Array>>;
   getObject(input: GetObjectInput, options: { as: 'stream' }): Promise<GetObjectOutput<ReadableStream<Uint8Array>>>;
   headObject(input: { Bucket: string; Key: string; VersionId?: string }): Promise<HeadObjectOutput>;

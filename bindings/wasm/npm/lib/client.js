@@ -85,9 +85,14 @@ export class S3EncryptionClient {
    * whose length is known), `ContentType`, `Metadata`, `EncryptionContext` (KMS; for AES / RSA the
    * materials description stored, by default the keyring's `materialsDescription`),
    * `InstructionFilePut`. Returns `{ETag?, VersionId?, plaintextLength, storedLength, parts,
-   * multipart, instructionFile}`.
+   * multipart, instructionFile}`. `options.onProgress({loaded, total, part, Bucket, Key})` is
+   * called as each part (or the single PUT) is stored, `loaded` in plaintext bytes (`total`
+   * undefined for a stream of unknown length); `options.signal` (an `AbortSignal`) stops the
+   * write: a multipart upload already started is aborted, and the signal's reason is thrown.
    */
-  async putObject(input, { chunking } = {}) {
+  async putObject(input, { chunking, onProgress, signal } = {}) {
+    if (onProgress !== undefined && typeof onProgress !== 'function') throw new UsageError('onProgress must be a function');
+    signal?.throwIfAborted?.();
     const sdkErrors = [];
     const core = (f) => coreCall(f, sdkErrors);
     const source = new Source(input.Body);
@@ -116,6 +121,9 @@ export class S3EncryptionClient {
         }),
     );
     const parts = new Map();
+    // Plaintext bytes of each body in flight, by request id (for progress).
+    const plainOf = new Map();
+    let loaded = 0;
     const etags = new Map();
     const inflight = new Map();
     let failure = null;
@@ -123,6 +131,11 @@ export class S3EncryptionClient {
     const split = chunking ?? (() => 1 << 20);
     try {
       for (;;) {
+        if (signal?.aborted && !failure) {
+          // The machine aborts a multipart upload it started, then reports.
+          failure = signal.reason instanceof Error ? signal.reason : Object.assign(new Error('the upload was aborted'), { name: 'AbortError' });
+          p.abort();
+        }
         const n = core(() => p.poll());
         try {
           switch (n.kind) {
@@ -173,10 +186,12 @@ export class S3EncryptionClient {
                   core(() => p.encrypt(piece));
                   at += k;
                 }
+                plainOf.set(n.id, buf.length);
                 body = withTag(buf, core(() => p.tag()));
               } else if (req.operation === 'UploadPart') {
                 const b = parts.get(req.partNumber);
                 parts.delete(req.partNumber);
+                plainOf.set(n.id, b.length);
                 body = req.body.endsWithTag ? withTag(b, core(() => p.tag())) : b;
               } else if (req.operation === 'CompleteMultipartUpload') {
                 body = [...etags.entries()].sort((a, b) => a[0] - b[0]).map(([PartNumber, ETag]) => ({ PartNumber, ETag }));
@@ -203,6 +218,14 @@ export class S3EncryptionClient {
               } else {
                 if (r.error) sdkErrors.push(r.error);
                 if (req.operation === 'UploadPart' && r.status < 300) etags.set(req.partNumber, r.etag);
+                if (plainOf.has(id)) {
+                  const k = plainOf.get(id);
+                  plainOf.delete(id);
+                  if (r.status < 300 && onProgress) {
+                    loaded += k;
+                    onProgress({ loaded, total: len, part: req.partNumber ?? 1, Bucket: input.Bucket, Key: input.Key });
+                  }
+                }
                 if (req.operation === 'PutObject' && !req.keySuffix) last = r;
                 if (req.operation === 'CompleteMultipartUpload') last = r;
                 try {

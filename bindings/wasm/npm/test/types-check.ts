@@ -1,5 +1,5 @@
 // Compiled with `tsc --noEmit` by types.test.js: the declarations describe the README's usage.
-import { S3EncryptionClient, KmsKeyring, AesKeyring, decryptObject, AuthenticationError, PolicyError, StorageError, CommitmentPolicy } from 's3-encryption';
+import { S3EncryptionClient, KmsKeyring, AesKeyring, decryptObject, AuthenticationError, PolicyError, StorageError, CommitmentPolicy, Upload } from 's3-encryption';
 import type { Keyring, WrapDataKeyRequest, UnwrapDataKeyRequest } from 's3-encryption';
 
 declare const s3: { send(c: unknown): Promise<any> };
@@ -64,3 +64,13 @@ async function sdkShape(): Promise<void> {
   }
 }
 void sdkShape;
+
+// Upload and putObject's progress.
+async function uploads(c: S3EncryptionClient): Promise<void> {
+  const up = new Upload({ client: c, params: { Bucket: 'b', Key: 'k', Body: new Uint8Array(1) } });
+  up.on('httpUploadProgress', (p) => console.log(p.loaded, p.total, p.part));
+  const done = await up.done();
+  const etag: string | undefined = done.ETag;
+  await c.putObject({ Bucket: 'b', Key: 'k', Body: 'x' }, { onProgress: (p) => console.log(p.loaded, etag), signal: AbortSignal.timeout(1000) });
+}
+void uploads;
