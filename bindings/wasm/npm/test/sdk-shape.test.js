@@ -151,3 +151,16 @@ test('a KmsKeyring without kmsClient makes its own KMSClient (endpoint and crede
   assert.equal(await got.Body.transformToString(), 'via its own client');
   await assert.rejects(r.send(new GetObjectCommand({ Bucket: env.bucket, Key: 'kms/own' }), { EncryptionContext: { t: '2' } }), m.PolicyError);
 });
+
+test('a write to a missing bucket is NoSuchBucket, in both APIs', async () => {
+  const c = client();
+  for (const attempt of [
+    () => c.putObject({ Bucket: 'no-such-bucket-put', Key: 'k', Body: 'x' }),
+    () => c.send(new s3sdk.PutObjectCommand({ Bucket: 'no-such-bucket-put', Key: 'k', Body: 'x' })),
+  ]) {
+    const e = await attempt().catch((x) => x);
+    assert.equal(e.name, 'NoSuchBucket');
+    assert.equal(e.$metadata.httpStatusCode, 404);
+    assert.ok(e instanceof m.StorageError && e instanceof s3sdk.S3ServiceException);
+  }
+});
