@@ -115,16 +115,20 @@ export declare class RsaKeyring {
   readonly canDecrypt: boolean;
 }
 
-/** A KMS key (`kms+context` writes; reads need this key). */
+/**
+ * A KMS key (`kms+context` writes; reads need this key). Without `kmsClient` the keyring makes a
+ * `KMSClient` of `@aws-sdk/client-kms` (with `region`, else the SDK's default configuration) at
+ * its first call; the KMS commands come from `@aws-sdk/client-kms` either way.
+ */
 export declare class KmsKeyring {
   private readonly __keyring: 'kms';
-  constructor(options: { kmsClient: SdkClient; kmsKeyId: string });
+  constructor(options: { kmsKeyId: string; kmsClient?: SdkClient; region?: string });
 }
 
 /** KMS discovery: reads under whichever KMS key the object names; no writes. */
 export declare class KmsDiscoveryKeyring {
   private readonly __keyring: 'kmsDiscovery';
-  constructor(options: { kmsClient: SdkClient });
+  constructor(options?: { kmsClient?: SdkClient; region?: string });
 }
 
 /** What the client and `decryptObject` take: a built-in keyring or a `Keyring` of your own. */
@@ -176,11 +180,38 @@ export interface PutObjectInput {
 
 export interface PutObjectOutput {
   ETag?: string;
+  VersionId?: string;
   plaintextLength: number;
   storedLength: number;
   parts: number;
   multipart: boolean;
   instructionFile: boolean;
+}
+
+/** Progress of a write, in plaintext bytes. */
+export interface UploadProgress {
+  loaded: number;
+  /** The plaintext length, when known. */
+  total?: number;
+  /** The part just stored (1 for a single PUT). */
+  part: number;
+  Bucket: string;
+  Key: string;
+}
+
+export interface PutObjectOptions {
+  /** Called as each part (or the single PUT) is stored. */
+  onProgress?: (progress: UploadProgress) => void;
+  /** Stops the write (a started multipart upload is aborted); the signal's reason is thrown. */
+  signal?: AbortSignal;
+}
+
+/** The shape of `@aws-sdk/lib-storage`'s `Upload`, over `putObject` (part size and parts in flight are the client's). */
+export declare class Upload {
+  constructor(options: { client: S3EncryptionClient; params: PutObjectInput });
+  on(event: 'httpUploadProgress', listener: (progress: UploadProgress) => void): this;
+  done(): Promise<{ $metadata: { httpStatusCode?: number }; Bucket: string; Key: string; ETag?: string; VersionId?: string }>;
+  abort(): Promise<void>;
 }
 
 export interface GetObjectInput {
@@ -197,10 +228,15 @@ export type Verification = 'InMemory' | 'Storage' | 'TwoPass' | 'DelayedAuthenti
 
 export interface GetObjectOutput<B> {
   Body: B;
+  /** User metadata, without the envelope's keys. */
   Metadata?: Record<string, string>;
   ContentType?: string;
-  /** Plaintext length (set once the read finished: always for bytes). */
+  /**
+   * Plaintext length: of the whole object from the start when the format says it (GCM, or CBC
+   * with its declared length); of what was released once the read finished (always for bytes).
+   */
   ContentLength?: number;
+  /** How the released bytes were verified (for a stream: once it has been read to its end). */
   verification?: Verification;
   ETag?: string;
   VersionId?: string;
@@ -220,6 +256,7 @@ export interface EnvelopeInfo {
 }
 
 export interface HeadObjectOutput {
+  /** User metadata, without the envelope's keys (those are in `envelope`). */
   Metadata: Record<string, string>;
   ContentLength?: number;
   storedLength?: number;
@@ -229,9 +266,54 @@ export interface HeadObjectOutput {
   instructionFile: boolean;
 }
 
+/** An `@aws-sdk/client-s3` command (`new GetObjectCommand({...})`, ...): its `input` is read. */
+export interface S3Command {
+  readonly input: object;
+}
+
+/** The options of `send`: the encryption context of a Put or Get; the rest go to the wrapped client. */
+export interface SendOptions {
+  /** KMS encryption context (Put and Get), or for AES/RSA writes the materials description stored. */
+  EncryptionContext?: StringMap;
+  [sdkOption: string]: unknown;
+}
+
+/** A body in the SDK's shape: a web stream of verified plaintext with the SDK's `transform*` methods (each body is read once). */
+export interface SdkBody extends ReadableStream<Uint8Array> {
+  transformToByteArray(): Promise<Uint8Array>;
+  transformToString(encoding?: string): Promise<string>;
+  transformToWebStream(): ReadableStream<Uint8Array>;
+}
+
+/** What `send(new GetObjectCommand(...))` answers (besides the SDK's other object fields, e.g. `LastModified`). */
+export interface SendGetObjectOutput {
+  $metadata: { httpStatusCode?: number; requestId?: string; attempts?: number; totalRetryDelay?: number };
+  Body: SdkBody;
+  /** User metadata, without the envelope's keys. */
+  Metadata: Record<string, string>;
+  ContentLength?: number;
+  /** Ranged reads: `bytes a-b/total` over the plaintext (`*` when the total is not known). */
+  ContentRange?: string;
+  ContentType?: string;
+  ETag?: string;
+  VersionId?: string;
+  LastModified?: Date;
+  verification?: Verification;
+  [field: string]: unknown;
+}
+
 export declare class S3EncryptionClient {
   constructor(options: S3EncryptionClientOptions);
-  putObject(input: PutObjectInput): Promise<PutObjectOutput>;
+  /**
+   * The `@aws-sdk/client-s3` interface. Put, Get, Head, Delete and DeleteObjects run through the
+   * encryption client (instruction files included) in the SDK's output shapes; other commands go
+   * to the wrapped client unchanged, except those that would store plaintext or separate
+   * ciphertext from its envelope (caller-driven multipart uploads, UploadPartCopy, S3 Select,
+   * CopyObject / RenameObject of an object whose envelope is in its instruction file, CopyObject
+   * with MetadataDirective REPLACE), which throw a `UsageError`.
+   */
+  send(command: S3Command, options?: SendOptions): Promise<any>;
+  putObject(input: PutObjectInput, options?: PutObjectOptions): Promise<PutObjectOutput>;
   getObject(input: GetObjectInput, options?: { as?: 'bytes' }): Promise<GetObjectOutput<Uint8Array>>;
   getObject(input: GetObjectInput, options: { as: 'stream' }): Promise<GetObjectOutput<ReadableStream<Uint8Array>>>;
   headObject(input: { Bucket: string; Key: string; VersionId?: string }): Promise<HeadObjectOutput>;
@@ -275,12 +357,25 @@ export declare class S3EncryptionError extends Error {
   /** The HTTP status of a failed S3 request. */
   readonly status?: number;
 }
+/**
+ * A storage error of a failed S3 request is built on the SDK's `S3ServiceException` (from
+ * `@aws-sdk/client-s3`, loaded to talk to S3): `name` is the S3 error code (`NoSuchKey`,
+ * `NoSuchBucket`, `AccessDenied`, …), with the SDK's `$fault` and `$metadata`, `cause` the SDK's
+ * error; `instanceof StorageError` (and `NotFoundError`, …) holds too.
+ */
+export interface S3StorageErrorFields {
+  readonly $fault: 'client' | 'server';
+  readonly $metadata: { httpStatusCode?: number; requestId?: string; extendedRequestId?: string; attempts?: number; totalRetryDelay?: number };
+}
 export declare class FormatError extends S3EncryptionError {}
 export declare class NotEncryptedError extends FormatError {}
 export declare class PolicyError extends S3EncryptionError {}
 /** Deliberately opaque: one class and one message for every tag, commitment, unwrap, padding or KMS failure (a body cut short says so: `code` TruncatedBody). */
 export declare class AuthenticationError extends S3EncryptionError {}
-export declare class StorageError extends S3EncryptionError {}
+export declare class StorageError extends S3EncryptionError implements Partial<S3StorageErrorFields> {
+  readonly $fault?: 'client' | 'server';
+  readonly $metadata?: S3StorageErrorFields['$metadata'];
+}
 export declare class NotFoundError extends StorageError {}
 export declare class ObjectChangedError extends StorageError {}
 export declare class UsageError extends S3EncryptionError {}

@@ -45,6 +45,13 @@ pub fn needs_instruction_file(metadata: Vec<String>) -> JsResult<bool> {
     Envelope::needs_instruction_file(borrow_pairs(&m)).js()
 }
 
+/// Whether `name` (any case, with or without `x-amz-meta-`) is an envelope key: the core's
+/// `envelope::keys::is_envelope_key`, so that user metadata can be told apart from the envelope.
+#[wasm_bindgen(js_name = isEnvelopeKey)]
+pub fn is_envelope_key(name: &str) -> bool {
+    s3_encryption::envelope::keys::is_envelope_key(name)
+}
+
 /// Parse an envelope from the object metadata (flat `[name, value, …]`, names without
 /// `x-amz-meta-`) and the instruction file's bytes, under the policy of `options`
 /// (`commitmentPolicy`, `enableLegacyWrappingAlgorithms`, `enableLegacyUnauthenticatedModes`,

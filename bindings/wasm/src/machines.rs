@@ -299,6 +299,15 @@ impl WasmGet {
     pub fn released(&self) -> f64 {
         self.m().released() as f64
     }
+
+    /// The object's whole plaintext length, once its envelope and stored length are known and
+    /// they say it (the envelope's `plaintext_len`), or `undefined`.
+    #[wasm_bindgen(js_name = plaintextLength)]
+    pub fn plaintext_length(&self) -> Option<f64> {
+        let env = self.m.envelope()?;
+        let o = self.m.object()?;
+        env.plaintext_len(o.stored_len()).map(|n| n as f64)
+    }
 }
 
 fn js_config() -> JsValue {

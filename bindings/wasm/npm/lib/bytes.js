@@ -62,12 +62,13 @@ function asBytes(c) {
 
 /**
  * A reader that hands out exactly `n` bytes at a time (fewer only at the end) from a chunk
- * iterator.
+ * iterator, each time in a fresh buffer of its own.
  */
 export class ExactReader {
   /** `tolerant`: a failing source (a connection cut mid-body) just ends; `error` keeps why. */
-  constructor(iter, { tolerant = false } = {}) {
+  constructor(iter, { tolerant = false, spare = 0 } = {}) {
     this.iter = iter;
+    this.spare = spare;
     this.buf = [];
     this.have = 0;
     this.done = false;
@@ -91,7 +92,8 @@ export class ExactReader {
       }
     }
     const take = Math.min(n, this.have);
-    const out = new Uint8Array(take);
+    // Always a copy (the caller's chunks are never handed out), with `spare` bytes of room after.
+    const out = this.spare ? new Uint8Array(new ArrayBuffer(take + this.spare), 0, take) : new Uint8Array(take);
     let at = 0;
     while (at < take) {
       const c = this.buf[0];

@@ -2,193 +2,18 @@
 // for, and hands every response back to them. Every check (status, Content-Range, lengths, ETags,
 // caps, authentication) is the core's; this file only moves bytes.
 import { WasmGet, WasmPut, WasmDescribeObject, WasmDelete, WasmRotate, checkWriteSettings } from '../dist/s3ec_core.js';
-import { S3EncryptionError, UsageError, core, mapError } from './errors.js';
+import { S3EncryptionError, UsageError, core as coreCall, mapError } from './errors.js';
 import { flat } from './keyrings.js';
 import { engineKeyring } from './custom-keyring.js';
 import { ExactReader, chunks, concat } from './bytes.js';
+import { s3, perform, inOrder, sendSimple, destroy, userMetadata } from './requests.js';
+import { Source, withTag } from './source.js';
 import { policyOptions } from './decrypt.js';
+import { sendCommand } from './commands.js';
+import { checkOptions } from './options.js';
 
-let s3Module = null;
-async function s3() {
-  if (!s3Module) s3Module = await import('@aws-sdk/client-s3');
-  return s3Module;
-}
+const core = (f) => coreCall(f);
 
-const MIB = 1 << 20;
-const INSTRUCTION_FILE_LIMIT = 16 * 1024;
-
-/** The headers of an SDK output, as the machines read them. */
-function headersOf(out, bodyLength) {
-  const h = [];
-  if (out.ETag !== undefined) h.push('ETag', out.ETag);
-  const len = out.ContentLength !== undefined ? out.ContentLength : bodyLength;
-  if (len !== undefined) h.push('Content-Length', String(len));
-  if (out.ContentRange !== undefined) h.push('Content-Range', out.ContentRange);
-  if (out.VersionId !== undefined) h.push('x-amz-version-id', out.VersionId);
-  if (out.Metadata) for (const [k, v] of Object.entries(out.Metadata)) h.push(`x-amz-meta-${k}`, String(v));
-  return h;
-}
-
-/** The HTTP status of an SDK error, or 0 when no response came. */
-function statusOf(e) {
-  const s = e && e.$metadata && e.$metadata.httpStatusCode;
-  return typeof s === 'number' ? s : 0;
-}
-
-function destroy(body) {
-  if (!body) return;
-  try {
-    if (typeof body.destroy === 'function') body.destroy();
-    else if (typeof body.cancel === 'function') body.cancel().catch(() => {});
-  } catch {
-    // already closed
-  }
-}
-
-/** Read at most `limit` + 1 bytes of a small body (instruction files), then stop. */
-async function readCapped(body, limit) {
-  const parts = [];
-  let n = 0;
-  if (!body) return new Uint8Array(0);
-  try {
-    for await (const c of chunks(body)) {
-      parts.push(c);
-      n += c.length;
-      if (n > limit) break;
-    }
-  } finally {
-    destroy(body);
-  }
-  return concat(parts, n);
-}
-
-function commonInput(req) {
-  const i = { Bucket: req.bucket, Key: req.key };
-  if (req.versionId) i.VersionId = req.versionId;
-  return i;
-}
-
-/** Perform one machine request with the S3Client: `{status, headers, body, uploadId}`. */
-async function perform(client, req, body) {
-  const m = await s3();
-  const input = commonInput(req);
-  let cmd;
-  switch (req.operation) {
-    case 'HeadObject':
-      if (req.ifMatch) input.IfMatch = req.ifMatch;
-      cmd = new m.HeadObjectCommand(input);
-      break;
-    case 'GetObject':
-      if (req.ifMatch) input.IfMatch = req.ifMatch;
-      if (req.rangeHeader) input.Range = req.rangeHeader;
-      cmd = new m.GetObjectCommand(input);
-      break;
-    case 'PutObject':
-      Object.assign(input, { Body: body, ContentLength: body.length, Metadata: req.metadata });
-      if (req.contentType) input.ContentType = req.contentType;
-      if (req.ifMatch) input.IfMatch = req.ifMatch;
-      cmd = new m.PutObjectCommand(input);
-      break;
-    case 'CreateMultipartUpload':
-      input.Metadata = req.metadata;
-      if (req.contentType) input.ContentType = req.contentType;
-      cmd = new m.CreateMultipartUploadCommand(input);
-      break;
-    case 'UploadPart':
-      Object.assign(input, { UploadId: req.uploadId, PartNumber: req.partNumber, Body: body, ContentLength: body.length });
-      cmd = new m.UploadPartCommand(input);
-      break;
-    case 'CompleteMultipartUpload':
-      Object.assign(input, { UploadId: req.uploadId, MultipartUpload: { Parts: body } });
-      cmd = new m.CompleteMultipartUploadCommand(input);
-      break;
-    case 'AbortMultipartUpload':
-      input.UploadId = req.uploadId;
-      cmd = new m.AbortMultipartUploadCommand(input);
-      break;
-    case 'DeleteObject':
-      cmd = new m.DeleteObjectCommand(input);
-      break;
-    default:
-      throw new UsageError(`unknown operation ${req.operation}`);
-  }
-  try {
-    const out = await client.send(cmd);
-    return {
-      status: out.$metadata.httpStatusCode ?? 200,
-      headers: headersOf(out, req.operation === 'HeadObject' || req.operation === 'GetObject' ? undefined : 0),
-      body: out.Body,
-      uploadId: out.UploadId,
-      etag: out.ETag,
-      metadata: out.Metadata,
-      contentType: out.ContentType,
-    };
-  } catch (e) {
-    const status = statusOf(e);
-    if (status === 0) throw e;
-    return { status, headers: [], body: undefined, error: e };
-  }
-}
-
-/** Released pieces `{bytes, offset}` in plaintext order (a ranged read starts at its first). */
-async function* inOrder(run, ranged) {
-  let next = ranged ? null : 0;
-  const held = new Map();
-  for await (const { bytes, offset } of run) {
-    if (next === null) next = offset;
-    held.set(offset, bytes);
-    while (held.has(next)) {
-      const b = held.get(next);
-      held.delete(next);
-      next += b.length;
-      yield b;
-    }
-  }
-  if (held.size) throw new UsageError('released pieces do not tile the object');
-}
-
-/** Drive a small machine (describe, delete, rotate): one request at a time. */
-async function sendSimple(client, mach, id) {
-  const req = core(() => mach.request(id));
-  const body = req.body.kind === 'bytes' ? req.body.bytes : undefined;
-  const r = await perform(client, req, body);
-  if (req.operation === 'GetObject') {
-    const bytes = r.status < 300 ? await readCapped(r.body, req.responseBodyLimit ?? INSTRUCTION_FILE_LIMIT) : new Uint8Array(0);
-    core(() => mach.body(id, bytes));
-  } else destroy(r.body);
-  core(() => mach.response(id, r.status, r.headers));
-  return r;
-}
-
-/** A source of plaintext for a PUT. */
-class Source {
-  constructor(body) {
-    this.body = body;
-    if (body === undefined || body === null) this.bytes = new Uint8Array(0);
-    else if (typeof body === 'string') this.bytes = new TextEncoder().encode(body);
-    else if (body instanceof Uint8Array) this.bytes = body;
-    else if (body instanceof ArrayBuffer) this.bytes = new Uint8Array(body);
-    else if (ArrayBuffer.isView(body)) this.bytes = new Uint8Array(body.buffer, body.byteOffset, body.byteLength);
-    else if (typeof Blob !== 'undefined' && body instanceof Blob) this.blob = body;
-    else this.reader = new ExactReader(chunks(body)[Symbol.asyncIterator]());
-  }
-  get length() {
-    if (this.bytes) return this.bytes.length;
-    if (this.blob) return this.blob.size;
-    return undefined;
-  }
-  /** For a stream of declared length: whether bytes are left after everything was read. */
-  async overrun() {
-    if (!this.reader) return false;
-    return (await this.reader.read(1)).length > 0;
-  }
-  /** A fresh copy of `len` bytes at `offset` (sequential offsets for streams). */
-  async read(offset, len) {
-    if (this.bytes) return this.bytes.slice(offset, offset + len);
-    if (this.blob) return new Uint8Array(await this.blob.slice(offset, offset + len).arrayBuffer());
-    return this.reader.read(len);
-  }
-}
 
 /**
  * The S3 Encryption Client. Options:
@@ -213,32 +38,45 @@ class Source {
  */
 export class S3EncryptionClient {
   constructor(options = {}) {
-    if (!options.s3Client) throw new UsageError('S3EncryptionClient needs s3Client');
-    if (!options.keyring) throw new UsageError('S3EncryptionClient needs keyring');
+    // The suite and policy first (the core parses both names), then every other option.
+    // The spec's default whatever the suite: a V2 writer must say FORBID_ENCRYPT_ALLOW_DECRYPT
+    // itself, never weaken its reads by choosing V2. The core refuses, here and not at the first
+    // write, a suite the policy does not write.
+    const commitmentPolicy = options?.commitmentPolicy ?? 'REQUIRE_ENCRYPT_REQUIRE_DECRYPT';
+    const suite = core(() => checkWriteSettings({ suite: options?.encryptionAlgorithm, commitmentPolicy }));
+    const n = checkOptions(options, { suite, commitmentPolicy });
     this.s3Client = options.s3Client;
     this.keyring = engineKeyring(options.keyring);
-    // The spec's default whatever the suite: a V2 writer must say FORBID_ENCRYPT_ALLOW_DECRYPT
-    // itself, never weaken its reads by choosing V2. The core parses both names and refuses,
-    // here and not at the first write, a suite the policy does not write.
-    this.commitmentPolicy = options.commitmentPolicy ?? 'REQUIRE_ENCRYPT_REQUIRE_DECRYPT';
-    this.suite = core(() =>
-      checkWriteSettings({ suite: options.encryptionAlgorithm, commitmentPolicy: this.commitmentPolicy }),
-    );
-    this.policy = policyOptions({ ...options, commitmentPolicy: this.commitmentPolicy });
+    this.commitmentPolicy = commitmentPolicy;
+    this.suite = suite;
+    this.policy = policyOptions({ ...options, commitmentPolicy });
     this.instructionFileSuffix = options.instructionFileSuffix ?? '.instruction';
     this.instructionFilePut = !!options.instructionFilePut;
     // The spec's disableInstructionFile: instruction files are neither read nor written.
     this.disableInstructionFile = !!options.disableInstructionFile;
-    if (this.disableInstructionFile && this.instructionFilePut) {
-      throw new UsageError('instructionFilePut needs instruction files, and disableInstructionFile is set');
-    }
-    this.bufferSize = options.bufferSize ?? 64 * MIB;
     this.storage = options.storage;
-    this.connections = options.connections ?? 1;
-    this.partSize = options.partSize ?? 8 * MIB;
-    this.multipartThreshold = options.multipartThreshold ?? 16 * MIB;
-    this.multipartPartSize = options.multipartPartSize ?? 8 * MIB;
-    this.partsInFlight = options.partsInFlight ?? 4;
+    this.bufferSize = n.bufferSize;
+    this.connections = n.connections;
+    this.partSize = n.partSize;
+    this.multipartThreshold = n.multipartThreshold;
+    this.multipartPartSize = n.multipartPartSize;
+    this.partsInFlight = n.partsInFlight;
+  }
+
+  /**
+   * The `@aws-sdk/client-s3` interface: `send(new PutObjectCommand({...}))`, Get, Head, Delete and
+   * DeleteObjects (with instruction files) through this client, in the SDK's output shapes; other
+   * commands go to the wrapped `s3Client` unchanged, except those that would store plaintext or
+   * separate ciphertext from its envelope, which are refused (see `lib/commands.js`).
+   * `options.EncryptionContext`: the encryption context of a Put or Get.
+   */
+  send(command, options) {
+    return sendCommand(this, command, options);
+  }
+
+  /** @internal The `@aws-sdk/client-s3` module the requests are made with. */
+  _s3() {
+    return s3();
   }
 
   /**
@@ -247,9 +85,16 @@ export class S3EncryptionClient {
    * whose length is known), `ContentType`, `Metadata`, `EncryptionContext` (KMS; for AES / RSA the
    * materials description stored, by default the keyring's `materialsDescription`),
    * `InstructionFilePut`. Returns `{ETag?, VersionId?, plaintextLength, storedLength, parts,
-   * multipart, instructionFile}`.
+   * multipart, instructionFile}`. `options.onProgress({loaded, total, part, Bucket, Key})` is
+   * called as each part (or the single PUT) is stored, `loaded` in plaintext bytes (`total`
+   * undefined for a stream of unknown length); `options.signal` (an `AbortSignal`) stops the
+   * write: a multipart upload already started is aborted, and the signal's reason is thrown.
    */
-  async putObject(input, { chunking } = {}) {
+  async putObject(input, { chunking, onProgress, signal } = {}) {
+    if (onProgress !== undefined && typeof onProgress !== 'function') throw new UsageError('onProgress must be a function');
+    signal?.throwIfAborted?.();
+    const sdkErrors = [];
+    const core = (f) => coreCall(f, sdkErrors);
     const source = new Source(input.Body);
     const len = source.length ?? input.ContentLength;
     const placement = input.InstructionFilePut ?? this.instructionFilePut ? 'instructionFile' : 'metadata';
@@ -276,6 +121,9 @@ export class S3EncryptionClient {
         }),
     );
     const parts = new Map();
+    // Plaintext bytes of each body in flight, by request id (for progress).
+    const plainOf = new Map();
+    let loaded = 0;
     const etags = new Map();
     const inflight = new Map();
     let failure = null;
@@ -283,6 +131,11 @@ export class S3EncryptionClient {
     const split = chunking ?? (() => 1 << 20);
     try {
       for (;;) {
+        if (signal?.aborted && !failure) {
+          // The machine aborts a multipart upload it started, then reports.
+          failure = signal.reason instanceof Error ? signal.reason : Object.assign(new Error('the upload was aborted'), { name: 'AbortError' });
+          p.abort();
+        }
         const n = core(() => p.poll());
         try {
           switch (n.kind) {
@@ -308,26 +161,38 @@ export class S3EncryptionClient {
             case 'send': {
               const req = core(() => p.request(n.id));
               let body;
-              const last = req.operation === 'CompleteMultipartUpload' || (req.operation === 'PutObject' && req.body.kind === 'ciphertext');
-              if (last && len !== undefined && (await source.overrun())) {
-                // A stream longer than its declared ContentLength: store nothing.
+              const single = req.operation === 'PutObject' && req.body.kind === 'ciphertext';
+              let buf;
+              if (single) {
+                // A body of unknown length that fit one part was read as that part (the
+                // machine's probe); otherwise the whole body is read now.
+                const probed = parts.size === 1 ? [...parts.keys()][0] : undefined;
+                if (probed !== undefined) {
+                  buf = parts.get(probed);
+                  parts.delete(probed);
+                } else buf = await source.read(0, req.body.plaintextLen);
+              }
+              // Everything was read now: a stream longer than its declared ContentLength stores
+              // nothing.
+              if ((single || req.operation === 'CompleteMultipartUpload') && len !== undefined && (await source.overrun())) {
                 failure ??= new UsageError('the body is longer than ContentLength', { code: 'LengthMismatch' });
                 p.requestFailed(n.id, 0);
                 break;
               }
-              if (req.operation === 'PutObject' && req.body.kind === 'ciphertext') {
-                const buf = await source.read(0, req.body.plaintextLen);
+              if (single) {
                 for (let at = 0; at < buf.length; ) {
                   const k = Math.max(1, Math.min(buf.length - at, split(at, buf.length)));
                   const piece = buf.subarray(at, at + k);
                   core(() => p.encrypt(piece));
                   at += k;
                 }
-                body = concat([buf, core(() => p.tag())]);
+                plainOf.set(n.id, buf.length);
+                body = withTag(buf, core(() => p.tag()));
               } else if (req.operation === 'UploadPart') {
                 const b = parts.get(req.partNumber);
                 parts.delete(req.partNumber);
-                body = req.body.endsWithTag ? concat([b, core(() => p.tag())]) : b;
+                plainOf.set(n.id, b.length);
+                body = req.body.endsWithTag ? withTag(b, core(() => p.tag())) : b;
               } else if (req.operation === 'CompleteMultipartUpload') {
                 body = [...etags.entries()].sort((a, b) => a[0] - b[0]).map(([PartNumber, ETag]) => ({ PartNumber, ETag }));
               } else if (req.body.kind === 'bytes') body = req.body.bytes;
@@ -348,9 +213,19 @@ export class S3EncryptionClient {
                 failure ??= error;
                 p.requestFailed(id, 0);
               } else if (req.operation === 'CreateMultipartUpload') {
+                if (r.error) sdkErrors.push(r.error);
                 core(() => p.uploadCreated(id, r.status, r.uploadId ?? ''));
               } else {
+                if (r.error) sdkErrors.push(r.error);
                 if (req.operation === 'UploadPart' && r.status < 300) etags.set(req.partNumber, r.etag);
+                if (plainOf.has(id)) {
+                  const k = plainOf.get(id);
+                  plainOf.delete(id);
+                  if (r.status < 300 && onProgress) {
+                    loaded += k;
+                    onProgress({ loaded, total: len, part: req.partNumber ?? 1, Bucket: input.Bucket, Key: input.Key });
+                  }
+                }
                 if (req.operation === 'PutObject' && !req.keySuffix) last = r;
                 if (req.operation === 'CompleteMultipartUpload') last = r;
                 try {
@@ -368,6 +243,7 @@ export class S3EncryptionClient {
               if (failure) throw failure;
               return {
                 ETag: last.etag,
+                ...(last.versionId !== undefined ? { VersionId: last.versionId } : {}),
                 plaintextLength: n.plaintextLength,
                 storedLength: n.storedLength,
                 parts: n.parts,
@@ -382,13 +258,13 @@ export class S3EncryptionClient {
           // now cleans up (waits for what is in flight, aborts the upload or deletes a
           // half-written object) and then reports; keep driving it until it does.
           if (e === failure) throw e;
-          failure ??= mapError(e);
+          failure ??= mapError(e, sdkErrors);
           p.abort();
         }
       }
     } catch (e) {
       // The machine's own error (after its cleanup ran), or the first failure of a step.
-      throw failure ?? mapError(e);
+      throw failure ?? mapError(e, sdkErrors);
     } finally {
       p.free();
     }
@@ -422,11 +298,16 @@ export class S3EncryptionClient {
    * error at the end means discard everything) or a `Range`.
    */
   async getObject(input, options = {}) {
+    return (await this._get(input, options)).out;
+  }
+
+  /** `getObject`, and what the SDK layer reads besides (`meta`: see `_drive`). */
+  async _get(input, options) {
     let mode = 'verified';
     if (input.Range) mode = 'range';
     else if (this.policy.enableDelayedAuthenticationMode) mode = 'delayedAuthentication';
     const g = core(() => new WasmGet(this._getOptions(input, { mode, range: input.Range })));
-    const run = this._drive(g, options);
+    const run = this._drive(g, { ...options, ranged: mode === 'range' });
     const head = {};
     run.head = head;
     if (options.as === 'stream') {
@@ -452,7 +333,10 @@ export class S3EncryptionClient {
           await run.return();
         },
       });
-      return { ...run.info, Body: stream };
+      // The output is the run's own record: ETag and VersionId are there now, ContentLength and
+      // verification once the stream has been read to its end.
+      run.info.Body = stream;
+      return { out: run.info, meta: run.meta };
     }
     const pieces = [];
     let total = 0;
@@ -462,14 +346,19 @@ export class S3EncryptionClient {
     }
     pieces.sort((a, b) => a[0] - b[0]);
     const out = pieces.length === 1 ? pieces[0][1] : concat(pieces.map((p) => p[1]), total);
-    return { ...run.info, Body: out };
+    return { out: { ...run.info, Body: out }, meta: run.meta };
   }
 
   /** The machine loop of a GET, yielding released plaintext `{bytes, offset}` in order. */
   _drive(g, options) {
     const self = this;
     const info = {};
+    // What the SDK layer (`send`) reads besides: the object's own SDK output (no body) and its
+    // whole plaintext length, when the core knows them.
+    const meta = { raw: undefined, total: undefined };
     const maxPiece = options.maxPiece ?? (() => 1 << 20);
+    const sdkErrors = [];
+    const core = (f) => coreCall(f, sdkErrors);
     async function* loop() {
       const inflight = new Map();
       const bodies = new Map();
@@ -491,13 +380,32 @@ export class S3EncryptionClient {
             const { id, req, r, error } = await Promise.race(inflight.values());
             inflight.delete(id);
             if (error) throw error;
+            if (r.error) sdkErrors.push(r.error);
+            if (!req.keySuffix && r.status < 300 && r.sdk && !meta.raw) {
+              const { Body: _, ...rest } = r.sdk;
+              meta.raw = rest;
+            }
             if (!req.keySuffix && r.metadata && !info.Metadata) {
-              info.Metadata = r.metadata;
+              info.Metadata = userMetadata(r.metadata);
               info.ContentType = r.contentType;
             }
             if (r.status >= 300) destroy(r.body);
             else bodies.set(id, r.body);
             core(() => g.response(id, r.status, r.headers));
+            if (info.ETag === undefined) {
+              // The object's identity is known from its first answer, before any release.
+              const o = g.object();
+              if (o) {
+                if (o.etag != null) info.ETag = o.etag;
+                if (o.versionId != null) info.VersionId = o.versionId;
+              }
+            }
+            if (meta.total === undefined) {
+              meta.total = g.plaintextLength();
+              // A whole-object read releases the object's plaintext length (known now, from the
+              // envelope and the stored length, before anything is released).
+              if (meta.total !== undefined && !options.ranged) info.ContentLength = meta.total;
+            }
           } else if (n.kind === 'readBody' || n.kind === 'replay') {
             let src;
             if (n.kind === 'readBody') {
@@ -545,7 +453,7 @@ export class S3EncryptionClient {
           }
         }
       } catch (e) {
-        throw mapError(e);
+        throw mapError(e, sdkErrors);
       } finally {
         for (const b of bodies.values()) destroy(b);
         for (const p of inflight.values()) p.then((x) => x.r && destroy(x.r.body));
@@ -554,6 +462,7 @@ export class S3EncryptionClient {
     }
     const it = loop();
     it.info = info;
+    it.meta = meta;
     return it;
   }
 
@@ -562,19 +471,31 @@ export class S3EncryptionClient {
    * says), storedLength, ETag, VersionId, envelope, instructionFile}`.
    */
   async headObject(input) {
+    return (await this._head(input)).out;
+  }
+
+  /** `headObject`, and the object's own SDK output (`raw`, for the SDK layer). */
+  async _head(input) {
+    const sdkErrors = [];
+    const core = (f) => coreCall(f, sdkErrors);
     const d = core(() => new WasmDescribeObject(input.Bucket, input.Key, input.VersionId, this.instructionFileSuffix));
     try {
       let metadata;
+      let raw;
       for (;;) {
         const n = core(() => d.poll());
         if (n.kind === 'done') break;
-        const r = await sendSimple(this.s3Client, d, n.id);
+        const r = await sendSimple(this.s3Client, d, n.id, sdkErrors);
         if (metadata === undefined && r.metadata) metadata = r.metadata;
+        if (raw === undefined && r.sdk && !r.req.keySuffix && r.status < 300) {
+          const { Body: _, ...rest } = r.sdk;
+          raw = rest;
+        }
       }
       const o = d.object();
       const env = d.envelope();
-      return {
-        Metadata: metadata ?? {},
+      const out = {
+        Metadata: userMetadata(metadata),
         ContentLength: d.plaintextLength() ?? undefined,
         storedLength: o ? o.storedLength : undefined,
         ETag: o ? o.etag ?? undefined : undefined,
@@ -582,8 +503,9 @@ export class S3EncryptionClient {
         envelope: env,
         instructionFile: d.instructionFileUsed(),
       };
+      return { out, raw };
     } catch (e) {
-      throw mapError(e);
+      throw mapError(e, sdkErrors);
     } finally {
       d.free();
     }
@@ -591,15 +513,17 @@ export class S3EncryptionClient {
 
   /** Delete an object and, when it has one, its instruction file: `{object, instructionFile}`. */
   async deleteObject(input) {
+    const sdkErrors = [];
+    const core = (f) => coreCall(f, sdkErrors);
     const d = core(() => new WasmDelete(input.Bucket, input.Key, this.instructionFileSuffix));
     try {
       for (;;) {
         const n = core(() => d.poll());
         if (n.kind === 'done') return { object: n.object, instructionFile: n.instructionFile };
-        await sendSimple(this.s3Client, d, n.id);
+        await sendSimple(this.s3Client, d, n.id, sdkErrors);
       }
     } catch (e) {
-      throw mapError(e);
+      throw mapError(e, sdkErrors);
     } finally {
       d.free();
     }
@@ -612,6 +536,8 @@ export class S3EncryptionClient {
    * `SourceSuffix`, `NewSuffix`, `EnforceRotation`. Returns `{version}`.
    */
   async reEncryptInstructionFile(input) {
+    const sdkErrors = [];
+    const core = (f) => coreCall(f, sdkErrors);
     const given = input.newKeyring ?? input.NewKeyring;
     if (!given) throw new UsageError('reEncryptInstructionFile needs newKeyring');
     const newKeyring = engineKeyring(given, 'newKeyring');
@@ -634,7 +560,7 @@ export class S3EncryptionClient {
         const n = core(() => r.poll());
         switch (n.kind) {
           case 'send':
-            await sendSimple(this.s3Client, r, n.id);
+            await sendSimple(this.s3Client, r, n.id, sdkErrors);
             break;
           case 'unwrapKey':
             await this.keyring.unwrap(r, core(() => r.keyRequest()));
@@ -664,7 +590,7 @@ export class S3EncryptionClient {
         }
       }
     } catch (e) {
-      throw e instanceof S3EncryptionError ? e : mapError(e);
+      throw e instanceof S3EncryptionError ? e : mapError(e, sdkErrors);
     } finally {
       r.free();
     }

@@ -1,6 +1,6 @@
 // Objects already in hand (an S3 event's object, SES mail): parse, unwrap, authenticate, decrypt.
-import { parseEnvelope as wasmParseEnvelope } from '../dist/s3ec_core.js';
-import { UsageError, core } from './errors.js';
+import { parseEnvelope as wasmParseEnvelope, needsInstructionFile } from '../dist/s3ec_core.js';
+import { NotEncryptedError, UsageError, core } from './errors.js';
 import { flat } from './keyrings.js';
 import { engineKeyring } from './custom-keyring.js';
 import { collect } from './bytes.js';
@@ -60,8 +60,17 @@ export async function decryptObject({ metadata, body, instructionFile, keyring: 
   const keyring = engineKeyring(given);
   const ifileIn = instructionFile instanceof Blob ? new Uint8Array(await instructionFile.arrayBuffer()) : instructionFile;
   const ifile = ifileIn === undefined || ifileIn === null ? undefined : toBytes(ifileIn);
+  const pairs = metadataPairs(metadata);
+  if (ifile === undefined && core(() => needsInstructionFile(pairs))) {
+    // No envelope in the metadata and no instruction file given: as far as this call can tell,
+    // the object is not encrypted (the core's judgement of the metadata).
+    throw new NotEncryptedError(
+      'the object is not encrypted: its metadata holds no S3EC envelope (if the envelope is in its instruction file, pass instructionFile)',
+      { code: 'NotEncrypted' },
+    );
+  }
   const bytes = await collect(body);
-  const env = core(() => wasmParseEnvelope(metadataPairs(metadata), ifile, policyOptions(policy)));
+  const env = core(() => wasmParseEnvelope(pairs, ifile, policyOptions(policy)));
   let dk = null;
   try {
     const ctx = encryptionContext === undefined && keyring.discovery ? undefined : flat(encryptionContext);

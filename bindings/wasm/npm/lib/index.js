@@ -12,6 +12,7 @@ export {
 export { AesKeyring, RsaKeyring, KmsKeyring, KmsDiscoveryKeyring } from './keyrings.js';
 export { decryptObject, inspectEnvelope } from './decrypt.js';
 export { S3EncryptionClient } from './client.js';
+export { Upload } from './upload.js';
 export { coreVersion } from '../dist/s3ec_core.js';
 
 /** The commitment policies of the S3EC specification. */

@@ -158,8 +158,34 @@ export class RsaKeyring {
 
 let kmsModule = null;
 async function kms() {
-  if (!kmsModule) kmsModule = await import('@aws-sdk/client-kms');
+  if (!kmsModule) {
+    try {
+      kmsModule = await import('@aws-sdk/client-kms');
+    } catch (e) {
+      throw new UsageError('the KMS keyrings need @aws-sdk/client-kms (npm install @aws-sdk/client-kms)', { cause: e });
+    }
+  }
   return kmsModule;
+}
+
+/**
+ * The keyring's KMS client: the one given, or one made here (from `@aws-sdk/client-kms`, with
+ * `region` or the SDK's default configuration) the first time KMS is called.
+ */
+async function kmsClientOf(k) {
+  if (!k.kmsClient) {
+    const { KMSClient } = await kms();
+    k.kmsClient = new KMSClient(k._region ? { region: k._region } : {});
+  }
+  return k.kmsClient;
+}
+
+function checkKmsOptions(what, { kmsClient, region }) {
+  if (kmsClient !== undefined && (kmsClient === null || typeof kmsClient.send !== 'function')) {
+    throw new UsageError(`${what}: kmsClient must be a KMSClient of @aws-sdk/client-kms (it has no send method)`);
+  }
+  if (region !== undefined && (typeof region !== 'string' || !region)) throw new UsageError(`${what}: region must be a region name`);
+  if (kmsClient !== undefined && region !== undefined) throw new UsageError(`${what}: region is for the KMSClient the keyring makes; a kmsClient was given`);
 }
 
 function kmsRefusal(e) {
@@ -191,9 +217,11 @@ async function kmsDecrypt(client, req, keyId) {
 
 /** A KMS key: writes `kms+context` envelopes under `kmsKeyId`, reads only what that key decrypts. */
 export class KmsKeyring {
-  constructor({ kmsClient, kmsKeyId } = {}) {
-    if (!kmsClient || !kmsKeyId) throw new UsageError('KmsKeyring needs kmsClient and kmsKeyId');
+  constructor({ kmsClient, kmsKeyId, region } = {}) {
+    if (typeof kmsKeyId !== 'string' || !kmsKeyId) throw new UsageError('KmsKeyring needs kmsKeyId (a key id, ARN or alias)');
+    checkKmsOptions('KmsKeyring', { kmsClient, region });
     this.kmsClient = kmsClient;
+    this._region = region;
     this.kmsKeyId = kmsKeyId;
   }
   /** @internal */
@@ -202,13 +230,13 @@ export class KmsKeyring {
   }
   async unwrap(target, req) {
     if (req.kind !== 'kms') throw wrongKey();
-    const dk = await kmsDecrypt(this.kmsClient, req, this.kmsKeyId);
+    const dk = await kmsDecrypt(await kmsClientOf(this), req, this.kmsKeyId);
     core(() => target.dataKey(dk));
   }
   async encryptMaterials(put) {
     const { GenerateDataKeyCommand } = await kms();
     const r = core(() => put.kmsRequest());
-    const out = await this.kmsClient.send(
+    const out = await (await kmsClientOf(this)).send(
       new GenerateDataKeyCommand({ KeyId: this.kmsKeyId, KeySpec: r.keySpec, EncryptionContext: r.encryptionContext }),
     );
     core(() => put.materialsKms(out.Plaintext, out.CiphertextBlob));
@@ -216,7 +244,7 @@ export class KmsKeyring {
   async rewrap(rot, encryptionContext = {}) {
     const { EncryptCommand } = await kms();
     const r = core(() => rot.kmsWrapRequest(flat(encryptionContext)));
-    const out = await this.kmsClient.send(
+    const out = await (await kmsClientOf(this)).send(
       new EncryptCommand({ KeyId: this.kmsKeyId, Plaintext: r.plaintext, EncryptionContext: r.encryptionContext }),
     );
     r.plaintext.fill(0);
@@ -226,7 +254,7 @@ export class KmsKeyring {
     const req = core(() => rot.checkRequest());
     if (req.kind !== 'kms') return false;
     try {
-      await kmsDecrypt(this.kmsClient, req, this.kmsKeyId);
+      await kmsDecrypt(await kmsClientOf(this), req, this.kmsKeyId);
       return true;
     } catch (e) {
       if (e instanceof AuthenticationError) return false;
@@ -237,16 +265,17 @@ export class KmsKeyring {
 
 /** KMS discovery: reads objects under any KMS key the caller may use (no writes). */
 export class KmsDiscoveryKeyring {
-  constructor({ kmsClient } = {}) {
-    if (!kmsClient) throw new UsageError('KmsDiscoveryKeyring needs kmsClient');
+  constructor({ kmsClient, region } = {}) {
+    checkKmsOptions('KmsDiscoveryKeyring', { kmsClient, region });
     this.kmsClient = kmsClient;
+    this._region = region;
   }
   get discovery() {
     return true;
   }
   async unwrap(target, req) {
     if (req.kind !== 'kms') throw wrongKey();
-    const dk = await kmsDecrypt(this.kmsClient, req, undefined);
+    const dk = await kmsDecrypt(await kmsClientOf(this), req, undefined);
     core(() => target.dataKey(dk));
   }
   async encryptMaterials() {
@@ -259,7 +288,7 @@ export class KmsDiscoveryKeyring {
     const req = core(() => rot.checkRequest());
     if (req.kind !== 'kms') return false;
     try {
-      await kmsDecrypt(this.kmsClient, req, undefined);
+      await kmsDecrypt(await kmsClientOf(this), req, undefined);
       return true;
     } catch (e) {
       if (e instanceof AuthenticationError) return false;

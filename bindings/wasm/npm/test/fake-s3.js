@@ -18,6 +18,7 @@ export function fakeS3() {
     });
   return {
     objects,
+    uploads,
     async send(cmd) {
       const i = cmd.input;
       const name = cmd.constructor.name;

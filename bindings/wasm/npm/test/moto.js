@@ -27,15 +27,21 @@ export async function startMoto() {
   let stderr = '';
   child.stderr.on('data', (d) => (stderr += d));
   const endpoint = `http://127.0.0.1:${port}`;
-  for (let i = 0; i < 200; i++) {
+  // Up to a minute (a loaded machine starts moto slowly); never go on before it answers.
+  let ready = false;
+  for (const deadline = Date.now() + 60_000; !ready && Date.now() < deadline; ) {
     try {
       const r = await fetch(`${endpoint}/moto-api/`);
-      if (r.status < 500) break;
+      if (r.status < 500) ready = true;
     } catch {
       // not yet
     }
     if (child.exitCode !== null) throw new Error(`moto exited: ${stderr}`);
-    await new Promise((r) => setTimeout(r, 50));
+    if (!ready) await new Promise((r) => setTimeout(r, 50));
+  }
+  if (!ready) {
+    child.kill('SIGTERM');
+    throw new Error(`moto did not answer on ${endpoint} within 60 s: ${stderr}`);
   }
   return {
     endpoint,

@@ -253,3 +253,71 @@ test('delete removes the instruction file; rotation re-wraps and is enforced', a
   await assert.rejects(env.s3.send(new HeadObjectCommand({ Bucket: env.bucket, Key: 'rot.instruction' })));
   assert.deepEqual(await client(b).deleteObject({ Bucket: env.bucket, Key: 'meta' }), { object: true, instructionFile: false });
 });
+
+test('issue 21 regressions through the SDK: small streams with and without ContentLength, a Buffer body kept intact', async () => {
+  // The defaults (16 MiB threshold, 8 MiB parts): streams under one part used to fail.
+  const c = new m.S3EncryptionClient({ s3Client: env.s3, keyring: new m.AesKeyring({ key: aesRaw }) });
+  for (const n of [1000, 3 * MIB]) {
+    const pt = data(n, n);
+    for (const kind of ['node', 'web']) {
+      for (const withLength of [true, false]) {
+        const label = `${kind} stream of ${n} bytes ${withLength ? 'with' : 'without'} ContentLength`;
+        const body =
+          kind === 'node'
+            ? Readable.from((function* () { for (let at = 0; at < n; at += 65_536) yield Buffer.from(pt.subarray(at, at + 65_536)); })())
+            : new ReadableStream({
+                start(ctl) {
+                  for (let at = 0; at < n; at += 100_000) ctl.enqueue(pt.slice(at, at + 100_000));
+                  ctl.close();
+                },
+              });
+        const Key = `small/${kind}/${n}/${withLength}`;
+        const put = await c.putObject({ Bucket: env.bucket, Key, Body: body, ...(withLength ? { ContentLength: n } : {}) });
+        assert.equal(put.multipart, false, label);
+        assert.equal(put.plaintextLength, n, label);
+        eq((await c.getObject({ Bucket: env.bucket, Key })).Body, pt);
+      }
+    }
+  }
+  const buf = Buffer.from(data(2 * MIB + 5, 21));
+  const copy = Buffer.from(buf);
+  await c.putObject({ Bucket: env.bucket, Key: 'small/buffer', Body: buf });
+  assert.ok(buf.equals(copy), "the caller's Buffer was overwritten");
+  eq((await c.getObject({ Bucket: env.bucket, Key: 'small/buffer' })).Body, copy);
+});
+
+test('stream-mode getObject fills ContentLength, verification, ETag and VersionId', async () => {
+  const { CreateBucketCommand, PutBucketVersioningCommand } = await import('@aws-sdk/client-s3');
+  const bucket = `${env.bucket}-v`;
+  await env.s3.send(new CreateBucketCommand({ Bucket: bucket }));
+  await env.s3.send(new PutBucketVersioningCommand({ Bucket: bucket, VersioningConfiguration: { Status: 'Enabled' } }));
+  const c = client(new m.AesKeyring({ key: aesRaw }));
+  const pt = data(300_001, 31);
+  const put = await c.putObject({ Bucket: bucket, Key: 'v', Body: pt });
+  assert.ok(put.VersionId, 'a versioned bucket answers a VersionId');
+  for (const o of [{}, { bufferSize: 0 }]) {
+    const r = client(new m.AesKeyring({ key: aesRaw }), o);
+    const s = await r.getObject({ Bucket: bucket, Key: 'v' }, { as: 'stream' });
+    // Known before the first byte is read: the object's identity.
+    assert.equal(s.ETag, put.ETag);
+    assert.equal(s.VersionId, put.VersionId);
+    eq(await readAll(s.Body), pt);
+    // Known once the stream ended: what was released, and how it was verified.
+    assert.equal(s.ContentLength, pt.length);
+    assert.equal(s.verification, o.bufferSize === 0 ? 'TwoPass' : 'InMemory');
+    const b = await r.getObject({ Bucket: bucket, Key: 'v' });
+    assert.deepEqual([b.ETag, b.VersionId, b.ContentLength, b.verification], [s.ETag, s.VersionId, s.ContentLength, s.verification]);
+  }
+});
+
+test("getObject and headObject return the user's metadata without the envelope's keys", async () => {
+  const c = client(new m.AesKeyring({ key: aesRaw }));
+  for (const instructionFilePut of [false, true]) {
+    const Key = `md/${instructionFilePut}`;
+    await c.putObject({ Bucket: env.bucket, Key, Body: 'x', Metadata: { purpose: 'md', 'x-trace': '7' }, InstructionFilePut: instructionFilePut });
+    for (const as of ['bytes', 'stream']) assert.deepEqual((await c.getObject({ Bucket: env.bucket, Key }, { as })).Metadata, { purpose: 'md', 'x-trace': '7' });
+    const h = await c.headObject({ Bucket: env.bucket, Key });
+    assert.deepEqual(h.Metadata, { purpose: 'md', 'x-trace': '7' });
+    assert.equal(h.envelope.version, 'V3');
+  }
+});

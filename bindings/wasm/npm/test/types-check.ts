@@ -1,5 +1,5 @@
 // Compiled with `tsc --noEmit` by types.test.js: the declarations describe the README's usage.
-import { S3EncryptionClient, KmsKeyring, AesKeyring, decryptObject, AuthenticationError, PolicyError, CommitmentPolicy } from 's3-encryption';
+import { S3EncryptionClient, KmsKeyring, AesKeyring, decryptObject, AuthenticationError, PolicyError, StorageError, CommitmentPolicy, Upload } from 's3-encryption';
 import type { Keyring, WrapDataKeyRequest, UnwrapDataKeyRequest } from 's3-encryption';
 
 declare const s3: { send(c: unknown): Promise<any> };
@@ -49,3 +49,28 @@ const badWrap: Keyring = {
   unwrapDataKey: async () => new Uint8Array(32),
 };
 void badWrap;
+
+// The SDK surface: send() with a command, the SDK body, storage error fields.
+declare const getCommand: { readonly input: { Bucket: string; Key: string } };
+async function sdkShape(): Promise<void> {
+  const c = new S3EncryptionClient({ s3Client: s3, keyring: new KmsKeyring({ kmsKeyId: 'alias/k', region: 'eu-west-1' }) });
+  const out = (await c.send(getCommand, { EncryptionContext: { a: 'b' } })) as import('s3-encryption').SendGetObjectOutput;
+  const text: string = await out.Body.transformToString();
+  const meta: Record<string, string> = out.Metadata;
+  try {
+    await c.send(getCommand);
+  } catch (e) {
+    if (e instanceof StorageError) console.log(e.$metadata?.httpStatusCode, e.$fault, e.name, text, meta);
+  }
+}
+void sdkShape;
+
+// Upload and putObject's progress.
+async function uploads(c: S3EncryptionClient): Promise<void> {
+  const up = new Upload({ client: c, params: { Bucket: 'b', Key: 'k', Body: new Uint8Array(1) } });
+  up.on('httpUploadProgress', (p) => console.log(p.loaded, p.total, p.part));
+  const done = await up.done();
+  const etag: string | undefined = done.ETag;
+  await c.putObject({ Bucket: 'b', Key: 'k', Body: 'x' }, { onProgress: (p) => console.log(p.loaded, etag), signal: AbortSignal.timeout(1000) });
+}
+void uploads;
