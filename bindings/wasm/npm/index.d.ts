@@ -379,3 +379,7 @@ export declare class StorageError extends S3EncryptionError implements Partial<S
 export declare class NotFoundError extends StorageError {}
 export declare class ObjectChangedError extends StorageError {}
 export declare class UsageError extends S3EncryptionError {}
+/** A keyring (an HSM, a key service, a custom keyring) could not answer; a retry may succeed. */
+export declare class KeyringError extends S3EncryptionError {}
+/** A bug in this package or the core it drives: please report it. */
+export declare class InternalError extends S3EncryptionError {}

@@ -304,8 +304,8 @@ impl WasmGet {
     /// they say it (the envelope's `plaintext_len`), or `undefined`.
     #[wasm_bindgen(js_name = plaintextLength)]
     pub fn plaintext_length(&self) -> Option<f64> {
-        let env = self.m.envelope()?;
-        let o = self.m.object()?;
+        let env = self.m().envelope()?;
+        let o = self.m().object()?;
         env.plaintext_len(o.stored_len()).map(|n| n as f64)
     }
 }

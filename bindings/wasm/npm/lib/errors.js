@@ -42,6 +42,10 @@ export class NotFoundError extends StorageError {}
 export class ObjectChangedError extends StorageError {}
 /** Caller errors: lengths, ranges, keys, configuration, state. */
 export class UsageError extends S3EncryptionError {}
+/** A keyring (an HSM, a key service, a custom keyring) could not answer; a retry may succeed. */
+export class KeyringError extends S3EncryptionError {}
+/** A bug in this package or the core it drives (a machine driven out of order, an invariant): please report it. */
+export class InternalError extends S3EncryptionError {}
 
 // ---- storage errors in the SDK's shape
 
@@ -153,6 +157,10 @@ export function mapError(e, sdkErrors) {
       if (e.code === 'NotFound') return new NotFoundError(e.message, opts);
       if (e.code === 'ObjectChanged') return new ObjectChangedError(e.message, opts);
       return new StorageError(e.message, opts);
+    case 'keyring':
+      return new KeyringError(e.message, opts);
+    case 'internal':
+      return new InternalError(e.message, opts);
     default:
       return new UsageError(e.message, opts);
   }

@@ -8,6 +8,8 @@ export {
   NotFoundError,
   ObjectChangedError,
   UsageError,
+  KeyringError,
+  InternalError,
 } from './errors.js';
 export { AesKeyring, RsaKeyring, KmsKeyring, KmsDiscoveryKeyring } from './keyrings.js';
 export { decryptObject, inspectEnvelope } from './decrypt.js';
