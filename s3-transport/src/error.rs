@@ -90,6 +90,8 @@ pub enum Error {
     /// answered a malformed or over-long line, timed out or refused a wrap, or a custom
     /// keyring whose call panicked. (A wrong key is [`Error::Crypto`] `Authentication`.)
     Keyring(crate::keyring::KeyringError),
+    /// A state the transport's own invariants rule out (a bug: please report it, with the text).
+    Internal(&'static str),
 }
 
 impl Error {
@@ -128,6 +130,7 @@ impl Error {
             Error::S3 { .. } | Error::Kms { .. } | Error::Io(_) | Error::Keyring(_) => {
                 ErrorKind::Transport
             }
+            Error::Internal(_) => ErrorKind::Internal,
         }
     }
 
@@ -325,6 +328,7 @@ impl fmt::Display for Error {
             Error::Kms { operation, source } => write!(f, "KMS {operation} failed: {source}"),
             Error::Io(e) => write!(f, "I/O error: {e}"),
             Error::Keyring(e) => write!(f, "{e}"),
+            Error::Internal(what) => write!(f, "internal error, please report it: {what}"),
         }
     }
 }

@@ -178,13 +178,13 @@ impl S3EncryptionClient {
                     let woke = tokio::select! {
                         j = tasks.join_next(), if !tasks.is_empty() => Woke::Answer(Box::new(j)),
                         c = parts.next(), if !parts.is_empty() => Woke::Chunk(c),
-                        else => return Err(Error::config("the read waits with no request out")),
+                        else => return Err(Error::Internal("the read waits with no request out")),
                     };
                     let joined = match woke {
                         Woke::Answer(j) => match *j {
                             Some(j) => j,
                             None => {
-                                return Err(Error::config("the read waits with no request out"));
+                                return Err(Error::Internal("the read waits with no request out"));
                             }
                         },
                         Woke::Chunk(Some((id, chunk))) => {
@@ -205,7 +205,7 @@ impl S3EncryptionClient {
                             continue;
                         }
                         Woke::Chunk(None) => {
-                            return Err(Error::config("the read waits with no request out"));
+                            return Err(Error::Internal("the read waits with no request out"));
                         }
                     };
                     let (id, answer) = joined.map_err(|e| Error::Io(std::io::Error::other(e)))?;
@@ -231,7 +231,7 @@ impl S3EncryptionClient {
                 GetNext::ReadBody(id) => {
                     let body = bodies
                         .remove(&id)
-                        .ok_or_else(|| Error::config("a body was asked for that never came"))?;
+                        .ok_or_else(|| Error::Internal("a body was asked for that never came"))?;
                     if parted.remove(&id) {
                         parts.start(id, body);
                         continue;
@@ -246,7 +246,7 @@ impl S3EncryptionClient {
                     let (a, b) = get.replay_range(id).map_err(err)?;
                     let f = storage
                         .as_deref_mut()
-                        .ok_or_else(|| Error::config("a replay without storage"))?;
+                        .ok_or_else(|| Error::Internal("a replay without storage"))?;
                     replay(&mut get, id, f, a, b, out, opts)
                         .await
                         .map_err(|e| match e {
@@ -255,7 +255,9 @@ impl S3EncryptionClient {
                         })?;
                 }
                 GetNext::UnwrapKey => {
-                    let env = get.envelope().ok_or_else(|| Error::config("no envelope"))?;
+                    let env = get
+                        .envelope()
+                        .ok_or_else(|| Error::Internal("no envelope"))?;
                     let dk = self
                         .inner
                         .keyring
@@ -271,8 +273,10 @@ impl S3EncryptionClient {
                         }
                         r => r.map_err(err)?,
                     }
-                    let head = get.object().ok_or_else(|| Error::config("no object"))?;
-                    let env = get.envelope().ok_or_else(|| Error::config("no envelope"))?;
+                    let head = get.object().ok_or_else(|| Error::Internal("no object"))?;
+                    let env = get
+                        .envelope()
+                        .ok_or_else(|| Error::Internal("no envelope"))?;
                     let suffix = get
                         .instruction_file_used()
                         .then_some(intent_suffix(opts, &self.inner.suffix));
@@ -295,11 +299,11 @@ impl S3EncryptionClient {
                     }
                     if let Output::Writer { w, held, .. } = out {
                         if !held.is_empty() {
-                            return Err(Error::config("released plaintext left a gap"));
+                            return Err(Error::Internal("released plaintext left a gap"));
                         }
                         w.flush().await?;
                     }
-                    let info = info.ok_or_else(|| Error::config("no object description"))?;
+                    let info = info.ok_or_else(|| Error::Internal("no object description"))?;
                     return Ok((done, info));
                 }
             }
@@ -371,7 +375,7 @@ impl S3EncryptionClient {
         }
         let (env, head) = match (d.envelope(), d.object()) {
             (Some(e), Some(o)) => (e, o),
-            _ => return Err(Error::config("no envelope")),
+            _ => return Err(Error::Internal("no envelope")),
         };
         let ifile = d.instruction_file_used().then_some(suffix);
         Ok(self.info_of(bucket, key, env, head, &headers.unwrap_or_default(), ifile))
@@ -391,7 +395,7 @@ impl S3EncryptionClient {
         intent.connections = 1;
         let (done, info) = Box::pin(self.drive(intent, opts, None, &mut out, true, None)).await?;
         let Output::Bytes(pt) = out else {
-            return Err(Error::config("no plaintext"));
+            return Err(Error::Internal("no plaintext"));
         };
         Ok((pt, Self::output(&done, info, Verification::InMemory)))
     }
@@ -478,7 +482,7 @@ impl S3EncryptionClient {
             // The task ended before the key was unwrapped: its error is the answer.
             Err(_) => match verdict_rx.await {
                 Ok(Err(e)) => Err(e),
-                _ => Err(Error::config("the GET task stopped")),
+                _ => Err(Error::Internal("the GET task stopped")),
             },
         }
     }
@@ -521,7 +525,7 @@ impl S3EncryptionClient {
                 object::Verification::InMemory => Verification::InMemory,
                 object::Verification::DecryptedInStorage => Verification::UnnamedFile,
                 object::Verification::Storage => Verification::InPlace,
-                _ => return Err(Error::config("an unexpected verification for a file")),
+                _ => return Err(Error::Internal("an unexpected verification for a file")),
             };
             unnamed.link_as(path)?;
             return Ok(Self::output(&done, info, v));
@@ -646,7 +650,7 @@ async fn emit<W: AsyncWrite + Unpin + Send>(
             match out {
                 Output::Bytes(v) => {
                     if offset as usize != v.len() {
-                        return Err(Error::config("released plaintext out of order"));
+                        return Err(Error::Internal("released plaintext out of order"));
                     }
                     v.extend_from_slice(data);
                 }
@@ -684,7 +688,7 @@ async fn store(
     span: Option<StoreSpan>,
 ) -> Result<()> {
     let Some(span) = span else { return Ok(()) };
-    let s = storage.ok_or_else(|| Error::config("a store without storage"))?;
+    let s = storage.ok_or_else(|| Error::Internal("a store without storage"))?;
     *buf = s.write_behind(std::mem::take(buf), vec![span]).await?;
     Ok(())
 }
@@ -742,7 +746,7 @@ async fn feed_part<W: AsyncWrite + Unpin + Send>(
     mut storage: Option<&mut Storage>,
     opts: &GetOptions,
 ) -> Result<()> {
-    let lost = || Error::config("a part body arrived for no request");
+    let lost = || Error::Internal("a part body arrived for no request");
     let Some(mut data) = arrival? else {
         let mut piece = parts.finish(id).ok_or_else(lost)?;
         if !piece.is_empty() {
@@ -773,7 +777,7 @@ async fn feed_part<W: AsyncWrite + Unpin + Send>(
         if f.len == 0 {
             // More than was asked for: the machine refuses it.
             get.body(id, &mut [rest[0]])?;
-            return Err(Error::config("a part body ran past its range"));
+            return Err(Error::Internal("a part body ran past its range"));
         }
         let piece = parts.piece(id).ok_or_else(lost)?;
         if piece.capacity() == 0 {

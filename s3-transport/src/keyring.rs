@@ -532,7 +532,7 @@ impl ClientKeyring {
         // The exact context KMS bound the blob to, as a Decrypt of it would send it.
         let stored = match env.key_request_accepting_stored_context()? {
             KeyRequest::Kms(r) => to_map(&r.encryption_context()),
-            _ => return Err(Error::config("not a KMS-wrapped data key")),
+            _ => return Err(Error::Internal("not a KMS-wrapped data key")),
         };
         let out = Self::kms_client(kms)?
             .re_encrypt()

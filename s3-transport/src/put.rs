@@ -485,12 +485,12 @@ impl S3EncryptionClient {
                             let status = a.as_ref().map(|a| a.status).unwrap_or(500);
                             let _ = put.response(id, status, []);
                         }
-                        _ => return Err(Error::config("unexpected request")),
+                        _ => return Err(Error::Internal("unexpected request")),
                     }
                 }
                 PutNext::Wait => {
                     let Some(ev) = tasks.join_next().await else {
-                        return Err(Error::config("the PUT waits with nothing outstanding"));
+                        return Err(Error::Internal("the PUT waits with nothing outstanding"));
                     };
                     match ev.map_err(|e| Error::Io(std::io::Error::other(e)))? {
                         Event::Encrypted {
@@ -780,7 +780,7 @@ impl ObjectWriter {
         let task = self
             .task
             .take()
-            .ok_or_else(|| Error::config("the upload was already finished"))?;
+            .ok_or_else(|| Error::Internal("the upload was already finished"))?;
         task.await
             .map_err(|e| Error::Io(std::io::Error::other(e)))?
     }

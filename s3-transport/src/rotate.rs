@@ -103,7 +103,7 @@ impl S3EncryptionClient {
                 RotateNext::UnwrapKey if server_side => {
                     let env = r
                         .old_envelope()
-                        .ok_or_else(|| Error::config("no envelope"))?;
+                        .ok_or_else(|| Error::Internal("no envelope"))?;
                     let blob = new_keyring
                         .reencrypt_data_key(env, &self.inner.keyring, kms)
                         .await?;
@@ -112,7 +112,7 @@ impl S3EncryptionClient {
                 RotateNext::UnwrapKey => {
                     let env = r
                         .old_envelope()
-                        .ok_or_else(|| Error::config("no envelope"))?;
+                        .ok_or_else(|| Error::Internal("no envelope"))?;
                     let dk = self
                         .inner
                         .keyring
@@ -135,7 +135,7 @@ impl S3EncryptionClient {
                 RotateNext::CheckOldKey => {
                     let env = r
                         .new_envelope()
-                        .ok_or_else(|| Error::config("no envelope"))?;
+                        .ok_or_else(|| Error::Internal("no envelope"))?;
                     let opens = match self
                         .inner
                         .keyring
@@ -152,7 +152,7 @@ impl S3EncryptionClient {
                 RotateNext::Done(_) => {
                     let env = r
                         .new_envelope()
-                        .ok_or_else(|| Error::config("no envelope"))?;
+                        .ok_or_else(|| Error::Internal("no envelope"))?;
                     return Ok((
                         ReEncryptOutput {
                             instruction_file_key: format!("{key}{target}"),

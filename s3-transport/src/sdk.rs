@@ -138,7 +138,7 @@ pub(crate) async fn read(s3: &aws_sdk_s3::Client, r: &ReadReq) -> Result<Answer>
                 body: Some(out.body),
             })
         }
-        _ => Err(Error::config("not a read request")),
+        _ => Err(Error::Internal("not a read request")),
     }
 }
 
@@ -210,7 +210,7 @@ pub(crate) async fn copy_object(s3: &aws_sdk_s3::Client, r: &Request<'_>) -> Res
     let c = r
         .copy_source
         .as_ref()
-        .ok_or_else(|| Error::config("a copy without a source"))?;
+        .ok_or_else(|| Error::Internal("a copy without a source"))?;
     let metadata: HashMap<String, String> = r
         .metadata()
         .map(|(k, v)| (k.to_owned(), v.to_owned()))
@@ -259,7 +259,7 @@ pub(crate) async fn upload_part_copy(
     let c = r
         .copy_source
         .as_ref()
-        .ok_or_else(|| Error::config("a copy without a source"))?;
+        .ok_or_else(|| Error::Internal("a copy without a source"))?;
     let out = s3
         .upload_part_copy()
         .bucket(r.bucket)

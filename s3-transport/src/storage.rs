@@ -107,7 +107,7 @@ impl Storage {
             .iter()
             .any(|(_, r)| r.start > r.end || r.end > buf.len())
         {
-            return Err(Error::config("a storage write outside its buffer"));
+            return Err(Error::Internal("a storage write outside its buffer"));
         }
         let bytes: usize = spans.iter().map(|(_, r)| r.len()).sum();
         let (Some(lo), Some(hi)) = (

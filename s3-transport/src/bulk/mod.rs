@@ -302,7 +302,7 @@ pub async fn run(
         let Some(joined) = set.join_next().await else {
             break;
         };
-        let rec = joined.map_err(|e| Error::Config(format!("a migration task failed: {e}")))?;
+        let rec = joined.map_err(|_| Error::Internal("a migration task panicked"))?;
         if let Some(j) = journal.as_mut() {
             j.append(&JournalEntry::of(&rec))?;
         }

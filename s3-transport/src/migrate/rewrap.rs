@@ -210,14 +210,14 @@ impl S3EncryptionClient {
                             let status = sdk::abort(s3, &req).await.map(|a| a.status);
                             rw.response(id, status.unwrap_or(500), []).ok();
                         }
-                        _ => return Err(Error::config("unexpected request")),
+                        _ => return Err(Error::Internal("unexpected request")),
                     }
                 }
                 RewrapNext::CheckNewKey => {
                     if new.can_decrypt() {
                         let env = rw
                             .new_envelope()
-                            .ok_or_else(|| Error::config("no envelope"))?;
+                            .ok_or_else(|| Error::Internal("no envelope"))?;
                         let dk = new
                             .unwrap_data_key(env, newc.inner.kms.as_ref(), None)
                             .await?;
