@@ -11,6 +11,8 @@
 //! | —               | `S3EC_KEY_FILE`        | the current AES key (32 raw bytes, hex or base64) or RSA private key (PEM) |
 //! | `newKmsKeyId`   | `S3EC_NEW_KMS_KEY_ID`  | the new KMS key                                    |
 //! | —               | `S3EC_NEW_KEY_FILE`    | the new AES key or RSA key (a public key is enough) |
+//! | —               | `S3EC_KEYRING_PROGRAM` | the current key behind a keyring program (`KEYRINGS.md`): its command line |
+//! | —               | `S3EC_NEW_KEYRING_PROGRAM` | the new key behind a keyring program            |
 //! | `legacy`        | `S3EC_LEGACY`          | `true`: read V1, legacy key wraps and AES-CBC      |
 //! | `suffix`        | `S3EC_INSTRUCTION_SUFFIX` | instruction-file suffix (default `.instruction`) |
 //!
@@ -18,7 +20,7 @@
 
 use aws_lambda_events::event::s3::batch_job::S3BatchJobEvent;
 use base64ct::{Base64, Encoding};
-use s3_encryption_transport::{ClientKeyring, MigrateMode};
+use s3_encryption_transport::{ClientKeyring, MigrateMode, ProgramKeyring};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
@@ -47,6 +49,10 @@ pub enum KeySource {
     KmsDiscovery,
     /// A key file in the deployment package.
     File(PathBuf),
+    /// A keyring program in the deployment package (or a layer): a command line speaking the
+    /// JSON-lines protocol of `KEYRINGS.md`, so an HSM or a key service plugs in without a
+    /// rebuild. From the environment only: a job's arguments never name a program to run.
+    Program(String),
 }
 
 /// The operation and the keys of a job.
@@ -110,29 +116,44 @@ impl JobArgs {
         };
         let discovery = truthy(&arg("kmsDiscovery", "S3EC_KMS_DISCOVERY").unwrap_or_default())?;
         let kms = arg("kmsKeyId", "S3EC_KMS_KEY_ID");
-        let file = env.get("S3EC_KEY_FILE").map(PathBuf::from);
-        let current = match (kms, discovery, file) {
-            (Some(id), false, None) => KeySource::Kms(id),
-            (None, true, None) => KeySource::KmsDiscovery,
-            (None, false, Some(f)) => KeySource::File(f),
-            (None, false, None) => {
-                return Err("no current key: kmsKeyId, kmsDiscovery or S3EC_KEY_FILE".into());
+        let file = env
+            .get("S3EC_KEY_FILE")
+            .map(|f| KeySource::File(PathBuf::from(f)));
+        let program = env
+            .get("S3EC_KEYRING_PROGRAM")
+            .map(|p| KeySource::Program(p.to_owned()));
+        let named = [
+            kms.map(KeySource::Kms),
+            discovery.then_some(KeySource::KmsDiscovery),
+            file,
+            program,
+        ];
+        let current = match one_of(named, "current")? {
+            Some(k) => k,
+            None => {
+                return Err(
+                    "no current key: kmsKeyId, kmsDiscovery, S3EC_KEY_FILE or S3EC_KEYRING_PROGRAM"
+                        .into(),
+                );
             }
-            _ => return Err("more than one current key given".into()),
         };
-        let new = match (
-            arg("newKmsKeyId", "S3EC_NEW_KMS_KEY_ID"),
-            env.get("S3EC_NEW_KEY_FILE"),
-        ) {
-            (Some(id), None) => KeySource::Kms(id),
-            (None, Some(f)) => KeySource::File(PathBuf::from(f)),
-            (Some(_), Some(_)) => return Err("more than one new key given".into()),
-            (None, None)
-                if matches!(mode, MigrateMode::ToV3) && current != KeySource::KmsDiscovery =>
-            {
+        let named = [
+            arg("newKmsKeyId", "S3EC_NEW_KMS_KEY_ID").map(KeySource::Kms),
+            env.get("S3EC_NEW_KEY_FILE")
+                .map(|f| KeySource::File(PathBuf::from(f))),
+            env.get("S3EC_NEW_KEYRING_PROGRAM")
+                .map(|p| KeySource::Program(p.to_owned())),
+        ];
+        let new = match one_of(named, "new")? {
+            Some(k) => k,
+            None if matches!(mode, MigrateMode::ToV3) && current != KeySource::KmsDiscovery => {
                 current.clone()
             }
-            (None, None) => return Err("no new key: newKmsKeyId or S3EC_NEW_KEY_FILE".into()),
+            None => {
+                return Err(
+                    "no new key: newKmsKeyId, S3EC_NEW_KEY_FILE or S3EC_NEW_KEYRING_PROGRAM".into(),
+                );
+            }
         };
         Ok(JobArgs {
             mode,
@@ -145,9 +166,31 @@ impl JobArgs {
     }
 }
 
-/// The keyring a source names. Errors are short and name no key material.
+/// The one key source given, if any.
+fn one_of<const N: usize>(
+    named: [Option<KeySource>; N],
+    which: &str,
+) -> Result<Option<KeySource>, String> {
+    let mut given = named.into_iter().flatten();
+    let first = given.next();
+    if given.next().is_some() {
+        return Err(format!("more than one {which} key given"));
+    }
+    Ok(first)
+}
+
+/// The keyring a source names. Errors are short and name no key material. A keyring program is
+/// started here and answers its hello before this returns (at most
+/// [`KEYRING_PROGRAM_TIMEOUT`](s3_encryption_transport::KEYRING_PROGRAM_TIMEOUT)).
 pub(crate) fn keyring(src: &KeySource) -> Result<ClientKeyring, String> {
     Ok(match src {
+        KeySource::Program(cmd) => ClientKeyring::program(
+            ProgramKeyring::from_command_line(
+                cmd,
+                s3_encryption_transport::KEYRING_PROGRAM_TIMEOUT,
+            )
+            .map_err(|e| format!("keyring program: {e}"))?,
+        ),
         KeySource::Kms(id) => ClientKeyring::kms(id.clone()),
         KeySource::KmsDiscovery => ClientKeyring::kms_discovery(),
         KeySource::File(p) => {

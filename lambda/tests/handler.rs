@@ -224,6 +224,104 @@ async fn schema_1_0_events_migrate_with_an_aes_key_file_and_answer_each_code() {
     local.stop().await;
 }
 
+/// The workspace's `s3ec-fake-hsm` (a keyring program holding an AES key), built if missing.
+fn fake_hsm() -> std::path::PathBuf {
+    let dir = std::env::current_exe().unwrap();
+    let dir = dir.parent().unwrap().parent().unwrap();
+    let exe = dir.join("s3ec-fake-hsm");
+    if !exe.exists() {
+        let status = std::process::Command::new(env!("CARGO"))
+            .args([
+                "build",
+                "-p",
+                "s3-encryption-transport",
+                "--bin",
+                "s3ec-fake-hsm",
+            ])
+            .status()
+            .unwrap();
+        assert!(status.success(), "cargo build of s3ec-fake-hsm failed");
+    }
+    assert!(exe.exists(), "no {}", exe.display());
+    exe
+}
+
+/// A key behind a keyring program (`S3EC_KEYRING_PROGRAM`, as an HSM plugs in): the handler
+/// unwraps and wraps through it, and the object it writes opens with the program's key.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_keyring_program_is_a_key_source() {
+    let local = Local::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("hsm.log");
+    let key = AesKey::new_256([9u8; 32]);
+    local
+        .client(ClientKeyring::aes(key.clone()))
+        .commitment_policy(CommitmentPolicy::ForbidEncryptAllowDecrypt)
+        .build()
+        .unwrap()
+        .put_bytes(BUCKET, "hsm/a", &data(3000, 4), &PutOptions::default())
+        .await
+        .unwrap();
+    let program = format!(
+        "env FAKE_HSM_KEY={} {} --log {}",
+        hex::encode([9u8; 32]),
+        fake_hsm().display(),
+        log.display()
+    );
+    let kms = aws_sdk_kms::Client::new(&sdk_config_for(&local.endpoint()));
+    let h = Handler::new(
+        local.s3.clone(),
+        kms.clone(),
+        env(&[
+            ("S3EC_OPERATION", "to-v3"),
+            ("S3EC_KEYRING_PROGRAM", program.as_str()),
+        ]),
+    );
+    let arn = format!("arn:aws:s3:::{BUCKET}");
+    let inv = "aHNtLWpvYg";
+    let ev = event(json!({
+        "invocationSchemaVersion": "1.0",
+        "invocationId": inv,
+        "job": { "id": "0d6a4b2e-3f54-4b3c-9a52-1a4c0f0f3a11" },
+        "tasks": [{ "taskId": "t", "s3Key": "hsm/a", "s3VersionId": null, "s3BucketArn": arn }]
+    }));
+    let r = results(&h.handle(ev).await, inv, "1.0", &[]);
+    assert_eq!(r["t"].0, "Succeeded", "{r:?}");
+    assert!(r["t"].1.starts_with("migrated (was V2"), "{r:?}");
+    let strict = local
+        .client(ClientKeyring::aes(key))
+        .commitment_policy(CommitmentPolicy::RequireEncryptRequireDecrypt)
+        .build()
+        .unwrap();
+    let (pt, _) = strict
+        .get_object_bytes(BUCKET, "hsm/a", &GetOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(pt, data(3000, 4));
+    let log = std::fs::read_to_string(&log).unwrap();
+    let ops: Vec<&str> = log.lines().collect();
+    assert!(ops.contains(&"unwrap") && ops.contains(&"wrap"), "{log}");
+    // A program that is not there fails every task with the reason, not a panic.
+    let broken = Handler::new(
+        local.s3.clone(),
+        kms,
+        env(&[
+            ("S3EC_OPERATION", "to-v3"),
+            ("S3EC_KEYRING_PROGRAM", "/nonexistent/keyring-program"),
+        ]),
+    );
+    let ev = event(json!({
+        "invocationSchemaVersion": "1.0",
+        "invocationId": inv,
+        "job": { "id": "0d6a4b2e-3f54-4b3c-9a52-1a4c0f0f3a11" },
+        "tasks": [{ "taskId": "t", "s3Key": "hsm/a", "s3VersionId": null, "s3BucketArn": arn }]
+    }));
+    let r = results(&broken.handle(ev).await, inv, "1.0", &[]);
+    assert_eq!(r["t"].0, "PermanentFailure", "{r:?}");
+    assert!(r["t"].1.contains("keyring program"), "{r:?}");
+    local.stop().await;
+}
+
 fn ev2(inv: &str, args: Value, keys: &[(&str, &str)]) -> S3BatchJobEvent {
     let tasks: Vec<Value> = keys
         .iter()
