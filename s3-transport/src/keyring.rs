@@ -14,10 +14,12 @@ use std::fmt;
 use std::sync::Arc;
 
 mod external;
+mod kms;
 mod program;
 
 use external::External;
 pub use external::{KeyringError, SharedKeyring};
+pub use kms::KmsKeyring;
 pub use program::{DEFAULT_TIMEOUT, MAX_LINE, ProgramKeyring, split_command_line};
 
 /// `(key, value)` pairs: a materials description or a KMS encryption context.

@@ -12,7 +12,8 @@
 //! * [`ClientKeyring`]: raw AES, RSA (public key to write, private key to read), KMS key id, KMS
 //!   discovery; any [`s3_encryption::Keyring`] ([`ClientKeyring::custom`]: an HSM, a Vault
 //!   transit key, run on the blocking pool) and a keyring program ([`ProgramKeyring`],
-//!   `KEYRINGS.md`).
+//!   `KEYRINGS.md`). [`KmsKeyring`] is KMS as a core [`s3_encryption::Keyring`], owning its
+//!   client, for code that speaks only the core trait.
 //! * Instruction files: write (placement), read (custom suffix),
 //!   [`S3EncryptionClient::reencrypt_instruction_file`] for AES, RSA and KMS keyrings.
 //! * [`S3EncryptionClient::head_object`] / [`S3EncryptionClient::list_objects`] report plaintext
@@ -62,7 +63,7 @@ pub use client::{
 pub use error::{Error, ErrorKind, Result};
 pub use info::{EnvelopeInfo, GetOutput, ListEntry, ListStatus, ObjectInfo, Verification};
 pub use keyring::{
-    ClientKeyring, DEFAULT_TIMEOUT as KEYRING_PROGRAM_TIMEOUT, KeyringError,
+    ClientKeyring, DEFAULT_TIMEOUT as KEYRING_PROGRAM_TIMEOUT, KeyringError, KmsKeyring,
     MAX_LINE as KEYRING_PROGRAM_MAX_LINE, Pairs, ProgramKeyring, SharedKeyring, split_command_line,
     wrap_name,
 };

@@ -407,3 +407,89 @@ async fn rotation_and_migration_through_a_custom_keyring() {
     assert_eq!(got, pt);
     local.stop().await;
 }
+
+/// AWS KMS through the core trait (`KmsKeyring`, which owns its client and runtime): objects it
+/// writes through the client are read by the transport's own KMS keyring and the other way
+/// round; discovery opens them; a wrong context is the opaque error; and the trait works from
+/// plain synchronous code.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kms_through_the_core_trait_interoperates_with_the_transports_kms_keyring() {
+    use s3_encryption_transport::KmsKeyring;
+    let moto = Moto::start("kms_through_the_core_trait");
+    let local = Local::start().await;
+    let key_id = moto.create_key().await;
+    let core_kms = Arc::new(
+        KmsKeyring::new(moto.kms(), key_id.clone())
+            .unwrap()
+            .with_context(&[("tenant", "a")]),
+    );
+    let via_trait = local
+        .client(ClientKeyring::custom(core_kms.clone()))
+        .build()
+        .unwrap();
+    let native = local
+        .client(ClientKeyring::kms(&key_id).with_context([("tenant", "a")]))
+        .kms_client(moto.kms())
+        .build()
+        .unwrap();
+    for (writer, reader, key) in [
+        (&via_trait, &native, "kms/a"),
+        (&native, &via_trait, "kms/b"),
+    ] {
+        let pt = data(70_000, key.len() as u64);
+        writer
+            .put_bytes(BUCKET, key, &pt, &PutOptions::default())
+            .await
+            .unwrap();
+        let (got, _) = reader.get_object_bytes(BUCKET, key, &opts()).await.unwrap();
+        assert_eq!(got, pt, "{key}");
+    }
+    let discovery = local
+        .client(ClientKeyring::custom(Arc::new(
+            KmsKeyring::discovery(moto.kms()).unwrap(),
+        )))
+        .build()
+        .unwrap();
+    let (got, _) = discovery
+        .get_object_bytes(BUCKET, "kms/a", &opts())
+        .await
+        .unwrap();
+    assert_eq!(got, data(70_000, 5));
+    let wrong = KmsKeyring::new(moto.kms(), key_id.clone())
+        .unwrap()
+        .with_context(&[("tenant", "b")]);
+    let wrong = Arc::new(wrong);
+    let err = local
+        .client(ClientKeyring::custom(wrong.clone()))
+        .build()
+        .unwrap()
+        .get_object_bytes(BUCKET, "kms/a", &opts())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::Crypto(s3_encryption::Error::EncryptionContextMismatch)
+        ),
+        "{err}"
+    );
+    // From synchronous code, with no runtime of the caller's: wrap, then unwrap.
+    let k = core_kms.clone();
+    let dk = tokio::task::spawn_blocking(move || {
+        std::thread::spawn(move || {
+            let cfg = EncryptConfig::v3(Placement::ObjectMetadata);
+            let dk = DataKey::generate().unwrap();
+            let m = k.wrap_data_key(&cfg, dk.clone(), &[]).unwrap();
+            let back = k.decrypt_data_key(m.envelope(), &[]).unwrap();
+            assert_eq!(back.as_bytes(), dk.as_bytes());
+            (dk, m)
+        })
+        .join()
+        .unwrap()
+    })
+    .await
+    .unwrap();
+    assert_eq!(dk.1.data_key().as_bytes(), dk.0.as_bytes());
+    assert!(wrong.last_failure().is_none());
+    local.stop().await;
+}
