@@ -279,13 +279,15 @@ async fn a_keyring_program_is_a_key_source() {
     );
     let arn = format!("arn:aws:s3:::{BUCKET}");
     let inv = "aHNtLWpvYg";
-    let ev = event(json!({
-        "invocationSchemaVersion": "1.0",
-        "invocationId": inv,
-        "job": { "id": "0d6a4b2e-3f54-4b3c-9a52-1a4c0f0f3a11" },
-        "tasks": [{ "taskId": "t", "s3Key": "hsm/a", "s3VersionId": null, "s3BucketArn": arn }]
-    }));
-    let r = results(&h.handle(ev).await, inv, "1.0", &[]);
+    let ev = || {
+        event(json!({
+            "invocationSchemaVersion": "1.0",
+            "invocationId": inv,
+            "job": { "id": "0d6a4b2e-3f54-4b3c-9a52-1a4c0f0f3a11" },
+            "tasks": [{ "taskId": "t", "s3Key": "hsm/a", "s3VersionId": null, "s3BucketArn": arn }]
+        }))
+    };
+    let r = results(&h.handle(ev()).await, inv, "1.0", &[]);
     assert_eq!(r["t"].0, "Succeeded", "{r:?}");
     assert!(r["t"].1.starts_with("migrated (was V2"), "{r:?}");
     let strict = local
@@ -310,13 +312,7 @@ async fn a_keyring_program_is_a_key_source() {
             ("S3EC_KEYRING_PROGRAM", "/nonexistent/keyring-program"),
         ]),
     );
-    let ev = event(json!({
-        "invocationSchemaVersion": "1.0",
-        "invocationId": inv,
-        "job": { "id": "0d6a4b2e-3f54-4b3c-9a52-1a4c0f0f3a11" },
-        "tasks": [{ "taskId": "t", "s3Key": "hsm/a", "s3VersionId": null, "s3BucketArn": arn }]
-    }));
-    let r = results(&broken.handle(ev).await, inv, "1.0", &[]);
+    let r = results(&broken.handle(ev()).await, inv, "1.0", &[]);
     assert_eq!(r["t"].0, "PermanentFailure", "{r:?}");
     assert!(r["t"].1.contains("keyring program"), "{r:?}");
     local.stop().await;
