@@ -7,16 +7,17 @@
 b'secret'
 """
 
-from ._native import (
-    AesKeyring,
+from ._native import AesKeyring, RsaKeyring
+from .errors import (
     AuthenticationError,
     FormatError,
+    NoSuchBucketError,
     NoSuchKeyError,
     NotEncryptedError,
     ObjectChangedError,
     PolicyError,
-    RsaKeyring,
     S3ECError,
+    S3EncryptionError,
     StorageError,
     UnsupportedKeyError,
     UsageError,
@@ -55,12 +56,14 @@ __all__ = [
     "migrate_object",
     "migrate_prefix",
     "S3ECError",
+    "S3EncryptionError",
     "AuthenticationError",
     "PolicyError",
     "FormatError",
     "NotEncryptedError",
     "StorageError",
     "NoSuchKeyError",
+    "NoSuchBucketError",
     "ObjectChangedError",
     "UsageError",
     "UnsupportedKeyError",
