@@ -335,6 +335,11 @@ class ClientCore:
             return dict(self.client.delete_object(Bucket=Bucket, Key=Key, VersionId=VersionId, **kwargs))
         with self._transport(extra={"DeleteObject": dict(kwargs)}) as t, self._errors(t):
             obj, ifile = _native.delete_object(t, Bucket, Key, self.instruction_file_suffix)
+        if not obj and not ifile:
+            # The machine found nothing to delete (its HEAD answered 404, which does not say
+            # whether the bucket is missing): boto3's own delete answers as boto3 does
+            # (success for a missing key, NoSuchBucket for a missing bucket).
+            self.client.delete_object(Bucket=Bucket, Key=Key, **kwargs)
         return {"ObjectDeleted": obj, "InstructionFileDeleted": ifile}
 
     def reencrypt_instruction_file(
