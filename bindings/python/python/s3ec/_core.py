@@ -6,6 +6,7 @@ import contextlib
 import enum
 import io
 import os
+import re
 import tempfile
 from typing import IO, Any, Dict, Iterator, Mapping, Optional, Tuple, Union, cast
 
@@ -275,6 +276,51 @@ class ClientCore:
         request on the object (not to its instruction file).
         """
         extra = split_get_args(kwargs)
+        try:
+            return self._get_object(Bucket, Key, EncryptionContext, Range, VersionId, DelayedAuthentication, extra)
+        except UsageError as e:
+            suffix = re.fullmatch(r"\s*bytes=-(\d+)\s*", Range or "")
+            if suffix is None or e.code != "InvalidRange":
+                raise
+            return self._cbc_suffix_range(Bucket, Key, EncryptionContext, VersionId, int(suffix.group(1)), extra, e)
+
+    def _cbc_suffix_range(
+        self,
+        bucket: str,
+        key: str,
+        ctx: Optional[Mapping[str, str]],
+        version_id: Optional[str],
+        n: int,
+        extra: Dict[str, Dict[str, Any]],
+        refused: UsageError,
+    ) -> GetObjectOutputTypeDef:
+        """``bytes=-n`` of an AES-CBC object that does not record its plaintext length (V1 objects
+        of 0.1.3): the core plans ranges from the start only, so the length comes from a ranged
+        read of the last two blocks (the core strips the padding: what it releases ends where the
+        plaintext ends), and the suffix is then read as ``bytes=a-b``, pinned to the same ETag."""
+        head = self.head_object(Bucket=bucket, Key=key, VersionId=version_id)
+        s3ec = head["S3EC"]
+        stored = int(s3ec.get("stored_len") or 0)
+        if s3ec.get("plaintext_len") is not None or s3ec.get("content_algorithm") != "AesCbc" or n == 0 or stored < 16:
+            raise refused
+        pinned = {op: dict(args, IfMatch=s3ec["etag"]) for op, args in extra.items()}
+        probe_first = max(0, stored - 32)
+        probe = self._get_object(bucket, key, ctx, f"bytes={probe_first}-", version_id, False, pinned)
+        probe["Body"].close()
+        plaintext_len = probe_first + int(probe["ContentLength"])
+        first = max(0, plaintext_len - n)
+        return self._get_object(bucket, key, ctx, f"bytes={first}-{plaintext_len - 1}", version_id, False, pinned)
+
+    def _get_object(
+        self,
+        Bucket: str,
+        Key: str,
+        EncryptionContext: Optional[Mapping[str, str]],
+        Range: Optional[str],
+        VersionId: Optional[str],
+        DelayedAuthentication: bool,
+        extra: Dict[str, Dict[str, Any]],
+    ) -> GetObjectOutputTypeDef:
         fd, path = tempfile.mkstemp(prefix=".s3ec-get-", dir=self.temp_dir)
         os.close(fd)
         try:

@@ -137,17 +137,19 @@ class Boto3Transport:
         op = req["op"]
         a: Dict[str, Any] = {"Bucket": req["bucket"], "Key": req["key"]}
         if op in ("HeadObject", "GetObject"):
+            # The machine's own pins (version, If-Match on the ETag it saw) win over the
+            # caller's arguments of the same name: they only narrow what the caller asked.
             if req["version_id"]:
                 a["VersionId"] = req["version_id"]
             if req["if_match"]:
                 a["IfMatch"] = req["if_match"]
             if op == "HeadObject":
-                r = c.head_object(**a, **self._extra(req))
+                r = c.head_object(**{**self._extra(req), **a})
                 self._opened(req, r)
                 return 200, _headers(r), None, None
             if req["range"]:
                 a["Range"] = req["range"]
-            r = c.get_object(**a, **self._extra(req))
+            r = c.get_object(**{**self._extra(req), **a})
             self._opened(req, r)
             stream = r["Body"]
             limit = req.get("body_limit")
