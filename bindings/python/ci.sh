@@ -5,8 +5,11 @@
 #   bash bindings/python/ci.sh            # everything
 #   S3EC_PY_FAST=1 bash bindings/python/ci.sh   # reuse the last wheel if the sources did not change
 #
+# Then `mypy --strict -p s3ec` on the installed package, and `cargo check` of the binding for Windows
+# and macOS (rustup installs the two targets once; S3EC_PY_SKIP_CROSS=1 skips it).
+#
 # Venvs: target/py/tools (maturin), target/py/test (fresh each run: the wheel + pytest, boto3,
-# moto[server], mypy), target/py/seed (s3-encryption 0.1.3), target/py/aws4
+# moto[server], mypy, botocore-stubs, boto3-stubs), target/py/seed (s3-encryption 0.1.3), target/py/aws4
 # (amazon-s3-encryption-client-python 4.0.0). After the first run nothing is downloaded: the
 # test venv installs from target/py/wheelhouse with --no-index.
 set -euo pipefail
@@ -37,9 +40,10 @@ venv "$T/seed" "s3-encryption==0.1.3" --no-deps s3-encryption==0.1.3 pycryptodom
 venv "$T/aws4" "amazon-s3-encryption-client-python==4.0.0" amazon-s3-encryption-client-python==4.0.0
 
 # 2. A wheelhouse for the test venv (downloaded once).
-# cryptography and mypy: the fake HSM and the typing test of tests/test_custom_keyring.py. The marker holds
-# the list, so that a changed list refills the wheelhouse.
-TEST_DEPS=(pytest boto3 "moto[server]" cryptography mypy)
+# cryptography and mypy: the fake HSM and the typing test of tests/test_custom_keyring.py; mypy with
+# botocore-stubs and boto3-stubs: `mypy --strict -p s3ec` (step 6). The marker holds the list, so that
+# a changed list refills the wheelhouse.
+TEST_DEPS=(pytest boto3 "moto[server]" cryptography mypy botocore-stubs boto3-stubs)
 if [ ! -f "$T/wheelhouse/.s3ec-ok" ] || [ "$(cat "$T/wheelhouse/.s3ec-ok")" != "${TEST_DEPS[*]}" ]; then
   log "filling the wheelhouse"
   rm -rf "$T/wheelhouse"
@@ -70,3 +74,22 @@ export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_DEFAULT_REGIO
 cd "$T"
 "$T/test/bin/python" -c 'import s3ec, sys; assert "site-packages" in s3ec.__file__, s3ec.__file__; print("[python-ci] testing", s3ec.__file__)'
 "$T/test/bin/python" -m pytest -q -p no:cacheprovider --rootdir "$ROOT/bindings/python" "$ROOT/bindings/python/tests" "$@"
+
+# 6. The installed package's typing, as a user's `mypy --strict` sees it (py.typed, the TypedDicts).
+log "mypy --strict -p s3ec"
+"$T/test/bin/python" -m mypy --strict --no-incremental -p s3ec
+
+# 7. The binding builds on Windows and macOS too (positional I/O through std on every OS): cargo check
+#    for two foreign targets (their std is installed once by rustup; no C toolchain is needed).
+#    S3EC_PY_SKIP_CROSS=1 leaves it out.
+if [ -z "${S3EC_PY_SKIP_CROSS:-}" ]; then
+  cd "$ROOT"
+  for target in x86_64-pc-windows-gnu aarch64-apple-darwin; do
+    if ! rustup target list --installed | grep -qx "$target"; then
+      log "rustup target add $target"
+      rustup target add "$target"
+    fi
+    log "cargo check -p s3ec-python --target $target"
+    CARGO_PROFILE_DEV_DEBUG=line-tables-only cargo check -q --locked -p s3ec-python --target "$target"
+  done
+fi
