@@ -117,15 +117,6 @@ def test_other_calls_are_forwarded_to_the_wrapped_client(s3, bucket):
         c.no_such_call  # noqa: B018
 
 
-def test_caller_driven_multipart_is_refused_with_the_reason(s3, bucket):
-    c = client(s3)
-    for name in ("create_multipart_upload", "upload_part", "complete_multipart_upload"):
-        with pytest.raises(s3ec.UsageError, match="upload_fileobj"):
-            getattr(c, name)(Bucket=bucket, Key="k")
-    # Nothing was started.
-    assert not s3.list_multipart_uploads(Bucket=bucket).get("Uploads")
-
-
 # ------------------------------------------------------------------ copies
 
 

@@ -5,12 +5,13 @@ from __future__ import annotations
 from ._body import StreamingBody
 from ._core import CommitmentPolicy, Placement
 from ._dropin import DropInMixin
+from ._multipart import MultipartMixin
 from ._transfer import TransferMixin
 
 __all__ = ["CommitmentPolicy", "Placement", "S3EncryptionClient", "StreamingBody"]
 
 
-class S3EncryptionClient(DropInMixin, TransferMixin):
+class S3EncryptionClient(DropInMixin, MultipartMixin, TransferMixin):
     """Amazon S3 client-side encryption around a boto3 S3 client.
 
     ``S3EncryptionClient(boto3.client("s3"), AesKeyring(key))``: ``put_object`` encrypts (V3,

@@ -1,8 +1,8 @@
 """What makes :class:`S3EncryptionClient` a drop-in for the boto3 S3 client: every call it does
 not encrypt goes to the wrapped client (as AWS's Python S3EC 4.0.0 forwards them), and the calls
 that would break an encrypted object if forwarded as they are get their own code here
-(``copy_object``, ``copy``, ``delete_objects``) or are refused with the reason
-(``upload_part_copy`` from an encrypted source, the caller-driven multipart calls)."""
+(``copy_object``, ``copy``, ``delete_objects``; the multipart calls in ``_multipart``) or are
+refused with the reason (``upload_part_copy`` from an encrypted source)."""
 
 from __future__ import annotations
 
@@ -16,16 +16,6 @@ from botocore.exceptions import ClientError
 from .errors import NotEncryptedError, S3ECError, UsageError
 
 from ._core import ClientCore
-
-# Calls that would write, or read, an encrypted object's stored bytes as if they were the
-# plaintext, which the core's machines cannot drive one request at a time: refused, with what to
-# use instead.
-_REFUSED = {
-    "create_multipart_upload": "upload_fileobj / upload_file / put_object (multipart above the threshold)",
-    "upload_part": "upload_fileobj / upload_file / put_object (multipart above the threshold)",
-    "complete_multipart_upload": "upload_fileobj / upload_file / put_object (multipart above the threshold)",
-}
-
 
 def _copy_source(src: Union[str, Dict[str, Any]]) -> Tuple[str, str, Optional[str]]:
     """boto3's ``CopySource`` (``"bucket/key?versionId=v"`` or a dict) as (bucket, key, version)."""
@@ -48,17 +38,6 @@ class DropInMixin(ClientCore):
         # (list_objects_v2, get_paginator, meta, exceptions, generate_presigned_url, ...).
         if name.startswith("__") or name in ("client", "keyring"):
             raise AttributeError(name)
-        if name in _REFUSED:
-            instead = _REFUSED[name]
-
-            def refused(*args: Any, **kwargs: Any) -> Any:
-                raise UsageError(
-                    f"{name} is not supported on an encrypting client: the parts of an encrypted "
-                    f"upload are one GCM stream, which the core encrypts and numbers itself; use {instead}, "
-                    "or call the wrapped boto3 client (.client) for plain objects"
-                )
-
-            return refused
         client = self.__dict__.get("client")
         if client is None:
             raise AttributeError(name)
