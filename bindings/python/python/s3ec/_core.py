@@ -21,7 +21,7 @@ from ._args import (
 )
 from ._body import StreamingBody, _Reader
 from ._transport import Boto3Transport
-from ._types import (
+from .type_defs import (
     GetObjectOutputTypeDef,
     HeadObjectOutputTypeDef,
     PutObjectOutputTypeDef,

@@ -10,7 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Dict, List, Optional, Tuple, Union, cast
 from urllib.parse import parse_qs, unquote
 
-from ._types import CopyObjectOutputTypeDef, DeleteObjectsOutputTypeDef, DeletedObjectTypeDef, ErrorTypeDef
+from .type_defs import CopyObjectOutputTypeDef, DeleteObjectsOutputTypeDef, DeletedObjectTypeDef, ErrorTypeDef
 from botocore.exceptions import ClientError
 
 from .errors import NotEncryptedError, S3ECError, UsageError

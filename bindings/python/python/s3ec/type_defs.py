@@ -1,4 +1,4 @@
-"""Typed responses, modelled on ``mypy-boto3-s3``'s ``*OutputTypeDef``s (the keys boto3 returns)
+"""Typed responses (``s3ec.type_defs``), modelled on ``mypy-boto3-s3``'s ``type_defs`` (the keys boto3 returns)
 plus the ``S3EC`` entry this package adds. ``total=False``: S3 leaves out what does not apply."""
 
 from __future__ import annotations
