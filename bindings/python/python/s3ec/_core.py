@@ -132,7 +132,9 @@ class ClientCore:
         try:
             yield
         except StorageError as e:
-            if t.error is None or getattr(e, "response", {}).get("ResponseMetadata", {}).get("RequestId"):
+            # Only the machine's own verdicts (operation "S3EC") are replaced; an error that
+            # already carries S3's response (a keyring's, a nested call's) stays as it is.
+            if t.error is None or e.operation_name != "S3EC":
                 raise
             op, resp = t.error
             raise storage_error(resp, op, self.client, e) from e

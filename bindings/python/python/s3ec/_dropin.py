@@ -139,9 +139,12 @@ class DropInMixin(ClientCore):
             errors.extend(r.get("Errors") or [])
             out["ResponseMetadata"] = r.get("ResponseMetadata")
 
+        # What DeleteObject takes of DeleteObjects' arguments (not its ChecksumAlgorithm).
+        single = {k: v for k, v in kwargs.items() if k in ("MFA", "BypassGovernanceRetention", "ExpectedBucketOwner", "RequestPayer")}
+
         def one(o: Dict[str, Any]) -> Tuple[str, Optional[BaseException], bool]:
             try:
-                d = self.delete_object(Bucket=Bucket, Key=o["Key"], **kwargs)
+                d = self.delete_object(Bucket=Bucket, Key=o["Key"], **single)
                 return o["Key"], None, bool(d.get("InstructionFileDeleted"))
             except (S3ECError, ClientError) as e:
                 return o["Key"], e, False
