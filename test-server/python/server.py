@@ -162,12 +162,12 @@ class PythonPackage(Backend):
             kwargs["memory_budget"] = size
         try:
             return Entry(self, km, kwargs)
-        except ValueError as e:  # not a commitment policy the package knows
-            raise generic(f"unknown commitmentPolicy {kwargs['commitment_policy']}: {e}", 400)
-        except s3ec.S3ECError as e:
+        except s3ec.S3ECError as e:  # first: UsageError is a ValueError too
             if str(e).startswith("unknown "):
                 raise generic(str(e), 400)
             raise client_error(f"client configuration refused: {type(e).__name__}: {e}")
+        except ValueError as e:  # not a commitment policy the package knows
+            raise generic(f"unknown commitmentPolicy {kwargs['commitment_policy']}: {e}", 400)
 
     def put_object(self, entry, headers, bucket, key, body):
         md = parse_metadata(headers.get("Content-Metadata", ""))

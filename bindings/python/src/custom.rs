@@ -4,7 +4,7 @@
 //! keyring's wrap ([`EncryptionMaterials::externally_wrapped`]); every data key handed back is
 //! checked by the core (the V3 key commitment, then the tag) as for the native keyrings.
 
-use crate::{Fail, R, UnsupportedKeyError, UsageError};
+use crate::errors::{Fail, R, UsageError, is_error};
 use pyo3::exceptions::PyException;
 use pyo3::prelude::*;
 use pyo3::types::{PyByteArray, PyBytes, PyDict};
@@ -110,7 +110,7 @@ impl<'py> UserKeyring<'py> {
         d.set_item("materials_description", md)?;
         let key = match self.obj.call_method1("unwrap_data_key", (d,)) {
             Ok(k) => k,
-            Err(e) if e.is_instance_of::<UnsupportedKeyError>(py) => {
+            Err(e) if is_error(py, &e, "UnsupportedKeyError") => {
                 return Err(Error::UnsupportedWrap.into());
             }
             // Wrong key, tampered blob, a refusal of the HSM: one opaque failure.

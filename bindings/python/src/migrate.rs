@@ -17,9 +17,10 @@
 //! left in place (named in `detail`). Transport failures raise (the caller records `failed`).
 
 use super::{
-    Fail, Io, Keyring, Out, R, S3ECError, UsageError, close_body, context_of, decrypt_policy,
-    drive_get, drive_put, opt, pairs_ref, read_small,
+    Fail, Io, Keyring, Out, R, close_body, context_of, decrypt_policy, drive_get, drive_put, opt,
+    pairs_ref, read_small,
 };
+use crate::errors::{UsageError, is_error};
 use pyo3::exceptions::PyException;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict};
@@ -157,7 +158,7 @@ fn opens(
         // Throttling, 5xx, a network failure: not a verdict; the caller may retry.
         Err(Fail::Py(e)) if transient(py, &e)? => Err(Fail::Py(e)),
         Err(Fail::Py(e))
-            if e.is_instance_of::<S3ECError>(py) || e.is_instance_of::<PyException>(py) =>
+            if is_error(py, &e, "S3ECError") || e.is_instance_of::<PyException>(py) =>
         {
             let name = e
                 .get_type(py)

@@ -7,19 +7,22 @@
 b'secret'
 """
 
-from ._native import (
-    AesKeyring,
+from ._native import AesKeyring, RsaKeyring
+from .errors import (
     AuthenticationError,
     FormatError,
+    NoSuchBucketError,
     NoSuchKeyError,
     NotEncryptedError,
     ObjectChangedError,
     PolicyError,
-    RsaKeyring,
     S3ECError,
+    S3EncryptionError,
     StorageError,
     UnsupportedKeyError,
     UsageError,
+    KeyringError,
+    InternalError,
 )
 from ._native import __version__ as _native_version
 from ._client import CommitmentPolicy, Placement, S3EncryptionClient, StreamingBody
@@ -55,13 +58,17 @@ __all__ = [
     "migrate_object",
     "migrate_prefix",
     "S3ECError",
+    "S3EncryptionError",
     "AuthenticationError",
     "PolicyError",
     "FormatError",
     "NotEncryptedError",
     "StorageError",
     "NoSuchKeyError",
+    "NoSuchBucketError",
     "ObjectChangedError",
     "UsageError",
     "UnsupportedKeyError",
+    "KeyringError",
+    "InternalError",
 ]

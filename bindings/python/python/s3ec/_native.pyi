@@ -4,25 +4,6 @@ from typing import Any, Dict, Mapping, Optional, Tuple, Union
 
 __version__: str
 
-class S3ECError(Exception):
-    """Every error of this package; ``code`` names the core's error."""
-
-    code: str
-
-class AuthenticationError(S3ECError): ...
-class PolicyError(S3ECError): ...
-class FormatError(S3ECError): ...
-class NotEncryptedError(FormatError): ...
-
-class StorageError(S3ECError):
-    status: int
-
-class NoSuchKeyError(StorageError): ...
-class ObjectChangedError(StorageError): ...
-class UsageError(S3ECError): ...
-class UnsupportedKeyError(FormatError):
-    """The keyring does not hold the key the envelope names (``code`` ``UnsupportedWrap``)."""
-
 class AesKeyring:
     """A raw AES master key (16, 24 or 32 bytes)."""
 

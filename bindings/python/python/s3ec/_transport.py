@@ -9,6 +9,8 @@ error status is an answer like any other (the machine decides what it means), so
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import io
 import threading
 from urllib.parse import quote, urlencode
@@ -22,6 +24,27 @@ Response = Tuple[int, List[Tuple[str, str]], Any, Optional[str]]
 # Ranged GETs up to this size are read whole in the worker thread, so that parallel parts
 # really transfer in parallel; other bodies stream.
 PREFETCH_LIMIT = 32 << 20
+
+
+def _md5(body: Any) -> str:
+    return base64.b64encode(hashlib.md5(bytes(body)).digest()).decode("ascii")
+
+
+class _Counting:
+    """A response body that reports the size of each piece read from it."""
+
+    def __init__(self, inner: Any, on_bytes: Callable[[int], None]) -> None:
+        self._inner = inner
+        self._on_bytes = on_bytes
+
+    def read(self, n: int = -1) -> bytes:
+        b: bytes = self._inner.read(n)
+        if b:
+            self._on_bytes(len(b))
+        return b
+
+    def close(self) -> None:
+        self._inner.close()
 
 
 def _headers(resp: Dict[str, Any]) -> List[Tuple[str, str]]:
@@ -44,11 +67,21 @@ class Boto3Transport:
         extra: Optional[Dict[str, Dict[str, Any]]] = None,
         instruction_extra: Optional[Dict[str, Dict[str, Any]]] = None,
         on_open: Optional[Callable[[Dict[str, Any]], None]] = None,
+        on_bytes: Optional[Callable[[int], None]] = None,
+        content_md5: bool = False,
     ) -> None:
         self.client = client
         self.extra = extra or {}
         self.instruction_extra = instruction_extra or {}
         self.on_open = on_open
+        # Called with the byte count of each piece of the object's body as it is read (Callback=).
+        self.on_bytes = on_bytes
+        # Send Content-MD5 over each body actually sent (PutObject, UploadPart): the ciphertext.
+        self.content_md5 = content_md5
+        # The first boto3 error answered to a request on the object itself: (operation, response).
+        # An error status is an answer the machine judges; the client raises this response as a
+        # ClientError when the machine's verdict is a storage error.
+        self.error: Optional[Tuple[str, Dict[str, Any]]] = None
         self._pool = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="s3ec")
         self._parts: Dict[str, Dict[int, Dict[str, Any]]] = {}
         self._lock = threading.Lock()
@@ -83,7 +116,11 @@ class Boto3Transport:
         try:
             return self._call(req, body)
         except ClientError as e:
-            r = e.response or {}
+            r: Dict[str, Any] = dict(e.response or {})
+            if req.get("is_object"):
+                with self._lock:
+                    if self.error is None:
+                        self.error = (str(req["op"]), dict(r))
             md = r.get("ResponseMetadata", {})
             status = int(md.get("HTTPStatusCode") or 0)
             if status == 0:
@@ -100,24 +137,30 @@ class Boto3Transport:
         op = req["op"]
         a: Dict[str, Any] = {"Bucket": req["bucket"], "Key": req["key"]}
         if op in ("HeadObject", "GetObject"):
+            # The machine's own pins (version, If-Match on the ETag it saw) win over the
+            # caller's arguments of the same name: they only narrow what the caller asked.
             if req["version_id"]:
                 a["VersionId"] = req["version_id"]
             if req["if_match"]:
                 a["IfMatch"] = req["if_match"]
             if op == "HeadObject":
-                r = c.head_object(**a, **self._extra(req))
+                r = c.head_object(**{**self._extra(req), **a})
                 self._opened(req, r)
                 return 200, _headers(r), None, None
             if req["range"]:
                 a["Range"] = req["range"]
-            r = c.get_object(**a, **self._extra(req))
+            r = c.get_object(**{**self._extra(req), **a})
             self._opened(req, r)
             stream = r["Body"]
             limit = req.get("body_limit")
             if req["range"] and limit is not None and limit <= PREFETCH_LIMIT:
                 data = stream.read(limit + 1)
                 stream.close()
+                if self.on_bytes is not None and req["is_object"]:
+                    self.on_bytes(len(data))
                 stream = io.BytesIO(data)
+            elif self.on_bytes is not None and req["is_object"]:
+                stream = _Counting(stream, self.on_bytes)
             status = int(r["ResponseMetadata"]["HTTPStatusCode"])
             return status, _headers(r), stream, None
         if op == "PutObject":
@@ -129,6 +172,8 @@ class Boto3Transport:
             a["Metadata"] = req["metadata"]
             self._conditions(req, a, if_match=True, tagging=True)
             a.update(self._extra(req))
+            if self.content_md5 and req["is_object"]:
+                a["ContentMD5"] = _md5(a["Body"])
             r = c.put_object(**a)
             if req["is_object"]:
                 self.written = r
@@ -146,13 +191,11 @@ class Boto3Transport:
             return int(r["ResponseMetadata"]["HTTPStatusCode"]), _headers(r), None, uid
         if op == "UploadPart":
             n = int(req["part_number"])
-            r = c.upload_part(
-                **a,
-                UploadId=req["upload_id"],
-                PartNumber=n,
-                Body=body if body is not None else b"",
-                ContentLength=req["content_length"],
-            )
+            a.update(self._extra(req))
+            a["Body"] = body if body is not None else b""
+            if self.content_md5 and req["is_object"]:
+                a["ContentMD5"] = _md5(a["Body"])
+            r = c.upload_part(**a, UploadId=req["upload_id"], PartNumber=n, ContentLength=req["content_length"])
             part = {"PartNumber": n, "ETag": r["ETag"]}
             for k in ("ChecksumCRC32", "ChecksumCRC32C", "ChecksumSHA1", "ChecksumSHA256", "ChecksumCRC64NVME"):
                 if r.get(k):
@@ -173,9 +216,11 @@ class Boto3Transport:
         if op == "AbortMultipartUpload":
             with self._lock:
                 self._parts.pop(req["upload_id"], None)
+            a.update(self._extra(req))
             r = c.abort_multipart_upload(**a, UploadId=req["upload_id"])
             return int(r["ResponseMetadata"]["HTTPStatusCode"]), _headers(r), None, None
         if op == "DeleteObject":
+            a.update(self._extra(req))
             r = c.delete_object(**a)
             return int(r["ResponseMetadata"]["HTTPStatusCode"]), _headers(r), None, None
         raise ValueError(f"unknown operation {op}")

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from typing import Any, Dict, Literal, Optional, Protocol, Sequence, Tuple, TypedDict
 
-from ._native import AesKeyring, AuthenticationError, PolicyError, RsaKeyring, UnsupportedKeyError, UsageError
+from ._native import AesKeyring, RsaKeyring
+from .errors import AuthenticationError, PolicyError, UnsupportedKeyError, UsageError
 
 __all__ = [
     "AesKeyring",
@@ -121,7 +122,8 @@ _KMS_AUTH_CODES = {
 def _client_error_code(e: BaseException) -> Optional[str]:
     r = getattr(e, "response", None)
     if isinstance(r, dict):
-        return r.get("Error", {}).get("Code")
+        code = r.get("Error", {}).get("Code")
+        return str(code) if code is not None else None
     return None
 
 

@@ -33,8 +33,9 @@ from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Union
 from botocore.exceptions import BotoCoreError, ClientError
 
 from . import _native
-from ._client import CommitmentPolicy, S3EncryptionClient, _policy_value
-from ._native import StorageError, UsageError
+from ._client import S3EncryptionClient
+from ._core import CommitmentPolicy, _policy_value
+from .errors import StorageError, UsageError
 from ._transport import Boto3Transport
 
 MiB = 1 << 20

@@ -1,0 +1,130 @@
+"""Bodies: what a write reads from (``_Reader``), and what a read returns (``StreamingBody``)."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import io
+from typing import IO, Any, Callable, Iterator, Optional
+
+from .errors import storage_error
+
+
+class _Reader:
+    """The body of a write as something with ``read(n)``; with its length when known.
+
+    ``callback`` is called with the size of each piece read (boto3's ``Callback=``);
+    ``content_md5`` (boto3's ``ContentMD5``, base64) is checked against the plaintext read, and a
+    mismatch fails the write before its last byte is sent (S3's ``BadDigest``).
+    """
+
+    def __init__(
+        self,
+        body: Any,
+        callback: Optional[Callable[[int], Any]] = None,
+        content_md5: Optional[str] = None,
+    ) -> None:
+        if body is None:
+            body = b""
+        if isinstance(body, str):
+            body = body.encode("utf-8")
+        self.length: Optional[int]
+        if isinstance(body, (bytes, bytearray, memoryview)):
+            self.stream: Any = io.BytesIO(bytes(body))
+            self.length = len(body)
+        elif not hasattr(body, "read"):
+            raise TypeError("Body must be bytes, str or a file-like object with read()")
+        else:
+            self.stream = body
+            self.length = None
+            try:
+                if body.seekable():
+                    pos = body.tell()
+                    end = body.seek(0, io.SEEK_END)
+                    body.seek(pos)
+                    self.length = end - pos
+            except (AttributeError, OSError, ValueError):
+                self.length = None
+        self._callback = callback
+        self._expected_md5 = content_md5
+        self._md5 = hashlib.md5() if content_md5 is not None else None
+        self._read = 0
+        self._checked = False
+
+    def read(self, n: int) -> bytes:
+        b = self.stream.read(n)
+        if isinstance(b, str):
+            b = b.encode("utf-8")
+        b = bytes(b)
+        self._read += len(b)
+        if self._md5 is not None:
+            self._md5.update(b)
+            if not b or (self.length is not None and self._read >= self.length):
+                self._check_md5()
+        if b and self._callback is not None:
+            self._callback(len(b))
+        return b
+
+    def _check_md5(self) -> None:
+        if self._checked or self._md5 is None:
+            return
+        self._checked = True
+        got = base64.b64encode(self._md5.digest()).decode("ascii")
+        if got != self._expected_md5:
+            raise storage_error(
+                {
+                    "Error": {
+                        "Code": "BadDigest",
+                        "Message": "The Content-MD5 you specified did not match the body (checked "
+                        "over the plaintext before it was encrypted; nothing was stored).",
+                    },
+                    "ResponseMetadata": {"HTTPStatusCode": 400},
+                },
+                "PutObject",
+            )
+
+
+class StreamingBody(io.RawIOBase):
+    """The ``Body`` of :meth:`S3EncryptionClient.get_object`: verified plaintext only.
+
+    Whatever it yields was authenticated before it was handed out (unless the read was an
+    explicitly unauthenticated one: a ``Range`` or delayed authentication, see the response's
+    ``S3EC`` entry). Small objects are held in memory; larger ones in an anonymous temporary file.
+    """
+
+    def __init__(self, inner: IO[bytes], length: int) -> None:
+        super().__init__()
+        self._inner = inner
+        self._length = length
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, amt: Optional[int] = None) -> bytes:
+        if amt is None or amt < 0:
+            return self._inner.read()
+        return self._inner.read(amt)
+
+    def readinto(self, b: Any) -> int:
+        data = self._inner.read(len(b))
+        n = len(data)
+        b[:n] = data
+        return n
+
+    def iter_chunks(self, chunk_size: int = 1024 * 1024) -> Iterator[bytes]:
+        """Yield the plaintext in chunks."""
+        while True:
+            c = self.read(chunk_size)
+            if not c:
+                return
+            yield c
+
+    def close(self) -> None:
+        try:
+            self._inner.close()
+        finally:
+            super().close()
+
+    @property
+    def content_length(self) -> int:
+        return self._length

@@ -1,0 +1,179 @@
+"""boto3's managed transfers (``upload_file``, ``upload_fileobj``, ``download_file``,
+``download_fileobj``), with ``Callback=`` and ``Config=`` (``TransferConfig``) honoured."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import threading
+from typing import Any, Callable, Dict, Mapping, Optional
+
+from ._args import split_get_args, transfer_config
+
+from ._core import ClientCore
+
+# What a download holds back from the progress it reports until the object is verified: at least
+# the stored bytes that are not plaintext (a tag, or CBC padding), so that the counts add up to
+# the plaintext length and never pass it.
+_HELD_BACK = 32
+
+
+class _Progress:
+    """boto3's ``Callback`` for a download: called with the byte count of each piece of the body
+    as it arrives (from the transfer threads), the sum capped below the stored length until the
+    read is verified, then topped up to the plaintext length."""
+
+    def __init__(self, callback: Callable[[int], Any]) -> None:
+        self._callback = callback
+        self._lock = threading.Lock()
+        self._cap: Optional[int] = None
+        self._received = 0
+        self._reported = 0
+
+    def opened(self, resp: Dict[str, Any]) -> None:
+        total: Optional[int] = None
+        cr = resp.get("ContentRange")
+        if isinstance(cr, str) and "/" in cr and not cr.endswith("/*"):
+            total = int(cr.rsplit("/", 1)[1])
+        elif resp.get("ContentLength") is not None:
+            total = int(resp["ContentLength"])
+        with self._lock:
+            self._cap = max(0, (total or 0) - _HELD_BACK)
+
+    def __call__(self, n: int) -> None:
+        with self._lock:
+            self._received += n
+            cap = self._cap if self._cap is not None else 0
+            step = min(self._received, cap) - self._reported
+            if step <= 0:
+                return
+            self._reported += step
+        self._callback(step)
+
+    def finish(self, total: int) -> None:
+        with self._lock:
+            step = total - self._reported
+            self._reported = total
+        if step > 0:
+            self._callback(step)
+
+
+def _split_download_args(extra: Dict[str, Any], ctx: Optional[Mapping[str, str]]) -> Any:
+    ctx = extra.pop("EncryptionContext", ctx)
+    version_id = extra.pop("VersionId", None)
+    return ctx, version_id, split_get_args(extra)
+
+
+class TransferMixin(ClientCore):
+    """The managed transfers of :class:`S3EncryptionClient`."""
+
+    def upload_fileobj(
+        self,
+        Fileobj: Any,
+        Bucket: str,
+        Key: str,
+        ExtraArgs: Optional[Dict[str, Any]] = None,
+        Callback: Optional[Callable[[int], Any]] = None,
+        Config: Any = None,
+        EncryptionContext: Optional[Mapping[str, str]] = None,
+    ) -> None:
+        """Encrypt a file-like object into ``Bucket/Key`` (multipart above the threshold; parts
+        encrypted in parallel, uploaded ``max_concurrency`` at a time). ``Callback`` is called
+        with the byte count of each piece of plaintext read; ``Config`` (boto3's
+        ``TransferConfig``) sets ``multipart_threshold``, ``multipart_chunksize`` (rounded down to
+        a multiple of 16, at least 5 MiB) and ``max_concurrency`` (at most 16) for this call."""
+        extra = dict(ExtraArgs or {})
+        metadata = extra.pop("Metadata", None)
+        ctx = extra.pop("EncryptionContext", EncryptionContext)
+        sizes = transfer_config(Config, self.part_size, self.multipart_threshold, self.max_concurrency)
+        self._put(Bucket, Key, Fileobj, ctx, metadata, extra, callback=Callback, sizes=sizes)
+
+    def upload_file(
+        self,
+        Filename: str,
+        Bucket: str,
+        Key: str,
+        ExtraArgs: Optional[Dict[str, Any]] = None,
+        Callback: Optional[Callable[[int], Any]] = None,
+        Config: Any = None,
+        EncryptionContext: Optional[Mapping[str, str]] = None,
+    ) -> None:
+        """Encrypt a local file into ``Bucket/Key`` (see :meth:`upload_fileobj`)."""
+        with open(Filename, "rb") as f:
+            self.upload_fileobj(
+                f, Bucket, Key, ExtraArgs=ExtraArgs, Callback=Callback, Config=Config, EncryptionContext=EncryptionContext
+            )
+
+    def download_file(
+        self,
+        Bucket: str,
+        Key: str,
+        Filename: str,
+        ExtraArgs: Optional[Dict[str, Any]] = None,
+        Callback: Optional[Callable[[int], Any]] = None,
+        Config: Any = None,
+        EncryptionContext: Optional[Mapping[str, str]] = None,
+    ) -> None:
+        """Download and decrypt into ``Filename``: the ciphertext is verified in a temporary
+        file beside it (parallel ranged GETs for large objects: ``Config``'s
+        ``multipart_chunksize`` and ``max_concurrency``), decrypted in place, and only then
+        renamed over ``Filename``. A failure leaves ``Filename`` untouched. ``Callback`` is called
+        with byte counts as the body arrives; they add up to the plaintext length, and the last
+        few bytes are reported once the object is verified. ``ExtraArgs`` takes ``VersionId`` and
+        what :meth:`get_object` passes through (conditions, SSE-C, ...)."""
+        ctx, version_id, extra = _split_download_args(dict(ExtraArgs or {}), EncryptionContext)
+        part_size, _, concurrency = transfer_config(Config, self.part_size, self.multipart_threshold, self.max_concurrency)
+        progress = _Progress(Callback) if Callback is not None else None
+        d = os.path.dirname(os.path.abspath(Filename))
+        fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(Filename) + ".s3ec-", dir=d)
+        os.close(fd)
+        try:
+            done, _ = self._get(
+                Bucket,
+                Key,
+                ctx,
+                version_id,
+                None,
+                False,
+                tmp,
+                download=True,
+                connections=concurrency,
+                extra=extra,
+                on_bytes=progress,
+                on_open=progress.opened if progress is not None else None,
+                part_size=part_size,
+            )
+            os.replace(tmp, Filename)
+        except BaseException:
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
+            raise
+        if progress is not None:
+            progress.finish(int(done["released"]))
+
+    def download_fileobj(
+        self,
+        Bucket: str,
+        Key: str,
+        Fileobj: Any,
+        ExtraArgs: Optional[Dict[str, Any]] = None,
+        Callback: Optional[Callable[[int], Any]] = None,
+        Config: Any = None,
+        EncryptionContext: Optional[Mapping[str, str]] = None,
+    ) -> None:
+        """Decrypt into a writable file-like object (verified before the first write);
+        ``Callback`` is called with the byte count of each piece written."""
+        extra = dict(ExtraArgs or {})
+        ctx = extra.pop("EncryptionContext", EncryptionContext)
+        version_id = extra.pop("VersionId", None)
+        r = self.get_object(Bucket=Bucket, Key=Key, EncryptionContext=ctx, VersionId=version_id, **extra)
+        body = r["Body"]
+        try:
+            for c in body.iter_chunks():
+                Fileobj.write(c)
+                if Callback is not None:
+                    Callback(len(c))
+        finally:
+            body.close()

@@ -1,0 +1,293 @@
+//! `put_object`: the PUT machine driven over the transport, multipart parts encrypted in
+//! parallel with the GIL released.
+
+use crate::errors::{Fail, R, UsageError};
+use crate::keyring::{Keyring, pairs_ref};
+use crate::options::{context_of, encrypt_config, opt};
+use crate::transport::{Io, read_body};
+use pyo3::prelude::*;
+use pyo3::types::PyDict;
+use s3_encryption::Error;
+use s3_encryption::object::{
+    Operation, PartJob, PutDone, PutIntent, PutNext, PutObject, RequestBody, RequestId,
+};
+use std::collections::HashMap;
+
+pub(crate) fn encrypt_batch(
+    py: Python<'_>,
+    work: Vec<(PartJob, Vec<u8>)>,
+) -> Vec<(
+    u32,
+    Vec<u8>,
+    Result<s3_encryption::object::EncryptedPart, Error>,
+)> {
+    py.detach(move || {
+        let threads = std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+            .max(1);
+        let mut results = Vec::with_capacity(work.len());
+        let mut it = work.into_iter().peekable();
+        while it.peek().is_some() {
+            let batch: Vec<_> = it.by_ref().take(threads).collect();
+            std::thread::scope(|s| {
+                let hs: Vec<_> = batch
+                    .into_iter()
+                    .map(|(job, mut buf)| {
+                        s.spawn(move || {
+                            let r = job.encrypt(&mut buf);
+                            (job.number(), buf, r)
+                        })
+                    })
+                    .collect();
+                for h in hs {
+                    if let Ok(r) = h.join() {
+                        results.push(r);
+                    }
+                }
+            });
+        }
+        results
+    })
+}
+
+pub(crate) struct Inflight<'py> {
+    pub(crate) id: RequestId,
+    pub(crate) op: Operation,
+    pub(crate) fut: Bound<'py, PyAny>,
+}
+
+pub(crate) fn drive_put<'py>(
+    io: &Io<'py>,
+    keyring: &Keyring<'py>,
+    intent: PutIntent<'_>,
+    reader: &Bound<'py, PyAny>,
+) -> R<PutDone> {
+    let py = io.py;
+    let mut p = PutObject::new(intent)?;
+    let mut first_py: Option<PyErr> = None;
+    let mut bufs: HashMap<u32, Vec<u8>> = HashMap::new();
+    let mut jobs: Vec<PartJob> = Vec::new();
+    let mut inflight: Vec<Inflight<'py>> = Vec::new();
+    let note = |first_py: &mut Option<PyErr>, e: PyErr| {
+        if first_py.is_none() {
+            *first_py = Some(e);
+        }
+    };
+    loop {
+        let next = match p.poll() {
+            Ok(n) => n,
+            Err(e) => {
+                return Err(match first_py {
+                    Some(pe) => Fail::Py(pe),
+                    None => Fail::Core(e),
+                });
+            }
+        };
+        match next {
+            PutNext::EncryptionMaterials => {
+                let ctx = p.encryption_context();
+                match keyring.materials(py, p.config(), ctx) {
+                    Ok(m) => {
+                        let _ = p.materials(m);
+                    }
+                    Err(Fail::Core(e)) => p.abort(e),
+                    Err(Fail::Py(e)) => {
+                        note(&mut first_py, e);
+                        p.abort(Error::Internal("the binding lost track of a request"));
+                    }
+                }
+            }
+            PutNext::ReadPart { number, len, .. } => match read_body(reader, len as usize, true) {
+                Ok(b) => {
+                    let n = b.len() as u64;
+                    bufs.insert(number, b);
+                    let _ = p.part_read(number, n);
+                }
+                Err(e) => {
+                    note(&mut first_py, e);
+                    p.abort(Error::LengthMismatch);
+                }
+            },
+            PutNext::EncryptPart(job) => jobs.push(job),
+            PutNext::Send(id) => {
+                let r = p.request(id)?;
+                let op = r.operation;
+                let body: Option<Vec<u8>> = match (op, r.body) {
+                    (Operation::PutObject, RequestBody::Ciphertext { plaintext_len, .. }) => {
+                        let n = plaintext_len as usize;
+                        // A body of unknown length that fit one part was read by the probe:
+                        // that part is the body (the reader is past it).
+                        let probed = bufs.keys().next().copied();
+                        let body = match probed.and_then(|k| bufs.remove(&k)) {
+                            Some(b) => Ok(b),
+                            None => read_body(reader, n, true),
+                        };
+                        match body {
+                            Ok(mut b) => {
+                                let enc = if b.len() >= 64 << 10 {
+                                    py.detach(|| p.encrypt(&mut b))
+                                } else {
+                                    p.encrypt(&mut b)
+                                };
+                                match enc.and_then(|_| p.tag()) {
+                                    Ok(t) => {
+                                        b.extend_from_slice(&t);
+                                        Some(b)
+                                    }
+                                    Err(e) => {
+                                        p.request_failed(id, e);
+                                        continue;
+                                    }
+                                }
+                            }
+                            Err(e) => {
+                                note(&mut first_py, e);
+                                p.request_failed(id, Error::LengthMismatch);
+                                continue;
+                            }
+                        }
+                    }
+                    (Operation::UploadPart, RequestBody::Ciphertext { ends_with_tag, .. }) => {
+                        let n = r
+                            .part_number
+                            .ok_or(Error::Internal("the binding lost track of a request"))?;
+                        let mut b = bufs
+                            .remove(&n)
+                            .ok_or(Error::Internal("the binding lost track of a request"))?;
+                        if ends_with_tag {
+                            match p.tag() {
+                                Ok(t) => b.extend_from_slice(&t),
+                                Err(e) => {
+                                    p.request_failed(id, e);
+                                    continue;
+                                }
+                            }
+                        }
+                        Some(b)
+                    }
+                    _ => None,
+                };
+                let r = p.request(id)?;
+                match io.submit(&r, body.as_deref()) {
+                    Ok(fut) => inflight.push(Inflight { id, op, fut }),
+                    Err(e) => {
+                        note(&mut first_py, e);
+                        p.request_failed(id, Error::RequestFailed { status: 0 });
+                    }
+                }
+            }
+            PutNext::Wait => {
+                if !jobs.is_empty() {
+                    let work: Vec<(PartJob, Vec<u8>)> = jobs
+                        .drain(..)
+                        .map(|j| {
+                            let b = bufs.remove(&j.number()).unwrap_or_default();
+                            (j, b)
+                        })
+                        .collect();
+                    for (number, buf, r) in encrypt_batch(py, work) {
+                        bufs.insert(number, buf);
+                        match r {
+                            Ok(e) => {
+                                let _ = p.part_encrypted(e);
+                            }
+                            Err(e) => p.abort(e),
+                        }
+                    }
+                    continue;
+                }
+                if inflight.is_empty() {
+                    p.abort(Error::Internal("the binding lost track of a request"));
+                    continue;
+                }
+                let futs: Vec<_> = inflight.iter().map(|f| f.fut.clone()).collect();
+                let i = match io.wait_any(&futs) {
+                    Ok(i) if i < inflight.len() => i,
+                    Ok(_) => 0,
+                    Err(e) => {
+                        note(&mut first_py, e);
+                        0
+                    }
+                };
+                let f = inflight.swap_remove(i);
+                match io.result(&f.fut) {
+                    Ok(resp) => {
+                        if f.op == Operation::CreateMultipartUpload {
+                            let _ = p.upload_created(
+                                f.id,
+                                resp.status,
+                                resp.upload_id.as_deref().unwrap_or(""),
+                            );
+                        } else {
+                            let _ = p.response(f.id, resp.status, resp.pairs());
+                        }
+                    }
+                    Err(e) => {
+                        note(&mut first_py, e);
+                        p.request_failed(f.id, Error::RequestFailed { status: 0 });
+                    }
+                }
+            }
+            PutNext::Done(d) => return Ok(d),
+        }
+    }
+}
+
+/// Write an object. `options`: commitment_policy, placement ("metadata" | "instruction_file"),
+/// encryption_context (KMS keyrings), metadata (dict), content_type, plaintext_len (None when
+/// unknown), part_size, multipart_threshold, parts_in_flight, instruction_file_suffix.
+/// `reader` is a file-like object (`read(n)`). Returns a dict of the result.
+#[pyfunction]
+#[pyo3(signature = (transport, keyring, bucket, key, reader, options))]
+pub(crate) fn put_object<'py>(
+    py: Python<'py>,
+    transport: Bound<'py, PyAny>,
+    keyring: Bound<'py, PyAny>,
+    bucket: &str,
+    key: &str,
+    reader: Bound<'py, PyAny>,
+    options: Bound<'py, PyDict>,
+) -> PyResult<Bound<'py, PyDict>> {
+    let io = Io { py, t: transport };
+    let keyring = Keyring::from_py(&keyring)?;
+    let o = &options;
+    let config = encrypt_config(o)?;
+    let ctx = context_of(o, "encryption_context")?;
+    if ctx.is_some() && !matches!(keyring, Keyring::Py(_)) {
+        return Err(UsageError::new_err(
+            "EncryptionContext applies to KMS (and KMS-shaped Python) keyrings; an AES, RSA or \
+             wrap_data_key keyring stores its materials_description instead",
+        ));
+    }
+    let ctx = ctx.unwrap_or_default();
+    let ctx_ref = pairs_ref(&ctx);
+    let matdesc = keyring.matdesc().to_vec();
+    let md_ref = pairs_ref(&matdesc);
+    let meta = context_of(o, "metadata")?.unwrap_or_default();
+    let meta_ref = pairs_ref(&meta);
+    let content_type: Option<String> = opt(o, "content_type", None)?;
+    let suffix: String = opt(o, "instruction_file_suffix", ".instruction".into())?;
+    let len: Option<u64> = opt(o, "plaintext_len", None)?;
+    let mut intent = PutIntent::new(bucket, key, len);
+    intent.config = config;
+    intent.encryption_context = if matches!(keyring, Keyring::Py(_)) {
+        &ctx_ref
+    } else {
+        &md_ref
+    };
+    intent.metadata = &meta_ref;
+    intent.content_type = content_type.as_deref();
+    intent.instruction_file_suffix = &suffix;
+    intent.part_size = opt(o, "part_size", intent.part_size)?;
+    intent.multipart_threshold = opt(o, "multipart_threshold", intent.multipart_threshold)?;
+    intent.parts_in_flight = opt(o, "parts_in_flight", intent.parts_in_flight)?;
+    let done = drive_put(&io, &keyring, intent, &reader).map_err(|f| f.into_py(py))?;
+    let d = PyDict::new(py);
+    d.set_item("plaintext_len", done.plaintext_len)?;
+    d.set_item("stored_len", done.stored_len)?;
+    d.set_item("parts", done.parts)?;
+    d.set_item("multipart", done.multipart)?;
+    d.set_item("instruction_file", done.instruction_file)?;
+    Ok(d)
+}
