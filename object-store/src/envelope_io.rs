@@ -161,11 +161,7 @@ impl<S: ObjectStore> EncryptedStore<S> {
         Ok(r)
     }
 
-    pub(crate) async fn write_side_files(
-        &self,
-        path: &Path,
-        side: SideFiles,
-    ) -> Result<()> {
+    pub(crate) async fn write_side_files(&self, path: &Path, side: SideFiles) -> Result<()> {
         for (p, bytes) in side {
             if let Err(e) = self.inner.put(&p, PutPayload::from(bytes)).await {
                 let _ = self.inner.delete(path).await;
