@@ -3,7 +3,7 @@
 //! [`EncryptedStore`] wraps an inner store (S3 through `AmazonS3`, `LocalFileSystem`,
 //! `InMemory`, …) and implements `ObjectStore` itself: every object written through it is
 //! encrypted (V3, key-committing AES-256-GCM by default) with a fresh data key wrapped by a
-//! [`Keyring`](s3_encryption::Keyring); every object read through it is authenticated before a
+//! `Keyring` (the core's [`s3_encryption::Keyring`]); every object read through it is authenticated before a
 //! byte of it is released. The format, the envelope and every release decision come from the
 //! `s3-encryption` core; this crate only moves bytes.
 //!
