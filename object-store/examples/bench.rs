@@ -245,12 +245,12 @@ async fn s3(file: &[u8], size: u64, lo: i64, hi: i64) {
         LOCAL_ACCESS_KEY, LOCAL_REGION, LOCAL_SECRET_KEY, LocalS3,
     };
     let dir = tempfile::tempdir().unwrap();
-    std::fs::create_dir_all(dir.path().join("b")).unwrap();
+    std::fs::create_dir_all(dir.path().join("bench")).unwrap();
     let server = LocalS3::start(dir.path()).await.unwrap();
     let amazon = || {
         object_store::aws::AmazonS3Builder::new()
             .with_endpoint(server.endpoint())
-            .with_bucket_name("b")
+            .with_bucket_name("bench")
             .with_region(LOCAL_REGION)
             .with_access_key_id(LOCAL_ACCESS_KEY)
             .with_secret_access_key(LOCAL_SECRET_KEY)
