@@ -26,6 +26,8 @@ pub mod policy;
 pub mod range;
 mod secret;
 pub mod suite;
+#[cfg(feature = "alloc")]
+pub mod verified_range;
 pub mod wrap;
 
 pub use decrypt::{Decryptor, ReleasePass, VerifyPass};
@@ -40,6 +42,8 @@ pub use policy::{CommitmentPolicy, DecryptPolicy, EncryptConfig, WriteSuite};
 pub use range::{ByteRange, RangeHeader, RangePlan};
 pub use secret::{AesKey, DataKey};
 pub use suite::{ContentAlgorithm, FormatVersion, Placement, TAG_LEN, WrapAlgorithm};
+#[cfg(feature = "alloc")]
+pub use verified_range::{ChunkFetch, ChunkTable, ChunkTableBuilder};
 #[cfg(feature = "rsa")]
 pub use wrap::RsaKeyring;
 pub use wrap::{
