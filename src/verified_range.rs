@@ -158,7 +158,10 @@ impl ChunkTableBuilder {
             piece = &piece[n..];
             self.at += n as u64;
             if self.at == chunk_end {
-                let g = self.engine.take().ok_or(Error::InvalidState)?;
+                let g = self
+                    .engine
+                    .take()
+                    .ok_or(Error::Internal("no GHASH engine at the end of a chunk"))?;
                 let value = g.partial();
                 let p = PartialGhash::from_parts(chunk_start, chunk_end - chunk_start, value);
                 self.gcm.absorb(&mut self.acc, &p)?;

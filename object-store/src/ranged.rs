@@ -311,7 +311,12 @@ impl<S: ObjectStore> EncryptedStore<S> {
             let k = spans
                 .iter()
                 .position(|s| s.first <= f.first && f.end <= s.end)
-                .ok_or_else(|| crypto(path, s3_encryption::Error::InvalidState))?;
+                .ok_or_else(|| {
+                    crypto(
+                        path,
+                        s3_encryption::Error::Internal("a fetched range outside every span"),
+                    )
+                })?;
             let base = spans[k].first;
             out.push(fetched[k].slice((r.start - base) as usize..(r.end - base) as usize));
         }

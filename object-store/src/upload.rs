@@ -79,7 +79,14 @@ impl<S: ObjectStore> MultipartUpload for Upload<S> {
     fn put_part(&mut self, data: PutPayload) -> UploadPart {
         let Some(enc) = self.enc.as_mut() else {
             let p = self.path.clone();
-            return Box::pin(async move { Err(crypto(&p, s3_encryption::Error::InvalidState)) });
+            return Box::pin(async move {
+                Err(crypto(
+                    &p,
+                    s3_encryption::Error::ApiMisuse(
+                        "MultipartUpload::put_part after complete or abort",
+                    ),
+                ))
+            });
         };
         for b in data.iter() {
             let at = self.pending.len();
@@ -108,13 +115,18 @@ impl<S: ObjectStore> MultipartUpload for Upload<S> {
     }
 
     async fn complete(&mut self) -> Result<PutResult> {
-        let enc = self
-            .enc
-            .take()
-            .ok_or_else(|| crypto(&self.path, s3_encryption::Error::InvalidState))?;
+        let enc = self.enc.take().ok_or_else(|| {
+            crypto(
+                &self.path,
+                s3_encryption::Error::ApiMisuse("MultipartUpload::complete called twice"),
+            )
+        })?;
         if self.failed {
             let _ = self.inner.abort().await;
-            return Err(crypto(&self.path, s3_encryption::Error::InvalidState));
+            return Err(crypto(
+                &self.path,
+                s3_encryption::Error::ApiMisuse("MultipartUpload::complete after a part failed"),
+            ));
         }
         let tag = enc.finish().map_err(|e| crypto(&self.path, e))?;
         let mut last = std::mem::take(&mut self.pending);
