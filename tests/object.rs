@@ -696,6 +696,19 @@ fn delayed_authentication_and_ranges_are_opt_ins() {
     assert!(got.assembled() == pt[pt.len() - 17..]);
 }
 
+/// A body that ends before its Content-Length in the in-memory plan (whose pieces are exact):
+/// the short last piece is the end of the body, `TruncatedBody`, never a usage error (found by
+/// the `machine_responses` fuzz target).
+#[test]
+fn a_short_body_read_in_memory_is_truncated() {
+    let pt = data(5000, 3);
+    let mut store = Store::default();
+    put(&mut store, "k", &pt, &PutOpts::default()).unwrap();
+    let got = get(&mut store, intent("k"), Lie::Truncate, 1 << 20);
+    assert_eq!(got.result.unwrap_err(), Error::TruncatedBody);
+    assert_eq!(got.released_total(), 0);
+}
+
 // ---------------------------------------------------------------- hostile storage
 
 /// The matrix: each lie against each release mode; every failure typed, and no released byte

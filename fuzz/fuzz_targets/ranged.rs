@@ -11,9 +11,7 @@
 use fuzz_support::*;
 use libfuzzer_sys::arbitrary::{Result, Unstructured};
 use libfuzzer_sys::fuzz_target;
-use s3_encryption::{
-    ByteRange, ContentAlgorithm, Decryptor, EncryptConfig, Error, Placement, RangePlan,
-};
+use s3_encryption::{ByteRange, Decryptor, EncryptConfig, Error, Placement, RangePlan};
 use std::sync::OnceLock;
 
 struct Obj {

@@ -192,7 +192,7 @@ fuzz_target!(|data: &[u8]| {
     let w = &wraps()[data[0] as usize % wraps().len()];
     let mode = data[1];
     let payload = &data[3..];
-    let edk = if mode % 4 == 0 {
+    let edk = if mode.is_multiple_of(4) {
         payload.to_vec()
     } else {
         let mut e = w.real_edk.clone();

@@ -350,15 +350,14 @@ impl Digests {
             chunk: DIGEST_CHUNK,
         }
     }
-    /// Size the table for `ct_len` ciphertext bytes (without an allocator the chunk grows so
-    /// that 512 digests cover the object).
+    /// Size the table for `ct_len` ciphertext bytes: without an allocator the chunk grows so that
+    /// 512 digests cover the object; with one, the table grows only as chunks arrive (`set`).
     fn size_for(&mut self, ct_len: u64) -> Result<()> {
         let n = ct_len.div_ceil(DIGEST_CHUNK);
         #[cfg(feature = "alloc")]
         {
-            let n = usize::try_from(n).map_err(|_| Error::TooLarge)?;
-            self.v.try_reserve_exact(n).map_err(|_| Error::TooLarge)?;
-            self.v.resize(n, [0; 32]);
+            usize::try_from(n).map_err(|_| Error::TooLarge)?;
+            self.v.clear();
         }
         #[cfg(not(feature = "alloc"))]
         {
@@ -370,11 +369,21 @@ impl Digests {
     fn count(&self, ct_len: u64) -> u64 {
         ct_len.div_ceil(self.chunk)
     }
-    fn get(&self, i: u64) -> &[u8; 32] {
-        &self.v[i as usize]
+    /// The digest of chunk `i`, if pass one recorded it.
+    fn get(&self, i: u64) -> Option<&[u8; 32]> {
+        self.v.get(usize::try_from(i).ok()?)
     }
-    fn set(&mut self, i: u64, d: [u8; 32]) {
-        self.v[i as usize] = d;
+    fn set(&mut self, i: u64, d: [u8; 32]) -> Result<()> {
+        let i = usize::try_from(i).map_err(|_| Error::TooLarge)?;
+        #[cfg(feature = "alloc")]
+        if i >= self.v.len() {
+            let more = i + 1 - self.v.len();
+            self.v.try_reserve(more).map_err(|_| Error::TooLarge)?;
+            self.v.resize(i + 1, [0; 32]);
+        }
+        let slot = self.v.get_mut(i);
+        *slot.ok_or(Error::Internal("a chunk past the digest table"))? = d;
+        Ok(())
     }
 }
 

@@ -255,7 +255,7 @@ impl GetObject<'_> {
     pub(super) fn verify_pass_one(&mut self) -> Result<()> {
         let ct_len = self.ct_len()?;
         let n = self.digests.count(ct_len);
-        if self.chunks_done != n {
+        if self.chunks_done != n || (0..n).any(|i| self.digests.get(i).is_none()) {
             return Err(Error::TruncatedBody);
         }
         if let Some(pg) = &self.parallel {
@@ -264,7 +264,9 @@ impl GetObject<'_> {
             let parts = (0..n).map(|i| {
                 let off = i * chunk;
                 let mut v = [0u8; 16];
-                v.copy_from_slice(&digests.get(i)[..16]);
+                if let Some(d) = digests.get(i) {
+                    v.copy_from_slice(&d[..16]);
+                }
                 PartialGhash::from_parts(off, chunk.min(ct_len - off), v)
             });
             pg.verify_iter(parts, &self.tag)?;
@@ -272,5 +274,30 @@ impl GetObject<'_> {
         // CBC (legacy, unauthenticated): pass one only recorded digests; padding is checked as pass
         // two releases the last block.
         Ok(())
+    }
+}
+
+#[cfg(all(test, feature = "alloc"))]
+mod tests {
+    use super::*;
+
+    /// The digest table costs nothing for the length a response claims, only for the chunks
+    /// pass one authenticated (a Content-Length of 2^50 once reserved 32 GiB before any byte
+    /// arrived; found by the `machine_responses` fuzz target).
+    #[test]
+    fn digests_grow_with_the_chunks_received_not_the_claimed_length() {
+        let mut d = Digests::new();
+        d.size_for(1 << 40).unwrap();
+        assert_eq!(d.v.capacity(), 0);
+        assert_eq!(d.count(1 << 40), 1 << 20);
+        assert!(d.get(0).is_none());
+        d.set(2, [7; 32]).unwrap();
+        assert_eq!(d.v.len(), 3);
+        assert_eq!(d.get(2), Some(&[7; 32]));
+        assert_eq!(d.get(1), Some(&[0; 32]));
+        assert!(d.get(3).is_none());
+        // A table sized again (a second pass one) starts empty.
+        d.size_for(10).unwrap();
+        assert!(d.get(0).is_none());
     }
 }
