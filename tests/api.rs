@@ -408,3 +408,143 @@ fn io_adapters() {
     w.write_all(b"short").unwrap();
     assert!(w.finish().is_err());
 }
+
+/// The fetch windows of ranged reads, from the rule of the S3EC specification (`decryption.md`,
+/// ranged gets): from the start of the block *before* the one holding the first byte, to the end
+/// of the block *after* the one holding the last, clamped to the stored body. Expected values
+/// worked out by hand from that rule, for a GCM object of 1000 plaintext bytes (1016 stored).
+#[test]
+fn range_plans_fetch_the_spec_windows() {
+    use s3_encryption::{ByteRange, RangePlan};
+    let gcm = ContentAlgorithm::AesGcmCommitting;
+    // (range, first, len, fetch_first, fetch_last)
+    for (range, first, len, ff, fl) in [
+        (ByteRange::Inclusive(0, 0), 0, 1, 0, 31),
+        (ByteRange::Inclusive(5, 5), 5, 1, 0, 31),
+        (ByteRange::Inclusive(16, 31), 16, 16, 0, 47),
+        (ByteRange::Inclusive(40, 47), 40, 8, 16, 63),
+        (ByteRange::Inclusive(100, 200), 100, 101, 80, 223),
+        (ByteRange::Inclusive(990, 5000), 990, 10, 960, 1015),
+        (ByteRange::From(999), 999, 1, 976, 1015),
+        (ByteRange::Suffix(33), 967, 33, 944, 1015),
+        (ByteRange::Suffix(5000), 0, 1000, 0, 1015),
+    ] {
+        let plan = RangePlan::new(range, 1016, gcm).unwrap();
+        assert_eq!(
+            (plan.first, plan.len, plan.fetch_first, plan.fetch_last),
+            (first, len, ff, fl),
+            "{range:?}"
+        );
+        assert_eq!(plan.fetch_len(), fl - ff + 1, "{range:?}");
+        assert_eq!(
+            plan.fetch_header().to_string(),
+            format!("bytes={ff}-{fl}"),
+            "{range:?}"
+        );
+    }
+    // Nothing to return: a start at or past the end, an empty suffix, an inverted range, an
+    // object with no plaintext, a body shorter than the tag.
+    for (range, object_len) in [
+        (ByteRange::From(1000), 1016),
+        (ByteRange::Inclusive(1000, 1000), 1016),
+        (ByteRange::Suffix(0), 1016),
+        (ByteRange::Inclusive(5, 3), 1016),
+        (ByteRange::Inclusive(0, 0), 16),
+        (ByteRange::Inclusive(0, 0), 10),
+    ] {
+        assert_eq!(
+            RangePlan::new(range, object_len, gcm),
+            Err(Error::InvalidRange),
+            "{range:?} of {object_len}"
+        );
+    }
+}
+
+/// `ByteRange::parse` at its edges: numbers of at most 20 digits, surrounding blanks, one-byte
+/// ranges.
+#[test]
+fn byte_range_parse_edges() {
+    use s3_encryption::ByteRange;
+    assert_eq!(
+        ByteRange::parse("bytes=7-7"),
+        Ok(ByteRange::Inclusive(7, 7))
+    );
+    assert_eq!(
+        ByteRange::parse(" bytes= 1 - 2 "),
+        Ok(ByteRange::Inclusive(1, 2))
+    );
+    assert_eq!(
+        ByteRange::parse("bytes=000000000000000000001-"),
+        Err(Error::InvalidRange)
+    );
+    assert_eq!(
+        ByteRange::parse("bytes=00000000000000000001-"),
+        Ok(ByteRange::From(1))
+    );
+    assert_eq!(
+        ByteRange::parse("bytes=-18446744073709551615"),
+        Ok(ByteRange::Suffix(u64::MAX))
+    );
+    for bad in [
+        "bytes=-18446744073709551616",
+        "bytes=+1-2",
+        "bytes=1-2x",
+        "bytes=1",
+    ] {
+        assert_eq!(ByteRange::parse(bad), Err(Error::InvalidRange), "{bad}");
+    }
+}
+
+/// CBC ranges are planned against the declared plaintext length
+/// (`x-amz-unencrypted-content-length`), which must fit the padded body: at most 16 bytes
+/// shorter, and shorter. A Ruby V1 object of 4101 plaintext bytes (4112 stored).
+#[test]
+fn cbc_range_plans_check_the_declared_length() {
+    use s3_encryption::{ByteRange, RangePlan};
+    let vector = common::json("ruby/v1-aes-meta-0004101.json");
+    let meta = common::map_of(&vector["object"]["metadata"]);
+    let policy = DecryptPolicy {
+        legacy_wrapping_algorithms: true,
+        legacy_unauthenticated_modes: true,
+        ..DecryptPolicy::default()
+            .with_commitment_policy(s3_encryption::CommitmentPolicy::RequireEncryptAllowDecrypt)
+    };
+    let with_declared = |declared: Option<&str>| {
+        let m = meta
+            .iter()
+            .filter(|(k, _)| !k.eq_ignore_ascii_case("x-amz-unencrypted-content-length"))
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .chain(declared.map(|d| ("x-amz-unencrypted-content-length", d)));
+        Envelope::parse(m, None, &policy).unwrap()
+    };
+    let env = with_declared(Some("4101"));
+    assert_eq!(env.content_algorithm(), ContentAlgorithm::AesCbc);
+    let plan = RangePlan::for_envelope(ByteRange::Suffix(20), 4112, &env).unwrap();
+    assert_eq!(
+        (plan.first, plan.len, plan.fetch_first, plan.fetch_last),
+        (4081, 20, 4064, 4111)
+    );
+    // 16 bytes of padding (a plaintext that is a multiple of 16) is the most there can be.
+    let env = with_declared(Some("4096"));
+    let plan = RangePlan::for_envelope(ByteRange::Suffix(1), 4112, &env).unwrap();
+    assert_eq!((plan.first, plan.len), (4095, 1));
+    for declared in ["4095", "4112", "5000"] {
+        let env = with_declared(Some(declared));
+        assert_eq!(
+            RangePlan::for_envelope(ByteRange::Inclusive(0, 0), 4112, &env),
+            Err(Error::LengthMismatch),
+            "{declared}"
+        );
+    }
+    // Without a declared length, a CBC suffix cannot be placed; a range from the start can.
+    let env = with_declared(None);
+    assert_eq!(
+        RangePlan::for_envelope(ByteRange::Suffix(20), 4112, &env),
+        Err(Error::InvalidRange)
+    );
+    let plan = RangePlan::for_envelope(ByteRange::Inclusive(0, 9), 4112, &env).unwrap();
+    assert_eq!(
+        (plan.first, plan.len, plan.fetch_first, plan.fetch_last),
+        (0, 10, 0, 31)
+    );
+}
