@@ -548,3 +548,30 @@ fn cbc_range_plans_check_the_declared_length() {
         (0, 10, 0, 31)
     );
 }
+
+/// `RngFromFill` hands out exactly what its fill function gives: `next_u32` / `next_u64` are the
+/// first 4 / 8 bytes, little-endian (rand_core's convention), and a failing fill is the error.
+#[test]
+fn rng_from_fill_passes_the_fill_through() {
+    use rand_core::TryRng;
+    use s3_encryption::wrap::RngFromFill;
+    fn counting(buf: &mut [u8]) -> s3_encryption::Result<()> {
+        for (i, b) in buf.iter_mut().enumerate() {
+            *b = i as u8 + 1;
+        }
+        Ok(())
+    }
+    fn failing(_: &mut [u8]) -> s3_encryption::Result<()> {
+        Err(Error::Rng)
+    }
+    let mut r = RngFromFill(counting);
+    assert_eq!(r.try_next_u32(), Ok(0x0403_0201));
+    assert_eq!(r.try_next_u64(), Ok(0x0807_0605_0403_0201));
+    let mut b = [0u8; 5];
+    r.try_fill_bytes(&mut b).unwrap();
+    assert_eq!(b, [1, 2, 3, 4, 5]);
+    let mut r = RngFromFill(failing);
+    assert_eq!(r.try_next_u32(), Err(Error::Rng));
+    assert_eq!(r.try_next_u64(), Err(Error::Rng));
+    assert_eq!(r.try_fill_bytes(&mut b), Err(Error::Rng));
+}
