@@ -213,6 +213,19 @@ fn rsa_keyring_round_trip() {
         decrypt(&public, &meta, ins.as_deref(), &body),
         Err(Error::UnsupportedWrap)
     );
+    // What each keyring holds (the full one derives its public half), and Debug output that
+    // names the type and redacts the private key.
+    assert!(k.has_private_key());
+    assert!(!public.has_private_key());
+    assert_eq!(k.public_key(), Some(&sk.to_public_key()));
+    assert_eq!(public.public_key(), Some(&sk.to_public_key()));
+    let shown = format!("{k:?}");
+    assert!(
+        shown.starts_with("RsaKeyring") && shown.contains("<redacted>"),
+        "{shown}"
+    );
+    let both: [&dyn Keyring; 2] = [&k, &public];
+    assert!(format!("{:?}", MultiKeyring::new(&both)).starts_with("MultiKeyring"));
 }
 
 #[test]
