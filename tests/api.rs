@@ -588,3 +588,45 @@ fn rng_from_fill_passes_the_fill_through() {
     assert_eq!(r.try_next_u64(), Err(Error::Rng));
     assert_eq!(r.try_fill_bytes(&mut b), Err(Error::Rng));
 }
+
+/// A delayed-authentication stream's output sizes are enough: buffers of exactly
+/// `output_len` / `finish_output_len` bytes take a whole CBC object (a Ruby V1 object of 4101
+/// plaintext bytes, whose last 5 come out of `finish`), and its SHA-256 is the producer's.
+#[test]
+fn delayed_stream_sizes_fit_a_cbc_object() {
+    use sha2::{Digest, Sha256};
+    let v = common::json("ruby/v1-aes-meta-0004101.json");
+    let meta = common::map_of(&v["object"]["metadata"]);
+    let body = std::fs::read(common::test_vectors("ruby/v1-aes-meta-0004101.body")).unwrap();
+    let key = AesKey::from_slice(&common::unb64(v["key"]["key_b64"].as_str().unwrap())).unwrap();
+    let policy = DecryptPolicy {
+        legacy_wrapping_algorithms: true,
+        legacy_unauthenticated_modes: true,
+        ..DecryptPolicy::default()
+            .with_commitment_policy(s3_encryption::CommitmentPolicy::RequireEncryptAllowDecrypt)
+    };
+    let env = Envelope::parse(
+        meta.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+        None,
+        &policy,
+    )
+    .unwrap();
+    let d = env
+        .decryptor(env.unwrap_aes(&key).unwrap(), &policy)
+        .unwrap();
+    let mut s = hazmat::delayed_authentication(d).unwrap();
+    let mut pt = vec![];
+    for chunk in body.chunks(1000) {
+        let mut out = vec![0u8; s.output_len(chunk.len())];
+        let n = s.update(chunk, &mut out).unwrap();
+        pt.extend_from_slice(&out[..n]);
+    }
+    let mut last = vec![0u8; s.finish_output_len()];
+    let n = s.finish(&mut last).unwrap();
+    pt.extend_from_slice(&last[..n]);
+    assert_eq!(pt.len(), 4101);
+    assert_eq!(
+        common::hex(&Sha256::digest(&pt)),
+        v["expect"]["plaintext_sha256"].as_str().unwrap()
+    );
+}
