@@ -630,3 +630,12 @@ fn delayed_stream_sizes_fit_a_cbc_object() {
         v["expect"]["plaintext_sha256"].as_str().unwrap()
     );
 }
+
+/// The unauthenticated GET reads say which range they read, if any.
+#[test]
+fn unauthenticated_reads_carry_their_range() {
+    use s3_encryption::ByteRange;
+    let r = ByteRange::Inclusive(3, 9);
+    assert_eq!(hazmat::ranged_read(r).range(), Some(r));
+    assert_eq!(hazmat::delayed_authentication_read().range(), None);
+}
