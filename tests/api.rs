@@ -639,3 +639,37 @@ fn unauthenticated_reads_carry_their_range() {
     assert_eq!(hazmat::ranged_read(r).range(), Some(r));
     assert_eq!(hazmat::delayed_authentication_read().range(), None);
 }
+
+/// A stored JSON string handed to the caller (the `kms_cmk_id` a Ruby V1 `kms` object recorded)
+/// decodes to the writer's text, compares by value, and a buffer too small for it is
+/// `Error::TooLarge`.
+#[test]
+fn kms_key_id_hint_decodes_to_the_writers_text() {
+    let v = common::json("ruby/v1-kms-meta-0004101.json");
+    let meta = common::map_of(&v["object"]["metadata"]);
+    let matdesc: serde_json::Value = serde_json::from_str(&meta["X-Amz-Matdesc"]).unwrap();
+    let arn = matdesc["kms_cmk_id"].as_str().unwrap();
+    let policy = DecryptPolicy {
+        legacy_wrapping_algorithms: true,
+        legacy_unauthenticated_modes: true,
+        ..DecryptPolicy::default()
+            .with_commitment_policy(s3_encryption::CommitmentPolicy::RequireEncryptAllowDecrypt)
+    };
+    let env = Envelope::parse(
+        meta.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+        None,
+        &policy,
+    )
+    .unwrap();
+    let s3_encryption::KeyRequest::Kms(req) = env.key_request(&[]).unwrap() else {
+        panic!("not kms")
+    };
+    let hint = req.key_id_hint.unwrap();
+    let mut buf = [0u8; 128];
+    assert_eq!(hint.decode(&mut buf), Ok(arn));
+    assert_eq!(hint.decode(&mut buf[..arn.len() - 1]), Err(Error::TooLarge));
+    assert_eq!(hint.decode(&mut buf[..arn.len()]), Ok(arn));
+    assert!(hint.eq_str(arn));
+    assert!(!hint.eq_str(&arn[1..]));
+    assert_eq!(hint.to_string_lossless(), arn);
+}
