@@ -673,4 +673,13 @@ fn kms_key_id_hint_decodes_to_the_writers_text() {
     assert!(!hint.eq_str(&arn[1..]));
     #[cfg(feature = "alloc")]
     assert_eq!(hint.to_string_lossless(), arn);
+    // The allocation-free walk over the context (here the materials description) sees its one
+    // pair.
+    let mut pairs = 0;
+    req.for_each_context_pair(|k, v| {
+        assert_eq!((k, v), ("kms_cmk_id", arn));
+        pairs += 1;
+    })
+    .unwrap();
+    assert_eq!(pairs, 1);
 }
