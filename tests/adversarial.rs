@@ -1650,6 +1650,8 @@ fn every_padding_failure_is_the_same_error() {
         ),
         ("no pad block", dk.clone()),
         ("pad 16 of 16-byte key", [&dk[..16], &[16u8; 16]].concat()),
+        // Whole blocks, but more than a 32-byte key and its padding block can fill.
+        ("64 bytes", [&dk[..], &[16u8; 32]].concat()),
     ] {
         let r = decrypt(&wrapped(&plain), &open_policy());
         errors.push((

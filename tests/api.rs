@@ -240,6 +240,19 @@ fn rsa_keyring_round_trip() {
         decrypt(&public, &meta, ins.as_deref(), &body),
         Err(Error::UnsupportedWrap)
     );
+    // What each keyring holds (the full one derives its public half), and Debug output that
+    // names the type and redacts the private key.
+    assert!(k.has_private_key());
+    assert!(!public.has_private_key());
+    assert_eq!(k.public_key(), Some(&sk.to_public_key()));
+    assert_eq!(public.public_key(), Some(&sk.to_public_key()));
+    let shown = format!("{k:?}");
+    assert!(
+        shown.starts_with("RsaKeyring") && shown.contains("<redacted>"),
+        "{shown}"
+    );
+    let both: [&dyn Keyring; 2] = [&k, &public];
+    assert!(format!("{:?}", MultiKeyring::new(&both)).starts_with("MultiKeyring"));
 }
 
 #[test]
@@ -434,4 +447,266 @@ fn io_adapters() {
     let mut w = EncryptingWriter::new(enc, Vec::new());
     w.write_all(b"short").unwrap();
     assert!(w.finish().is_err());
+}
+
+/// The fetch windows of ranged reads, from the rule of the S3EC specification (`decryption.md`,
+/// ranged gets): from the start of the block *before* the one holding the first byte, to the end
+/// of the block *after* the one holding the last, clamped to the stored body. Expected values
+/// worked out by hand from that rule, for a GCM object of 1000 plaintext bytes (1016 stored).
+#[test]
+fn range_plans_fetch_the_spec_windows() {
+    use s3_encryption::{ByteRange, RangePlan};
+    let gcm = ContentAlgorithm::AesGcmCommitting;
+    // (range, first, len, fetch_first, fetch_last)
+    for (range, first, len, ff, fl) in [
+        (ByteRange::Inclusive(0, 0), 0, 1, 0, 31),
+        (ByteRange::Inclusive(5, 5), 5, 1, 0, 31),
+        (ByteRange::Inclusive(16, 31), 16, 16, 0, 47),
+        (ByteRange::Inclusive(40, 47), 40, 8, 16, 63),
+        (ByteRange::Inclusive(100, 200), 100, 101, 80, 223),
+        (ByteRange::Inclusive(990, 5000), 990, 10, 960, 1015),
+        (ByteRange::From(999), 999, 1, 976, 1015),
+        (ByteRange::Suffix(33), 967, 33, 944, 1015),
+        (ByteRange::Suffix(5000), 0, 1000, 0, 1015),
+    ] {
+        let plan = RangePlan::new(range, 1016, gcm).unwrap();
+        assert_eq!(
+            (plan.first, plan.len, plan.fetch_first, plan.fetch_last),
+            (first, len, ff, fl),
+            "{range:?}"
+        );
+        assert_eq!(plan.fetch_len(), fl - ff + 1, "{range:?}");
+        assert_eq!(
+            plan.fetch_header().to_string(),
+            format!("bytes={ff}-{fl}"),
+            "{range:?}"
+        );
+    }
+    // Nothing to return: a start at or past the end, an empty suffix, an inverted range, an
+    // object with no plaintext, a body shorter than the tag.
+    for (range, object_len) in [
+        (ByteRange::From(1000), 1016),
+        (ByteRange::Inclusive(1000, 1000), 1016),
+        (ByteRange::Suffix(0), 1016),
+        (ByteRange::Inclusive(5, 3), 1016),
+        (ByteRange::Inclusive(0, 0), 16),
+        (ByteRange::Inclusive(0, 0), 10),
+    ] {
+        assert_eq!(
+            RangePlan::new(range, object_len, gcm),
+            Err(Error::InvalidRange),
+            "{range:?} of {object_len}"
+        );
+    }
+}
+
+/// `ByteRange::parse` at its edges: numbers of at most 20 digits, surrounding blanks, one-byte
+/// ranges.
+#[test]
+fn byte_range_parse_edges() {
+    use s3_encryption::ByteRange;
+    assert_eq!(
+        ByteRange::parse("bytes=7-7"),
+        Ok(ByteRange::Inclusive(7, 7))
+    );
+    assert_eq!(
+        ByteRange::parse(" bytes= 1 - 2 "),
+        Ok(ByteRange::Inclusive(1, 2))
+    );
+    assert_eq!(
+        ByteRange::parse("bytes=000000000000000000001-"),
+        Err(Error::InvalidRange)
+    );
+    assert_eq!(
+        ByteRange::parse("bytes=00000000000000000001-"),
+        Ok(ByteRange::From(1))
+    );
+    assert_eq!(
+        ByteRange::parse("bytes=-18446744073709551615"),
+        Ok(ByteRange::Suffix(u64::MAX))
+    );
+    for bad in [
+        "bytes=-18446744073709551616",
+        "bytes=+1-2",
+        "bytes=1-2x",
+        "bytes=1",
+    ] {
+        assert_eq!(ByteRange::parse(bad), Err(Error::InvalidRange), "{bad}");
+    }
+}
+
+/// CBC ranges are planned against the declared plaintext length
+/// (`x-amz-unencrypted-content-length`), which must fit the padded body: at most 16 bytes
+/// shorter, and shorter. A Ruby V1 object of 4101 plaintext bytes (4112 stored).
+#[test]
+fn cbc_range_plans_check_the_declared_length() {
+    use s3_encryption::{ByteRange, RangePlan};
+    let vector = common::json("ruby/v1-aes-meta-0004101.json");
+    let meta = common::map_of(&vector["object"]["metadata"]);
+    let policy = DecryptPolicy {
+        legacy_wrapping_algorithms: true,
+        legacy_unauthenticated_modes: true,
+        ..DecryptPolicy::default()
+            .with_commitment_policy(s3_encryption::CommitmentPolicy::RequireEncryptAllowDecrypt)
+    };
+    let with_declared = |declared: Option<&str>| {
+        let m = meta
+            .iter()
+            .filter(|(k, _)| !k.eq_ignore_ascii_case("x-amz-unencrypted-content-length"))
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .chain(declared.map(|d| ("x-amz-unencrypted-content-length", d)));
+        Envelope::parse(m, None, &policy).unwrap()
+    };
+    let env = with_declared(Some("4101"));
+    assert_eq!(env.content_algorithm(), ContentAlgorithm::AesCbc);
+    let plan = RangePlan::for_envelope(ByteRange::Suffix(20), 4112, &env).unwrap();
+    assert_eq!(
+        (plan.first, plan.len, plan.fetch_first, plan.fetch_last),
+        (4081, 20, 4064, 4111)
+    );
+    // 16 bytes of padding (a plaintext that is a multiple of 16) is the most there can be.
+    let env = with_declared(Some("4096"));
+    let plan = RangePlan::for_envelope(ByteRange::Suffix(1), 4112, &env).unwrap();
+    assert_eq!((plan.first, plan.len), (4095, 1));
+    for declared in ["4095", "4112", "5000"] {
+        let env = with_declared(Some(declared));
+        assert_eq!(
+            RangePlan::for_envelope(ByteRange::Inclusive(0, 0), 4112, &env),
+            Err(Error::LengthMismatch),
+            "{declared}"
+        );
+    }
+    // Without a declared length, a CBC suffix cannot be placed; a range from the start can.
+    let env = with_declared(None);
+    assert_eq!(
+        RangePlan::for_envelope(ByteRange::Suffix(20), 4112, &env),
+        Err(Error::InvalidRange)
+    );
+    let plan = RangePlan::for_envelope(ByteRange::Inclusive(0, 9), 4112, &env).unwrap();
+    assert_eq!(
+        (plan.first, plan.len, plan.fetch_first, plan.fetch_last),
+        (0, 10, 0, 31)
+    );
+}
+
+/// `RngFromFill` hands out exactly what its fill function gives: `next_u32` / `next_u64` are the
+/// first 4 / 8 bytes, little-endian (rand_core's convention), and a failing fill is the error.
+#[test]
+fn rng_from_fill_passes_the_fill_through() {
+    use rand_core::TryRng;
+    use s3_encryption::wrap::RngFromFill;
+    fn counting(buf: &mut [u8]) -> s3_encryption::Result<()> {
+        for (i, b) in buf.iter_mut().enumerate() {
+            *b = i as u8 + 1;
+        }
+        Ok(())
+    }
+    fn failing(_: &mut [u8]) -> s3_encryption::Result<()> {
+        Err(Error::Rng)
+    }
+    let mut r = RngFromFill(counting);
+    assert_eq!(r.try_next_u32(), Ok(0x0403_0201));
+    assert_eq!(r.try_next_u64(), Ok(0x0807_0605_0403_0201));
+    let mut b = [0u8; 5];
+    r.try_fill_bytes(&mut b).unwrap();
+    assert_eq!(b, [1, 2, 3, 4, 5]);
+    let mut r = RngFromFill(failing);
+    assert_eq!(r.try_next_u32(), Err(Error::Rng));
+    assert_eq!(r.try_next_u64(), Err(Error::Rng));
+    assert_eq!(r.try_fill_bytes(&mut b), Err(Error::Rng));
+}
+
+/// A delayed-authentication stream's output sizes are enough: buffers of exactly
+/// `output_len` / `finish_output_len` bytes take a whole CBC object (a Ruby V1 object of 4101
+/// plaintext bytes, whose last 5 come out of `finish`), and its SHA-256 is the producer's.
+#[test]
+fn delayed_stream_sizes_fit_a_cbc_object() {
+    use sha2::{Digest, Sha256};
+    let v = common::json("ruby/v1-aes-meta-0004101.json");
+    let meta = common::map_of(&v["object"]["metadata"]);
+    let body = std::fs::read(common::test_vectors("ruby/v1-aes-meta-0004101.body")).unwrap();
+    let key = AesKey::from_slice(&common::unb64(v["key"]["key_b64"].as_str().unwrap())).unwrap();
+    let policy = DecryptPolicy {
+        legacy_wrapping_algorithms: true,
+        legacy_unauthenticated_modes: true,
+        ..DecryptPolicy::default()
+            .with_commitment_policy(s3_encryption::CommitmentPolicy::RequireEncryptAllowDecrypt)
+    };
+    let env = Envelope::parse(
+        meta.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+        None,
+        &policy,
+    )
+    .unwrap();
+    let d = env
+        .decryptor(env.unwrap_aes(&key).unwrap(), &policy)
+        .unwrap();
+    let mut s = hazmat::delayed_authentication(d).unwrap();
+    let mut pt = vec![];
+    for chunk in body.chunks(1000) {
+        let mut out = vec![0u8; s.output_len(chunk.len())];
+        let n = s.update(chunk, &mut out).unwrap();
+        pt.extend_from_slice(&out[..n]);
+    }
+    let mut last = vec![0u8; s.finish_output_len()];
+    let n = s.finish(&mut last).unwrap();
+    pt.extend_from_slice(&last[..n]);
+    assert_eq!(pt.len(), 4101);
+    assert_eq!(
+        common::hex(&Sha256::digest(&pt)),
+        v["expect"]["plaintext_sha256"].as_str().unwrap()
+    );
+}
+
+/// The unauthenticated GET reads say which range they read, if any.
+#[test]
+fn unauthenticated_reads_carry_their_range() {
+    use s3_encryption::ByteRange;
+    let r = ByteRange::Inclusive(3, 9);
+    assert_eq!(hazmat::ranged_read(r).range(), Some(r));
+    assert_eq!(hazmat::delayed_authentication_read().range(), None);
+}
+
+/// A stored JSON string handed to the caller (the `kms_cmk_id` a Ruby V1 `kms` object recorded)
+/// decodes to the writer's text, compares by value, and a buffer too small for it is
+/// `Error::TooLarge`.
+#[test]
+fn kms_key_id_hint_decodes_to_the_writers_text() {
+    let v = common::json("ruby/v1-kms-meta-0004101.json");
+    let meta = common::map_of(&v["object"]["metadata"]);
+    let matdesc: serde_json::Value = serde_json::from_str(&meta["X-Amz-Matdesc"]).unwrap();
+    let arn = matdesc["kms_cmk_id"].as_str().unwrap();
+    let policy = DecryptPolicy {
+        legacy_wrapping_algorithms: true,
+        legacy_unauthenticated_modes: true,
+        ..DecryptPolicy::default()
+            .with_commitment_policy(s3_encryption::CommitmentPolicy::RequireEncryptAllowDecrypt)
+    };
+    let env = Envelope::parse(
+        meta.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+        None,
+        &policy,
+    )
+    .unwrap();
+    let s3_encryption::KeyRequest::Kms(req) = env.key_request(&[]).unwrap() else {
+        panic!("not kms")
+    };
+    let hint = req.key_id_hint.unwrap();
+    let mut buf = [0u8; 128];
+    assert_eq!(hint.decode(&mut buf), Ok(arn));
+    assert_eq!(hint.decode(&mut buf[..arn.len() - 1]), Err(Error::TooLarge));
+    assert_eq!(hint.decode(&mut buf[..arn.len()]), Ok(arn));
+    assert!(hint.eq_str(arn));
+    assert!(!hint.eq_str(&arn[1..]));
+    #[cfg(feature = "alloc")]
+    assert_eq!(hint.to_string_lossless(), arn);
+    // The allocation-free walk over the context (here the materials description) sees its one
+    // pair.
+    let mut pairs = 0;
+    req.for_each_context_pair(|k, v| {
+        assert_eq!((k, v), ("kms_cmk_id", arn));
+        pairs += 1;
+    })
+    .unwrap();
+    assert_eq!(pairs, 1);
 }

@@ -676,6 +676,17 @@ fn delayed_authentication_and_ranges_are_opt_ins() {
         Verification::DelayedAuthentication
     );
     assert!(got.assembled() == pt);
+    // A changed body or tag is found at the end: the read fails (the caller discards what it
+    // released).
+    for at in [10usize, pt.len() + 3] {
+        store.gets.clear();
+        let got = get(&mut store, it, Lie::FlipOnGet(1, at), 3000);
+        assert_eq!(
+            got.result.unwrap_err(),
+            Error::Authentication,
+            "flip at {at}"
+        );
+    }
 
     let mut it = intent("k");
     it.mode = ReadMode::Unauthenticated(s3_encryption::hazmat::ranged_read(ByteRange::Inclusive(
