@@ -24,7 +24,14 @@ use s3_encryption::{
 use std::collections::HashMap;
 use std::sync::Mutex;
 
-/// A KMS key (or KMS discovery) as a core [`Keyring`]. See the [module docs](self).
+/// A KMS key (or KMS discovery) as a core [`Keyring`], owning its KMS client and a one-thread
+/// runtime, so the synchronous trait works from plain threads and inside async code alike.
+///
+/// It writes `kms+context` (KMS `Encrypt` under the context the core builds) and reads
+/// `kms+context` and legacy `kms` (KMS `Decrypt`, the key id pinned unless it is a discovery
+/// keyring). A KMS refusal is the opaque [`Error::Authentication`](s3_encryption::Error), a call
+/// KMS did not answer [`Error::KeyringFailed`](s3_encryption::Error);
+/// [`KmsKeyring::last_failure`] keeps the text.
 pub struct KmsKeyring {
     client: aws_sdk_kms::Client,
     key_id: Option<String>,
