@@ -28,7 +28,7 @@ use keyring::{Keyring, pairs_ref};
 use options::{context_of, decrypt_policy, opt};
 use put::drive_put;
 use pyo3::prelude::*;
-use transport::{Io, close_body, read_small};
+use transport::{Io, close_body};
 
 /// The native half of `s3ec`.
 #[pymodule]

@@ -18,7 +18,7 @@
 
 use super::{
     Fail, Io, Keyring, Out, R, close_body, context_of, decrypt_policy, drive_get, drive_put, opt,
-    pairs_ref, read_small,
+    pairs_ref,
 };
 use crate::errors::{UsageError, is_error};
 use pyo3::exceptions::PyException;
@@ -182,16 +182,9 @@ fn transient(py: Python<'_>, e: &PyErr) -> R<bool> {
 fn describe(io: &Io<'_>, bucket: &str, key: &str, suffix: &str) -> R<Source> {
     let mut d = DescribeSource::new(bucket, key, suffix)?;
     while let Some(id) = d.poll()? {
-        let req = d.request(id)?;
-        let limit = req.response_body_limit;
-        let resp = io.call(&req, None)?;
-        if let Some(b) = &resp.body {
-            if (200..300).contains(&resp.status) {
-                let bytes = read_small(b, limit.unwrap_or(1 << 20))?;
-                d.body(id, &bytes)?;
-            } else {
-                close_body(b);
-            }
+        let (resp, body) = io.call_small(&d.request(id)?)?;
+        if let Some(bytes) = body {
+            d.body(id, &bytes)?;
         }
         d.response(id, resp.status, resp.pairs())?;
     }

@@ -3,13 +3,13 @@
 use crate::errors::{Fail, R, is_error};
 use crate::keyring::{Keyring, pairs_ref, wrap_name};
 use crate::options::{context_of, decrypt_policy, opt};
-use crate::transport::{Io, close_body, read_small};
+use crate::transport::Io;
 use pyo3::exceptions::PyException;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 use s3_encryption::object::{
-    DeleteNext, DeleteObject, DescribeNext, DescribeObject, Operation, RotateInstructionFile,
-    RotateIntent, RotateNext,
+    DeleteNext, DeleteObject, DescribeNext, DescribeObject, RotateInstructionFile, RotateIntent,
+    RotateNext,
 };
 use s3_encryption::{CommitmentPolicy, DecryptPolicy, Envelope, Error};
 
@@ -53,11 +53,8 @@ pub(crate) fn describe_object<'py>(
         loop {
             match m.poll()? {
                 DescribeNext::Send(id) => {
-                    let req = m.request(id)?;
-                    let limit = req.response_body_limit;
-                    let resp = io.call(&req, None)?;
-                    if let (Some(b), true) = (&resp.body, (200..300).contains(&resp.status)) {
-                        let bytes = read_small(b, limit.unwrap_or(1 << 20))?;
+                    let (resp, body) = io.call_small(&m.request(id)?)?;
+                    if let Some(bytes) = body {
                         m.body(id, &bytes)?;
                     }
                     m.response(id, resp.status, resp.pairs())?;
@@ -99,17 +96,9 @@ pub(crate) fn delete_object(
         loop {
             match d.poll()? {
                 DeleteNext::Send(id) => {
-                    let req = d.request(id)?;
-                    let is_get = req.operation == Operation::GetObject;
-                    let limit = req.response_body_limit;
-                    let resp = io.call(&req, None)?;
-                    if let (Some(b), true) = (&resp.body, is_get) {
-                        if (200..300).contains(&resp.status) {
-                            let bytes = read_small(b, limit.unwrap_or(1 << 20))?;
-                            d.body(id, &bytes)?;
-                        } else {
-                            close_body(b);
-                        }
+                    let (resp, body) = io.call_small(&d.request(id)?)?;
+                    if let Some(bytes) = body {
+                        d.body(id, &bytes)?;
                     }
                     d.response(id, resp.status, resp.pairs())?;
                 }
@@ -157,17 +146,9 @@ pub(crate) fn reencrypt_instruction_file<'py>(
         loop {
             match m.poll()? {
                 RotateNext::Send(id) => {
-                    let req = m.request(id)?;
-                    let is_get = req.operation == Operation::GetObject;
-                    let limit = req.response_body_limit;
-                    let resp = io.call(&req, None)?;
-                    if let (Some(b), true) = (&resp.body, is_get) {
-                        if (200..300).contains(&resp.status) {
-                            let bytes = read_small(b, limit.unwrap_or(1 << 20))?;
-                            m.body(id, &bytes)?;
-                        } else {
-                            close_body(b);
-                        }
+                    let (resp, body) = io.call_small(&m.request(id)?)?;
+                    if let Some(bytes) = body {
+                        m.body(id, &bytes)?;
                     }
                     m.response(id, resp.status, resp.pairs())?;
                 }

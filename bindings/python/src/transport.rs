@@ -4,7 +4,7 @@
 
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList, PyTuple};
-use s3_encryption::object::{Request, RequestBody};
+use s3_encryption::object::{Operation, Request, RequestBody};
 
 /// The Python transport: `submit(request, body) -> Future`, `wait_any(futures) -> index`; a
 /// future's result is `(status, headers, body, upload_id)`.
@@ -92,6 +92,22 @@ impl<'py> Io<'py> {
     pub(crate) fn call(&self, r: &Request<'_>, body: Option<&[u8]>) -> PyResult<Resp<'py>> {
         let f = self.submit(r, body)?;
         self.result(&f)
+    }
+
+    /// [`Io::call`] for a request whose answer a machine reads whole and small (a HEAD, an
+    /// instruction file's GET, a DELETE): the response, and the body of a successful GET read up
+    /// to the request's cap. Any other body is closed unread.
+    pub(crate) fn call_small(&self, r: &Request<'_>) -> PyResult<(Resp<'py>, Option<Vec<u8>>)> {
+        let resp = self.call(r, None)?;
+        let mut bytes = None;
+        if let Some(b) = &resp.body {
+            if r.operation == Operation::GetObject && (200..300).contains(&resp.status) {
+                bytes = Some(read_small(b, r.response_body_limit.unwrap_or(1 << 20))?);
+            } else {
+                close_body(b);
+            }
+        }
+        Ok((resp, bytes))
     }
 }
 
