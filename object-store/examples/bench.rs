@@ -1,9 +1,14 @@
 //! Benchmark: `EncryptedStore` over `LocalFileSystem` against the plain `LocalFileSystem`.
 //!
-//! `cargo run --release -p s3-encryption-object-store --example bench -- [MiB]` (default 256)
-//! writes a Parquet file of about that size, then prints a Markdown table: whole-object put and
-//! get, and a Parquet query (one column, a range predicate, row groups pruned by statistics) —
-//! bytes fetched from the inner store, time, and the digest-table cache's memory.
+//! `cargo run --release -p s3-encryption-object-store --example bench -- [MiB] [rounds]`
+//! (default 256 MiB, 3 rounds) prints Markdown tables:
+//! * whole-object put and get of random bytes, 40 MiB (under the adapter's 64 MiB memory budget)
+//!   and the given size (over it), through `EncryptedStore` and through the inner store directly,
+//!   over `LocalFileSystem` and the embedded S3: the best of `rounds`, the two alternating, and
+//!   the ratio of throughputs (ours / plain);
+//! * a Parquet query of a file of about the given size (one column, a range predicate, row
+//!   groups pruned by statistics): bytes fetched from the inner store, time, and the digest-table
+//!   cache's memory.
 
 #[path = "../tests/lying/mod.rs"]
 #[allow(dead_code)]
@@ -11,6 +16,7 @@ mod lying;
 
 use arrow_array::{Array, ArrayRef, BooleanArray, Int64Array, RecordBatch, StringArray};
 use arrow_schema::{DataType, Field, Schema};
+use bytes::Bytes;
 use futures_util::TryStreamExt;
 use lying::Lying;
 use object_store::local::LocalFileSystem;
@@ -128,6 +134,10 @@ async fn main() {
         .map(|s| s.parse().expect("size in MiB"))
         .unwrap_or(256)
         << 20;
+    let rounds: u32 = std::env::args()
+        .nth(2)
+        .map(|s| s.parse().expect("rounds"))
+        .unwrap_or(3);
     let (file, rows) = parquet_file(target);
     let size = file.len() as u64;
     let dir = tempfile::tempdir().unwrap();
@@ -160,6 +170,21 @@ async fn main() {
         mib(size),
         rows / GROUP as i64
     );
+    let sizes = [40 << 20, target.max(65 << 20)];
+    println!("Whole objects (random bytes), best of {rounds}, MB/s (ours / plain):\n");
+    println!("| store | operation | size | plain | EncryptedStore | ratio |");
+    println!("|---|---|---|---:|---:|---:|");
+    whole(
+        "LocalFileSystem",
+        plain.clone(),
+        enc.clone(),
+        &sizes,
+        rounds,
+    )
+    .await;
+    s3_whole(&sizes, rounds).await;
+    println!();
+
     println!("| operation | plain LocalFileSystem | EncryptedStore over LocalFileSystem |");
     println!("|---|---|---|");
 
@@ -238,18 +263,77 @@ async fn main() {
     s3(&file, size, lo, hi).await;
 }
 
-/// The same over S3: `AmazonS3` against the transport crate's embedded S3 server (s3s-fs on
-/// 127.0.0.1, SigV4), plain and through the adapter.
-async fn s3(file: &[u8], size: u64, lo: i64, hi: i64) {
+/// Whole-object put and get of `sizes` random bytes, plain and through the adapter, alternating,
+/// best of `rounds`; one table row per operation and size.
+async fn whole(
+    name: &str,
+    plain: Arc<dyn ObjectStore>,
+    enc: Arc<dyn ObjectStore>,
+    sizes: &[usize],
+    rounds: u32,
+) {
+    for &n in sizes {
+        let mut data = vec![0u8; n];
+        getrandom::fill(&mut data).unwrap();
+        let data = Bytes::from(data);
+        let p = Path::from(format!("whole-{n}"));
+        let (mut put, mut get) = ([f64::MAX; 2], [f64::MAX; 2]);
+        for _ in 0..rounds {
+            for (i, s) in [&plain, &enc].into_iter().enumerate() {
+                // A fresh buffer each time, as a caller handing over its bytes would.
+                let payload = PutPayload::from(data.to_vec());
+                let t = Instant::now();
+                s.put(&p, payload).await.unwrap();
+                put[i] = put[i].min(t.elapsed().as_secs_f64());
+                let t = Instant::now();
+                let b = s.get(&p).await.unwrap().bytes().await.unwrap();
+                get[i] = get[i].min(t.elapsed().as_secs_f64());
+                assert!(b == data);
+            }
+        }
+        for (op, t) in [("put", put), ("get", get)] {
+            let (a, b) = (n as f64 / t[0] / 1e6, n as f64 / t[1] / 1e6);
+            println!(
+                "| {name} | {op} | {} | {a:.0} | {b:.0} | {:.2}× |",
+                mib(n as u64),
+                b / a
+            );
+        }
+    }
+}
+
+/// [`whole`] over the embedded S3.
+async fn s3_whole(sizes: &[usize], rounds: u32) {
+    let (server, _dir, amazon) = local_s3().await;
+    let plain: Arc<dyn ObjectStore> = Arc::new(amazon());
+    let enc: Arc<dyn ObjectStore> = Arc::new(
+        EncryptedStore::builder(
+            amazon(),
+            Arc::new(AesKeyring::new(AesKey::new_256([7; 32]))),
+        )
+        .build(),
+    );
+    whole("embedded S3", plain, enc, sizes, rounds).await;
+    server.stop().await;
+}
+
+/// The transport crate's embedded S3 server (s3s-fs on 127.0.0.1, SigV4) on a temporary
+/// directory with a bucket `bench`, and a maker of `AmazonS3` clients for it.
+async fn local_s3() -> (
+    s3_encryption_transport::local::LocalS3,
+    tempfile::TempDir,
+    impl Fn() -> object_store::aws::AmazonS3,
+) {
     use s3_encryption_transport::local::{
         LOCAL_ACCESS_KEY, LOCAL_REGION, LOCAL_SECRET_KEY, LocalS3,
     };
     let dir = tempfile::tempdir().unwrap();
     std::fs::create_dir_all(dir.path().join("bench")).unwrap();
     let server = LocalS3::start(dir.path()).await.unwrap();
-    let amazon = || {
+    let endpoint = server.endpoint();
+    let amazon = move || {
         object_store::aws::AmazonS3Builder::new()
-            .with_endpoint(server.endpoint())
+            .with_endpoint(&endpoint)
             .with_bucket_name("bench")
             .with_region(LOCAL_REGION)
             .with_access_key_id(LOCAL_ACCESS_KEY)
@@ -259,6 +343,13 @@ async fn s3(file: &[u8], size: u64, lo: i64, hi: i64) {
             .build()
             .unwrap()
     };
+    (server, dir, amazon)
+}
+
+/// The same over S3: `AmazonS3` against the transport crate's embedded S3 server (s3s-fs on
+/// 127.0.0.1, SigV4), plain and through the adapter.
+async fn s3(file: &[u8], size: u64, lo: i64, hi: i64) {
+    let (server, _dir, amazon) = local_s3().await;
     let plain = Arc::new(amazon());
     let enc = Arc::new(
         EncryptedStore::builder(

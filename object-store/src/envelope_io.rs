@@ -172,6 +172,11 @@ impl<S: ObjectStore> EncryptedStore<S> {
     }
 
     /// `put_opts`: encrypt the payload and store it with its envelope.
+    ///
+    /// The payload is encrypted in its own buffer when the caller handed over the only reference
+    /// to it (no one else can see the buffer change) and the placement is settled (no retry will
+    /// need the plaintext again); otherwise it is copied first. The tag goes as a second chunk
+    /// of the stored payload, so the buffer never grows.
     pub(crate) async fn write(
         &self,
         path: &Path,
@@ -179,24 +184,41 @@ impl<S: ObjectStore> EncryptedStore<S> {
         opts: PutOptions,
     ) -> Result<PutResult> {
         self.check_user_metadata(path, &opts.attributes)?;
-        let plaintext: bytes::Bytes = payload.into();
+        let mut plaintext = Some(bytes::Bytes::from(payload));
         loop {
             let files = self.files_placement();
-            let mut b = self.begin(path, Some(plaintext.len() as u64), files)?;
-            let mut body = Vec::with_capacity(plaintext.len() + 16);
-            body.extend_from_slice(&plaintext);
+            let settled = self.placement_settled();
+            let mut b = self.begin(path, plaintext.as_ref().map(|p| p.len() as u64), files)?;
+            let mut body = match (settled, plaintext.take()) {
+                (true, Some(p)) => p
+                    .try_into_mut()
+                    .unwrap_or_else(|shared| bytes::BytesMut::from(&shared[..])),
+                (false, Some(p)) => {
+                    let copy = bytes::BytesMut::from(&p[..]);
+                    plaintext = Some(p);
+                    copy
+                }
+                (_, None) => {
+                    return Err(crypto(
+                        path,
+                        s3_encryption::Error::Internal("a put retried without its plaintext"),
+                    ));
+                }
+            };
             b.enc
                 .encrypt_in_place(&mut body)
                 .map_err(|e| crypto(path, e))?;
             let (attrs, side) = self.placement_of(path, &b, &opts.attributes, files)?;
             let tag = b.enc.finish().map_err(|e| crypto(path, e))?;
-            body.extend_from_slice(&tag);
+            let stored: PutPayload = [body.freeze(), bytes::Bytes::copy_from_slice(&tag)]
+                .into_iter()
+                .collect();
             match self
-                .store_sealed(path, PutPayload::from(body), opts.clone(), attrs, side)
+                .store_sealed(path, stored, opts.clone(), attrs, side)
                 .await
             {
                 Err(object_store::Error::NotImplemented { .. })
-                    if !files && self.placement == crate::MetadataPlacement::Auto =>
+                    if !files && !settled && self.placement == crate::MetadataPlacement::Auto =>
                 {
                     self.learn(true);
                 }

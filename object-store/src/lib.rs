@@ -404,6 +404,12 @@ impl<S: ObjectStore> EncryptedStore<S> {
             MetadataPlacement::Auto => self.learned.load(Ordering::Relaxed) == LEARNED_FILES,
         }
     }
+    /// Whether the placement of the next write is known for good (pinned, or learned from the
+    /// inner store), so that no write will be retried with the other one.
+    fn placement_settled(&self) -> bool {
+        self.placement != MetadataPlacement::Auto
+            || self.learned.load(Ordering::Relaxed) != LEARNED_UNKNOWN
+    }
     fn learn(&self, files: bool) {
         if self.placement == MetadataPlacement::Auto {
             self.learned.store(

@@ -4,7 +4,7 @@
 use crate::EncryptedStore;
 use crate::cache::Verified;
 use crate::error::crypto;
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use futures_util::stream::{self, StreamExt, TryStreamExt};
 use object_store::path::Path;
 use object_store::{GetOptions, GetRange, GetResult, GetResultPayload, ObjectStore, Result};
@@ -24,6 +24,13 @@ fn conditions(o: &GetOptions) -> bool {
         || o.if_none_match.is_some()
         || o.if_modified_since.is_some()
         || o.if_unmodified_since.is_some()
+}
+
+/// The body as a buffer this adapter may decrypt in place: the inner store's own buffer when
+/// this is the only reference to it, a copy otherwise.
+fn owned(body: Bytes) -> BytesMut {
+    body.try_into_mut()
+        .unwrap_or_else(|shared| BytesMut::from(&shared[..]))
 }
 
 fn single(b: Bytes) -> GetResultPayload {
@@ -59,7 +66,7 @@ impl<S: ObjectStore> EncryptedStore<S> {
             if body.len() as u64 != stored {
                 return Err(crypto(path, s3_encryption::Error::TruncatedBody));
             }
-            let mut buf = body.to_vec();
+            let mut buf = owned(body);
             let n = dec
                 .decrypt_whole_in_place(&mut buf)
                 .map_err(|e| crypto(path, e))?;
@@ -67,7 +74,7 @@ impl<S: ObjectStore> EncryptedStore<S> {
             let mut meta = meta;
             meta.size = n as u64;
             return Ok(GetResult {
-                payload: single(Bytes::from(buf)),
+                payload: single(buf.freeze()),
                 range: 0..n as u64,
                 meta,
                 attributes,
@@ -84,13 +91,16 @@ impl<S: ObjectStore> EncryptedStore<S> {
         let v2 = v.clone();
         let spans = (0..len.div_ceil(STREAM_SPAN))
             .map(move |i| i * STREAM_SPAN..((i + 1) * STREAM_SPAN).min(len));
+        // The next span is fetched while the caller consumes this one: at most two spans
+        // (16 MiB) in memory.
         let body = stream::iter(spans)
-            .then(move |r| {
+            .map(move |r| {
                 let me = me.clone();
                 let p = p.clone();
                 let v = v2.clone();
                 async move { me.fetch_pinned(&p, &v, &[r]).await.map(|mut b| b.remove(0)) }
             })
+            .buffered(2)
             .boxed();
         Ok(GetResult {
             payload: GetResultPayload::Stream(body),
@@ -137,9 +147,36 @@ impl<S: ObjectStore> EncryptedStore<S> {
         )
         .map_err(|e| crypto(path, e))?;
         drop(dec);
-        let mut s = r.into_stream();
-        while let Some(piece) = s.try_next().await? {
-            b.update(&piece).map_err(|e| crypto(path, e))?;
+        let GetResult {
+            payload,
+            range,
+            meta: m,
+            attributes: a,
+            extensions,
+        } = r;
+        match payload {
+            GetResultPayload::Stream(mut s) => {
+                while let Some(piece) = s.try_next().await? {
+                    b.update(&piece).map_err(|e| crypto(path, e))?;
+                }
+            }
+            #[cfg(all(feature = "fs", not(target_arch = "wasm32")))]
+            GetResultPayload::File(file, _) => b = verify_file(path, b, file, range).await?,
+            // `object_store`'s `fs` turned on by another crate while ours is off.
+            #[allow(unreachable_patterns)]
+            other => {
+                let r = GetResult {
+                    payload: other,
+                    range,
+                    meta: m,
+                    attributes: a,
+                    extensions,
+                };
+                let mut s = r.into_stream();
+                while let Some(piece) = s.try_next().await? {
+                    b.update(&piece).map_err(|e| crypto(path, e))?;
+                }
+            }
         }
         let table = b.finish().map_err(|e| crypto(path, e))?;
         let v = Arc::new(Verified {
@@ -345,8 +382,7 @@ impl<S: ObjectStore> EncryptedStore<S> {
                 s3_encryption::Error::UnexpectedResponse("another range than asked for"),
             ));
         }
-        let body = r.bytes().await?;
-        let mut buf = body.to_vec();
+        let mut buf = owned(r.bytes().await?);
         // The whole span, decrypted; the caller slices the ranges out of it.
         let span = ChunkFetch {
             plaintext: (s.first, s.end),
@@ -354,6 +390,48 @@ impl<S: ObjectStore> EncryptedStore<S> {
         };
         let keep = t.open(&span, &mut buf).map_err(|e| crypto(path, e))?;
         buf.truncate(keep.end);
-        Ok(Bytes::from(buf))
+        Ok(buf.freeze())
+    }
+}
+
+/// Feed `range` of a local file to the table builder in 1 MiB blocks, on the blocking pool when
+/// there is a runtime (`object_store`'s own stream of a file yields 8 KiB per blocking task).
+#[cfg(all(feature = "fs", not(target_arch = "wasm32")))]
+async fn verify_file(
+    path: &Path,
+    mut b: ChunkTableBuilder,
+    mut file: std::fs::File,
+    range: Range<u64>,
+) -> Result<ChunkTableBuilder> {
+    use std::io::{Read, Seek, SeekFrom};
+    let p = path.clone();
+    let read = move || -> Result<ChunkTableBuilder> {
+        let io = |e: std::io::Error| object_store::Error::Generic {
+            store: crate::STORE,
+            source: Box::new(e),
+        };
+        file.seek(SeekFrom::Start(range.start)).map_err(io)?;
+        let mut rest = range.end - range.start;
+        let mut buf = vec![0u8; 1 << 20];
+        while rest > 0 {
+            let want = rest.min(buf.len() as u64) as usize;
+            let n = file.read(&mut buf[..want]).map_err(io)?;
+            if n == 0 {
+                break; // shorter than its metadata said: `finish` refuses the truncated body
+            }
+            b.update(&buf[..n]).map_err(|e| crypto(&p, e))?;
+            rest -= n as u64;
+        }
+        Ok(b)
+    };
+    match tokio::runtime::Handle::try_current() {
+        Ok(rt) => rt
+            .spawn_blocking(read)
+            .await
+            .map_err(|e| object_store::Error::Generic {
+                store: crate::STORE,
+                source: Box::new(e),
+            })?,
+        Err(_) => read(),
     }
 }
