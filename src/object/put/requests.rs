@@ -94,11 +94,8 @@ impl PutObject<'_> {
             }
             Ok(())
         })();
-        match r {
-            // Cleaning up already: the upload just created will be aborted.
-            Ok(()) if self.phase == Phase::Cleanup => Ok(()),
-            r => r.map_err(|e| self.fail(e)),
-        }
+        // Cleaning up already (phase kept above): the upload just created will be aborted.
+        r.map_err(|e| self.fail(e))
     }
 
     /// Report the response to `id` (any request but `CreateMultipartUpload`).
