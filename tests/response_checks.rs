@@ -449,3 +449,22 @@ fn a_412_to_an_unconditional_put_is_a_failed_request() {
     assert_eq!(ops, [Operation::PutObject]);
     assert_eq!(r, Err(Error::RequestFailed { status: 412 }));
 }
+
+#[test]
+fn an_answer_for_an_unknown_request_is_refused_while_a_part_uploads() {
+    let (_, r) = run_multipart_put(|p, id, op| match op {
+        Operation::CreateMultipartUpload => p.upload_created(id, 200, "up-1"),
+        Operation::UploadPart => {
+            // A part is uploading under `id`; an answer for another id is not its answer.
+            let wrong = RequestId::from_raw(id.get() + 100);
+            p.response(wrong, 500, [])
+        }
+        _ => p.response(id, 200, [("ETag", "\"p\"")]),
+    });
+    assert_eq!(
+        r,
+        Err(Error::ApiMisuse(
+            "PutObject::response: not valid in this state"
+        ))
+    );
+}
