@@ -4,8 +4,10 @@
 use crate::errors::{Fail, R, UsageError};
 use crate::keyring::{Keyring, pairs_ref};
 use crate::options::{context_of, encrypt_config, opt};
-use crate::transport::{Io, read_body};
+use crate::transport::{Io, read_pieces};
+use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
+use pyo3::types::PyBytes;
 use pyo3::types::PyDict;
 use s3_encryption::Error;
 use s3_encryption::object::{
@@ -51,6 +53,36 @@ pub(crate) fn encrypt_batch(
     })
 }
 
+/// Read up to `n` bytes of the body (exactly `n` unless it ends) into a buffer from `spare`. A
+/// body in memory (`_Reader.read_span`) is copied once, straight from the caller's `bytes`
+/// (which is only read); other bodies through `read(n)`.
+fn read_part(reader: &Bound<'_, PyAny>, n: usize, spare: &mut Vec<Vec<u8>>) -> PyResult<Vec<u8>> {
+    let mut buf = spare.pop().unwrap_or_default();
+    buf.clear();
+    if reader.hasattr("read_span")? {
+        let span = reader.call_method1("read_span", (n,))?;
+        if !span.is_none() {
+            let (data, start, len): (Bound<'_, PyBytes>, usize, usize) = span.extract()?;
+            let src = start
+                .checked_add(len)
+                .and_then(|end| data.as_bytes().get(start..end))
+                .filter(|s| s.len() <= n)
+                .ok_or_else(|| {
+                    PyValueError::new_err("read_span answered a span outside the body")
+                })?;
+            buf.extend_from_slice(src);
+            return Ok(buf);
+        }
+    }
+    for p in read_pieces(reader, n, true)? {
+        buf.extend_from_slice(p.as_bytes());
+    }
+    Ok(buf)
+}
+
+/// Part buffers kept for reuse (their pages are already mapped).
+const SPARE_BUFFERS: usize = 2;
+
 pub(crate) struct Inflight<'py> {
     pub(crate) id: RequestId,
     pub(crate) op: Operation,
@@ -69,6 +101,7 @@ pub(crate) fn drive_put<'py>(
     let mut bufs: HashMap<u32, Vec<u8>> = HashMap::new();
     let mut jobs: Vec<PartJob> = Vec::new();
     let mut inflight: Vec<Inflight<'py>> = Vec::new();
+    let mut spare: Vec<Vec<u8>> = Vec::new();
     let note = |first_py: &mut Option<PyErr>, e: PyErr| {
         if first_py.is_none() {
             *first_py = Some(e);
@@ -98,17 +131,19 @@ pub(crate) fn drive_put<'py>(
                     }
                 }
             }
-            PutNext::ReadPart { number, len, .. } => match read_body(reader, len as usize, true) {
-                Ok(b) => {
-                    let n = b.len() as u64;
-                    bufs.insert(number, b);
-                    let _ = p.part_read(number, n);
+            PutNext::ReadPart { number, len, .. } => {
+                match read_part(reader, len as usize, &mut spare) {
+                    Ok(b) => {
+                        let n = b.len() as u64;
+                        bufs.insert(number, b);
+                        let _ = p.part_read(number, n);
+                    }
+                    Err(e) => {
+                        note(&mut first_py, e);
+                        p.abort(Error::LengthMismatch);
+                    }
                 }
-                Err(e) => {
-                    note(&mut first_py, e);
-                    p.abort(Error::LengthMismatch);
-                }
-            },
+            }
             PutNext::EncryptPart(job) => jobs.push(job),
             PutNext::Send(id) => {
                 let r = p.request(id)?;
@@ -121,7 +156,7 @@ pub(crate) fn drive_put<'py>(
                         let probed = bufs.keys().next().copied();
                         let body = match probed.and_then(|k| bufs.remove(&k)) {
                             Some(b) => Ok(b),
-                            None => read_body(reader, n, true),
+                            None => read_part(reader, n, &mut spare),
                         };
                         match body {
                             Ok(mut b) => {
@@ -169,7 +204,13 @@ pub(crate) fn drive_put<'py>(
                     _ => None,
                 };
                 let r = p.request(id)?;
-                match io.submit(&r, body.as_deref()) {
+                let sent = io.submit(&r, body.as_deref());
+                if let Some(b) = body
+                    && spare.len() < SPARE_BUFFERS
+                {
+                    spare.push(b);
+                }
+                match sent {
                     Ok(fut) => inflight.push(Inflight { id, op, fut }),
                     Err(e) => {
                         note(&mut first_py, e);
