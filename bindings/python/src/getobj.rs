@@ -12,8 +12,9 @@
 //!   written, and handed to Python as a file descriptor only after `Done`; on any error it is
 //!   closed, which frees it.
 //!
-//! Other reads (legacy CBC objects, ranges, delayed authentication, downloads, and every read
-//! where no file can be unlinked while open) go through the core's other plans unchanged.
+//! Other reads (legacy CBC objects, ranges, delayed authentication, downloads, whose file is
+//! named beside the target, and every read where no file can be unlinked while open) go through
+//! the core's other plans unchanged.
 
 use crate::errors::{R, py_error};
 use crate::get::{GetDriver, Out, Step, verification_name};
@@ -71,16 +72,22 @@ fn finish_single_pass<'py>(
         let mut done = None;
         let bytes = PyBytes::new_with(py, len, |buf| {
             let mut o = Out {
-                dest: Some(buf),
+                dest: Some(&mut *buf),
                 ..Out::default()
             };
-            match drv.run(&mut o).map_err(|f| f.into_py(py))? {
-                Step::Done(d) if d.released == len as u64 => {
+            let r = match drv.run(&mut o) {
+                Ok(Step::Done(d)) if d.released == len as u64 => {
                     done = Some(*d);
                     Ok(())
                 }
-                _ => Err(py_error(py, lost())),
+                Ok(_) => Err(py_error(py, lost())),
+                Err(f) => Err(f.into_py(py)),
+            };
+            if r.is_err() {
+                // Discarded: what it held was never verified; it is not left in freed memory.
+                buf.fill(0);
             }
+            r
         })?;
         return Ok((done.ok_or_else(lost)?, Plaintext::Bytes(bytes)));
     }
@@ -102,7 +109,7 @@ fn finish_single_pass<'py>(
 /// `Range` value, `bytes=a-b`, `bytes=a-` or `bytes=-n`: an unauthenticated read, behind
 /// `enable_legacy_unauthenticated_modes`), delayed, download.
 /// Returns a dict: plaintext (bytes, or None when in storage), fd (unix: the storage file, open,
-/// already unlinked, at its start; the caller owns it), in_storage, verification, released,
+/// with no name, at its start; the caller owns it), in_storage, verification, released,
 /// range_first, etag, version_id, stored_len.
 #[pyfunction]
 #[pyo3(signature = (transport, keyring, bucket, key, options))]

@@ -80,7 +80,7 @@ class ClientCore:
         encryption_algorithm: Optional[str] = None,
         disable_instruction_file: bool = False,
         instruction_file_suffix: str = ".instruction",
-        memory_budget: int = 64 * MiB,
+        memory_budget: int = 16 * MiB,
         part_size: int = 8 * MiB,
         multipart_threshold: int = 8 * MiB,
         max_concurrency: int = 4,
