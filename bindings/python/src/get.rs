@@ -146,22 +146,47 @@ fn feed_body(
             }
             &mut scratch[..]
         };
-        let mut work = |buf: &mut [u8]| -> Result<Released, Error> {
+        // Copy, decrypt and write to the storage file without the GIL (the body's reader thread
+        // needs it meanwhile). A piece released to a download's file is written here too.
+        let file = out.file.as_ref();
+        let plain_to_file = out.digest.is_none() && !out.ranged && (out.to_file || replayed);
+        type WorkError = Result<Error, std::io::Error>;
+        let mut work = |buf: &mut [u8]| -> Result<(Released, bool), WorkError> {
             let mut o = 0;
             for p in &parts {
                 buf[o..o + p.len()].copy_from_slice(p);
                 o += p.len();
             }
-            g.body(id, buf)
+            let r = g.body(id, buf).map_err(Ok)?;
+            let written = match (r, file) {
+                (Released::Store { offset }, Some(f)) if !in_dest => {
+                    crate::pio::write_all_at(f, buf, offset).map_err(Err)?;
+                    true
+                }
+                (Released::Plaintext { start, len, offset }, Some(f))
+                    if plain_to_file && !in_dest =>
+                {
+                    crate::pio::write_all_at(f, &buf[start..start + len], offset).map_err(Err)?;
+                    true
+                }
+                _ => false,
+            };
+            Ok((r, written))
         };
-        let released = if len >= 64 << 10 {
-            py.detach(|| work(buf))?
+        let worked = if len >= 64 << 10 {
+            py.detach(|| work(buf))
         } else {
-            work(buf)?
+            work(buf)
+        };
+        let (released, written) = match worked {
+            Ok(v) => v,
+            Err(Ok(e)) => return Err(e.into()),
+            Err(Err(e)) => return Err(PyErr::from(e).into()),
         };
         drop(parts);
         drop(pieces);
         match released {
+            _ if written => {}
             Released::Plaintext { start, len, offset } if !in_dest => {
                 if len > 0 {
                     out.plaintext(offset, &scratch[start..start + len], replayed)?;
