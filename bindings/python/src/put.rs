@@ -53,12 +53,11 @@ pub(crate) fn encrypt_batch(
     })
 }
 
-/// Read up to `n` bytes of the body (exactly `n` unless it ends) into a buffer from `spare`. A
-/// body in memory (`_Reader.read_span`) is copied once, straight from the caller's `bytes`
-/// (which is only read); other bodies through `read(n)`.
-fn read_part(reader: &Bound<'_, PyAny>, n: usize, spare: &mut Vec<Vec<u8>>) -> PyResult<Vec<u8>> {
-    let mut buf = spare.pop().unwrap_or_default();
-    buf.clear();
+/// Read up to `n` bytes of the body (exactly `n` unless it ends). A body in memory
+/// (`_Reader.read_span`) is copied once, straight from the caller's `bytes` (which is only
+/// read); other bodies through `read(n)`, in the pieces it returns.
+fn read_part(reader: &Bound<'_, PyAny>, n: usize) -> PyResult<Vec<u8>> {
+    let mut buf = Vec::with_capacity(n.min(64 << 20));
     if reader.hasattr("read_span")? {
         let span = reader.call_method1("read_span", (n,))?;
         if !span.is_none() {
@@ -80,9 +79,6 @@ fn read_part(reader: &Bound<'_, PyAny>, n: usize, spare: &mut Vec<Vec<u8>>) -> P
     Ok(buf)
 }
 
-/// Part buffers kept for reuse (their pages are already mapped).
-const SPARE_BUFFERS: usize = 2;
-
 pub(crate) struct Inflight<'py> {
     pub(crate) id: RequestId,
     pub(crate) op: Operation,
@@ -101,7 +97,6 @@ pub(crate) fn drive_put<'py>(
     let mut bufs: HashMap<u32, Vec<u8>> = HashMap::new();
     let mut jobs: Vec<PartJob> = Vec::new();
     let mut inflight: Vec<Inflight<'py>> = Vec::new();
-    let mut spare: Vec<Vec<u8>> = Vec::new();
     let note = |first_py: &mut Option<PyErr>, e: PyErr| {
         if first_py.is_none() {
             *first_py = Some(e);
@@ -131,19 +126,17 @@ pub(crate) fn drive_put<'py>(
                     }
                 }
             }
-            PutNext::ReadPart { number, len, .. } => {
-                match read_part(reader, len as usize, &mut spare) {
-                    Ok(b) => {
-                        let n = b.len() as u64;
-                        bufs.insert(number, b);
-                        let _ = p.part_read(number, n);
-                    }
-                    Err(e) => {
-                        note(&mut first_py, e);
-                        p.abort(Error::LengthMismatch);
-                    }
+            PutNext::ReadPart { number, len, .. } => match read_part(reader, len as usize) {
+                Ok(b) => {
+                    let n = b.len() as u64;
+                    bufs.insert(number, b);
+                    let _ = p.part_read(number, n);
                 }
-            }
+                Err(e) => {
+                    note(&mut first_py, e);
+                    p.abort(Error::LengthMismatch);
+                }
+            },
             PutNext::EncryptPart(job) => jobs.push(job),
             PutNext::Send(id) => {
                 let r = p.request(id)?;
@@ -156,7 +149,7 @@ pub(crate) fn drive_put<'py>(
                         let probed = bufs.keys().next().copied();
                         let body = match probed.and_then(|k| bufs.remove(&k)) {
                             Some(b) => Ok(b),
-                            None => read_part(reader, n, &mut spare),
+                            None => read_part(reader, n),
                         };
                         match body {
                             Ok(mut b) => {
@@ -205,11 +198,7 @@ pub(crate) fn drive_put<'py>(
                 };
                 let r = p.request(id)?;
                 let sent = io.submit(&r, body.as_deref());
-                if let Some(b) = body
-                    && spare.len() < SPARE_BUFFERS
-                {
-                    spare.push(b);
-                }
+                drop(body);
                 match sent {
                     Ok(fut) => inflight.push(Inflight { id, op, fut }),
                     Err(e) => {

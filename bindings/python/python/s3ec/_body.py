@@ -10,6 +10,9 @@ from typing import IO, Any, Callable, Iterator, Optional, Tuple
 from .errors import storage_error
 
 
+_PIECE = 1 << 20
+
+
 class _Reader:
     """The body of a write as something with ``read(n)``; with its length when known.
 
@@ -74,7 +77,9 @@ class _Reader:
             assert span is not None
             data, start, length = span
             return data[start : start + length]
-        b = self.stream.read(n)
+        # A stream is read in pieces of at most 1 MiB (the native side gathers a part from
+        # several): the memory a piece takes is reused, and no second copy of a part is held.
+        b = self.stream.read(min(n, _PIECE) if n is not None and n >= 0 else _PIECE)
         if isinstance(b, str):
             b = b.encode("utf-8")
         b = bytes(b)
