@@ -1,23 +1,32 @@
-//! `get_object`: the GET machine driven over the transport, plaintext released into memory or a
-//! file (storage mode, downloads).
+//! The GET machine driven over the transport ([`GetDriver`]), with the released plaintext put in
+//! memory, in the caller's buffer or in a file ([`Out`]). `get_object` itself is in `getobj.rs`.
 
-use crate::errors::{R, py_error};
-use crate::keyring::{Keyring, pairs_ref};
-use crate::options::{context_of, decrypt_policy, opt};
-use crate::transport::{Io, close_body, read_body};
+use crate::errors::R;
+use crate::keyring::Keyring;
+use crate::transport::{Io, close_body, read_pieces};
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyDict};
-use s3_encryption::object::{
-    GetDone, GetIntent, GetNext, GetObject, ReadMode, Released, RequestId,
-};
-use s3_encryption::{ByteRange, Error};
+use pyo3::types::PyBytes;
+use s3_encryption::Error;
+use s3_encryption::object::{GetDone, GetIntent, GetNext, GetObject, Released, RequestId};
 use std::collections::HashMap;
 use std::fs::File;
 
-/// Where released plaintext goes, and the caller's storage (a file) for storage mode.
-pub(crate) struct Out {
+fn lost() -> Error {
+    Error::Internal("the binding lost track of a request")
+}
+
+/// Where released plaintext goes, and the caller's storage for the storage modes.
+#[derive(Default)]
+pub(crate) struct Out<'b> {
+    /// Released plaintext, in memory (the in-memory plan, ranged and delayed reads).
     pub(crate) mem: Vec<u8>,
+    /// The storage: a file (storage mode, downloads).
     pub(crate) file: Option<File>,
+    /// The storage: the caller's buffer, exactly the ciphertext's length (the single pass of
+    /// `get_object` for GCM objects within the memory budget: the `bytes` object being built,
+    /// which no Python code can see until the read is done). Pieces of the body are copied
+    /// straight to their place in it and decrypted there.
+    pub(crate) dest: Option<&'b mut [u8]>,
     /// Released plaintext goes to the file (a download) rather than memory.
     pub(crate) to_file: bool,
     /// A ranged read: offsets are the object's; the output starts at the first one released.
@@ -30,15 +39,16 @@ pub(crate) struct Out {
     /// Its stored materials description and encryption context (a migration's read-back checks
     /// what the new object carries).
     pub(crate) described: (Option<String>, Option<String>),
+    /// Stop at the first body the machine asks for while no storage is given
+    /// ([`Step::Storage`]): the caller chooses it once the object's size and format are known.
+    pub(crate) choose_storage: bool,
 }
 
-impl Out {
+impl Out<'_> {
     pub(crate) fn plaintext(&mut self, offset: u64, data: &[u8], replayed: bool) -> R<()> {
         let offset = if self.ranged {
             let base = *self.base.get_or_insert(offset);
-            offset
-                .checked_sub(base)
-                .ok_or(Error::Internal("the binding lost track of a request"))?
+            offset.checked_sub(base).ok_or_else(lost)?
         } else {
             offset
         };
@@ -46,10 +56,7 @@ impl Out {
             d.update(offset, data)?;
         }
         if self.to_file || replayed {
-            let f = self
-                .file
-                .as_ref()
-                .ok_or(Error::Internal("the binding lost track of a request"))?;
+            let f = self.file.as_ref().ok_or_else(lost)?;
             crate::pio::write_all_at(f, data, offset)
                 .map_err(|e| PyErr::from(std::io::Error::other(e)))?;
         } else {
@@ -62,30 +69,34 @@ impl Out {
         Ok(())
     }
     pub(crate) fn store(&mut self, offset: u64, data: &[u8]) -> R<()> {
-        let f = self
-            .file
-            .as_ref()
-            .ok_or(Error::Internal("the binding lost track of a request"))?;
+        let f = self.file.as_ref().ok_or_else(lost)?;
         crate::pio::write_all_at(f, data, offset).map_err(PyErr::from)?;
         Ok(())
+    }
+    fn has_storage(&self) -> bool {
+        self.file.is_some() || self.dest.is_some()
     }
 }
 
 pub(crate) enum Source<'a, 'py> {
     Py(&'a Bound<'py, PyAny>),
-    File(&'a File, u64, u64),
+    /// The storage file, and the last stored offset to read back (the first is `first`).
+    File(&'a File, u64),
 }
 
-/// Feed one body (a response or a replay from storage) to the machine.
-pub(crate) fn feed_body(
+/// Feed one body (a response or a replay from storage) to the machine. `first` is the stored
+/// offset of the body's first byte.
+fn feed_body(
     py: Python<'_>,
     g: &mut GetObject<'_>,
     id: RequestId,
+    first: u64,
     src: Source<'_, '_>,
-    out: &mut Out,
+    out: &mut Out<'_>,
 ) -> R<()> {
     let replayed = matches!(src, Source::File(..));
-    let mut pos = 0u64;
+    let mut at = first;
+    let mut scratch: Vec<u8> = Vec::new();
     loop {
         let f = g.feed(id)?;
         let n = match f.len {
@@ -94,74 +105,176 @@ pub(crate) fn feed_body(
             n if f.exact => n,
             n => n.min(4 << 20),
         };
-        let mut buf = match &src {
-            Source::Py(b) => read_body(b, n, f.exact)?,
-            Source::File(file, first, last) => {
-                let end = *last + 1;
-                let at = *first + pos;
-                let take = (n as u64).min(end.saturating_sub(at)) as usize;
-                let mut v = vec![0u8; take];
-                crate::pio::read_exact_at(file, &mut v, at).map_err(PyErr::from)?;
-                pos += take as u64;
-                v
+        // The piece, as Python `bytes` objects (a response) or read from the storage file.
+        let pieces: Vec<Bound<'_, PyBytes>> = match &src {
+            Source::Py(b) => read_pieces(b, n, f.exact)?,
+            Source::File(file, last) => {
+                let take = (n as u64).min((*last + 1).saturating_sub(at)) as usize;
+                scratch.resize(take, 0);
+                crate::pio::read_exact_at(file, &mut scratch, at).map_err(PyErr::from)?;
+                Vec::new()
             }
+        };
+        let parts: Vec<&[u8]> = pieces.iter().map(|p| p.as_bytes()).collect();
+        let len = if replayed {
+            scratch.len()
+        } else {
+            parts.iter().map(|p| p.len()).sum()
         };
         // An exact piece that came short: the body ended early (a piece is never more than
         // what remains of the asked length), so the machine's answer is TruncatedBody.
-        if buf.is_empty() || (f.exact && buf.len() < n) {
+        if len == 0 || (f.exact && len < n) {
             if let Source::Py(b) = &src {
                 close_body(b);
             }
             g.end_of_body(id)?;
             return Ok(());
         }
-        let released = if buf.len() >= 64 << 10 {
-            py.detach(|| g.body(id, &mut buf))?
+        // Where the machine sees the piece: its own place in the caller's buffer when it is
+        // ciphertext the buffer holds, else the scratch buffer.
+        let in_dest = !replayed
+            && out
+                .dest
+                .as_ref()
+                .is_some_and(|d| at.saturating_add(len as u64) <= d.len() as u64);
+        let buf: &mut [u8] = if in_dest {
+            let d = out.dest.as_deref_mut().ok_or_else(lost)?;
+            &mut d[at as usize..at as usize + len]
         } else {
-            g.body(id, &mut buf)?
+            if !replayed {
+                scratch.resize(len, 0);
+            }
+            &mut scratch[..]
         };
+        // Copy, decrypt and write to the storage file without the GIL (the body's reader thread
+        // needs it meanwhile). A piece released to a download's file is written here too.
+        let file = out.file.as_ref();
+        let plain_to_file = out.digest.is_none() && !out.ranged && (out.to_file || replayed);
+        type WorkError = Result<Error, std::io::Error>;
+        let mut work = |buf: &mut [u8]| -> Result<(Released, bool), WorkError> {
+            let mut o = 0;
+            for p in &parts {
+                buf[o..o + p.len()].copy_from_slice(p);
+                o += p.len();
+            }
+            let r = g.body(id, buf).map_err(Ok)?;
+            let written = match (r, file) {
+                (Released::Store { offset }, Some(f)) if !in_dest => {
+                    crate::pio::write_all_at(f, buf, offset).map_err(Err)?;
+                    true
+                }
+                (Released::Plaintext { start, len, offset }, Some(f))
+                    if plain_to_file && !in_dest =>
+                {
+                    crate::pio::write_all_at(f, &buf[start..start + len], offset).map_err(Err)?;
+                    true
+                }
+                _ => false,
+            };
+            Ok((r, written))
+        };
+        let worked = if len >= 64 << 10 {
+            py.detach(|| work(buf))
+        } else {
+            work(buf)
+        };
+        let (released, written) = match worked {
+            Ok(v) => v,
+            Err(Ok(e)) => return Err(e.into()),
+            Err(Err(e)) => return Err(PyErr::from(e).into()),
+        };
+        drop(parts);
+        drop(pieces);
         match released {
-            Released::Plaintext { start, len, offset } => {
+            _ if written => {}
+            Released::Plaintext { start, len, offset } if !in_dest => {
                 if len > 0 {
-                    out.plaintext(offset, &buf[start..start + len], replayed)?;
+                    out.plaintext(offset, &scratch[start..start + len], replayed)?;
                 }
             }
-            Released::Store { offset } => out.store(offset, &buf)?,
+            // Already in place: the machine decrypted it where it lies.
+            Released::Store { offset } if in_dest && offset == at => {}
+            Released::Store { offset } if !in_dest => out.store(offset, &scratch)?,
             Released::Nothing => {}
+            _ => return Err(lost().into()),
         }
+        at += len as u64;
     }
 }
 
-pub(crate) fn drive_get<'py>(
-    io: &Io<'py>,
-    keyring: &Keyring<'py>,
-    intent: GetIntent<'_>,
-    out: &mut Out,
-) -> R<GetDone> {
-    let py = io.py;
-    let mut g = GetObject::new(intent)?;
-    let mut inflight: Vec<(RequestId, Bound<'py, PyAny>)> = Vec::new();
-    let mut bodies: HashMap<RequestId, Bound<'py, PyAny>> = HashMap::new();
-    let r = (|| -> R<GetDone> {
+/// What [`GetDriver::run`] stopped for.
+pub(crate) enum Step {
+    /// The read is finished.
+    Done(Box<GetDone>),
+    /// The machine wants a body and `Out` has no storage: give it one, then run again.
+    Storage,
+}
+
+/// A GET machine and its outstanding requests and bodies. Dropping it closes every body and
+/// waits for every request still in flight.
+pub(crate) struct GetDriver<'a, 'py> {
+    io: &'a Io<'py>,
+    keyring: &'a Keyring<'py>,
+    pub(crate) g: GetObject<'a>,
+    inflight: Vec<(RequestId, Bound<'py, PyAny>)>,
+    bodies: HashMap<RequestId, Bound<'py, PyAny>>,
+    /// A step taken from the machine and not yet carried out (a body, while storage is chosen).
+    pending: Option<GetNext>,
+}
+
+impl<'a, 'py> GetDriver<'a, 'py> {
+    pub(crate) fn new(
+        io: &'a Io<'py>,
+        keyring: &'a Keyring<'py>,
+        intent: GetIntent<'a>,
+    ) -> R<Self> {
+        Ok(GetDriver {
+            io,
+            keyring,
+            g: GetObject::new(intent)?,
+            inflight: Vec::new(),
+            bodies: HashMap::new(),
+            pending: None,
+        })
+    }
+
+    /// Drive the machine until it is done, or until it wants a body while `out` has no storage
+    /// and `out.choose_storage` is set.
+    pub(crate) fn run(&mut self, out: &mut Out<'_>) -> R<Step> {
+        let (io, py) = (self.io, self.io.py);
         loop {
-            match g.poll()? {
+            let next = match self.pending.take() {
+                Some(n) => n,
+                None => self.g.poll()?,
+            };
+            match next {
+                // The object's body (not its instruction file's), once the envelope is known.
+                GetNext::ReadBody(id) | GetNext::Replay(id)
+                    if out.choose_storage
+                        && !out.has_storage()
+                        && self.g.envelope().is_some()
+                        && self.g.request(id)?.key_suffix.is_empty() =>
+                {
+                    self.pending = Some(next);
+                    return Ok(Step::Storage);
+                }
                 GetNext::Send(id) => {
-                    let r = g.request(id)?;
+                    let r = self.g.request(id)?;
                     let f = io.submit(&r, None)?;
-                    inflight.push((id, f));
+                    self.inflight.push((id, f));
                 }
                 GetNext::Wait => {
-                    if inflight.is_empty() {
-                        return Err(Error::Internal("the binding lost track of a request").into());
+                    if self.inflight.is_empty() {
+                        return Err(lost().into());
                     }
-                    let futs: Vec<_> = inflight.iter().map(|(_, f)| f.clone()).collect();
+                    let futs: Vec<_> = self.inflight.iter().map(|(_, f)| f.clone()).collect();
                     let i = io.wait_any(&futs)?;
-                    let (id, f) = inflight.swap_remove(i);
+                    let (id, f) = self.inflight.swap_remove(i);
                     let resp = io.result(&f)?;
-                    let res = g.response(id, resp.status, resp.pairs());
+                    let res = self.g.response(id, resp.status, resp.pairs());
                     if let Some(b) = resp.body {
                         if res.is_ok() && (200..300).contains(&resp.status) {
-                            bodies.insert(id, b);
+                            self.bodies.insert(id, b);
                         } else {
                             close_body(&b);
                         }
@@ -169,147 +282,69 @@ pub(crate) fn drive_get<'py>(
                     res?;
                 }
                 GetNext::ReadBody(id) => {
-                    let b = bodies
-                        .remove(&id)
-                        .ok_or(Error::Internal("the binding lost track of a request"))?;
-                    feed_body(py, &mut g, id, Source::Py(&b), out)?;
+                    let b = self.bodies.remove(&id).ok_or_else(lost)?;
+                    let first = self.g.request(id)?.range.map_or(0, |r| r.0);
+                    let r = feed_body(py, &mut self.g, id, first, Source::Py(&b), out);
+                    close_body(&b);
+                    r?;
                 }
                 GetNext::Replay(id) => {
-                    let (a, b) = g.replay_range(id)?;
+                    let (a, b) = self.g.replay_range(id)?;
                     let file = out
                         .file
                         .as_ref()
-                        .ok_or(Error::Internal("the binding lost track of a request"))?
+                        .ok_or_else(lost)?
                         .try_clone()
                         .map_err(PyErr::from)?;
-                    feed_body(py, &mut g, id, Source::File(&file, a, b), out)?;
+                    feed_body(py, &mut self.g, id, a, Source::File(&file, b), out)?;
                 }
                 GetNext::UnwrapKey => {
-                    let env = g
-                        .envelope()
-                        .ok_or(Error::Internal("the binding lost track of a request"))?;
+                    let env = self.g.envelope().ok_or_else(lost)?;
                     out.version = Some(env.version());
                     out.described = (
                         env.materials_description().map(str::to_owned),
                         env.encryption_context().map(str::to_owned),
                     );
-                    let req = g.key_request()?;
-                    let dk = keyring.unwrap(py, env, req)?;
-                    g.data_key(dk)?;
+                    let req = self.g.key_request()?;
+                    let dk = self.keyring.unwrap(py, env, req)?;
+                    self.g.data_key(dk)?;
                 }
-                GetNext::Done(d) => return Ok(d),
+                GetNext::Done(d) => return Ok(Step::Done(Box::new(d))),
             }
         }
-    })();
-    for (_, f) in inflight {
-        // Let outstanding requests finish; their bodies are dropped unread.
-        if let Ok(resp) = io.result(&f)
-            && let Some(b) = resp.body
-        {
-            close_body(&b);
+    }
+}
+
+impl Drop for GetDriver<'_, '_> {
+    fn drop(&mut self) {
+        for (_, f) in self.inflight.drain(..) {
+            // Let outstanding requests finish; their bodies are dropped unread.
+            if let Ok(resp) = self.io.result(&f)
+                && let Some(b) = resp.body
+            {
+                close_body(&b);
+            }
+        }
+        for b in self.bodies.values() {
+            close_body(b);
         }
     }
-    for b in bodies.values() {
-        close_body(b);
+}
+
+/// Drive a read to the end with the storage `out` already has (migrations, downloads).
+pub(crate) fn drive_get<'py>(
+    io: &Io<'py>,
+    keyring: &Keyring<'py>,
+    intent: GetIntent<'_>,
+    out: &mut Out<'_>,
+) -> R<GetDone> {
+    let mut d = GetDriver::new(io, keyring, intent)?;
+    match d.run(out)? {
+        Step::Done(done) => Ok(*done),
+        Step::Storage => Err(lost().into()),
     }
-    r
 }
 
 pub(crate) fn verification_name(d: &GetDone) -> String {
     format!("{:?}", d.verification)
-}
-
-/// Read an object. `options`: commitment_policy, enable_legacy_wrapping_algorithms,
-/// enable_legacy_unauthenticated_modes, enable_delayed_authentication, version_id,
-/// encryption_context (dict; None = the empty context), discovery (accept the stored context),
-/// instruction_file_suffix, memory_budget, storage_path (a file for objects over the budget, or
-/// the download target with `download`), connections, part_size, range (an HTTP `Range` value,
-/// `bytes=a-b`, `bytes=a-` or `bytes=-n`: an unauthenticated read, behind
-/// `enable_legacy_unauthenticated_modes`), delayed, download.
-/// Returns a dict: plaintext (bytes, unless in the storage file), verification, released,
-/// range_first, etag, version_id, stored_len, in_storage.
-#[pyfunction]
-#[pyo3(signature = (transport, keyring, bucket, key, options))]
-pub(crate) fn get_object<'py>(
-    py: Python<'py>,
-    transport: Bound<'py, PyAny>,
-    keyring: Bound<'py, PyAny>,
-    bucket: &str,
-    key: &str,
-    options: Bound<'py, PyDict>,
-) -> PyResult<Bound<'py, PyDict>> {
-    let io = Io { py, t: transport };
-    let keyring = Keyring::from_py(&keyring)?;
-    let o = &options;
-    let version_id: Option<String> = opt(o, "version_id", None)?;
-    let suffix: String = opt(o, "instruction_file_suffix", ".instruction".into())?;
-    let ctx = context_of(o, "encryption_context")?.unwrap_or_default();
-    let ctx_ref = pairs_ref(&ctx);
-    let discovery: bool = opt(o, "discovery", false)?;
-    let download: bool = opt(o, "download", false)?;
-    let storage_path: Option<String> = opt(o, "storage_path", None)?;
-    let range: Option<String> = opt(o, "range", None)?;
-    let delayed: bool = opt(o, "delayed", false)?;
-    let mut intent = GetIntent::new(bucket, key);
-    intent.version_id = version_id.as_deref();
-    intent.policy = decrypt_policy(o)?;
-    intent.instruction_file_suffix = &suffix;
-    intent.encryption_context = if discovery { None } else { Some(&ctx_ref) };
-    intent.memory_budget = opt(o, "memory_budget", intent.memory_budget)?;
-    intent.connections = opt(o, "connections", 1u16)?;
-    intent.part_size = opt(o, "part_size", intent.part_size)?;
-    intent.read_instruction_file = opt(o, "read_instruction_file", true)?;
-    intent.storage = storage_path.is_some();
-    if download {
-        intent.memory_budget = 0;
-    }
-    if let Some(r) = &range {
-        let r = ByteRange::parse(r).map_err(|e| py_error(py, e))?;
-        intent.mode = ReadMode::Unauthenticated(s3_encryption::hazmat::ranged_read(r));
-    } else if delayed {
-        intent.mode =
-            ReadMode::Unauthenticated(s3_encryption::hazmat::delayed_authentication_read());
-    }
-    let file = match &storage_path {
-        Some(p) => Some(
-            std::fs::OpenOptions::new()
-                .read(true)
-                .write(true)
-                .create(true)
-                .truncate(true)
-                .open(p)?,
-        ),
-        None => None,
-    };
-    let mut out = Out {
-        mem: Vec::new(),
-        file,
-        to_file: download,
-        ranged: range.is_some(),
-        base: None,
-        digest: None,
-        version: None,
-        described: (None, None),
-    };
-    let done = drive_get(&io, &keyring, intent, &mut out).map_err(|f| f.into_py(py))?;
-    let d = PyDict::new(py);
-    let in_storage = download || done.verification == s3_encryption::object::Verification::Storage;
-    if let (true, Some(f)) = (in_storage, &out.file) {
-        f.set_len(done.released)?;
-    }
-    if in_storage {
-        d.set_item("plaintext", py.None())?;
-    } else {
-        out.mem.resize(done.released as usize, 0);
-        d.set_item("plaintext", PyBytes::new(py, &out.mem))?;
-    }
-    d.set_item("in_storage", in_storage)?;
-    d.set_item("verification", verification_name(&done))?;
-    d.set_item("released", done.released)?;
-    d.set_item("range_first", done.range_first)?;
-    d.set_item("fetched", done.fetched)?;
-    d.set_item("etag", done.object.etag())?;
-    d.set_item("version_id", done.object.version_id())?;
-    d.set_item("stored_len", done.object.stored_len())?;
-    Ok(d)
 }

@@ -14,6 +14,7 @@
 mod custom;
 mod errors;
 mod get;
+mod getobj;
 mod keyring;
 mod migrate;
 mod object;
@@ -35,7 +36,7 @@ use transport::{Io, close_body};
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<keyring::AesKeyring>()?;
     m.add_class::<keyring::RsaKeyring>()?;
-    m.add_function(wrap_pyfunction!(get::get_object, m)?)?;
+    m.add_function(wrap_pyfunction!(getobj::get_object, m)?)?;
     m.add_function(wrap_pyfunction!(put::put_object, m)?)?;
     m.add_function(wrap_pyfunction!(object::describe_object, m)?)?;
     m.add_function(wrap_pyfunction!(object::delete_object, m)?)?;

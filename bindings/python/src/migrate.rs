@@ -216,7 +216,7 @@ fn storage(path: &str) -> R<File> {
         .map_err(PyErr::from)?)
 }
 
-fn out_for(path: &str) -> R<Out> {
+fn out_for(path: &str) -> R<Out<'static>> {
     Ok(Out {
         mem: Vec::new(),
         file: Some(storage(path)?),
@@ -226,6 +226,7 @@ fn out_for(path: &str) -> R<Out> {
         digest: Some(PlaintextDigest::new()),
         version: None,
         described: (None, None),
+        ..Out::default()
     })
 }
 

@@ -4,8 +4,10 @@
 use crate::errors::{Fail, R, UsageError};
 use crate::keyring::{Keyring, pairs_ref};
 use crate::options::{context_of, encrypt_config, opt};
-use crate::transport::{Io, read_body};
+use crate::transport::{Io, read_pieces};
+use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
+use pyo3::types::PyBytes;
 use pyo3::types::PyDict;
 use s3_encryption::Error;
 use s3_encryption::object::{
@@ -49,6 +51,32 @@ pub(crate) fn encrypt_batch(
         }
         results
     })
+}
+
+/// Read up to `n` bytes of the body (exactly `n` unless it ends). A body in memory
+/// (`_Reader.read_span`) is copied once, straight from the caller's `bytes` (which is only
+/// read); other bodies through `read(n)`, in the pieces it returns.
+fn read_part(reader: &Bound<'_, PyAny>, n: usize) -> PyResult<Vec<u8>> {
+    let mut buf = Vec::with_capacity(n.min(64 << 20));
+    if reader.hasattr("read_span")? {
+        let span = reader.call_method1("read_span", (n,))?;
+        if !span.is_none() {
+            let (data, start, len): (Bound<'_, PyBytes>, usize, usize) = span.extract()?;
+            let src = start
+                .checked_add(len)
+                .and_then(|end| data.as_bytes().get(start..end))
+                .filter(|s| s.len() <= n)
+                .ok_or_else(|| {
+                    PyValueError::new_err("read_span answered a span outside the body")
+                })?;
+            buf.extend_from_slice(src);
+            return Ok(buf);
+        }
+    }
+    for p in read_pieces(reader, n, true)? {
+        buf.extend_from_slice(p.as_bytes());
+    }
+    Ok(buf)
 }
 
 pub(crate) struct Inflight<'py> {
@@ -98,7 +126,7 @@ pub(crate) fn drive_put<'py>(
                     }
                 }
             }
-            PutNext::ReadPart { number, len, .. } => match read_body(reader, len as usize, true) {
+            PutNext::ReadPart { number, len, .. } => match read_part(reader, len as usize) {
                 Ok(b) => {
                     let n = b.len() as u64;
                     bufs.insert(number, b);
@@ -121,7 +149,7 @@ pub(crate) fn drive_put<'py>(
                         let probed = bufs.keys().next().copied();
                         let body = match probed.and_then(|k| bufs.remove(&k)) {
                             Some(b) => Ok(b),
-                            None => read_body(reader, n, true),
+                            None => read_part(reader, n),
                         };
                         match body {
                             Ok(mut b) => {
@@ -169,7 +197,9 @@ pub(crate) fn drive_put<'py>(
                     _ => None,
                 };
                 let r = p.request(id)?;
-                match io.submit(&r, body.as_deref()) {
+                let sent = io.submit(&r, body.as_deref());
+                drop(body);
+                match sent {
                     Ok(fut) => inflight.push(Inflight { id, op, fut }),
                     Err(e) => {
                         note(&mut first_py, e);

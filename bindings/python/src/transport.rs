@@ -130,6 +130,31 @@ pub(crate) fn read_body(body: &Bound<'_, PyAny>, n: usize, exact: bool) -> PyRes
     Ok(out)
 }
 
+/// Read up to `n` bytes (exactly `n` unless the stream ends when `exact`) as the `bytes`
+/// objects the body returned, uncopied.
+pub(crate) fn read_pieces<'py>(
+    body: &Bound<'py, PyAny>,
+    n: usize,
+    exact: bool,
+) -> PyResult<Vec<Bound<'py, PyBytes>>> {
+    let mut out = Vec::new();
+    let mut got = 0usize;
+    while got < n {
+        let chunk = body.call_method1("read", (n - got,))?;
+        let b = chunk.cast_into::<PyBytes>().map_err(PyErr::from)?;
+        let len = b.as_bytes().len();
+        if len == 0 {
+            break;
+        }
+        got += len;
+        out.push(b);
+        if !exact {
+            break;
+        }
+    }
+    Ok(out)
+}
+
 pub(crate) fn close_body(body: &Bound<'_, PyAny>) {
     if body.hasattr("close").unwrap_or(false) {
         let _ = body.call_method0("close");

@@ -5,9 +5,12 @@ from __future__ import annotations
 import base64
 import hashlib
 import io
-from typing import IO, Any, Callable, Iterator, Optional
+from typing import IO, Any, Callable, Iterator, Optional, Tuple
 
 from .errors import storage_error
+
+
+_PIECE = 1 << 20
 
 
 class _Reader:
@@ -29,9 +32,14 @@ class _Reader:
         if isinstance(body, str):
             body = body.encode("utf-8")
         self.length: Optional[int]
+        # A body in memory, as one bytes object that the native side copies from directly
+        # (read_span); never written to.
+        self.data: Optional[bytes] = None
+        self._pos = 0
         if isinstance(body, (bytes, bytearray, memoryview)):
-            self.stream: Any = io.BytesIO(bytes(body))
-            self.length = len(body)
+            self.data = bytes(body)  # the same object for bytes; one copy of the others
+            self.stream: Any = io.BytesIO(self.data)
+            self.length = len(self.data)
         elif not hasattr(body, "read"):
             raise TypeError("Body must be bytes, str or a file-like object with read()")
         else:
@@ -51,19 +59,41 @@ class _Reader:
         self._read = 0
         self._checked = False
 
+    def read_span(self, n: int) -> Optional[Tuple[bytes, int, int]]:
+        """For a body in memory: the next ``n`` bytes (fewer at the end) as ``(data, start,
+        length)``, ``data`` being the whole body (no copy is made here); None for a stream."""
+        if self.data is None:
+            return None
+        start = self._pos
+        length = max(0, min(n, len(self.data) - start))
+        self._pos += length
+        self.stream.seek(self._pos)
+        self._account(memoryview(self.data)[start : start + length])
+        return self.data, start, length
+
     def read(self, n: int) -> bytes:
-        b = self.stream.read(n)
+        if self.data is not None:
+            span = self.read_span(n)
+            assert span is not None
+            data, start, length = span
+            return data[start : start + length]
+        # A stream is read in pieces of at most 1 MiB (the native side gathers a part from
+        # several): the memory a piece takes is reused, and no second copy of a part is held.
+        b = self.stream.read(min(n, _PIECE) if n is not None and n >= 0 else _PIECE)
         if isinstance(b, str):
             b = b.encode("utf-8")
         b = bytes(b)
+        self._account(b)
+        return b
+
+    def _account(self, b: Any) -> None:
         self._read += len(b)
         if self._md5 is not None:
             self._md5.update(b)
             if not b or (self.length is not None and self._read >= self.length):
                 self._check_md5()
-        if b and self._callback is not None:
+        if len(b) and self._callback is not None:
             self._callback(len(b))
-        return b
 
     def _check_md5(self) -> None:
         if self._checked or self._md5 is None:

@@ -40,7 +40,7 @@ class S3EncryptionClient(DropInMixin, MultipartMixin, TransferMixin):
       or an unknown one is refused here, with :class:`UsageError`.
     * ``instruction_file_suffix``: default ``".instruction"``.
     * ``memory_budget``: objects up to this size are verified in memory; larger ones are verified
-      into a temporary file first (default 64 MiB).
+      into an anonymous temporary file first (default 16 MiB).
     * ``part_size`` / ``multipart_threshold`` / ``max_concurrency``: multipart uploads (parts
       encrypted in parallel in Rust with the GIL released, uploaded in parallel by boto3) and
       parallel ranged GETs of downloads (``Config=TransferConfig(...)`` overrides them per call).

@@ -80,7 +80,7 @@ class ClientCore:
         encryption_algorithm: Optional[str] = None,
         disable_instruction_file: bool = False,
         instruction_file_suffix: str = ".instruction",
-        memory_budget: int = 64 * MiB,
+        memory_budget: int = 16 * MiB,
         part_size: int = 8 * MiB,
         multipart_threshold: int = 8 * MiB,
         max_concurrency: int = 4,
@@ -329,9 +329,14 @@ class ClientCore:
             done, opened = self._get(
                 Bucket, Key, EncryptionContext, VersionId, Range, DelayedAuthentication, path, extra=extra
             )
-            if done["in_storage"]:
-                inner: IO[bytes] = open(path, "rb")
+            inner: IO[bytes]
+            if done.get("fd") is not None:
+                # The storage file, already unlinked (unix): ours to read and close.
+                inner = open(done["fd"], "rb")
+            elif done["in_storage"]:
+                inner = open(path, "rb")
             else:
+                # Shares the bytes object: a whole read() returns it without a copy.
                 inner = io.BytesIO(done["plaintext"])
         finally:
             try:

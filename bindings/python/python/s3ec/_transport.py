@@ -12,7 +12,9 @@ from __future__ import annotations
 import base64
 import hashlib
 import io
+import queue
 import threading
+import time
 from urllib.parse import quote, urlencode
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from typing import Any, Callable, Dict, List, Optional, Tuple
@@ -30,6 +32,76 @@ def _md5(body: Any) -> str:
     return base64.b64encode(hashlib.md5(bytes(body)).digest()).decode("ascii")
 
 
+# A streamed object body is read ahead on a thread of its own, in pieces of this size, at most
+# READ_AHEAD_PIECES of them ahead of the machine: the socket is read while the previous piece
+# is decrypted (with the GIL released), and at most 4 MiB wait in memory.
+READ_AHEAD_PIECE = 1 << 20
+READ_AHEAD_PIECES = 4
+
+
+class _ReadAhead:
+    """A response body read ahead on its own thread. ``read(n)`` returns at most ``n`` bytes
+    (``b""`` at the end) and raises what the body raised. ``close`` stops the thread and closes
+    the body."""
+
+    def __init__(self, inner: Any) -> None:
+        self._inner = inner
+        self._queue: "queue.Queue[Any]" = queue.Queue(READ_AHEAD_PIECES)
+        self._stop = threading.Event()
+        self._rest = b""
+        self._ended = False
+        self._thread = threading.Thread(target=self._run, name="s3ec-body", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            while not self._stop.is_set():
+                b = self._inner.read(READ_AHEAD_PIECE)
+                self._queue.put(b)
+                if not b:
+                    return
+        except BaseException as e:  # handed to the reader, raised there
+            self._queue.put(e)
+
+    def read(self, n: int = -1) -> bytes:
+        if n is None or n < 0:
+            parts: List[bytes] = []
+            while True:
+                b = self.read(READ_AHEAD_PIECE)
+                if not b:
+                    return b"".join(parts)
+                parts.append(b)
+        if self._rest:
+            b, self._rest = self._rest[:n], self._rest[n:]
+            return b
+        if self._ended or n == 0:
+            return b""
+        item = self._queue.get()
+        if isinstance(item, BaseException):
+            self._ended = True
+            raise item
+        if not item:
+            self._ended = True
+            return b""
+        if len(item) > n:
+            item, self._rest = item[:n], item[n:]
+        return bytes(item)
+
+    def close(self) -> None:
+        self._stop.set()
+        self._ended = True
+        # Unblock the thread if it waits on a full queue, and let it see the stop (it finishes
+        # the piece it is reading first; a stalled server gets 5 s before the body is closed
+        # under it).
+        deadline = time.monotonic() + 5
+        while self._thread.is_alive() and time.monotonic() < deadline:
+            try:
+                self._queue.get(timeout=0.05)
+            except queue.Empty:
+                pass
+        self._inner.close()
+
+
 class _Counting:
     """A response body that reports the size of each piece read from it."""
 
@@ -45,6 +117,10 @@ class _Counting:
 
     def close(self) -> None:
         self._inner.close()
+
+
+def status_ok(r: Dict[str, Any]) -> bool:
+    return 200 <= int(r.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0) < 300
 
 
 def _headers(resp: Dict[str, Any]) -> List[Tuple[str, str]]:
@@ -159,8 +235,11 @@ class Boto3Transport:
                 if self.on_bytes is not None and req["is_object"]:
                     self.on_bytes(len(data))
                 stream = io.BytesIO(data)
-            elif self.on_bytes is not None and req["is_object"]:
-                stream = _Counting(stream, self.on_bytes)
+            else:
+                if req["is_object"] and status_ok(r):
+                    stream = _ReadAhead(stream)
+                if self.on_bytes is not None and req["is_object"]:
+                    stream = _Counting(stream, self.on_bytes)
             status = int(r["ResponseMetadata"]["HTTPStatusCode"])
             return status, _headers(r), stream, None
         if op == "PutObject":
