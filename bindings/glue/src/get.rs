@@ -2,8 +2,8 @@
 
 use crate::fail::{Core, Fail, R, usage};
 use crate::opts::{
-    Opts, decrypt_policy, expected_context, header_pairs, opt_bool, opt_bool_or_none, opt_str,
-    opt_u64, suffix, texts,
+    Opts, decrypt_policy, expected_context, opt_bool, opt_bool_or_none, opt_str, opt_u64, suffix,
+    texts,
 };
 use crate::shape;
 use crate::texts::{GetCell, TextCell};
@@ -19,6 +19,8 @@ use s3_encryption::{AesKey, ByteRange, DataKey, Error};
 pub struct Get {
     m: GetCell,
 }
+
+machine_common!(Get, GetObject);
 
 fn done(d: &GetDone) -> Val {
     Val::kind("done")
@@ -90,14 +92,6 @@ impl Get {
         Ok(Get { m })
     }
 
-    fn m(&self) -> &GetObject<'_> {
-        self.m.borrow_dependent()
-    }
-
-    fn m_mut<T>(&mut self, f: impl for<'x> FnOnce(&mut GetObject<'x>) -> T) -> T {
-        self.m.with_dependent_mut(|_, m| f(m))
-    }
-
     /// What the machine needs: `{kind: "send" | "readBody" | "replay", id}`, `{kind:
     /// "unwrapKey"}`, `{kind: "wait"}` or `{kind: "done", verification, released, rangeFirst,
     /// fetched, object}`.
@@ -110,20 +104,6 @@ impl Get {
             GetNext::Wait => Val::kind("wait"),
             GetNext::Done(d) => done(&d),
         })
-    }
-
-    /// The request `id`.
-    pub fn request(&self, id: u32) -> R<Val> {
-        Ok(shape::request(
-            &self.m().request(RequestId::from_raw(id)).c()?,
-        ))
-    }
-
-    /// The response head of `id`: its status and flat headers.
-    pub fn response(&mut self, id: u32, status: u16, headers: &[String]) -> R<()> {
-        let h = header_pairs(headers)?;
-        self.m_mut(|m| m.response(RequestId::from_raw(id), status, h))
-            .c()
     }
 
     /// How many bytes the next [`Get::body`] takes: `{len, exact}`.

@@ -20,6 +20,8 @@
 #![deny(missing_docs)]
 #![deny(unsafe_code)]
 
+#[macro_use]
+mod common;
 mod envelope;
 mod external;
 mod fail;

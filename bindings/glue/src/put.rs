@@ -2,7 +2,7 @@
 
 use crate::fail::{Core, Fail, R, out_of_order};
 use crate::get::with_id;
-use crate::opts::{Opts, encrypt_config, header_pairs, opt_pairs, opt_str, opt_u64, suffix, texts};
+use crate::opts::{Opts, encrypt_config, opt_pairs, opt_str, opt_u64, suffix, texts};
 use crate::texts::{PutCell, TextCell};
 use crate::val::Val;
 use s3_encryption::object::{PartJob, PutIntent, PutNext, PutObject, RequestId};
@@ -19,6 +19,8 @@ pub struct Put {
     /// The data key drawn for a JavaScript keyring to wrap.
     external: Option<DataKey>,
 }
+
+machine_common!(Put, PutObject);
 
 impl Put {
     /// Start a write. Options: `bucket`, `key`, `plaintextLength` (absent: unknown, multipart),
@@ -61,14 +63,6 @@ impl Put {
             kms: None,
             external: None,
         })
-    }
-
-    fn m(&self) -> &PutObject<'_> {
-        self.m.borrow_dependent()
-    }
-
-    fn m_mut<T>(&mut self, f: impl for<'x> FnOnce(&mut PutObject<'x>) -> T) -> T {
-        self.m.with_dependent_mut(|_, m| f(m))
     }
 
     /// What the machine needs: `{kind: "encryptionMaterials"}`, `{kind: "send", id}`, `{kind:
@@ -201,23 +195,9 @@ impl Put {
         self.m_mut(|m| m.part_encrypted(done)).c()
     }
 
-    /// The request `id`.
-    pub fn request(&self, id: u32) -> R<Val> {
-        Ok(crate::shape::request(
-            &self.m().request(RequestId::from_raw(id)).c()?,
-        ))
-    }
-
     /// `CreateMultipartUpload` answered: its status and `UploadId`.
     pub fn upload_created(&mut self, id: u32, status: u16, upload_id: &str) -> R<()> {
         self.m_mut(|m| m.upload_created(RequestId::from_raw(id), status, upload_id))
-            .c()
-    }
-
-    /// The response to `id`: its status and flat headers.
-    pub fn response(&mut self, id: u32, status: u16, headers: &[String]) -> R<()> {
-        let h = header_pairs(headers)?;
-        self.m_mut(|m| m.response(RequestId::from_raw(id), status, h))
             .c()
     }
 

@@ -4,13 +4,12 @@
 use crate::fail::{Core, R, out_of_order};
 use crate::get::with_id;
 use crate::opts::{
-    Opts, borrow_pairs, decrypt_policy, expected_context, header_pairs, opt_bool, pairs, suffix,
-    texts,
+    Opts, borrow_pairs, decrypt_policy, expected_context, opt_bool, pairs, suffix, texts,
 };
 use crate::shape;
 use crate::texts::{RotateCell, TextCell};
 use crate::val::Val;
-use s3_encryption::object::{RequestId, RotateInstructionFile, RotateIntent, RotateNext};
+use s3_encryption::object::{RotateInstructionFile, RotateIntent, RotateNext};
 use s3_encryption::rsa::{PrivateKey, PublicKey};
 use s3_encryption::{
     AesKey, CommitmentPolicy, DataKey, DecryptPolicy, EncryptionMaterials,
@@ -23,6 +22,8 @@ pub struct Rotate {
     m: RotateCell,
     kms: Option<KmsGenerateDataKeyRequest>,
 }
+
+machine_common!(Rotate, RotateInstructionFile, body);
 
 impl Rotate {
     /// Start a rotation. Options: `bucket`, `key`, the policy options, `sourceSuffix`,
@@ -51,14 +52,6 @@ impl Rotate {
         Ok(Rotate { m, kms: None })
     }
 
-    fn m(&self) -> &RotateInstructionFile<'_> {
-        self.m.borrow_dependent()
-    }
-
-    fn m_mut<T>(&mut self, f: impl for<'x> FnOnce(&mut RotateInstructionFile<'x>) -> T) -> T {
-        self.m.with_dependent_mut(|_, m| f(m))
-    }
-
     /// `{kind: "send", id}`, `{kind: "unwrapKey" | "wrapKey" | "checkNewKey" | "checkOldKey"}`
     /// or `{kind: "done", version}`. At `checkNewKey`, unwrap with the NEW key as at
     /// `unwrapKey` (`keyRequest`, `unwrapAes`, `unwrapRsa`, `dataKey` name the new envelope
@@ -72,25 +65,6 @@ impl Rotate {
             RotateNext::CheckOldKey => Val::kind("checkOldKey"),
             RotateNext::Done(d) => Val::kind("done").with("version", format!("{:?}", d.version)),
         })
-    }
-
-    /// The request `id`.
-    pub fn request(&self, id: u32) -> R<Val> {
-        Ok(shape::request(
-            &self.m().request(RequestId::from_raw(id)).c()?,
-        ))
-    }
-
-    /// A piece of the instruction file's body.
-    pub fn body(&mut self, id: u32, piece: &[u8]) -> R<()> {
-        self.m_mut(|m| m.body(RequestId::from_raw(id), piece)).c()
-    }
-
-    /// The response to `id`.
-    pub fn response(&mut self, id: u32, status: u16, headers: &[String]) -> R<()> {
-        let h = header_pairs(headers)?;
-        self.m_mut(|m| m.response(RequestId::from_raw(id), status, h))
-            .c()
     }
 
     /// At `checkNewKey`: the new key cannot decrypt, so what it wrapped is not read back.

@@ -3,17 +3,18 @@
 
 use crate::fail::{Core, R};
 use crate::get::with_id;
-use crate::opts::header_pairs;
 use crate::shape;
 use crate::texts::{DeleteCell, DescribeCell, TextCell, Texts};
 use crate::val::Val;
-use s3_encryption::object::{DeleteNext, DeleteObject, DescribeNext, DescribeObject, RequestId};
+use s3_encryption::object::{DeleteNext, DeleteObject, DescribeNext, DescribeObject};
 
 /// Describes one object.
 #[derive(Debug)]
 pub struct Describe {
     m: DescribeCell,
 }
+
+machine_common!(Describe, DescribeObject, body);
 
 impl Describe {
     /// Describe `bucket/key` (a version, if given), instruction file at `key + suffix`.
@@ -36,39 +37,12 @@ impl Describe {
         Ok(Describe { m })
     }
 
-    fn m(&self) -> &DescribeObject<'_> {
-        self.m.borrow_dependent()
-    }
-
-    fn m_mut<T>(&mut self, f: impl for<'x> FnOnce(&mut DescribeObject<'x>) -> T) -> T {
-        self.m.with_dependent_mut(|_, m| f(m))
-    }
-
     /// `{kind: "send", id}` or `{kind: "done"}`.
     pub fn poll(&mut self) -> R<Val> {
         Ok(match self.m_mut(|m| m.poll()).c()? {
             DescribeNext::Send(id) => with_id("send", id),
             DescribeNext::Done => Val::kind("done"),
         })
-    }
-
-    /// The request `id`.
-    pub fn request(&self, id: u32) -> R<Val> {
-        Ok(shape::request(
-            &self.m().request(RequestId::from_raw(id)).c()?,
-        ))
-    }
-
-    /// A piece of the instruction file's body.
-    pub fn body(&mut self, id: u32, piece: &[u8]) -> R<()> {
-        self.m_mut(|m| m.body(RequestId::from_raw(id), piece)).c()
-    }
-
-    /// The response to `id`.
-    pub fn response(&mut self, id: u32, status: u16, headers: &[String]) -> R<()> {
-        let h = header_pairs(headers)?;
-        self.m_mut(|m| m.response(RequestId::from_raw(id), status, h))
-            .c()
     }
 
     /// The envelope (see [`shape::envelope`]), or `null`.
@@ -100,6 +74,8 @@ pub struct Delete {
     m: DeleteCell,
 }
 
+machine_common!(Delete, DeleteObject, body);
+
 impl Delete {
     /// Delete `bucket/key` and, when it has one, its instruction file at `key + suffix`.
     pub fn new(bucket: &str, key: &str, suffix: Option<String>) -> R<Delete> {
@@ -115,10 +91,6 @@ impl Delete {
         Ok(Delete { m })
     }
 
-    fn m_mut<T>(&mut self, f: impl for<'x> FnOnce(&mut DeleteObject<'x>) -> T) -> T {
-        self.m.with_dependent_mut(|_, m| f(m))
-    }
-
     /// `{kind: "send", id}` or `{kind: "done", object, instructionFile}`.
     pub fn poll(&mut self) -> R<Val> {
         Ok(match self.m_mut(|m| m.poll()).c()? {
@@ -127,28 +99,5 @@ impl Delete {
                 .with("object", d.object)
                 .with("instructionFile", d.instruction_file),
         })
-    }
-
-    /// The request `id`.
-    pub fn request(&self, id: u32) -> R<Val> {
-        Ok(shape::request(
-            &self
-                .m
-                .borrow_dependent()
-                .request(RequestId::from_raw(id))
-                .c()?,
-        ))
-    }
-
-    /// A piece of the instruction file's body.
-    pub fn body(&mut self, id: u32, piece: &[u8]) -> R<()> {
-        self.m_mut(|m| m.body(RequestId::from_raw(id), piece)).c()
-    }
-
-    /// The response to `id`.
-    pub fn response(&mut self, id: u32, status: u16, headers: &[String]) -> R<()> {
-        let h = header_pairs(headers)?;
-        self.m_mut(|m| m.response(RequestId::from_raw(id), status, h))
-            .c()
     }
 }

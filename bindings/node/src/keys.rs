@@ -10,13 +10,10 @@ use s3_encryption_glue as glue;
 #[derive(Debug)]
 pub struct AesKey(pub(crate) Slot<glue::AesKey>);
 
+freeable!(AesKey);
+
 #[napi]
 impl AesKey {
-    /// Drop the Rust value now (its keys are wiped).
-    #[napi]
-    pub fn free(&mut self) {
-        self.0.free();
-    }
     /// A key from its raw bytes.
     #[napi(constructor)]
     pub fn new(env: &Env, bytes: BufferSlice) -> Result<AesKey> {
@@ -34,13 +31,10 @@ impl AesKey {
 #[derive(Debug)]
 pub struct RsaPrivateKey(pub(crate) Slot<Box<glue::PrivateKey>>);
 
+freeable!(RsaPrivateKey);
+
 #[napi]
 impl RsaPrivateKey {
-    /// Drop the Rust value now (its keys are wiped).
-    #[napi]
-    pub fn free(&mut self) {
-        self.0.free();
-    }
     /// A key from DER: PKCS#8 `PrivateKeyInfo` or PKCS#1 `RSAPrivateKey`.
     #[napi(factory, js_name = "fromDer")]
     pub fn from_der(env: &Env, der: BufferSlice) -> Result<RsaPrivateKey> {
@@ -62,13 +56,10 @@ impl RsaPrivateKey {
 #[derive(Debug)]
 pub struct RsaPublicKey(pub(crate) Slot<Box<glue::PublicKey>>);
 
+freeable!(RsaPublicKey);
+
 #[napi]
 impl RsaPublicKey {
-    /// Drop the Rust value now (its keys are wiped).
-    #[napi]
-    pub fn free(&mut self) {
-        self.0.free();
-    }
     /// A key from DER: SPKI `SubjectPublicKeyInfo` or PKCS#1 `RSAPublicKey`.
     #[napi(factory, js_name = "fromDer")]
     pub fn from_der(env: &Env, der: BufferSlice) -> Result<RsaPublicKey> {
@@ -81,13 +72,10 @@ impl RsaPublicKey {
 #[derive(Debug)]
 pub struct DataKey(pub(crate) Slot<glue::DataKey>);
 
+freeable!(DataKey);
+
 #[napi]
 impl DataKey {
-    /// Drop the Rust value now (its keys are wiped).
-    #[napi]
-    pub fn free(&mut self) {
-        self.0.free();
-    }
     /// A data key from its bytes (16, 24 or 32).
     #[napi(factory, js_name = "fromBytes")]
     pub fn from_bytes(env: &Env, bytes: BufferSlice) -> Result<DataKey> {
@@ -99,6 +87,8 @@ impl DataKey {
 #[napi(js_name = "WasmEnvelope")]
 #[derive(Debug)]
 pub struct Envelope(Slot<glue::Env>);
+
+freeable!(Envelope);
 
 /// Parse an envelope from the object metadata (flat pairs) and the instruction file's bytes,
 /// under the policy of `options`.
@@ -122,11 +112,6 @@ pub(crate) fn num_or_undefined(n: Option<f64>) -> Either<f64, ()> {
 
 #[napi]
 impl Envelope {
-    /// Drop the Rust value now (its keys are wiped).
-    #[napi]
-    pub fn free(&mut self) {
-        self.0.free();
-    }
     /// The envelope's fields.
     #[napi]
     pub fn info<'e>(&self, env: &'e Env) -> Result<Unknown<'e>> {

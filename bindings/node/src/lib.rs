@@ -4,17 +4,147 @@
 //!
 //! Everything but the host is in `s3-encryption-glue`: this crate declares the classes with
 //! napi-rs, converts values ([`Val`] to JavaScript values, option objects one property at a
-//! time through napi's serde support) and throws the glue's [`Fail`] as an `Error` with `code`, `errorClass`, `status`
-//! and `required`.
+//! time through napi's serde support) and throws the glue's [`Fail`] as an `Error` with `code`,
+//! `errorClass`, `status` and `required`.
 //!
 //! Memory: byte arguments are views of the caller's `Uint8Array`s (what the WebAssembly build
 //! copies in and, for the in-place calls `body`, `encrypt` and `encryptPart`, copies back); the
 //! package passes only buffers it owns to the in-place calls, exactly as on WebAssembly. Byte
 //! results are new JavaScript buffers; secrets stay in the core's zeroizing types.
 #![deny(missing_docs)]
-// napi-rs's attribute macros expand to `unsafe` FFI glue; the lint accepts that expansion, so
-// the crate denies `unsafe` for everything written here.
+// napi-rs's attribute macros expand to `unsafe` FFI glue that this lint does not flag (macro
+// output); nothing written here is `unsafe`, and the lint holds for all of it.
 #![deny(unsafe_code)]
+
+/// `free()` of a class (see [`Slot`]).
+macro_rules! freeable {
+    ($ty:ident) => {
+        #[napi_derive::napi]
+        impl $ty {
+            /// Drop the Rust value now (its keys are wiped); later calls throw.
+            #[napi]
+            pub fn free(&mut self) {
+                self.0.free();
+            }
+        }
+    };
+}
+
+/// The methods every machine class has: `free`, `poll`, `request` and `response`; with `, body`,
+/// also `body` (a piece of an instruction file).
+macro_rules! machine_class {
+    ($ty:ident) => {
+        freeable!($ty);
+
+        #[napi_derive::napi]
+        impl $ty {
+            /// What the machine needs next.
+            #[napi]
+            pub fn poll<'e>(&mut self, env: &'e Env) -> Result<Unknown<'e>> {
+                $crate::js(env, self.0.w()?.poll())
+            }
+            /// The request `id`.
+            #[napi]
+            pub fn request<'e>(&self, env: &'e Env, id: u32) -> Result<Unknown<'e>> {
+                $crate::js(env, self.0.r()?.request(id))
+            }
+            /// The response to `id`: its status and flat headers.
+            #[napi]
+            pub fn response(
+                &mut self,
+                env: &Env,
+                id: u32,
+                status: u16,
+                headers: Vec<String>,
+            ) -> Result<()> {
+                use $crate::Host;
+                self.0.w()?.response(id, status, &headers).h(env)
+            }
+        }
+    };
+    ($ty:ident, body) => {
+        machine_class!($ty);
+
+        #[napi_derive::napi]
+        impl $ty {
+            /// A piece of the instruction file's body.
+            #[napi]
+            pub fn body(&mut self, env: &Env, id: u32, piece: BufferSlice) -> Result<()> {
+                use $crate::Host;
+                self.0.w()?.body(id, &piece).h(env)
+            }
+        }
+    };
+}
+
+/// The key-unwrapping methods of the machines that read an envelope (`Get`, `Rotate`).
+macro_rules! unwrapping {
+    ($ty:ident) => {
+        #[napi_derive::napi]
+        impl $ty {
+            /// The key to supply.
+            #[napi(js_name = "keyRequest")]
+            pub fn key_request<'e>(&self, env: &'e Env) -> Result<Unknown<'e>> {
+                $crate::js(env, self.0.r()?.key_request())
+            }
+            /// The unwrapped data key.
+            #[napi(js_name = "dataKey")]
+            pub fn data_key(&mut self, env: &Env, key: &$crate::keys::DataKey) -> Result<()> {
+                self.0.w()?.data_key(key.0.r()?).h(env)
+            }
+            /// Unwrap the data key with an AES master key.
+            #[napi(js_name = "unwrapAes")]
+            pub fn unwrap_aes(&mut self, env: &Env, key: &$crate::keys::AesKey) -> Result<()> {
+                self.0.w()?.unwrap_aes(key.0.r()?).h(env)
+            }
+            /// Unwrap the data key with an RSA private key.
+            #[napi(js_name = "unwrapRsa")]
+            pub fn unwrap_rsa(
+                &mut self,
+                env: &Env,
+                key: &$crate::keys::RsaPrivateKey,
+            ) -> Result<()> {
+                self.0.w()?.unwrap_rsa(key.0.r()?).h(env)
+            }
+            /// At `unwrapKey`, for a JavaScript keyring: the unwrap request.
+            #[napi(js_name = "externalUnwrapRequest")]
+            pub fn external_unwrap_request<'e>(&self, env: &'e Env) -> Result<Unknown<'e>> {
+                $crate::js(env, self.0.r()?.external_unwrap_request())
+            }
+        }
+    };
+}
+
+/// The methods of the machines that describe the object read (`Get`, `Describe`).
+macro_rules! described {
+    ($ty:ident) => {
+        #[napi_derive::napi]
+        impl $ty {
+            /// The envelope, once read, or `null`.
+            #[napi]
+            pub fn envelope<'e>(&self, env: &'e Env) -> Result<Unknown<'e>> {
+                $crate::js(env, Ok(self.0.r()?.envelope()))
+            }
+            /// The object, once its first response came, or `null`.
+            #[napi]
+            pub fn object<'e>(&self, env: &'e Env) -> Result<Unknown<'e>> {
+                $crate::js(env, Ok(self.0.r()?.object()))
+            }
+            /// Whether the envelope came from the instruction file.
+            #[napi(js_name = "instructionFileUsed")]
+            pub fn instruction_file_used(&self) -> Result<bool> {
+                Ok(self.0.r()?.instruction_file_used())
+            }
+            /// The object's whole plaintext length, when known, or `undefined`.
+            #[napi(js_name = "plaintextLength")]
+            pub fn plaintext_length(&self) -> Result<Either<f64, ()>> {
+                Ok($crate::keys::num_or_undefined(
+                    self.0.r()?.plaintext_length(),
+                ))
+            }
+        }
+    };
+}
 
 mod keys;
 mod machines;

@@ -1,7 +1,7 @@
 //! The machine classes: each method hands its arguments to the glue's machine and converts the
 //! answer.
 
-use crate::keys::{AesKey, DataKey, RsaPrivateKey, RsaPublicKey, num_or_undefined};
+use crate::keys::{AesKey, RsaPublicKey};
 use crate::{Host, Options, Slot, js};
 use napi::bindgen_prelude::{BufferSlice, Either, Env, Result, Unknown};
 use napi_derive::napi;
@@ -12,40 +12,18 @@ use s3_encryption_glue as glue;
 #[derive(Debug)]
 pub struct Get(Slot<glue::Get>);
 
+machine_class!(Get);
+unwrapping!(Get);
+described!(Get);
+
 #[napi]
 impl Get {
-    /// Drop the Rust value now (its keys are wiped).
-    #[napi]
-    pub fn free(&mut self) {
-        self.0.free();
-    }
     /// Start a read (options as in the glue's `Get::new`).
     #[napi(constructor)]
     pub fn new(env: &Env, options: Unknown) -> Result<Get> {
         Ok(Get(Slot::new(
             glue::Get::new(&Options::of(env, options)?).h(env)?,
         )))
-    }
-    /// What the machine needs.
-    #[napi]
-    pub fn poll<'e>(&mut self, env: &'e Env) -> Result<Unknown<'e>> {
-        js(env, self.0.w()?.poll())
-    }
-    /// The request `id`.
-    #[napi]
-    pub fn request<'e>(&self, env: &'e Env, id: u32) -> Result<Unknown<'e>> {
-        js(env, self.0.r()?.request(id))
-    }
-    /// The response head of `id`.
-    #[napi]
-    pub fn response(
-        &mut self,
-        env: &Env,
-        id: u32,
-        status: u16,
-        headers: Vec<String>,
-    ) -> Result<()> {
-        self.0.w()?.response(id, status, &headers).h(env)
     }
     /// How many bytes the next `body` takes.
     #[napi]
@@ -72,55 +50,10 @@ impl Get {
     pub fn replay_range(&self, env: &Env, id: u32) -> Result<Vec<f64>> {
         self.0.r()?.replay_range(id).h(env)
     }
-    /// The key to supply.
-    #[napi(js_name = "keyRequest")]
-    pub fn key_request<'e>(&self, env: &'e Env) -> Result<Unknown<'e>> {
-        js(env, self.0.r()?.key_request())
-    }
-    /// The unwrapped data key.
-    #[napi(js_name = "dataKey")]
-    pub fn data_key(&mut self, env: &Env, key: &DataKey) -> Result<()> {
-        self.0.w()?.data_key(key.0.r()?).h(env)
-    }
-    /// Unwrap the data key with an AES master key.
-    #[napi(js_name = "unwrapAes")]
-    pub fn unwrap_aes(&mut self, env: &Env, key: &AesKey) -> Result<()> {
-        self.0.w()?.unwrap_aes(key.0.r()?).h(env)
-    }
-    /// Unwrap the data key with an RSA private key.
-    #[napi(js_name = "unwrapRsa")]
-    pub fn unwrap_rsa(&mut self, env: &Env, key: &RsaPrivateKey) -> Result<()> {
-        self.0.w()?.unwrap_rsa(key.0.r()?).h(env)
-    }
-    /// The envelope, once read, or `null`.
-    #[napi]
-    pub fn envelope<'e>(&self, env: &'e Env) -> Result<Unknown<'e>> {
-        js(env, Ok(self.0.r()?.envelope()))
-    }
-    /// At `unwrapKey`, for a JavaScript keyring: the unwrap request.
-    #[napi(js_name = "externalUnwrapRequest")]
-    pub fn external_unwrap_request<'e>(&self, env: &'e Env) -> Result<Unknown<'e>> {
-        js(env, self.0.r()?.external_unwrap_request())
-    }
-    /// The object, once its first response came, or `null`.
-    #[napi]
-    pub fn object<'e>(&self, env: &'e Env) -> Result<Unknown<'e>> {
-        js(env, Ok(self.0.r()?.object()))
-    }
-    /// Whether the envelope came from the instruction file.
-    #[napi(js_name = "instructionFileUsed")]
-    pub fn instruction_file_used(&self) -> Result<bool> {
-        Ok(self.0.r()?.instruction_file_used())
-    }
     /// Plaintext bytes released so far.
     #[napi]
     pub fn released(&self) -> Result<f64> {
         Ok(self.0.r()?.released())
-    }
-    /// The object's whole plaintext length, when known, or `undefined`.
-    #[napi(js_name = "plaintextLength")]
-    pub fn plaintext_length(&self) -> Result<Either<f64, ()>> {
-        Ok(num_or_undefined(self.0.r()?.plaintext_length()))
     }
 }
 
@@ -129,24 +62,16 @@ impl Get {
 #[derive(Debug)]
 pub struct Put(Slot<glue::Put>);
 
+machine_class!(Put);
+
 #[napi]
 impl Put {
-    /// Drop the Rust value now (its keys are wiped).
-    #[napi]
-    pub fn free(&mut self) {
-        self.0.free();
-    }
     /// Start a write (options as in the glue's `Put::new`).
     #[napi(constructor)]
     pub fn new(env: &Env, options: Unknown) -> Result<Put> {
         Ok(Put(Slot::new(
             glue::Put::new(&Options::of(env, options)?).h(env)?,
         )))
-    }
-    /// What the machine needs.
-    #[napi]
-    pub fn poll<'e>(&mut self, env: &'e Env) -> Result<Unknown<'e>> {
-        js(env, self.0.w()?.poll())
     }
     /// The encryption context of the write, `{k: v}`.
     #[napi(js_name = "encryptionContext")]
@@ -220,11 +145,6 @@ impl Put {
     pub fn encrypt_part(&mut self, env: &Env, number: u32, mut buf: BufferSlice) -> Result<()> {
         self.0.w()?.encrypt_part(number, &mut buf).h(env)
     }
-    /// The request `id`.
-    #[napi]
-    pub fn request<'e>(&self, env: &'e Env, id: u32) -> Result<Unknown<'e>> {
-        js(env, self.0.r()?.request(id))
-    }
     /// `CreateMultipartUpload` answered.
     #[napi(js_name = "uploadCreated")]
     pub fn upload_created(
@@ -235,17 +155,6 @@ impl Put {
         upload_id: String,
     ) -> Result<()> {
         self.0.w()?.upload_created(id, status, &upload_id).h(env)
-    }
-    /// The response to `id`.
-    #[napi]
-    pub fn response(
-        &mut self,
-        env: &Env,
-        id: u32,
-        status: u16,
-        headers: Vec<String>,
-    ) -> Result<()> {
-        self.0.w()?.response(id, status, &headers).h(env)
     }
     /// The request `id` could not be made.
     #[napi(js_name = "requestFailed")]
@@ -271,13 +180,11 @@ impl Put {
 #[derive(Debug)]
 pub struct Describe(Slot<glue::Describe>);
 
+machine_class!(Describe, body);
+described!(Describe);
+
 #[napi]
 impl Describe {
-    /// Drop the Rust value now (its keys are wiped).
-    #[napi]
-    pub fn free(&mut self) {
-        self.0.free();
-    }
     /// Describe `bucket/key` (a version, if given), instruction file at `key + suffix`.
     #[napi(constructor)]
     pub fn new(
@@ -291,52 +198,6 @@ impl Describe {
             glue::Describe::new(&bucket, &key, version_id, suffix).h(env)?,
         )))
     }
-    /// `{kind: "send", id}` or `{kind: "done"}`.
-    #[napi]
-    pub fn poll<'e>(&mut self, env: &'e Env) -> Result<Unknown<'e>> {
-        js(env, self.0.w()?.poll())
-    }
-    /// The request `id`.
-    #[napi]
-    pub fn request<'e>(&self, env: &'e Env, id: u32) -> Result<Unknown<'e>> {
-        js(env, self.0.r()?.request(id))
-    }
-    /// A piece of the instruction file's body.
-    #[napi]
-    pub fn body(&mut self, env: &Env, id: u32, piece: BufferSlice) -> Result<()> {
-        self.0.w()?.body(id, &piece).h(env)
-    }
-    /// The response to `id`.
-    #[napi]
-    pub fn response(
-        &mut self,
-        env: &Env,
-        id: u32,
-        status: u16,
-        headers: Vec<String>,
-    ) -> Result<()> {
-        self.0.w()?.response(id, status, &headers).h(env)
-    }
-    /// The envelope, or `null`.
-    #[napi]
-    pub fn envelope<'e>(&self, env: &'e Env) -> Result<Unknown<'e>> {
-        js(env, Ok(self.0.r()?.envelope()))
-    }
-    /// The object, or `null`.
-    #[napi]
-    pub fn object<'e>(&self, env: &'e Env) -> Result<Unknown<'e>> {
-        js(env, Ok(self.0.r()?.object()))
-    }
-    /// Whether the envelope came from the instruction file.
-    #[napi(js_name = "instructionFileUsed")]
-    pub fn instruction_file_used(&self) -> Result<bool> {
-        Ok(self.0.r()?.instruction_file_used())
-    }
-    /// The plaintext length, when known, or `undefined`.
-    #[napi(js_name = "plaintextLength")]
-    pub fn plaintext_length(&self) -> Result<Either<f64, ()>> {
-        Ok(num_or_undefined(self.0.r()?.plaintext_length()))
-    }
 }
 
 /// A delete of an object and its instruction file.
@@ -344,44 +205,15 @@ impl Describe {
 #[derive(Debug)]
 pub struct Delete(Slot<glue::Delete>);
 
+machine_class!(Delete, body);
+
 #[napi]
 impl Delete {
-    /// Drop the Rust value now (its keys are wiped).
-    #[napi]
-    pub fn free(&mut self) {
-        self.0.free();
-    }
     /// Delete `bucket/key` and, when it has one, its instruction file at `key + suffix`.
     #[napi(constructor)]
     pub fn new(env: &Env, bucket: String, key: String, suffix: Option<String>) -> Result<Delete> {
         Ok(Delete(Slot::new(
             glue::Delete::new(&bucket, &key, suffix).h(env)?,
         )))
-    }
-    /// `{kind: "send", id}` or `{kind: "done", object, instructionFile}`.
-    #[napi]
-    pub fn poll<'e>(&mut self, env: &'e Env) -> Result<Unknown<'e>> {
-        js(env, self.0.w()?.poll())
-    }
-    /// The request `id`.
-    #[napi]
-    pub fn request<'e>(&self, env: &'e Env, id: u32) -> Result<Unknown<'e>> {
-        js(env, self.0.r()?.request(id))
-    }
-    /// A piece of the instruction file's body.
-    #[napi]
-    pub fn body(&mut self, env: &Env, id: u32, piece: BufferSlice) -> Result<()> {
-        self.0.w()?.body(id, &piece).h(env)
-    }
-    /// The response to `id`.
-    #[napi]
-    pub fn response(
-        &mut self,
-        env: &Env,
-        id: u32,
-        status: u16,
-        headers: Vec<String>,
-    ) -> Result<()> {
-        self.0.w()?.response(id, status, &headers).h(env)
     }
 }

@@ -11,13 +11,11 @@ use s3_encryption_glue as glue;
 #[derive(Debug)]
 pub struct Rotate(Slot<glue::Rotate>);
 
+machine_class!(Rotate, body);
+unwrapping!(Rotate);
+
 #[napi]
 impl Rotate {
-    /// Drop the Rust value now (its keys are wiped).
-    #[napi]
-    pub fn free(&mut self) {
-        self.0.free();
-    }
     /// Start a rotation (options as in the glue's `Rotate::new`).
     #[napi(constructor)]
     pub fn new(env: &Env, options: Unknown) -> Result<Rotate> {
@@ -25,56 +23,10 @@ impl Rotate {
             glue::Rotate::new(&Options::of(env, options)?).h(env)?,
         )))
     }
-    /// What the machine needs.
-    #[napi]
-    pub fn poll<'e>(&mut self, env: &'e Env) -> Result<Unknown<'e>> {
-        js(env, self.0.w()?.poll())
-    }
-    /// The request `id`.
-    #[napi]
-    pub fn request<'e>(&self, env: &'e Env, id: u32) -> Result<Unknown<'e>> {
-        js(env, self.0.r()?.request(id))
-    }
-    /// A piece of the instruction file's body.
-    #[napi]
-    pub fn body(&mut self, env: &Env, id: u32, piece: BufferSlice) -> Result<()> {
-        self.0.w()?.body(id, &piece).h(env)
-    }
-    /// The response to `id`.
-    #[napi]
-    pub fn response(
-        &mut self,
-        env: &Env,
-        id: u32,
-        status: u16,
-        headers: Vec<String>,
-    ) -> Result<()> {
-        self.0.w()?.response(id, status, &headers).h(env)
-    }
     /// At `checkNewKey`: the new key cannot decrypt.
     #[napi(js_name = "newKeyCannotDecrypt")]
     pub fn new_key_cannot_decrypt(&mut self, env: &Env) -> Result<()> {
         self.0.w()?.new_key_cannot_decrypt().h(env)
-    }
-    /// The key to supply now.
-    #[napi(js_name = "keyRequest")]
-    pub fn key_request<'e>(&self, env: &'e Env) -> Result<Unknown<'e>> {
-        js(env, self.0.r()?.key_request())
-    }
-    /// The data key unwrapped by the caller (KMS `Decrypt`).
-    #[napi(js_name = "dataKey")]
-    pub fn data_key(&mut self, env: &Env, key: &DataKey) -> Result<()> {
-        self.0.w()?.data_key(key.0.r()?).h(env)
-    }
-    /// Unwrap the data key with an AES master key.
-    #[napi(js_name = "unwrapAes")]
-    pub fn unwrap_aes(&mut self, env: &Env, key: &AesKey) -> Result<()> {
-        self.0.w()?.unwrap_aes(key.0.r()?).h(env)
-    }
-    /// Unwrap the data key with an RSA private key.
-    #[napi(js_name = "unwrapRsa")]
-    pub fn unwrap_rsa(&mut self, env: &Env, key: &RsaPrivateKey) -> Result<()> {
-        self.0.w()?.unwrap_rsa(key.0.r()?).h(env)
     }
     /// Wrap the data key under a new AES master key.
     #[napi(js_name = "wrapAes")]
@@ -135,11 +87,6 @@ impl Rotate {
     #[napi(js_name = "oldKeyOpens")]
     pub fn old_key_opens(&mut self, env: &Env, opens: bool) -> Result<()> {
         self.0.w()?.old_key_opens(opens).h(env)
-    }
-    /// For a JavaScript keyring: the unwrap request (old or new envelope).
-    #[napi(js_name = "externalUnwrapRequest")]
-    pub fn external_unwrap_request<'e>(&self, env: &'e Env) -> Result<Unknown<'e>> {
-        js(env, self.0.r()?.external_unwrap_request())
     }
     /// At `wrapKey`, for a JavaScript keyring: the data key to wrap.
     #[napi(js_name = "externalWrapRequest")]

@@ -2,10 +2,7 @@
 //! answer.
 
 use crate::convert::{Js, JsResult, Options, js};
-use crate::keys::{
-    WasmAesKey as AesKey, WasmDataKey as DataKey, WasmRsaPrivateKey as RsaPrivateKey,
-    WasmRsaPublicKey as RsaPublicKey,
-};
+use crate::keys::{WasmAesKey as AesKey, WasmRsaPublicKey as RsaPublicKey};
 use s3_encryption_glue as glue;
 use wasm_bindgen::JsValue;
 use wasm_bindgen::prelude::wasm_bindgen;
@@ -15,24 +12,16 @@ use wasm_bindgen::prelude::wasm_bindgen;
 #[derive(Debug)]
 pub struct Get(glue::Get);
 
+machine_class!(Get, WasmGet);
+unwrapping!(Get, WasmGet);
+described!(Get, WasmGet);
+
 #[wasm_bindgen(js_class = WasmGet)]
 impl Get {
     /// Start a read (options as in the glue's `Get::new`).
     #[wasm_bindgen(constructor)]
     pub fn new(options: JsValue) -> JsResult<Get> {
         Ok(Get(glue::Get::new(&Options(&options)).js()?))
-    }
-    /// What the machine needs.
-    pub fn poll(&mut self) -> JsResult<JsValue> {
-        js(self.0.poll())
-    }
-    /// The request `id`.
-    pub fn request(&self, id: u32) -> JsResult<JsValue> {
-        js(self.0.request(id))
-    }
-    /// The response head of `id`.
-    pub fn response(&mut self, id: u32, status: u16, headers: Vec<String>) -> JsResult<()> {
-        self.0.response(id, status, &headers).js()
     }
     /// How many bytes the next `body` takes.
     pub fn feed(&self, id: u32) -> JsResult<JsValue> {
@@ -52,52 +41,9 @@ impl Get {
     pub fn replay_range(&self, id: u32) -> JsResult<Vec<f64>> {
         self.0.replay_range(id).js()
     }
-    /// The key to supply.
-    #[wasm_bindgen(js_name = keyRequest)]
-    pub fn key_request(&self) -> JsResult<JsValue> {
-        js(self.0.key_request())
-    }
-    /// The unwrapped data key.
-    #[wasm_bindgen(js_name = dataKey)]
-    pub fn data_key(&mut self, key: &DataKey) -> JsResult<()> {
-        self.0.data_key(&key.0).js()
-    }
-    /// Unwrap the data key with an AES master key.
-    #[wasm_bindgen(js_name = unwrapAes)]
-    pub fn unwrap_aes(&mut self, key: &AesKey) -> JsResult<()> {
-        self.0.unwrap_aes(&key.0).js()
-    }
-    /// Unwrap the data key with an RSA private key.
-    #[wasm_bindgen(js_name = unwrapRsa)]
-    pub fn unwrap_rsa(&mut self, key: &RsaPrivateKey) -> JsResult<()> {
-        self.0.unwrap_rsa(&key.0).js()
-    }
-    /// The envelope, once read, or `null`.
-    pub fn envelope(&self) -> JsResult<JsValue> {
-        js(Ok(self.0.envelope()))
-    }
-    /// At `unwrapKey`, for a JavaScript keyring: the unwrap request.
-    #[wasm_bindgen(js_name = externalUnwrapRequest)]
-    pub fn external_unwrap_request(&self) -> JsResult<JsValue> {
-        js(self.0.external_unwrap_request())
-    }
-    /// The object, once its first response came, or `null`.
-    pub fn object(&self) -> JsResult<JsValue> {
-        js(Ok(self.0.object()))
-    }
-    /// Whether the envelope came from the instruction file.
-    #[wasm_bindgen(js_name = instructionFileUsed)]
-    pub fn instruction_file_used(&self) -> bool {
-        self.0.instruction_file_used()
-    }
     /// Plaintext bytes released so far.
     pub fn released(&self) -> f64 {
         self.0.released()
-    }
-    /// The object's whole plaintext length, when known, or `undefined`.
-    #[wasm_bindgen(js_name = plaintextLength)]
-    pub fn plaintext_length(&self) -> Option<f64> {
-        self.0.plaintext_length()
     }
 }
 
@@ -106,16 +52,14 @@ impl Get {
 #[derive(Debug)]
 pub struct Put(glue::Put);
 
+machine_class!(Put, WasmPut);
+
 #[wasm_bindgen(js_class = WasmPut)]
 impl Put {
     /// Start a write (options as in the glue's `Put::new`).
     #[wasm_bindgen(constructor)]
     pub fn new(options: JsValue) -> JsResult<Put> {
         Ok(Put(glue::Put::new(&Options(&options)).js()?))
-    }
-    /// What the machine needs.
-    pub fn poll(&mut self) -> JsResult<JsValue> {
-        js(self.0.poll())
     }
     /// The encryption context of the write, `{k: v}`.
     #[wasm_bindgen(js_name = encryptionContext)]
@@ -177,18 +121,10 @@ impl Put {
     pub fn encrypt_part(&mut self, number: u32, buf: &mut [u8]) -> JsResult<()> {
         self.0.encrypt_part(number, buf).js()
     }
-    /// The request `id`.
-    pub fn request(&self, id: u32) -> JsResult<JsValue> {
-        js(self.0.request(id))
-    }
     /// `CreateMultipartUpload` answered.
     #[wasm_bindgen(js_name = uploadCreated)]
     pub fn upload_created(&mut self, id: u32, status: u16, upload_id: &str) -> JsResult<()> {
         self.0.upload_created(id, status, upload_id).js()
-    }
-    /// The response to `id`.
-    pub fn response(&mut self, id: u32, status: u16, headers: Vec<String>) -> JsResult<()> {
-        self.0.response(id, status, &headers).js()
     }
     /// The request `id` could not be made.
     #[wasm_bindgen(js_name = requestFailed)]
@@ -210,6 +146,9 @@ impl Put {
 #[derive(Debug)]
 pub struct Describe(glue::Describe);
 
+machine_class!(Describe, WasmDescribeObject, body);
+described!(Describe, WasmDescribeObject);
+
 #[wasm_bindgen(js_class = WasmDescribeObject)]
 impl Describe {
     /// Describe `bucket/key` (a version, if given), instruction file at `key + suffix`.
@@ -224,40 +163,6 @@ impl Describe {
             glue::Describe::new(bucket, key, version_id, suffix).js()?,
         ))
     }
-    /// `{kind: "send", id}` or `{kind: "done"}`.
-    pub fn poll(&mut self) -> JsResult<JsValue> {
-        js(self.0.poll())
-    }
-    /// The request `id`.
-    pub fn request(&self, id: u32) -> JsResult<JsValue> {
-        js(self.0.request(id))
-    }
-    /// A piece of the instruction file's body.
-    pub fn body(&mut self, id: u32, piece: &[u8]) -> JsResult<()> {
-        self.0.body(id, piece).js()
-    }
-    /// The response to `id`.
-    pub fn response(&mut self, id: u32, status: u16, headers: Vec<String>) -> JsResult<()> {
-        self.0.response(id, status, &headers).js()
-    }
-    /// The envelope, or `null`.
-    pub fn envelope(&self) -> JsResult<JsValue> {
-        js(Ok(self.0.envelope()))
-    }
-    /// The object, or `null`.
-    pub fn object(&self) -> JsResult<JsValue> {
-        js(Ok(self.0.object()))
-    }
-    /// Whether the envelope came from the instruction file.
-    #[wasm_bindgen(js_name = instructionFileUsed)]
-    pub fn instruction_file_used(&self) -> bool {
-        self.0.instruction_file_used()
-    }
-    /// The plaintext length, when known, or `undefined`.
-    #[wasm_bindgen(js_name = plaintextLength)]
-    pub fn plaintext_length(&self) -> Option<f64> {
-        self.0.plaintext_length()
-    }
 }
 
 /// A delete of an object and its instruction file.
@@ -265,27 +170,13 @@ impl Describe {
 #[derive(Debug)]
 pub struct Delete(glue::Delete);
 
+machine_class!(Delete, WasmDelete, body);
+
 #[wasm_bindgen(js_class = WasmDelete)]
 impl Delete {
     /// Delete `bucket/key` and, when it has one, its instruction file at `key + suffix`.
     #[wasm_bindgen(constructor)]
     pub fn new(bucket: &str, key: &str, suffix: Option<String>) -> JsResult<Delete> {
         Ok(Delete(glue::Delete::new(bucket, key, suffix).js()?))
-    }
-    /// `{kind: "send", id}` or `{kind: "done", object, instructionFile}`.
-    pub fn poll(&mut self) -> JsResult<JsValue> {
-        js(self.0.poll())
-    }
-    /// The request `id`.
-    pub fn request(&self, id: u32) -> JsResult<JsValue> {
-        js(self.0.request(id))
-    }
-    /// A piece of the instruction file's body.
-    pub fn body(&mut self, id: u32, piece: &[u8]) -> JsResult<()> {
-        self.0.body(id, piece).js()
-    }
-    /// The response to `id`.
-    pub fn response(&mut self, id: u32, status: u16, headers: Vec<String>) -> JsResult<()> {
-        self.0.response(id, status, &headers).js()
     }
 }

@@ -14,6 +14,9 @@ use wasm_bindgen::prelude::wasm_bindgen;
 #[derive(Debug)]
 pub struct Rotate(glue::Rotate);
 
+machine_class!(Rotate, WasmRotate, body);
+unwrapping!(Rotate, WasmRotate);
+
 #[wasm_bindgen(js_class = WasmRotate)]
 impl Rotate {
     /// Start a rotation (options as in the glue's `Rotate::new`).
@@ -21,46 +24,10 @@ impl Rotate {
     pub fn new(options: JsValue) -> JsResult<Rotate> {
         Ok(Rotate(glue::Rotate::new(&Options(&options)).js()?))
     }
-    /// What the machine needs.
-    pub fn poll(&mut self) -> JsResult<JsValue> {
-        js(self.0.poll())
-    }
-    /// The request `id`.
-    pub fn request(&self, id: u32) -> JsResult<JsValue> {
-        js(self.0.request(id))
-    }
-    /// A piece of the instruction file's body.
-    pub fn body(&mut self, id: u32, piece: &[u8]) -> JsResult<()> {
-        self.0.body(id, piece).js()
-    }
-    /// The response to `id`.
-    pub fn response(&mut self, id: u32, status: u16, headers: Vec<String>) -> JsResult<()> {
-        self.0.response(id, status, &headers).js()
-    }
     /// At `checkNewKey`: the new key cannot decrypt.
     #[wasm_bindgen(js_name = newKeyCannotDecrypt)]
     pub fn new_key_cannot_decrypt(&mut self) -> JsResult<()> {
         self.0.new_key_cannot_decrypt().js()
-    }
-    /// The key to supply now.
-    #[wasm_bindgen(js_name = keyRequest)]
-    pub fn key_request(&self) -> JsResult<JsValue> {
-        js(self.0.key_request())
-    }
-    /// The data key unwrapped by the caller (KMS `Decrypt`).
-    #[wasm_bindgen(js_name = dataKey)]
-    pub fn data_key(&mut self, key: &DataKey) -> JsResult<()> {
-        self.0.data_key(&key.0).js()
-    }
-    /// Unwrap the data key with an AES master key.
-    #[wasm_bindgen(js_name = unwrapAes)]
-    pub fn unwrap_aes(&mut self, key: &AesKey) -> JsResult<()> {
-        self.0.unwrap_aes(&key.0).js()
-    }
-    /// Unwrap the data key with an RSA private key.
-    #[wasm_bindgen(js_name = unwrapRsa)]
-    pub fn unwrap_rsa(&mut self, key: &RsaPrivateKey) -> JsResult<()> {
-        self.0.unwrap_rsa(&key.0).js()
     }
     /// Wrap the data key under a new AES master key.
     #[wasm_bindgen(js_name = wrapAes)]
@@ -105,11 +72,6 @@ impl Rotate {
     #[wasm_bindgen(js_name = oldKeyOpens)]
     pub fn old_key_opens(&mut self, opens: bool) -> JsResult<()> {
         self.0.old_key_opens(opens).js()
-    }
-    /// For a JavaScript keyring: the unwrap request (old or new envelope).
-    #[wasm_bindgen(js_name = externalUnwrapRequest)]
-    pub fn external_unwrap_request(&self) -> JsResult<JsValue> {
-        js(self.0.external_unwrap_request())
     }
     /// At `wrapKey`, for a JavaScript keyring: the data key to wrap.
     #[wasm_bindgen(js_name = externalWrapRequest)]
