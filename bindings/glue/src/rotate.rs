@@ -12,8 +12,8 @@ use crate::val::Val;
 use s3_encryption::object::{RotateInstructionFile, RotateIntent, RotateNext};
 use s3_encryption::rsa::{PrivateKey, PublicKey};
 use s3_encryption::{
-    AesKey, CommitmentPolicy, DataKey, DecryptPolicy, EncryptionMaterials,
-    KmsGenerateDataKeyRequest,
+    AesKey, CommitmentPolicy, DataKey, DecryptPolicy, EncryptConfig, EncryptionContext,
+    EncryptionMaterials, Error, KmsGenerateDataKeyRequest,
 };
 
 /// The machine of one rotation, and the KMS request in flight.
@@ -103,34 +103,35 @@ impl Rotate {
         self.m().data_key_to_wrap().cloned().c()
     }
 
+    /// New materials for the object's data key from `wrap` (a keyring of the core), with the
+    /// materials description `md` (flat pairs).
+    fn rewrap(
+        &mut self,
+        md: Vec<String>,
+        wrap: impl FnOnce(
+            &EncryptConfig,
+            DataKey,
+            EncryptionContext<'_>,
+        ) -> Result<EncryptionMaterials, Error>,
+    ) -> R<()> {
+        let md = pairs(md)?;
+        let cfg = self.m().new_config().c()?;
+        let m = wrap(&cfg, self.dk()?, &borrow_pairs(&md)).c()?;
+        self.m_mut(|mm| mm.new_materials(m)).c()
+    }
+
     /// Wrap the data key under a new AES master key (`materialsDescription`: flat pairs).
     pub fn wrap_aes(&mut self, key: &AesKey, materials_description: Vec<String>) -> R<()> {
-        let md = pairs(materials_description)?;
-        let cfg = self.m().new_config().c()?;
-        let m = EncryptionMaterials::aes_gcm_wrapping(
-            &cfg,
-            key,
-            self.dk()?,
-            &mut getrandom::SysRng,
-            &borrow_pairs(&md),
-        )
-        .c()?;
-        self.m_mut(|mm| mm.new_materials(m)).c()
+        self.rewrap(materials_description, |cfg, dk, md| {
+            EncryptionMaterials::aes_gcm_wrapping(cfg, key, dk, &mut getrandom::SysRng, md)
+        })
     }
 
     /// Wrap the data key under a new RSA public key.
     pub fn wrap_rsa(&mut self, key: &PublicKey, materials_description: Vec<String>) -> R<()> {
-        let md = pairs(materials_description)?;
-        let cfg = self.m().new_config().c()?;
-        let m = EncryptionMaterials::rsa_oaep(
-            &cfg,
-            key,
-            self.dk()?,
-            &mut getrandom::SysRng,
-            &borrow_pairs(&md),
-        )
-        .c()?;
-        self.m_mut(|mm| mm.new_materials(m)).c()
+        self.rewrap(materials_description, |cfg, dk, md| {
+            EncryptionMaterials::rsa_oaep(cfg, key, dk, &mut getrandom::SysRng, md)
+        })
     }
 
     /// The KMS `Encrypt` to make under the new KMS key: `{plaintext, encryptionContext}` (the
