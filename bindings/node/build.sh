@@ -2,9 +2,10 @@
 # Build the native engine of the npm package (this Node-API addon, release) and place it as a
 # platform package in the npm tree, as npm would install `@s3-encryption/<platform>`:
 # bindings/wasm/npm/platforms/<platform>/{package.json, s3ec.<platform>.node} (ignored build
-# output; the package's loader, npm/lib/native.js, finds it there). Idempotent.
+# output; the package's loader, npm/lib/native.js, finds it there). Idempotent. No musl recipe: a
+# musl cdylib links libgcc_s dynamically, and Debian's musl-gcc has none (an Alpine or
+# musl-cross toolchain would).
 #   build.sh                  this machine's platform (linux-x64-gnu here)
-#   build.sh linux-x64-musl   a cross build (x86_64-unknown-linux-musl, musl-gcc)
 #   build.sh linux-arm64-gnu  a cross build (aarch64-unknown-linux-gnu, gcc-aarch64-linux-gnu)
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -15,16 +16,11 @@ native="$(node -e "import('$npm_dir/lib/native.js').then((m) => console.log(m.pl
 platform="${1:-$native}"
 case "$platform" in
   linux-x64-gnu) rust_target=x86_64-unknown-linux-gnu; cpu=x64; libc=glibc ;;
-  linux-x64-musl) rust_target=x86_64-unknown-linux-musl; cpu=x64; libc=musl ;;
   linux-arm64-gnu) rust_target=aarch64-unknown-linux-gnu; cpu=arm64; libc=glibc ;;
   *) echo "build.sh: no recipe for platform $platform" >&2; exit 1 ;;
 esac
 args=(build -p s3-encryption-node --release --target "$rust_target")
 case "$rust_target" in
-  # A musl cdylib must link the C runtime dynamically (Node itself is a dynamic musl binary).
-  x86_64-unknown-linux-musl)
-    export CARGO_TARGET_X86_64_UNKNOWN_LINUX_MUSL_LINKER=musl-gcc
-    export CARGO_TARGET_X86_64_UNKNOWN_LINUX_MUSL_RUSTFLAGS="-C target-feature=-crt-static" ;;
   aarch64-unknown-linux-gnu)
     export CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER=aarch64-linux-gnu-gcc ;;
 esac

@@ -20,6 +20,11 @@ cargo clippy -p s3-encryption-wasm --target wasm32-unknown-unknown --release -- 
 
 echo "== native engine (bindings/node/build.sh)"
 bash "$root/bindings/node/build.sh"
+# The linux-arm64-gnu cross build where Debian's cross compiler is installed (apt-get install
+# gcc-aarch64-linux-gnu); nothing here can load it, so it is built, not tested.
+if command -v aarch64-linux-gnu-gcc >/dev/null 2>&1; then
+  bash "$root/bindings/node/build.sh" linux-arm64-gnu
+fi
 cargo fmt -p s3-encryption-node -p s3-encryption-glue -- --check
 cargo clippy -p s3-encryption-node -p s3-encryption-glue --all-targets -- -D warnings
 cargo test -q -p s3-encryption-glue
