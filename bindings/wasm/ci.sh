@@ -2,7 +2,9 @@
 # The JS/WebAssembly package in CI (idempotent; the first run installs, later runs reuse):
 # wasm32 target, wasm-bindgen-cli (cached under the target dir), the wasm build and its lints,
 # npm ci, Debian's chromium, the moto and AWS Python S3EC venvs, the Rust s3ec binary, then
-# `npm test` (vectors, round trips, hostile storage, cross-reads, browser, npm pack, types).
+# the native engine (bindings/node/build.sh: the Node-API addon as the in-tree platform package),
+# then `npm test` once per engine, native and wasm (vectors, round trips, hostile storage,
+# cross-reads, browser, npm pack, types; the browser test runs the wasm build either way).
 # Every server a test starts is stopped by that test; all traffic stays on 127.0.0.1.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -15,6 +17,17 @@ echo "== wasm build and npm ci (prepare.sh)"
 bash "$here/prepare.sh"
 cargo fmt -p s3-encryption-wasm -- --check
 cargo clippy -p s3-encryption-wasm --target wasm32-unknown-unknown --release -- -D warnings
+
+echo "== native engine (bindings/node/build.sh)"
+bash "$root/bindings/node/build.sh"
+# The linux-arm64-gnu cross build where Debian's cross compiler is installed (apt-get install
+# gcc-aarch64-linux-gnu); nothing here can load it, so it is built, not tested.
+if command -v aarch64-linux-gnu-gcc >/dev/null 2>&1; then
+  bash "$root/bindings/node/build.sh" linux-arm64-gnu
+fi
+cargo fmt -p s3-encryption-node -p s3-encryption-glue -- --check
+cargo clippy -p s3-encryption-node -p s3-encryption-glue --all-targets -- -D warnings
+cargo test -q -p s3-encryption-glue
 
 echo "== chromium"
 if [ ! -x /usr/bin/chromium ]; then
@@ -41,6 +54,8 @@ if [ "${S3EC_JS_SKIP_RUST:-0}" != 1 ]; then
   export S3EC_RUST_BIN="$CARGO_TARGET_DIR/debug/s3ec"
 fi
 
-echo "== npm test"
 cd "$here/npm"
-npm test
+for engine in native wasm; do
+  echo "== npm test (engine: $engine)"
+  S3EC_ENGINE="$engine" npm test
+done

@@ -350,6 +350,12 @@ export declare function decryptObject(input: DecryptObjectInput): Promise<Uint8A
 export declare function inspectEnvelope(input: { metadata: StringMap | Headers; instructionFile?: Uint8Array | string } & DecryptPolicyOptions): EnvelopeInfo;
 
 export declare function coreVersion(): string;
+/**
+ * The engine this package runs on: `"native"` (the Node-API build of the core, in Node where this
+ * platform's package is installed) or `"wasm"` (WebAssembly: browsers, workers, and Node without
+ * it). `S3EC_ENGINE=native|wasm` forces one in Node.
+ */
+export declare const engine: 'native' | 'wasm';
 
 export declare class S3EncryptionError extends Error {
   /** The core's error name (e.g. `PolicyRejected`, `TooLarge`), or this package's. */

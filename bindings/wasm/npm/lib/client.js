@@ -1,7 +1,7 @@
 // S3EncryptionClient: performs, with the caller's S3Client, the requests the core's machines ask
 // for, and hands every response back to them. Every check (status, Content-Range, lengths, ETags,
 // caps, authentication) is the core's; this file only moves bytes.
-import { WasmGet, WasmPut, WasmDescribeObject, WasmDelete, WasmRotate, checkWriteSettings } from '../dist/s3ec_core.js';
+import { WasmGet, WasmPut, WasmDescribeObject, WasmDelete, WasmRotate, checkWriteSettings } from './engine.js';
 import { S3EncryptionError, UsageError, core as coreCall, mapError } from './errors.js';
 import { flat } from './keyrings.js';
 import { engineKeyring } from './custom-keyring.js';

@@ -2,7 +2,7 @@
 // `wrapDataKey(request)` and `unwrapDataKey(request)`, the protocol of KEYRINGS.md. The core draws
 // the data key, builds the envelope from the keyring's wrap, and checks every data key handed
 // back (the V3 key commitment, the tag) exactly as for the built-in keyrings.
-import { WasmDataKey } from '../dist/s3ec_core.js';
+import { WasmDataKey } from './engine.js';
 import { AuthenticationError, FormatError, UsageError, core } from './errors.js';
 import { flat } from './keyrings.js';
 

@@ -1,5 +1,5 @@
 // Objects already in hand (an S3 event's object, SES mail): parse, unwrap, authenticate, decrypt.
-import { parseEnvelope as wasmParseEnvelope, needsInstructionFile } from '../dist/s3ec_core.js';
+import { parseEnvelope as wasmParseEnvelope, needsInstructionFile } from './engine.js';
 import { NotEncryptedError, UsageError, core } from './errors.js';
 import { flat } from './keyrings.js';
 import { engineKeyring } from './custom-keyring.js';

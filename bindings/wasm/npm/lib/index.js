@@ -15,7 +15,7 @@ export { AesKeyring, RsaKeyring, KmsKeyring, KmsDiscoveryKeyring } from './keyri
 export { decryptObject, inspectEnvelope } from './decrypt.js';
 export { S3EncryptionClient } from './client.js';
 export { Upload } from './upload.js';
-export { coreVersion } from '../dist/s3ec_core.js';
+export { coreVersion, engine } from './engine.js';
 
 /** The commitment policies of the S3EC specification. */
 export const CommitmentPolicy = Object.freeze({

@@ -1,6 +1,6 @@
 // Keyrings: where the data key comes from. AES and RSA keys live in the wasm module's memory; KMS
 // calls are made here with the caller's KMSClient, with exactly the request the core builds.
-import { WasmAesKey, WasmRsaPrivateKey, WasmRsaPublicKey, WasmDataKey } from '../dist/s3ec_core.js';
+import { WasmAesKey, WasmRsaPrivateKey, WasmRsaPublicKey, WasmDataKey } from './engine.js';
 import { AuthenticationError, FormatError, UsageError, core } from './errors.js';
 
 const subtle = () => {

@@ -2,7 +2,7 @@
 // message naming its option. Whether a size, count or suffix is acceptable is the core's rule:
 // each one is tried alone on the machine that uses it (a throwaway WasmPut / WasmGet), so the
 // refusal names the option the core refused.
-import { WasmPut, WasmGet } from '../dist/s3ec_core.js';
+import { WasmPut, WasmGet } from './engine.js';
 import { UsageError } from './errors.js';
 
 const MIB = 1 << 20;

@@ -1,6 +1,6 @@
 // The S3 requests the machines ask for, made with the caller's S3Client (commands of
 // `@aws-sdk/client-s3`), and their answers as the machines read them.
-import { isEnvelopeKey } from '../dist/s3ec_core.js';
+import { isEnvelopeKey } from './engine.js';
 import { UsageError, core as coreCall, useS3Module } from './errors.js';
 import { chunks, concat } from './bytes.js';
 

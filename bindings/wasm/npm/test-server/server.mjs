@@ -4,8 +4,10 @@
 //
 //     node bindings/wasm/npm/test-server/server.mjs [--port N]    # 0 (default): any free port
 //
-// The first line on standard output is `listening on 127.0.0.1:PORT`. S3 and KMS endpoints,
-// region and credentials come from the standard AWS environment (AWS_ENDPOINT_URL, ...).
+// The first line on standard output is `listening on 127.0.0.1:PORT`; standard error names the
+// engine (native where this platform's build is present, else wasm; S3EC_ENGINE forces one). S3
+// and KMS endpoints, region and credentials come from the standard AWS environment
+// (AWS_ENDPOINT_URL, ...).
 //
 // It lives inside the package folder (but outside its published `files`) so that it imports the
 // package by its own name (`s3-encryption`, through the `exports` map: the public API only) and
@@ -30,6 +32,7 @@ import {
   AesKeyring,
   RsaKeyring,
   KmsKeyring,
+  engine,
 } from 's3-encryption';
 import { S3Client } from '@aws-sdk/client-s3';
 import { KMSClient } from '@aws-sdk/client-kms';
@@ -369,6 +372,7 @@ function main() {
   });
   server.listen(port, '127.0.0.1', () => {
     process.stdout.write(`listening on 127.0.0.1:${server.address().port}\n`);
+    process.stderr.write(`s3-encryption engine: ${engine}\n`);
     sdkClients();
   });
   const stop = () => {

@@ -1,6 +1,8 @@
 // `npm pack` gives a tarball that a fresh project installs and uses from Node and from a browser
 // page: the page (served on 127.0.0.1, opened in Debian's chromium by playwright-core) decrypts
-// every vector and round-trips through an in-memory S3 with a WebCrypto key.
+// every vector and round-trips through an in-memory S3 with a WebCrypto key. This platform's
+// native package (bindings/node/build.sh) is packed and installed beside it where it was built,
+// as npm installs an optional dependency, and Node runs on the engine this suite runs on.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
@@ -9,6 +11,8 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { extname, join, normalize, relative } from 'node:path';
 import { here, loadVectors, vectorRoot } from './helpers.js';
+import { engine } from '../node.js';
+import { platformTriple } from '../lib/native.js';
 
 const chromiumPath = process.env.CHROMIUM ?? '/usr/bin/chromium';
 const pkgSrc = join(here, '..');
@@ -16,11 +20,14 @@ let work, project, server, base;
 
 before(() => {
   work = mkdtempSync(join(tmpdir(), 's3ec-js-pack-'));
-  const tgz = execFileSync('npm', ['pack', '--silent', '--pack-destination', work], { cwd: pkgSrc, encoding: 'utf8' }).trim().split('\n').pop();
+  const pack = (dir) => join(work, execFileSync('npm', ['pack', '--silent', '--pack-destination', work], { cwd: dir, encoding: 'utf8' }).trim().split('\n').pop());
+  const tgzs = [pack(pkgSrc)];
+  const platform = join(pkgSrc, 'platforms', platformTriple());
+  if (existsSync(join(platform, 'package.json'))) tgzs.push(pack(platform));
   project = join(work, 'fresh');
   execFileSync('mkdir', ['-p', project]);
   writeFileSync(join(project, 'package.json'), JSON.stringify({ name: 'fresh', version: '1.0.0', type: 'module', private: true }));
-  execFileSync('npm', ['install', '--no-audit', '--no-fund', '--offline', join(work, tgz)], { cwd: project, stdio: 'pipe' });
+  execFileSync('npm', ['install', '--no-audit', '--no-fund', '--offline', ...tgzs], { cwd: project, stdio: 'pipe' });
 });
 after(async () => {
   if (server) await new Promise((r) => server.close(r));
@@ -34,7 +41,7 @@ test('the packed tarball installs into a fresh project and works from Node', () 
   const v = loadVectors().find((c) => c.label === 'python/v3-kms-ec-metadata-17.json') ?? loadVectors().find((c) => c.v.key.kind === 'aes' && !c.v.expect.error);
   writeFileSync(join(project, 'case.json'), JSON.stringify({ v: v.v, body: Buffer.from(v.body).toString('base64') }));
   const script = `
-    import { decryptObject, AesKeyring, KmsDiscoveryKeyring, AuthenticationError } from 's3-encryption';
+    import { decryptObject, AesKeyring, KmsDiscoveryKeyring, AuthenticationError, engine } from 's3-encryption';
     import { readFileSync } from 'node:fs';
     import { createHash } from 'node:crypto';
     const { v, body } = JSON.parse(readFileSync('case.json', 'utf8'));
@@ -44,10 +51,10 @@ test('the packed tarball installs into a fresh project and works from Node', () 
     const pt = await decryptObject({ metadata: v.object.metadata, body: Buffer.from(body, 'base64'), keyring,
       commitmentPolicy: v.decrypt.commitment_policy, encryptionContext: v.decrypt.encryption_context ?? {} });
     if (createHash('sha256').update(pt).digest('hex') !== v.expect.plaintext_sha256) throw new Error('mismatch');
-    console.log('ok', pt.length, typeof AuthenticationError);
+    console.log('ok', pt.length, typeof AuthenticationError, engine);
   `;
   const out = execFileSync(process.execPath, ['--input-type=module', '-e', script], { cwd: project, encoding: 'utf8' });
-  assert.match(out, /^ok \d+ function/);
+  assert.match(out, new RegExp(`^ok \\d+ function ${engine}\\n`));
 });
 
 const types = { '.js': 'text/javascript', '.html': 'text/html', '.wasm': 'application/wasm', '.json': 'application/json' };

@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as m from '../node.js';
-import * as raw from '../dist/s3ec_core.js';
+import * as raw from '../lib/engine.js';
 import { loadVectors, b64, offlineKms, data } from './helpers.js';
 
 function rng(seed) {

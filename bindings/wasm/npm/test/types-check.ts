@@ -1,5 +1,5 @@
 // Compiled with `tsc --noEmit` by types.test.js: the declarations describe the README's usage.
-import { S3EncryptionClient, KmsKeyring, AesKeyring, decryptObject, AuthenticationError, PolicyError, StorageError, CommitmentPolicy, Upload } from 's3-encryption';
+import { engine, S3EncryptionClient, KmsKeyring, AesKeyring, decryptObject, AuthenticationError, PolicyError, StorageError, CommitmentPolicy, Upload } from 's3-encryption';
 import type { Keyring, WrapDataKeyRequest, UnwrapDataKeyRequest } from 's3-encryption';
 
 declare const s3: { send(c: unknown): Promise<any> };
@@ -74,3 +74,7 @@ async function uploads(c: S3EncryptionClient): Promise<void> {
   await c.putObject({ Bucket: 'b', Key: 'k', Body: 'x' }, { onProgress: (p) => console.log(p.loaded, etag), signal: AbortSignal.timeout(1000) });
 }
 void uploads;
+
+// The engine in use.
+const which: 'native' | 'wasm' = engine;
+void which;
