@@ -15,7 +15,7 @@ macro_rules! machine_common {
                 self.m.with_dependent_mut(|_, m| f(m))
             }
 
-            /// The request `id` (see [`crate::shape::request`]).
+            /// The request `id` (see `shape::request`).
             pub fn request(&self, id: u32) -> $crate::R<$crate::Val> {
                 use $crate::fail::Core;
                 let id = s3_encryption::object::RequestId::from_raw(id);

@@ -71,7 +71,7 @@ impl Env {
         Ok(Env { env, policy })
     }
 
-    /// The envelope's fields (see [`shape::envelope`]).
+    /// The envelope's fields (see `shape::envelope`).
     pub fn info(&self) -> Val {
         shape::envelope(&self.env)
     }

@@ -139,7 +139,7 @@ impl Get {
         Ok(vec![a as f64, b as f64])
     }
 
-    /// The key to supply (see [`shape::key_request`]).
+    /// The key to supply (see `shape::key_request`).
     pub fn key_request(&self) -> R<Val> {
         Ok(shape::key_request(&self.m().key_request().c()?))
     }
@@ -160,12 +160,12 @@ impl Get {
             .c()
     }
 
-    /// The envelope, once read (see [`shape::envelope`]), or `null`.
+    /// The envelope, once read (see `shape::envelope`), or `null`.
     pub fn envelope(&self) -> Val {
         self.m().envelope().map_or(Val::Null, shape::envelope)
     }
 
-    /// At `unwrapKey`, for a JavaScript keyring: see [`crate::external::unwrap_request`].
+    /// At `unwrapKey`, for a JavaScript keyring: see `external::unwrap_request`.
     pub fn external_unwrap_request(&self) -> R<Val> {
         crate::external::unwrap_request(self.m().envelope().ok_or_else(crate::fail::out_of_order)?)
     }

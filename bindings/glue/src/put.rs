@@ -211,7 +211,7 @@ impl Put {
         self.m_mut(|m| m.abort(Error::LengthMismatch));
     }
 
-    /// The envelope written (see [`crate::shape::envelope`]), once the materials are in, or
+    /// The envelope written (see `shape::envelope`), once the materials are in, or
     /// `null`.
     pub fn envelope(&self) -> Val {
         self.m()

@@ -45,7 +45,7 @@ impl Describe {
         })
     }
 
-    /// The envelope (see [`shape::envelope`]), or `null`.
+    /// The envelope (see `shape::envelope`), or `null`.
     pub fn envelope(&self) -> Val {
         self.m().envelope().map_or(Val::Null, shape::envelope)
     }
