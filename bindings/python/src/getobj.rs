@@ -8,9 +8,9 @@
 //!   (`PyBytes::new_with`): no Python code holds a reference to it until the closure that fills
 //!   it returns, which it does only after `Done`; on any error it is freed unread. Each piece of
 //!   the body is copied once, from the response's `bytes` to its place there;
-//! * over the budget, an anonymous file: the temporary file is unlinked before its first byte is
-//!   written, and handed to Python as a file descriptor only after `Done`; on any error it is
-//!   closed, which frees it.
+//! * over the budget, an anonymous file: on Linux an `O_TMPFILE` that never has a name, elsewhere
+//!   the temporary file unlinked before its first byte is written; handed to Python as a file
+//!   descriptor only after `Done`; on any error it is closed, which frees it.
 //!
 //! Other reads (legacy CBC objects, ranges, delayed authentication, downloads, whose file is
 //! named beside the target, and every read where no file can be unlinked while open) go through
@@ -29,6 +29,35 @@ use std::fs::File;
 
 fn lost() -> Error {
     Error::Internal("the binding lost track of a request")
+}
+
+/// The storage of a single-pass read over the budget: a file without a name before its first
+/// byte is written. On Linux an `O_TMPFILE` beside `path` (never named at all); elsewhere, or on a
+/// filesystem without it, `path` itself (the caller's fresh 0600 temporary file) opened and
+/// unlinked at once. Either way `path` is gone on return.
+fn unnamed_storage(path: &str) -> std::io::Result<File> {
+    #[cfg(target_os = "linux")]
+    {
+        use rustix::fs::{CWD, Mode, OFlags, openat};
+        use rustix::io::Errno;
+        let dir = match std::path::Path::new(path).parent() {
+            Some(d) if !d.as_os_str().is_empty() => d,
+            _ => std::path::Path::new("."),
+        };
+        let flags = OFlags::TMPFILE | OFlags::RDWR | OFlags::CLOEXEC;
+        match openat(CWD, dir, flags, Mode::from_raw_mode(0o600)) {
+            Ok(fd) => {
+                std::fs::remove_file(path)?;
+                return Ok(File::from(fd));
+            }
+            // No O_TMPFILE on this filesystem (EOPNOTSUPP) or kernel (EISDIR, EINVAL).
+            Err(e) if e == Errno::OPNOTSUPP || e == Errno::ISDIR || e == Errno::INVAL => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    let f = open_storage(path)?;
+    std::fs::remove_file(path)?;
+    Ok(f)
 }
 
 fn open_storage(path: &str) -> std::io::Result<File> {
@@ -91,9 +120,7 @@ fn finish_single_pass<'py>(
         })?;
         return Ok((done.ok_or_else(lost)?, Plaintext::Bytes(bytes)));
     }
-    let f = open_storage(path).map_err(PyErr::from)?;
-    // Unnamed before its first byte is written: nobody else can open it.
-    std::fs::remove_file(path).map_err(PyErr::from)?;
+    let f = unnamed_storage(path).map_err(PyErr::from)?;
     out.file = Some(f);
     match drv.run(out)? {
         Step::Done(d) => Ok((*d, Plaintext::File)),
