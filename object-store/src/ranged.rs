@@ -154,28 +154,27 @@ impl<S: ObjectStore> EncryptedStore<S> {
             attributes: a,
             extensions,
         } = r;
-        match payload {
-            GetResultPayload::Stream(mut s) => {
-                while let Some(piece) = s.try_next().await? {
-                    b.update(&piece).map_err(|e| crypto(path, e))?;
-                }
-            }
+        let stream = match payload {
             #[cfg(all(feature = "fs", not(target_arch = "wasm32")))]
-            GetResultPayload::File(file, _) => b = verify_file(path, b, file, range).await?,
-            // `object_store`'s `fs` turned on by another crate while ours is off.
-            #[allow(unreachable_patterns)]
-            other => {
-                let r = GetResult {
+            GetResultPayload::File(file, _) => {
+                b = verify_file(path, b, file, range).await?;
+                None
+            }
+            // A stream, or a file while ours is off (`object_store`'s `fs` turned on elsewhere).
+            other => Some(
+                GetResult {
                     payload: other,
                     range,
                     meta: m,
                     attributes: a,
                     extensions,
-                };
-                let mut s = r.into_stream();
-                while let Some(piece) = s.try_next().await? {
-                    b.update(&piece).map_err(|e| crypto(path, e))?;
                 }
+                .into_stream(),
+            ),
+        };
+        if let Some(mut s) = stream {
+            while let Some(piece) = s.try_next().await? {
+                b.update(&piece).map_err(|e| crypto(path, e))?;
             }
         }
         let table = b.finish().map_err(|e| crypto(path, e))?;
