@@ -5,7 +5,8 @@
 // and read bodies are discarded, so RSS is the transfer's, not the data's.
 //   node bindings/wasm/bench-s3.mjs   (after bindings/wasm/build.sh, bindings/node/build.sh,
 //                                      npm ci in npm/; moto from ci.sh's venv, S3EC_JS_CACHE)
-//   BENCH_SIZES=40,400 (MiB)  BENCH_RUNS=1 (best of)
+//   BENCH_SIZES=40,400 (MiB)  BENCH_RUNS=1 (best of)  BENCH_OPS=put,get  BENCH_ENGINES=native,wasm
+//   (add native-two-reads: the native engine with `storage: false`, reads over the budget twice)
 import { spawnSync, execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createRequire } from 'node:module';
@@ -84,10 +85,13 @@ async function child(op, who, endpoint, size) {
     credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' },
   });
   const Bucket = 'bench';
-  const Key = `${who}-${size}`;
+  const Key = `${who === 'native-two-reads' ? 'native' : who}-${size}`;
   // Loading the package (and compiling its engine) and making the client are not timed.
   const m = who === 'raw' ? undefined : await import(new URL('node.js', npm).href);
-  const client = m && new m.S3EncryptionClient({ s3Client: s3, keyring: new m.AesKeyring({ key: Buffer.alloc(32, 7) }) });
+  // `native-two-reads`: the native engine without its default storage (objects over the budget
+  // read twice, as in browsers): the before of the one-read storage.
+  const storage = who === 'native-two-reads' ? { storage: false } : {};
+  const client = m && new m.S3EncryptionClient({ s3Client: s3, keyring: new m.AesKeyring({ key: Buffer.alloc(32, 7) }), ...storage });
   const engine = m ? m.engine : 'sdk';
   const t = performance.now();
   if (who === 'raw') {
@@ -107,17 +111,20 @@ async function child(op, who, endpoint, size) {
 
 function run(op, who, endpoint, size) {
   const env = { ...process.env };
-  if (who === 'native' || who === 'wasm') env.S3EC_ENGINE = who;
+  if (who !== 'raw') env.S3EC_ENGINE = who === 'wasm' ? 'wasm' : 'native';
   const r = spawnSync(process.execPath, [self, 'child', op, who, endpoint, String(size)], { env, encoding: 'utf8', cwd: fileURLToPath(npm) });
   if (r.status !== 0) throw new Error(`${op} ${who} ${size}: ${r.stderr}`);
   const out = JSON.parse(r.stdout.trim().split('\n').pop());
-  if (who !== 'raw' && out.engine !== who) throw new Error(`${who} ran on ${out.engine}`);
+  if (who !== 'raw' && out.engine !== env.S3EC_ENGINE) throw new Error(`${who} ran on ${out.engine}`);
   return out;
 }
 
 async function main() {
   const sizes = (process.env.BENCH_SIZES ?? '40,400').split(',').map((s) => Number(s) * MIB);
   const runs = Number(process.env.BENCH_RUNS ?? 1);
+  const ops = (process.env.BENCH_OPS ?? 'put,get').split(',');
+  const engines = (process.env.BENCH_ENGINES ?? 'native,wasm').split(',');
+  const who = ['raw', ...engines];
   const { startMoto } = await import(new URL('test/moto.js', npm).href);
   const moto = await startMoto();
   try {
@@ -131,23 +138,28 @@ async function main() {
       // no lscpu
     }
     console.log(`CPU: ${cpu}; Node ${process.version}; local S3: moto on 127.0.0.1; best of ${runs}; load average at start ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
-    console.log('| size | operation | raw @aws-sdk/client-s3 | ours, native | ours, wasm | native / raw | peak RSS raw / native / wasm (MiB) |');
-    console.log('|---|---|---:|---:|---:|---:|---|');
+    const twoCols = engines.includes('native-two-reads');
+    console.log(`| size | operation | raw @aws-sdk/client-s3 | ours, native | ours, wasm | native / raw | peak RSS raw / native / wasm (MiB) |${twoCols ? ' native, storage: false | its ratio |' : ''}`);
+    console.log(`|---|---|---:|---:|---:|---:|---|${twoCols ? '---:|---:|' : ''}`);
     for (const size of sizes) {
-      for (const op of ['put', 'get']) {
+      // Gets alone (BENCH_OPS=get) read objects put here first, untimed.
+      if (!ops.includes('put')) for (const w of who) if (w !== 'native-two-reads') run('put', w, moto.endpoint, size);
+      for (const op of ops) {
         const res = {};
-        for (const who of ['raw', 'native', 'wasm']) {
-          let best;
-          for (let i = 0; i < runs; i++) {
-            const r = run(op, who, moto.endpoint, size);
-            if (!best || r.ms < best.ms) best = r;
+        // Alternating order (raw, ours, raw, ours, …) so that load changes hit both alike.
+        for (let i = 0; i < runs; i++) {
+          for (const w of who) {
+            if (op === 'put' && w === 'native-two-reads') continue;
+            const r = run(op, w, moto.endpoint, size);
+            if (!res[w] || r.ms < res[w].ms) res[w] = r;
           }
-          res[who] = best;
         }
-        const rate = (r) => `${(size / MIB / (r.ms / 1000)).toFixed(0)} MiB/s`;
-        const rss = ['raw', 'native', 'wasm'].map((w) => (res[w].rss / MIB).toFixed(0)).join(' / ');
+        const rate = (r) => (r ? `${(size / MIB / (r.ms / 1000)).toFixed(0)} MiB/s` : '–');
+        const rss = ['raw', 'native', 'wasm'].map((w) => (res[w] ? (res[w].rss / MIB).toFixed(0) : '–')).join(' / ');
         const label = op === 'put' ? 'put (multipart, 8 MiB parts, 4 in flight)' : 'get (stream, discarded)';
-        console.log(`| ${size / MIB} MiB | ${label} | ${rate(res.raw)} | ${rate(res.native)} | ${rate(res.wasm)} | ${(res.raw.ms / res.native.ms).toFixed(2)} | ${rss} |`);
+        const two = res['native-two-reads'];
+        const extra = engines.includes('native-two-reads') ? ` ${rate(two)} | ${two ? (res.raw.ms / two.ms).toFixed(2) : '–'} |` : '';
+        console.log(`| ${size / MIB} MiB | ${label} | ${rate(res.raw)} | ${rate(res.native)} | ${rate(res.wasm)} | ${(res.raw.ms / res.native.ms).toFixed(2)} | ${rss} |${extra}`);
       }
     }
     console.log(`load average at end ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);

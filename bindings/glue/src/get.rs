@@ -41,7 +41,11 @@ impl Get {
     /// `"delayedAuthentication"` or `"range"` with `range` = `"bytes=a-b"`, `"bytes=a-"` or
     /// `"bytes=-n"`), the policy options, `instructionFileSuffix`, `encryptionContext` /
     /// `acceptStoredEncryptionContext`, `memoryBudget`, `storage`, `connections`, `partSize`,
-    /// `headFirst`, `readInstructionFile` (default true; false is `disableInstructionFile`).
+    /// `headFirst`, `readInstructionFile` (default true; false is `disableInstructionFile`),
+    /// `unverifiedPlaintextStorage` (**hazmat**, with `storage`: the host's promise that its
+    /// storage has no name and no reader until `done` and is discarded on any error — the core's
+    /// [`s3_encryption::hazmat::unverified_plaintext_storage`] — so that a GCM object over the
+    /// budget is decrypted into it in one pass).
     pub fn new(o: &dyn Opts) -> R<Get> {
         let mut t = texts(o)?;
         t.version_id = opt_str(o, "versionId")?;
@@ -70,6 +74,10 @@ impl Get {
             it.memory_budget = b;
         }
         it.storage = opt_bool(o, "storage")?;
+        if opt_bool(o, "unverifiedPlaintextStorage")? {
+            it.unverified_plaintext_storage =
+                Some(s3_encryption::hazmat::unverified_plaintext_storage());
+        }
         if let Some(c) = opt_u64(o, "connections")? {
             it.connections = u16::try_from(c).map_err(|_| Fail::from(Error::InvalidConfig))?;
         }

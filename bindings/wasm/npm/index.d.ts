@@ -153,7 +153,8 @@ export interface S3EncryptionClientOptions extends DecryptPolicyOptions {
   disableInstructionFile?: boolean;
   /** Objects up to this stored size are verified in one buffer (64 MiB). */
   bufferSize?: number;
-  storage?: ReadStorage;
+  /** Storage for one-pass reads of objects over `bufferSize`: yours, or `false` for none (two reads). Default: on Node, a temporary file that never has a name; in browsers, none. */
+  storage?: ReadStorage | false;
   /** Parallel ranged GETs for large objects (1). */
   connections?: number;
   /** Part size of parallel ranged GETs (8 MiB, a multiple of 1 MiB). */
@@ -224,7 +225,7 @@ export interface GetObjectInput {
   Range?: string;
 }
 
-export type Verification = 'InMemory' | 'Storage' | 'TwoPass' | 'DelayedAuthentication' | 'UnauthenticatedRange';
+export type Verification = 'InMemory' | 'Storage' | 'DecryptedInStorage' | 'TwoPass' | 'DelayedAuthentication' | 'UnauthenticatedRange';
 
 export interface GetObjectOutput<B> {
   Body: B;

@@ -3,8 +3,9 @@
 // S3EC_ENGINE=native or S3EC_ENGINE=wasm forces one (native when absent is an error).
 import { readFileSync } from 'node:fs';
 import * as wasm from './dist/s3ec_core.js';
-import { install } from './lib/engine.js';
+import { install, installStorage } from './lib/engine.js';
 import { loadNative } from './lib/native.js';
+import { available, unnamedStorage } from './lib/spool.js';
 
 const forced = process.env.S3EC_ENGINE || undefined;
 if (forced !== undefined && forced !== 'native' && forced !== 'wasm') {
@@ -17,5 +18,7 @@ if (native) {
   wasm.initSync({ module: readFileSync(new URL('./dist/s3ec_core_bg.wasm', import.meta.url)) });
   install('wasm', wasm);
 }
+
+if (available) installStorage(unnamedStorage);
 
 export * from './lib/index.js';

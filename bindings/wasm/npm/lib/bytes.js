@@ -63,20 +63,28 @@ function asBytes(c) {
 /**
  * A reader that hands out exactly `n` bytes at a time (fewer only at the end) from a chunk
  * iterator, each time in a fresh buffer of its own.
+ *
+ * Each chunk is copied into that buffer as it arrives (and dropped), not kept until the last one
+ * came: the copy overlaps the wait for the network, and the chunks are never held beside it.
  */
 export class ExactReader {
   /** `tolerant`: a failing source (a connection cut mid-body) just ends; `error` keeps why. */
   constructor(iter, { tolerant = false, spare = 0 } = {}) {
     this.iter = iter;
     this.spare = spare;
-    this.buf = [];
-    this.have = 0;
+    this.rest = null;
     this.done = false;
     this.tolerant = tolerant;
     this.error = null;
   }
-  async read(n) {
-    while (this.have < n && !this.done) {
+  /** The next chunk of the source (after what the last read left), or null at its end. */
+  async next() {
+    if (this.rest) {
+      const r = this.rest;
+      this.rest = null;
+      return r;
+    }
+    while (!this.done) {
       let r;
       try {
         r = await this.iter.next();
@@ -86,24 +94,27 @@ export class ExactReader {
         r = { done: true };
       }
       if (r.done) this.done = true;
-      else if (r.value.length) {
-        this.buf.push(r.value);
-        this.have += r.value.length;
-      }
+      else if (r.value.length) return r.value;
     }
-    const take = Math.min(n, this.have);
+    return null;
+  }
+  /**
+   * The next `n` bytes (fewer only at the end), in `into` (an ArrayBuffer of at least `n` bytes,
+   * reused by the caller) or else in a fresh buffer.
+   */
+  async read(n, into) {
     // Always a copy (the caller's chunks are never handed out), with `spare` bytes of room after.
-    const out = this.spare ? new Uint8Array(new ArrayBuffer(take + this.spare), 0, take) : new Uint8Array(take);
+    // The buffer is sized for `n` up front: the machine's piece sizes are bounded by its budget.
+    const out = new Uint8Array(into ?? new ArrayBuffer(n + this.spare), 0, n);
     let at = 0;
-    while (at < take) {
-      const c = this.buf[0];
-      const k = Math.min(c.length, take - at);
-      out.set(c.subarray(0, k), at);
+    while (at < n) {
+      const c = await this.next();
+      if (c === null) break;
+      const k = Math.min(c.length, n - at);
+      out.set(k === c.length ? c : c.subarray(0, k), at);
       at += k;
-      if (k === c.length) this.buf.shift();
-      else this.buf[0] = c.subarray(k);
+      if (k < c.length) this.rest = c.subarray(k);
     }
-    this.have -= take;
-    return out;
+    return at === n ? out : out.subarray(0, at);
   }
 }

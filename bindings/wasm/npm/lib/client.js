@@ -1,7 +1,7 @@
 // S3EncryptionClient: performs, with the caller's S3Client, the requests the core's machines ask
 // for, and hands every response back to them. Every check (status, Content-Range, lengths, ETags,
 // caps, authentication) is the core's; this file only moves bytes.
-import { WasmGet, WasmPut, WasmDescribeObject, WasmDelete, WasmRotate, checkWriteSettings } from './engine.js';
+import { WasmGet, WasmPut, WasmDescribeObject, WasmDelete, WasmRotate, checkWriteSettings, unnamedStorage } from './engine.js';
 import { S3EncryptionError, UsageError, core as coreCall, mapError } from './errors.js';
 import { flat } from './keyrings.js';
 import { engineKeyring } from './custom-keyring.js';
@@ -13,6 +13,12 @@ import { sendCommand } from './commands.js';
 import { checkOptions } from './options.js';
 
 const core = (f) => coreCall(f);
+// Plaintext released from the unnamed storage in blocks of this size; storage writes in flight.
+const RELEASE_BLOCK = 1 << 20;
+const STORE_AHEAD = 4;
+// Pieces of this size (the usual ones of large objects) are read into reused buffers (see
+// `spare` in `_drive`).
+const POOLED = 1 << 20;
 
 
 /**
@@ -30,9 +36,10 @@ const core = (f) => coreCall(f);
  *   same name): an object whose envelope lives in one is refused without a request for it;
  * - `instructionFileSuffix` (`.instruction`), `instructionFilePut` (write the envelope to the
  *   instruction file instead of the metadata);
- * - `bufferSize`: objects up to this stored size are verified in one buffer (64 MiB); larger ones
- *   are read twice (verified, then released chunk by chunk after each matched), or through
- *   `storage` (`{write(offset, bytes), read(first, last)}`, random access) once;
+ * - `bufferSize`: objects up to this stored size are verified in one buffer (64 MiB). Larger ones
+ *   are read once into a temporary file that has no name (Node; `storage: false` turns it off),
+ *   through your `storage` (`{write(offset, bytes), read(first, last)}`, random access), or, in
+ *   browsers, twice (verified, then released chunk by chunk after each matched);
  * - `connections` (1) and `partSize` (8 MiB) for parallel ranged GETs of large objects;
  * - `multipartThreshold` (16 MiB), `multipartPartSize` (8 MiB), `partsInFlight` (4) for writes.
  */
@@ -306,8 +313,16 @@ export class S3EncryptionClient {
     let mode = 'verified';
     if (input.Range) mode = 'range';
     else if (this.policy.enableDelayedAuthenticationMode) mode = 'delayedAuthentication';
-    const g = core(() => new WasmGet(this._getOptions(input, { mode, range: input.Range })));
-    const run = this._drive(g, { ...options, ranged: mode === 'range' });
+    // Node, no storage of the caller's and a verified read: our own unnamed file, into which the
+    // core decrypts a GCM object over the budget in one pass (see lib/spool.js).
+    const own = mode === 'verified' && this.storage === undefined && unnamedStorage ? unnamedStorage() : undefined;
+    const g = core(
+      () =>
+        new WasmGet(
+          this._getOptions(input, { mode, range: input.Range, ...(own && { storage: true, unverifiedPlaintextStorage: true }) }),
+        ),
+    );
+    const run = this._drive(g, { ...options, ranged: mode === 'range', storage: own ?? this.storage, ownStorage: !!own });
     const head = {};
     run.head = head;
     if (options.as === 'stream') {
@@ -359,6 +374,17 @@ export class S3EncryptionClient {
     const maxPiece = options.maxPiece ?? (() => 1 << 20);
     const sdkErrors = [];
     const core = (f) => coreCall(f, sdkErrors);
+    // Writes to the storage overlap the body's next pieces (each piece is a buffer of its own);
+    // at most STORE_AHEAD in flight, and all of them done before the storage is read.
+    const writes = [];
+    let writeError = null;
+    // Buffers of pieces that were stored or dropped, reused for the next ones (a released piece is
+    // the caller's and never comes back): fewer large allocations, less garbage collection.
+    const spare = [];
+    const stored = async () => {
+      await Promise.all(writes.splice(0));
+      if (writeError) throw writeError;
+    };
     async function* loop() {
       const inflight = new Map();
       const bodies = new Map();
@@ -415,7 +441,8 @@ export class S3EncryptionClient {
               src.body = b;
             } else {
               const [a, b] = core(() => g.replayRange(n.id));
-              const bytes = await self.storage.read(a, b);
+              await stored();
+              const bytes = await options.storage.read(a, b);
               src = [bytes][Symbol.iterator]();
             }
             // A body cut short (the connection dropped) ends where it ended: the machine decides
@@ -425,17 +452,38 @@ export class S3EncryptionClient {
               for (;;) {
                 const f = core(() => g.feed(n.id));
                 const want = f.len === 0 ? 64 * 1024 : f.exact ? f.len : Math.max(1, Math.min(f.len, maxPiece(f.len)));
-                const piece = await reader.read(want);
+                const reuse = want === POOLED ? (spare.pop() ?? new ArrayBuffer(POOLED)) : undefined;
+                const piece = await reader.read(want, reuse);
                 if (piece.length === 0) {
+                  if (reuse) spare.push(reuse);
                   core(() => g.endOfBody(n.id));
                   break;
                 }
                 const rel = core(() => g.body(n.id, piece));
                 if (rel.kind === 'plaintext' && rel.len > 0) {
-                  yield { bytes: piece.subarray(rel.start, rel.start + rel.len), offset: rel.offset };
+                  let bytes = piece.subarray(rel.start, rel.start + rel.len);
+                  // A released buffer is the caller's: only one this piece filled whole (so it
+                  // shows nothing of an earlier piece); else a copy, and the buffer is reused.
+                  if (reuse && piece.length !== POOLED) {
+                    bytes = bytes.slice();
+                    spare.push(reuse);
+                  }
+                  yield { bytes, offset: rel.offset };
                 } else if (rel.kind === 'store') {
-                  await self.storage.write(rel.offset, piece);
-                }
+                  const at = rel.offset;
+                  // Our own storage is done with a buffer when its write is; yours may keep it.
+                  const back = options.ownStorage ? reuse : undefined;
+                  writes.push(
+                    (async () => options.storage.write(at, piece))().then(
+                      () => back && spare.push(back),
+                      (e) => {
+                        writeError ??= e;
+                      },
+                    ),
+                  );
+                  if (writes.length >= STORE_AHEAD) await writes.shift();
+                  if (writeError) throw writeError;
+                } else if (reuse) spare.push(reuse);
               }
             } finally {
               destroy(src.body);
@@ -449,6 +497,14 @@ export class S3EncryptionClient {
             info.ETag = n.object.etag ?? undefined;
             info.VersionId = n.object.versionId ?? undefined;
             if (n.rangeFirst !== null) info.rangeFirst = n.rangeFirst;
+            await stored();
+            if (n.verification === 'DecryptedInStorage') {
+              // Verified now: the plaintext in our unnamed storage is released from there.
+              for (let at = 0; at < n.released; at += RELEASE_BLOCK) {
+                const last = Math.min(at + RELEASE_BLOCK, n.released) - 1;
+                yield { bytes: await options.storage.read(at, last), offset: at };
+              }
+            }
             return;
           }
         }
@@ -458,6 +514,8 @@ export class S3EncryptionClient {
         for (const b of bodies.values()) destroy(b);
         for (const p of inflight.values()) p.then((x) => x.r && destroy(x.r.body));
         g.free();
+        await Promise.all(writes.splice(0));
+        if (options.ownStorage) await options.storage.close();
       }
     }
     const it = loop();

@@ -9,6 +9,17 @@ export let WasmGet, WasmPut, WasmDescribeObject, WasmDelete, WasmRotate;
 export let WasmAesKey, WasmRsaPrivateKey, WasmRsaPublicKey, WasmDataKey, WasmEnvelope;
 export let checkWriteSettings, parseEnvelope, needsInstructionFile, isEnvelopeKey, coreVersion;
 
+/**
+ * Where the host has one (Node: `lib/spool.js`), a maker of the unnamed storage of one-pass reads
+ * of objects over `bufferSize`; `undefined` in browsers.
+ */
+export let unnamedStorage;
+
+/** Install the host's maker of unnamed read storage (see `unnamedStorage`). */
+export function installStorage(make) {
+  unnamedStorage = make;
+}
+
 /** Install `core` (the addon's or the wasm module's exports) as the engine `name`. */
 export function install(name, core) {
   ({ WasmGet, WasmPut, WasmDescribeObject, WasmDelete, WasmRotate } = core);

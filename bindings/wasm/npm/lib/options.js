@@ -77,8 +77,8 @@ export function checkOptions(options, write) {
     throw new UsageError('instructionFilePut writes instruction files, and disableInstructionFile turns them off: set one of them');
   }
   const st = options.storage;
-  if (st !== undefined && (st === null || typeof st.write !== 'function' || typeof st.read !== 'function')) {
-    throw new UsageError('storage must have write(offset, bytes) and read(first, last)');
+  if (st !== undefined && st !== false && (st === null || typeof st.write !== 'function' || typeof st.read !== 'function')) {
+    throw new UsageError('storage must be false or have write(offset, bytes) and read(first, last)');
   }
   const suffix = options.instructionFileSuffix;
   if (suffix !== undefined) {

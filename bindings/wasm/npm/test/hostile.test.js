@@ -57,7 +57,7 @@ function storage() {
 
 /** Read through the liar as a stream; returns {error, released} with every released byte. */
 async function read(opts, objectKey = 'k') {
-  const c = new m.S3EncryptionClient({ s3Client: s3, keyring: new m.AesKeyring({ key }), ...opts, storage: opts.storage ? storage() : undefined });
+  const c = new m.S3EncryptionClient({ s3Client: s3, keyring: new m.AesKeyring({ key }), ...opts, storage: opts.storage === true ? storage() : opts.storage });
   const released = [];
   try {
     const r = await c.getObject({ Bucket: env.bucket, Key: objectKey }, { as: 'stream' });
@@ -72,21 +72,27 @@ function onlyTrueBytes(released, label) {
   assert.ok(Buffer.from(pt.buffer, pt.byteOffset, released.length).equals(released), `${label}: a released byte differs from the plaintext`);
 }
 
+// `storage`: true is the test's own, false none (two reads), absent the package's default (on
+// Node, a temporary file without a name, which the core decrypts a GCM object into in one read).
 const modes = [
+  { bufferSize: 0, storage: false },
   { bufferSize: 0 },
   { bufferSize: 0, storage: true },
-  { bufferSize: 0, connections: 3 },
+  { bufferSize: 0, connections: 3, storage: false },
+  { bufferSize: 0, connections: 2 },
   { bufferSize: 0, connections: 2, storage: true },
 ];
+/** Whether `mode` reads the object once (into a storage). */
+const oneRead = (mode) => mode.storage !== false;
 
 test('hostile storage matrix', async () => {
   for (const mode of modes) {
     const label = JSON.stringify(mode);
     for (const at of [0, 5 * MIB + 17, n - 1, n + 5]) {
-      liar.set({ kind: 'flip', nth: mode.storage ? 1 : 2, at });
+      liar.set({ kind: 'flip', nth: oneRead(mode) ? 1 : 2, at });
       const got = await read(mode);
       onlyTrueBytes(got.released, `${label} flip ${at}`);
-      if ((mode.storage || mode.connections > 1) && !got.error) {
+      if ((oneRead(mode) || mode.connections > 1) && !got.error) {
         assert.equal(got.released.length, n, `${label} flip ${at}`);
         continue;
       }
@@ -105,7 +111,7 @@ test('hostile storage matrix', async () => {
       liar.set({ kind });
       const got = await read(mode);
       onlyTrueBytes(got.released, `${label} ${kind}`);
-      if (kind === 'headGetDisagree' && mode.storage && !mode.connections) {
+      if (kind === 'headGetDisagree' && oneRead(mode) && !mode.connections) {
         assert.equal(got.error, null, `${label} ${kind}`);
         continue;
       }

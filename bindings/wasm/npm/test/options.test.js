@@ -28,7 +28,7 @@ test('each configuration mistake is refused in the constructor, naming its optio
     [{ s3Client: s3, keyring, instructionFileSuffix: '' }, /^instructionFileSuffix must be/],
     [{ s3Client: s3, keyring, instructionFilePut: 'yes' }, /^instructionFilePut must be true or false/],
     [{ s3Client: s3, keyring, instructionFilePut: true, disableInstructionFile: true }, /instructionFilePut .* disableInstructionFile/],
-    [{ s3Client: s3, keyring, storage: {} }, /^storage must have/],
+    [{ s3Client: s3, keyring, storage: {} }, /^storage must be false or have/],
   ];
   const messages = new Set();
   for (const [o, re] of cases) {

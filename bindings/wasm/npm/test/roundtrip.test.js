@@ -158,9 +158,11 @@ test('release modes: in memory, two passes, storage, parallel ranged GETs', asyn
   };
   const modes = [
     [{}, 'InMemory'],
-    [{ bufferSize: 0 }, 'TwoPass'],
+    [{ bufferSize: 0, storage: false }, 'TwoPass'],
+    [{ bufferSize: 0 }, 'DecryptedInStorage'],
     [{ bufferSize: 0, storage: store() }, 'Storage'],
-    [{ bufferSize: 0, connections: 3 }, 'TwoPass'],
+    [{ bufferSize: 0, connections: 3, storage: false }, 'TwoPass'],
+    [{ bufferSize: 0, connections: 3 }, 'DecryptedInStorage'],
     [{ bufferSize: 0, connections: 2, storage: store() }, 'Storage'],
   ];
   for (const [o, want] of modes) {
@@ -295,7 +297,12 @@ test('stream-mode getObject fills ContentLength, verification, ETag and VersionI
   const pt = data(300_001, 31);
   const put = await c.putObject({ Bucket: bucket, Key: 'v', Body: pt });
   assert.ok(put.VersionId, 'a versioned bucket answers a VersionId');
-  for (const o of [{}, { bufferSize: 0 }]) {
+  const verifications = new Map([
+    [undefined, 'InMemory'],
+    [false, 'TwoPass'],
+    [true, 'DecryptedInStorage'],
+  ]);
+  for (const o of [{}, { bufferSize: 0, storage: false }, { bufferSize: 0 }]) {
     const r = client(new m.AesKeyring({ key: aesRaw }), o);
     const s = await r.getObject({ Bucket: bucket, Key: 'v' }, { as: 'stream' });
     // Known before the first byte is read: the object's identity.
@@ -304,7 +311,7 @@ test('stream-mode getObject fills ContentLength, verification, ETag and VersionI
     eq(await readAll(s.Body), pt);
     // Known once the stream ended: what was released, and how it was verified.
     assert.equal(s.ContentLength, pt.length);
-    assert.equal(s.verification, o.bufferSize === 0 ? 'TwoPass' : 'InMemory');
+    assert.equal(s.verification, verifications.get(o.bufferSize === 0 ? o.storage !== false : undefined));
     const b = await r.getObject({ Bucket: bucket, Key: 'v' });
     assert.deepEqual([b.ETag, b.VersionId, b.ContentLength, b.verification], [s.ETag, s.VersionId, s.ContentLength, s.verification]);
   }
