@@ -6,15 +6,13 @@
 import { UsageError } from './errors.js';
 import { chunks, concat } from './bytes.js';
 import { userMetadata } from './requests.js';
+import { abort, complete, create, uploadPart } from './multipart.js';
 
 /**
  * Refused: their bodies or results are object contents the encryption client cannot encrypt or
- * decrypt in this form (caller-driven multipart uploads, part copies, S3 Select).
+ * decrypt in this form (part copies, S3 Select).
  */
 const REFUSED = {
-  CreateMultipartUploadCommand: 'caller-driven multipart uploads are not supported yet: use PutObjectCommand (bodies over multipartThreshold go up as multipart uploads, encrypted as one object)',
-  UploadPartCommand: 'caller-driven multipart uploads are not supported yet: use PutObjectCommand (bodies over multipartThreshold go up as multipart uploads, encrypted as one object)',
-  CompleteMultipartUploadCommand: 'caller-driven multipart uploads are not supported yet: use PutObjectCommand',
   UploadPartCopyCommand: 'a part copy splices ciphertext into another object without its envelope',
   SelectObjectContentCommand: 'S3 Select would query the ciphertext',
   WriteGetObjectResponseCommand: 'an Object Lambda response would carry whatever body it is given, unencrypted',
@@ -256,6 +254,14 @@ export async function sendCommand(client, command, options = {}) {
       return del(client, input);
     case 'DeleteObjectsCommand':
       return deleteMany(client, command, sdkOptions);
+    case 'CreateMultipartUploadCommand':
+      return create(client, input, extra);
+    case 'UploadPartCommand':
+      return uploadPart(client, input);
+    case 'CompleteMultipartUploadCommand':
+      return complete(client, input);
+    case 'AbortMultipartUploadCommand':
+      return (await abort(client, input)) ?? client.s3Client.send(command, sdkOptions);
     default:
       break;
   }

@@ -98,8 +98,64 @@ test('DeleteObjects removes instruction files; other commands pass through; unsa
     c.send(new CopyObjectCommand({ Bucket: env.bucket, Key: 'cp/r', CopySource: `${env.bucket}/cp/meta`, MetadataDirective: 'REPLACE', Metadata: {} })),
     (e) => e instanceof m.UsageError && /REPLACE/.test(e.message),
   );
-  await assert.rejects(c.send(new CreateMultipartUploadCommand({ Bucket: env.bucket, Key: 'mp' })), (e) => e instanceof m.UsageError && /CreateMultipartUpload/.test(e.message));
-  await assert.rejects(c.send(new UploadPartCommand({ Bucket: env.bucket, Key: 'mp', UploadId: 'u', PartNumber: 1, Body: 'x' })), m.UsageError);
+  // A part of an upload the encryption client did not start would be stored as plaintext.
+  const plain = await env.s3.send(new CreateMultipartUploadCommand({ Bucket: env.bucket, Key: 'mp' }));
+  await assert.rejects(
+    c.send(new UploadPartCommand({ Bucket: env.bucket, Key: 'mp', UploadId: plain.UploadId, PartNumber: 1, Body: 'x' })),
+    (e) => e instanceof m.UsageError && /plaintext/.test(e.message),
+  );
+  // Its abort passes through to the wrapped client.
+  const { AbortMultipartUploadCommand } = s3sdk;
+  await c.send(new AbortMultipartUploadCommand({ Bucket: env.bucket, Key: 'mp', UploadId: plain.UploadId }));
+});
+
+test('caller-driven multipart uploads through send: one encrypted object, parts in order, ETags checked, abort leaves nothing', async () => {
+  const { CreateMultipartUploadCommand, UploadPartCommand, CompleteMultipartUploadCommand, AbortMultipartUploadCommand, GetObjectCommand } = s3sdk;
+  const { HeadObjectCommand, ListMultipartUploadsCommand } = s3sdk;
+  const MIB = 1 << 20;
+  const c = client({ multipartPartSize: 5 * MIB });
+  const sizes = [5 * MIB, 7 * MIB + 5, 1, 2 * MIB + 3];
+  const parts = sizes.map((n, i) => data(n, 40 + i));
+  const copies = parts.map((p) => Buffer.from(p));
+  const up = await c.send(new CreateMultipartUploadCommand({ Bucket: env.bucket, Key: 'mp/a', ContentType: 'application/x-test', Metadata: { who: 'caller' } }));
+  assert.equal(up.$metadata.httpStatusCode, 200);
+  assert.match(up.UploadId, /^s3ec-/);
+  // Out of order: refused, and the upload goes on.
+  await assert.rejects(c.send(new UploadPartCommand({ Bucket: env.bucket, Key: 'mp/a', UploadId: up.UploadId, PartNumber: 2, Body: parts[1] })), (e) => e instanceof m.UsageError && /in order/.test(e.message));
+  const done = [];
+  for (const [i, Body] of parts.entries()) {
+    const r = await c.send(new UploadPartCommand({ Bucket: env.bucket, Key: 'mp/a', UploadId: up.UploadId, PartNumber: i + 1, Body, ContentLength: Body.length }));
+    assert.match(r.ETag, /^"[0-9a-f]{32}"$/);
+    done.push({ PartNumber: i + 1, ETag: r.ETag });
+  }
+  parts.forEach((p, i) => eq(p, copies[i]));
+  // A part list that is not the parts uploaded: refused, the upload still open.
+  await assert.rejects(
+    c.send(new CompleteMultipartUploadCommand({ Bucket: env.bucket, Key: 'mp/a', UploadId: up.UploadId, MultipartUpload: { Parts: [...done.slice(0, 2), { ...done[2], ETag: '"x"' }, done[3]] } })),
+    (e) => e instanceof m.UsageError && /part list/.test(e.message),
+  );
+  const fin = await c.send(new CompleteMultipartUploadCommand({ Bucket: env.bucket, Key: 'mp/a', UploadId: up.UploadId, MultipartUpload: { Parts: done } }));
+  assert.equal(fin.$metadata.httpStatusCode, 200);
+  assert.match(fin.ETag, /-\d+"$/, 'stored as an S3 multipart upload');
+  const got = await c.send(new GetObjectCommand({ Bucket: env.bucket, Key: 'mp/a' }));
+  eq(await got.Body.transformToByteArray(), Buffer.concat(parts));
+  assert.equal(got.ContentType, 'application/x-test');
+  assert.deepEqual(got.Metadata, { who: 'caller' });
+  // The stored bytes are ciphertext of the whole stream plus its tag.
+  const raw = await env.s3.send(new HeadObjectCommand({ Bucket: env.bucket, Key: 'mp/a' }));
+  assert.equal(raw.ContentLength, Buffer.concat(parts).length + 16);
+  // The upload is gone once completed.
+  await assert.rejects(c.send(new UploadPartCommand({ Bucket: env.bucket, Key: 'mp/a', UploadId: up.UploadId, PartNumber: 5, Body: 'x' })), m.UsageError);
+
+  // Aborted after a part: no object, no upload left in S3.
+  const ab = await c.send(new CreateMultipartUploadCommand({ Bucket: env.bucket, Key: 'mp/b' }));
+  await c.send(new UploadPartCommand({ Bucket: env.bucket, Key: 'mp/b', UploadId: ab.UploadId, PartNumber: 1, Body: data(6 * MIB, 9) }));
+  await assert.rejects(c.send(new UploadPartCommand({ Bucket: env.bucket, Key: 'mp/c', UploadId: ab.UploadId, PartNumber: 2, Body: 'x' })), (e) => e instanceof m.UsageError && /not .*mp\/c/.test(e.message));
+  const r = await c.send(new AbortMultipartUploadCommand({ Bucket: env.bucket, Key: 'mp/b', UploadId: ab.UploadId }));
+  assert.equal(r.$metadata.httpStatusCode, 204);
+  await assert.rejects(env.s3.send(new HeadObjectCommand({ Bucket: env.bucket, Key: 'mp/b' })), (e) => e.$metadata?.httpStatusCode === 404);
+  const open = await env.s3.send(new ListMultipartUploadsCommand({ Bucket: env.bucket, Prefix: 'mp/' }));
+  assert.deepEqual(open.Uploads ?? [], []);
 });
 
 test("storage errors in the SDK's shape: NoSuchKey vs NoSuchBucket, $fault, $metadata, S3ServiceException", async () => {
