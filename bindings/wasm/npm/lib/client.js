@@ -11,6 +11,7 @@ import { Source, withTag } from './source.js';
 import { policyOptions } from './decrypt.js';
 import { sendCommand } from './commands.js';
 import { checkOptions } from './options.js';
+import { hostOpen } from './webcrypto.js';
 
 const core = (f) => coreCall(f);
 
@@ -430,9 +431,11 @@ export class S3EncryptionClient {
                   core(() => g.endOfBody(n.id));
                   break;
                 }
-                const rel = core(() => g.body(n.id, piece));
+                // The webcrypto engine opens an in-memory GCM body itself (lib/webcrypto.js).
+                const host = f.exact && n.kind === 'readBody' ? await hostOpen(g, n.id, piece, core) : null;
+                const rel = host ? host.rel : core(() => g.body(n.id, piece));
                 if (rel.kind === 'plaintext' && rel.len > 0) {
-                  yield { bytes: piece.subarray(rel.start, rel.start + rel.len), offset: rel.offset };
+                  yield { bytes: (host ? host.bytes : piece).subarray(rel.start, rel.start + rel.len), offset: rel.offset };
                 } else if (rel.kind === 'store') {
                   await self.storage.write(rel.offset, piece);
                 }
