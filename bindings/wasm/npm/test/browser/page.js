@@ -1,5 +1,6 @@
 // The browser test page: decrypt every vector, and round-trip through an in-memory S3 with a
-// WebCrypto key, using the package as served (the .wasm fetched beside browser.js).
+// WebCrypto key, using the package as served (the .wasm fetched beside browser.js), on the engine
+// the test chose (globalThis.S3EC_ENGINE, set before the package loads).
 import * as m from '/pkg/browser.js';
 
 const out = document.getElementById('out');
@@ -194,23 +195,46 @@ async function roundTrips() {
     }
     if ((await sha256(await new Blob(parts).arrayBuffer())) !== (await sha256(full))) failures.push(`${k}: stream mismatch`);
   }
-  // A flipped byte: opaque authentication failure, nothing released.
-  const o = s3.objects.get('b/obj-5000-{}');
-  o.body[100] ^= 1;
-  try {
-    await new m.S3EncryptionClient({ s3Client: s3, keyring }).getObject({ Bucket: 'b', Key: 'obj-5000-{}' });
-    failures.push('tampered object decrypted');
-  } catch (e) {
-    if (!(e instanceof m.AuthenticationError)) failures.push(`tampered: ${e}`);
+  // Tampered objects (a body byte, the tag; in memory and in two passes; bytes and stream): the
+  // opaque authentication failure, nothing released. The test compares these records across
+  // the engines.
+  const tampered = [];
+  for (const [k, at, o] of [
+    ['obj-5000-{}', 100, {}],
+    [`obj-${6 * MIB + 17}-{}`, -1, {}],
+    [`obj-${6 * MIB + 17}-{}`, 7, { bufferSize: 0 }],
+  ]) {
+    const obj = s3.objects.get(`b/${k}`);
+    const i = at < 0 ? obj.body.length + at : at;
+    obj.body[i] ^= 1;
+    const c = new m.S3EncryptionClient({ s3Client: s3, keyring, ...o });
+    for (const as of ['bytes', 'stream']) {
+      let released = 0;
+      let verdict = 'decrypted';
+      try {
+        const got = await c.getObject({ Bucket: 'b', Key: k }, { as });
+        if (as === 'bytes') released = got.Body.length;
+        else for (const reader = got.Body.getReader(); ; ) {
+          const r = await reader.read();
+          if (r.done) break;
+          released += r.value.length;
+        }
+      } catch (e) {
+        verdict = `${className(e)} ${e.code}`;
+      }
+      tampered.push({ k, at, o, as, verdict, released });
+      if (verdict !== 'authentication Authentication' || released !== 0) failures.push(`tampered ${k} at ${at} ${JSON.stringify(o)} ${as}: ${verdict}, ${released} bytes released`);
+    }
+    obj.body[i] ^= 1;
   }
-  return failures;
+  return { failures, tampered };
 }
 
 (async () => {
   try {
     const v = await vectors();
     const rt = await roundTrips();
-    window.__result = { vectors: v.count, failures: [...v.failures, ...rt], userAgent: navigator.userAgent };
+    window.__result = { engine: m.engine, vectors: v.count, failures: [...v.failures, ...rt.failures], tampered: rt.tampered, userAgent: navigator.userAgent };
   } catch (e) {
     window.__result = { vectors: 0, failures: [`page error: ${e && e.stack}`] };
   }
