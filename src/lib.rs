@@ -30,7 +30,7 @@ pub mod suite;
 pub mod verified_range;
 pub mod wrap;
 
-pub use decrypt::{Decryptor, ReleasePass, VerifyPass};
+pub use decrypt::{Decryptor, HostAead, ReleasePass, VerifyPass};
 pub use encrypt::Encryptor;
 pub use envelope::{ARENA_CAPACITY, Envelope};
 pub use error::{Error, ErrorClass, Result};

@@ -82,9 +82,8 @@ impl DataKey {
 }
 
 /// The content-encryption key of one object (for V3 the key derived from the data key and
-/// checked against the key commitment), handed to a host's AEAD by
-/// [`crate::object::GetObject::host_aead`]. Zeroized on drop, redacted in `Debug`; only the core
-/// makes one.
+/// checked against the key commitment), handed to a host's AEAD in a [`crate::HostAead`].
+/// Zeroized on drop, redacted in `Debug`; only the core makes one.
 #[derive(Clone, Zeroize, ZeroizeOnDrop)]
 pub struct AeadKey {
     bytes: [u8; 32],

@@ -248,7 +248,19 @@ fn data_key(case: &Case, env: &Envelope) -> Result<DataKey, Error> {
 
 fn run(case: &Case, how: &str, seed: u64) -> Result<Vec<u8>, Error> {
     if how == "host-aead" {
-        return machine_host_aead(case);
+        // The AEAD done by the host (`aes-gcm` standing in for WebCrypto), through the GET
+        // machine and for the object in hand: the same plaintext or error class (the machine
+        // also looks for an instruction file where the metadata holds no envelope), and the
+        // vector's.
+        let via_machine = machine_host_aead(case);
+        let in_hand = in_hand_host_aead(case);
+        let same = match (&via_machine, &in_hand) {
+            (Ok(a), Ok(b)) => a == b,
+            (Err(a), Err(b)) => class_name(*a) == class_name(*b),
+            _ => false,
+        };
+        assert!(same, "the machine and the object in hand disagree");
+        return in_hand;
     }
     let meta = case.metadata.iter().map(|(k, v)| (k.as_str(), v.as_str()));
     let env = Envelope::parse(meta, case.instruction.as_deref(), &case.policy)?;
@@ -287,11 +299,42 @@ fn run(case: &Case, how: &str, seed: u64) -> Result<Vec<u8>, Error> {
     verify_first(dec, &case.body, how, seed)
 }
 
+fn in_hand_host_aead(case: &Case) -> Result<Vec<u8>, Error> {
+    let meta = case.metadata.iter().map(|(k, v)| (k.as_str(), v.as_str()));
+    let env = Envelope::parse(meta, case.instruction.as_deref(), &case.policy)?;
+    let dec = env.decryptor(data_key(case, &env)?, &case.policy)?;
+    let Some(aead) = dec.host_aead(case.body.len() as u64)? else {
+        // Legacy CBC: the core's own decrypt.
+        let mut out = vec![0u8; case.body.len()];
+        let n = dec.decrypt_whole(&case.body, &mut out)?;
+        out.truncate(n);
+        return Ok(out);
+    };
+    let (ok, pt) = host_open(&aead, &case.body);
+    let n = aead.verdict(ok)?;
+    assert_eq!(n, pt.len() as u64);
+    Ok(pt)
+}
+
+/// The host's AES-256-GCM open of a whole stored body: whether the tag verified, and the
+/// plaintext when it did (nothing otherwise).
+fn host_open(aead: &s3_encryption::HostAead, body: &[u8]) -> (bool, Vec<u8>) {
+    use aes_gcm::aead::{AeadInOut, KeyInit};
+    let c = aes_gcm::Aes256Gcm::new(&(*aead.key().as_bytes()).into());
+    let (ct, tag) = body.split_at(body.len() - aead.tag_len());
+    let tag: [u8; 16] = tag.try_into().unwrap();
+    let mut buf = ct.to_vec();
+    let nonce = (*aead.nonce()).into();
+    match c.decrypt_inout_detached(&nonce, aead.aad(), buf.as_mut_slice().into(), &tag.into()) {
+        Ok(()) => (true, buf),
+        Err(_) => (false, Vec::new()),
+    }
+}
+
 /// The GET machine, in memory, with the bulk AEAD done by the host (`GetObject::host_aead`):
 /// here the `aes-gcm` crate stands in for WebCrypto. Objects the machine keeps for itself (legacy
 /// CBC) go through `GetObject::body`. Whatever the path, the result must be the vector's.
 fn machine_host_aead(case: &Case) -> Result<Vec<u8>, Error> {
-    use aes_gcm::aead::{AeadInOut, KeyInit};
     use s3_encryption::object::{GetIntent, GetNext, GetObject, Operation, Released};
     let ec: Vec<(&str, &str)> = case
         .caller_ec
@@ -340,17 +383,11 @@ fn machine_host_aead(case: &Case) -> Result<Vec<u8>, Error> {
                     let n = g.feed(id)?.len.min(body.len() - at).max(1);
                     let piece = &mut body[at..at + n];
                     if let Some(aead) = g.host_aead(id, piece.len())? {
-                        let c = aes_gcm::Aes256Gcm::new(&(*aead.key().as_bytes()).into());
-                        let (ct, tag) = piece.split_at_mut(piece.len() - aead.tag_len());
-                        let tag: [u8; 16] = (&*tag).try_into().unwrap();
-                        let nonce = (*aead.nonce()).into();
-                        let ok = c
-                            .decrypt_inout_detached(&nonce, aead.aad(), ct.into(), &tag.into())
-                            .is_ok();
+                        let (ok, pt) = host_open(&aead, piece);
                         if let Released::Plaintext { start, len, .. } =
                             g.host_aead_result(id, ok)?
                         {
-                            out = Some(ct[start..start + len].to_vec());
+                            out = Some(pt[start..start + len].to_vec());
                         }
                     } else if let Released::Plaintext { start, len, .. } = g.body(id, piece)? {
                         out = Some(piece[start..start + len].to_vec());

@@ -44,7 +44,7 @@ mod text;
 pub use delete::{DeleteDone, DeleteNext, DeleteObject};
 pub use describe::{DescribeNext, DescribeObject};
 pub use get::{
-    DEFAULT_PARALLEL_PART, DIGEST_CHUNK, Feed, GetDone, GetIntent, GetNext, GetObject, HostAead,
+    DEFAULT_PARALLEL_PART, DIGEST_CHUNK, Feed, GetDone, GetIntent, GetNext, GetObject,
     MAX_CONNECTIONS, ReadMode, Released, Verification,
 };
 pub use head::ObjectHead;

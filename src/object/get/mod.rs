@@ -34,7 +34,7 @@
 //!   verified, then decrypted in place. For GCM the host may do that AEAD itself (hardware AES,
 //!   e.g. WebCrypto): [`GetObject::host_aead`] hands it the checked content key, nonce and AAD
 //!   instead, and [`GetObject::host_aead_result`] releases only after its AEAD verified the tag
-//!   (see [`HostAead`] for why that is not hazmat).
+//!   (see [`crate::HostAead`] for why that is not hazmat).
 //! * **Storage** (the caller offers random-access storage, e.g. the destination file): pass one
 //!   copies the ciphertext there while it is authenticated; pass two reads it back and releases
 //!   each chunk after its bytes match pass one's (so a changed file is caught too). One GET.
@@ -60,7 +60,6 @@ mod host_aead;
 mod plan;
 mod response;
 
-pub use host_aead::HostAead;
 use plan::Digests;
 
 use super::INSTRUCTION_FILE_LIMIT;

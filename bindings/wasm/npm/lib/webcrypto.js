@@ -9,8 +9,30 @@
 // goes back to the core, which releases the plaintext (or throws the same opaque
 // AuthenticationError as the wasm engine, or LengthMismatch for a lying declared length). Every
 // other read (two passes, storage, parallel parts, ranges, delayed authentication, legacy CBC)
-// is the wasm core's, as on the wasm engine.
+// is the wasm core's, as on the wasm engine. `decryptObject` (an object in hand) does the same
+// through the envelope (the core's `Decryptor::host_aead`).
 import { subtle } from './engine.js';
+
+/**
+ * WebCrypto's AES-GCM open of `body` (ciphertext then the 16-byte tag) under the hand-off `a`
+ * (`{key, iv, aad}`; the key bytes are wiped once imported): the plaintext, or `null` when the
+ * tag did not verify (WebCrypto then returns nothing).
+ */
+async function open(a, body) {
+  let key;
+  try {
+    key = await subtle.importKey('raw', a.key, 'AES-GCM', false, ['decrypt']);
+  } finally {
+    a.key.fill(0);
+  }
+  try {
+    return new Uint8Array(await subtle.decrypt({ name: 'AES-GCM', iv: a.iv, additionalData: a.aad, tagLength: 128 }, key, body));
+  } catch (e) {
+    // WebCrypto's one failure of an AES-GCM open: the tag did not verify.
+    if (e?.name !== 'OperationError') throw e;
+    return null;
+  }
+}
 
 /**
  * For the piece `piece` of the body of request `id` of the GET machine `g`: when the engine is
@@ -22,23 +44,30 @@ export async function hostOpen(g, id, piece, core) {
   if (!subtle) return null;
   const a = core(() => g.hostAead(id, piece.length));
   if (a === null || a === undefined) return null;
-  let key;
-  try {
-    key = await subtle.importKey('raw', a.key, 'AES-GCM', false, ['decrypt']);
-  } finally {
-    a.key.fill(0);
-  }
-  let bytes = null;
-  try {
-    bytes = new Uint8Array(await subtle.decrypt({ name: 'AES-GCM', iv: a.iv, additionalData: a.aad, tagLength: 128 }, key, piece));
-  } catch (e) {
-    // WebCrypto's one failure of an AES-GCM open: the tag did not verify (nothing was returned).
-    if (e?.name !== 'OperationError') throw e;
-  }
+  const bytes = await open(a, piece);
   try {
     return { rel: core(() => g.hostAeadResult(id, bytes !== null)), bytes };
   } catch (e) {
     // The core refused the release (a declared length that lies): wipe what WebCrypto returned.
+    bytes?.fill(0);
+    throw e;
+  }
+}
+
+/**
+ * `decryptObject`'s whole-object decrypt on the webcrypto engine: the plaintext of `body` under
+ * the data key `dk` of the parsed envelope `env`, opened by WebCrypto and released when the core
+ * says so; `null` where the core keeps the decrypt (legacy CBC) or the engine is not webcrypto.
+ */
+export async function hostOpenObject(env, dk, body, core) {
+  if (!subtle) return null;
+  const a = core(() => env.hostAead(dk, body.length));
+  if (a === null || a === undefined) return null;
+  const bytes = await open(a, body);
+  try {
+    const n = core(() => env.hostAeadResult(bytes !== null));
+    return bytes.subarray(0, n);
+  } catch (e) {
     bytes?.fill(0);
     throw e;
   }

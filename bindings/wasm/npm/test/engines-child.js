@@ -1,6 +1,6 @@
 // Run by webcrypto.test.js in a child process per engine (S3EC_ENGINE): reads a fixed set of
 // vector objects, honest and tampered, through S3EncryptionClient.getObject (bytes and stream)
-// from an in-memory S3, and prints what each read gave (the plaintext's SHA-256, or the error's
+// from an in-memory S3 and through decryptObject (the object in hand), and prints what each read gave (the plaintext's SHA-256, or the error's
 // class and code, and how many bytes were released before it) and how many AES-GCM opens went to
 // crypto.subtle. The parent compares the engines' outputs.
 import { loadVectors, sha256, b64, className, offlineKms } from './helpers.js';
@@ -82,6 +82,20 @@ for (const [i, k] of cases().entries()) {
     r.stream = { sha: sha256(Buffer.concat(chunks)), released };
   } catch (e) {
     r.stream = { error: className(e, m), code: e.code, released };
+  }
+  try {
+    const pt = await m.decryptObject({
+      metadata: k.meta,
+      body: k.body,
+      instructionFile: k.c.instructionFile,
+      keyring: keyring(v.key),
+      commitmentPolicy: v.decrypt.commitment_policy,
+      enableLegacyWrappingAlgorithms: !!v.decrypt.legacy_wrapping_algorithms,
+      encryptionContext: v.decrypt.encryption_context ?? {},
+    });
+    r.inHand = { sha: sha256(pt), len: pt.length };
+  } catch (e) {
+    r.inHand = { error: className(e, m), code: e.code };
   }
   results.push(r);
 }

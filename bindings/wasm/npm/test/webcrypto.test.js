@@ -32,6 +32,7 @@ test('webcrypto reads what wasm reads, and refuses what wasm refuses, releasing 
     assert.ok(refused.length > 0, kind);
     for (const r of refused) {
       assert.equal(r.bytes.error, 'authentication', `${r.name}: ${JSON.stringify(r.bytes)}`);
+      assert.equal(r.inHand.error, 'authentication', `${r.name}: ${JSON.stringify(r.inHand)}`);
       assert.equal(r.stream.released, 0, r.name);
     }
   }
@@ -39,8 +40,10 @@ test('webcrypto reads what wasm reads, and refuses what wasm refuses, releasing 
     assert.ok(r.bytes.error, r.name);
     assert.equal(r.stream.released, 0, r.name);
   }
-  // Every honest or tampered-body read in memory (bytes and stream) was opened by WebCrypto.
-  const opened = web.results.filter((r) => !r.name.endsWith('commitment')).length * 2;
+  for (const r of web.results) assert.deepEqual(r.inHand.sha ? r.inHand : r.inHand.error, r.bytes.sha ? { sha: r.bytes.sha, len: r.bytes.len } : r.bytes.error, r.name);
+  // Every honest or tampered-body read in memory (bytes, stream and in hand) was opened by
+  // WebCrypto.
+  const opened = web.results.filter((r) => !r.name.endsWith('commitment')).length * 3;
   assert.ok(web.opens >= opened, `${web.opens} opens for ${opened} reads`);
 });
 
