@@ -1,8 +1,8 @@
 // The engine the package runs on: the native Node-API addon (`bindings/node`), the WebAssembly
 // build of the same Rust core, or that build with WebCrypto's AES-GCM for in-memory reads
-// (`lib/webcrypto.js`). Both export the same classes and functions; the entry point
-// (node.js or browser.js) installs one before any of them is called, and the rest of lib/
-// reads them from here.
+// (`lib/webcrypto.js`). The addon and the wasm module export the same classes and functions; the
+// entry point (node.js or browser.js) installs one before any of them is called, and the rest of
+// lib/ reads them from here.
 
 /** `"native"`, `"webcrypto"` or `"wasm"`: the engine in use. */
 export let engine;
