@@ -2,7 +2,8 @@
 // verified decrypt through S3EncryptionClient.getObject (an in-memory S3 in the page, so the
 // client, the core and the AEAD are timed, no network), on each browser engine: webcrypto (the
 // wasm core hands the in-memory GCM open to crypto.subtle) and wasm (the core's portable AES and
-// GHASH in WebAssembly). Beside them, crypto.subtle's own AES-256-GCM decrypt of the same bytes.
+// GHASH in WebAssembly). Beside them, crypto.subtle's own AES-256-GCM decrypt of the same bytes,
+// and the page's S3 body stream read alone.
 //   node bindings/wasm/bench-browser.mjs
 // after bindings/wasm/build.sh and `npm ci` in bindings/wasm/npm; CHROMIUM (default
 // /usr/bin/chromium), BENCH_RUNS (best of, default 3), BENCH_MIB (default 64).
@@ -52,12 +53,31 @@ try {
   });
   let same = got.Body.length === N;
   for (let i = 0; same && i < N; i += 4093) same = got.Body[i] === pt[i];
+  // The page's S3 alone: the stored body's stream read into one buffer (what any get pays here).
+  const { GetObjectCommand } = await import('/aws-shim.js');
+  const streamMs = await best(async () => {
+    const r = await s3.send(new GetObjectCommand({ Bucket: 'b', Key: 'k' }));
+    const parts = [];
+    let n = 0;
+    for (const rd = r.Body.getReader(); ; ) {
+      const x = await rd.read();
+      if (x.done) break;
+      parts.push(x.value);
+      n += x.value.length;
+    }
+    const all = new Uint8Array(n);
+    let at = 0;
+    for (const q of parts) {
+      all.set(q, at);
+      at += q.length;
+    }
+  });
   // crypto.subtle alone over the same number of bytes (its own key and IV).
   const k2 = await crypto.subtle.importKey('raw', key, 'AES-GCM', false, ['encrypt', 'decrypt']);
   const iv = new Uint8Array(12);
   const ct = await crypto.subtle.encrypt({ name: 'AES-GCM', iv }, k2, pt);
   const rawMs = await best(() => crypto.subtle.decrypt({ name: 'AES-GCM', iv }, k2, ct));
-  window.__result = { engine: m.engine, ms, rawMs, same, verification: got.verification, userAgent: navigator.userAgent };
+  window.__result = { engine: m.engine, ms, rawMs, streamMs, same, verification: got.verification, userAgent: navigator.userAgent };
 } catch (e) {
   window.__result = { error: String(e && e.stack) };
 }
@@ -121,3 +141,4 @@ console.log('| engine | ms | MB/s |');
 console.log('|---|---:|---:|');
 for (const r of rows) console.log(`| ${r.engine} | ${r.ms.toFixed(0)} | ${mbs(r.ms)} |`);
 console.log(`| (crypto.subtle.decrypt alone) | ${rows[1].rawMs.toFixed(0)} | ${mbs(rows[1].rawMs)} |`);
+console.log(`| (the page's S3 body stream read into one buffer, no decrypt) | ${rows[1].streamMs.toFixed(0)} | ${mbs(rows[1].streamMs)} |`);
