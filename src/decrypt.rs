@@ -12,7 +12,9 @@ use crate::wrap::unpad_pkcs7;
 use subtle::ConstantTimeEq;
 use zeroize::{Zeroize, ZeroizeOnDrop};
 
+mod host;
 mod stream;
+pub use host::HostAead;
 use stream::Engine;
 pub(crate) use stream::{Cbc, CbcInPlace, Stream};
 

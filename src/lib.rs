@@ -30,7 +30,7 @@ pub mod suite;
 pub mod verified_range;
 pub mod wrap;
 
-pub use decrypt::{Decryptor, ReleasePass, VerifyPass};
+pub use decrypt::{Decryptor, HostAead, ReleasePass, VerifyPass};
 pub use encrypt::Encryptor;
 pub use envelope::{ARENA_CAPACITY, Envelope};
 pub use error::{Error, ErrorClass, Result};
@@ -40,7 +40,7 @@ pub use multipart::{MAX_PART_SIZE, MAX_PARTS, MIN_PART_SIZE, Part, PartPlan, cip
 pub use parallel::{ParallelGcm, PartialGhash, TagAccumulator};
 pub use policy::{CommitmentPolicy, DecryptPolicy, EncryptConfig, WriteSuite};
 pub use range::{ByteRange, RangeHeader, RangePlan};
-pub use secret::{AesKey, DataKey};
+pub use secret::{AeadKey, AesKey, DataKey};
 pub use suite::{ContentAlgorithm, FormatVersion, Placement, TAG_LEN, WrapAlgorithm};
 #[cfg(feature = "alloc")]
 pub use verified_range::{ChunkFetch, ChunkTable, ChunkTableBuilder};

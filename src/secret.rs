@@ -80,3 +80,28 @@ impl DataKey {
         Ok(&self.bytes)
     }
 }
+
+/// The content-encryption key of one object (for V3 the key derived from the data key and
+/// checked against the key commitment), handed to a host's AEAD in a [`crate::HostAead`].
+/// Zeroized on drop, redacted in `Debug`; only the core makes one.
+#[derive(Clone, Zeroize, ZeroizeOnDrop)]
+pub struct AeadKey {
+    bytes: [u8; 32],
+}
+
+impl AeadKey {
+    pub(crate) fn new_256(bytes: [u8; 32]) -> Self {
+        AeadKey { bytes }
+    }
+    /// The 32 key bytes (AES-256). Handle with care: give them only to an AEAD that checks the tag
+    /// before it returns any plaintext.
+    pub fn as_bytes(&self) -> &[u8; 32] {
+        &self.bytes
+    }
+}
+
+impl fmt::Debug for AeadKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("AeadKey(AES-256, <redacted>)")
+    }
+}

@@ -1484,3 +1484,86 @@ fn a_refused_instruction_file_deletes_the_object() {
         ]
     );
 }
+
+// ---------------------------------------------------------------- host AEAD
+
+/// Drive a GET of `key` to its first body, answering every request honestly.
+fn open_to_body<'a>(store: &mut Store, it: GetIntent<'a>) -> (GetObject<'a>, RequestId, Vec<u8>) {
+    let mut g = GetObject::new(it).unwrap();
+    let mut bodies = HashMap::new();
+    loop {
+        match g.poll().unwrap() {
+            GetNext::Send(id) => {
+                let r = g.request(id).unwrap();
+                let resp = store.serve(&r, &[], Lie::Honest);
+                g.response(id, resp.status, pairs(&resp.headers)).unwrap();
+                bodies.insert(id, resp.body);
+            }
+            GetNext::UnwrapKey => g.unwrap_aes(&master()).unwrap(),
+            GetNext::ReadBody(id) => return (g, id, bodies.remove(&id).unwrap()),
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+}
+
+/// The host-AEAD hand-off is offered only for an in-memory GCM read, takes exactly the whole
+/// body, and the body cannot end (nor anything be released) before the host's verdict; a failed
+/// verdict is the opaque authentication error and poisons the machine.
+#[test]
+fn the_host_aead_hand_off_is_in_memory_only_and_releases_after_the_verdict() {
+    let pt = data(5000, 9);
+    let mut store = Store::default();
+    put(&mut store, "k", &pt, &PutOpts::default()).unwrap();
+
+    // Two passes (the budget is smaller than the object): not offered, nothing recorded.
+    let mut it = intent("k");
+    it.memory_budget = 100;
+    let (mut g, id, body) = open_to_body(&mut store, it);
+    assert!(g.host_aead(id, body.len()).unwrap().is_none());
+    let f = g.feed(id).unwrap();
+    assert_eq!((f.len, f.exact), (body.len(), false));
+
+    // A short body is truncated, as for `body`.
+    let (mut g, id, body) = open_to_body(&mut store, intent("k"));
+    assert_eq!(
+        g.host_aead(id, body.len() - 1).unwrap_err(),
+        Error::TruncatedBody
+    );
+
+    // The verdict is due before the body ends; then the whole plaintext is released at once.
+    let (mut g, id, body) = open_to_body(&mut store, intent("k"));
+    let aead = g.host_aead(id, body.len()).unwrap().unwrap();
+    assert_eq!(aead.aad(), &[0x00, 0x73]);
+    assert_eq!(aead.ciphertext_len(), pt.len() as u64);
+    assert!(format!("{aead:?}").contains("<redacted>"));
+    assert!(matches!(g.end_of_body(id), Err(Error::ApiMisuse(_))));
+    let (mut g, id, body) = open_to_body(&mut store, intent("k"));
+    let _ = g.host_aead(id, body.len()).unwrap().unwrap();
+    assert_eq!(
+        g.host_aead_result(id, true).unwrap(),
+        Released::Plaintext {
+            start: 0,
+            len: pt.len(),
+            offset: 0
+        }
+    );
+    g.end_of_body(id).unwrap();
+    let GetNext::Done(d) = g.poll().unwrap() else {
+        panic!("not done")
+    };
+    assert_eq!(
+        (d.released, d.verification),
+        (pt.len() as u64, Verification::InMemory)
+    );
+
+    // A failed verdict: Authentication, and the machine stays failed.
+    let (mut g, id, body) = open_to_body(&mut store, intent("k"));
+    let _ = g.host_aead(id, body.len()).unwrap().unwrap();
+    assert_eq!(
+        g.host_aead_result(id, false).unwrap_err(),
+        Error::Authentication
+    );
+    assert_eq!(g.end_of_body(id).unwrap_err(), Error::Authentication);
+    assert_eq!(g.poll().unwrap_err(), Error::Authentication);
+    assert_eq!(g.released(), 0);
+}

@@ -3,8 +3,9 @@
 # wasm32 target, wasm-bindgen-cli (cached under the target dir), the wasm build and its lints,
 # npm ci, Debian's chromium, the moto and AWS Python S3EC venvs, the Rust s3ec binary, then
 # the native engine (bindings/node/build.sh: the Node-API addon as the in-tree platform package),
-# then `npm test` once per engine, native and wasm (vectors, round trips, hostile storage,
-# cross-reads, browser, npm pack, types; the browser test runs the wasm build either way).
+# then `npm test` once per engine, native, webcrypto and wasm (vectors, round trips, hostile
+# storage, cross-reads, browser, npm pack, types; the browser test runs the browser entry on both
+# of its engines, webcrypto and wasm, whatever the Node engine).
 # Every server a test starts is stopped by that test; all traffic stays on 127.0.0.1.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -61,7 +62,7 @@ if [ "${S3EC_JS_SKIP_RUST:-0}" != 1 ]; then
 fi
 
 cd "$here/npm"
-for engine in native wasm; do
+for engine in native webcrypto wasm; do
   echo "== npm test (engine: $engine)"
   S3EC_ENGINE="$engine" npm test
 done

@@ -17,7 +17,10 @@
 //! | [`unverified_plaintext_storage`] → a [`crate::object::GetObject`] storage read | GCM plaintext into the caller's storage before the tag is checked, never to a reader | the caller's promise ([`UnverifiedPlaintextStorage`]): the storage is unnamed until `Done`, discarded on error |
 //!
 //! Range *planning* ([`crate::ByteRange`], [`crate::RangePlan`]) releases nothing and lives
-//! outside; so does the verified threaded decrypt, [`crate::ParallelGcm::decrypt_in_place_threaded`].
+//! outside; so does the verified threaded decrypt, [`crate::ParallelGcm::decrypt_in_place_threaded`],
+//! and the hand-off of a whole-object GCM decrypt to the host's AEAD ([`crate::HostAead`]: the
+//! content key only after the checks of a decrypt, V3's key commitment among them, and a release
+//! only after the host's AEAD verified the tag; its documentation says why that is not hazmat).
 //!
 //! [`DecryptPolicy::delayed_authentication`]: crate::DecryptPolicy::delayed_authentication
 //! [`DecryptPolicy::legacy_unauthenticated_modes`]: crate::DecryptPolicy::legacy_unauthenticated_modes

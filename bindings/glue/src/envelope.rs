@@ -8,7 +8,7 @@ use crate::val::Val;
 use s3_encryption::rsa::pkcs1::{DecodeRsaPrivateKey, DecodeRsaPublicKey};
 use s3_encryption::rsa::pkcs8::{DecodePrivateKey, DecodePublicKey};
 use s3_encryption::rsa::{PrivateKey, PublicKey};
-use s3_encryption::{AesKey, ByteRange, DataKey, DecryptPolicy, Envelope, RangePlan};
+use s3_encryption::{AesKey, ByteRange, DataKey, DecryptPolicy, Envelope, HostAead, RangePlan};
 use zeroize::Zeroizing;
 
 /// An AES master key from its raw bytes (16, 24 or 32).
@@ -59,6 +59,8 @@ pub fn core_version() -> String {
 pub struct Env {
     env: Envelope,
     policy: DecryptPolicy,
+    /// The hand-off of [`Env::host_aead`], until its verdict.
+    host: Option<HostAead>,
 }
 
 impl Env {
@@ -68,7 +70,11 @@ impl Env {
         let policy = decrypt_policy(o)?;
         let m = pairs(metadata)?;
         let env = Envelope::parse(borrow_pairs(&m), instruction_file, &policy).c()?;
-        Ok(Env { env, policy })
+        Ok(Env {
+            env,
+            policy,
+            host: None,
+        })
     }
 
     /// The envelope's fields (see `shape::envelope`).
@@ -116,6 +122,32 @@ impl Env {
         let n = dec.decrypt_whole(body, &mut out).c()?;
         out.truncate(n);
         Ok(Val::Bytes(out))
+    }
+
+    /// For a GCM object whose whole stored body (`len` bytes) the host holds: `{key, iv, aad}`
+    /// for the host's AES-256-GCM open of that body (ciphertext, then the 16-byte tag), to be
+    /// followed by [`Env::host_aead_result`]; `null` for legacy CBC (use [`Env::decrypt`]). The
+    /// key is the one the core derived and checked (V3: the key commitment matched).
+    pub fn host_aead(&mut self, data_key: &DataKey, len: f64) -> R<Val> {
+        self.host = None;
+        let dec = self.env.decryptor(data_key.clone(), &self.policy).c()?;
+        let Some(a) = dec.host_aead(len as u64).c()? else {
+            return Ok(Val::Null);
+        };
+        let v = Val::obj()
+            .with("key", Val::bytes(a.key().as_bytes()))
+            .with("iv", Val::bytes(a.nonce()))
+            .with("aad", Val::bytes(a.aad()));
+        self.host = Some(a);
+        Ok(v)
+    }
+
+    /// The host AEAD's verdict after [`Env::host_aead`] (`verified` only when its open checked the
+    /// tag and succeeded): the plaintext length to release, or the opaque authentication error
+    /// (or `LengthMismatch`).
+    pub fn host_aead_result(&mut self, verified: bool) -> R<f64> {
+        let a = self.host.take().ok_or_else(crate::fail::out_of_order)?;
+        Ok(a.verdict(verified).c()? as f64)
     }
 
     /// **Hazmat.** An unauthenticated ranged decryption (needs

@@ -31,6 +31,17 @@ fn done(d: &GetDone) -> Val {
         .with("object", shape::head(&d.object))
 }
 
+fn released(r: Released) -> Val {
+    match r {
+        Released::Plaintext { start, len, offset } => Val::kind("plaintext")
+            .with("start", start)
+            .with("len", len)
+            .with("offset", offset),
+        Released::Store { offset } => Val::kind("store").with("offset", offset),
+        _ => Val::kind("nothing"),
+    }
+}
+
 /// `{kind, id}`.
 pub(crate) fn with_id(k: &str, id: RequestId) -> Val {
     Val::kind(k).with("id", id.get())
@@ -124,16 +135,36 @@ impl Get {
     /// len, offset}` (`piece.subarray(start, start + len)` is plaintext at `offset`), `{kind:
     /// "store", offset}` (write the piece to the storage) or `{kind: "nothing"}`.
     pub fn body(&mut self, id: u32, piece: &mut [u8]) -> R<Val> {
-        Ok(
-            match self.m_mut(|m| m.body(RequestId::from_raw(id), piece)).c()? {
-                Released::Plaintext { start, len, offset } => Val::kind("plaintext")
-                    .with("start", start)
-                    .with("len", len)
-                    .with("offset", offset),
-                Released::Store { offset } => Val::kind("store").with("offset", offset),
-                _ => Val::kind("nothing"),
-            },
-        )
+        Ok(released(
+            self.m_mut(|m| m.body(RequestId::from_raw(id), piece)).c()?,
+        ))
+    }
+
+    /// For the whole body of `id` (`len` bytes, which the host holds) of an in-memory GCM read:
+    /// `{key, iv, aad}` for the host's AES-256-GCM open of that body (ciphertext, then the 16-byte
+    /// tag), to be followed by [`Get::host_aead_result`]; `null` for every other read (feed the
+    /// body to [`Get::body`]). See the core's `GetObject::host_aead`.
+    pub fn host_aead(&mut self, id: u32, len: f64) -> R<Val> {
+        let len = usize::try_from(len as u64).map_err(|_| Fail::from(Error::TooLarge))?;
+        let a = self
+            .m_mut(|m| m.host_aead(RequestId::from_raw(id), len))
+            .c()?;
+        Ok(a.map_or(Val::Null, |a| {
+            Val::obj()
+                .with("key", Val::bytes(a.key().as_bytes()))
+                .with("iv", Val::bytes(a.nonce()))
+                .with("aad", Val::bytes(a.aad()))
+        }))
+    }
+
+    /// The host AEAD's verdict on the body of `id`: `verified` only when its open checked the tag
+    /// and succeeded. Returns what [`Get::body`] returns (`plaintext` over the host's output), or
+    /// throws the opaque authentication error (or `LengthMismatch`).
+    pub fn host_aead_result(&mut self, id: u32, verified: bool) -> R<Val> {
+        Ok(released(
+            self.m_mut(|m| m.host_aead_result(RequestId::from_raw(id), verified))
+                .c()?,
+        ))
     }
 
     /// The body of `id` ended.

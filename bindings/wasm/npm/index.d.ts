@@ -353,10 +353,13 @@ export declare function inspectEnvelope(input: { metadata: StringMap | Headers; 
 export declare function coreVersion(): string;
 /**
  * The engine this package runs on: `"native"` (the Node-API build of the core, in Node where this
- * platform's package is installed) or `"wasm"` (WebAssembly: browsers, workers, and Node without
- * it). `S3EC_ENGINE=native|wasm` forces one in Node.
+ * platform's package is installed), `"webcrypto"` (the WebAssembly core, with WebCrypto's AES-GCM
+ * doing the verified decrypt of objects read in memory: the default in browsers and workers with
+ * `crypto.subtle`) or `"wasm"` (WebAssembly only: elsewhere, and Node without the native package).
+ * `S3EC_ENGINE=native|webcrypto|wasm` forces one in Node; `globalThis.S3EC_ENGINE`, set before the
+ * package loads, in a browser.
  */
-export declare const engine: 'native' | 'wasm';
+export declare const engine: 'native' | 'webcrypto' | 'wasm';
 
 export declare class S3EncryptionError extends Error {
   /** The core's error name (e.g. `PolicyRejected`, `TooLarge`), or this package's. */

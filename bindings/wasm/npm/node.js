@@ -1,6 +1,7 @@
 // Node.js (and Bun, Deno with node: specifiers) entry: the native engine (Node-API addon) where
 // one is installed for this platform, else the WebAssembly build read beside this file.
-// S3EC_ENGINE=native or S3EC_ENGINE=wasm forces one (native when absent is an error).
+// S3EC_ENGINE=native, webcrypto or wasm forces one (native when absent is an error; webcrypto is
+// the wasm build with WebCrypto's AES-GCM, Node's OpenSSL, for in-memory reads: lib/webcrypto.js).
 import { readFileSync } from 'node:fs';
 import * as wasm from './dist/s3ec_core.js';
 import { install, installStorage } from './lib/engine.js';
@@ -8,15 +9,15 @@ import { loadNative } from './lib/native.js';
 import { available, unnamedStorage } from './lib/spool.js';
 
 const forced = process.env.S3EC_ENGINE || undefined;
-if (forced !== undefined && forced !== 'native' && forced !== 'wasm') {
-  throw new Error(`S3EC_ENGINE must be "native" or "wasm", not ${JSON.stringify(forced)}`);
+if (forced !== undefined && forced !== 'native' && forced !== 'webcrypto' && forced !== 'wasm') {
+  throw new Error(`S3EC_ENGINE must be "native", "webcrypto" or "wasm", not ${JSON.stringify(forced)}`);
 }
-const native = forced === 'wasm' ? undefined : loadNative(forced === 'native');
+const native = forced === 'wasm' || forced === 'webcrypto' ? undefined : loadNative(forced === 'native');
 if (native) {
   install('native', native);
 } else {
   wasm.initSync({ module: readFileSync(new URL('./dist/s3ec_core_bg.wasm', import.meta.url)) });
-  install('wasm', wasm);
+  install(forced === 'webcrypto' ? 'webcrypto' : 'wasm', wasm);
 }
 
 if (available) installStorage(unnamedStorage);

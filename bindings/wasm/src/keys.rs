@@ -132,6 +132,17 @@ impl WasmEnvelope {
     pub fn decrypt(&self, data_key: &WasmDataKey, body: &[u8]) -> JsResult<JsValue> {
         js(self.0.decrypt(&data_key.0, body))
     }
+    /// For a GCM object whose whole stored body (`len` bytes) the host holds: `{key, iv, aad}`
+    /// for the host's AES-GCM (WebCrypto), or `null`.
+    #[wasm_bindgen(js_name = hostAead)]
+    pub fn host_aead(&mut self, data_key: &WasmDataKey, len: f64) -> JsResult<JsValue> {
+        js(self.0.host_aead(&data_key.0, len))
+    }
+    /// The host AEAD's verdict: the plaintext length to release.
+    #[wasm_bindgen(js_name = hostAeadResult)]
+    pub fn host_aead_result(&mut self, verified: bool) -> JsResult<f64> {
+        self.0.host_aead_result(verified).js()
+    }
     /// **Hazmat.** An unauthenticated ranged decryption (needs
     /// `enableLegacyUnauthenticatedModes`): plaintext bytes `first..=last` of the object whose
     /// whole stored body is `body`.

@@ -31,6 +31,17 @@ impl Get {
     pub fn body(&mut self, id: u32, piece: &mut [u8]) -> JsResult<JsValue> {
         js(self.0.body(id, piece))
     }
+    /// For the whole body of `id` (`len` bytes) of an in-memory GCM read: `{key, iv, aad}` for
+    /// the host's AES-GCM (WebCrypto), or `null`.
+    #[wasm_bindgen(js_name = hostAead)]
+    pub fn host_aead(&mut self, id: u32, len: f64) -> JsResult<JsValue> {
+        js(self.0.host_aead(id, len))
+    }
+    /// The host AEAD's verdict on the body of `id`: what `body` returns, released only now.
+    #[wasm_bindgen(js_name = hostAeadResult)]
+    pub fn host_aead_result(&mut self, id: u32, verified: bool) -> JsResult<JsValue> {
+        js(self.0.host_aead_result(id, verified))
+    }
     /// The body of `id` ended.
     #[wasm_bindgen(js_name = endOfBody)]
     pub fn end_of_body(&mut self, id: u32) -> JsResult<()> {

@@ -69,17 +69,25 @@ impl GetObject<'_> {
         r.map_err(|e| self.fail(e))
     }
 
-    pub(super) fn body_inner(&mut self, id: RequestId, piece: &mut [u8]) -> Result<Released> {
+    /// The checks every body piece of `len` bytes passes (the request is being read, the piece
+    /// is no longer than the request asked for nor than [`GetObject::feed`] allows, and an exact
+    /// feed is met unless the body ended), then the piece is counted. Returns the slot index, the
+    /// slot after the piece and the piece's stored offset; `None` for an empty piece.
+    pub(super) fn accept_piece(
+        &mut self,
+        id: RequestId,
+        len: usize,
+    ) -> Result<Option<(usize, Slot, u64)>> {
         let i = self.slot(id)?;
         let mut s =
             self.slots[i].ok_or(Error::ApiMisuse("GetObject::body: not valid in this state"))?;
         if s.state != SlotState::Reading {
             return Err(Error::ApiMisuse("GetObject::body: not valid in this state"));
         }
-        if piece.is_empty() {
-            return Ok(Released::Nothing);
+        if len == 0 {
+            return Ok(None);
         }
-        if piece.len() as u64 > s.remaining() {
+        if len as u64 > s.remaining() {
             return Err(if s.kind == Kind::InstructionFile {
                 Error::InvalidMetadata("instruction file")
             } else {
@@ -87,20 +95,27 @@ impl GetObject<'_> {
             });
         }
         let feed = self.feed(id)?;
-        if piece.len() > feed.len {
+        if len > feed.len {
             return Err(Error::ApiMisuse("GetObject::body: not valid in this state"));
         }
-        if feed.exact && piece.len() < feed.len {
+        if feed.exact && len < feed.len {
             // Fewer bytes than an exact feed asks for only come when the body ends (the
             // contract of `Feed`): the response is shorter than its length.
             return Err(Error::TruncatedBody);
         }
         let at = s.at();
-        s.received += piece.len() as u64;
+        s.received += len as u64;
         if s.kind != Kind::InstructionFile && !(s.kind == Kind::Release { replay: true }) {
-            self.fetched += piece.len() as u64;
+            self.fetched += len as u64;
         }
         self.slots[i] = Some(s);
+        Ok(Some((i, s, at)))
+    }
+
+    pub(super) fn body_inner(&mut self, id: RequestId, piece: &mut [u8]) -> Result<Released> {
+        let Some((i, s, at)) = self.accept_piece(id, piece.len())? else {
+            return Ok(Released::Nothing);
+        };
         match s.kind {
             Kind::InstructionFile => {
                 self.lookup.body(piece)?;
@@ -345,6 +360,11 @@ impl GetObject<'_> {
         if s.state != SlotState::Reading {
             return Err(Error::ApiMisuse(
                 "GetObject::end_of_body: not valid in this state",
+            ));
+        }
+        if self.host_pending(id) {
+            return Err(Error::ApiMisuse(
+                "GetObject::end_of_body: the host AEAD's result is due first",
             ));
         }
         self.slots[i] = None;

@@ -31,7 +31,10 @@
 //!
 //! How a verified read releases plaintext, chosen from the stored length:
 //! * **In memory** (stored length ≤ the memory budget): the whole body in one caller buffer,
-//!   verified, then decrypted in place.
+//!   verified, then decrypted in place. For GCM the host may do that AEAD itself (hardware AES,
+//!   e.g. WebCrypto): [`GetObject::host_aead`] hands it the checked content key, nonce and AAD
+//!   instead, and [`GetObject::host_aead_result`] releases only after its AEAD verified the tag
+//!   (see [`crate::HostAead`] for why that is not hazmat).
 //! * **Storage** (the caller offers random-access storage, e.g. the destination file): pass one
 //!   copies the ciphertext there while it is authenticated; pass two reads it back and releases
 //!   each chunk after its bytes match pass one's (so a changed file is caught too). One GET.
@@ -53,8 +56,11 @@
 //! partial values combine into the tag.
 
 mod body;
+mod host_aead;
 mod plan;
 mod response;
+
+use plan::Digests;
 
 use super::INSTRUCTION_FILE_LIMIT;
 use super::head::{ObjectHead, ResponseHead, read_head};
@@ -331,62 +337,6 @@ enum Plan {
     Ranged,
 }
 
-/// Chunk digests of pass one.
-struct Digests {
-    #[cfg(feature = "alloc")]
-    v: alloc::vec::Vec<[u8; 32]>,
-    #[cfg(not(feature = "alloc"))]
-    v: [[u8; 32]; 512],
-    chunk: u64,
-}
-
-impl Digests {
-    fn new() -> Self {
-        Digests {
-            #[cfg(feature = "alloc")]
-            v: alloc::vec::Vec::new(),
-            #[cfg(not(feature = "alloc"))]
-            v: [[0; 32]; 512],
-            chunk: DIGEST_CHUNK,
-        }
-    }
-    /// Size the table for `ct_len` ciphertext bytes: without an allocator the chunk grows so that
-    /// 512 digests cover the object; with one, the table grows only as chunks arrive (`set`).
-    fn size_for(&mut self, ct_len: u64) -> Result<()> {
-        let n = ct_len.div_ceil(DIGEST_CHUNK);
-        #[cfg(feature = "alloc")]
-        {
-            usize::try_from(n).map_err(|_| Error::TooLarge)?;
-            self.v.clear();
-        }
-        #[cfg(not(feature = "alloc"))]
-        {
-            let per = n.div_ceil(self.v.len() as u64).max(1);
-            self.chunk = DIGEST_CHUNK * per;
-        }
-        Ok(())
-    }
-    fn count(&self, ct_len: u64) -> u64 {
-        ct_len.div_ceil(self.chunk)
-    }
-    /// The digest of chunk `i`, if pass one recorded it.
-    fn get(&self, i: u64) -> Option<&[u8; 32]> {
-        self.v.get(usize::try_from(i).ok()?)
-    }
-    fn set(&mut self, i: u64, d: [u8; 32]) -> Result<()> {
-        let i = usize::try_from(i).map_err(|_| Error::TooLarge)?;
-        #[cfg(feature = "alloc")]
-        if i >= self.v.len() {
-            let more = i + 1 - self.v.len();
-            self.v.try_reserve(more).map_err(|_| Error::TooLarge)?;
-            self.v.resize(i + 1, [0; 32]);
-        }
-        let slot = self.v.get_mut(i);
-        *slot.ok_or(Error::Internal("a chunk past the digest table"))? = d;
-        Ok(())
-    }
-}
-
 /// Pass-one hashing of one request's bytes, chunk by chunk.
 #[allow(clippy::large_enum_variant)] // no allocator: the engine lives inline
 enum Hasher {
@@ -432,6 +382,7 @@ pub struct GetObject<'a> {
     released: u64,
     fetched: u64,
     declared_len: Option<u64>,
+    host: host_aead::HostState,
 }
 
 impl core::fmt::Debug for GetObject<'_> {
@@ -497,6 +448,7 @@ impl<'a> GetObject<'a> {
             released: 0,
             fetched: 0,
             declared_len: None,
+            host: host_aead::HostState::None,
         })
     }
 

@@ -1,8 +1,64 @@
 //! The GET machine's key and plan: the data key the caller unwrapped, then how the body is read
 //! (in memory, storage, two passes, parallel parts, a ranged or delayed read) and which requests
-//! that takes.
+//! that takes, and the digest table of pass one.
 
 use super::*;
+
+/// Chunk digests of pass one.
+pub(super) struct Digests {
+    #[cfg(feature = "alloc")]
+    pub(super) v: alloc::vec::Vec<[u8; 32]>,
+    #[cfg(not(feature = "alloc"))]
+    pub(super) v: [[u8; 32]; 512],
+    pub(super) chunk: u64,
+}
+
+impl Digests {
+    pub(super) fn new() -> Self {
+        Digests {
+            #[cfg(feature = "alloc")]
+            v: alloc::vec::Vec::new(),
+            #[cfg(not(feature = "alloc"))]
+            v: [[0; 32]; 512],
+            chunk: DIGEST_CHUNK,
+        }
+    }
+    /// Size the table for `ct_len` ciphertext bytes: without an allocator the chunk grows so that
+    /// 512 digests cover the object; with one, the table grows only as chunks arrive (`set`).
+    pub(super) fn size_for(&mut self, ct_len: u64) -> Result<()> {
+        let n = ct_len.div_ceil(DIGEST_CHUNK);
+        #[cfg(feature = "alloc")]
+        {
+            usize::try_from(n).map_err(|_| Error::TooLarge)?;
+            self.v.clear();
+        }
+        #[cfg(not(feature = "alloc"))]
+        {
+            let per = n.div_ceil(self.v.len() as u64).max(1);
+            self.chunk = DIGEST_CHUNK * per;
+        }
+        Ok(())
+    }
+    pub(super) fn count(&self, ct_len: u64) -> u64 {
+        ct_len.div_ceil(self.chunk)
+    }
+    /// The digest of chunk `i`, if pass one recorded it.
+    pub(super) fn get(&self, i: u64) -> Option<&[u8; 32]> {
+        self.v.get(usize::try_from(i).ok()?)
+    }
+    pub(super) fn set(&mut self, i: u64, d: [u8; 32]) -> Result<()> {
+        let i = usize::try_from(i).map_err(|_| Error::TooLarge)?;
+        #[cfg(feature = "alloc")]
+        if i >= self.v.len() {
+            let more = i + 1 - self.v.len();
+            self.v.try_reserve(more).map_err(|_| Error::TooLarge)?;
+            self.v.resize(i + 1, [0; 32]);
+        }
+        let slot = self.v.get_mut(i);
+        *slot.ok_or(Error::Internal("a chunk past the digest table"))? = d;
+        Ok(())
+    }
+}
 
 impl GetObject<'_> {
     /// The key the caller must supply ([`GetNext::UnwrapKey`]): a KMS `Decrypt` request (the

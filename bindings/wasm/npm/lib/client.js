@@ -11,6 +11,7 @@ import { Source, withTag } from './source.js';
 import { policyOptions } from './decrypt.js';
 import { sendCommand } from './commands.js';
 import { checkOptions } from './options.js';
+import { hostOpen } from './webcrypto.js';
 
 const core = (f) => coreCall(f);
 // Plaintext released from the unnamed storage in blocks of this size; storage writes in flight.
@@ -459,13 +460,16 @@ export class S3EncryptionClient {
                   core(() => g.endOfBody(n.id));
                   break;
                 }
-                const rel = core(() => g.body(n.id, piece));
+                // The webcrypto engine opens an in-memory GCM body itself (lib/webcrypto.js).
+                const host = f.exact && n.kind === 'readBody' ? await hostOpen(g, n.id, piece, core) : null;
+                const rel = host ? host.rel : core(() => g.body(n.id, piece));
                 if (rel.kind === 'plaintext' && rel.len > 0) {
-                  let bytes = piece.subarray(rel.start, rel.start + rel.len);
+                  let bytes = (host ? host.bytes : piece).subarray(rel.start, rel.start + rel.len);
                   // A released buffer is the caller's: only one this piece filled whole (so it
                   // shows nothing of an earlier piece); else a copy, and the buffer is reused.
-                  if (reuse && piece.length !== POOLED) {
-                    bytes = bytes.slice();
+                  // (WebCrypto's output is a buffer of its own: the piece is reused.)
+                  if (reuse && (host || piece.length !== POOLED)) {
+                    if (!host) bytes = bytes.slice();
                     spare.push(reuse);
                   }
                   yield { bytes, offset: rel.offset };

@@ -4,6 +4,7 @@ import { NotEncryptedError, UsageError, core } from './errors.js';
 import { flat } from './keyrings.js';
 import { engineKeyring } from './custom-keyring.js';
 import { collect } from './bytes.js';
+import { hostOpenObject } from './webcrypto.js';
 
 /** Metadata `{name: value}` (or a Map / entries / Headers), with or without `x-amz-meta-`. */
 export function metadataPairs(metadata) {
@@ -86,7 +87,8 @@ export async function decryptObject({ metadata, body, instructionFile, keyring: 
       const [a, b] = range;
       return core(() => env.decryptRangeHazmat(dk, bytes, a, b));
     }
-    return core(() => env.decrypt(dk, bytes));
+    // The webcrypto engine opens a GCM object with WebCrypto (lib/webcrypto.js).
+    return (await hostOpenObject(env, dk, bytes, core)) ?? core(() => env.decrypt(dk, bytes));
   } finally {
     if (dk) dk.free();
     env.free();

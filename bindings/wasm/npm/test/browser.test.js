@@ -1,8 +1,10 @@
 // `npm pack` gives a tarball that a fresh project installs and uses from Node and from a browser
 // page: the page (served on 127.0.0.1, opened in Debian's chromium by playwright-core) decrypts
-// every vector and round-trips through an in-memory S3 with a WebCrypto key. This platform's
-// native package (bindings/node/build.sh) is packed and installed beside it where it was built,
-// as npm installs an optional dependency, and Node runs on the engine this suite runs on.
+// every vector and round-trips through an in-memory S3 with a WebCrypto key, on each browser
+// engine (webcrypto, the default there, and wasm), and both refuse tampered objects alike. This
+// platform's native package (bindings/node/build.sh) is packed and installed beside it where it
+// was built, as npm installs an optional dependency, and Node runs on the engine this suite runs
+// on.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
@@ -69,7 +71,10 @@ function serve(res, file) {
   res.end(readFileSync(file));
 }
 
-test('a browser page decrypts every vector and round-trips with a WebCrypto key', { skip: !existsSync(chromiumPath) && 'no chromium' }, async () => {
+const browserResults = {};
+
+for (const browserEngine of ['webcrypto', 'wasm']) {
+test(`a browser page decrypts every vector and round-trips with a WebCrypto key (engine ${browserEngine})`, { skip: !existsSync(chromiumPath) && 'no chromium' }, async () => {
   const pkg = join(project, 'node_modules', 's3-encryption');
   const index = loadVectors().map((c) => {
     const dir = relative(vectorRoot, join(vectorRoot, c.label, '..'));
@@ -80,7 +85,7 @@ test('a browser page decrypts every vector and round-trips with a WebCrypto key'
       ifile: c.v.instruction_file ? `/vectors/${dir}/${c.v.instruction_file.body}` : null,
     };
   });
-  server = http.createServer((req, res) => {
+  server ??= http.createServer((req, res) => {
     const p = decodeURIComponent(new URL(req.url, 'http://x').pathname);
     const inside = (root, rest) => {
       const f = normalize(join(root, rest));
@@ -97,7 +102,7 @@ test('a browser page decrypts every vector and round-trips with a WebCrypto key'
     res.writeHead(404);
     res.end();
   });
-  await new Promise((r) => server.listen(0, '127.0.0.1', r));
+  if (!server.listening) await new Promise((r) => server.listen(0, '127.0.0.1', r));
   base = `http://127.0.0.1:${server.address().port}/`;
   const { chromium } = await import('playwright-core');
   const profile = mkdtempSync(join(work, 'profile-'));
@@ -108,16 +113,31 @@ test('a browser page decrypts every vector and round-trips with a WebCrypto key'
   });
   try {
     const page = await ctx.newPage();
+    // webcrypto is the default where crypto.subtle exists (127.0.0.1 is a secure context); wasm
+    // is forced the documented way, before the package loads.
+    if (browserEngine === 'wasm') {
+      await page.addInitScript(() => {
+        globalThis.S3EC_ENGINE = 'wasm';
+      });
+    }
     const errors = [];
     page.on('pageerror', (e) => errors.push(String(e)));
     await page.goto(base);
     await page.waitForFunction(() => window.__result !== undefined, null, { timeout: 240_000 });
     const result = await page.evaluate(() => window.__result);
-    console.log(`browser: ${result.vectors} vectors, ${result.failures.length} failures (${result.userAgent})`);
+    console.log(`browser (${result.engine}): ${result.vectors} vectors, ${result.failures.length} failures (${result.userAgent})`);
     assert.deepEqual(errors, []);
+    assert.equal(result.engine, browserEngine);
     assert.ok(result.vectors > 900);
     assert.deepEqual(result.failures, []);
+    assert.equal(result.tampered.length, 6);
+    browserResults[browserEngine] = result;
   } finally {
     await ctx.close();
   }
+});
+}
+
+test('the browser engines refuse tampered objects alike', { skip: !existsSync(chromiumPath) && 'no chromium' }, () => {
+  assert.deepEqual(browserResults.webcrypto.tampered, browserResults.wasm.tampered);
 });

@@ -1,5 +1,5 @@
-// The engine in use is visible and can be forced: S3EC_ENGINE=native|wasm (ci.sh runs the whole
-// suite once per engine), and a forced engine that cannot load is an error, not a fallback.
+// The engine in use is visible and can be forced: S3EC_ENGINE=native|webcrypto|wasm (ci.sh runs
+// the whole suite once per engine), and a forced engine that cannot load is an error, not a fallback.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -21,12 +21,13 @@ test('the engine is the one S3EC_ENGINE names, or native where it loads', () => 
   if (forced) assert.equal(m.engine, forced);
   else assert.ok(m.engine === 'native' || m.engine === 'wasm');
   assert.equal(engineIn({ S3EC_ENGINE: 'wasm' }).out, 'wasm');
+  assert.equal(engineIn({ S3EC_ENGINE: 'webcrypto' }).out, 'webcrypto');
 });
 
 test('an unknown S3EC_ENGINE is refused', () => {
   const r = engineIn({ S3EC_ENGINE: 'webgpu' });
   assert.notEqual(r.status, 0);
-  assert.match(r.err, /S3EC_ENGINE must be "native" or "wasm"/);
+  assert.match(r.err, /S3EC_ENGINE must be "native", "webcrypto" or "wasm"/);
 });
 
 test('forcing native where it does not load is an error, not the wasm fallback', () => {

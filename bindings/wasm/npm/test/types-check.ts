@@ -76,5 +76,5 @@ async function uploads(c: S3EncryptionClient): Promise<void> {
 void uploads;
 
 // The engine in use.
-const which: 'native' | 'wasm' = engine;
+const which: 'native' | 'webcrypto' | 'wasm' = engine;
 void which;

@@ -1,5 +1,6 @@
 // The browser test page: decrypt every vector, and round-trip through an in-memory S3 with a
-// WebCrypto key, using the package as served (the .wasm fetched beside browser.js).
+// WebCrypto key, using the package as served (the .wasm fetched beside browser.js), on the engine
+// the test chose (globalThis.S3EC_ENGINE, set before the package loads).
 import * as m from '/pkg/browser.js';
 
 const out = document.getElementById('out');
@@ -194,23 +195,94 @@ async function roundTrips() {
     }
     if ((await sha256(await new Blob(parts).arrayBuffer())) !== (await sha256(full))) failures.push(`${k}: stream mismatch`);
   }
-  // A flipped byte: opaque authentication failure, nothing released.
-  const o = s3.objects.get('b/obj-5000-{}');
-  o.body[100] ^= 1;
-  try {
-    await new m.S3EncryptionClient({ s3Client: s3, keyring }).getObject({ Bucket: 'b', Key: 'obj-5000-{}' });
-    failures.push('tampered object decrypted');
-  } catch (e) {
-    if (!(e instanceof m.AuthenticationError)) failures.push(`tampered: ${e}`);
+  // Tampered objects (a body byte, the tag; in memory and in two passes; bytes and stream): the
+  // opaque authentication failure, nothing released. The test compares these records across
+  // the engines.
+  const tampered = [];
+  for (const [k, at, o] of [
+    ['obj-5000-{}', 100, {}],
+    [`obj-${6 * MIB + 17}-{}`, -1, {}],
+    [`obj-${6 * MIB + 17}-{}`, 7, { bufferSize: 0 }],
+  ]) {
+    const obj = s3.objects.get(`b/${k}`);
+    const i = at < 0 ? obj.body.length + at : at;
+    obj.body[i] ^= 1;
+    const c = new m.S3EncryptionClient({ s3Client: s3, keyring, ...o });
+    for (const as of ['bytes', 'stream']) {
+      let released = 0;
+      let verdict = 'decrypted';
+      try {
+        const got = await c.getObject({ Bucket: 'b', Key: k }, { as });
+        if (as === 'bytes') released = got.Body.length;
+        else for (const reader = got.Body.getReader(); ; ) {
+          const r = await reader.read();
+          if (r.done) break;
+          released += r.value.length;
+        }
+      } catch (e) {
+        verdict = `${className(e)} ${e.code}`;
+      }
+      tampered.push({ k, at, o, as, verdict, released });
+      if (verdict !== 'authentication Authentication' || released !== 0) failures.push(`tampered ${k} at ${at} ${JSON.stringify(o)} ${as}: ${verdict}, ${released} bytes released`);
+    }
+    obj.body[i] ^= 1;
   }
-  return failures;
+  return { failures, tampered };
+}
+
+/**
+ * The package in a module worker (workers have crypto.subtle too; the engine is the page's): a
+ * Ruby V2 (AES-GCM) vector decrypted there, and a tampered copy refused. (An AES keyring: a
+ * worker has no import map for the KMS keyrings' @aws-sdk/client-kms.)
+ */
+async function inWorker(engine) {
+  const list = await (await fetch('/vector-index.json')).json();
+  const c = list.find((x) => x.label === 'ruby/v2-aes-meta-0004101.json');
+  if (!c) return ['worker: the vector ruby/v2-aes-meta-0004101.json is missing'];
+  const body = new Uint8Array(await (await fetch(c.body)).arrayBuffer());
+  const src = `
+    globalThis.S3EC_ENGINE = ${JSON.stringify(engine)};
+    const m = await import(${JSON.stringify(new URL('/pkg/browser.js', location.href).href)});
+    const b64 = (s) => Uint8Array.from(atob(s), (x) => x.charCodeAt(0));
+    onmessage = async ({ data: { v, body } }) => {
+      const k = v.key;
+      const keyring = new m.AesKeyring({ key: b64(k.key_b64) });
+      const run = async (b) => {
+        try {
+          const pt = await m.decryptObject({ metadata: v.object.metadata, body: b, keyring, commitmentPolicy: v.decrypt.commitment_policy });
+          return [...new Uint8Array(await crypto.subtle.digest('SHA-256', pt))].map((x) => x.toString(16).padStart(2, '0')).join('');
+        } catch (e) {
+          return e instanceof m.AuthenticationError ? 'authentication' : 'other ' + e;
+        }
+      };
+      const bad = body.slice();
+      bad[5] ^= 1;
+      postMessage({ engine: m.engine, good: await run(body), bad: await run(bad) });
+    };
+    postMessage('ready');
+  `;
+  const w = new Worker(URL.createObjectURL(new Blob([src], { type: 'text/javascript' })), { type: 'module' });
+  try {
+    const r = await new Promise((resolve, reject) => {
+      w.onerror = (e) => reject(new Error(`worker: ${e.message}`));
+      w.onmessage = ({ data }) => (data === 'ready' ? w.postMessage({ v: c.v, body }) : resolve(data));
+    });
+    const failures = [];
+    if (r.engine !== engine) failures.push(`worker: engine ${r.engine}, not ${engine}`);
+    if (r.good !== c.v.expect.plaintext_sha256.toLowerCase()) failures.push(`worker: ${r.good}`);
+    if (r.bad !== 'authentication') failures.push(`worker, tampered: ${r.bad}`);
+    return failures;
+  } finally {
+    w.terminate();
+  }
 }
 
 (async () => {
   try {
     const v = await vectors();
     const rt = await roundTrips();
-    window.__result = { vectors: v.count, failures: [...v.failures, ...rt], userAgent: navigator.userAgent };
+    const w = await inWorker(m.engine);
+    window.__result = { engine: m.engine, vectors: v.count, failures: [...v.failures, ...rt.failures, ...w], tampered: rt.tampered, userAgent: navigator.userAgent };
   } catch (e) {
     window.__result = { vectors: 0, failures: [`page error: ${e && e.stack}`] };
   }
