@@ -1,5 +1,6 @@
 // Node.js (and Bun, Deno with node: specifiers) entry: the native engine (Node-API addon) where
-// one is installed for this platform, else the WebAssembly build read beside this file.
+// one is installed for this platform, else the WebAssembly build read beside this file, with
+// WebCrypto's AES-GCM (the runtime's OpenSSL) for in-memory reads where `crypto.subtle` exists.
 // S3EC_ENGINE=native, webcrypto or wasm forces one (native when absent is an error; webcrypto is
 // the wasm build with WebCrypto's AES-GCM, Node's OpenSSL, for in-memory reads: lib/webcrypto.js).
 import { readFileSync } from 'node:fs';
@@ -17,7 +18,8 @@ if (native) {
   install('native', native);
 } else {
   wasm.initSync({ module: readFileSync(new URL('./dist/s3ec_core_bg.wasm', import.meta.url)) });
-  install(forced === 'webcrypto' ? 'webcrypto' : 'wasm', wasm);
+  const hasSubtle = typeof globalThis.crypto?.subtle?.decrypt === 'function';
+  install(forced ?? (hasSubtle ? 'webcrypto' : 'wasm'), wasm);
 }
 
 if (available) installStorage(unnamedStorage);

@@ -19,9 +19,21 @@ function engineIn(env) {
 test('the engine is the one S3EC_ENGINE names, or native where it loads', () => {
   const forced = process.env.S3EC_ENGINE;
   if (forced) assert.equal(m.engine, forced);
-  else assert.ok(m.engine === 'native' || m.engine === 'wasm');
+  else assert.ok(m.engine === 'native' || m.engine === 'webcrypto');
   assert.equal(engineIn({ S3EC_ENGINE: 'wasm' }).out, 'wasm');
   assert.equal(engineIn({ S3EC_ENGINE: 'webcrypto' }).out, 'webcrypto');
+});
+
+test('without a native engine, Node falls back to webcrypto (the wasm core with crypto.subtle)', () => {
+  const env = { ...process.env };
+  delete env.S3EC_ENGINE;
+  const r = spawnSync(
+    process.execPath,
+    ['--input-type=module', '-e', `Object.defineProperty(process, 'arch', { value: 'mips' }); const { engine } = await import(${JSON.stringify(entry)}); console.log(engine);`],
+    { env, encoding: 'utf8' },
+  );
+  assert.equal(r.status, 0, r.stderr);
+  assert.equal(r.stdout.trim(), 'webcrypto');
 });
 
 test('an unknown S3EC_ENGINE is refused', () => {
