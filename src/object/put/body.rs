@@ -19,10 +19,10 @@ impl PutObject<'_> {
                 "PutObject::encrypt: not valid in this state",
             ));
         }
-        let enc = self
-            .encryptor
-            .as_mut()
-            .ok_or(Error::Internal("no encryptor in the body step"))?;
+        // The tag (taken, or refused) closed the body: nothing more is encrypted into it.
+        let enc = self.encryptor.as_mut().ok_or(Error::ApiMisuse(
+            "PutObject::encrypt: not valid after the tag",
+        ))?;
         enc.encrypt_in_place(buf)?;
         self.encrypted += buf.len() as u64;
         Ok(())
