@@ -4,6 +4,7 @@
 use crate::errors::{Fail, R, UsageError};
 use crate::keyring::{Keyring, pairs_ref};
 use crate::options::{context_of, encrypt_config, opt};
+use crate::stream::EncryptingBody;
 use crate::transport::{Io, read_pieces};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
@@ -83,6 +84,33 @@ pub(crate) struct Inflight<'py> {
     pub(crate) id: RequestId,
     pub(crate) op: Operation,
     pub(crate) fut: Bound<'py, PyAny>,
+    /// A single PutObject's streamed body, given back to the machine once it is answered.
+    pub(crate) stream: Option<Bound<'py, EncryptingBody>>,
+}
+
+/// A body in memory of exactly `n` bytes (`_Reader.take_whole`): the caller's `bytes` and
+/// where the body starts in it. None for any other body (read into a buffer instead).
+fn whole_body<'py>(
+    reader: &Bound<'py, PyAny>,
+    n: u64,
+) -> PyResult<Option<(Bound<'py, PyBytes>, usize)>> {
+    if !reader.hasattr("take_whole")? {
+        return Ok(None);
+    }
+    let got = reader.call_method1("take_whole", (n,))?;
+    if got.is_none() {
+        return Ok(None);
+    }
+    let (data, start): (Bound<'py, PyBytes>, usize) = got.extract()?;
+    let fits = start
+        .checked_add(n as usize)
+        .is_some_and(|end| end <= data.as_bytes().len());
+    if !fits {
+        return Err(PyValueError::new_err(
+            "take_whole answered a span outside the body",
+        ));
+    }
+    Ok(Some((data, start)))
 }
 
 pub(crate) fn drive_put<'py>(
@@ -141,6 +169,46 @@ pub(crate) fn drive_put<'py>(
             PutNext::Send(id) => {
                 let r = p.request(id)?;
                 let op = r.operation;
+                // A single PutObject of a body in memory: boto3 reads it as a file that encrypts
+                // as it is read (and again after each seek back), never whole in memory.
+                if let (Operation::PutObject, RequestBody::Ciphertext { plaintext_len, .. }) =
+                    (op, r.body)
+                    && bufs.is_empty()
+                {
+                    match whole_body(reader, plaintext_len) {
+                        Ok(Some((data, start))) => {
+                            let stream = match p.body() {
+                                Ok(b) => EncryptingBody::new(b, data.unbind(), start),
+                                Err(e) => {
+                                    p.request_failed(id, e);
+                                    continue;
+                                }
+                            };
+                            let r = p.request(id)?;
+                            let sent = Bound::new(py, stream)
+                                .and_then(|s| io.submit_file(&r, s.as_any()).map(|f| (f, s)));
+                            match sent {
+                                Ok((fut, s)) => inflight.push(Inflight {
+                                    id,
+                                    op,
+                                    fut,
+                                    stream: Some(s),
+                                }),
+                                Err(e) => {
+                                    note(&mut first_py, e);
+                                    p.request_failed(id, Error::RequestFailed { status: 0 });
+                                }
+                            }
+                            continue;
+                        }
+                        Ok(None) => {}
+                        Err(e) => {
+                            note(&mut first_py, e);
+                            p.request_failed(id, Error::LengthMismatch);
+                            continue;
+                        }
+                    }
+                }
                 let body: Option<Vec<u8>> = match (op, r.body) {
                     (Operation::PutObject, RequestBody::Ciphertext { plaintext_len, .. }) => {
                         let n = plaintext_len as usize;
@@ -200,7 +268,12 @@ pub(crate) fn drive_put<'py>(
                 let sent = io.submit(&r, body.as_deref());
                 drop(body);
                 match sent {
-                    Ok(fut) => inflight.push(Inflight { id, op, fut }),
+                    Ok(fut) => inflight.push(Inflight {
+                        id,
+                        op,
+                        fut,
+                        stream: None,
+                    }),
                     Err(e) => {
                         note(&mut first_py, e);
                         p.request_failed(id, Error::RequestFailed { status: 0 });
@@ -241,6 +314,11 @@ pub(crate) fn drive_put<'py>(
                     }
                 };
                 let f = inflight.swap_remove(i);
+                if let Some(s) = &f.stream
+                    && let Some(b) = s.try_borrow_mut().ok().and_then(|mut s| s.take())
+                {
+                    p.body_sent(b);
+                }
                 match io.result(&f.fut) {
                     Ok(resp) => {
                         if f.op == Operation::CreateMultipartUpload {

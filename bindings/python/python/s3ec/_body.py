@@ -71,6 +71,17 @@ class _Reader:
         self._account(memoryview(self.data)[start : start + length])
         return self.data, start, length
 
+    def take_whole(self, n: int) -> Optional[Tuple[bytes, int]]:
+        """For a body in memory with exactly ``n`` bytes left (and no ``callback``): the whole
+        body and where those bytes start in it, all of them accounted as read now (``ContentMD5``
+        checked before anything is sent). The native side encrypts them as the transport reads
+        (a single PutObject's streamed body). None otherwise."""
+        if self.data is None or self._callback is not None or len(self.data) - self._pos != n:
+            return None
+        span = self.read_span(n)
+        assert span is not None
+        return span[0], span[1]
+
     def read(self, n: int) -> bytes:
         if self.data is not None:
             span = self.read_span(n)
