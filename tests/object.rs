@@ -5,9 +5,9 @@
 //! differs from the true plaintext.
 
 use s3_encryption::object::{
-    DeleteNext, DeleteObject, DescribeNext, DescribeObject, GetDone, GetIntent, GetNext, GetObject,
-    Operation, PutIntent, PutNext, PutObject, ReadMode, Released, Request, RequestBody, RequestId,
-    RotateInstructionFile, RotateIntent, RotateNext, Verification,
+    DeleteNext, DeleteObject, DescribeNext, DescribeObject, EncryptedPart, GetDone, GetIntent,
+    GetNext, GetObject, Operation, PartJob, PutIntent, PutNext, PutObject, ReadMode, Released,
+    Request, RequestBody, RequestId, RotateInstructionFile, RotateIntent, RotateNext, Verification,
 };
 use s3_encryption::{
     AesKey, ByteRange, DataKey, DecryptPolicy, EncryptConfig, EncryptionMaterials, Error, Placement,
@@ -336,7 +336,11 @@ fn put(store: &mut Store, key: &str, plaintext: &[u8], o: &PutOpts) -> Result<()
                 if !o.reverse {
                     let job = jobs.pop().unwrap();
                     let b = bufs.get_mut(&job.number()).unwrap();
-                    let done = job.encrypt(b)?;
+                    let done = if o.stream_body {
+                        encrypt_in_pieces(&job, b)?
+                    } else {
+                        job.encrypt(b)?
+                    };
                     p.part_encrypted(done)?;
                 }
             }
@@ -362,6 +366,40 @@ fn put(store: &mut Store, key: &str, plaintext: &[u8], o: &PutOpts) -> Result<()
             PutNext::Done(_) => return Ok(()),
         }
     }
+}
+
+/// A part encrypted in odd pieces by two [`PartJob::encryptor`]s (the same bytes and value each
+/// time); a pass over changed plaintext gives another value.
+fn encrypt_in_pieces(job: &PartJob, b: &mut [u8]) -> Result<EncryptedPart, Error> {
+    let plain = b.to_vec();
+    let mut first = job.encryptor();
+    let mut out = vec![0u8; plain.len()];
+    for (src, dst) in plain.chunks(5001).zip(out.chunks_mut(5001)) {
+        first.encrypt(src, dst)?;
+    }
+    assert_eq!(first.position(), plain.len() as u64);
+    let first = first.finish()?;
+    let mut second = job.encryptor();
+    for c in b.chunks_mut(65_537) {
+        second.encrypt_in_place(c)?;
+    }
+    assert_eq!(
+        second.encrypt_in_place(&mut [0u8; 1]),
+        Err(Error::LengthMismatch)
+    );
+    assert!(out == *b, "every pass gives the same ciphertext");
+    let second = second.finish()?;
+    assert_eq!(first, second);
+    if !plain.is_empty() {
+        let mut changed = plain.clone();
+        changed[plain.len() / 2] ^= 1;
+        let mut third = job.encryptor();
+        third.encrypt_in_place(&mut changed)?;
+        assert_ne!(third.finish()?, second, "changed plaintext, another value");
+        let short = job.encryptor();
+        assert_eq!(short.finish().unwrap_err(), Error::LengthMismatch);
+    }
+    Ok(second)
 }
 
 fn send_put(
@@ -707,10 +745,11 @@ fn round_trips_in_every_release_mode() {
 }
 
 #[test]
-fn a_single_put_body_streams_and_rewinds() {
+fn put_bodies_stream_in_pieces_and_rewind() {
     // PutObject::body: the body read by the transport in pieces, rewound and read again, gives
-    // the object a GET verifies; a body whose last pass stops short of its tag is refused.
-    for (i, n) in [0usize, 1, 15, 16, 4099 * 3 + 5, 2 * MIB + 3]
+    // the object a GET verifies; a body whose last pass stops short of its tag is refused. Above
+    // the threshold, parts encrypted in pieces by PartJob::encryptor (several passes).
+    for (i, n) in [0usize, 1, 15, 16, 4099 * 3 + 5, 2 * MIB + 3, 11 * MIB + 5]
         .into_iter()
         .enumerate()
     {

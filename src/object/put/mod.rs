@@ -61,7 +61,7 @@ mod parts;
 mod requests;
 
 pub use body::SingleBody;
-pub use parts::{EncryptedPart, PartJob};
+pub use parts::{EncryptedPart, PartEncryptor, PartJob};
 
 /// At most this many parts in flight.
 pub const MAX_PARTS_IN_FLIGHT: u16 = 16;

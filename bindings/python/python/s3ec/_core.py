@@ -182,9 +182,10 @@ class ClientCore:
         placement: Optional[Union[str, Placement]] = None,
         callback: Any = None,
         sizes: Optional[Tuple[int, int, int]] = None,
+        path: Optional[str] = None,
     ) -> PutObjectOutputTypeDef:
         extra, content_type, content_md5, content_length = split_put_args(extra_args)
-        reader = _Reader(body, callback=callback, content_md5=content_md5)
+        reader = _Reader(body, callback=callback, content_md5=content_md5, path=path)
         if content_length is not None:
             if reader.length is not None and reader.length != content_length:
                 raise UsageError(f"ContentLength {content_length} is not the body's length {reader.length}")
