@@ -74,6 +74,13 @@ fn file_source(reader: &Bound<'_, PyAny>) -> PyResult<Option<(Arc<File>, u64)>> 
     Ok(Some((Arc::new(f), start)))
 }
 
+fn cores() -> usize {
+    std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+        .max(1)
+}
+
 /// The first pass over parts of a file ([`encrypt_part_of_file`]), as many at once as there are
 /// cores, with the GIL released.
 fn encrypt_file_batch(
@@ -82,10 +89,7 @@ fn encrypt_file_batch(
     work: Vec<(PartJob, u64)>,
 ) -> Vec<(PartJob, Result<EncryptedPart, String>)> {
     py.detach(move || {
-        let threads = std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(1)
-            .max(1);
+        let threads = cores();
         let mut results = Vec::with_capacity(work.len());
         let mut it = work.into_iter().peekable();
         while it.peek().is_some() {
@@ -396,8 +400,11 @@ pub(crate) fn drive_put<'py>(
             }
             PutNext::Wait => {
                 if let (Some((f, start)), false) = (&file, file_jobs.is_empty()) {
+                    // One part per core at a time, so that each goes to boto3 as soon as it is
+                    // encrypted rather than after every part in flight.
+                    let k = file_jobs.len().min(cores());
                     let work: Vec<(PartJob, u64)> = file_jobs
-                        .drain(..)
+                        .drain(..k)
                         .map(|j| {
                             let at = start + offsets.get(&j.number()).copied().unwrap_or_default();
                             (j, at)
