@@ -145,6 +145,10 @@ class PartHook:
         self._before(kw)
         return self._inner.upload_part(**kw)
 
+    def create_multipart_upload(self, **kw):
+        self.created = kw
+        return self._inner.create_multipart_upload(**kw)
+
 
 def test_upload_file_streams_its_parts_from_the_file(s3, bucket, tmp_path):
     # Each part's body reads the file by position and encrypts as it is read (rewound: the
@@ -168,6 +172,8 @@ def test_upload_file_streams_its_parts_from_the_file(s3, bucket, tmp_path):
 
     c.upload_file(str(src), bucket, "f", Callback=seen.append, Config=TransferConfig(multipart_threshold=5 * MiB, multipart_chunksize=5 * MiB))
     assert sum(seen) == len(data)
+    # As boto3's managed upload does with the default request_checksum_calculation.
+    assert hook.created["ChecksumAlgorithm"] == "CRC32"
     assert len(hook.parts) == 3
     assert [p["ContentLength"] for p in sorted(hook.parts, key=lambda p: p["PartNumber"])] == [5 * MiB, 5 * MiB, MiB + 9 + 16]
     _roundtrip(c, bucket, "f", data)

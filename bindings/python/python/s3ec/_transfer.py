@@ -98,6 +98,12 @@ class TransferMixin(ClientCore):
         extra = dict(extra_args or {})
         metadata = extra.pop("Metadata", None)
         ctx = extra.pop("EncryptionContext", ctx)
+        # As boto3's managed uploads do (s3transfer): with the client's default
+        # request_checksum_calculation ("when_supported") the upload declares CRC32, so each part
+        # carries its CRC32 and the completion lists them.
+        meta = getattr(self.client, "meta", None)
+        if getattr(getattr(meta, "config", None), "request_checksum_calculation", None) == "when_supported":
+            extra.setdefault("ChecksumAlgorithm", "CRC32")
         sizes = transfer_config(config, self.part_size, self.multipart_threshold, self.max_concurrency)
         self._put(bucket, key, fileobj, ctx, metadata, extra, callback=callback, sizes=sizes, path=path)
 
