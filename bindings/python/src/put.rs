@@ -61,7 +61,9 @@ pub(crate) fn encrypt_batch(
 /// The file of `_Reader.file_source()` (upload_file: its path and where the body starts),
 /// opened for positional reads; None for any other body.
 fn file_source(reader: &Bound<'_, PyAny>) -> PyResult<Option<(Arc<File>, u64)>> {
-    if !reader.hasattr("file_source")? {
+    // The parts are read from several threads at once: only where a positional read needs no
+    // shared file position (pio.rs).
+    if cfg!(not(any(unix, windows))) || !reader.hasattr("file_source")? {
         return Ok(None);
     }
     let got = reader.call_method0("file_source")?;
