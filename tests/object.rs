@@ -5,9 +5,9 @@
 //! differs from the true plaintext.
 
 use s3_encryption::object::{
-    DeleteNext, DeleteObject, DescribeNext, DescribeObject, GetDone, GetIntent, GetNext, GetObject,
-    Operation, PutIntent, PutNext, PutObject, ReadMode, Released, Request, RequestBody, RequestId,
-    RotateInstructionFile, RotateIntent, RotateNext, Verification,
+    DeleteNext, DeleteObject, DescribeNext, DescribeObject, EncryptedPart, GetDone, GetIntent,
+    GetNext, GetObject, Operation, PartJob, PutIntent, PutNext, PutObject, ReadMode, Released,
+    Request, RequestBody, RequestId, RotateInstructionFile, RotateIntent, RotateNext, Verification,
 };
 use s3_encryption::{
     AesKey, ByteRange, DataKey, DecryptPolicy, EncryptConfig, EncryptionMaterials, Error, Placement,
@@ -285,6 +285,9 @@ struct PutOpts {
     /// Encrypt and upload parts in reverse order of their arrival.
     reverse: bool,
     fail_part: Option<u32>,
+    /// A single PutObject's body goes through [`PutObject::body`]: read twice partly (rewound),
+    /// then whole, in odd pieces.
+    stream_body: bool,
 }
 
 impl Default for PutOpts {
@@ -296,6 +299,7 @@ impl Default for PutOpts {
             threshold: 5 * MIB as u64,
             reverse: false,
             fail_part: None,
+            stream_body: false,
         }
     }
 }
@@ -332,7 +336,11 @@ fn put(store: &mut Store, key: &str, plaintext: &[u8], o: &PutOpts) -> Result<()
                 if !o.reverse {
                     let job = jobs.pop().unwrap();
                     let b = bufs.get_mut(&job.number()).unwrap();
-                    let done = job.encrypt(b)?;
+                    let done = if o.stream_body {
+                        encrypt_in_pieces(&job, b)?
+                    } else {
+                        job.encrypt(b)?
+                    };
                     p.part_encrypted(done)?;
                 }
             }
@@ -360,6 +368,40 @@ fn put(store: &mut Store, key: &str, plaintext: &[u8], o: &PutOpts) -> Result<()
     }
 }
 
+/// A part encrypted in odd pieces by two [`PartJob::encryptor`]s (the same bytes and value each
+/// time); a pass over changed plaintext gives another value.
+fn encrypt_in_pieces(job: &PartJob, b: &mut [u8]) -> Result<EncryptedPart, Error> {
+    let plain = b.to_vec();
+    let mut first = job.encryptor();
+    let mut out = vec![0u8; plain.len()];
+    for (src, dst) in plain.chunks(5001).zip(out.chunks_mut(5001)) {
+        first.encrypt(src, dst)?;
+    }
+    assert_eq!(first.position(), plain.len() as u64);
+    let first = first.finish()?;
+    let mut second = job.encryptor();
+    for c in b.chunks_mut(65_537) {
+        second.encrypt_in_place(c)?;
+    }
+    assert_eq!(
+        second.encrypt_in_place(&mut [0u8; 1]),
+        Err(Error::LengthMismatch)
+    );
+    assert!(out == *b, "every pass gives the same ciphertext");
+    let second = second.finish()?;
+    assert_eq!(first, second);
+    if !plain.is_empty() {
+        let mut changed = plain.clone();
+        changed[plain.len() / 2] ^= 1;
+        let mut third = job.encryptor();
+        third.encrypt_in_place(&mut changed)?;
+        assert_ne!(third.finish()?, second, "changed plaintext, another value");
+        let short = job.encryptor();
+        assert_eq!(short.finish().unwrap_err(), Error::LengthMismatch);
+    }
+    Ok(second)
+}
+
 fn send_put(
     store: &mut Store,
     p: &mut PutObject<'_>,
@@ -382,11 +424,52 @@ fn send_put(
             assert!(ends_with_tag, "a single PutObject body ends with the tag");
             assert_eq!(plaintext_len, plaintext.len() as u64);
             assert_eq!(r.content_length, Some(len));
-            let mut b = plaintext.to_vec();
-            for c in b.chunks_mut(7777) {
-                p.encrypt(c)?;
-            }
-            b.extend_from_slice(&p.tag()?);
+            let b = if o.stream_body {
+                let mut s = p.body()?;
+                assert_eq!(s.plaintext_len(), plaintext.len() as u64);
+                let mut passes: Vec<Vec<u8>> = Vec::new();
+                // Two passes cut short (an HTTP client hashing, then a retry), then a whole one.
+                let n = plaintext.len();
+                for cut in [n / 3, (n / 2 + 1).min(n), n] {
+                    s.rewind();
+                    let mut out = vec![0u8; cut];
+                    for (i, (src, dst)) in plaintext[..cut]
+                        .chunks(4099)
+                        .zip(out.chunks_mut(4099))
+                        .enumerate()
+                    {
+                        if i % 2 == 0 {
+                            s.encrypt(src, dst)?;
+                        } else {
+                            dst.copy_from_slice(src);
+                            s.encrypt_in_place(dst)?;
+                        }
+                    }
+                    assert_eq!(s.position(), cut as u64);
+                    passes.push(out);
+                }
+                let mut b = passes.pop().unwrap();
+                for early in &passes {
+                    assert!(
+                        b[..early.len()] == early[..],
+                        "a rewound pass gives the same bytes"
+                    );
+                }
+                assert_eq!(
+                    s.encrypt_in_place(&mut [0u8; 1]),
+                    Err(Error::LengthMismatch)
+                );
+                b.extend_from_slice(&s.tag()?);
+                p.body_sent(s);
+                b
+            } else {
+                let mut b = plaintext.to_vec();
+                for c in b.chunks_mut(7777) {
+                    p.encrypt(c)?;
+                }
+                b.extend_from_slice(&p.tag()?);
+                b
+            };
             assert_eq!(len, b.len() as u64, "the body's length");
             b
         }
@@ -659,6 +742,59 @@ fn round_trips_in_every_release_mode() {
             }
         }
     }
+}
+
+#[test]
+fn put_bodies_stream_in_pieces_and_rewind() {
+    // PutObject::body: the body read by the transport in pieces, rewound and read again, gives
+    // the object a GET verifies; a body whose last pass stops short of its tag is refused. Above
+    // the threshold, parts encrypted in pieces by PartJob::encryptor (several passes).
+    for (i, n) in [0usize, 1, 15, 16, 4099 * 3 + 5, 2 * MIB + 3, 11 * MIB + 5]
+        .into_iter()
+        .enumerate()
+    {
+        for placement in [Placement::ObjectMetadata, Placement::InstructionFile] {
+            let mut store = Store::default();
+            let pt = data(n, 40 + i as u8);
+            let o = PutOpts {
+                placement,
+                stream_body: true,
+                ..PutOpts::default()
+            };
+            put(&mut store, "k", &pt, &o).unwrap_or_else(|e| panic!("put {n}: {e}"));
+            let got = get(&mut store, intent("k"), Lie::Honest, 4097);
+            got.result.unwrap_or_else(|e| panic!("get {n}: {e}"));
+            assert!(got.assembled() == pt, "{n} bytes");
+        }
+    }
+    let mut intent = PutIntent::new("b", "k", Some(100));
+    intent.config = EncryptConfig::v3(Placement::ObjectMetadata);
+    let mut p = PutObject::new(intent).unwrap();
+    assert!(matches!(p.poll().unwrap(), PutNext::EncryptionMaterials));
+    let m = EncryptionMaterials::aes_gcm(p.config(), &master(), &[]).unwrap();
+    p.materials(m).unwrap();
+    let PutNext::Send(id) = p.poll().unwrap() else {
+        panic!()
+    };
+    let mut s = p.body().unwrap();
+    s.encrypt_in_place(&mut [0u8; 100]).unwrap();
+    s.tag().unwrap();
+    // Rewound and read again only partly: this pass has no tag.
+    s.rewind();
+    s.encrypt_in_place(&mut [0u8; 50]).unwrap();
+    assert_eq!(s.tag(), Err(Error::LengthMismatch));
+    p.body_sent(s);
+    assert_eq!(
+        p.response(id, 200, [("ETag", "\"e1\"")]),
+        Err(Error::TruncatedBody)
+    );
+    // What the short body stored is deleted before the error is reported.
+    let PutNext::Send(del) = p.poll().unwrap() else {
+        panic!("the object written is deleted first")
+    };
+    assert_eq!(p.request(del).unwrap().operation, Operation::DeleteObject);
+    p.response(del, 204, []).unwrap();
+    assert_eq!(p.poll().unwrap_err(), Error::TruncatedBody);
 }
 
 #[test]

@@ -49,7 +49,8 @@ pub use get::{
 };
 pub use head::ObjectHead;
 pub use put::{
-    EncryptedPart, MAX_PARTS_IN_FLIGHT, PartJob, PutDone, PutIntent, PutNext, PutObject,
+    EncryptedPart, MAX_PARTS_IN_FLIGHT, PartEncryptor, PartJob, PutDone, PutIntent, PutNext,
+    PutObject, SingleBody,
 };
 pub use request::{CopySource, FullKey, Operation, RangeValue, Request, RequestBody, RequestId};
 pub use rotate::{RotateDone, RotateInstructionFile, RotateIntent, RotateNext};

@@ -21,6 +21,7 @@ mod object;
 mod options;
 mod pio;
 mod put;
+mod stream;
 mod transport;
 
 use errors::{Fail, R};

@@ -1,6 +1,7 @@
 //! Positional file I/O through std on every OS: `FileExt` on unix and on Windows, and a seek
-//! followed by a read or write elsewhere. The binding uses each file from one thread at a time,
-//! so the seek fallback needs no lock.
+//! followed by a read or write elsewhere. The seek fallback is only used where each file is used
+//! from one thread at a time (upload_file's parts, read from several threads, need unix or
+//! Windows: `put.rs` reads them otherwise), so it needs no lock.
 
 use std::fs::File;
 use std::io;

@@ -4,16 +4,21 @@
 use crate::errors::{Fail, R, UsageError};
 use crate::keyring::{Keyring, pairs_ref};
 use crate::options::{context_of, encrypt_config, opt};
+use crate::stream::{EncryptingBody, encrypt_part_of_file};
 use crate::transport::{Io, read_pieces};
-use pyo3::exceptions::PyValueError;
+use pyo3::exceptions::{PyOSError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 use pyo3::types::PyDict;
 use s3_encryption::Error;
 use s3_encryption::object::{
-    Operation, PartJob, PutDone, PutIntent, PutNext, PutObject, RequestBody, RequestId,
+    EncryptedPart, Operation, PartJob, PutDone, PutIntent, PutNext, PutObject, RequestBody,
+    RequestId,
 };
 use std::collections::HashMap;
+use std::fs::File;
+use std::path::PathBuf;
+use std::sync::Arc;
 
 pub(crate) fn encrypt_batch(
     py: Python<'_>,
@@ -39,6 +44,65 @@ pub(crate) fn encrypt_batch(
                         s.spawn(move || {
                             let r = job.encrypt(&mut buf);
                             (job.number(), buf, r)
+                        })
+                    })
+                    .collect();
+                for h in hs {
+                    if let Ok(r) = h.join() {
+                        results.push(r);
+                    }
+                }
+            });
+        }
+        results
+    })
+}
+
+/// The file of `_Reader.file_source()` (upload_file: its path and where the body starts),
+/// opened for positional reads; None for any other body.
+fn file_source(reader: &Bound<'_, PyAny>) -> PyResult<Option<(Arc<File>, u64)>> {
+    // The parts are read from several threads at once: only where a positional read needs no
+    // shared file position (pio.rs).
+    if cfg!(not(any(unix, windows))) || !reader.hasattr("file_source")? {
+        return Ok(None);
+    }
+    let got = reader.call_method0("file_source")?;
+    if got.is_none() {
+        return Ok(None);
+    }
+    let (path, start): (PathBuf, u64) = got.extract()?;
+    let f = File::open(&path)
+        .map_err(|e| PyOSError::new_err(format!("opening {}: {e}", path.display())))?;
+    Ok(Some((Arc::new(f), start)))
+}
+
+fn cores() -> usize {
+    std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+        .max(1)
+}
+
+/// The first pass over parts of a file ([`encrypt_part_of_file`]), as many at once as there are
+/// cores, with the GIL released.
+fn encrypt_file_batch(
+    py: Python<'_>,
+    file: &File,
+    work: Vec<(PartJob, u64)>,
+) -> Vec<(PartJob, Result<EncryptedPart, String>)> {
+    py.detach(move || {
+        let threads = cores();
+        let mut results = Vec::with_capacity(work.len());
+        let mut it = work.into_iter().peekable();
+        while it.peek().is_some() {
+            let batch: Vec<_> = it.by_ref().take(threads).collect();
+            std::thread::scope(|s| {
+                let hs: Vec<_> = batch
+                    .into_iter()
+                    .map(|(job, at)| {
+                        s.spawn(move || {
+                            let r = encrypt_part_of_file(file, at, &job);
+                            (job, r)
                         })
                     })
                     .collect();
@@ -83,6 +147,33 @@ pub(crate) struct Inflight<'py> {
     pub(crate) id: RequestId,
     pub(crate) op: Operation,
     pub(crate) fut: Bound<'py, PyAny>,
+    /// A single PutObject's streamed body, given back to the machine once it is answered.
+    pub(crate) stream: Option<Bound<'py, EncryptingBody>>,
+}
+
+/// A body in memory of exactly `n` bytes (`_Reader.take_whole`): the caller's `bytes` and
+/// where the body starts in it. None for any other body (read into a buffer instead).
+fn whole_body<'py>(
+    reader: &Bound<'py, PyAny>,
+    n: u64,
+) -> PyResult<Option<(Bound<'py, PyBytes>, usize)>> {
+    if !reader.hasattr("take_whole")? {
+        return Ok(None);
+    }
+    let got = reader.call_method1("take_whole", (n,))?;
+    if got.is_none() {
+        return Ok(None);
+    }
+    let (data, start): (Bound<'py, PyBytes>, usize) = got.extract()?;
+    let fits = start
+        .checked_add(n as usize)
+        .is_some_and(|end| end <= data.as_bytes().len());
+    if !fits {
+        return Err(PyValueError::new_err(
+            "take_whole answered a span outside the body",
+        ));
+    }
+    Ok(Some((data, start)))
 }
 
 pub(crate) fn drive_put<'py>(
@@ -97,6 +188,12 @@ pub(crate) fn drive_put<'py>(
     let mut bufs: HashMap<u32, Vec<u8>> = HashMap::new();
     let mut jobs: Vec<PartJob> = Vec::new();
     let mut inflight: Vec<Inflight<'py>> = Vec::new();
+    // A file read by position (upload_file): its parts are never held in memory. Each is
+    // encrypted once for the machine (the ciphertext dropped), then again as boto3 reads it.
+    let file = file_source(reader)?;
+    let mut offsets: HashMap<u32, u64> = HashMap::new();
+    let mut file_jobs: Vec<PartJob> = Vec::new();
+    let mut encrypted: HashMap<u32, (PartJob, EncryptedPart)> = HashMap::new();
     let note = |first_py: &mut Option<PyErr>, e: PyErr| {
         if first_py.is_none() {
             *first_py = Some(e);
@@ -126,6 +223,15 @@ pub(crate) fn drive_put<'py>(
                     }
                 }
             }
+            PutNext::ReadPart {
+                number,
+                offset,
+                len,
+            } if file.is_some() => {
+                offsets.insert(number, offset);
+                let _ = p.part_read(number, len);
+            }
+            PutNext::EncryptPart(job) if file.is_some() => file_jobs.push(job),
             PutNext::ReadPart { number, len, .. } => match read_part(reader, len as usize) {
                 Ok(b) => {
                     let n = b.len() as u64;
@@ -141,6 +247,46 @@ pub(crate) fn drive_put<'py>(
             PutNext::Send(id) => {
                 let r = p.request(id)?;
                 let op = r.operation;
+                // A single PutObject of a body in memory: boto3 reads it as a file that encrypts
+                // as it is read (and again after each seek back), never whole in memory.
+                if let (Operation::PutObject, RequestBody::Ciphertext { plaintext_len, .. }) =
+                    (op, r.body)
+                    && bufs.is_empty()
+                {
+                    match whole_body(reader, plaintext_len) {
+                        Ok(Some((data, start))) => {
+                            let stream = match p.body() {
+                                Ok(b) => EncryptingBody::single(b, data.unbind(), start),
+                                Err(e) => {
+                                    p.request_failed(id, e);
+                                    continue;
+                                }
+                            };
+                            let r = p.request(id)?;
+                            let sent = Bound::new(py, stream)
+                                .and_then(|s| io.submit_file(&r, s.as_any()).map(|f| (f, s)));
+                            match sent {
+                                Ok((fut, s)) => inflight.push(Inflight {
+                                    id,
+                                    op,
+                                    fut,
+                                    stream: Some(s),
+                                }),
+                                Err(e) => {
+                                    note(&mut first_py, e);
+                                    p.request_failed(id, Error::RequestFailed { status: 0 });
+                                }
+                            }
+                            continue;
+                        }
+                        Ok(None) => {}
+                        Err(e) => {
+                            note(&mut first_py, e);
+                            p.request_failed(id, Error::LengthMismatch);
+                            continue;
+                        }
+                    }
+                }
                 let body: Option<Vec<u8>> = match (op, r.body) {
                     (Operation::PutObject, RequestBody::Ciphertext { plaintext_len, .. }) => {
                         let n = plaintext_len as usize;
@@ -176,6 +322,48 @@ pub(crate) fn drive_put<'py>(
                             }
                         }
                     }
+                    (Operation::UploadPart, RequestBody::Ciphertext { ends_with_tag, .. })
+                        if file.is_some() =>
+                    {
+                        let n = r
+                            .part_number
+                            .ok_or(Error::Internal("the binding lost track of a request"))?;
+                        let (job, done) = encrypted
+                            .remove(&n)
+                            .ok_or(Error::Internal("the binding lost track of a request"))?;
+                        let tag = if ends_with_tag {
+                            match p.tag() {
+                                Ok(t) => Some(t),
+                                Err(e) => {
+                                    p.request_failed(id, e);
+                                    continue;
+                                }
+                            }
+                        } else {
+                            None
+                        };
+                        let (f, start) = file
+                            .as_ref()
+                            .ok_or(Error::Internal("the binding lost track of a request"))?;
+                        let at = start + offsets.remove(&n).unwrap_or_default();
+                        let body = EncryptingBody::part(f.clone(), at, job, done, tag);
+                        let r = p.request(id)?;
+                        let sent =
+                            Bound::new(py, body).and_then(|s| io.submit_file(&r, s.as_any()));
+                        match sent {
+                            Ok(fut) => inflight.push(Inflight {
+                                id,
+                                op,
+                                fut,
+                                stream: None,
+                            }),
+                            Err(e) => {
+                                note(&mut first_py, e);
+                                p.request_failed(id, Error::RequestFailed { status: 0 });
+                            }
+                        }
+                        continue;
+                    }
                     (Operation::UploadPart, RequestBody::Ciphertext { ends_with_tag, .. }) => {
                         let n = r
                             .part_number
@@ -200,7 +388,12 @@ pub(crate) fn drive_put<'py>(
                 let sent = io.submit(&r, body.as_deref());
                 drop(body);
                 match sent {
-                    Ok(fut) => inflight.push(Inflight { id, op, fut }),
+                    Ok(fut) => inflight.push(Inflight {
+                        id,
+                        op,
+                        fut,
+                        stream: None,
+                    }),
                     Err(e) => {
                         note(&mut first_py, e);
                         p.request_failed(id, Error::RequestFailed { status: 0 });
@@ -208,6 +401,36 @@ pub(crate) fn drive_put<'py>(
                 }
             }
             PutNext::Wait => {
+                if let (Some((f, start)), false) = (&file, file_jobs.is_empty()) {
+                    // One part per core at a time, so that each goes to boto3 as soon as it is
+                    // encrypted rather than after every part in flight.
+                    let k = file_jobs.len().min(cores());
+                    let work: Vec<(PartJob, u64)> = file_jobs
+                        .drain(..k)
+                        .map(|j| {
+                            let at = start + offsets.get(&j.number()).copied().unwrap_or_default();
+                            (j, at)
+                        })
+                        .collect();
+                    for (job, r) in encrypt_file_batch(py, f, work) {
+                        match r {
+                            Ok(done) => {
+                                let n = job.len();
+                                encrypted.insert(job.number(), (job, done));
+                                let _ = p.part_encrypted(done);
+                                if let Err(e) = reader.call_method1("advance", (n,)) {
+                                    note(&mut first_py, e);
+                                    p.abort(Error::LengthMismatch);
+                                }
+                            }
+                            Err(msg) => {
+                                note(&mut first_py, PyOSError::new_err(msg));
+                                p.abort(Error::LengthMismatch);
+                            }
+                        }
+                    }
+                    continue;
+                }
                 if !jobs.is_empty() {
                     let work: Vec<(PartJob, Vec<u8>)> = jobs
                         .drain(..)
@@ -241,6 +464,11 @@ pub(crate) fn drive_put<'py>(
                     }
                 };
                 let f = inflight.swap_remove(i);
+                if let Some(s) = &f.stream
+                    && let Some(b) = s.try_borrow_mut().ok().and_then(|mut s| s.take())
+                {
+                    p.body_sent(b);
+                }
                 match io.result(&f.fut) {
                     Ok(resp) => {
                         if f.op == Operation::CreateMultipartUpload {

@@ -67,6 +67,16 @@ impl<'py> Io<'py> {
         self.t.call_method1("submit", (d, body))
     }
 
+    /// Submit a request whose body is a file-like object (read by the transport's thread).
+    pub(crate) fn submit_file(
+        &self,
+        r: &Request<'_>,
+        body: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let d = self.request_dict(r)?;
+        self.t.call_method1("submit", (d, body))
+    }
+
     pub(crate) fn wait_any(&self, futs: &[Bound<'py, PyAny>]) -> PyResult<usize> {
         let l = PyList::new(self.py, futs)?;
         self.t.call_method1("wait_any", (l,))?.extract()

@@ -34,8 +34,14 @@ class Recording:
             return attr
 
         def call(*a, **kw):
+            seen = dict(kw)
+            body = kw.get("Body")
+            if hasattr(body, "read"):
+                # A streamed body (a single PutObject's): recorded as the bytes it reads as.
+                seen["Body"] = body.read()
+                body.seek(0)
             with self._lock:
-                self.calls.append((name, dict(kw)))
+                self.calls.append((name, seen))
             return attr(*a, **kw)
 
         return call

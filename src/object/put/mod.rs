@@ -19,8 +19,9 @@
 //!             put.part_encrypted(done)?;
 //!         }
 //!         PutNext::Send(id) => {                              // put.request(id)
-//!             // a single PutObject streams its body through put.encrypt(), then put.tag();
-//!             // the last UploadPart appends put.tag()
+//!             // a single PutObject streams its body through put.encrypt(), then put.tag()
+//!             // (or hands it to the transport: put.body(), a rewindable stream given back
+//!             // with put.body_sent() before the response); the last UploadPart appends put.tag()
 //!             let resp = http.send(put.request(id)?, body);
 //!             put.response(id, resp.status, resp.headers)?;  // CreateMultipartUpload: put.upload_created
 //!         }
@@ -59,7 +60,8 @@ mod body;
 mod parts;
 mod requests;
 
-pub use parts::{EncryptedPart, PartJob};
+pub use body::SingleBody;
+pub use parts::{EncryptedPart, PartEncryptor, PartJob};
 
 /// At most this many parts in flight.
 pub const MAX_PARTS_IN_FLIGHT: u16 = 16;

@@ -49,8 +49,82 @@ impl PartJob {
     }
 }
 
-/// A part encrypted by [`PartJob::encrypt`].
-#[derive(Debug, Clone, Copy)]
+impl PartJob {
+    /// Encrypt the part in pieces, in order ([`PartEncryptor`]), instead of whole in one buffer:
+    /// for a transport that reads the part's plaintext again as it sends it. Each encryptor
+    /// gives the same ciphertext.
+    pub fn encryptor(&self) -> PartEncryptor {
+        PartEncryptor {
+            number: self.number,
+            len: self.len,
+            engine: self.gcm.segment_engine(self.offset),
+            start: self.offset,
+        }
+    }
+}
+
+/// One pass over a part's plaintext, in pieces of any size ([`PartJob::encryptor`]).
+pub struct PartEncryptor {
+    number: u32,
+    len: u64,
+    start: u64,
+    engine: crate::gcm::Gcm<aes::Aes256>,
+}
+
+impl core::fmt::Debug for PartEncryptor {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("PartEncryptor")
+            .field("number", &self.number)
+            .field("len", &self.len)
+            .finish_non_exhaustive()
+    }
+}
+
+impl PartEncryptor {
+    /// Plaintext bytes of the part encrypted so far.
+    pub fn position(&self) -> u64 {
+        self.engine.processed() - self.start
+    }
+
+    fn check(&self, n: usize) -> Result<()> {
+        match self.position().checked_add(n as u64) {
+            Some(end) if end <= self.len => Ok(()),
+            _ => Err(Error::LengthMismatch),
+        }
+    }
+
+    /// Encrypt the next plaintext bytes of the part in place (past its end:
+    /// [`Error::LengthMismatch`]).
+    pub fn encrypt_in_place(&mut self, buf: &mut [u8]) -> Result<()> {
+        self.check(buf.len())?;
+        self.engine.encrypt_in_place(buf)
+    }
+
+    /// Encrypt the next plaintext bytes `input` into `output[..input.len()]`.
+    pub fn encrypt(&mut self, input: &[u8], output: &mut [u8]) -> Result<()> {
+        let out = output.get_mut(..input.len()).ok_or(Error::BufferTooSmall {
+            required: input.len(),
+        })?;
+        self.check(input.len())?;
+        self.engine.encrypt_b2b(input, out)
+    }
+
+    /// The encrypted part, once all of it was encrypted ([`Error::LengthMismatch`] before). Two
+    /// passes over the same plaintext give equal values; a pass over changed plaintext does not.
+    pub fn finish(self) -> Result<EncryptedPart> {
+        if self.position() != self.len {
+            return Err(Error::LengthMismatch);
+        }
+        let (offset, len, number) = (self.start, self.len, self.number);
+        Ok(EncryptedPart {
+            number,
+            partial: PartialGhash::from_parts(offset, len, self.engine.partial()),
+        })
+    }
+}
+
+/// A part encrypted by [`PartJob::encrypt`] (or a [`PartEncryptor`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct EncryptedPart {
     number: u32,
     partial: PartialGhash,

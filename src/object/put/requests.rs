@@ -165,11 +165,12 @@ impl PutObject<'_> {
             self.outstanding = None;
             match (op, self.phase) {
                 (Operation::PutObject, Phase::Single) => {
+                    // Written, whatever follows: an object refused below is deleted.
+                    self.object_written = true;
                     if self.tag.is_none() {
                         // The response came before the whole body was encrypted.
                         return Err(Error::TruncatedBody);
                     }
-                    self.object_written = true;
                     self.after_object()
                 }
                 (Operation::CompleteMultipartUpload, Phase::Complete) => {

@@ -26,6 +26,7 @@ class _Reader:
         body: Any,
         callback: Optional[Callable[[int], Any]] = None,
         content_md5: Optional[str] = None,
+        path: Optional[str] = None,
     ) -> None:
         if body is None:
             body = b""
@@ -54,6 +55,8 @@ class _Reader:
             except (AttributeError, OSError, ValueError):
                 self.length = None
         self._callback = callback
+        # The file the stream reads (upload_file), for the native side to read by position.
+        self._path = path
         self._expected_md5 = content_md5
         self._md5 = hashlib.md5() if content_md5 is not None else None
         self._read = 0
@@ -70,6 +73,31 @@ class _Reader:
         self.stream.seek(self._pos)
         self._account(memoryview(self.data)[start : start + length])
         return self.data, start, length
+
+    def file_source(self) -> Optional[Tuple[str, int]]:
+        """For a file of known length opened by name (``upload_file``, no ``ContentMD5``): its
+        path and the offset where the body starts, for the native side to read the parts by
+        position (each as boto3 sends it; never whole in memory). None otherwise."""
+        if self._path is None or self.length is None or self._md5 is not None:
+            return None
+        return self._path, int(self.stream.tell())
+
+    def advance(self, n: int) -> None:
+        """``n`` bytes of a :meth:`file_source` body were read (and encrypted) natively."""
+        self._read += n
+        if n and self._callback is not None:
+            self._callback(n)
+
+    def take_whole(self, n: int) -> Optional[Tuple[bytes, int]]:
+        """For a body in memory with exactly ``n`` bytes left (and no ``callback``): the whole
+        body and where those bytes start in it, all of them accounted as read now (``ContentMD5``
+        checked before anything is sent). The native side encrypts them as the transport reads
+        (a single PutObject's streamed body). None otherwise."""
+        if self.data is None or self._callback is not None or len(self.data) - self._pos != n:
+            return None
+        span = self.read_span(n)
+        assert span is not None
+        return span[0], span[1]
 
     def read(self, n: int) -> bytes:
         if self.data is not None:

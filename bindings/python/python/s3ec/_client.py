@@ -44,6 +44,8 @@ class S3EncryptionClient(DropInMixin, MultipartMixin, TransferMixin):
     * ``part_size`` / ``multipart_threshold`` / ``max_concurrency``: multipart uploads (parts
       encrypted in parallel in Rust with the GIL released, uploaded in parallel by boto3) and
       parallel ranged GETs of downloads (``Config=TransferConfig(...)`` overrides them per call).
+      ``multipart_threshold`` unset: 8 MiB for the managed uploads and file-like bodies, while
+      ``put_object`` sends a body in memory as one PutObject, as boto3 does.
 
     Every other boto3 call (``list_objects_v2``, ``get_paginator``, ``.meta``, ``.exceptions``,
     ...) goes to the wrapped client as it is, except those that would break an encrypted object:

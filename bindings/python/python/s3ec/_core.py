@@ -30,6 +30,8 @@ from .type_defs import (
 from .errors import StorageError, UsageError, storage_error
 
 MiB = 1 << 20
+# The largest body one PutObject takes (5 GiB), less the tag.
+MAX_SINGLE_PUT = 5 * 1024 * MiB - 16
 
 __all__ = ["ClientCore", "CommitmentPolicy", "Placement", "StreamingBody"]
 
@@ -82,7 +84,7 @@ class ClientCore:
         instruction_file_suffix: str = ".instruction",
         memory_budget: int = 16 * MiB,
         part_size: int = 8 * MiB,
-        multipart_threshold: int = 8 * MiB,
+        multipart_threshold: Optional[int] = None,
         max_concurrency: int = 4,
         temp_dir: Optional[str] = None,
     ) -> None:
@@ -112,7 +114,10 @@ class ClientCore:
         self.instruction_file_suffix = instruction_file_suffix
         self.memory_budget = int(memory_budget)
         self.part_size = int(part_size)
-        self.multipart_threshold = int(multipart_threshold)
+        # Unset: put_object sends a body in memory as one PutObject, as boto3 does (up to
+        # 5 GiB - 16); other bodies and the managed uploads use TransferConfig's 8 MiB.
+        self._put_threshold: Optional[int] = None if multipart_threshold is None else int(multipart_threshold)
+        self.multipart_threshold = 8 * MiB if multipart_threshold is None else int(multipart_threshold)
         self.max_concurrency = int(max_concurrency)
         check_sizes(self.part_size, self.multipart_threshold, self.max_concurrency, self.memory_budget)
         self.temp_dir = temp_dir
@@ -177,13 +182,16 @@ class ClientCore:
         placement: Optional[Union[str, Placement]] = None,
         callback: Any = None,
         sizes: Optional[Tuple[int, int, int]] = None,
+        path: Optional[str] = None,
     ) -> PutObjectOutputTypeDef:
         extra, content_type, content_md5, content_length = split_put_args(extra_args)
-        reader = _Reader(body, callback=callback, content_md5=content_md5)
+        reader = _Reader(body, callback=callback, content_md5=content_md5, path=path)
         if content_length is not None:
             if reader.length is not None and reader.length != content_length:
                 raise UsageError(f"ContentLength {content_length} is not the body's length {reader.length}")
             reader.length = content_length
+        if sizes is None and self._put_threshold is None and reader.data is not None:
+            sizes = (self.part_size, MAX_SINGLE_PUT, self.max_concurrency)
         opts = self._write_options(placement, sizes)
         opts["plaintext_len"] = reader.length
         opts["encryption_context"] = dict(encryption_context) if encryption_context is not None else None
@@ -247,7 +255,10 @@ class ClientCore:
         the object. ``ContentMD5`` is checked against the plaintext, and a Content-MD5 of the
         ciphertext is sent with each body; checksum values (``ChecksumSHA256``, ...) are refused,
         as they would be over the plaintext: ``ChecksumAlgorithm`` has S3 check the bytes sent. A body
-        larger than ``multipart_threshold`` (or of unknown length) goes up as a multipart upload.
+        in memory (``bytes``, ``str``, ...) goes up in one PutObject, as boto3 sends it (up to
+        5 GiB), encrypted as boto3 reads it: the ciphertext is never whole in memory. A file-like
+        body larger than ``multipart_threshold`` (or of unknown length) goes up as a multipart
+        upload; so does a body in memory when the client was given ``multipart_threshold``.
         Returns boto3's answer to the object's write (``ETag``, ``VersionId``, ...) with an
         ``S3EC`` entry (plaintext and stored lengths, parts, instruction file).
         """

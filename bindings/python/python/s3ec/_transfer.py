@@ -82,11 +82,30 @@ class TransferMixin(ClientCore):
         with the byte count of each piece of plaintext read; ``Config`` (boto3's
         ``TransferConfig``) sets ``multipart_threshold``, ``multipart_chunksize`` (rounded down to
         a multiple of 16, at least 5 MiB) and ``max_concurrency`` (at most 16) for this call."""
-        extra = dict(ExtraArgs or {})
+        self._upload(Fileobj, None, Bucket, Key, ExtraArgs, Callback, Config, EncryptionContext)
+
+    def _upload(
+        self,
+        fileobj: Any,
+        path: Optional[str],
+        bucket: str,
+        key: str,
+        extra_args: Optional[Dict[str, Any]],
+        callback: Optional[Callable[[int], Any]],
+        config: Any,
+        ctx: Optional[Mapping[str, str]],
+    ) -> None:
+        extra = dict(extra_args or {})
         metadata = extra.pop("Metadata", None)
-        ctx = extra.pop("EncryptionContext", EncryptionContext)
-        sizes = transfer_config(Config, self.part_size, self.multipart_threshold, self.max_concurrency)
-        self._put(Bucket, Key, Fileobj, ctx, metadata, extra, callback=Callback, sizes=sizes)
+        ctx = extra.pop("EncryptionContext", ctx)
+        # As boto3's managed uploads do (s3transfer): with the client's default
+        # request_checksum_calculation ("when_supported") the upload declares CRC32, so each part
+        # carries its CRC32 and the completion lists them.
+        meta = getattr(self.client, "meta", None)
+        if getattr(getattr(meta, "config", None), "request_checksum_calculation", None) == "when_supported":
+            extra.setdefault("ChecksumAlgorithm", "CRC32")
+        sizes = transfer_config(config, self.part_size, self.multipart_threshold, self.max_concurrency)
+        self._put(bucket, key, fileobj, ctx, metadata, extra, callback=callback, sizes=sizes, path=path)
 
     def upload_file(
         self,
@@ -98,11 +117,13 @@ class TransferMixin(ClientCore):
         Config: Any = None,
         EncryptionContext: Optional[Mapping[str, str]] = None,
     ) -> None:
-        """Encrypt a local file into ``Bucket/Key`` (see :meth:`upload_fileobj`)."""
+        """Encrypt a local file into ``Bucket/Key`` (see :meth:`upload_fileobj`). Above the
+        threshold each part is read from the file by position and encrypted as boto3 reads it
+        (as boto3 reads its parts from the file), so no part is held in memory; a file that
+        changes while it is uploaded fails the upload (a part read again differs from the part
+        first encrypted), and the upload is aborted."""
         with open(Filename, "rb") as f:
-            self.upload_fileobj(
-                f, Bucket, Key, ExtraArgs=ExtraArgs, Callback=Callback, Config=Config, EncryptionContext=EncryptionContext
-            )
+            self._upload(f, os.fspath(Filename), Bucket, Key, ExtraArgs, Callback, Config, EncryptionContext)
 
     def download_file(
         self,

@@ -29,6 +29,14 @@ PREFETCH_LIMIT = 32 << 20
 
 
 def _md5(body: Any) -> str:
+    if hasattr(body, "read"):
+        # A streamed body (a single PutObject's): read through once, then back to its start.
+        h = hashlib.md5()
+        body.seek(0)
+        for chunk in iter(lambda: body.read(1 << 20), b""):
+            h.update(chunk)
+        body.seek(0)
+        return base64.b64encode(h.digest()).decode("ascii")
     return base64.b64encode(hashlib.md5(bytes(body)).digest()).decode("ascii")
 
 
@@ -175,7 +183,7 @@ class Boto3Transport:
 
     # -- the two calls the native driver makes
 
-    def submit(self, req: Dict[str, Any], body: Optional[bytes]) -> "Future[Response]":
+    def submit(self, req: Dict[str, Any], body: Any) -> "Future[Response]":
         return self._pool.submit(self._run, req, body)
 
     @staticmethod
@@ -188,7 +196,7 @@ class Boto3Transport:
 
     # -- mapping
 
-    def _run(self, req: Dict[str, Any], body: Optional[bytes]) -> Response:
+    def _run(self, req: Dict[str, Any], body: Any) -> Response:
         try:
             return self._call(req, body)
         except ClientError as e:
@@ -208,7 +216,7 @@ class Boto3Transport:
         table = self.extra if req["is_object"] else self.instruction_extra
         return dict(table.get(req["op"], {}))
 
-    def _call(self, req: Dict[str, Any], body: Optional[bytes]) -> Response:
+    def _call(self, req: Dict[str, Any], body: Any) -> Response:
         c = self.client
         op = req["op"]
         a: Dict[str, Any] = {"Bucket": req["bucket"], "Key": req["key"]}
