@@ -4,7 +4,7 @@
 use super::*;
 use crate::host::put::aes_gcm_wrap;
 use crate::machines::Fixture;
-use fuzz_support::{DATA_KEY, master, open_policy};
+use fuzz_support::{DATA_KEY, master, open_policy, rsa_key};
 use s3_encryption::{AesKey, DataKey, Envelope};
 use s3_encryption_glue::{Delete, Describe, Env, Rotate, aes_key, data_key};
 
@@ -439,6 +439,9 @@ pub fn envelope(u: &mut Unstructured<'_>, f: &Fixture) {
     for m in &meta {
         let _ = s3_encryption_glue::is_envelope_key(m);
     }
+    if one_in(u, 4) {
+        keys(u, &mut host, &o);
+    }
     host.call(
         "needs_instruction_file",
         false,
@@ -505,4 +508,36 @@ pub fn envelope(u: &mut Unstructured<'_>, f: &Fixture) {
             "a ranged decryption of the real body is not the slice"
         );
     }
+}
+
+/// The caller's key bytes and write settings: RSA keys in DER (the real ones, or changed or any
+/// bytes) parse to keys exactly when they are the real ones or still DER keys, and bad ones are
+/// usage errors; `checkWriteSettings` of any options is typed.
+fn keys(u: &mut Unstructured<'_>, host: &mut Host, o: &Val) {
+    use s3_encryption::rsa::pkcs8::{EncodePrivateKey, EncodePublicKey};
+    use s3_encryption_glue::{check_write_settings, rsa_private_key, rsa_public_key};
+    let private = u.arbitrary().unwrap_or(false);
+    let real = if private {
+        rsa_key().to_pkcs8_der().expect("der").as_bytes().to_vec()
+    } else {
+        let public = rsa_key().to_public_key();
+        public.to_public_key_der().expect("der").as_bytes().to_vec()
+    };
+    let mut der = real.clone();
+    match u.int_in_range(0u8..=3).unwrap_or(0) {
+        0 => {}
+        1 if !der.is_empty() => {
+            let at = u.choose_index(der.len()).unwrap_or(0);
+            der[at] ^= 1 << u.int_in_range(0u8..=7).unwrap_or(0);
+        }
+        2 => der.truncate(u.int_in_range(0..=der.len()).unwrap_or(0)),
+        _ => der = any_bytes(u, 1300),
+    }
+    let pk = host.call("rsa_private_key", false, rsa_private_key(&der));
+    let pubk = host.call("rsa_public_key", false, rsa_public_key(&der));
+    if der == real {
+        assert_eq!(pk.is_some(), private, "the real private key");
+        assert_eq!(pubk.is_some(), !private, "the real public key");
+    }
+    host.call("check_write_settings", false, check_write_settings(o));
 }

@@ -182,6 +182,14 @@ impl Run {
                     self.key = Some(KeySource::Aes(master()));
                 }
             }
+            3 if one_in(u, 8) => {
+                // RSA-OAEP under the Ruby vectors' key (its private half decrypts: slow).
+                let public = fuzz_support::rsa_key().to_public_key();
+                let r = p.materials_rsa(&public);
+                if self.host.call("Put::materials_rsa", false, r).is_some() {
+                    self.key = Some(KeySource::Rsa);
+                }
+            }
             _ => {
                 self.host.tampered = true;
                 let r = p.external_wrap_request();
