@@ -10,6 +10,17 @@ use s3_encryption_glue::{Delete, Describe, Env, Rotate, aes_key, data_key};
 
 const KEY: &str = "dir/object";
 
+/// What the new envelope of a rotation is wrapped with.
+#[derive(PartialEq)]
+enum NewKey {
+    /// The new AES master key (by the core, or by a JavaScript keyring).
+    Aes,
+    /// A KMS key: this blob.
+    Kms(Vec<u8>),
+    /// Whatever a keyring answered.
+    Junk,
+}
+
 fn new_master() -> AesKey {
     AesKey::new_256([0x77; 32])
 }
@@ -246,7 +257,7 @@ pub fn rotate(u: &mut Unstructured<'_>, f: &Fixture) {
     let mut log = Vec::new();
     let mut done = false;
     // Whether the new envelope is wrapped under `new_master` (else a keyring's anything).
-    let mut new_key = true;
+    let mut new_key = NewKey::Aes;
     while !host.exhausted() && !done {
         if one_in(u, 6) {
             rotate_deviate(u, &mut host, &mut m);
@@ -281,9 +292,26 @@ pub fn rotate(u: &mut Unstructured<'_>, f: &Fixture) {
             },
             "wrapKey" => {
                 let md = vec!["fuzz".to_owned(), "rotated".to_owned()];
-                match u.int_in_range(0u8..=2).unwrap_or(0) {
+                match u.int_in_range(0u8..=3).unwrap_or(0) {
                     0 => {
                         host.call("Rotate::wrap_aes", false, m.wrap_aes(&new_master(), md));
+                    }
+                    3 => {
+                        // KMS `Encrypt` of the data key: any blob comes back.
+                        let ctx = vec!["aws:x-amz-cek-alg".to_owned(), "x".to_owned()];
+                        let ctx = if u.arbitrary().unwrap_or(false) {
+                            ctx
+                        } else {
+                            md
+                        };
+                        let r = m.kms_wrap_request(ctx);
+                        if let Some(req) = host.call("Rotate::kms_wrap_request", false, r) {
+                            assert!(bytes(&req, "plaintext") == DATA_KEY, "KMS gets another key");
+                        }
+                        let mut blob = b"kms-blob:".to_vec();
+                        blob.extend_from_slice(&any_bytes(u, 64));
+                        host.call("Rotate::wrap_kms", false, m.wrap_kms(&blob));
+                        new_key = NewKey::Kms(blob);
                     }
                     1 => {
                         let r = m.external_wrap_request(md.clone());
@@ -299,7 +327,7 @@ pub fn rotate(u: &mut Unstructured<'_>, f: &Fixture) {
                     }
                     _ => {
                         host.tampered = true;
-                        new_key = false;
+                        new_key = NewKey::Junk;
                         let wrap = string(u, 16).unwrap_or_default();
                         let (edk, md) = (any_bytes(u, 600), any_flat(u));
                         let r = m.wrap_external(&wrap, &edk, md);
@@ -308,11 +336,23 @@ pub fn rotate(u: &mut Unstructured<'_>, f: &Fixture) {
                 }
             }
             "checkNewKey" => {
-                if new_key {
-                    host.call("Rotate::unwrap_aes", false, m.unwrap_aes(&new_master()));
-                } else {
-                    let r = m.new_key_cannot_decrypt();
-                    host.call("Rotate::new_key_cannot_decrypt", true, r);
+                match new_key {
+                    NewKey::Aes => {
+                        host.call("Rotate::unwrap_aes", false, m.unwrap_aes(&new_master()));
+                    }
+                    NewKey::Kms(ref blob) => {
+                        // KMS `Decrypt` of the blob asked for gives the data key back.
+                        if let Some(k) = host.call("Rotate::key_request", false, m.key_request()) {
+                            assert_eq!(kind(&k), "kms");
+                            assert!(bytes(&k, "ciphertextBlob") == *blob, "another blob");
+                        }
+                        let dk = data_key(&DATA_KEY).expect("a data key");
+                        host.call("Rotate::data_key", true, m.data_key(&dk));
+                    }
+                    NewKey::Junk => {
+                        let r = m.new_key_cannot_decrypt();
+                        host.call("Rotate::new_key_cannot_decrypt", true, r);
+                    }
                 }
             }
             "checkOldKey" => {
@@ -336,7 +376,7 @@ pub fn rotate(u: &mut Unstructured<'_>, f: &Fixture) {
             host.failed
         );
     }
-    if done && !host.deviated && new_key {
+    if done && !host.deviated && new_key != NewKey::Junk {
         let (_, _, ifile) = log
             .iter()
             .rev()
@@ -348,6 +388,19 @@ pub fn rotate(u: &mut Unstructured<'_>, f: &Fixture) {
             &open_policy(),
         )
         .expect("the rotated instruction file parses");
+        if let NewKey::Kms(blob) = &new_key {
+            let r = env
+                .key_request_accepting_stored_context()
+                .expect("a key request");
+            let s3_encryption::KeyRequest::Kms(k) = r else {
+                panic!("the rotated file is not a KMS envelope: {r:?}");
+            };
+            assert!(
+                k.ciphertext_blob == blob.as_slice(),
+                "the rotated file holds another blob"
+            );
+            return;
+        }
         let dk = env
             .unwrap_aes(&new_master())
             .expect("the rotated file opens under the new key");
