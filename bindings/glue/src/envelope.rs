@@ -2,7 +2,7 @@
 //! the package hands the core (wiped on drop by the core's types).
 
 use crate::fail::{Core, R, usage};
-use crate::opts::{Opts, borrow_pairs, decrypt_policy, pairs};
+use crate::opts::{Opts, borrow_pairs, count, decrypt_policy, pairs};
 use crate::shape;
 use crate::val::Val;
 use s3_encryption::rsa::pkcs1::{DecodeRsaPrivateKey, DecodeRsaPublicKey};
@@ -119,8 +119,8 @@ impl Env {
     }
 
     /// **Hazmat.** An unauthenticated ranged decryption (needs
-    /// `enableLegacyUnauthenticatedModes`): plaintext bytes `first..=last` of the object whose
-    /// whole stored body is `body`.
+    /// `enableLegacyUnauthenticatedModes`): plaintext bytes `first..=last` (non-negative
+    /// integers) of the object whose whole stored body is `body`.
     pub fn decrypt_range_hazmat(
         &self,
         data_key: &DataKey,
@@ -128,9 +128,10 @@ impl Env {
         first: f64,
         last: f64,
     ) -> R<Val> {
+        let (first, last) = (count(first, "first")?, count(last, "last")?);
         let dec = self.env.decryptor(data_key.clone(), &self.policy).c()?;
         let plan = RangePlan::for_envelope(
-            ByteRange::Inclusive(first as u64, last as u64),
+            ByteRange::Inclusive(first, last),
             body.len() as u64,
             &self.env,
         )
