@@ -216,6 +216,11 @@ pub fn flatten<'a>(pairs: impl Iterator<Item = (&'a str, &'a str)>) -> Vec<Strin
         .collect()
 }
 
+/// Whether a JavaScript number counts bytes (a non-negative safe integer).
+pub fn is_count(f: f64) -> bool {
+    f >= 0.0 && f.fract() == 0.0 && f <= 9_007_199_254_740_991.0
+}
+
 /// One time in `n` (never when the input is used up: `Unstructured::ratio` then says yes).
 pub fn one_in(u: &mut Unstructured<'_>, n: u8) -> bool {
     u.int_in_range(1..=n).unwrap_or(1) == n

@@ -297,17 +297,20 @@ pub fn rotate(u: &mut Unstructured<'_>, f: &Fixture) {
                         host.call("Rotate::wrap_aes", false, m.wrap_aes(&new_master(), md));
                     }
                     3 => {
-                        // KMS `Encrypt` of the data key: any blob comes back.
-                        let ctx = vec!["aws:x-amz-cek-alg".to_owned(), "x".to_owned()];
-                        let ctx = if u.arbitrary().unwrap_or(false) {
-                            ctx
+                        // KMS `Encrypt` of the data key (under a context with a reserved
+                        // key, a wrong argument): any blob comes back.
+                        let reserved = u.arbitrary().unwrap_or(false);
+                        let ctx = if reserved {
+                            host.tampered = true;
+                            vec!["aws:x-amz-cek-alg".to_owned(), "x".to_owned()]
                         } else {
                             md
                         };
                         let r = m.kms_wrap_request(ctx);
-                        if let Some(req) = host.call("Rotate::kms_wrap_request", false, r) {
-                            assert!(bytes(&req, "plaintext") == DATA_KEY, "KMS gets another key");
-                        }
+                        let Some(req) = host.call("Rotate::kms_wrap_request", false, r) else {
+                            continue;
+                        };
+                        assert!(bytes(&req, "plaintext") == DATA_KEY, "KMS gets another key");
                         let mut blob = b"kms-blob:".to_vec();
                         blob.extend_from_slice(&any_bytes(u, 64));
                         host.call("Rotate::wrap_kms", false, m.wrap_kms(&blob));
@@ -546,9 +549,14 @@ pub fn envelope(u: &mut Unstructured<'_>, f: &Fixture) {
             "the real body did not decrypt"
         );
     }
-    let first = [0.0, 1.0, 16.0, 500.0, -1.0, f64::NAN, 1e300][u.choose_index(7).unwrap_or(0)];
-    let last = [0.0, 15.0, 999.0, 5000.0, -1.0, f64::NAN, 1e300][u.choose_index(7).unwrap_or(0)];
+    let first = [0.0, 1.0, 16.0, 500.0, -1.0, f64::NAN, 1e300, 2.5][u.choose_index(8).unwrap_or(0)];
+    let last =
+        [0.0, 15.0, 999.0, 5000.0, -1.0, f64::NAN, 1e300, 2e15][u.choose_index(8).unwrap_or(0)];
     let r = env.decrypt_range_hazmat(&dk, &body, first, last);
+    if !is_count(first) || !is_count(last) {
+        let code = r.as_ref().err().map(|f| f.code);
+        assert_eq!(code, Some("InvalidArgument"), "a range {first}-{last}");
+    }
     if let Some(Val::Bytes(pt)) = host.call("Env::decrypt_range_hazmat", false, r)
         && !host.tampered
         && first >= 0.0

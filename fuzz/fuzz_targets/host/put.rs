@@ -340,10 +340,22 @@ impl Run {
                 self.host.call("Put::tag", true, p.tag());
             }
             5 => {
-                let n = [0.0, 1.0, -1.0, f64::NAN, 1e300, 5.0 * MIB as f64, 70_000.0]
-                    [u.choose_index(7).unwrap_or(0)];
-                self.host
-                    .call("Put::part_read", true, p.part_read(number, n));
+                let n = [
+                    0.0,
+                    1.0,
+                    -1.0,
+                    f64::NAN,
+                    1e300,
+                    5.0 * MIB as f64,
+                    70_000.0,
+                    0.5,
+                ][u.choose_index(8).unwrap_or(0)];
+                let r = p.part_read(number, n);
+                if !is_count(n) {
+                    let code = r.as_ref().err().map(|f| f.code);
+                    assert_eq!(code, Some("InvalidArgument"), "partRead of {n} bytes");
+                }
+                self.host.call("Put::part_read", true, r);
             }
             6 => {
                 let mut b = any_bytes(u, 5000);
