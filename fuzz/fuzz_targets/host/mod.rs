@@ -15,7 +15,10 @@
 //! `tag`, `partRead`, `uploadCreated`, the rotation's checks) and reports it from every later
 //! `poll` (a PUT first asks for its cleanup). A failure raised by the glue before the core is
 //! called (`InvalidArgument`: a value of the wrong shape; its out-of-order check) changes
-//! nothing, so it does not count.
+//! nothing, so it does not count; nor does `ApiMisuse` (the core refuses some out-of-order calls
+//! without recording them, e.g. `GetObject::unwrap_aes` before the envelope), nor a rotation's
+//! `unwrapAes` (the glue unwraps with the envelope before it hands the machine a data key, so
+//! a wrong key leaves the rotation waiting for another).
 
 pub mod get;
 pub mod others;
