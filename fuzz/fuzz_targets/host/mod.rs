@@ -385,14 +385,19 @@ pub fn options(u: &mut Unstructured<'_>, host: &mut Host, faithful: Val) -> Val 
             let raw = u.bytes(n.min(u.len())).unwrap_or_default();
             let json = String::from_utf8_lossy(raw);
             let v: Result<Val, _> = serde_json::from_str(&json);
-            match v {
-                Ok(v) => {
-                    if let Ok(s) = serde_json::from_str::<serde_json::Value>(&json) {
-                        check_json(&v, &s);
-                    }
+            let s = serde_json::from_str::<serde_json::Value>(&json);
+            // `Val` reads exactly the JSON texts serde_json reads, as the same values.
+            assert_eq!(
+                v.is_ok(),
+                s.is_ok(),
+                "Val and serde_json disagree on {json:?}"
+            );
+            match (v, s) {
+                (Ok(v), Ok(s)) => {
+                    check_json(&v, &s);
                     v
                 }
-                Err(_) => Val::Null,
+                _ => Val::Null,
             }
         }
         _ => {
