@@ -76,9 +76,11 @@ impl Env {
         shape::envelope(&self.env)
     }
 
-    /// The plaintext length of a stored body of `stored_len` bytes, when the format says.
+    /// The plaintext length of a stored body of `stored_len` bytes, when the format says (never
+    /// for a `stored_len` that is not a byte count: NaN, negative, fractional, past 2^53).
     pub fn plaintext_length(&self, stored_len: f64) -> Option<f64> {
-        self.env.plaintext_len(stored_len as u64).map(|n| n as f64)
+        let stored_len = count(stored_len, "the stored length").ok()?;
+        self.env.plaintext_len(stored_len).map(|n| n as f64)
     }
 
     /// What key to supply. `context` (flat pairs) is the caller's encryption context, checked

@@ -533,6 +533,13 @@ pub fn envelope(u: &mut Unstructured<'_>, f: &Fixture) {
     if !host.tampered {
         assert_eq!(env.plaintext_length(stored), Some(f.plaintext.len() as f64));
     }
+    for bad in [-1.0, f64::NAN, 16.5, 1e300] {
+        assert_eq!(
+            env.plaintext_length(bad),
+            None,
+            "the plaintext length of {bad} bytes"
+        );
+    }
     let mut body = f.body.clone();
     if one_in(u, 4) {
         host.tampered = true;
