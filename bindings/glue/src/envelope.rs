@@ -2,7 +2,7 @@
 //! the package hands the core (wiped on drop by the core's types).
 
 use crate::fail::{Core, R, usage};
-use crate::opts::{Opts, borrow_pairs, decrypt_policy, pairs};
+use crate::opts::{Opts, borrow_pairs, count, decrypt_policy, pairs};
 use crate::shape;
 use crate::val::Val;
 use s3_encryption::rsa::pkcs1::{DecodeRsaPrivateKey, DecodeRsaPublicKey};
@@ -82,9 +82,11 @@ impl Env {
         shape::envelope(&self.env)
     }
 
-    /// The plaintext length of a stored body of `stored_len` bytes, when the format says.
+    /// The plaintext length of a stored body of `stored_len` bytes, when the format says (never
+    /// for a `stored_len` that is not a byte count: NaN, negative, fractional, past 2^53).
     pub fn plaintext_length(&self, stored_len: f64) -> Option<f64> {
-        self.env.plaintext_len(stored_len as u64).map(|n| n as f64)
+        let stored_len = count(stored_len, "the stored length").ok()?;
+        self.env.plaintext_len(stored_len).map(|n| n as f64)
     }
 
     /// What key to supply. `context` (flat pairs) is the caller's encryption context, checked
@@ -151,8 +153,8 @@ impl Env {
     }
 
     /// **Hazmat.** An unauthenticated ranged decryption (needs
-    /// `enableLegacyUnauthenticatedModes`): plaintext bytes `first..=last` of the object whose
-    /// whole stored body is `body`.
+    /// `enableLegacyUnauthenticatedModes`): plaintext bytes `first..=last` (non-negative
+    /// integers) of the object whose whole stored body is `body`.
     pub fn decrypt_range_hazmat(
         &self,
         data_key: &DataKey,
@@ -160,9 +162,10 @@ impl Env {
         first: f64,
         last: f64,
     ) -> R<Val> {
+        let (first, last) = (count(first, "first")?, count(last, "last")?);
         let dec = self.env.decryptor(data_key.clone(), &self.policy).c()?;
         let plan = RangePlan::for_envelope(
-            ByteRange::Inclusive(first as u64, last as u64),
+            ByteRange::Inclusive(first, last),
             body.len() as u64,
             &self.env,
         )

@@ -43,10 +43,17 @@ pub fn opt_u64(o: &dyn Opts, k: &str) -> R<Option<u64>> {
         Val::Num(f) => f,
         _ => return Err(usage(&format!("option {k} must be a number"))),
     };
+    count(f, &format!("option {k}")).map(Some)
+}
+
+/// A JavaScript number that counts bytes: a non-negative integer up to 2^53 - 1 (NaN, a
+/// negative or fractional number, or one past `Number.MAX_SAFE_INTEGER` is refused, never
+/// rounded or clamped).
+pub fn count(f: f64, what: &str) -> R<u64> {
     if !(f >= 0.0 && f.fract() == 0.0 && f <= 9_007_199_254_740_991.0) {
-        return Err(usage(&format!("option {k} must be a non-negative integer")));
+        return Err(usage(&format!("{what} must be a non-negative integer")));
     }
-    Ok(Some(f as u64))
+    Ok(f as u64)
 }
 
 /// An optional boolean option (`None` when absent).
@@ -191,4 +198,32 @@ fn required(o: &dyn Opts, k: &str) -> R<String> {
 /// The texts of `bucket` and `key` (both required options).
 pub(crate) fn texts(o: &dyn Opts) -> R<Texts> {
     Ok(Texts::new(required(o, "bucket")?, required(o, "key")?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::count;
+
+    #[test]
+    fn counts_are_non_negative_safe_integers_never_clamped() {
+        assert_eq!(count(0.0, "n"), Ok(0));
+        assert_eq!(count(5_242_880.0, "n"), Ok(5_242_880));
+        assert_eq!(
+            count(9_007_199_254_740_991.0, "n"),
+            Ok(9_007_199_254_740_991)
+        );
+        for bad in [
+            -1.0,
+            -0.5,
+            0.5,
+            f64::NAN,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            9_007_199_254_740_992.0,
+            1e300,
+        ] {
+            let e = count(bad, "n").expect_err("refused");
+            assert_eq!((e.code, e.class), ("InvalidArgument", "usage"), "{bad}");
+        }
+    }
 }

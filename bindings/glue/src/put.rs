@@ -183,9 +183,10 @@ impl Put {
         Ok(Val::bytes(&self.m_mut(|m| m.tag()).c()?[..]))
     }
 
-    /// The plaintext of part `number` was read: `n` bytes.
+    /// The plaintext of part `number` was read: `n` bytes (a non-negative integer).
     pub fn part_read(&mut self, number: u32, n: f64) -> R<()> {
-        self.m_mut(|m| m.part_read(number, n as u64)).c()
+        let n = crate::opts::count(n, "the bytes read")?;
+        self.m_mut(|m| m.part_read(number, n)).c()
     }
 
     /// Encrypt part `number` (its whole plaintext) in place.

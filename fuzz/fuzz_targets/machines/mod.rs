@@ -74,8 +74,33 @@ impl Answer {
     }
 }
 
+/// What the store's answer depends on: the fields of a HEAD or GET request (the core's
+/// `Request`, or the plain object the JavaScript glue makes of it in `host_calls`).
+pub struct Ask<'r> {
+    pub key_suffix: &'r str,
+    pub if_match: Option<&'r str>,
+    pub version_id: Option<&'r str>,
+    pub range: Option<(u64, u64)>,
+    /// A GET (the answer has a body), not a HEAD.
+    pub get: bool,
+}
+
 /// The faithful answer to a HEAD or GET of the object or its instruction file.
 pub fn honest(r: &Request<'_>, f: &Fixture) -> Answer {
+    honest_to(
+        &Ask {
+            key_suffix: r.key_suffix,
+            if_match: r.if_match,
+            version_id: r.version_id,
+            range: r.range,
+            get: r.operation == Operation::GetObject,
+        },
+        f,
+    )
+}
+
+/// The faithful answer to `r`.
+pub fn honest_to(r: &Ask<'_>, f: &Fixture) -> Answer {
     let mut a = Answer {
         status: 200,
         ..Answer::default()
@@ -126,7 +151,7 @@ pub fn honest(r: &Request<'_>, f: &Fixture) -> Answer {
     }
     a.headers
         .push(("Content-Length".into(), body.len().to_string()));
-    if r.operation == Operation::GetObject {
+    if r.get {
         a.body = body.to_vec();
     }
     a
