@@ -1311,6 +1311,19 @@ fn rotation_checks_the_new_key_before_anything_is_written() {
 }
 
 #[test]
+fn the_tag_ends_a_body_that_was_sent() {
+    // Before its PutObject is out, a single PUT has no body to end: the tag is refused (the
+    // encryptor stays), as a misuse of the machine (found by the host_calls fuzz target).
+    let mut intent = PutIntent::new("b", "k", Some(10));
+    intent.config = EncryptConfig::v3(Placement::ObjectMetadata);
+    let mut p = PutObject::new(intent).unwrap();
+    assert!(matches!(p.poll().unwrap(), PutNext::EncryptionMaterials));
+    let m = EncryptionMaterials::aes_gcm(p.config(), &master(), &[]).unwrap();
+    p.materials(m).unwrap();
+    assert!(matches!(p.tag(), Err(Error::ApiMisuse(_))));
+}
+
+#[test]
 fn a_refused_answer_to_a_write_that_happened_is_cleaned_up() {
     // The store stored the object (200) but its answer is malformed: the PUT fails, and the
     // object it wrote is deleted before the error is reported (nothing half-written remains).

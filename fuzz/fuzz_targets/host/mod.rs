@@ -60,18 +60,6 @@ pub struct Host {
     pub calls: u32,
 }
 
-/// Core `Internal`s that an out-of-order host provokes, reported (fuzz/README.md, "Known
-/// deviations"), tolerated after a deviation unless `S3EC_FUZZ_STRICT_INTERNAL` is set:
-/// `PutObject::tag` before the body was encrypted takes the encryptor, and a later `encrypt`
-/// reports the missing encryptor as a broken invariant instead of `ApiMisuse`.
-const TOLERATED: [&str; 1] = ["no encryptor in the body step"];
-
-fn tolerated(message: &str) -> bool {
-    static STRICT: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-    let strict = *STRICT.get_or_init(|| std::env::var_os("S3EC_FUZZ_STRICT_INTERNAL").is_some());
-    !strict && TOLERATED.iter().any(|t| message.contains(t))
-}
-
 /// `HOST_CALLS_TRACE=1`: print every call (to read a reproducer).
 fn trace() -> bool {
     static T: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
@@ -98,8 +86,7 @@ impl Host {
         );
         assert!(!f.code.is_empty(), "{what}: no code: {f:?}");
         assert!(
-            !(f.code == "Internal" && !f.message.contains(OUT_OF_ORDER))
-                || (self.deviated && tolerated(&f.message)),
+            !(f.code == "Internal" && !f.message.contains(OUT_OF_ORDER)),
             "{what}: a broken invariant: {f:?}"
         );
         if f.class == "internal" {

@@ -39,7 +39,10 @@ impl PutObject<'_> {
         if let Some(t) = self.tag {
             return Ok(t);
         }
-        if self.phase == Phase::Single {
+        // The body's end, so only while its PutObject is out (not before it was sent).
+        if self.phase == Phase::Single
+            && matches!(self.outstanding, Some((_, Operation::PutObject)))
+        {
             let enc = self
                 .encryptor
                 .take()
