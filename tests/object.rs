@@ -767,12 +767,7 @@ fn put_bodies_stream_in_pieces_and_rewind() {
             assert!(got.assembled() == pt, "{n} bytes");
         }
     }
-    let mut intent = PutIntent::new("b", "k", Some(100));
-    intent.config = EncryptConfig::v3(Placement::ObjectMetadata);
-    let mut p = PutObject::new(intent).unwrap();
-    assert!(matches!(p.poll().unwrap(), PutNext::EncryptionMaterials));
-    let m = EncryptionMaterials::aes_gcm(p.config(), &master(), &[]).unwrap();
-    p.materials(m).unwrap();
+    let mut p = single_put_with_materials(100);
     let PutNext::Send(id) = p.poll().unwrap() else {
         panic!()
     };
@@ -1310,16 +1305,23 @@ fn rotation_checks_the_new_key_before_anything_is_written() {
     assert!(r.envelope_to_unwrap().is_err());
 }
 
-#[test]
-fn the_tag_ends_a_body_that_was_sent() {
-    // Before its PutObject is out, a single PUT has no body to end: the tag is refused (the
-    // encryptor stays), as a misuse of the machine (found by the host_calls fuzz target).
-    let mut intent = PutIntent::new("b", "k", Some(10));
+/// A single V3 PUT of `len` bytes (object metadata) that has its AES/GCM materials, before its
+/// PutObject is sent.
+fn single_put_with_materials(len: u64) -> PutObject<'static> {
+    let mut intent = PutIntent::new("b", "k", Some(len));
     intent.config = EncryptConfig::v3(Placement::ObjectMetadata);
     let mut p = PutObject::new(intent).unwrap();
     assert!(matches!(p.poll().unwrap(), PutNext::EncryptionMaterials));
     let m = EncryptionMaterials::aes_gcm(p.config(), &master(), &[]).unwrap();
     p.materials(m).unwrap();
+    p
+}
+
+#[test]
+fn the_tag_ends_a_body_that_was_sent() {
+    // Before its PutObject is out, a single PUT has no body to end: the tag is refused (the
+    // encryptor stays), as a misuse of the machine (found by the host_calls fuzz target).
+    let mut p = single_put_with_materials(10);
     assert!(matches!(p.tag(), Err(Error::ApiMisuse(_))));
 }
 
@@ -1327,12 +1329,7 @@ fn the_tag_ends_a_body_that_was_sent() {
 fn a_refused_answer_to_a_write_that_happened_is_cleaned_up() {
     // The store stored the object (200) but its answer is malformed: the PUT fails, and the
     // object it wrote is deleted before the error is reported (nothing half-written remains).
-    let mut intent = PutIntent::new("b", "k", Some(100));
-    intent.config = EncryptConfig::v3(Placement::ObjectMetadata);
-    let mut p = PutObject::new(intent).unwrap();
-    assert!(matches!(p.poll().unwrap(), PutNext::EncryptionMaterials));
-    let m = EncryptionMaterials::aes_gcm(p.config(), &master(), &[]).unwrap();
-    p.materials(m).unwrap();
+    let mut p = single_put_with_materials(100);
     let PutNext::Send(id) = p.poll().unwrap() else {
         panic!()
     };
@@ -1416,12 +1413,7 @@ fn failed_multipart_uploads_are_aborted() {
             .any(|(op, _)| *op == Operation::AbortMultipartUpload)
     );
     // A body shorter than declared.
-    let mut intent = PutIntent::new("b", "k", Some(100));
-    intent.config = EncryptConfig::v3(Placement::ObjectMetadata);
-    let mut p = PutObject::new(intent).unwrap();
-    assert!(matches!(p.poll().unwrap(), PutNext::EncryptionMaterials));
-    let m = EncryptionMaterials::aes_gcm(p.config(), &master(), &[]).unwrap();
-    p.materials(m).unwrap();
+    let mut p = single_put_with_materials(100);
     let PutNext::Send(id) = p.poll().unwrap() else {
         panic!()
     };
