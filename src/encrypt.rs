@@ -74,7 +74,7 @@ impl Encryptor {
         let (gcm, parallel) = match env.version() {
             FormatVersion::V3 => {
                 let (mut dek, ck) = key_commitment::derive_v3(dk, random);
-                env.set_content_nonce(random, Some(&ck), plaintext_len)?;
+                env.set_v3_nonce(random, &ck)?;
                 let g = Gcm::new_256(&dek, &[1u8; 12], &[0x00, 0x73]);
                 let p = ParallelGcm::new(&dek, &[1u8; 12], &[0x00, 0x73]);
                 dek.zeroize();
@@ -83,7 +83,7 @@ impl Encryptor {
             _ => {
                 let mut iv = [0u8; 12];
                 iv.copy_from_slice(&random[..12]);
-                env.set_content_nonce(random, None, plaintext_len)?;
+                env.set_v2_iv(random, plaintext_len)?;
                 (Gcm::new_256(dk, &iv, &[]), ParallelGcm::new(dk, &iv, &[]))
             }
         };

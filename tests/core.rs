@@ -549,6 +549,96 @@ fn rewrap_keeps_v3_commitment() {
     assert_eq!(env.rewrapped(m).unwrap_err(), Error::Authentication);
 }
 
+/// The envelope builder's edges: duplicate description keys, the empty description per version,
+/// the KMS re-encrypt swap, entry comparison and a re-wrap across content ciphers.
+#[test]
+fn envelope_builder_edges() {
+    let dk = || DataKey::new_256([0x42; 32]);
+    let v2 = EncryptConfig::v2(Placement::ObjectMetadata);
+    let v3 = EncryptConfig::default();
+    // Keys of a materials description or encryption context are unique.
+    for cfg in [&v2, &v3] {
+        let dup = [("a", "1"), ("a", "2")];
+        let aes =
+            EncryptionMaterials::aes_gcm_deterministic(cfg, &aes_master(), dk(), &[7; 12], &dup);
+        assert_eq!(aes.unwrap_err(), Error::InvalidConfig);
+        let kms = EncryptionMaterials::kms(cfg, &dup).and_then(|r| r.into_materials(dk(), b"blob"));
+        assert_eq!(kms.unwrap_err(), Error::InvalidConfig);
+    }
+    // An empty materials description: V2 stores `{}` (as Java does), V3 leaves `x-amz-m` out.
+    let keys_of = |cfg: &EncryptConfig| -> BTreeMap<String, String> {
+        let m = EncryptionMaterials::aes_gcm_deterministic(cfg, &aes_master(), dk(), &[7; 12], &[])
+            .unwrap();
+        let enc = Encryptor::new_deterministic(m, &[9; 28], Some(1)).unwrap();
+        enc.envelope()
+            .metadata()
+            .map(|(k, v)| (k.into(), v.into()))
+            .collect()
+    };
+    assert_eq!(
+        keys_of(&v2).get("x-amz-matdesc").map(String::as_str),
+        Some("{}")
+    );
+    assert!(!keys_of(&v3).contains_key("x-amz-m"));
+
+    // Debug names the fields, never the wrapped key's bytes.
+    let p = DecryptPolicy::default();
+    let w = encrypt(&v3, Wrap::Kms, b"x", 1);
+    let env = Envelope::parse(w.meta.clone(), None, &p).unwrap();
+    let dbg = format!("{env:?}");
+    assert!(
+        dbg.starts_with("Envelope") && dbg.contains("encrypted_data_key_len"),
+        "{dbg}"
+    );
+    assert!(!dbg.contains("opaque-kms"), "{dbg}");
+
+    // A KMS ReEncrypt swaps only the wrapped key; other wraps and an empty blob are refused.
+    let re = env.with_reencrypted_key(b"another-blob").unwrap();
+    assert_eq!(re.encrypted_data_key(), b"another-blob");
+    assert_eq!(re.key_commitment(), env.key_commitment());
+    assert_eq!(
+        env.with_reencrypted_key(b"").unwrap_err(),
+        Error::InvalidKey
+    );
+    let aes = Envelope::parse(encrypt(&v3, Wrap::Aes, b"x", 1).meta, None, &p).unwrap();
+    assert_eq!(
+        aes.with_reencrypted_key(b"blob").unwrap_err(),
+        Error::UnsupportedWrap
+    );
+
+    // Entries compare whole: the same envelope in either placement, not a changed key or version.
+    assert!(env.same_entries(&env.clone().with_placement(Placement::InstructionFile)));
+    assert!(!env.same_entries(&re));
+    let v2_env = Envelope::parse_unchecked(encrypt(&v2, Wrap::Kms, b"x", 1).meta, None).unwrap();
+    assert!(!env.same_entries(&v2_env) && !v2_env.same_entries(&env));
+
+    // A V2 object whose content cipher is CBC (Java v1's EncryptionOnly mode) cannot be re-wrapped
+    // with GCM materials: the new envelope would name the wrong content cipher.
+    let w = encrypt(&v2, Wrap::Aes, b"x", 1);
+    let cbc = with(&w.meta, "x-amz-cek-alg", Some("AES/CBC/PKCS5Padding"));
+    let cbc = with(&cbc, "x-amz-wrap-alg", Some("AESWrap"));
+    let cbc = with(&cbc, "x-amz-iv", Some("AAAAAAAAAAAAAAAAAAAAAA=="));
+    let cbc = with(&cbc, "x-amz-tag-len", None);
+    let cbc_meta = cbc.clone();
+    let old = Envelope::parse_unchecked(cbc, None).unwrap();
+    assert_eq!(old.version(), FormatVersion::V2);
+    let m = EncryptionMaterials::aes_gcm_deterministic(&v2, &aes_master(), dk(), &[7; 12], &[])
+        .unwrap();
+    assert_eq!(old.rewrapped(m).unwrap_err(), Error::InvalidConfig);
+    // Its plaintext length is only the declared one; a GCM body's is the body less the tag.
+    assert_eq!(old.plaintext_len(16), Some(1));
+    let undeclared = Envelope::parse_unchecked(
+        with(&cbc_meta, "x-amz-unencrypted-content-length", None),
+        None,
+    );
+    assert_eq!(undeclared.unwrap().plaintext_len(16), None);
+    assert_eq!(
+        (env.plaintext_len(17), env.plaintext_len(15)),
+        (Some(1), None)
+    );
+    assert_eq!(Placement::instruction_file_key("a/b"), "a/b.instruction");
+}
+
 // ------------------------------------------------------------------ buffer contract
 
 #[test]

@@ -102,7 +102,8 @@ impl Envelope {
     }
 
     /// A new envelope to write under `config` with `wrap`: then [`Envelope::set_wrapped_key`],
-    /// the materials description or KMS context, and [`Envelope::set_content_nonce`].
+    /// the materials description or KMS context, and [`Envelope::set_v3_nonce`] or
+    /// [`Envelope::set_v2_iv`].
     pub(crate) fn for_write(config: &EncryptConfig, wrap: WrapAlgorithm) -> Self {
         let (version, content, cek) = match config.suite() {
             WriteSuite::V2AesGcm => (FormatVersion::V2, ContentAlgorithm::AesGcm, CekName::Gcm),
@@ -153,34 +154,33 @@ impl Envelope {
         Ok(())
     }
 
-    /// Store the content nonce: for V3 the message id and its key commitment, for V2 the first
-    /// 12 bytes of `random` as the IV and the declared plaintext length (V3 never stores it).
-    pub(crate) fn set_content_nonce(
+    /// Store the V3 content nonce: the message id and its key commitment (V3 never stores the
+    /// plaintext length).
+    pub(crate) fn set_v3_nonce(
         &mut self,
-        random: &[u8; COMMIT_LEN],
-        commitment: Option<&[u8; COMMIT_LEN]>,
-        plaintext_len: Option<u64>,
+        message_id: &[u8; COMMIT_LEN],
+        commitment: &[u8; COMMIT_LEN],
     ) -> Result<()> {
         use crate::encoding::base64::b64_encode_into;
-        match (self.version, commitment) {
-            (FormatVersion::V3, Some(ck)) => {
-                self.message_id = *random;
-                self.commitment = *ck;
-                self.mid_b64 = b64_encode_into(&mut self.arena, random)?;
-                self.commit_b64 = b64_encode_into(&mut self.arena, ck)?;
-            }
-            (FormatVersion::V3, None) => {
-                return Err(Error::Internal("a V3 envelope without its commitment"));
-            }
-            _ => {
-                self.iv[..12].copy_from_slice(&random[..12]);
-                self.iv_len = 12;
-                self.iv_b64 = b64_encode_into(&mut self.arena, &random[..12])?;
-                if let Some(l) = plaintext_len {
-                    self.unencrypted_len = Some(l);
-                    self.len_text = render::write_u64(&mut self.arena, l)?;
-                }
-            }
+        self.message_id = *message_id;
+        self.commitment = *commitment;
+        self.mid_b64 = b64_encode_into(&mut self.arena, message_id)?;
+        self.commit_b64 = b64_encode_into(&mut self.arena, commitment)?;
+        Ok(())
+    }
+
+    /// Store the V2 content IV (the first 12 bytes of `random`) and the declared plaintext length.
+    pub(crate) fn set_v2_iv(
+        &mut self,
+        random: &[u8; COMMIT_LEN],
+        plaintext_len: Option<u64>,
+    ) -> Result<()> {
+        self.iv[..12].copy_from_slice(&random[..12]);
+        self.iv_len = 12;
+        self.iv_b64 = crate::encoding::base64::b64_encode_into(&mut self.arena, &random[..12])?;
+        if let Some(l) = plaintext_len {
+            self.unencrypted_len = Some(l);
+            self.len_text = render::write_u64(&mut self.arena, l)?;
         }
         Ok(())
     }
