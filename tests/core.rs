@@ -639,6 +639,189 @@ fn envelope_builder_edges() {
     assert_eq!(Placement::instruction_file_key("a/b"), "a/b.instruction");
 }
 
+/// The envelope parser's edges (mutation run of src/envelope/parse.rs): V3 object-side keys
+/// beside other formats' keys, instruction-file keys that are long, non-ASCII or numbers, and
+/// lengths with a sign.
+#[test]
+fn envelope_parse_edges() {
+    let pt = plaintext(20);
+    let p = DecryptPolicy::default();
+    let allow = DecryptPolicy::default()
+        .with_commitment_policy(CommitmentPolicy::RequireEncryptAllowDecrypt);
+    let v3i = encrypt(
+        &EncryptConfig::v3(Placement::InstructionFile),
+        Wrap::Aes,
+        &pt,
+        20,
+    );
+    let ins = v3i.instruction.as_deref().unwrap();
+    assert!(Envelope::parse(v3i.meta.clone(), Some(ins), &p).is_ok());
+    // The object-side V3 keys with a V2 key, or with V3 key material, beside them in the metadata.
+    for (k, v) in [
+        ("x-amz-iv", "AAAAAAAAAAAAAAAA"),
+        ("x-amz-w", "02"),
+        ("x-amz-m", "{}"),
+    ] {
+        let mut m = v3i.meta.clone();
+        m.push((k.into(), v.into()));
+        let got = Envelope::parse(m, Some(ins), &p).map(|_| ());
+        assert_eq!(got, Err(Error::AmbiguousFormat), "{k}");
+    }
+    // Instruction-file keys: a long ASCII key and a non-ASCII one are not ours (`ŭ` is U+016D,
+    // whose low byte is `m`), whatever their values.
+    let mut doc: BTreeMap<String, Value> = serde_json::from_slice(ins).unwrap();
+    doc.insert("x".repeat(64), Value::from("y"));
+    doc.insert("x-amz-\u{16d}".into(), Value::from("not json"));
+    let ok = serde_json::to_vec(&doc).unwrap();
+    let env = Envelope::parse(v3i.meta.clone(), Some(&ok), &p).unwrap();
+    assert_eq!(env.materials_description(), Some(r#"{"who":"me"}"#));
+    // Numbers are kept only for the two numeric keys.
+    let mut doc: BTreeMap<String, Value> = serde_json::from_slice(ins).unwrap();
+    doc.insert("x-amz-w".into(), Value::from(2));
+    let bad = serde_json::to_vec(&doc).unwrap();
+    assert_eq!(
+        Envelope::parse(v3i.meta.clone(), Some(&bad), &p).map(|_| ()),
+        Err(Error::InvalidMetadata("x-amz-w"))
+    );
+    let v2i = encrypt(
+        &EncryptConfig::v2(Placement::InstructionFile),
+        Wrap::Aes,
+        &pt,
+        20,
+    );
+    let mut doc: BTreeMap<String, Value> =
+        serde_json::from_slice(v2i.instruction.as_deref().unwrap()).unwrap();
+    doc.insert("x-amz-unencrypted-content-length".into(), Value::from(20));
+    doc.insert("x-amz-tag-len".into(), Value::from(128));
+    let numbers = serde_json::to_vec(&doc).unwrap();
+    let env = Envelope::parse(
+        with(&v2i.meta, "x-amz-unencrypted-content-length", None),
+        Some(&numbers),
+        &allow,
+    )
+    .unwrap();
+    assert_eq!(env.unencrypted_content_length(), Some(20));
+    // A declared length is digits only: Rust's integer parser would take a sign.
+    let v2 = encrypt(
+        &EncryptConfig::v2(Placement::ObjectMetadata),
+        Wrap::Aes,
+        &pt,
+        20,
+    );
+    for t in ["+20", "-0", " 2 0", ""] {
+        let m = with(&v2.meta, "x-amz-unencrypted-content-length", Some(t));
+        let got = Envelope::parse(m, None, &allow).map(|e| e.unencrypted_content_length());
+        if t.is_empty() {
+            assert_eq!(got, Ok(None), "{t:?}");
+        } else {
+            assert_eq!(
+                got,
+                Err(Error::InvalidMetadata("x-amz-unencrypted-content-length")),
+                "{t:?}"
+            );
+        }
+    }
+    // A V1 object names no algorithms; where it does, they must be V1's.
+    let v1: Meta = vec![
+        ("x-amz-key".into(), Base64::encode_string(&[7; 48])),
+        ("x-amz-iv".into(), Base64::encode_string(&[1; 16])),
+        ("x-amz-matdesc".into(), "{}".into()),
+    ];
+    let v1_parse = |m: Meta| Envelope::parse_unchecked(m, None).map(|e| e.version());
+    assert_eq!(v1_parse(v1.clone()), Ok(FormatVersion::V1));
+    for cek in ["AES/CBC/PKCS5Padding", "AES/CBC/PKCS7Padding"] {
+        assert_eq!(
+            v1_parse(with(&v1, "x-amz-cek-alg", Some(cek))),
+            Ok(FormatVersion::V1)
+        );
+    }
+    let gcm = with(&v1, "x-amz-cek-alg", Some("AES/GCM/NoPadding"));
+    assert_eq!(v1_parse(gcm), Err(Error::AmbiguousFormat));
+    let wrap = with(&v1, "x-amz-wrap-alg", Some("AESWrap"));
+    assert_eq!(v1_parse(wrap), Err(Error::AmbiguousFormat));
+    // A wrapped key of up to 1536 bytes (2048 base64 characters).
+    for (n, ok) in [(1536, true), (1537, false)] {
+        let big = with(&v1, "x-amz-key", Some(&Base64::encode_string(&vec![7; n])));
+        let got = Envelope::parse_unchecked(big, None).map(|e| e.encrypted_data_key().len());
+        assert_eq!(got, if ok { Ok(n) } else { Err(Error::TooLarge) }, "{n}");
+    }
+    // A V3 KMS envelope has no materials description, an AES one no encryption context.
+    let kms = encrypt(&EncryptConfig::default(), Wrap::Kms, &pt, 20);
+    let aes = encrypt(&EncryptConfig::default(), Wrap::Aes, &pt, 20);
+    for (w, k) in [(&kms, "x-amz-m"), (&aes, "x-amz-t")] {
+        let mut m = w.meta.clone();
+        m.push((k.into(), "{}".into()));
+        assert_eq!(
+            Envelope::parse(m, None, &p).map(|_| ()),
+            Err(Error::AmbiguousFormat),
+            "{k}"
+        );
+    }
+}
+
+/// What an envelope renders, key by key, for each version (mutation run of
+/// src/envelope/render.rs): no key of another version, no empty value, the tag length only for
+/// GCM, and the plaintext length only when one was declared.
+#[test]
+fn envelope_renders_exactly_its_keys() {
+    let keys = |env: &Envelope| env.metadata().map(|(k, _)| k).collect::<Vec<_>>();
+    let v2 = EncryptConfig::v2(Placement::ObjectMetadata);
+    let m = materials(&v2, Wrap::Aes, [0x42; 32]);
+    let enc = Encryptor::new_deterministic(m, &[9; 28], None).unwrap();
+    let v2_keys = [
+        "x-amz-key-v2",
+        "x-amz-iv",
+        "x-amz-matdesc",
+        "x-amz-wrap-alg",
+        "x-amz-cek-alg",
+        "x-amz-tag-len",
+    ];
+    assert_eq!(keys(enc.envelope()), v2_keys);
+    let w = encrypt(&v2, Wrap::Aes, b"x", 1);
+    let env = Envelope::parse_unchecked(w.meta.clone(), None).unwrap();
+    let mut with_len = v2_keys.to_vec();
+    with_len.push("x-amz-unencrypted-content-length");
+    assert_eq!(keys(&env), with_len);
+    // A V2 object with CBC content (Java v1's EncryptionOnly mode), rendered again: no tag length.
+    let cbc = with(&w.meta, "x-amz-cek-alg", Some("AES/CBC/PKCS5Padding"));
+    let cbc = with(&cbc, "x-amz-iv", Some("AAAAAAAAAAAAAAAAAAAAAA=="));
+    let cbc = with(
+        &with(&cbc, "x-amz-tag-len", None),
+        "x-amz-wrap-alg",
+        Some("AESWrap"),
+    );
+    let env = Envelope::parse_unchecked(cbc, None).unwrap();
+    assert!(!keys(&env).contains(&"x-amz-tag-len"), "{:?}", keys(&env));
+    // A V1 object, rendered again: V1's three keys.
+    let v1: Meta = vec![
+        ("x-amz-key".into(), Base64::encode_string(&[7; 48])),
+        ("x-amz-iv".into(), Base64::encode_string(&[1; 16])),
+        ("x-amz-matdesc".into(), "{}".into()),
+    ];
+    let env = Envelope::parse_unchecked(v1.clone(), None).unwrap();
+    let got: Meta = env.metadata().map(|(k, v)| (k.into(), v.into())).collect();
+    assert_eq!(got, v1);
+    // A materials description may fill the envelope's storage to the last byte: what is left
+    // after the AES-GCM wrapped key (60 bytes) and its base64 (80), less the `{"k":""}` around
+    // the value. One byte more is refused.
+    let fits = s3_encryption::ARENA_CAPACITY - 60 - 80 - 8;
+    for (n, ok) in [(fits, true), (fits + 1, false)] {
+        let v = "v".repeat(n);
+        let m = EncryptionMaterials::aes_gcm_deterministic(
+            &EncryptConfig::default(),
+            &aes_master(),
+            DataKey::new_256([1; 32]),
+            &[7; 12],
+            &[("k", v.as_str())],
+        );
+        assert_eq!(
+            m.map(|_| ()),
+            if ok { Ok(()) } else { Err(Error::TooLarge) },
+            "{n}"
+        );
+    }
+}
+
 // ------------------------------------------------------------------ buffer contract
 
 #[test]

@@ -252,7 +252,7 @@ fn run(case: &Case, how: &str, seed: u64) -> Result<Vec<u8>, Error> {
         // machine and for the object in hand: the same plaintext or error class (the machine
         // also looks for an instruction file where the metadata holds no envelope), and the
         // vector's.
-        let via_machine = machine_host_aead(case);
+        let via_machine = machine(case, MachineRead::HostAead);
         let in_hand = in_hand_host_aead(case);
         let same = match (&via_machine, &in_hand) {
             (Ok(a), Ok(b)) => a == b,
@@ -261,6 +261,10 @@ fn run(case: &Case, how: &str, seed: u64) -> Result<Vec<u8>, Error> {
         };
         assert!(same, "the machine and the object in hand disagree");
         return in_hand;
+    }
+    if how == "delayed" {
+        // The GET machine's delayed authentication: the same plaintext, or the error at the end.
+        return machine(case, MachineRead::Delayed);
     }
     let meta = case.metadata.iter().map(|(k, v)| (k.as_str(), v.as_str()));
     let env = Envelope::parse(meta, case.instruction.as_deref(), &case.policy)?;
@@ -331,11 +335,22 @@ fn host_open(aead: &s3_encryption::HostAead, body: &[u8]) -> (bool, Vec<u8>) {
     }
 }
 
-/// The GET machine, in memory, with the bulk AEAD done by the host (`GetObject::host_aead`):
-/// here the `aes-gcm` crate stands in for WebCrypto. Objects the machine keeps for itself (legacy
-/// CBC) go through `GetObject::body`. Whatever the path, the result must be the vector's.
-fn machine_host_aead(case: &Case) -> Result<Vec<u8>, Error> {
-    use s3_encryption::object::{GetIntent, GetNext, GetObject, Operation, Released};
+/// How [`machine`] reads the body.
+#[derive(Clone, Copy)]
+enum MachineRead {
+    /// In memory, the bulk AEAD done by the host (`GetObject::host_aead`): here the `aes-gcm`
+    /// crate stands in for WebCrypto. Objects the machine keeps for itself (legacy CBC) go
+    /// through `GetObject::body`.
+    HostAead,
+    /// **Hazmat** delayed authentication: every piece's plaintext released as it comes, the tag
+    /// (or CBC padding) checked at the end.
+    Delayed,
+}
+
+/// The GET machine, in memory, over the vector's object. Whatever the path, the result must be
+/// the vector's.
+fn machine(case: &Case, read: MachineRead) -> Result<Vec<u8>, Error> {
+    use s3_encryption::object::{GetIntent, GetNext, GetObject, Operation, ReadMode, Released};
     let ec: Vec<(&str, &str)> = case
         .caller_ec
         .iter()
@@ -344,9 +359,13 @@ fn machine_host_aead(case: &Case) -> Result<Vec<u8>, Error> {
     let mut it = GetIntent::new("b", "k");
     it.policy = case.policy;
     it.encryption_context = Some(&ec);
+    if let MachineRead::Delayed = read {
+        it.policy.delayed_authentication = true;
+        it.mode = ReadMode::Unauthenticated(s3_encryption::hazmat::delayed_authentication_read());
+    }
     let mut g = GetObject::new(it)?;
     let mut bodies = std::collections::HashMap::new();
-    let mut out = None;
+    let mut out = Vec::new();
     loop {
         match g.poll()? {
             GetNext::Send(id) => {
@@ -382,15 +401,20 @@ fn machine_host_aead(case: &Case) -> Result<Vec<u8>, Error> {
                 while at < body.len() {
                     let n = g.feed(id)?.len.min(body.len() - at).max(1);
                     let piece = &mut body[at..at + n];
-                    if let Some(aead) = g.host_aead(id, piece.len())? {
-                        let (ok, pt) = host_open(&aead, piece);
-                        if let Released::Plaintext { start, len, .. } =
-                            g.host_aead_result(id, ok)?
-                        {
-                            out = Some(pt[start..start + len].to_vec());
+                    let host = match read {
+                        MachineRead::HostAead => g.host_aead(id, piece.len())?,
+                        MachineRead::Delayed => None,
+                    };
+                    let released = match host {
+                        Some(aead) => {
+                            let (ok, pt) = host_open(&aead, piece);
+                            (g.host_aead_result(id, ok)?, pt)
                         }
-                    } else if let Released::Plaintext { start, len, .. } = g.body(id, piece)? {
-                        out = Some(piece[start..start + len].to_vec());
+                        None => (g.body(id, piece)?, piece.to_vec()),
+                    };
+                    if let (Released::Plaintext { start, len, offset }, pt) = released {
+                        assert_eq!(offset, out.len() as u64, "released in order");
+                        out.extend_from_slice(&pt[start..start + len]);
                     }
                     at += n;
                 }
@@ -403,9 +427,8 @@ fn machine_host_aead(case: &Case) -> Result<Vec<u8>, Error> {
             GetNext::Wait => unreachable!("every request is answered at once"),
             GetNext::Replay(_) => unreachable!("no storage"),
             GetNext::Done(d) => {
-                let pt = out.unwrap_or_default();
-                assert_eq!(d.released, pt.len() as u64);
-                return Ok(pt);
+                assert_eq!(d.released, out.len() as u64);
+                return Ok(out);
             }
         }
     }
@@ -465,8 +488,8 @@ fn vectors() {
         let seed = label.bytes().fold(0xcbf29ce484222325u64, |h, b| {
             (h ^ b as u64).wrapping_mul(0x100000001b3)
         });
-        for how in ["whole", "1", "17", "random", "host-aead"] {
-            if how == "host-aead" && case.range.is_some() {
+        for how in ["whole", "1", "17", "random", "host-aead", "delayed"] {
+            if (how == "host-aead" || how == "delayed") && case.range.is_some() {
                 continue;
             }
             if how == "1" && case.body.len() > 70_000 {
