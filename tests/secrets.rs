@@ -164,9 +164,13 @@ fn assert_redacted(what: &str, debug: &str, secrets: &[&[u8]]) {
     }
 }
 
+/// `Debug` of `$v` shows none of the secrets `$s`, yet is not empty: it names the type (or, for
+/// a key, says it is redacted), so a `Debug` that prints nothing fails too.
 macro_rules! check {
     ($what:expr, $v:expr, $($s:expr),+) => {{
         let v = &$v;
+        let short = format!("{v:?}");
+        assert!(short.len() > 4 && short.is_ascii(), "{}: Debug is {short:?}", $what);
         assert_redacted($what, &format!("{v:?}"), &[$(&$s[..]),+]);
         assert_redacted($what, &format!("{v:#?}"), &[$(&$s[..]),+]);
     }};
