@@ -322,14 +322,29 @@ fn run(case: &Case, how: &str, seed: u64) -> Result<Vec<u8>, Error> {
                 env.content_algorithm(),
             )?;
             let fetched = &case.body[plan.fetch_first as usize..=plan.fetch_last as usize];
-            let dec = env.decryptor(data_key(case, &env)?, &ranged_policy)?;
-            let mut r = s3_encryption::hazmat::ranged(dec, &plan)?;
+            let open = || -> Result<_, Error> {
+                let dec = env.decryptor(data_key(case, &env)?, &ranged_policy)?;
+                s3_encryption::hazmat::ranged(dec, &plan)
+            };
+            let mut r = open()?;
             let mut out = vec![0u8; fetched.len()];
             let mut got = 0;
             for c in fetched.chunks(7) {
                 got += r.update(c, &mut out[got..])?;
             }
-            r.finish()?;
+            assert_eq!(
+                r.finish()?,
+                got as u64,
+                "range {a}-{b}: the count finish reports"
+            );
+            // One fetched byte short is a truncated range, whatever was released before it.
+            let mut r = open()?;
+            r.update(&fetched[..fetched.len() - 1], &mut out)?;
+            assert_eq!(
+                r.finish().unwrap_err(),
+                Error::TruncatedBody,
+                "range {a}-{b} short"
+            );
             assert!(
                 out[..got] == whole[a as usize..=b as usize],
                 "range {a}-{b} of {n}"
