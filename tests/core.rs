@@ -822,6 +822,47 @@ fn envelope_renders_exactly_its_keys() {
     }
 }
 
+/// Hazmat segments before the tag (`hazmat::unverified_segments`): each segment, decrypted alone
+/// or fused with its GHASH, is the plaintext's slice; the partials from the ciphertext and from
+/// the fused pass agree; `verify` passes only for the stored tag over every segment.
+#[test]
+fn unverified_segments_decrypt_and_verify() {
+    let pt = plaintext(3 * 4096 + 100);
+    let w = encrypt(&EncryptConfig::default(), Wrap::Aes, &pt, 4096);
+    let p = DecryptPolicy {
+        delayed_authentication: true,
+        ..DecryptPolicy::default()
+    };
+    let d = open(&w, &DecryptPolicy::default()).unwrap();
+    assert_eq!(
+        s3_encryption::hazmat::unverified_segments(&d).unwrap_err(),
+        Error::LegacyModeDisabled
+    );
+    let us = s3_encryption::hazmat::unverified_segments(&open(&w, &p).unwrap()).unwrap();
+    let (ct, tag) = w.body.split_at(pt.len());
+    let mut partials = vec![];
+    for (i, seg) in ct.chunks(4096).enumerate() {
+        let at = i * 4096;
+        let mut alone = seg.to_vec();
+        us.decrypt_segment_unauthenticated(at as u64, &mut alone)
+            .unwrap();
+        assert!(alone == pt[at..at + seg.len()], "segment {i}");
+        let mut fused = seg.to_vec();
+        let partial = us.decrypt_segment(at as u64, &mut fused).unwrap();
+        assert!(fused == alone, "segment {i} fused");
+        assert_eq!(partial, us.authenticate_segment(at as u64, seg).unwrap());
+        partials.push(partial);
+    }
+    assert_eq!(us.verify(&partials, tag), Ok(()));
+    let mut bad = tag.to_vec();
+    bad[15] ^= 1;
+    assert_eq!(us.verify(&partials, &bad), Err(Error::Authentication));
+    assert!(
+        us.verify(&partials[1..], tag).is_err(),
+        "a segment left out"
+    );
+}
+
 // ------------------------------------------------------------------ buffer contract
 
 #[test]
