@@ -1241,6 +1241,14 @@ fn format_negatives() {
 #[test]
 fn encryption_context_rules() {
     let cfg = EncryptConfig::default();
+    // The GenerateDataKey request's context: the caller's pairs and the content cipher, walked
+    // without an allocator.
+    let req = EncryptionMaterials::kms(&cfg, &[("tenant", "t1")]).unwrap();
+    let mut sent = vec![];
+    req.for_each_context_pair(|k, v| sent.push((k.to_owned(), v.to_owned())))
+        .unwrap();
+    let want = [("tenant", "t1"), ("aws:x-amz-cek-alg", "115")];
+    assert_eq!(sent, want.map(|(k, v)| (k.to_owned(), v.to_owned())));
     assert_eq!(
         EncryptionMaterials::kms(&cfg, &[("aws:x-amz-cek-alg", "115")]).unwrap_err(),
         Error::ReservedEncryptionContextKey
