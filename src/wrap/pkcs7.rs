@@ -23,3 +23,25 @@ pub(crate) fn unpad_pkcs7(b: &[u8]) -> Option<usize> {
         Some(b.len() - p)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::unpad_pkcs7;
+
+    #[test]
+    fn only_whole_blocks_with_consistent_padding_unpad() {
+        assert_eq!(unpad_pkcs7(&[]), None);
+        assert_eq!(unpad_pkcs7(&[1; 17]), None);
+        assert_eq!(unpad_pkcs7(&[1; 15]), None);
+        assert_eq!(unpad_pkcs7(&[16; 16]), Some(0));
+        assert_eq!(unpad_pkcs7(&[1; 32]), Some(31));
+        let mut b = [7u8; 32];
+        b[31] = 3;
+        assert_eq!(unpad_pkcs7(&b), None, "padding bytes differ");
+        b[29..].fill(3);
+        assert_eq!(unpad_pkcs7(&b), Some(29));
+        for last in [0u8, 17, 255] {
+            assert_eq!(unpad_pkcs7(&[last; 32]), None, "{last}");
+        }
+    }
+}
