@@ -636,6 +636,7 @@ fn envelope_builder_edges() {
         (env.plaintext_len(17), env.plaintext_len(15)),
         (Some(1), None)
     );
+    #[cfg(feature = "alloc")]
     assert_eq!(Placement::instruction_file_key("a/b"), "a/b.instruction");
 }
 
