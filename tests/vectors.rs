@@ -246,6 +246,21 @@ fn data_key(case: &Case, env: &Envelope) -> Result<DataKey, Error> {
     }
 }
 
+/// The plan of the plaintext range `a..=b` of the vector's object, and the stored bytes it fetches.
+fn range_fetch<'c>(
+    case: &'c Case,
+    env: &Envelope,
+    a: u64,
+    b: u64,
+) -> Result<(RangePlan, &'c [u8]), Error> {
+    let stored = case.body.len() as u64;
+    let plan = RangePlan::new(ByteRange::Inclusive(a, b), stored, env.content_algorithm())?;
+    Ok((
+        plan,
+        &case.body[plan.fetch_first as usize..=plan.fetch_last as usize],
+    ))
+}
+
 fn run(case: &Case, how: &str, seed: u64) -> Result<Vec<u8>, Error> {
     if how == "host-aead" {
         // The AEAD done by the host (`aes-gcm` standing in for WebCrypto), through the GET
@@ -271,12 +286,7 @@ fn run(case: &Case, how: &str, seed: u64) -> Result<Vec<u8>, Error> {
     let dk = data_key(case, &env)?;
     let dec = env.decryptor(dk, &case.policy)?;
     if let Some((a, b)) = case.range {
-        let plan = RangePlan::new(
-            ByteRange::Inclusive(a, b),
-            case.body.len() as u64,
-            env.content_algorithm(),
-        )?;
-        let fetched = &case.body[plan.fetch_first as usize..=plan.fetch_last as usize];
+        let (plan, fetched) = range_fetch(case, &env, a, b)?;
         let mut r = s3_encryption::hazmat::ranged(dec, &plan)?;
         let mut out = vec![0u8; fetched.len()];
         let mut n = 0;
@@ -316,12 +326,7 @@ fn run(case: &Case, how: &str, seed: u64) -> Result<Vec<u8>, Error> {
             .chain(tail)
             .filter(|&(a, b)| a <= b && b < n)
         {
-            let plan = RangePlan::new(
-                ByteRange::Inclusive(a, b),
-                case.body.len() as u64,
-                env.content_algorithm(),
-            )?;
-            let fetched = &case.body[plan.fetch_first as usize..=plan.fetch_last as usize];
+            let (plan, fetched) = range_fetch(case, &env, a, b)?;
             let open = || -> Result<_, Error> {
                 let dec = env.decryptor(data_key(case, &env)?, &ranged_policy)?;
                 s3_encryption::hazmat::ranged(dec, &plan)
