@@ -549,6 +549,24 @@ fn rewrap_keeps_v3_commitment() {
     assert_eq!(env.rewrapped(m).unwrap_err(), Error::Authentication);
 }
 
+/// The metadata of a V2 `AESWrap` object whose content cipher is AES-CBC (Java v1's
+/// EncryptionOnly mode), made from a V2 GCM object's: a 16-byte IV and no tag length.
+fn v2_cbc_meta(gcm: &Meta) -> Meta {
+    let cbc = with(gcm, "x-amz-cek-alg", Some("AES/CBC/PKCS5Padding"));
+    let cbc = with(&cbc, "x-amz-wrap-alg", Some("AESWrap"));
+    let cbc = with(&cbc, "x-amz-iv", Some("AAAAAAAAAAAAAAAAAAAAAA=="));
+    with(&cbc, "x-amz-tag-len", None)
+}
+
+/// A V1 envelope's metadata (`x-amz-key`, a 16-byte IV, an empty description), never unwrapped.
+fn v1_meta() -> Meta {
+    vec![
+        ("x-amz-key".into(), Base64::encode_string(&[7; 48])),
+        ("x-amz-iv".into(), Base64::encode_string(&[1; 16])),
+        ("x-amz-matdesc".into(), "{}".into()),
+    ]
+}
+
 /// The envelope builder's edges: duplicate description keys, the empty description per version,
 /// the KMS re-encrypt swap, entry comparison and a re-wrap across content ciphers.
 #[test]
@@ -615,10 +633,7 @@ fn envelope_builder_edges() {
     // A V2 object whose content cipher is CBC (Java v1's EncryptionOnly mode) cannot be re-wrapped
     // with GCM materials: the new envelope would name the wrong content cipher.
     let w = encrypt(&v2, Wrap::Aes, b"x", 1);
-    let cbc = with(&w.meta, "x-amz-cek-alg", Some("AES/CBC/PKCS5Padding"));
-    let cbc = with(&cbc, "x-amz-wrap-alg", Some("AESWrap"));
-    let cbc = with(&cbc, "x-amz-iv", Some("AAAAAAAAAAAAAAAAAAAAAA=="));
-    let cbc = with(&cbc, "x-amz-tag-len", None);
+    let cbc = v2_cbc_meta(&w.meta);
     let cbc_meta = cbc.clone();
     let old = Envelope::parse_unchecked(cbc, None).unwrap();
     assert_eq!(old.version(), FormatVersion::V2);
@@ -723,11 +738,7 @@ fn envelope_parse_edges() {
         }
     }
     // A V1 object names no algorithms; where it does, they must be V1's.
-    let v1: Meta = vec![
-        ("x-amz-key".into(), Base64::encode_string(&[7; 48])),
-        ("x-amz-iv".into(), Base64::encode_string(&[1; 16])),
-        ("x-amz-matdesc".into(), "{}".into()),
-    ];
+    let v1 = v1_meta();
     let v1_parse = |m: Meta| Envelope::parse_unchecked(m, None).map(|e| e.version());
     assert_eq!(v1_parse(v1.clone()), Ok(FormatVersion::V1));
     for cek in ["AES/CBC/PKCS5Padding", "AES/CBC/PKCS7Padding"] {
@@ -784,21 +795,10 @@ fn envelope_renders_exactly_its_keys() {
     with_len.push("x-amz-unencrypted-content-length");
     assert_eq!(keys(&env), with_len);
     // A V2 object with CBC content (Java v1's EncryptionOnly mode), rendered again: no tag length.
-    let cbc = with(&w.meta, "x-amz-cek-alg", Some("AES/CBC/PKCS5Padding"));
-    let cbc = with(&cbc, "x-amz-iv", Some("AAAAAAAAAAAAAAAAAAAAAA=="));
-    let cbc = with(
-        &with(&cbc, "x-amz-tag-len", None),
-        "x-amz-wrap-alg",
-        Some("AESWrap"),
-    );
-    let env = Envelope::parse_unchecked(cbc, None).unwrap();
+    let env = Envelope::parse_unchecked(v2_cbc_meta(&w.meta), None).unwrap();
     assert!(!keys(&env).contains(&"x-amz-tag-len"), "{:?}", keys(&env));
     // A V1 object, rendered again: V1's three keys.
-    let v1: Meta = vec![
-        ("x-amz-key".into(), Base64::encode_string(&[7; 48])),
-        ("x-amz-iv".into(), Base64::encode_string(&[1; 16])),
-        ("x-amz-matdesc".into(), "{}".into()),
-    ];
+    let v1 = v1_meta();
     let env = Envelope::parse_unchecked(v1.clone(), None).unwrap();
     let got: Meta = env.metadata().map(|(k, v)| (k.into(), v.into())).collect();
     assert_eq!(got, v1);

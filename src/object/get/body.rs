@@ -316,8 +316,7 @@ impl GetObject<'_> {
             .as_mut()
             .ok_or(Error::Internal("no delayed-release state"))?;
         let n = d.release(at, ct_len, piece, &mut self.tag)?;
-        // The plaintext offset, not the stored one: they part at the tag (and wherever a CBC
-        // block is held back for its padding).
+        // The plaintext offset, not the stored one: they part at the tag.
         let offset = self.released;
         self.released += n as u64;
         Ok(Released::Plaintext {
