@@ -21,17 +21,20 @@
 
 use crate::args::Global;
 use crate::{CliResult, Ctx, Failure};
-use base64ct::Encoding;
 use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
-use s3_encryption::{ByteRange, CommitmentPolicy, ContentAlgorithm, EncryptConfig, Placement};
+use s3_encryption::ByteRange;
 use s3_encryption_transport::{
     ClientKeyring, DEFAULT_PART_SIZE, ErrorKind, GetOptions, Pairs, PutOptions, ReEncryptOptions,
     S3EncryptionClient,
 };
-use serde_json::{Map, Value, json};
+use s3ec_harness_model::{
+    ClientConfig, KeyMaterial, Keyring, enforce_rotation, parse_metadata_list, percent_decode,
+    reencrypt_suffix, render_metadata_list,
+};
+use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
@@ -106,12 +109,24 @@ impl Reply {
     }
 }
 
+impl From<s3ec_harness_model::Error> for Reply {
+    fn from(e: s3ec_harness_model::Error) -> Self {
+        use s3ec_harness_model::Error as E;
+        match e {
+            E::Malformed(m) => Reply::generic(StatusCode::BAD_REQUEST, m),
+            E::Unsupported(m) => Reply::generic(StatusCode::NOT_IMPLEMENTED, m),
+            E::Refused(m) => Reply::client(m),
+            e => Reply::generic(StatusCode::BAD_REQUEST, e.to_string()),
+        }
+    }
+}
+
 type Answer = Result<Response<Full<Bytes>>, Reply>;
 
 /// One client made by CreateClient, and the configuration it was made from.
 struct Entry {
     client: S3EncryptionClient,
-    config: Map<String, Value>,
+    config: ClientConfig,
 }
 
 /// The server's state: the SDK clients every S3EC client shares, and the clients by id.
@@ -222,30 +237,6 @@ async fn read_body(req: Request<Incoming>) -> Result<Bytes, Reply> {
         })
 }
 
-fn percent_decode(s: &str) -> Result<String, Reply> {
-    let bad = || {
-        Reply::generic(
-            StatusCode::BAD_REQUEST,
-            "malformed percent-encoding in the path",
-        )
-    };
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'%' {
-            let hex = b.get(i + 1..i + 3).ok_or_else(bad)?;
-            let t = std::str::from_utf8(hex).map_err(|_| bad())?;
-            out.push(u8::from_str_radix(t, 16).map_err(|_| bad())?);
-            i += 3;
-        } else {
-            out.push(b[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8(out).map_err(|_| bad())
-}
-
 fn json_response(v: Value) -> Response<Full<Bytes>> {
     let mut r = Response::new(Full::new(Bytes::from(v.to_string())));
     r.headers_mut()
@@ -299,192 +290,11 @@ fn parse_metadata(h: &HeaderMap) -> Result<Vec<(String, String)>, Reply> {
     Ok(out)
 }
 
-fn parse_metadata_list(s: &str, out: &mut Vec<(String, String)>) -> Result<(), Reply> {
-    let bad = |m: &str| {
-        Reply::generic(
-            StatusCode::BAD_REQUEST,
-            format!("malformed Content-Metadata item ({m}): expected [key]:[value]"),
-        )
-    };
-    let mut rest = s.trim();
-    while !rest.is_empty() {
-        let (item, tail) = if let Some(q) = rest.strip_prefix('"') {
-            // A quoted list item: up to the closing quote (backslash escapes).
-            let mut item = String::new();
-            let mut chars = q.char_indices();
-            let mut end = None;
-            while let Some((i, c)) = chars.next() {
-                match c {
-                    '\\' => {
-                        if let Some((_, n)) = chars.next() {
-                            item.push(n);
-                        }
-                    }
-                    '"' => {
-                        end = Some(i + 1);
-                        break;
-                    }
-                    c => item.push(c),
-                }
-            }
-            let end = end.ok_or_else(|| bad("unterminated quote"))?;
-            (item, &q[end..])
-        } else {
-            // Unquoted: an item ends at `]` followed by `,` (and optional spaces) and `[`, or at
-            // the end of the header.
-            let mut cut = rest.len();
-            let bytes = rest.as_bytes();
-            let mut i = 0;
-            while i < bytes.len() {
-                if bytes[i] == b']' {
-                    let after = rest[i + 1..].trim_start();
-                    if let Some(next) = after.strip_prefix(',')
-                        && next.trim_start().starts_with(['[', '"'])
-                    {
-                        cut = i + 1;
-                        break;
-                    }
-                }
-                i += 1;
-            }
-            (rest[..cut].to_owned(), &rest[cut..])
-        };
-        let item = item.trim();
-        if !item.is_empty() {
-            let inner = item
-                .strip_prefix('[')
-                .and_then(|t| t.strip_suffix(']'))
-                .ok_or_else(|| bad("brackets"))?;
-            let (k, v) = inner.split_once("]:[").ok_or_else(|| bad("separator"))?;
-            out.push((k.to_owned(), v.to_owned()));
-        }
-        let tail = tail.trim_start();
-        rest = match tail.strip_prefix(',') {
-            Some(t) => t.trim_start(),
-            None if tail.is_empty() => tail,
-            None => return Err(bad("separator between items")),
-        };
-    }
-    Ok(())
-}
-
-fn metadata_list(pairs: &[(String, String)]) -> Vec<String> {
-    pairs.iter().map(|(k, v)| format!("[{k}]:[{v}]")).collect()
-}
-
 // ----- CreateClient -----
 
-fn flag(c: &Map<String, Value>, name: &str) -> Result<bool, Reply> {
-    match c.get(name) {
-        None | Some(Value::Null) => Ok(false),
-        Some(Value::Bool(b)) => Ok(*b),
-        Some(_) => Err(Reply::generic(
-            StatusCode::BAD_REQUEST,
-            format!("{name} must be a boolean"),
-        )),
-    }
-}
-
-fn string<'a>(c: &'a Map<String, Value>, name: &str) -> Result<Option<&'a str>, Reply> {
-    match c.get(name) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(s)) => Ok(Some(s)),
-        Some(_) => Err(Reply::generic(
-            StatusCode::BAD_REQUEST,
-            format!("{name} must be a string"),
-        )),
-    }
-}
-
-fn object<'a>(
-    c: &'a Map<String, Value>,
-    name: &str,
-) -> Result<Option<&'a Map<String, Value>>, Reply> {
-    match c.get(name) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::Object(o)) => Ok(Some(o)),
-        Some(_) => Err(Reply::generic(
-            StatusCode::BAD_REQUEST,
-            format!("{name} must be an object"),
-        )),
-    }
-}
-
-/// Build a keyring from the model's `KeyMaterial`: exactly one of `aesKey` (raw bytes, base64),
-/// `rsaKey` (a PKCS#8 DER private key, base64) or `kmsKeyId`, with an optional
-/// `materialsDescription` (AES and RSA keyrings).
-fn keyring(km: &Map<String, Value>, desc_override: Option<&Pairs>) -> Result<ClientKeyring, Reply> {
-    let aes = string(km, "aesKey")?;
-    let rsa = string(km, "rsaKey")?;
-    let kms = string(km, "kmsKeyId")?;
-    let given = [aes.is_some(), rsa.is_some(), kms.is_some()];
-    if given.iter().filter(|x| **x).count() != 1 {
-        return Err(Reply::generic(
-            StatusCode::BAD_REQUEST,
-            "keyMaterial must hold exactly one of aesKey, rsaKey, kmsKeyId",
-        ));
-    }
-    let mut desc = Vec::new();
-    if let Some(md) = object(km, "materialsDescription")? {
-        for (k, v) in md {
-            let v = v.as_str().ok_or_else(|| {
-                Reply::generic(
-                    StatusCode::BAD_REQUEST,
-                    "materialsDescription values must be strings",
-                )
-            })?;
-            desc.push((k.clone(), v.to_owned()));
-        }
-    }
-    let blob = |s: &str| {
-        base64ct::Base64::decode_vec(s.trim())
-            .map_err(|_| Reply::generic(StatusCode::BAD_REQUEST, "a key blob is not valid base64"))
-    };
-    if let Some(d) = desc_override {
-        desc = d.clone();
-    }
-    if let Some(a) = aes {
-        let bytes = blob(a)?;
-        let key = s3_encryption::AesKey::from_slice(&bytes)
-            .map_err(|e| Reply::client(format!("invalid AES key: {e}")))?;
-        return Ok(ClientKeyring::aes(key).with_context(desc));
-    }
-    if let Some(r) = rsa {
-        let der = blob(r)?;
-        // PKCS#8 DER → PEM, so that the transport's PEM constructor reads it.
-        let b64 = base64ct::Base64::encode_string(&der);
-        let mut pem = String::from("-----BEGIN PRIVATE KEY-----\n");
-        for line in b64.as_bytes().chunks(64) {
-            pem.push_str(std::str::from_utf8(line).unwrap_or_default());
-            pem.push('\n');
-        }
-        pem.push_str("-----END PRIVATE KEY-----\n");
-        let k = ClientKeyring::rsa_pem(&pem)
-            .map_err(|e| Reply::client(format!("invalid RSA key: {e}")))?;
-        if !k.can_decrypt() {
-            return Err(Reply::client("invalid RSA key: not a private key"));
-        }
-        return Ok(k.with_context(desc));
-    }
-    // The model's materialsDescription is for AES / RSA keyrings; a KMS keyring's encryption
-    // context comes per operation in Content-Metadata.
-    Ok(ClientKeyring::kms(kms.unwrap_or_default()))
-}
-
 async fn create_client(state: &State, body: &[u8]) -> Answer {
-    let doc: Value = serde_json::from_slice(body)
-        .map_err(|e| Reply::generic(StatusCode::BAD_REQUEST, format!("invalid JSON: {e}")))?;
-    let c = match doc.get("config") {
-        None | Some(Value::Null) => Map::new(),
-        Some(Value::Object(o)) => o.clone(),
-        Some(_) => {
-            return Err(Reply::generic(
-                StatusCode::BAD_REQUEST,
-                "config must be an object",
-            ));
-        }
-    };
-    let client = build_client(state, &c, None)?;
+    let config = ClientConfig::from_create_client(body)?;
+    let client = build_client(state, &config, None)?;
     let mut id = [0u8; 16];
     getrandom::fill(&mut id).map_err(|_| {
         Reply::generic(StatusCode::INTERNAL_SERVER_ERROR, "no randomness available")
@@ -494,106 +304,51 @@ async fn create_client(state: &State, body: &[u8]) -> Answer {
         .clients
         .lock()
         .map_err(|_| Reply::generic(StatusCode::INTERNAL_SERVER_ERROR, "client table poisoned"))?
-        .insert(id.clone(), Arc::new(Entry { client, config: c }));
+        .insert(id.clone(), Arc::new(Entry { client, config }));
     Ok(json_response(json!({ "clientId": id })))
 }
 
-/// Whether the configuration's key material is a raw (AES or RSA) key.
-fn raw_key_material(c: &Map<String, Value>) -> bool {
-    c.get("keyMaterial")
-        .and_then(Value::as_object)
-        .is_some_and(|km| km.get("kmsKeyId").is_none_or(Value::is_null))
+/// The transport's keyring for a parsed `KeyMaterial`.
+fn client_keyring(k: &Keyring) -> ClientKeyring {
+    match &k.material {
+        KeyMaterial::Aes(key) => {
+            ClientKeyring::aes(key.clone()).with_context(k.description.clone())
+        }
+        KeyMaterial::Rsa(key) => {
+            ClientKeyring::rsa_private((**key).clone()).with_context(k.description.clone())
+        }
+        // The model's materialsDescription is for AES / RSA keyrings; a KMS keyring's encryption
+        // context comes per operation in Content-Metadata.
+        KeyMaterial::Kms(id) => ClientKeyring::kms(id.clone()),
+        _ => ClientKeyring::kms_discovery(),
+    }
 }
 
-/// Build a client from an `S3ECConfig`; `desc_override` replaces the materials description of a
-/// raw keyring (a per-operation `Content-Metadata`).
+/// Build a client from a parsed `S3ECConfig`; `desc_override` replaces the materials description
+/// of a raw keyring (a per-operation `Content-Metadata`).
 fn build_client(
     state: &State,
-    c: &Map<String, Value>,
+    c: &ClientConfig,
     desc_override: Option<&Pairs>,
 ) -> Result<S3EncryptionClient, Reply> {
-    let km = object(c, "keyMaterial")?
-        .ok_or_else(|| Reply::generic(StatusCode::BAD_REQUEST, "config.keyMaterial is required"))?;
-    let keyring = keyring(km, desc_override)?;
-    let legacy_wrapping = flag(c, "enableLegacyWrappingAlgorithms")?;
-    let legacy_unauth = flag(c, "enableLegacyUnauthenticatedModes")?;
-    let delayed = flag(c, "enableDelayedAuthenticationMode")?;
-    let policy = match string(c, "commitmentPolicy")? {
-        None => CommitmentPolicy::default(),
-        Some(name) => name.parse::<CommitmentPolicy>().map_err(|_| {
-            Reply::generic(
-                StatusCode::BAD_REQUEST,
-                format!("unknown commitmentPolicy {name}"),
-            )
-        })?,
+    let keyring = match desc_override {
+        Some(d) => client_keyring(&c.keyring.with_description(d)),
+        None => client_keyring(&c.keyring),
     };
-    let mut no_instruction_files = false;
-    let placement = match object(c, "instructionFileConfig")? {
-        Some(ifc) => {
-            no_instruction_files = flag(ifc, "disableInstructionFile")?;
-            if string(ifc, "clientId")?.is_some() {
-                return Err(Reply::generic(
-                    StatusCode::NOT_IMPLEMENTED,
-                    "unsupported by s3ec test-server: instructionFileConfig.clientId (a separate instruction-file client)",
-                ));
-            }
-            if flag(ifc, "enableInstructionFilePutObject")? {
-                Placement::InstructionFile
-            } else {
-                Placement::ObjectMetadata
-            }
-        }
-        None => Placement::ObjectMetadata,
-    };
-    // The suite written: the configured algorithm, or the policy's default. A legacy algorithm
-    // and an algorithm the policy forbids are refused here, at client creation (spec, client.md:
-    // "Encryption Algorithm" and "Key Commitment").
-    let algorithm = match string(c, "encryptionAlgorithm")? {
-        None => None,
-        Some(name) => Some(name.parse::<ContentAlgorithm>().map_err(|_| {
-            Reply::generic(
-                StatusCode::BAD_REQUEST,
-                format!("unknown encryptionAlgorithm {name}"),
-            )
-        })?),
-    };
-    EncryptConfig::from_settings(policy, algorithm, placement).map_err(|e| match e {
-        s3_encryption::Error::UnsupportedSuite => Reply::client(format!(
-            "{} is a legacy algorithm and cannot be configured for encryption",
-            algorithm.map_or("", ContentAlgorithm::spec_name)
-        )),
-        e => Reply::client(format!(
-            "the encryption algorithm is incompatible with the commitment policy: {e}"
-        )),
-    })?;
     let mut b = S3EncryptionClient::builder(state.s3.clone(), keyring)
-        .commitment_policy(policy)
-        .placement(placement)
-        .disable_instruction_files(no_instruction_files)
-        .enable_legacy_wrapping_algorithms(legacy_wrapping)
-        .enable_legacy_unauthenticated_modes(legacy_unauth)
-        .enable_delayed_authentication_mode(delayed);
-    match c.get("setBufferSize") {
-        None | Some(Value::Null) => {}
-        Some(v) => {
-            let n = v.as_u64().ok_or_else(|| {
-                Reply::generic(
-                    StatusCode::BAD_REQUEST,
-                    "setBufferSize must be a non-negative integer",
-                )
-            })?;
-            if delayed {
-                return Err(Reply::client(
-                    "a buffer size cannot be set with delayed authentication mode enabled",
-                ));
-            }
-            // The memory budget is the most ciphertext held in memory; it must hold two parts.
-            // Below 10 MiB (two 5 MiB parts) the budget stays at 10 MiB (see test-vectors/README.md).
-            let part = DEFAULT_PART_SIZE
-                .min((n / 2) / 16 * 16)
-                .max(5 * 1024 * 1024);
-            b = b.part_size(part).memory_budget(n.max(2 * part));
-        }
+        .commitment_policy(c.commitment_policy)
+        .placement(c.placement)
+        .disable_instruction_files(c.disable_instruction_files)
+        .enable_legacy_wrapping_algorithms(c.legacy_wrapping)
+        .enable_legacy_unauthenticated_modes(c.legacy_unauthenticated)
+        .enable_delayed_authentication_mode(c.delayed_authentication);
+    if let Some(n) = c.buffer_size {
+        // The memory budget is the most ciphertext held in memory; it must hold two parts.
+        // Below 10 MiB (two 5 MiB parts) the budget stays at 10 MiB (see test-vectors/README.md).
+        let part = DEFAULT_PART_SIZE
+            .min((n / 2) / 16 * 16)
+            .max(5 * 1024 * 1024);
+        b = b.part_size(part).memory_budget(n.max(2 * part));
     }
     b = b.kms_client(state.kms.clone());
     b.build()
@@ -609,7 +364,7 @@ async fn put_object(state: &State, h: &HeaderMap, bucket: &str, key: &str, body:
     // C++ S3EC takes it), the materials description: the transport's PutOptions carries only the
     // former, so a raw keyring is rebuilt with that description for this one request.
     let one_off;
-    let client = if !md.is_empty() && raw_key_material(&entry.config) {
+    let client = if !md.is_empty() && entry.config.keyring.is_raw() {
         one_off = build_client(state, &entry.config, Some(&md))?;
         &one_off
     } else {
@@ -624,7 +379,7 @@ async fn put_object(state: &State, h: &HeaderMap, bucket: &str, key: &str, body:
         .await
         .map_err(|e| Reply::from_transport(&e, bucket, key))?;
     Ok(json_response(
-        json!({ "bucket": bucket, "key": key, "metadata": metadata_list(&md) }),
+        json!({ "bucket": bucket, "key": key, "metadata": render_metadata_list(&md) }),
     ))
 }
 
@@ -666,7 +421,7 @@ async fn get_object(state: &State, h: &HeaderMap, bucket: &str, key: &str) -> An
         }
     };
     let mut r = Response::new(Full::new(Bytes::from(plaintext)));
-    let list = metadata_list(&out.info.user_metadata).join(",");
+    let list = render_metadata_list(&out.info.user_metadata).join(",");
     if let Ok(v) = HeaderValue::from_str(&list) {
         r.headers_mut().insert("content-metadata", v);
     }
@@ -679,39 +434,12 @@ async fn get_object(state: &State, h: &HeaderMap, bucket: &str, key: &str) -> An
 
 async fn reencrypt(state: &State, h: &HeaderMap, bucket: &str, key: &str, body: &[u8]) -> Answer {
     let entry = client_for(state, h)?;
-    let doc: Value = serde_json::from_slice(body)
-        .map_err(|e| Reply::generic(StatusCode::BAD_REQUEST, format!("invalid JSON: {e}")))?;
-    let km = doc.as_object().ok_or_else(|| {
-        Reply::generic(
-            StatusCode::BAD_REQUEST,
-            "the body must be a KeyMaterial object",
-        )
-    })?;
-    let new_keyring = keyring(km, None)?;
+    let new_keyring = client_keyring(&Keyring::from_json(body)?);
     let suffix = header(h, "instructionfilesuffix")?
         .filter(|s| !s.is_empty())
         .map(str::to_owned);
-    let enforce = match header(h, "enforcerotation")? {
-        None | Some("") => None,
-        Some(s) if s.eq_ignore_ascii_case("true") => Some(true),
-        Some(s) if s.eq_ignore_ascii_case("false") => Some(false),
-        Some(_) => {
-            return Err(Reply::generic(
-                StatusCode::BAD_REQUEST,
-                "EnforceRotation must be true or false",
-            ));
-        }
-    };
-    // The harness's scenarios give the re-encryption suffix without its dot
-    // ("instruction-rsa") and read it back verbatim with one (".instruction-rsa"), as the Java
-    // S3EC's ReEncryptInstructionFileRequest prepends a dot: so does this server.
-    let new_suffix = suffix.as_deref().map(|s| {
-        if s.starts_with('.') {
-            s.to_owned()
-        } else {
-            format!(".{s}")
-        }
-    });
+    let enforce = enforce_rotation(header(h, "enforcerotation")?)?;
+    let new_suffix = reencrypt_suffix(suffix.as_deref());
     let opts = ReEncryptOptions {
         new_suffix,
         enforce_rotation: enforce.unwrap_or(false),
@@ -731,43 +459,4 @@ async fn reencrypt(state: &State, h: &HeaderMap, bucket: &str, key: &str, body: 
         v["enforceRotation"] = Value::Bool(e);
     }
     Ok(json_response(v))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn parse(s: &str) -> Vec<(String, String)> {
-        let mut out = Vec::new();
-        parse_metadata_list(s, &mut out)
-            .map_err(|r| r.message)
-            .unwrap();
-        out
-    }
-
-    #[test]
-    fn metadata_list_header() {
-        assert!(parse("").is_empty());
-        assert_eq!(parse("[a]:[b]"), vec![("a".into(), "b".into())]);
-        assert_eq!(
-            parse("[a]:[b],[c]:[d, e]"),
-            vec![("a".into(), "b".into()), ("c".into(), "d, e".into())]
-        );
-        assert_eq!(
-            parse("\"[a]:[b,c]\", [d]:[]"),
-            vec![("a".into(), "b,c".into()), ("d".into(), "".into())]
-        );
-        let mut out = Vec::new();
-        assert!(parse_metadata_list("a:b", &mut out).is_err());
-        assert!(parse_metadata_list("[a]:[b]x", &mut out).is_err());
-    }
-
-    #[test]
-    fn percent_decoding() {
-        assert_eq!(
-            percent_decode("a%20b").map_err(|r| r.message).unwrap(),
-            "a b"
-        );
-        assert!(percent_decode("a%2").is_err());
-    }
 }
