@@ -4,6 +4,9 @@
 Each target reads its own input layout (see the comment at the top of each fuzz_targets/*.rs); this
 script writes seeds in those layouts. The seeds are small (a few KB per target) and committed; run
 again after changing a layout:  python3 fuzz/seed_corpora.py
+
+Only the targets this script seeds are rewritten; `machine_responses` and `host_calls` keep the
+seeds their runs committed.
 """
 import base64
 import hashlib
@@ -46,17 +49,69 @@ def load(rel):
     return v, body, ins
 
 
+SEEDS = {}
+
+
 def write(target, data):
-    d = os.path.join(OUT, target)
-    os.makedirs(d, exist_ok=True)
-    name = hashlib.sha1(data).hexdigest()[:16]
-    with open(os.path.join(d, name), "wb") as f:
-        f.write(data)
+    SEEDS.setdefault(target, set()).add(bytes(data))
+
+
+def flush():
+    for target, seeds in SEEDS.items():
+        d = os.path.join(OUT, target)
+        shutil.rmtree(d, ignore_errors=True)
+        os.makedirs(d)
+        for data in seeds:
+            with open(os.path.join(d, hashlib.sha1(data).hexdigest()[:16]), "wb") as f:
+                f.write(data)
+
+
+def harness_seeds(loaded):
+    """harness_requests: [mode, data]; 0 CreateClient JSON, 1 structured config, 2 ReEncrypt
+    body (first data byte even: raw JSON after it), 3 Content-Metadata, 4 path segment / header."""
+    aes = base64.b64encode(bytes(range(32))).decode()
+    rsa = None
+    for v, body, ins in loaded:
+        pem = v.get("key", {}).get("private_key_pem")
+        if pem and "BEGIN PRIVATE KEY" in pem:
+            rsa = "".join(l for l in pem.splitlines() if not l.startswith("-----"))
+            break
+    keys = [
+        {"aesKey": aes},
+        {"aesKey": aes, "materialsDescription": {"purpose": "test", "k\u00e9y": "v"}},
+        {"kmsKeyId": "arn:aws:kms:us-east-1:123456789012:key/abc"},
+        {"aesKey": base64.b64encode(bytes(16)).decode()},
+    ]
+    if rsa:
+        keys.append({"rsaKey": rsa, "materialsDescription": {"who": "me"}})
+    configs = [
+        {},
+        {"commitmentPolicy": "REQUIRE_ENCRYPT_REQUIRE_DECRYPT"},
+        {"commitmentPolicy": "FORBID_ENCRYPT_ALLOW_DECRYPT",
+         "encryptionAlgorithm": "ALG_AES_256_GCM_IV12_TAG16_NO_KDF",
+         "enableLegacyWrappingAlgorithms": True, "enableLegacyUnauthenticatedModes": True},
+        {"instructionFileConfig": {"enableInstructionFilePutObject": True}},
+        {"instructionFileConfig": {"disableInstructionFile": True, "clientId": None}},
+        {"enableDelayedAuthenticationMode": True},
+        {"setBufferSize": 33554432},
+        {"encryptionAlgorithm": "ALG_AES_256_CBC_IV16_NO_KDF"},
+    ]
+    for km in keys:
+        write("harness_requests", b"\x02\x00" + json.dumps(km).encode())
+        for c in configs:
+            doc = {"config": dict(c, keyMaterial=km)}
+            write("harness_requests", b"\x00" + json.dumps(doc).encode())
+    for i in range(4):
+        write("harness_requests", bytes([1]) + hashlib.sha256(bytes([i])).digest() * 4)
+        write("harness_requests", bytes([2, 1]) + hashlib.sha256(bytes([i, 1])).digest() * 2)
+    for h in ("[a]:[b]", "[purpose]:[test],[x]:[y, z]", '"[a]:[b,c]", [d]:[]', ""):
+        write("harness_requests", b"\x03" + h.encode())
+    for p in ("object", "my%20bucket", "k%C3%A9y%2Fwith%2Fslashes", "true", "FALSE",
+              "instruction-rsa", ".instruction"):
+        write("harness_requests", b"\x04" + p.encode())
 
 
 def main():
-    for t in os.listdir(OUT) if os.path.isdir(OUT) else []:
-        shutil.rmtree(os.path.join(OUT, t))
     loaded = []
     for rel in VECTORS:
         if os.path.exists(os.path.join(TV, rel)):
@@ -113,6 +168,9 @@ def main():
         for key, w in (("x-amz-key-v2", 2), ("x-amz-key", 6)):
             if key in low:
                 write("unwrap", bytes([w, 0, 3]) + base64.b64decode(low[key]))
+
+    harness_seeds(loaded)
+    flush()
 
 
 if __name__ == "__main__":
