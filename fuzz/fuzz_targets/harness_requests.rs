@@ -1,5 +1,5 @@
 //! The requests of AWS's cross-SDK S3EC harness as `s3ec test-server` reads them from the network
-//! (`test-server/model`, crate `s3ec-harness-model`): the `CreateClient` JSON (`S3ECConfig`), the
+//! (`test-server/requests`, crate `s3ec-harness-requests`): the `CreateClient` JSON (`S3ECConfig`), the
 //! `ReEncrypt` JSON (`KeyMaterial`), the `Content-Metadata` list header, the percent-encoded path
 //! segments, and `EnforceRotation` / `InstructionFileSuffix`.
 //!
@@ -27,7 +27,7 @@ use fuzz_support::string;
 use libfuzzer_sys::arbitrary::{Result as AResult, Unstructured};
 use libfuzzer_sys::fuzz_target;
 use s3_encryption::EncryptConfig;
-use s3ec_harness_model::{
+use s3ec_harness_requests::{
     ClientConfig, Error, KeyMaterial, Keyring, enforce_rotation, parse_metadata_list,
     percent_decode, reencrypt_suffix, render_metadata_list,
 };

@@ -30,7 +30,7 @@ use s3_encryption_transport::{
     ClientKeyring, DEFAULT_PART_SIZE, ErrorKind, GetOptions, Pairs, PutOptions, ReEncryptOptions,
     S3EncryptionClient,
 };
-use s3ec_harness_model::{
+use s3ec_harness_requests::{
     ClientConfig, KeyMaterial, Keyring, enforce_rotation, parse_metadata_list, percent_decode,
     reencrypt_suffix, render_metadata_list,
 };
@@ -109,9 +109,9 @@ impl Reply {
     }
 }
 
-impl From<s3ec_harness_model::Error> for Reply {
-    fn from(e: s3ec_harness_model::Error) -> Self {
-        use s3ec_harness_model::Error as E;
+impl From<s3ec_harness_requests::Error> for Reply {
+    fn from(e: s3ec_harness_requests::Error) -> Self {
+        use s3ec_harness_requests::Error as E;
         match e {
             E::Malformed(m) => Reply::generic(StatusCode::BAD_REQUEST, m),
             E::Unsupported(m) => Reply::generic(StatusCode::NOT_IMPLEMENTED, m),

@@ -12,7 +12,7 @@
 //! refuses what the model or the S3EC refuses; the server builds its client from the result.
 //!
 //! ```
-//! use s3ec_harness_model::{ClientConfig, KeyMaterial};
+//! use s3ec_harness_requests::{ClientConfig, KeyMaterial};
 //!
 //! let config = ClientConfig::from_create_client(
 //!     br#"{"config": {"keyMaterial": {"kmsKeyId": "alias/test"},
@@ -20,7 +20,7 @@
 //! )?;
 //! assert!(matches!(config.keyring.material, KeyMaterial::Kms(ref id) if id == "alias/test"));
 //! assert!(!config.keyring.is_raw());
-//! # Ok::<(), s3ec_harness_model::Error>(())
+//! # Ok::<(), s3ec_harness_requests::Error>(())
 //! ```
 #![deny(missing_docs)]
 #![deny(unsafe_code)]
