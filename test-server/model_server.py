@@ -104,11 +104,15 @@ def metadata_list(d):
     return ",".join(f"[{k}]:[{v}]" for k, v in (d or {}).items())
 
 
-def parse_json(body):
+def parse_json(body, what):
+    """The JSON object of a request body (`what` names it in the error)."""
     try:
-        return json.loads(body or b"{}")
+        doc = json.loads(body or b"{}")
     except ValueError as e:
         raise generic(f"invalid JSON: {e}", 400)
+    if not isinstance(doc, dict):
+        raise generic(f"{what} must be a JSON object", 400)
+    return doc
 
 
 class Clients:
@@ -199,13 +203,15 @@ def make_handler(backend):
             def run():
                 seg, body = self._route(), self._body()
                 if seg == ["client"]:
-                    config = parse_json(body).get("config") or {}
+                    config = parse_json(body, "the CreateClient body").get("config")
+                    if config is None:
+                        config = {}
                     if not isinstance(config, dict):
                         raise generic("config must be an object", 400)
                     return self._json({"clientId": clients.add(backend.create_client(config))})
                 if len(seg) == 4 and seg[0] == "object" and seg[3] == "reencrypt":
                     client = clients.get(self.headers)
-                    km = parse_json(body)
+                    km = parse_json(body, "the body (a KeyMaterial)")
                     if not isinstance(km, dict):
                         raise generic("the body must be a KeyMaterial object", 400)
                     backend.reencrypt(client, self.headers, seg[1], seg[2], km)

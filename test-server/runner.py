@@ -717,6 +717,122 @@ def creation_policy(world, servers, res):
             res.run("refused-config", s.name, "-", label, cell)
 
 
+# Faults a CreateClient body can have, each with the answer the model and the S3EC call for:
+# "400" (GenericServerError, malformed), "501" (GenericServerError, unsupported) or "client"
+# (S3EncryptionClientError, refused by the S3EC).
+CONFIG_FAULTS = [
+    ("400", "flag not a boolean", lambda c, r: c.update({r.choice(BOOL_MEMBERS): r.choice(["true", 1, [], {}])})),
+    ("400", "string member not a string", lambda c, r: c.update({r.choice(["commitmentPolicy", "encryptionAlgorithm"]): r.choice([7, True, [], {}])})),
+    ("400", "unknown commitmentPolicy", lambda c, r: c.update(commitmentPolicy=r.choice(["NONE", "require_encrypt", RRD + " "]))),
+    ("400", "unknown encryptionAlgorithm", lambda c, r: c.update(encryptionAlgorithm=r.choice(["AES", "AES/GCM/NoPadding", "ALG_AES_256_CTR"]))),
+    ("400", "setBufferSize not a non-negative integer", lambda c, r: c.update(setBufferSize=r.choice([-1, 1.5, "65536", True]))),
+    ("400", "instructionFileConfig not an object", lambda c, r: c.update(instructionFileConfig=r.choice([True, "x", [1]]))),
+    ("400", "instructionFileConfig flag not a boolean", lambda c, r: member_object(c, "instructionFileConfig").update({r.choice(["enableInstructionFilePutObject", "disableInstructionFile"]): "yes"})),
+    ("400", "keyMaterial missing or not an object", lambda c, r: c.update(keyMaterial=r.choice([None, "k", [], 3])) if r.random() < 0.8 else c.pop("keyMaterial")),
+    ("400", "two keys", lambda c, r: member_object(c, "keyMaterial").update(kmsKeyId="alias/other", aesKey=b64(bytes(32)))),
+    ("400", "no key", lambda c, r: c.update(keyMaterial={"materialsDescription": {"a": "b"}})),
+    ("400", "key blob not base64", lambda c, r: c.update(keyMaterial={r.choice(["aesKey", "rsaKey"]): "not base64!"})),
+    ("400", "materialsDescription value not a string", lambda c, r: member_object(c, "keyMaterial").update(materialsDescription={"a": r.choice([1, None, [], {}])})),
+    ("client", "AES key of a bad length", lambda c, r: c.update(keyMaterial={"aesKey": b64(bytes(r.choice([0, 5, 31, 33])))})),
+    ("client", "RSA key not a key", lambda c, r: c.update(keyMaterial={"rsaKey": b64(os.urandom(r.choice([1, 64, 300])))})),
+    ("client", "legacy algorithm for writing", lambda c, r: c.update(encryptionAlgorithm=CBC, commitmentPolicy=r.choice([FAD, RAD, RRD]))),
+    ("client", "algorithm the policy forbids", lambda c, r: c.update(*r.choice([[{"encryptionAlgorithm": GCM, "commitmentPolicy": r.choice([RAD, RRD])}], [{"encryptionAlgorithm": KC, "commitmentPolicy": FAD}]]))),
+    ("client", "buffer size with delayed authentication", lambda c, r: c.update(enableDelayedAuthenticationMode=True, setBufferSize=r.choice([0, 65536, 64 * MIB]))),
+    ("501", "a separate instruction-file client", lambda c, r: member_object(c, "instructionFileConfig").update(clientId="other")),
+]
+def member_object(c, name):
+    """c[name], made an object if it is not one (a later fault replaces an earlier one there)."""
+    if not isinstance(c.get(name), dict):
+        c[name] = {}
+    return c[name]
+
+
+BOOL_MEMBERS = ["enableLegacyWrappingAlgorithms", "enableLegacyUnauthenticatedModes", "enableDelayedAuthenticationMode"]
+
+
+def random_config(world, r):
+    """A valid S3ECConfig, varied: any key, any consistent policy and algorithm, placement,
+    flags, buffer size, members set to null (read as absent) and members the model does not name."""
+    c = {"keyMaterial": world.km(r.choice(["kms", "aes", "rsa"]), r.choice([None, {"purpose": "agreement"}]))}
+    policy, alg = r.choice([(None, None), (RRD, None), (RRD, KC), (RAD, KC), (FAD, None), (FAD, GCM)])
+    if policy:
+        c["commitmentPolicy"] = policy
+    if alg:
+        c["encryptionAlgorithm"] = alg
+    if r.random() < 0.3:
+        # Writing instruction files and turning them off contradict each other: one of the two.
+        put = r.random() < 0.5
+        c["instructionFileConfig"] = {"enableInstructionFilePutObject": put, "disableInstructionFile": not put and r.random() < 0.5}
+    for m in BOOL_MEMBERS[:2]:
+        if r.random() < 0.3:
+            c[m] = r.random() < 0.5
+    if r.random() < 0.3:
+        c["setBufferSize"] = r.choice([0, 1, 65536, 10 * MIB, 2**40])
+    elif r.random() < 0.2:
+        c["enableDelayedAuthenticationMode"] = True
+    for m in ["commitmentPolicy", "encryptionAlgorithm", "setBufferSize", "instructionFileConfig"] + BOOL_MEMBERS:
+        if m not in c and r.random() < 0.1:
+            c[m] = None
+    if r.random() < 0.2:
+        c["someFutureMember"] = {"x": [1, None]}
+    return c
+
+
+def config_outcome(server, body):
+    try:
+        server._call("POST", "/client", {"Content-Type": "application/json"}, body)
+        return "ok"
+    except Unsupported:
+        return "501"
+    except ModelError as e:
+        if os.environ.get("HARNESS_DEBUG"):
+            print(f"{server.name}: {e.shape} {e.status} {e.message[:200]}", file=sys.stderr)
+        if e.shape == CLIENT_ERROR:
+            return "client"
+        return str(e.status) if e.shape == GENERIC_ERROR else f"{e.shape} {e.status}"
+
+
+def config_agreement(world, servers, res):
+    """A differential test of the servers' CreateClient parsing (their JSON configurations):
+    valid configurations with zero, one or several faults. With no fault every server accepts;
+    with one, every server gives the fault's answer; with several, every server refuses. AWS's
+    official client is left out: its server's answers are its own (see refused-config)."""
+    r = random.Random(20261208)
+    cases = []
+    for i in range(240):
+        c = random_config(world, r)
+        faults = r.choice([[], [], [r.choice(CONFIG_FAULTS)], r.sample(CONFIG_FAULTS, r.choice([2, 3]))])
+        for _, _, apply in faults:
+            apply(c, r)
+        body = json.dumps({"config": c}).encode()
+        if len(faults) == 1:
+            want = {faults[0][0]}
+        elif faults:
+            want = {"400", "501", "client"}
+        else:
+            want = {"ok"}
+        cases.append((body, want, ", ".join(f[1] for f in faults) or "no fault"))
+    for body in (b"{", b"[]", b'{"config": 7}', b'{"config": null}', b"\xff"):
+        cases.append((body, {"400"}, "not a CreateClient document"))
+    for s in servers:
+        if s.name == "python-official":
+            continue
+
+        def cell(s=s):
+            bad = []
+            for body, want, label in cases:
+                got = config_outcome(s, body)
+                if got not in want:
+                    bad.append(f"{label}: {got}, expected {'/'.join(sorted(want))}: {short(body.decode(errors='replace'), 160)}")
+            if bad:
+                if os.environ.get("HARNESS_DEBUG"):
+                    print("\n".join(bad), file=sys.stderr)
+                raise Failed(f"{len(bad)} of {len(cases)} configurations answered wrongly; " + " | ".join(bad[:4]))
+            return f"{len(cases)} configurations"
+
+        res.run("config-agreement", s.name, "-", f"{len(cases)} CreateClient bodies", cell)
+
+
 def ranged_gets(world, servers, res):
     small = 1000
     large = 8 * MIB + 100  # crosses the 8 MiB part boundary of multipart writers
@@ -1019,6 +1135,7 @@ SCENARIOS = {
     "instruction-file": instruction_files,
     "rsa-padding-oracle": bleichenbacher,
     "refused-config": creation_policy,
+    "config-agreement": config_agreement,
     "ranged-get": ranged_gets,
     "re-encrypt": reencrypt,
     "cbc-legacy": cbc_legacy,

@@ -73,6 +73,13 @@ def flag(c, name):
     return v
 
 
+def string(c, name):
+    v = c.get(name)
+    if v is not None and not isinstance(v, str):
+        raise generic(f"{name} must be a string", 400)
+    return v
+
+
 def blob(s):
     try:
         return base64.b64decode(s.strip(), validate=True)
@@ -112,11 +119,12 @@ class PythonPackage(Backend):
 
     def keyring(self, km, desc=None):
         """The model's KeyMaterial: exactly one of aesKey, rsaKey, kmsKeyId."""
-        given = [k for k in ("aesKey", "rsaKey", "kmsKeyId") if km.get(k) is not None]
+        given = [k for k in ("aesKey", "rsaKey", "kmsKeyId") if string(km, k) is not None]
         if len(given) != 1:
             raise generic("keyMaterial must hold exactly one of aesKey, rsaKey, kmsKeyId", 400)
         if desc is None:
-            desc = km.get("materialsDescription") or {}
+            desc = km.get("materialsDescription")
+            desc = {} if desc is None else desc
             if not isinstance(desc, dict) or not all(isinstance(v, str) for v in desc.values()):
                 raise generic("materialsDescription must map strings to strings", 400)
         try:
@@ -138,18 +146,19 @@ class PythonPackage(Backend):
         # The names and whether the suite fits the policy are the package's (its core's) to
         # judge: an unknown name is the harness's 400, a refusal the S3EC's error.
         kwargs = {
-            "commitment_policy": config.get("commitmentPolicy") or RRD,
-            "encryption_algorithm": config.get("encryptionAlgorithm"),
+            "commitment_policy": RRD if string(config, "commitmentPolicy") is None else config["commitmentPolicy"],
+            "encryption_algorithm": string(config, "encryptionAlgorithm"),
             "enable_legacy_wrapping_algorithms": flag(config, "enableLegacyWrappingAlgorithms"),
             "enable_legacy_unauthenticated_modes": flag(config, "enableLegacyUnauthenticatedModes"),
             "enable_delayed_authentication": delayed,
         }
-        ifc = config.get("instructionFileConfig") or {}
+        ifc = config.get("instructionFileConfig")
+        ifc = {} if ifc is None else ifc
         if not isinstance(ifc, dict):
             raise generic("instructionFileConfig must be an object", 400)
         if flag(ifc, "disableInstructionFile"):
             kwargs["disable_instruction_file"] = True
-        if ifc.get("clientId") is not None:
+        if string(ifc, "clientId") is not None:
             raise unsupported("instructionFileConfig.clientId (no separate instruction-file client)")
         if flag(ifc, "enableInstructionFilePutObject"):
             kwargs["placement"] = s3ec.Placement.INSTRUCTION_FILE

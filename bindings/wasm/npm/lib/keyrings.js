@@ -37,7 +37,8 @@ function pemToDer(pem) {
   return { label: m[1], der };
 }
 
-async function rsaDer(key, want) {
+/** The DER of an RSA key given as PEM text or DER bytes; `null` for the kinds read asynchronously. */
+function rsaDerNow(key, want) {
   if (typeof key === 'string') {
     const { label, der } = pemToDer(key);
     const isPrivate = label.includes('PRIVATE');
@@ -45,12 +46,20 @@ async function rsaDer(key, want) {
     return { der, isPrivate };
   }
   if (key instanceof Uint8Array) return { der: key, isPrivate: want === 'private' };
+  return null;
+}
+
+const isRsaJwk = (key) => !!key && typeof key === 'object' && key.kty === 'RSA';
+
+async function rsaDer(key, want) {
+  const now = rsaDerNow(key, want);
+  if (now) return now;
   if (isCryptoKey(key)) {
     if (!key.extractable) throw new UsageError('a non-extractable RSA CryptoKey cannot be used');
     const isPrivate = key.type === 'private';
     return { der: new Uint8Array(await subtle().exportKey(isPrivate ? 'pkcs8' : 'spki', key)), isPrivate };
   }
-  if (key && typeof key === 'object' && key.kty === 'RSA') {
+  if (isRsaJwk(key)) {
     const isPrivate = typeof key.d === 'string';
     const jwk = { ...key };
     delete jwk.alg;
@@ -73,6 +82,14 @@ export class AesKeyring {
     this._input = key;
     this.materialsDescription = materialsDescription ?? {};
     this._key = null;
+    // Bytes are copied and checked now (length, an all-zero key), so that a bad key fails where
+    // it is given; a CryptoKey is exported, and checked, at its first use.
+    if (key instanceof Uint8Array || key instanceof ArrayBuffer) {
+      const bytes = key instanceof ArrayBuffer ? new Uint8Array(key) : key;
+      this._key = core(() => new WasmAesKey(bytes));
+    } else if (!isCryptoKey(key)) {
+      throw new UsageError('an AES key must be a Uint8Array, an ArrayBuffer or a CryptoKey');
+    }
   }
   async _wasm() {
     if (!this._key) {
@@ -113,6 +130,20 @@ export class RsaKeyring {
     this.materialsDescription = materialsDescription ?? {};
     this._wpriv = null;
     this._wpub = null;
+    // PEM text and DER bytes are parsed now, so that a bad key fails where it is given; a JWK
+    // or a CryptoKey goes through WebCrypto at its first use.
+    for (const [key, want] of [
+      [privateKey, 'private'],
+      [publicKey, 'public'],
+    ]) {
+      if (key === undefined) continue;
+      const now = rsaDerNow(key, want);
+      if (now && want === 'private') this._wpriv = core(() => WasmRsaPrivateKey.fromDer(now.der));
+      else if (now) this._wpub = now.isPrivate ? core(() => WasmRsaPrivateKey.fromDer(now.der).publicKey()) : core(() => WasmRsaPublicKey.fromDer(now.der));
+      else if (!isCryptoKey(key) && !isRsaJwk(key)) {
+        throw new UsageError('an RSA key must be PEM text, a JWK, DER bytes or an extractable CryptoKey');
+      }
+    }
   }
   async _private() {
     if (!this._wpriv) {

@@ -136,9 +136,15 @@ function keyring(km) {
     for (const v of Object.values(desc)) if (typeof v !== 'string') throw generic('materialsDescription values must be strings', 400);
   }
   const materialsDescription = desc ? { ...desc } : undefined;
-  if (aes !== undefined) return new AesKeyring({ key: base64(aes), materialsDescription });
-  if (rsa !== undefined) return new RsaKeyring({ privateKey: base64(rsa), materialsDescription });
-  return new KmsKeyring({ kmsClient: kms, kmsKeyId });
+  const key = aes !== undefined ? base64(aes) : rsa !== undefined ? base64(rsa) : undefined;
+  try {
+    if (aes !== undefined) return new AesKeyring({ key, materialsDescription });
+    if (rsa !== undefined) return new RsaKeyring({ privateKey: key, materialsDescription });
+    return new KmsKeyring({ kmsClient: kms, kmsKeyId });
+  } catch (e) {
+    // A key the package refuses is the S3EC's refusal.
+    throw fromPackage(e);
+  }
 }
 
 /** The package's client options from an `S3ECConfig`. */

@@ -54,6 +54,27 @@ test('KMS keyrings: kmsClient is optional (the keyring makes one), its mistakes 
   new m.KmsDiscoveryKeyring({});
 });
 
+test('AES and RSA keyrings given bytes or PEM check the key when made, and keep their own copy', async () => {
+  const refused = (f) => assert.throws(f, (e) => e instanceof m.S3EncryptionError, String(f));
+  refused(() => new m.AesKeyring({ key: new Uint8Array(5) }));
+  refused(() => new m.AesKeyring({ key: new Uint8Array(33).buffer }));
+  assert.throws(() => new m.AesKeyring({ key: 'a string' }), m.UsageError);
+  refused(() => new m.RsaKeyring({ privateKey: data(300, 3) }));
+  refused(() => new m.RsaKeyring({ publicKey: data(300, 3) }));
+  assert.throws(() => new m.RsaKeyring({ privateKey: 'not PEM' }), m.UsageError);
+  assert.throws(() => new m.RsaKeyring({ privateKey: 42 }), m.UsageError);
+  // The bytes are copied when the keyring is made: changing them later changes nothing.
+  const bytes = data(32, 9);
+  const original = bytes.slice();
+  const s3 = fakeS3();
+  const writer = new m.S3EncryptionClient({ s3Client: s3, keyring: new m.AesKeyring({ key: bytes }) });
+  bytes.fill(7);
+  await writer.putObject({ Bucket: 'b', Key: 'k', Body: data(100, 2) });
+  const reader = new m.S3EncryptionClient({ s3Client: s3, keyring: new m.AesKeyring({ key: original }) });
+  const got = await reader.getObject({ Bucket: 'b', Key: 'k' });
+  assert.deepEqual(new Uint8Array(got.Body), data(100, 2));
+});
+
 test('decryptObject on a plaintext object is NotEncrypted', async () => {
   await assert.rejects(
     m.decryptObject({ metadata: { purpose: 'x' }, body: 'hello', keyring }),
