@@ -799,7 +799,7 @@ def config_agreement(world, servers, res):
     official client is left out: its server's answers are its own (see refused-config)."""
     r = random.Random(20261208)
     cases = []
-    for i in range(240):
+    for i in range(600):
         c = random_config(world, r)
         faults = r.choice([[], [], [r.choice(CONFIG_FAULTS)], r.sample(CONFIG_FAULTS, r.choice([2, 3]))])
         for _, _, apply in faults:
