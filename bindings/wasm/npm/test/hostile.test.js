@@ -73,8 +73,12 @@ function onlyTrueBytes(released, label) {
 }
 
 // `storage`: true is the test's own, false none (two reads), absent the package's default (on
-// Node, a temporary file without a name, which the core decrypts a GCM object into in one read).
+// Node, a temporary file without a name, which the core decrypts a GCM object into in one read;
+// within `bufferSize`, memory: the first two modes, except on the webcrypto engine, which reads
+// such an object in one buffer).
 const modes = [
+  {},
+  { connections: 2 },
   { bufferSize: 0, storage: false },
   { bufferSize: 0 },
   { bufferSize: 0, storage: true },
@@ -120,7 +124,8 @@ test('hostile storage matrix', async () => {
       if (kind === 'unavailable') assert.equal(got.error.status, 503);
       if (kind !== 'extend') assert.equal(got.released.length, 0, `${label} ${kind} released`);
     }
-    if (mode.connections > 1) {
+    // Ranged parts, unless the object is read in one buffer (webcrypto within bufferSize).
+    if (mode.connections > 1 && (mode.bufferSize === 0 || m.engine !== 'webcrypto')) {
       for (const kind of ['ignoreRange', 'shiftRange']) {
         liar.set({ kind });
         const got = await read(mode);
