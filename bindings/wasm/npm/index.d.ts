@@ -151,7 +151,7 @@ export interface S3EncryptionClientOptions extends DecryptPolicyOptions {
   instructionFilePut?: boolean;
   /** Neither read nor write instruction files (the spec's `disableInstructionFile`). */
   disableInstructionFile?: boolean;
-  /** Objects up to this stored size are held in memory until verified (64 MiB): on Node decrypted as they arrive (GCM objects over 1 MiB, except on the webcrypto engine), elsewhere verified in one buffer. */
+  /** Objects up to this stored size are verified in one buffer (64 MiB). */
   bufferSize?: number;
   /** Storage for one-pass reads of objects over `bufferSize`: yours, or `false` for none (two reads). Default: on Node, a temporary file that never has a name; in browsers, none. */
   storage?: ReadStorage | false;

@@ -1,7 +1,7 @@
 // S3EncryptionClient: performs, with the caller's S3Client, the requests the core's machines ask
 // for, and hands every response back to them. Every check (status, Content-Range, lengths, ETags,
 // caps, authentication) is the core's; this file only moves bytes.
-import { WasmGet, WasmPut, WasmDescribeObject, WasmDelete, WasmRotate, checkWriteSettings, unnamedStorage, engine } from './engine.js';
+import { WasmGet, WasmPut, WasmDescribeObject, WasmDelete, WasmRotate, checkWriteSettings, unnamedStorage } from './engine.js';
 import { S3EncryptionError, UsageError, core as coreCall, mapError } from './errors.js';
 import { flat } from './keyrings.js';
 import { engineKeyring } from './custom-keyring.js';
@@ -12,7 +12,6 @@ import { policyOptions } from './decrypt.js';
 import { sendCommand } from './commands.js';
 import { checkOptions } from './options.js';
 import { hostOpen } from './webcrypto.js';
-import { heldOrFile } from './held.js';
 
 const core = (f) => coreCall(f);
 // Plaintext released from the unnamed storage in blocks of this size; storage writes in flight.
@@ -21,9 +20,6 @@ const STORE_AHEAD = 4;
 // Pieces of this size (the usual ones of large objects) are read into reused buffers (see
 // `spare` in `_drive`).
 const POOLED = 1 << 20;
-// With our own storage (Node), objects up to this stored size are verified in one buffer; larger
-// ones up to `bufferSize` are decrypted piece by piece as they arrive into memory (lib/held.js).
-const IN_ONE_BUFFER = 1 << 20;
 
 
 /**
@@ -41,12 +37,10 @@ const IN_ONE_BUFFER = 1 << 20;
  *   same name): an object whose envelope lives in one is refused without a request for it;
  * - `instructionFileSuffix` (`.instruction`), `instructionFilePut` (write the envelope to the
  *   instruction file instead of the metadata);
- * - `bufferSize`: objects up to this stored size are held in memory until verified (64 MiB): in
- *   Node decrypted as they arrive (over 1 MiB, GCM, except on the webcrypto engine), elsewhere
- *   verified in one buffer. Larger ones are read once into a temporary file that has no name
- *   (Node; `storage: false` turns it off), through your `storage` (`{write(offset, bytes),
- *   read(first, last)}`, random access), or, in browsers, twice (verified, then released chunk by
- *   chunk after each matched);
+ * - `bufferSize`: objects up to this stored size are verified in one buffer (64 MiB). Larger ones
+ *   are read once into a temporary file that has no name (Node; `storage: false` turns it off),
+ *   through your `storage` (`{write(offset, bytes), read(first, last)}`, random access), or, in
+ *   browsers, twice (verified, then released chunk by chunk after each matched);
  * - `connections` (1) and `partSize` (8 MiB) for parallel ranged GETs of large objects;
  * - `multipartThreshold` (16 MiB), `multipartPartSize` (8 MiB), `partsInFlight` (4) for writes.
  */
@@ -320,17 +314,15 @@ export class S3EncryptionClient {
     let mode = 'verified';
     if (input.Range) mode = 'range';
     else if (this.policy.enableDelayedAuthenticationMode) mode = 'delayedAuthentication';
-    // Node, no storage of the caller's and a verified read: the core decrypts a GCM object over
-    // the budget in one pass as it arrives, into our own unnamed file (lib/spool.js). On the
-    // engines whose cipher is the core's (not WebCrypto's whole-body open), objects over
-    // IN_ONE_BUFFER and up to `bufferSize` are decrypted that way too, into memory (lib/held.js).
-    const own =
-      mode === 'verified' && this.storage === undefined && unnamedStorage
-        ? heldOrFile(engine === 'webcrypto' ? 0 : this.bufferSize, unnamedStorage(), { contiguous: options.as !== 'stream' })
-        : undefined;
-    const budget = engine === 'webcrypto' ? this.bufferSize : Math.min(this.bufferSize, IN_ONE_BUFFER);
-    const ownOptions = own && { storage: true, unverifiedPlaintextStorage: true, memoryBudget: budget };
-    const g = core(() => new WasmGet(this._getOptions(input, { mode, range: input.Range, ...ownOptions })));
+    // Node, no storage of the caller's and a verified read: our own unnamed file, into which the
+    // core decrypts a GCM object over the budget in one pass (see lib/spool.js).
+    const own = mode === 'verified' && this.storage === undefined && unnamedStorage ? unnamedStorage() : undefined;
+    const g = core(
+      () =>
+        new WasmGet(
+          this._getOptions(input, { mode, range: input.Range, ...(own && { storage: true, unverifiedPlaintextStorage: true }) }),
+        ),
+    );
     const run = this._drive(g, { ...options, ranged: mode === 'range', storage: own ?? this.storage, ownStorage: !!own });
     const head = {};
     run.head = head;
@@ -437,7 +429,6 @@ export class S3EncryptionClient {
             }
             if (meta.total === undefined) {
               meta.total = g.plaintextLength();
-              if (options.ownStorage) options.storage.sized(meta.total);
               // A whole-object read releases the object's plaintext length (known now, from the
               // envelope and the stored length, before anything is released).
               if (meta.total !== undefined && !options.ranged) info.ContentLength = meta.total;
@@ -483,10 +474,6 @@ export class S3EncryptionClient {
                     spare.push(reuse);
                   }
                   yield { bytes, offset: rel.offset };
-                } else if (rel.kind === 'store' && options.ownStorage && options.storage.inMemory) {
-                  // Held in memory until Done: a piece kept as it is never goes back to `spare`.
-                  await options.storage.write(rel.offset, piece);
-                  if (reuse && !options.storage.keeps) spare.push(reuse);
                 } else if (rel.kind === 'store') {
                   const at = rel.offset;
                   // Our own storage is done with a buffer when its write is; yours may keep it.
@@ -516,10 +503,7 @@ export class S3EncryptionClient {
             info.VersionId = n.object.versionId ?? undefined;
             if (n.rangeFirst !== null) info.rangeFirst = n.rangeFirst;
             await stored();
-            if (n.verification === 'DecryptedInStorage' && options.storage.inMemory) {
-              // Verified now: the plaintext held in memory is released as it is.
-              for (const [offset, bytes] of options.storage.held()) yield { bytes, offset };
-            } else if (n.verification === 'DecryptedInStorage') {
+            if (n.verification === 'DecryptedInStorage') {
               // Verified now: the plaintext in our unnamed storage is released from there.
               for (let at = 0; at < n.released; at += RELEASE_BLOCK) {
                 const last = Math.min(at + RELEASE_BLOCK, n.released) - 1;

@@ -156,12 +156,9 @@ test('release modes: in memory, two passes, storage, parallel ranged GETs', asyn
       },
     };
   };
-  // In Node an object over 1 MiB and within bufferSize is decrypted as it arrives into memory
-  // (DecryptedInStorage), except on the webcrypto engine, which opens it whole (InMemory).
-  const held = m.engine === 'webcrypto' ? 'InMemory' : 'DecryptedInStorage';
   const modes = [
-    [{}, held],
-    [{ connections: 3 }, held],
+    [{}, 'InMemory'],
+    [{ connections: 3 }, 'InMemory'],
     [{ bufferSize: 2 * MIB }, 'DecryptedInStorage'],
     [{ bufferSize: 0, storage: false }, 'TwoPass'],
     [{ bufferSize: 0 }, 'DecryptedInStorage'],
