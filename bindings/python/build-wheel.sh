@@ -28,7 +28,7 @@ if [ ! -f "$T/tools/.s3ec-ok" ] || [ "$(cat "$T/tools/.s3ec-ok")" != "$MATURIN" 
 fi
 
 SRC=$T/clean
-PATHS=(Cargo.toml Cargo.lock README.md src benches examples tests s3-transport lambda bindings object-store)
+PATHS=(Cargo.toml Cargo.lock README.md src benches examples tests s3-transport lambda bindings object-store test-server/requests)
 # What is copied: the tracked files as they are in the work tree (staged or not); and the compiler.
 STAMP=$({ rustc -V; git ls-files -s -- "${PATHS[@]}"; git diff --no-ext-diff -- "${PATHS[@]}"; } | git hash-object --stdin)
 if [ -z "${S3EC_PY_REBUILD:-}" ] && [ -f "$T/dist/.stamp" ] && [ "$(cat "$T/dist/.stamp")" = "$STAMP" ] \

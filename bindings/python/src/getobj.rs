@@ -12,9 +12,11 @@
 //!   the temporary file unlinked before its first byte is written; handed to Python as a file
 //!   descriptor only after `Done`; on any error it is closed, which frees it.
 //!
-//! Other reads (legacy CBC objects, ranges, delayed authentication, downloads, whose file is
-//! named beside the target, and every read where no file can be unlinked while open) go through
-//! the core's other plans unchanged.
+//! A download (Linux) takes the same single pass into an `O_TMPFILE` in the target's directory,
+//! handed to Python only after `Done`, which links it to a name beside the target and renames it
+//! over the target. Other reads (legacy CBC objects, ranges, delayed authentication, downloads
+//! elsewhere, and every read where no file can be unlinked while open) go through the core's
+//! other plans unchanged.
 
 use crate::errors::{R, py_error};
 use crate::get::{GetDriver, Out, Step, verification_name};
@@ -72,6 +74,11 @@ fn open_storage(path: &str) -> std::io::Result<File> {
 /// Whether this platform can take the single pass: the storage file can be unlinked while open.
 const SINGLE_PASS: bool = cfg!(unix);
 
+/// Whether a download can take the single pass: on Linux its storage is an `O_TMPFILE` in the
+/// target's directory, which the caller links to a name once the object is verified (where the
+/// filesystem has no `O_TMPFILE`, the caller copies the file out instead).
+const SINGLE_PASS_DOWNLOAD: bool = cfg!(target_os = "linux");
+
 /// Where the plaintext of a finished read is.
 enum Plaintext<'py> {
     Bytes(Bound<'py, PyBytes>),
@@ -91,6 +98,7 @@ fn finish_single_pass<'py>(
 ) -> R<(GetDone, Plaintext<'py>)> {
     let stored = drv.g.object().ok_or_else(lost)?.stored_len();
     let env = drv.g.envelope().ok_or_else(lost)?;
+    // A download is never held in memory: its storage becomes the target file.
     let in_memory = match env.plaintext_len(stored) {
         Some(p) if env.content_algorithm() != ContentAlgorithm::AesCbc && stored <= budget => {
             Some(usize::try_from(p).map_err(|_| Error::TooLarge)?)
@@ -181,8 +189,10 @@ pub(crate) fn get_object<'py>(
         intent.mode =
             ReadMode::Unauthenticated(s3_encryption::hazmat::delayed_authentication_read());
     }
-    let single_pass =
-        SINGLE_PASS && intent.storage && !download && intent.mode == ReadMode::Verified;
+    let single_pass = SINGLE_PASS
+        && intent.storage
+        && (!download || SINGLE_PASS_DOWNLOAD)
+        && intent.mode == ReadMode::Verified;
     if single_pass {
         // The storage is chosen when the body comes (finish_single_pass): the memory budget
         // decides between memory and file there, so the machine's own is not used.
@@ -191,7 +201,9 @@ pub(crate) fn get_object<'py>(
             Some(s3_encryption::hazmat::unverified_plaintext_storage());
     }
     let mut out = Out {
-        to_file: download,
+        // Released plaintext is written to the download's file, except in the single pass,
+        // whose storage already is that file.
+        to_file: download && !single_pass,
         ranged: range.is_some(),
         choose_storage: single_pass,
         ..Out::default()
@@ -203,6 +215,11 @@ pub(crate) fn get_object<'py>(
         let mut drv = GetDriver::new(&io, &keyring, intent)?;
         match drv.run(&mut out)? {
             Step::Done(d) => {
+                if download && out.file.is_none() {
+                    // Done before any body (nothing to store): the download is an empty file.
+                    let path = storage_path.as_deref().ok_or_else(lost)?;
+                    out.file = Some(unnamed_storage(path).map_err(PyErr::from)?);
+                }
                 let stored = download || d.verification == Verification::Storage;
                 Ok((
                     *d,
@@ -215,6 +232,7 @@ pub(crate) fn get_object<'py>(
             }
             Step::Storage => {
                 let path = storage_path.as_deref().ok_or_else(lost)?;
+                let budget = if download { 0 } else { budget };
                 finish_single_pass(py, &mut drv, &mut out, budget, path)
             }
         }
@@ -233,6 +251,7 @@ pub(crate) fn get_object<'py>(
             let f = out.file.take().ok_or_else(|| py_error(py, lost()))?;
             f.set_len(done.released)?;
             if single_pass {
+                // Ours to read (get_object) or to link to a name (a download), then close.
                 #[cfg(unix)]
                 d.set_item("fd", std::os::fd::IntoRawFd::into_raw_fd(f))?;
             }

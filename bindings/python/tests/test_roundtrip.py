@@ -6,10 +6,12 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import sys
 
 import pytest
 
 import s3ec
+from boto3.s3.transfer import TransferConfig
 from keys import aes, rsa_pems
 
 MiB = 1 << 20
@@ -126,6 +128,31 @@ def test_file_transfers_multipart_and_parallel(s3, bucket, tmp_path):
     assert out.getvalue() == data[: 6 * MiB]
     # No temporary files left beside the target.
     assert sorted(p.name for p in tmp_path.iterdir()) == ["dst.bin", "src.bin"]
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="the single-pass download needs O_TMPFILE (Linux)")
+def test_download_is_decrypted_as_it_arrives_on_linux(s3, bucket, tmp_path, monkeypatch):
+    # One pass into a file without a name, named only once verified (no ciphertext written
+    # first and decrypted in place): the read hands back that file; nothing else is left.
+    c = s3ec.S3EncryptionClient(s3, s3ec.AesKeyring(aes()), memory_budget=0)
+    data = os.urandom(3 * MiB + 5)
+    c.put_object(Bucket=bucket, Key="one-pass", Body=data)
+    seen = {}
+    get = c._get
+
+    def spy(*a, **k):
+        done, opened = get(*a, **k)
+        seen.update(done)
+        return done, opened
+
+    monkeypatch.setattr(c, "_get", spy)
+    dst = tmp_path / "d"
+    dst.write_bytes(b"old")
+    c.download_file(bucket, "one-pass", str(dst), Config=TransferConfig(max_concurrency=1))
+    assert dst.read_bytes() == data
+    assert seen["fd"] is not None and seen["fetched"] == seen["stored_len"]
+    assert [p.name for p in tmp_path.iterdir()] == ["d"]
+    assert (os.stat(dst).st_mode & 0o777) == 0o600
 
 
 def test_download_failure_leaves_target_untouched(s3, bucket, tmp_path):

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 import threading
 from typing import Any, Callable, Dict, Mapping, Optional
@@ -56,6 +57,20 @@ class _Progress:
             self._reported = total
         if step > 0:
             self._callback(step)
+
+
+def _name_file(f: Any, path: str) -> None:
+    """Give the open file ``f``, which has no name, the name ``path`` (absent): linked where
+    the file is an ``O_TMPFILE`` (Linux), else copied into a new 0600 file."""
+    try:
+        os.link(f"/proc/self/fd/{f.fileno()}", path)
+        return
+    except OSError:
+        pass
+    out = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with open(out, "wb") as w:
+        f.seek(0)
+        shutil.copyfileobj(f, w, 1 << 20)
 
 
 def _split_download_args(extra: Dict[str, Any], ctx: Optional[Mapping[str, str]]) -> Any:
@@ -135,9 +150,11 @@ class TransferMixin(ClientCore):
         Config: Any = None,
         EncryptionContext: Optional[Mapping[str, str]] = None,
     ) -> None:
-        """Download and decrypt into ``Filename``: the ciphertext is verified in a temporary
-        file beside it (parallel ranged GETs for large objects: ``Config``'s
-        ``multipart_chunksize`` and ``max_concurrency``), decrypted in place, and only then
+        """Download and decrypt into ``Filename`` (parallel ranged GETs for large objects:
+        ``Config``'s ``multipart_chunksize`` and ``max_concurrency``). On Linux each piece is
+        authenticated and decrypted as it arrives into a file beside ``Filename`` that has no
+        name (``O_TMPFILE``) until the whole object is verified; elsewhere the ciphertext is
+        verified in a temporary file beside it and decrypted in place. Only then is the file
         renamed over ``Filename``. A failure leaves ``Filename`` untouched. ``Callback`` is called
         with byte counts as the body arrives; they add up to the plaintext length, and the last
         few bytes are reported once the object is verified. ``ExtraArgs`` takes ``VersionId`` and
@@ -164,6 +181,12 @@ class TransferMixin(ClientCore):
                 on_open=progress.opened if progress is not None else None,
                 part_size=part_size,
             )
+            unnamed = done.get("fd")
+            if unnamed is not None:
+                # The verified plaintext, in a file without a name (Linux: decrypted as it
+                # arrived): give it the temporary name, then the target's.
+                with open(unnamed, "rb") as f:
+                    _name_file(f, tmp)
             os.replace(tmp, Filename)
         except BaseException:
             try:
