@@ -1,5 +1,5 @@
 //! The digest-table cache: verified [`ChunkTable`]s keyed by location and version, bounded in
-//! bytes (least recently used first out).
+//! bytes (least recently used first out), and one build at a time per key (single flight).
 
 use object_store::path::Path;
 use object_store::{Attributes, ObjectMeta};
@@ -35,11 +35,17 @@ struct Inner {
     tick: u64,
 }
 
+/// The gate of one key's table build: whoever holds its lock builds; the others wait for it,
+/// then find the table cached.
+pub(crate) type Gate = Arc<futures_util::lock::Mutex<()>>;
+
 /// A cache of verified tables, bounded in bytes.
 #[derive(Debug)]
 pub(crate) struct TableCache {
     limit: usize,
     inner: Mutex<Inner>,
+    /// The builds in flight, by key.
+    gates: Mutex<HashMap<Key, Gate>>,
 }
 
 impl TableCache {
@@ -47,6 +53,26 @@ impl TableCache {
         TableCache {
             limit,
             inner: Mutex::new(Inner::default()),
+            gates: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The gate of the table build of `location` (and `version`): lock it before building and
+    /// look in the cache again once it is held (a build before may have finished); then
+    /// [`TableCache::built`].
+    pub fn gate(&self, location: &Path, version: Option<&str>) -> Gate {
+        let key = (location.clone(), version.map(String::from));
+        let mut g = self.gates.lock().unwrap_or_else(|p| p.into_inner());
+        g.entry(key).or_default().clone()
+    }
+
+    /// The build behind `gate` is over (built, failed, or found cached): forget the gate unless
+    /// a newer one took its place. Those still waiting on it hold their own reference.
+    pub fn built(&self, location: &Path, version: Option<&str>, gate: &Gate) {
+        let key = (location.clone(), version.map(String::from));
+        let mut g = self.gates.lock().unwrap_or_else(|p| p.into_inner());
+        if g.get(&key).is_some_and(|x| Arc::ptr_eq(x, gate)) {
+            g.remove(&key);
         }
     }
 

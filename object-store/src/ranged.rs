@@ -218,13 +218,28 @@ impl<S: ObjectStore> EncryptedStore<S> {
         if let Some(v) = self.cache.get(path, version) {
             return Ok(v);
         }
-        let g = GetOptions {
-            version: opts.version.clone(),
-            ..Default::default()
+        // One verifying read per object however many readers arrive before its table exists (a
+        // query engine's concurrent first reads): the others wait, then take the table.
+        let gate = self.cache.gate(path, version);
+        let held = gate.lock().await;
+        let r = match self.cache.get(path, version) {
+            Some(v) => Ok(v),
+            None => {
+                let g = GetOptions {
+                    version: opts.version.clone(),
+                    ..Default::default()
+                };
+                async {
+                    let r = self.inner.get_opts(path, g).await?;
+                    let (dec, attributes) = self.open(path, &r.attributes).await?;
+                    self.verify_stream(path, version, dec, attributes, r).await
+                }
+                .await
+            }
         };
-        let r = self.inner.get_opts(path, g).await?;
-        let (dec, attributes) = self.open(path, &r.attributes).await?;
-        self.verify_stream(path, version, dec, attributes, r).await
+        drop(held);
+        self.cache.built(path, version, &gate);
+        r
     }
 
     /// `get_opts` with a range.

@@ -106,6 +106,36 @@ async fn ranged_reads_return_the_plaintext_and_fetch_only_their_chunks() {
 }
 
 #[tokio::test]
+async fn concurrent_first_reads_verify_the_object_once() {
+    let len = 40 * CHUNK as usize + 7;
+    let (inner, s, p, data) = setup(len).await;
+    inner.reset_counts();
+    let ranges = [
+        0..10u64,
+        9000..9100,
+        50_000..50_001,
+        100..4200,
+        163_000..163_500,
+    ];
+    let got = futures_util::future::try_join_all(ranges.iter().map(|r| s.get_range(&p, r.clone())))
+        .await
+        .unwrap();
+    for (r, g) in ranges.iter().zip(&got) {
+        assert_eq!(g.as_ref(), &data[r.start as usize..r.end as usize]);
+    }
+    // One whole (verifying) read, then one ranged read per range.
+    let (req, ranged, _) = inner.counts();
+    assert_eq!((req - ranged, ranged), (1, ranges.len() as u64));
+    // A failed build is not cached: each waiting reader tries its own, and a later one succeeds.
+    let (inner2, s2, p2, _) = setup(len).await;
+    inner2.set(Lie::FlipBit(100));
+    let r = futures_util::future::join_all((0..3).map(|_| s2.get_range(&p2, 0..10))).await;
+    assert!(r.iter().all(|x| x.is_err()));
+    inner2.set(Lie::Honest);
+    assert_eq!(s2.get_range(&p2, 0..10).await.unwrap().len(), 10);
+}
+
+#[tokio::test]
 async fn get_ranges_coalesces_adjacent_chunks_into_one_request() {
     let len = 64 * CHUNK as usize;
     let (inner, s, p, data) = setup(len).await;
