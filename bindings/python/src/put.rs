@@ -151,6 +151,32 @@ pub(crate) struct Inflight<'py> {
     pub(crate) stream: Option<Bound<'py, EncryptingBody>>,
 }
 
+/// Track a request handed to boto3 (`sent`: its future and, for a streamed single PutObject, the
+/// body) until it is answered. One that could not be handed over fails in the machine as a
+/// request without an answer, and its Python error is kept for the caller (the first one only).
+fn track<'py>(
+    sent: PyResult<(Bound<'py, PyAny>, Option<Bound<'py, EncryptingBody>>)>,
+    (id, op): (RequestId, Operation),
+    p: &mut PutObject<'_>,
+    inflight: &mut Vec<Inflight<'py>>,
+    first_py: &mut Option<PyErr>,
+) {
+    match sent {
+        Ok((fut, stream)) => inflight.push(Inflight {
+            id,
+            op,
+            fut,
+            stream,
+        }),
+        Err(e) => {
+            if first_py.is_none() {
+                *first_py = Some(e);
+            }
+            p.request_failed(id, Error::RequestFailed { status: 0 });
+        }
+    }
+}
+
 /// A body in memory of exactly `n` bytes (`_Reader.take_whole`): the caller's `bytes` and
 /// where the body starts in it. None for any other body (read into a buffer instead).
 fn whole_body<'py>(
@@ -264,19 +290,8 @@ pub(crate) fn drive_put<'py>(
                             };
                             let r = p.request(id)?;
                             let sent = Bound::new(py, stream)
-                                .and_then(|s| io.submit_file(&r, s.as_any()).map(|f| (f, s)));
-                            match sent {
-                                Ok((fut, s)) => inflight.push(Inflight {
-                                    id,
-                                    op,
-                                    fut,
-                                    stream: Some(s),
-                                }),
-                                Err(e) => {
-                                    note(&mut first_py, e);
-                                    p.request_failed(id, Error::RequestFailed { status: 0 });
-                                }
-                            }
+                                .and_then(|s| io.submit_file(&r, s.as_any()).map(|f| (f, Some(s))));
+                            track(sent, (id, op), &mut p, &mut inflight, &mut first_py);
                             continue;
                         }
                         Ok(None) => {}
@@ -348,20 +363,10 @@ pub(crate) fn drive_put<'py>(
                         let at = start + offsets.remove(&n).unwrap_or_default();
                         let body = EncryptingBody::part(f.clone(), at, job, done, tag);
                         let r = p.request(id)?;
-                        let sent =
-                            Bound::new(py, body).and_then(|s| io.submit_file(&r, s.as_any()));
-                        match sent {
-                            Ok(fut) => inflight.push(Inflight {
-                                id,
-                                op,
-                                fut,
-                                stream: None,
-                            }),
-                            Err(e) => {
-                                note(&mut first_py, e);
-                                p.request_failed(id, Error::RequestFailed { status: 0 });
-                            }
-                        }
+                        let sent = Bound::new(py, body)
+                            .and_then(|s| io.submit_file(&r, s.as_any()))
+                            .map(|f| (f, None));
+                        track(sent, (id, op), &mut p, &mut inflight, &mut first_py);
                         continue;
                     }
                     (Operation::UploadPart, RequestBody::Ciphertext { ends_with_tag, .. }) => {
@@ -385,20 +390,9 @@ pub(crate) fn drive_put<'py>(
                     _ => None,
                 };
                 let r = p.request(id)?;
-                let sent = io.submit(&r, body.as_deref());
+                let sent = io.submit(&r, body.as_deref()).map(|f| (f, None));
                 drop(body);
-                match sent {
-                    Ok(fut) => inflight.push(Inflight {
-                        id,
-                        op,
-                        fut,
-                        stream: None,
-                    }),
-                    Err(e) => {
-                        note(&mut first_py, e);
-                        p.request_failed(id, Error::RequestFailed { status: 0 });
-                    }
-                }
+                track(sent, (id, op), &mut p, &mut inflight, &mut first_py);
             }
             PutNext::Wait => {
                 if let (Some((f, start)), false) = (&file, file_jobs.is_empty()) {
