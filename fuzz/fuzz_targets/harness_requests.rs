@@ -198,7 +198,6 @@ fn key_fingerprint(k: &Keyring) -> String {
         KeyMaterial::Aes(a) => format!("aes {:?}", a.as_bytes()),
         KeyMaterial::Rsa(r) => format!("rsa {:?} {:?}", r.n(), r.d()),
         KeyMaterial::Kms(id) => format!("kms {id:?}"),
-        _ => unreachable!("a key kind this target does not know"),
     }
 }
 
@@ -239,7 +238,6 @@ fn check_key(k: &Keyring, km: &Map<String, Value>) {
         }
         KeyMaterial::Rsa(_) => assert!(present("rsaKey")),
         KeyMaterial::Kms(id) => assert_eq!(km["kmsKeyId"].as_str(), Some(id.as_str())),
-        _ => unreachable!("a key kind this target does not know"),
     }
     let want: Vec<(String, String)> = km
         .get("materialsDescription")

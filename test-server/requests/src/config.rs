@@ -13,9 +13,9 @@ use serde_json::{Map, Value};
 
 type Object = Map<String, Value>;
 
-/// The key of a `KeyMaterial`: exactly one of `aesKey`, `rsaKey` or `kmsKeyId`.
+/// The key of a `KeyMaterial`: exactly one of `aesKey`, `rsaKey` or `kmsKeyId` (the model's
+/// three, so a server matches them exhaustively).
 #[derive(Clone)]
-#[non_exhaustive]
 pub enum KeyMaterial {
     /// `aesKey`: a raw AES key (base64), 128, 192 or 256 bits.
     Aes(AesKey),

@@ -320,7 +320,6 @@ fn client_keyring(k: &Keyring) -> ClientKeyring {
         // The model's materialsDescription is for AES / RSA keyrings; a KMS keyring's encryption
         // context comes per operation in Content-Metadata.
         KeyMaterial::Kms(id) => ClientKeyring::kms(id.clone()),
-        _ => ClientKeyring::kms_discovery(),
     }
 }
 
