@@ -98,7 +98,7 @@ fn finish_single_pass<'py>(
 ) -> R<(GetDone, Plaintext<'py>)> {
     let stored = drv.g.object().ok_or_else(lost)?.stored_len();
     let env = drv.g.envelope().ok_or_else(lost)?;
-    // A download is never held in memory: its storage becomes the target file.
+    // A download passes a budget of 0: it is never held in memory, its storage becomes the file.
     let in_memory = match env.plaintext_len(stored) {
         Some(p) if env.content_algorithm() != ContentAlgorithm::AesCbc && stored <= budget => {
             Some(usize::try_from(p).map_err(|_| Error::TooLarge)?)

@@ -12,19 +12,15 @@ const subtle = () => {
 const isCryptoKey = (k) =>
   typeof CryptoKey !== 'undefined' ? k instanceof CryptoKey : !!k && typeof k === 'object' && 'algorithm' in k && 'extractable' in k && 'usages' in k;
 
+/** The raw bytes of an AES `CryptoKey` (keys given as bytes are taken by the constructor). */
 async function rawBytes(key) {
-  if (key instanceof Uint8Array) return key;
-  if (key instanceof ArrayBuffer) return new Uint8Array(key);
-  if (isCryptoKey(key)) {
-    if (!key.extractable) {
-      throw new UsageError(
-        'a non-extractable CryptoKey cannot be used: the S3EC key wraps run in the WebAssembly core, ' +
-          'which needs the key bytes (import the key with extractable: true, or pass its raw bytes)',
-      );
-    }
-    return new Uint8Array(await subtle().exportKey('raw', key));
+  if (!key.extractable) {
+    throw new UsageError(
+      'a non-extractable CryptoKey cannot be used: the S3EC key wraps run in the WebAssembly core, ' +
+        'which needs the key bytes (import the key with extractable: true, or pass its raw bytes)',
+    );
   }
-  throw new UsageError('an AES key must be a Uint8Array, an ArrayBuffer or a CryptoKey');
+  return new Uint8Array(await subtle().exportKey('raw', key));
 }
 
 function pemToDer(pem) {
@@ -82,8 +78,8 @@ export class AesKeyring {
     this._input = key;
     this.materialsDescription = materialsDescription ?? {};
     this._key = null;
-    // Bytes are copied and checked now (length, an all-zero key), so that a bad key fails where
-    // it is given; a CryptoKey is exported, and checked, at its first use.
+    // Bytes are copied and checked (their length) now, so that a bad key fails where it is
+    // given; a CryptoKey is exported, and checked, at its first use.
     if (key instanceof Uint8Array || key instanceof ArrayBuffer) {
       const bytes = key instanceof ArrayBuffer ? new Uint8Array(key) : key;
       this._key = core(() => new WasmAesKey(bytes));
